@@ -1,0 +1,10 @@
+// The wire contract shared by the coordinator, the host agent and the client shim.
+export * from './errors.ts'
+export * from './envelope.ts'
+export * from './enode.ts'
+export * from './nodeKey.ts'
+export * from './session.ts'
+export * from './amount.ts'
+export * from './version.ts'
+export * from './methods.ts'
+export * from './rpcPeer.ts'

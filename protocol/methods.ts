@@ -1,0 +1,183 @@
+/**
+ * The agent protocol: one table of methods per direction, each with zod
+ * schemas for its params and result. Both ends validate with these, so the
+ * coordinator, the host agent and the client shim cannot drift apart.
+ */
+import { z } from 'zod'
+import { isNodeId, parseEnode, type NodeId } from './enode.ts'
+
+export const MAX_PEERS_PER_REPORT = 1024
+export const MAX_HOSTS_PER_REQUEST = 16
+
+export const nodeIdSchema = z
+  .string()
+  .refine(isNodeId, { message: 'must be a node ID: 128 lowercase hex characters' })
+  .transform((s) => s as NodeId)
+
+export const enodeSchema = z.string().max(512).superRefine((s, ctx) => {
+  try {
+    parseEnode(s)
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message })
+  }
+})
+
+const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, 'must be a 32-byte 0x-prefixed hex string')
+const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 20-byte 0x-prefixed address')
+const weiString = z.string().regex(/^\d{1,78}$/, 'must be a decimal wei amount')
+const chainId = z.number().int().positive().max(Number.MAX_SAFE_INTEGER)
+
+export const roleSchema = z.enum(['host', 'client'])
+export type Role = z.infer<typeof roleSchema>
+export const serviceKindSchema = z.enum(['peer', 'rpc'])
+export type ServiceKind = z.infer<typeof serviceKindSchema>
+
+/**
+ * One entry of a node's peer list, in the shape of geth's `admin_peers`.
+ * Only `id` is required (ethereumjs sends no `enode`); unknown members are
+ * kept so reports from other clients validate too.
+ */
+export const adminPeerSchema = z
+  .object({
+    id: z.string().max(256),
+    enode: z.string().max(512).optional(),
+    name: z.string().max(512).nullable().optional(),
+    caps: z.array(z.string().max(64)).max(64).optional(),
+    network: z
+      .object({
+        localAddress: z.string().max(128).optional(),
+        remoteAddress: z.string().max(128).optional(),
+        inbound: z.boolean().optional(),
+        trusted: z.boolean().optional(),
+        static: z.boolean().optional(),
+      })
+      .loose()
+      .optional(),
+    protocols: z.record(z.string(), z.unknown()).optional(),
+  })
+  .loose()
+export type AdminPeer = z.infer<typeof adminPeerSchema>
+
+export const blockRefSchema = z.object({
+  number: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  hash: hex32,
+})
+export type BlockRef = z.infer<typeof blockRefSchema>
+
+// ---------------------------------------------------------------- coordinator -> agent at socket open
+
+export const challengeParamsSchema = z.object({
+  challenge: z.string().regex(/^[0-9a-f]{64}$/),
+  poolId: z.string(),
+  protocolVersion: z.number().int(),
+  expiresAtMs: z.number().int(),
+})
+export type ChallengeParams = z.infer<typeof challengeParamsSchema>
+
+// ---------------------------------------------------------------- agent -> coordinator
+
+const connectBody = z.object({
+  protocolVersion: z.number().int().positive(),
+  role: roleSchema,
+  nodeId: nodeIdSchema,
+  enode: enodeSchema,
+  chainId,
+  clientVersion: z.string().max(256),
+  agentVersion: z.string().max(64),
+  kind: serviceKindSchema.default('peer'),
+  payout: address.optional(),
+  capacity: z.number().int().min(0).max(10_000).optional(),
+  region: z.string().max(32).optional(),
+})
+export const connectParamsSchema = connectBody.extend({
+  challenge: z.string().regex(/^[0-9a-f]{64}$/, 'must be the 32-byte hex challenge this socket received'),
+  signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/, 'must be a 65-byte 0x-prefixed hex signature'),
+})
+export type ConnectParams = z.input<typeof connectParamsSchema>
+/** The signed part of vipnode_connect: everything except challenge and signature. */
+export type ConnectBody = z.input<typeof connectBody>
+
+export const connectResultSchema = z.object({
+  sessionId: z.string(),
+  poolId: z.string(),
+  nodeId: nodeIdSchema,
+  role: roleSchema,
+  updateIntervalMs: z.number().int().positive(),
+  balanceWei: weiString,
+  message: z.string().optional(),
+})
+export type ConnectResult = z.infer<typeof connectResultSchema>
+
+export const updateParamsSchema = z.object({
+  peers: z.array(adminPeerSchema).max(MAX_PEERS_PER_REPORT),
+  block: blockRefSchema,
+})
+export type UpdateParams = z.input<typeof updateParamsSchema>
+
+export const updateResultSchema = z.object({
+  /** Pool peers the coordinator vouches for: a host's assigned clients, a client's assigned hosts. */
+  peers: z.array(nodeIdSchema),
+  /** Reported peers that belong to the pool but are no longer vouched for: drop them. */
+  drop: z.array(nodeIdSchema),
+  balanceWei: weiString,
+})
+export type UpdateResult = z.infer<typeof updateResultSchema>
+
+export const requestHostsParamsSchema = z.object({
+  count: z.number().int().min(1).max(MAX_HOSTS_PER_REQUEST).default(3),
+  kind: serviceKindSchema.default('peer'),
+})
+export type RequestHostsParams = z.input<typeof requestHostsParamsSchema>
+
+export const assignedHostSchema = z.object({ nodeId: nodeIdSchema, enode: enodeSchema, kind: serviceKindSchema })
+export type AssignedHost = z.infer<typeof assignedHostSchema>
+export const requestHostsResultSchema = z.object({
+  hosts: z.array(assignedHostSchema),
+  message: z.string().optional(),
+})
+export type RequestHostsResult = z.infer<typeof requestHostsResultSchema>
+
+// ---------------------------------------------------------------- coordinator -> host
+
+export const admitParamsSchema = z.object({ nodeId: nodeIdSchema, enode: enodeSchema, kind: serviceKindSchema.default('peer') })
+export type AdmitParams = z.input<typeof admitParamsSchema>
+export const admitResultSchema = z.object({ admitted: z.literal(true) })
+
+export const evictParamsSchema = z.object({ nodeId: nodeIdSchema, reason: z.string().max(256) })
+export type EvictParams = z.input<typeof evictParamsSchema>
+export const evictResultSchema = z.object({ evicted: z.literal(true) })
+
+// ---------------------------------------------------------------- coordinator -> client
+
+export const noticeParamsSchema = z.object({
+  level: z.enum(['info', 'warn', 'error']),
+  code: z.string().max(64),
+  message: z.string().max(2048),
+  url: z.string().max(2048).optional(),
+})
+export type NoticeParams = z.input<typeof noticeParamsSchema>
+
+export interface MethodSpec<P extends z.ZodType = z.ZodType, R extends z.ZodType = z.ZodType> {
+  params: P
+  result: R
+}
+
+export const agentToCoordinator = {
+  vipnode_connect: { params: connectParamsSchema, result: connectResultSchema },
+  vipnode_update: { params: updateParamsSchema, result: updateResultSchema },
+  vipnode_requestHosts: { params: requestHostsParamsSchema, result: requestHostsResultSchema },
+} as const satisfies Record<string, MethodSpec>
+
+export const coordinatorToHost = {
+  vipnode_admit: { params: admitParamsSchema, result: admitResultSchema },
+  vipnode_evict: { params: evictParamsSchema, result: evictResultSchema },
+} as const satisfies Record<string, MethodSpec>
+
+/** Notifications: no reply is expected. */
+export const coordinatorNotifications = {
+  vipnode_challenge: challengeParamsSchema,
+  vipnode_notice: noticeParamsSchema,
+} as const
+
+export type AgentMethod = keyof typeof agentToCoordinator
+export type HostMethod = keyof typeof coordinatorToHost
