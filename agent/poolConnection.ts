@@ -1,0 +1,196 @@
+/**
+ * The agents' side of /v1/agent, shared by the host agent and the client shim:
+ * connect, answer the challenge with a signed vipnode_connect, serve the
+ * coordinator's calls, and reconnect with jittered exponential backoff
+ * (re-authenticating each time) until closed.
+ */
+import { EventEmitter } from 'node:events'
+import WebSocket from 'ws'
+import {
+  AGENT_PATH,
+  ErrorCode,
+  RpcError,
+  RpcPeer,
+  rpcError,
+  agentToCoordinator,
+  challengeParamsSchema,
+  signEnvelope,
+  parseParams,
+  type AgentMethod,
+  type ConnectBody,
+  type ConnectResult,
+  type NodeKey,
+} from '../protocol/index.ts'
+import type { Logger } from '../lib/logger.ts'
+import type { z } from 'zod'
+
+export type InboundHandler = (params: unknown) => Promise<unknown> | unknown
+
+export interface PoolConnectionOptions {
+  /** Coordinator base URL: http(s):// or ws(s)://; the agent path is added. */
+  coordinatorUrl: string
+  nodeKey: NodeKey
+  /** The signed connect body, computed afresh for every (re)connect. */
+  hello(): Promise<ConnectBody>
+  /** Coordinator -> agent methods (requests and notifications). */
+  handlers: Record<string, InboundHandler>
+  log: Logger
+  minReconnectDelayMs?: number
+  maxReconnectDelayMs?: number
+  requestTimeoutMs?: number
+}
+
+/** Errors that reconnecting cannot fix: the operator must change something. */
+const FATAL_CODES: ReadonlySet<number> = new Set([ErrorCode.BAD_SIGNATURE, ErrorCode.ENODE_MISMATCH, ErrorCode.WRONG_NETWORK, ErrorCode.UNSUPPORTED_VERSION, ErrorCode.INVALID_PARAMS])
+
+export function agentUrl(base: string): string {
+  const u = new URL(base)
+  if (u.protocol === 'http:') u.protocol = 'ws:'
+  else if (u.protocol === 'https:') u.protocol = 'wss:'
+  else if (u.protocol !== 'ws:' && u.protocol !== 'wss:') throw new Error(`coordinator URL must be http(s):// or ws(s)://, got ${u.protocol}`)
+  u.pathname = `${u.pathname.replace(/\/+$/, '')}${AGENT_PATH}`
+  return u.toString()
+}
+
+export interface PoolConnectionEvents {
+  connected: [ConnectResult]
+  disconnected: [{ code: number; reason: string }]
+  fatal: [RpcError]
+}
+
+export class PoolConnection extends EventEmitter<PoolConnectionEvents> {
+  private ws: WebSocket | undefined
+  private peer: RpcPeer | undefined
+  private session: ConnectResult | undefined
+  private closed = false
+  private attempt = 0
+  private retryTimer: NodeJS.Timeout | undefined
+  private readonly url: string
+
+  constructor(private readonly opts: PoolConnectionOptions) {
+    super()
+    this.url = agentUrl(opts.coordinatorUrl)
+  }
+
+  get current(): ConnectResult | undefined {
+    return this.session
+  }
+
+  start(): void {
+    this.open()
+  }
+
+  /** Resolves with the session once authenticated (now or after the next reconnect). */
+  ready(): Promise<ConnectResult> {
+    if (this.session) return Promise.resolve(this.session)
+    return new Promise((resolve, reject) => {
+      const onFatal = (e: RpcError) => {
+        this.off('connected', onConnected)
+        reject(e)
+      }
+      const onConnected = (s: ConnectResult) => {
+        this.off('fatal', onFatal)
+        resolve(s)
+      }
+      this.once('connected', onConnected)
+      this.once('fatal', onFatal)
+    })
+  }
+
+  async call<M extends AgentMethod>(method: M, params: z.input<(typeof agentToCoordinator)[M]['params']>): Promise<z.output<(typeof agentToCoordinator)[M]['result']>> {
+    if (!this.peer || !this.session) throw rpcError('CONNECTION_CLOSED', 'not connected to the coordinator')
+    return this.peer.callTyped(agentToCoordinator[method], method, params)
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    clearTimeout(this.retryTimer)
+    const ws = this.ws
+    if (!ws || ws.readyState === WebSocket.CLOSED) return
+    await new Promise<void>((resolve) => {
+      ws.once('close', () => resolve())
+      ws.close(1000, 'agent shutting down')
+      setTimeout(() => {
+        ws.terminate()
+        resolve()
+      }, 1_000).unref()
+    })
+  }
+
+  private open(): void {
+    if (this.closed) return
+    const { log } = this.opts
+    const ws = new WebSocket(this.url, { perMessageDeflate: false, handshakeTimeout: 10_000 })
+    this.ws = ws
+    const peer = new RpcPeer({
+      send: (text) => ws.send(text),
+      requestTimeoutMs: this.opts.requestTimeoutMs ?? 10_000,
+      dispatch: (method, params) => this.dispatch(method, params),
+      onProtocolError: (e) => log.warn('bad frame from coordinator', { code: e.code, reason: e.message }),
+    })
+    this.peer = peer
+    ws.on('message', (data) => void peer.receive(data.toString()))
+    ws.on('error', (err) => log.debug('coordinator socket error', { error: err.message }))
+    ws.on('close', (code, reasonBuf) => {
+      const reason = reasonBuf.toString()
+      peer.close('coordinator connection closed')
+      const wasConnected = this.session !== undefined
+      this.session = undefined
+      if (this.peer === peer) this.peer = undefined
+      if (wasConnected) {
+        log.warn('disconnected from coordinator', { code, reason })
+        this.emit('disconnected', { code, reason })
+      }
+      this.scheduleReconnect()
+    })
+  }
+
+  private async dispatch(method: string, params: unknown): Promise<unknown> {
+    if (method === 'vipnode_challenge') {
+      const challenge = parseParams(challengeParamsSchema, params, method)
+      void this.authenticate(challenge.challenge, challenge.poolId)
+      return undefined
+    }
+    const handler = Object.hasOwn(this.opts.handlers, method) ? this.opts.handlers[method] : undefined
+    if (!handler) throw rpcError('METHOD_NOT_FOUND', `method ${method.slice(0, 64)} not found`)
+    return handler(params)
+  }
+
+  private async authenticate(challenge: string, poolId: string): Promise<void> {
+    const { log } = this.opts
+    const peer = this.peer
+    if (!peer) return
+    try {
+      const body = await this.opts.hello()
+      const signature = signEnvelope(this.opts.nodeKey, { method: 'vipnode_connect', poolId, chainId: body.chainId, challenge, body })
+      const result = await peer.callTyped(agentToCoordinator.vipnode_connect, 'vipnode_connect', { ...body, challenge, signature })
+      this.session = result
+      this.attempt = 0
+      log.info('connected to coordinator', { poolId: result.poolId, role: result.role, session: result.sessionId })
+      this.emit('connected', result)
+    } catch (err) {
+      const error = err instanceof RpcError ? err : rpcError('INTERNAL_ERROR', (err as Error).message)
+      if (FATAL_CODES.has(error.code)) {
+        log.error('coordinator refused this agent', { code: error.code, reason: error.message })
+        this.closed = true
+        this.emit('fatal', error)
+        this.ws?.close(1000, 'refused')
+        return
+      }
+      log.warn('authentication failed, will retry', { code: error.code, reason: error.message })
+      this.ws?.close(1000, 'authentication failed')
+    }
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed) return
+    const min = this.opts.minReconnectDelayMs ?? 500
+    const max = this.opts.maxReconnectDelayMs ?? 30_000
+    const ceiling = Math.min(max, min * 2 ** this.attempt)
+    // Full jitter: a restarted coordinator is not hit by every agent at once.
+    const delay = Math.round(min / 2 + Math.random() * (ceiling - min / 2))
+    this.attempt++
+    this.opts.log.debug('reconnecting', { inMs: delay, attempt: this.attempt })
+    this.retryTimer = setTimeout(() => this.open(), delay)
+  }
+}

@@ -1,0 +1,30 @@
+/** The `vipnode` CLI: one program, one subcommand per process or operator task. */
+import { Command, CommanderError } from 'commander'
+import { coordinatorCommand } from '../coordinator/command.ts'
+import { keygenCommand } from './keygen.ts'
+import { VERSION } from '../lib/packageVersion.ts'
+
+export function buildProgram(): Command {
+  return new Command('vipnode')
+    .description('vipnode pool: pays Ethereum full-node operators for serving clients')
+    .version(VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    .addCommand(coordinatorCommand())
+    .addCommand(keygenCommand())
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram()
+  program.exitOverride()
+  try {
+    await program.parseAsync(argv)
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode
+      return
+    }
+    // Startup failures: one readable line, no stack trace (the cause is in the message).
+    process.stderr.write(`vipnode: ${(err as Error).message}\n`)
+    process.exitCode = 1
+  }
+}

@@ -1,0 +1,45 @@
+/** `vipnode coordinator`: flags and env -> config -> startCoordinator. No wiring here. */
+import { Command } from 'commander'
+import { opt, parseDurationArg, parseIntArg, parseNumberArg, durationDefault } from '../lib/cli.ts'
+import { createLogger } from '../lib/logger.ts'
+import { onGracefulShutdown } from '../lib/shutdown.ts'
+import { defaultCoordinatorConfig as d, type CoordinatorConfigInput } from './config.ts'
+import { startCoordinator } from './coordinator.ts'
+
+export function coordinatorCommand(): Command {
+  return new Command('coordinator')
+    .description('run the pool coordinator: agent WebSocket, bootstrap, status and metrics on one port')
+    .addOption(opt('--host <address>', 'interface to listen on').default(d.host))
+    .addOption(opt('--port <port>', 'TCP port to listen on (0 picks a free one)').argParser(parseIntArg(0, 65535)).default(d.port))
+    .addOption(opt('--db <file>', "SQLite database file (':memory:' for a throwaway pool)").default(d.db))
+    .addOption(opt('--pool-id <id>', 'pool identity bound into every signature (default: generated once, kept in the database)'))
+    .addOption(opt('--chain-id <id>', 'only accept nodes on this chain').argParser(parseIntArg(1, Number.MAX_SAFE_INTEGER)))
+    .addOption(opt('--update-interval <duration>', 'how often agents report peers').argParser(parseDurationArg).default(...durationDefault(d.updateIntervalMs)))
+    .addOption(opt('--challenge-ttl <duration>', 'how long a socket may take to authenticate').argParser(parseDurationArg).default(...durationDefault(d.challengeTtlMs)))
+    .addOption(opt('--admit-timeout <duration>', 'how long a host has to acknowledge an admission').argParser(parseDurationArg).default(...durationDefault(d.admitTimeoutMs)))
+    .addOption(opt('--ping-interval <duration>', 'WebSocket ping interval (half-open detection)').argParser(parseDurationArg).default(...durationDefault(d.pingIntervalMs)))
+    .addOption(opt('--max-frame-bytes <n>', 'largest agent frame accepted').argParser(parseIntArg(1024, 64 * 1024 * 1024)).default(d.maxFrameBytes))
+    .addOption(opt('--rate-limit <perSecond>', 'frames per second allowed per socket').argParser(parseNumberArg).default(d.rateLimitPerSecond))
+    .addOption(opt('--rate-burst <n>', 'burst of frames allowed per socket').argParser(parseIntArg(1, 1_000_000)).default(d.rateLimitBurst))
+    .addOption(opt('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent').default(d.logLevel))
+    .action(async (o: Record<string, unknown>) => {
+      const config: CoordinatorConfigInput = {
+        host: o.host as string,
+        port: o.port as number,
+        db: o.db as string,
+        updateIntervalMs: o.updateInterval as number,
+        challengeTtlMs: o.challengeTtl as number,
+        admitTimeoutMs: o.admitTimeout as number,
+        pingIntervalMs: o.pingInterval as number,
+        maxFrameBytes: o.maxFrameBytes as number,
+        rateLimitPerSecond: o.rateLimit as number,
+        rateLimitBurst: o.rateBurst as number,
+        logLevel: o.logLevel as CoordinatorConfigInput['logLevel'],
+        ...(o.poolId ? { poolId: o.poolId as string } : {}),
+        ...(o.chainId ? { chainId: o.chainId as number } : {}),
+      }
+      const logger = createLogger({ level: config.logLevel ?? 'info' })
+      const coordinator = await startCoordinator(config, { logger })
+      onGracefulShutdown(() => coordinator.close(), logger)
+    })
+}

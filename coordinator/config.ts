@@ -1,0 +1,37 @@
+/**
+ * The coordinator's configuration: one zod schema, defaults in code. The CLI
+ * maps flags and VIPNODE_* environment variables onto it.
+ */
+import { z } from 'zod'
+
+export const coordinatorConfigSchema = z
+  .object({
+    host: z.string().default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(8080),
+    /** SQLite file; ':memory:' for a throwaway pool. */
+    db: z.string().default('./data/vipnode.db'),
+    /** Identifies this pool in every signature; generated once and kept in the store when not set. */
+    poolId: z.string().min(1).max(64).optional(),
+    /** When set, agents on other chains are refused with WRONG_NETWORK. */
+    chainId: z.number().int().positive().optional(),
+    /** How often agents report; also the grace period before a vanished agent's assignments are released. */
+    updateIntervalMs: z.number().int().positive().default(30_000),
+    /** How long an issued challenge stays valid, and how long a socket may stay unauthenticated. */
+    challengeTtlMs: z.number().int().positive().default(30_000),
+    /** Frames above this size get PAYLOAD_TOO_LARGE; frames above 4x are cut off by the socket. */
+    maxFrameBytes: z.number().int().positive().default(1024 * 1024),
+    /** Token bucket per socket: sustained frames per second, and the burst allowed. */
+    rateLimitPerSecond: z.number().positive().default(20),
+    rateLimitBurst: z.number().int().positive().default(60),
+    /** How long a host has to acknowledge vipnode_admit. */
+    admitTimeoutMs: z.number().int().positive().default(5_000),
+    /** How often sockets are pinged; a socket that misses one ping is closed (half-open detection). */
+    pingIntervalMs: z.number().int().positive().default(30_000),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .strict()
+
+export type CoordinatorConfig = z.output<typeof coordinatorConfigSchema>
+export type CoordinatorConfigInput = z.input<typeof coordinatorConfigSchema>
+
+export const defaultCoordinatorConfig: CoordinatorConfig = coordinatorConfigSchema.parse({})

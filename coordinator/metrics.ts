@@ -1,0 +1,33 @@
+/**
+ * Prometheus metrics, on a private registry per coordinator so that two
+ * coordinators can run in one test process. Names follow
+ * vipnode_<subsystem>_<noun>_<unit|total>; labels never carry node IDs.
+ */
+import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client'
+
+export function createCoordinatorMetrics(registry: Registry) {
+  collectDefaultMetrics({ register: registry, prefix: 'vipnode_process_' })
+  return {
+    agentSockets: new Gauge({ name: 'vipnode_agent_sockets', help: 'Authenticated agent WebSockets by role.', labelNames: ['role'] as const, registers: [registry] }),
+    pendingSockets: new Gauge({ name: 'vipnode_agent_unauthenticated_sockets', help: 'Agent WebSockets that have not authenticated yet.', registers: [registry] }),
+    reports: new Counter({ name: 'vipnode_agent_reports_total', help: 'Peer reports (vipnode_update) ingested.', registers: [registry] }),
+    reportAck: new Histogram({
+      name: 'vipnode_report_ack_seconds',
+      help: 'Time from receiving a peer report to acknowledging it.',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+      registers: [registry],
+    }),
+    rpcRequests: new Counter({ name: 'vipnode_rpc_requests_total', help: 'Agent RPC requests by method and outcome code (0 = success).', labelNames: ['method', 'code'] as const, registers: [registry] }),
+    frames: new Counter({ name: 'vipnode_ws_frames_total', help: 'Agent WebSocket frames by direction.', labelNames: ['direction'] as const, registers: [registry] }),
+    assignmentSeconds: new Histogram({
+      name: 'vipnode_assignment_seconds',
+      help: 'Time to choose and admit hosts for one vipnode_requestHosts.',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1, 5],
+      registers: [registry],
+    }),
+    admissionsFailed: new Counter({ name: 'vipnode_admissions_failed_total', help: 'vipnode_admit calls that a host refused or did not answer in time.', registers: [registry] }),
+    assignmentsReleased: new Counter({ name: 'vipnode_assignments_released_total', help: 'Client-host assignments released, by reason.', labelNames: ['reason'] as const, registers: [registry] }),
+  }
+}
+
+export type CoordinatorMetrics = ReturnType<typeof createCoordinatorMetrics>

@@ -1,0 +1,31 @@
+import type { Clock } from '../../lib/clock.ts'
+import type { Logger } from '../../lib/logger.ts'
+import type { CoordinatorConfig } from '../config.ts'
+import type { CoordinatorMetrics } from '../metrics.ts'
+import type { Store } from '../store/store.ts'
+import type { AssignmentService } from '../services/assignments.ts'
+import type { AgentConnection, SessionRegistry } from '../services/sessions.ts'
+
+/** The per-socket state the transport keeps for authentication. */
+export interface PendingAuth {
+  challenge: string
+  expiresAtMs: number
+  used: boolean
+}
+
+export interface ServerConnection extends AgentConnection {
+  auth: PendingAuth
+}
+
+export interface CoordinatorServices {
+  config: CoordinatorConfig
+  poolId: string
+  store: Store
+  sessions: SessionRegistry
+  assignments: AssignmentService
+  clock: Clock
+  log: Logger
+  metrics: CoordinatorMetrics
+}
+
+export type Handler = (params: unknown, conn: ServerConnection, services: CoordinatorServices) => Promise<unknown>

@@ -1,0 +1,90 @@
+/**
+ * SQLite schema (drizzle). Amounts are TEXT decimal wei: SQLite integers stop
+ * at 2^63, about 9.2 ether. Times are integer milliseconds.
+ */
+import { sqliteTable, text, integer, index } from 'drizzle-orm/sqlite-core'
+
+export const meta = sqliteTable('meta', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+})
+
+export const nodes = sqliteTable(
+  'nodes',
+  {
+    nodeId: text('node_id').primaryKey(),
+    role: text('role', { enum: ['host', 'client'] }).notNull(),
+    enode: text('enode').notNull(),
+    chainId: integer('chain_id').notNull(),
+    kind: text('kind', { enum: ['peer', 'rpc'] }).notNull(),
+    clientVersion: text('client_version').notNull(),
+    payout: text('payout'),
+    capacity: integer('capacity').notNull(),
+    region: text('region'),
+    firstSeenMs: integer('first_seen_ms').notNull(),
+    lastSeenMs: integer('last_seen_ms').notNull(),
+  },
+  (t) => [index('nodes_role_idx').on(t.role)],
+)
+
+export const sessions = sqliteTable(
+  'sessions',
+  {
+    id: text('id').primaryKey(),
+    nodeId: text('node_id').notNull(),
+    role: text('role', { enum: ['host', 'client'] }).notNull(),
+    remoteAddress: text('remote_address').notNull(),
+    connectedAtMs: integer('connected_at_ms').notNull(),
+    closedAtMs: integer('closed_at_ms'),
+    closeReason: text('close_reason'),
+  },
+  (t) => [index('sessions_node_idx').on(t.nodeId), index('sessions_open_idx').on(t.closedAtMs)],
+)
+
+export const assignments = sqliteTable(
+  'assignments',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    clientId: text('client_id').notNull(),
+    hostId: text('host_id').notNull(),
+    kind: text('kind', { enum: ['peer', 'rpc'] }).notNull(),
+    assignedAtMs: integer('assigned_at_ms').notNull(),
+    releasedAtMs: integer('released_at_ms'),
+    releaseReason: text('release_reason'),
+  },
+  (t) => [index('assignments_client_idx').on(t.clientId, t.releasedAtMs), index('assignments_host_idx').on(t.hostId, t.releasedAtMs)],
+)
+
+export const reports = sqliteTable(
+  'reports',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    nodeId: text('node_id').notNull(),
+    sessionId: text('session_id').notNull(),
+    observedAtMs: integer('observed_at_ms').notNull(),
+    blockNumber: integer('block_number').notNull(),
+    blockHash: text('block_hash').notNull(),
+    /** JSON array of peer node IDs: one row per report, not one per peer. */
+    peers: text('peers').notNull(),
+  },
+  (t) => [index('reports_node_idx').on(t.nodeId, t.id)],
+)
+
+export const ledgerEntries = sqliteTable(
+  'ledger_entries',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    transferId: text('transfer_id').notNull(),
+    account: text('account').notNull(),
+    amountWei: text('amount_wei').notNull(),
+    atMs: integer('at_ms').notNull(),
+    memo: text('memo').notNull(),
+  },
+  (t) => [index('ledger_account_idx').on(t.account), index('ledger_transfer_idx').on(t.transferId)],
+)
+
+/** Running balance per account, kept in the same transaction as its entries. */
+export const accounts = sqliteTable('accounts', {
+  account: text('account').primaryKey(),
+  balanceWei: text('balance_wei').notNull(),
+})

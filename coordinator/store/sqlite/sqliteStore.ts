@@ -1,0 +1,196 @@
+/**
+ * The embedded default store: one SQLite file (better-sqlite3, WAL) with
+ * drizzle-kit migrations shipped beside this file and applied at open.
+ * better-sqlite3 is synchronous; the methods still return promises so the
+ * interface can take an asynchronous PostgreSQL store later.
+ */
+import Database from 'better-sqlite3'
+import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator'
+import { and, eq, isNull, sql, desc } from 'drizzle-orm'
+import { mkdirSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { NodeId } from '../../../protocol/index.ts'
+import * as schema from './schema.ts'
+import { StoreError, type AssignmentRecord, type NodeRecord, type PeerReport, type SessionRecord, type Store, type StoredReport, type Transfer } from '../store.ts'
+
+const MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), 'migrations')
+
+export interface SqliteStore extends Store {
+  /** The underlying handle, for benchmarks and the audit command. */
+  readonly sqlite: Database.Database
+}
+
+/** Open (creating if needed) and migrate. `path` may be ':memory:'. */
+export function openSqliteStore(path: string): SqliteStore {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+  const sqlite = new Database(path)
+  sqlite.pragma('journal_mode = WAL')
+  // NORMAL is durable against process crashes (kill -9) in WAL mode; only an OS crash can lose the last commits.
+  sqlite.pragma('synchronous = NORMAL')
+  sqlite.pragma('busy_timeout = 5000')
+  sqlite.pragma('foreign_keys = ON')
+  const db = drizzle(sqlite, { schema })
+  migrate(db, { migrationsFolder: MIGRATIONS })
+  return new SqliteStoreImpl(sqlite, db)
+}
+
+type Db = BetterSQLite3Database<typeof schema>
+
+class SqliteStoreImpl implements SqliteStore {
+  private closed = false
+  private readonly insertReport
+  private readonly touchNode
+  private readonly recordReportTx: (r: PeerReport) => number
+  private readonly postTx: (t: Transfer) => void
+
+  constructor(
+    readonly sqlite: Database.Database,
+    private readonly db: Db,
+  ) {
+    // Hot path: prepared once, one transaction per report.
+    this.insertReport = sqlite.prepare(
+      'INSERT INTO reports (node_id, session_id, observed_at_ms, block_number, block_hash, peers) VALUES (?, ?, ?, ?, ?, ?)',
+    )
+    this.touchNode = sqlite.prepare('UPDATE nodes SET last_seen_ms = max(last_seen_ms, ?) WHERE node_id = ?')
+    this.recordReportTx = sqlite.transaction((r: PeerReport) => {
+      const info = this.insertReport.run(r.nodeId, r.sessionId, r.observedAtMs, r.blockNumber, r.blockHash, JSON.stringify(r.peers))
+      const touched = this.touchNode.run(r.observedAtMs, r.nodeId)
+      if (touched.changes === 0) throw new StoreError('UNKNOWN_NODE', `report from unregistered node ${r.nodeId}`)
+      return Number(info.lastInsertRowid)
+    })
+    const existingTransfer = sqlite.prepare('SELECT 1 FROM ledger_entries WHERE transfer_id = ? LIMIT 1')
+    const insertEntry = sqlite.prepare('INSERT INTO ledger_entries (transfer_id, account, amount_wei, at_ms, memo) VALUES (?, ?, ?, ?, ?)')
+    const getBalance = sqlite.prepare('SELECT balance_wei FROM accounts WHERE account = ?').pluck()
+    const setBalance = sqlite.prepare(
+      'INSERT INTO accounts (account, balance_wei) VALUES (?, ?) ON CONFLICT(account) DO UPDATE SET balance_wei = excluded.balance_wei',
+    )
+    this.postTx = sqlite.transaction((t: Transfer) => {
+      if (existingTransfer.get(t.id)) throw new StoreError('DUPLICATE_TRANSFER', `transfer ${t.id} was already posted`)
+      for (const e of t.entries) {
+        insertEntry.run(t.id, e.account, e.amountWei.toString(), t.atMs, t.memo)
+        const before = BigInt((getBalance.get(e.account) as string | undefined) ?? '0')
+        setBalance.run(e.account, (before + e.amountWei).toString())
+      }
+    })
+  }
+
+  private get d(): Db {
+    if (this.closed) throw new StoreError('CLOSED', 'store is closed')
+    return this.db
+  }
+
+  // ------------------------------------------------------------------ meta
+  async getMeta(key: string) {
+    return this.d.select().from(schema.meta).where(eq(schema.meta.key, key)).get()?.value
+  }
+  async setMeta(key: string, value: string) {
+    this.d.insert(schema.meta).values({ key, value }).onConflictDoUpdate({ target: schema.meta.key, set: { value } }).run()
+  }
+
+  // ------------------------------------------------------------------ nodes
+  async upsertNode(node: NodeRecord) {
+    const { nodeId, firstSeenMs, ...rest } = node
+    this.d
+      .insert(schema.nodes)
+      .values(node)
+      .onConflictDoUpdate({ target: schema.nodes.nodeId, set: { ...rest, lastSeenMs: sql`max(${schema.nodes.lastSeenMs}, ${node.lastSeenMs})` } })
+      .run()
+  }
+  async getNode(nodeId: NodeId) {
+    const row = this.d.select().from(schema.nodes).where(eq(schema.nodes.nodeId, nodeId)).get()
+    return row ? toNode(row) : undefined
+  }
+  async listNodes(filter: { role?: 'host' | 'client' } = {}) {
+    const q = this.d.select().from(schema.nodes)
+    const rows = filter.role ? q.where(eq(schema.nodes.role, filter.role)).all() : q.all()
+    return rows.map(toNode)
+  }
+
+  // ------------------------------------------------------------------ sessions
+  async openSession(s: Omit<SessionRecord, 'closedAtMs' | 'closeReason'>) {
+    this.d.insert(schema.sessions).values(s).run()
+  }
+  async closeSession(id: string, closedAtMs: number, reason: string) {
+    this.d
+      .update(schema.sessions)
+      .set({ closedAtMs, closeReason: reason })
+      .where(and(eq(schema.sessions.id, id), isNull(schema.sessions.closedAtMs)))
+      .run()
+  }
+  async closeOpenSessions(closedAtMs: number, reason: string) {
+    return this.d.update(schema.sessions).set({ closedAtMs, closeReason: reason }).where(isNull(schema.sessions.closedAtMs)).run().changes
+  }
+  async getSession(id: string) {
+    const row = this.d.select().from(schema.sessions).where(eq(schema.sessions.id, id)).get()
+    return row ? ({ ...row, nodeId: row.nodeId as NodeId } satisfies SessionRecord) : undefined
+  }
+
+  // ------------------------------------------------------------------ assignments
+  async addAssignment(a: Omit<AssignmentRecord, 'id' | 'releasedAtMs' | 'releaseReason'>) {
+    const row = this.d.insert(schema.assignments).values(a).returning().get()
+    return toAssignment(row)
+  }
+  async releaseAssignment(clientId: NodeId, hostId: NodeId, atMs: number, reason: string) {
+    const res = this.d
+      .update(schema.assignments)
+      .set({ releasedAtMs: atMs, releaseReason: reason })
+      .where(and(eq(schema.assignments.clientId, clientId), eq(schema.assignments.hostId, hostId), isNull(schema.assignments.releasedAtMs)))
+      .run()
+    return res.changes > 0
+  }
+  async activeAssignments(filter: { clientId?: NodeId; hostId?: NodeId } = {}) {
+    const conds = [isNull(schema.assignments.releasedAtMs)]
+    if (filter.clientId) conds.push(eq(schema.assignments.clientId, filter.clientId))
+    if (filter.hostId) conds.push(eq(schema.assignments.hostId, filter.hostId))
+    return this.d.select().from(schema.assignments).where(and(...conds)).all().map(toAssignment)
+  }
+
+  // ------------------------------------------------------------------ reports
+  async recordReport(report: PeerReport) {
+    if (this.closed) throw new StoreError('CLOSED', 'store is closed')
+    return this.recordReportTx(report)
+  }
+  async latestReport(nodeId: NodeId): Promise<StoredReport | undefined> {
+    const row = this.d.select().from(schema.reports).where(eq(schema.reports.nodeId, nodeId)).orderBy(desc(schema.reports.id)).limit(1).get()
+    if (!row) return undefined
+    return { ...row, nodeId: row.nodeId as NodeId, peers: JSON.parse(row.peers) as NodeId[] }
+  }
+
+  // ------------------------------------------------------------------ ledger
+  async post(transfer: Transfer) {
+    if (this.closed) throw new StoreError('CLOSED', 'store is closed')
+    if (transfer.entries.length === 0) throw new StoreError('UNBALANCED', `transfer ${transfer.id} has no entries`)
+    let sum = 0n
+    for (const e of transfer.entries) {
+      if (typeof e.amountWei !== 'bigint') throw new StoreError('INVALID_AMOUNT', `transfer ${transfer.id}: amounts must be bigint wei`)
+      sum += e.amountWei
+    }
+    if (sum !== 0n) throw new StoreError('UNBALANCED', `transfer ${transfer.id} does not balance: entries sum to ${sum} wei`)
+    this.postTx(transfer)
+  }
+  async balanceOf(account: string) {
+    const row = this.d.select().from(schema.accounts).where(eq(schema.accounts.account, account)).get()
+    return BigInt(row?.balanceWei ?? '0')
+  }
+  async sumAll() {
+    let sum = 0n
+    for (const row of this.d.select().from(schema.accounts).all()) sum += BigInt(row.balanceWei)
+    return sum
+  }
+
+  async close() {
+    if (this.closed) return
+    this.closed = true
+    this.sqlite.close()
+  }
+}
+
+function toNode(row: typeof schema.nodes.$inferSelect): NodeRecord {
+  return { ...row, nodeId: row.nodeId as NodeId }
+}
+
+function toAssignment(row: typeof schema.assignments.$inferSelect): AssignmentRecord {
+  return { ...row, clientId: row.clientId as NodeId, hostId: row.hostId as NodeId }
+}
