@@ -36,8 +36,6 @@ export const CloseCode = {
   GOING_AWAY: 1001,
   SUPERSEDED: 4000,
   AUTH_TIMEOUT: 4001,
-  PING_TIMEOUT: 4002,
-  RATE_LIMITED: 4003,
 } as const
 
 export class SessionRegistry {
