@@ -10,5 +10,8 @@ export default defineConfig({
     hookTimeout: 30_000,
     retry: 0,
     pool: 'forks',
+    // The JSON report feeds .ci/run's plain "N passed, N failed" line.
+    reporters: ['default', 'json'],
+    outputFile: { json: '.vitest-report.json' },
   },
 })

@@ -1,0 +1,150 @@
+/** Flows through the whole coordinator: agents on real sockets, a real SQLite file. */
+import { describe, test, expect, afterEach } from 'vitest'
+import { ErrorCode, RpcError } from '../protocol/index.ts'
+import { testCoordinator, tempDb } from '../test/harness/coordinator.ts'
+import { testAgent, eventually, type TestAgent } from '../test/harness/agents.ts'
+import type { RunningCoordinator } from './coordinator.ts'
+
+const HASH = `0x${'12'.repeat(32)}`
+let coordinators: RunningCoordinator[] = []
+let agents: TestAgent[] = []
+
+async function start(config = {}) {
+  const c = await testCoordinator(config)
+  coordinators.push(c)
+  return c
+}
+async function agent(c: RunningCoordinator, ...args: Parameters<typeof testAgent> extends [string, ...infer R] ? R : never) {
+  const a = await testAgent(c.url, ...args)
+  agents.push(a)
+  return a
+}
+afterEach(async () => {
+  await Promise.all(agents.splice(0).map((a) => a.close()))
+  await Promise.all(coordinators.splice(0).map((c) => c.close()))
+})
+
+describe('assignment', () => {
+  test('default: a client gets hosts that acknowledged the admission, never beyond capacity', async () => {
+    const c = await start()
+    const small = await agent(c, { role: 'host', capacity: 1 })
+    const big = await agent(c, { role: 'host', capacity: 2 })
+    const client1 = await agent(c, { role: 'client', capacity: undefined })
+    const r1 = await client1.conn.call('vipnode_requestHosts', { count: 2 })
+    expect(r1.hosts.map((h) => h.nodeId).sort()).toEqual([small.id.nodeId, big.id.nodeId].sort())
+    expect(r1.hosts.find((h) => h.nodeId === big.id.nodeId)?.enode).toBe(big.id.enode)
+    expect(small.calls).toEqual([{ method: 'vipnode_admit', params: { nodeId: client1.id.nodeId, enode: client1.id.enode, kind: 'peer' } }])
+
+    const client2 = await agent(c, { role: 'client' })
+    const r2 = await client2.conn.call('vipnode_requestHosts', { count: 2 })
+    expect(r2.hosts.map((h) => h.nodeId)).toEqual([big.id.nodeId])
+
+    const client3 = await agent(c, { role: 'client' })
+    const err = await client3.conn.call('vipnode_requestHosts', { count: 1 }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(RpcError)
+    expect(err).toMatchObject({ code: ErrorCode.NO_HOSTS_AVAILABLE, message: 'no hosts with free slots on chain 1337: 2 full' })
+
+    // Asking again returns the hosts it already has, without new admissions.
+    const again = await client1.conn.call('vipnode_requestHosts', { count: 2 })
+    expect(again.hosts).toHaveLength(2)
+    expect(small.calls).toHaveLength(1)
+    const status = await (await fetch(`${c.url}/v1/status`)).json()
+    expect(status).toMatchObject({ hostsOnline: 2, clientsOnline: 3, freeSlots: 0, networks: [{ chainId: 1337, hostsOnline: 2, freeSlots: 0 }] })
+  })
+
+  test('behavior: concurrent requests never overbook a host', async () => {
+    const c = await start()
+    let release!: () => void
+    const gate = new Promise<void>((r) => (release = r))
+    await agent(c, { role: 'host', capacity: 3 }, { vipnode_admit: async () => (await gate, { admitted: true }) })
+    const clients = await Promise.all(Array.from({ length: 6 }, () => agent(c, { role: 'client' })))
+    const pending = clients.map((cl) => cl.conn.call('vipnode_requestHosts', { count: 1 }).then(() => 'ok', (e: RpcError) => e.code))
+    setTimeout(release, 50)
+    const outcomes = await Promise.all(pending)
+    expect(outcomes.filter((o) => o === 'ok')).toHaveLength(3)
+    expect(outcomes.filter((o) => o === ErrorCode.NO_HOSTS_AVAILABLE)).toHaveLength(3)
+    expect(await c.services.store.activeAssignments()).toHaveLength(3)
+  })
+
+  test('error: a host that refuses or times out is not returned and not recorded', async () => {
+    const c = await start({ admitTimeoutMs: 200 })
+    await agent(c, { role: 'host', capacity: 5 }, { vipnode_admit: async () => Promise.reject(new Error('node down')) })
+    await agent(c, { role: 'host', capacity: 5 }, { vipnode_admit: () => new Promise(() => {}) })
+    const client = await agent(c, { role: 'client' })
+    const err = await client.conn.call('vipnode_requestHosts', { count: 2 }).catch((e: RpcError) => e)
+    expect(err).toMatchObject({ code: ErrorCode.NO_HOSTS_AVAILABLE, message: expect.stringContaining('no host acknowledged') })
+    expect(await c.services.store.activeAssignments()).toHaveLength(0)
+    expect(await c.registry.getSingleMetricAsString('vipnode_admissions_failed_total')).toContain('vipnode_admissions_failed_total 2')
+  })
+
+  test('behavior: hosts on another chain or of another kind are skipped', async () => {
+    const c = await start()
+    await agent(c, { role: 'host', chainId: 1 })
+    await agent(c, { role: 'host', kind: 'rpc' })
+    const client = await agent(c, { role: 'client' })
+    const err = await client.conn.call('vipnode_requestHosts', { count: 1 }).catch((e: RpcError) => e)
+    expect(err).toMatchObject({ code: ErrorCode.NO_HOSTS_AVAILABLE, message: 'no hosts with free slots on chain 1337: 1 wrong-network, 1 wrong-kind' })
+  })
+})
+
+describe('updates', () => {
+  test('default: reports are stored and answered with vouched peers and peers to drop', async () => {
+    const c = await start()
+    const host = await agent(c, { role: 'host' })
+    const client = await agent(c, { role: 'client' })
+    const stranger = await agent(c, { role: 'client' })
+    await client.conn.call('vipnode_requestHosts', { count: 1 })
+
+    const hostPeers = [client, stranger].map((a) => ({ id: 'geth-hashes-this', enode: a.id.enode, name: 'Geth/v1.14', caps: ['eth/68'] }))
+    const r = await host.conn.call('vipnode_update', { peers: hostPeers, block: { number: 100, hash: HASH } })
+    expect(r).toEqual({ peers: [client.id.nodeId], drop: [stranger.id.nodeId], balanceWei: '0' })
+    const stored = await c.services.store.latestReport(host.id.nodeId)
+    expect(stored).toMatchObject({ blockNumber: 100, peers: [client.id.nodeId, stranger.id.nodeId] })
+
+    // ethereumjs-style entries: no enode, the public key in id.
+    const r2 = await client.conn.call('vipnode_update', { peers: [{ id: `0x${host.id.nodeId}` }], block: { number: 100, hash: HASH } })
+    expect(r2).toEqual({ peers: [host.id.nodeId], drop: [], balanceWei: '0' })
+  })
+})
+
+describe('agents that go away', () => {
+  test('behavior: a vanished host releases its clients after the grace period', async () => {
+    const c = await start({ updateIntervalMs: 300 })
+    const host = await agent(c, { role: 'host' })
+    const client = await agent(c, { role: 'client' })
+    await client.conn.call('vipnode_requestHosts', { count: 1 })
+    await host.close()
+    await eventually(async () => (await c.services.store.activeAssignments()).length === 0, 'release')
+    const r = await client.conn.call('vipnode_update', { peers: [], block: { number: 1, hash: HASH } })
+    expect(r.peers).toEqual([])
+  })
+
+  test('behavior: a vanished client is evicted from its hosts', async () => {
+    const c = await start({ updateIntervalMs: 300 })
+    const host = await agent(c, { role: 'host' })
+    const client = await agent(c, { role: 'client' })
+    await client.conn.call('vipnode_requestHosts', { count: 1 })
+    await client.close()
+    await eventually(() => host.calls.some((x) => x.method === 'vipnode_evict'), 'evict')
+    expect(host.calls.at(-1)).toEqual({ method: 'vipnode_evict', params: { nodeId: client.id.nodeId, reason: 'client-gone' } })
+  })
+
+  test('behavior: a coordinator restart keeps the pool id and the assignments; agents come back', async () => {
+    const db = tempDb()
+    const first = await testCoordinator({ db, poolId: undefined as unknown as string, updateIntervalMs: 60_000 })
+    const host = await agent(first, { role: 'host' })
+    const client = await agent(first, { role: 'client' })
+    await client.conn.call('vipnode_requestHosts', { count: 1 })
+    const port = first.port
+    await first.close()
+    await eventually(() => !host.conn.current && !client.conn.current, 'agents see the restart')
+
+    const second = await start({ db, port, poolId: undefined as unknown as string, updateIntervalMs: 60_000 })
+    expect(second.poolId).toBe(first.poolId)
+    await Promise.all([host.conn.ready(), client.conn.ready()])
+    const r = await client.conn.call('vipnode_requestHosts', { count: 1 })
+    expect(r.hosts.map((h) => h.nodeId)).toEqual([host.id.nodeId])
+    expect(host.calls.filter((x) => x.method === 'vipnode_admit')).toHaveLength(1)
+    expect(await second.services.store.activeAssignments()).toHaveLength(1)
+  })
+})

@@ -1,0 +1,56 @@
+/** The `vipnode` executable as an operator runs it: real child processes. */
+import { describe, test, expect, afterEach } from 'vitest'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { VIPNODE_BIN, spawnVipnode, type Proc } from '../harness/processes.ts'
+import { nodeIdOf, parseNodeKey } from '../../protocol/index.ts'
+
+const run = promisify(execFile)
+const procs: Proc[] = []
+afterEach(async () => {
+  await Promise.all(procs.splice(0).map((p) => p.stop('SIGKILL')))
+})
+const vipnode = (args: string[], env: Record<string, string> = {}) => run(process.execPath, [VIPNODE_BIN, ...args], { env: { ...process.env, ...env } })
+
+describe('vipnode CLI', () => {
+  test('default: --help lists the subcommands and every coordinator flag names its env variable', async () => {
+    const top = await vipnode(['--help'])
+    expect(top.stdout).toMatch(/coordinator/)
+    expect(top.stdout).toMatch(/keygen/)
+    const help = (await vipnode(['coordinator', '--help'])).stdout
+    for (const flag of ['--port', '--host', '--db', '--update-interval', '--chain-id']) expect(help).toContain(flag)
+    expect(help).toContain('env: VIPNODE_UPDATE_INTERVAL')
+  })
+
+  test('default: keygen writes a geth nodekey and prints its node ID; refuses to overwrite', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'vipnode-cli-')), 'nodekey')
+    const { stdout } = await vipnode(['keygen', '--out', out])
+    const printed = JSON.parse(stdout) as { nodeId: string }
+    expect(printed.nodeId).toBe(nodeIdOf(parseNodeKey(readFileSync(out, 'utf8'))))
+    const again = await vipnode(['keygen', '--out', out]).catch((e: { code: number; stderr: string }) => e)
+    expect(again).toMatchObject({ code: 1, stderr: expect.stringContaining('refusing to overwrite') })
+  })
+
+  test('error: a malformed duration is refused with a readable message', async () => {
+    const err = await vipnode(['coordinator', '--update-interval', '5 minutes']).catch((e: { code: number; stderr: string }) => e)
+    expect(err).toMatchObject({ code: 1, stderr: expect.stringContaining('write it like 500ms, 5s, 2m') })
+  })
+
+  test('default: the coordinator starts from env, serves /healthz, and exits cleanly on SIGTERM', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vipnode-cli-'))
+    const db = join(dir, 'sub', 'pool.db')
+    const p = spawnVipnode(['coordinator'], { VIPNODE_PORT: '0', VIPNODE_DB: db, VIPNODE_UPDATE_INTERVAL: '2s' })
+    procs.push(p)
+    const listening = await p.waitForLog((l) => l.msg === 'coordinator listening', 'listening')
+    expect(existsSync(db)).toBe(true)
+    const health = await fetch(`${listening.url}/healthz`)
+    expect(health.status).toBe(200)
+    expect(await health.json()).toMatchObject({ ok: true, poolId: listening.poolId })
+    const exit = await p.stop('SIGTERM')
+    expect(exit).toEqual({ code: 0, signal: null })
+    expect(p.logs.map((l) => l.msg)).toEqual(expect.arrayContaining(['shutting down', 'coordinator stopped', 'shutdown complete']))
+  })
+})

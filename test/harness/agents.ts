@@ -1,0 +1,57 @@
+/** In-process agents on real loopback WebSockets, built on the agents' own PoolConnection. */
+import { PoolConnection, type InboundHandler } from '../../agent/poolConnection.ts'
+import { silentLogger } from '../../lib/logger.ts'
+import { connectBody, identity, type Identity } from './rawAgent.ts'
+import type { ConnectBody } from '../../protocol/index.ts'
+
+export interface TestAgent {
+  id: Identity
+  conn: PoolConnection
+  calls: { method: string; params: any }[]
+  close(): Promise<void>
+}
+
+export async function testAgent(
+  url: string,
+  body: Partial<ConnectBody>,
+  handlers: Record<string, InboundHandler> = {},
+  id: Identity = identity(),
+): Promise<TestAgent> {
+  const calls: TestAgent['calls'] = []
+  const record = (method: string, reply: InboundHandler | undefined, fallback: unknown): InboundHandler => async (params) => {
+    calls.push({ method, params })
+    return reply ? reply(params) : fallback
+  }
+  const conn = new PoolConnection({
+    coordinatorUrl: url,
+    nodeKey: id.key,
+    hello: async () => connectBody(id, body),
+    handlers: {
+      vipnode_admit: record('vipnode_admit', handlers.vipnode_admit, { admitted: true }),
+      vipnode_evict: record('vipnode_evict', handlers.vipnode_evict, { evicted: true }),
+      vipnode_notice: record('vipnode_notice', handlers.vipnode_notice, undefined),
+    },
+    log: silentLogger,
+    minReconnectDelayMs: 50,
+    maxReconnectDelayMs: 200,
+  })
+  conn.start()
+  await conn.ready()
+  return { id, conn, calls, close: () => conn.close() }
+}
+
+/** Poll until `check` returns a truthy value, or fail after `timeoutMs`. */
+export async function eventually<T>(check: () => T | Promise<T>, what: string, timeoutMs = 5_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  for (;;) {
+    try {
+      const v = await check()
+      if (v) return v
+    } catch (err) {
+      last = err
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`)
+    await new Promise((r) => setTimeout(r, 25))
+  }
+}
