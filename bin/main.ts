@@ -2,6 +2,8 @@
 import { Command, CommanderError } from 'commander'
 import { coordinatorCommand } from '../coordinator/command.ts'
 import { keygenCommand } from './keygen.ts'
+import { hostCommand } from '../host-agent/command.ts'
+import { clientCommand } from '../client-shim/command.ts'
 import { VERSION } from '../lib/packageVersion.ts'
 
 export function buildProgram(): Command {
@@ -10,6 +12,8 @@ export function buildProgram(): Command {
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .addCommand(coordinatorCommand())
+    .addCommand(hostCommand())
+    .addCommand(clientCommand())
     .addCommand(keygenCommand())
 }
 
@@ -24,7 +28,8 @@ export async function main(argv: string[]): Promise<void> {
       return
     }
     // Startup failures: one readable line, no stack trace (the cause is in the message).
-    process.stderr.write(`vipnode: ${(err as Error).message}\n`)
+    const explain = (err as { explain?: unknown }).explain
+    process.stderr.write(`vipnode: ${(err as Error).message}\n${typeof explain === 'string' ? ` -> ${explain}\n` : ''}`)
     process.exitCode = 1
   }
 }

@@ -107,6 +107,26 @@ describe('updates', () => {
   })
 })
 
+describe('admissions racing reports', () => {
+  test('behavior: a host report during an admission already vouches for the client being admitted', async () => {
+    const c = await start()
+    let release!: () => void
+    const gate = new Promise<void>((r) => (release = r))
+    let admitting!: () => void
+    const admitStarted = new Promise<void>((r) => (admitting = r))
+    const host = await agent(c, { role: 'host' }, { vipnode_admit: async () => (admitting(), await gate, { admitted: true }) })
+    const client = await agent(c, { role: 'client' })
+    const requested = client.conn.call('vipnode_requestHosts', { count: 1 })
+    await admitStarted
+    const during = await host.conn.call('vipnode_update', { peers: [], block: { number: 1, hash: HASH } })
+    expect(during.peers).toEqual([client.id.nodeId])
+    release()
+    await requested
+    const after = await host.conn.call('vipnode_update', { peers: [], block: { number: 1, hash: HASH } })
+    expect(after.peers).toEqual([client.id.nodeId])
+  })
+})
+
 describe('agents that go away', () => {
   test('behavior: a vanished host releases its clients after the grace period', async () => {
     const c = await start({ updateIntervalMs: 300 })

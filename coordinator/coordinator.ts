@@ -49,7 +49,8 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   const poolId = await resolvePoolId(store, config.poolId)
   const sessions = new SessionRegistry(clock)
   const assignments = new AssignmentService(
-    { admitTimeoutMs: config.admitTimeoutMs, releaseGraceMs: config.updateIntervalMs },
+    // Agents back off up to 30 s between reconnects; give them that after a restart before releasing anything.
+    { admitTimeoutMs: config.admitTimeoutMs, releaseGraceMs: config.updateIntervalMs, startupGraceMs: Math.max(2 * config.updateIntervalMs, 30_000) },
     { store, sessions, clock, log: log.child({ module: 'assignments' }), metrics },
   )
   const restored = await assignments.load()

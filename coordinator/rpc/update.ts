@@ -42,7 +42,7 @@ export const update: Handler = async (raw, conn, services) => {
   })
   session.blockNumber = params.block.number
 
-  const vouched = session.role === 'host' ? assignments.clientsOf(session.nodeId) : assignments.hostsOf(session.nodeId)
+  const vouched = session.role === 'host' ? assignments.vouchedClientsOf(session.nodeId) : assignments.hostsOf(session.nodeId)
   const vouchedSet = new Set(vouched)
   // A reported peer that is an online pool agent of the other role, but not
   // assigned to this one, is using the pool without paying for it.

@@ -16,6 +16,8 @@ export interface AssignmentOptions {
   admitTimeoutMs: number
   /** How long a vanished agent keeps its assignments before they are released. */
   releaseGraceMs: number
+  /** After a coordinator start, how long agents with assignments have to reconnect (their backoff may be long). */
+  startupGraceMs: number
 }
 
 export interface AssignmentDeps {
@@ -34,20 +36,22 @@ export class AssignmentService {
   /** Admissions in flight, counted against capacity. */
   private readonly reserved = new Map<NodeId, number>()
   private readonly inflightByClient = new Map<NodeId, Set<NodeId>>()
+  private readonly admittingByHost = new Map<NodeId, Set<NodeId>>()
 
   constructor(
     private readonly opts: AssignmentOptions,
     private readonly deps: AssignmentDeps,
   ) {}
 
-  /** Load active assignments; every node in them gets the grace period from now to reconnect. */
+  /** Load active assignments; every node in them gets the start-up grace period to reconnect. */
   async load(): Promise<number> {
-    const now = this.deps.clock.now()
+    // Counted as gone from a moment in the future, so that release happens startupGraceMs from now.
+    const goneAt = this.deps.clock.now() + Math.max(0, this.opts.startupGraceMs - this.opts.releaseGraceMs)
     const rows = await this.deps.store.activeAssignments()
     for (const a of rows) {
       this.index(a)
-      this.deps.sessions.markGone(a.clientId, now)
-      this.deps.sessions.markGone(a.hostId, now)
+      this.deps.sessions.markGone(a.clientId, goneAt)
+      this.deps.sessions.markGone(a.hostId, goneAt)
     }
     return rows.length
   }
@@ -58,6 +62,12 @@ export class AssignmentService {
 
   clientsOf(hostId: NodeId): NodeId[] {
     return [...(this.clientsByHost.get(hostId) ?? [])]
+  }
+
+  /** Clients a host serves or is being asked to admit right now: what the pool vouches for. */
+  vouchedClientsOf(hostId: NodeId): NodeId[] {
+    const admitting = this.admittingByHost.get(hostId)
+    return admitting ? [...new Set([...this.clientsOf(hostId), ...admitting])] : this.clientsOf(hostId)
   }
 
   /** Active assignments plus reservations. */
@@ -93,6 +103,9 @@ export class AssignmentService {
     for (const hostId of selection.chosen) {
       this.reserved.set(hostId, (this.reserved.get(hostId) ?? 0) + 1)
       inflight.add(hostId)
+      let admitting = this.admittingByHost.get(hostId)
+      if (!admitting) this.admittingByHost.set(hostId, (admitting = new Set()))
+      admitting.add(client.nodeId)
     }
     this.inflightByClient.set(client.nodeId, inflight)
 
@@ -115,6 +128,9 @@ export class AssignmentService {
           if (left > 0) this.reserved.set(hostId, left)
           else this.reserved.delete(hostId)
           inflight.delete(hostId)
+          const admitting = this.admittingByHost.get(hostId)
+          admitting?.delete(client.nodeId)
+          if (admitting?.size === 0) this.admittingByHost.delete(hostId)
         }
       }),
     )
@@ -137,6 +153,10 @@ export class AssignmentService {
     await store.releaseAssignment(clientId, hostId, clock.now(), reason)
     metrics.assignmentsReleased.inc({ reason })
     log.info('assignment released', { client: clientId, host: hostId, reason })
+    if (reason === 'host-gone') {
+      // Tell the client now rather than at its next report, so it finds a replacement sooner.
+      sessions.get(clientId)?.notify('vipnode_notice', { level: 'warn', code: 'host-gone', message: `host ${hostId.slice(0, 16)}… went offline; finding a replacement` })
+    }
     const host = sessions.get(hostId)
     if (host && reason !== 'host-gone') {
       host.call('vipnode_evict', { nodeId: clientId, reason }, { timeoutMs: this.opts.admitTimeoutMs }).then(

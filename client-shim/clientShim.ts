@@ -1,0 +1,154 @@
+/**
+ * The client shim: runs beside a client node, asks the pool for hosts, makes
+ * its node dial them, reports its peers, replaces hosts that disappear, and
+ * shows the pool's notices (welcome, low balance with the top-up link).
+ */
+import { ErrorCode, noticeParamsSchema, parseParams, RpcError, type AssignedHost, type NodeId, type UpdateResult } from '../protocol/index.ts'
+import type { EthNode } from '../ethnode/index.ts'
+import { PoolConnection } from '../agent/poolConnection.ts'
+import { verifyNodeIdentity, findNodeKeyFile, type NodeIdentity } from '../agent/nodeIdentity.ts'
+import { connectNodeWithRetry } from '../agent/connectNode.ts'
+import { Backoff } from '../agent/backoff.ts'
+import { Ticker } from '../agent/ticker.ts'
+import { toAdminPeer } from '../agent/reportPeers.ts'
+import type { Logger } from '../lib/logger.ts'
+import { VERSION } from '../lib/packageVersion.ts'
+
+export interface ClientShimConfig {
+  bootstrap: string
+  nodeRpc: string
+  nodekey?: string
+  datadir?: string
+  hosts: number
+  updateIntervalMs?: number
+  nodeTimeoutMs?: number
+}
+
+export interface RunningClientShim {
+  identity: NodeIdentity
+  pool: PoolConnection
+  /** Hosts the pool assigned and this shim dialled: node ID -> enode. */
+  hosts: ReadonlyMap<NodeId, string>
+  onReport(listener: (r: UpdateResult) => void): void
+  close(): Promise<void>
+}
+
+export async function startClientShim(config: ClientShimConfig, deps: { log: Logger; ethNode?: EthNode }): Promise<RunningClientShim> {
+  const { log } = deps
+  const abort = new AbortController()
+  const node = deps.ethNode ?? (await connectNodeWithRetry(config.nodeRpc, log.child({ module: 'node' }), abort.signal, config.nodeTimeoutMs))
+  if (!node) throw new Error('stopped before the node answered')
+  let identity: NodeIdentity
+  let chainId: number
+  try {
+    identity = await verifyNodeIdentity(node, findNodeKeyFile(config.nodekey, config.datadir))
+    chainId = await node.chainId()
+  } catch (err) {
+    if (!deps.ethNode) await node.close()
+    throw err
+  }
+  const hosts = new Map<NodeId, string>()
+  const reportListeners: ((r: UpdateResult) => void)[] = []
+
+  const pool = new PoolConnection({
+    coordinatorUrl: config.bootstrap,
+    nodeKey: identity.key,
+    log: log.child({ module: 'pool' }),
+    hello: async () => ({
+      protocolVersion: 1,
+      role: 'client',
+      nodeId: identity.nodeId,
+      enode: identity.enode,
+      chainId,
+      clientVersion: node.clientVersion,
+      agentVersion: VERSION,
+      kind: 'peer',
+    }),
+    handlers: {
+      vipnode_notice: (raw) => {
+        const n = parseParams(noticeParamsSchema, raw, 'vipnode_notice')
+        // Notices are for the person running the node: make them stand out in the log.
+        const line = `*** POOL NOTICE: ${n.message}${n.url ? ` -> ${n.url}` : ''} ***`
+        if (n.level === 'info') log.info(line, { notice: n.code })
+        else log.warn(line, { notice: n.code })
+        if (n.code === 'host-gone') ticker.kick()
+      },
+    },
+  })
+  const ticker = new Ticker(abort.signal)
+  pool.on('connected', (s) => {
+    if (s.message) log.info(`*** POOL: ${s.message} ***`, { balanceWei: s.balanceWei })
+    ticker.kick()
+  })
+  pool.start()
+
+  const dial = async (h: AssignedHost | { nodeId: NodeId; enode: string }) => {
+    await node.dial(h.enode)
+    if (!hosts.has(h.nodeId)) log.info('dialling host', { host: h.nodeId })
+    hosts.set(h.nodeId, h.enode)
+  }
+
+  const drop = async (id: NodeId, enode: string | undefined, reason: string) => {
+    await node.evict(id, enode)
+    hosts.delete(id)
+    log.info('host dropped', { host: id, reason })
+  }
+
+  const loop = async () => {
+    const backoff = new Backoff(1_000, 30_000)
+    let askAfter = 0
+    while (!abort.signal.aborted) {
+      const interval = config.updateIntervalMs ?? pool.current?.updateIntervalMs ?? 30_000
+      let wait = interval
+      try {
+        if (pool.current) {
+          const [peers, head] = await Promise.all([node.peers(), node.head()])
+          const result = await pool.call('vipnode_update', { peers: peers.map(toAdminPeer), block: head })
+          const vouched = new Set(result.peers)
+          for (const [id, enode] of [...hosts]) if (!vouched.has(id)) await drop(id, enode, 'no longer assigned')
+          for (const id of result.drop) await drop(id, peers.find((p) => p.nodeId === id)?.enode, 'not assigned by the pool')
+          // Hosts we were given but are not peered with (yet): dial again, as a restarted node forgets them.
+          const connected = new Set(peers.map((p) => p.nodeId))
+          for (const id of vouched) {
+            const enode = hosts.get(id)
+            if (enode && !connected.has(id)) await node.dial(enode)
+          }
+          if (vouched.size < config.hosts && Date.now() >= askAfter) {
+            try {
+              const got = await pool.call('vipnode_requestHosts', { count: config.hosts })
+              for (const h of got.hosts) await dial(h)
+              if (got.hosts.length < config.hosts) askAfter = Date.now() + interval
+            } catch (err) {
+              if (!(err instanceof RpcError && err.code === ErrorCode.NO_HOSTS_AVAILABLE)) throw err
+              log.warn('no hosts available yet', { reason: err.message })
+              askAfter = Date.now() + interval
+            }
+          }
+          backoff.reset()
+          for (const l of reportListeners) l(result)
+        }
+      } catch (err) {
+        wait = Math.min(interval, backoff.next())
+        log.error('update failed', { error: (err as Error).message, retryInMs: wait })
+      }
+      await ticker.wait(wait)
+    }
+  }
+  const looping = loop()
+
+  return {
+    identity,
+    pool,
+    hosts,
+    onReport: (l) => reportListeners.push(l),
+    async close() {
+      abort.abort()
+      await looping
+      for (const [id, enode] of [...hosts]) {
+        await drop(id, enode, 'client shim shutting down').catch((err: unknown) => log.warn('could not drop host on shutdown', { host: id, error: (err as Error).message }))
+      }
+      await pool.close()
+      if (!deps.ethNode) await node.close()
+    },
+  }
+}
