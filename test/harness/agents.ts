@@ -55,3 +55,15 @@ export async function eventually<T>(check: () => T | Promise<T>, what: string, t
     await new Promise((r) => setTimeout(r, 25))
   }
 }
+
+/** A Logger that keeps every line, for tests that wait on what an agent reported. */
+export function recordingLogger(): import('../../lib/logger.ts').Logger & { lines: { level: string; message: string; context?: Record<string, unknown> }[] } {
+  const lines: { level: string; message: string; context?: Record<string, unknown> }[] = []
+  const make = (): ReturnType<typeof recordingLogger> => {
+    const push = (level: string) => (message: string, context?: Record<string, unknown>) => {
+      lines.push(context ? { level, message, context } : { level, message })
+    }
+    return { lines, level: 'debug', debug: push('debug'), info: push('info'), warn: push('warn'), error: push('error'), child: () => make() }
+  }
+  return make()
+}
