@@ -1,0 +1,83 @@
+import { describe, test, expect } from 'vitest'
+import fc from 'fast-check'
+import { splitEpoch, chargeFor } from './splitEpoch.ts'
+
+const A = '0x' + 'a'.repeat(40)
+const B = '0x' + 'b'.repeat(40)
+
+describe('splitEpoch', () => {
+  test('default: the worked example from docs/metering.md', () => {
+    // Revenue 1,000,000 wei, nothing carried in, 5% fee; host A served 2 h, host B 1 h.
+    const r = splitEpoch({ revenueWei: 1_000_000n, carriedInWei: 0n, feeBps: 500, serviceMsByPayee: new Map([[A, 7_200_000], [B, 3_600_000]]) })
+    expect(r).toEqual({
+      feeWei: 50_000n,
+      payouts: [
+        { payee: A, serviceMs: 7_200_000, amountWei: 633_333n },
+        { payee: B, serviceMs: 3_600_000, amountWei: 316_666n },
+      ],
+      carriedOutWei: 1n,
+    })
+  })
+
+  test('behavior: with no service everything is carried and no fee is taken', () => {
+    expect(splitEpoch({ revenueWei: 10n, carriedInWei: 5n, feeBps: 1000, serviceMsByPayee: new Map() })).toEqual({ feeWei: 0n, payouts: [], carriedOutWei: 15n })
+  })
+
+  test('error: bad fee and negative money', () => {
+    expect(() => splitEpoch({ revenueWei: 1n, carriedInWei: 0n, feeBps: 10_001, serviceMsByPayee: new Map() })).toThrow(/feeBps/)
+    expect(() => splitEpoch({ revenueWei: -1n, carriedInWei: 0n, feeBps: 0, serviceMsByPayee: new Map() })).toThrow(/negative/)
+  })
+
+  test('property: over any number of epochs, paid + fees + carried equals revenue exactly', () => {
+    const epoch = fc.record({
+      revenue: fc.bigInt({ min: 0n, max: 10n ** 24n }),
+      service: fc.array(fc.tuple(fc.constantFrom(A, B, '0x' + 'c'.repeat(40), '0x' + 'd'.repeat(40)), fc.integer({ min: 0, max: 86_400_000 })), { maxLength: 6 }),
+    })
+    fc.assert(
+      fc.property(fc.array(epoch, { minLength: 1, maxLength: 10 }), fc.integer({ min: 0, max: 10_000 }), (epochs, feeBps) => {
+        let carry = 0n
+        let revenue = 0n
+        let paidOut = 0n
+        for (const e of epochs) {
+          const service = new Map<string, number>()
+          for (const [p, ms] of e.service) service.set(p, (service.get(p) ?? 0) + ms)
+          const r = splitEpoch({ revenueWei: e.revenue, carriedInWei: carry, feeBps, serviceMsByPayee: service })
+          const paid = r.payouts.reduce((n, p) => n + p.amountWei, 0n)
+          expect(r.feeWei + paid + r.carriedOutWei).toBe(e.revenue + carry)
+          // Dust is less than one wei per payee.
+          if (r.payouts.length > 0) expect(r.carriedOutWei).toBeLessThan(BigInt(r.payouts.length))
+          for (const p of r.payouts) expect(p.amountWei).toBeGreaterThanOrEqual(0n)
+          revenue += e.revenue
+          paidOut += paid + r.feeWei
+          carry = r.carriedOutWei
+        }
+        expect(paidOut + carry).toBe(revenue)
+      }),
+    )
+  })
+})
+
+describe('chargeFor', () => {
+  test('default: price per host-minute, floor to wei', () => {
+    expect(chargeFor(30_000, 100n, 1_000n)).toEqual({ chargeWei: 50n, paidMs: 30_000 })
+    expect(chargeFor(1, 100n, 1_000n)).toEqual({ chargeWei: 0n, paidMs: 1 })
+  })
+  test('behavior: a client that runs out pays what it has and only that time is credited', () => {
+    expect(chargeFor(60_000, 100n, 40n)).toEqual({ chargeWei: 40n, paidMs: 24_000 })
+    expect(chargeFor(60_000, 100n, 0n)).toEqual({ chargeWei: 0n, paidMs: 0 })
+  })
+  test('behavior: a free pool charges nothing and credits all time', () => {
+    expect(chargeFor(60_000, 0n, 0n)).toEqual({ chargeWei: 0n, paidMs: 60_000 })
+  })
+  test('property: never charges more than the balance, never credits more time than accrued', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 10_000_000 }), fc.bigInt({ min: 1n, max: 10n ** 15n }), fc.bigInt({ min: 0n, max: 10n ** 18n }), (ms, price, balance) => {
+        const r = chargeFor(ms, price, balance)
+        expect(r.chargeWei).toBeLessThanOrEqual(balance)
+        expect(r.paidMs).toBeLessThanOrEqual(ms)
+        // The host's credited time is never worth more than what was charged.
+        expect((BigInt(r.paidMs) * price) / 60_000n).toBeLessThanOrEqual(r.chargeWei)
+      }),
+    )
+  })
+})
