@@ -110,6 +110,53 @@ export function describeStore(name: string, openStore: () => Promise<Store>) {
       expect(await store.sumAll()).toBe(0n)
     })
 
+    test('behavior: a report carries its metering in the same transaction', async () => {
+      await store.upsertNode(node(hostId))
+      const report = { nodeId: hostId, sessionId: 's', observedAtMs: 10, blockNumber: 1, blockHash: `0x${'00'.repeat(32)}`, peers: [clientId] }
+      const charge = (id: string, wei: bigint) => ({ id, atMs: 10, memo: 'charge', entries: [{ account: `client:${clientId}`, amountWei: -wei }, { account: 'revenue:1', amountWei: wei }] })
+      await store.recordReport(report, {
+        pairs: [{ clientId, hostId, lastCorroboratedAtMs: 10 }],
+        usage: [{ epoch: 1, clientId, hostId, addMs: 500, chargedWei: 3n }],
+        transfers: [charge('c1', 3n)],
+      })
+      await store.recordReport({ ...report, observedAtMs: 20 }, { pairs: [{ clientId, hostId, lastCorroboratedAtMs: null }], usage: [{ epoch: 1, clientId, hostId, addMs: 250, chargedWei: 2n }], transfers: [charge('c2', 2n)] })
+      expect(await store.usage({ epoch: 1 })).toEqual([{ epoch: 1, clientId, hostId, serviceMs: 750, chargedWei: 5n }])
+      expect(await store.pairMeters()).toEqual([{ clientId, hostId, lastCorroboratedAtMs: null }])
+      expect(await store.balanceOf('revenue:1')).toBe(5n)
+      expect(await store.balancesWithPrefix('revenue:')).toEqual(new Map([['revenue:1', 5n]]))
+    })
+
+    test('error: a report whose metering does not balance writes nothing at all', async () => {
+      await store.upsertNode(node(hostId))
+      const report = { nodeId: hostId, sessionId: 's', observedAtMs: 10, blockNumber: 1, blockHash: `0x${'00'.repeat(32)}`, peers: [] }
+      const bad = { id: 'bad', atMs: 10, memo: 'm', entries: [{ account: 'a', amountWei: 1n }] }
+      await expect(store.recordReport(report, { pairs: [{ clientId, hostId, lastCorroboratedAtMs: 10 }], usage: [], transfers: [bad] })).rejects.toMatchObject({ code: 'UNBALANCED' })
+      // A duplicate transfer id fails inside the transaction: the report and pair rows roll back too.
+      await store.post({ id: 'dup', atMs: 1, memo: 'm', entries: [{ account: 'a', amountWei: -1n }, { account: 'b', amountWei: 1n }] })
+      const dup = { id: 'dup', atMs: 10, memo: 'm', entries: [{ account: 'a', amountWei: -1n }, { account: 'b', amountWei: 1n }] }
+      await expect(store.recordReport(report, { pairs: [{ clientId, hostId, lastCorroboratedAtMs: 10 }], usage: [{ epoch: 1, clientId, hostId, addMs: 5, chargedWei: 1n }], transfers: [dup] })).rejects.toMatchObject({ code: 'DUPLICATE_TRANSFER' })
+      expect(await store.latestReport(hostId)).toBeUndefined()
+      expect(await store.pairMeters()).toEqual([])
+      expect(await store.usage()).toEqual([])
+      expect(await store.sumAll()).toBe(0n)
+    })
+
+    test('behavior: settling an epoch is atomic and happens once', async () => {
+      const payee = `0x${'ab'.repeat(20)}`
+      await store.post({ id: 'rev', atMs: 1, memo: 'm', entries: [{ account: 'external', amountWei: -100n }, { account: 'revenue:1', amountWei: 100n }] })
+      const epoch = { epoch: 1, startMs: 0, endMs: 1000, revenueWei: 100n, carriedInWei: 0n, feeWei: 0n, carriedOutWei: 1n, totalEntitledWei: 99n, root: `0x${'11'.repeat(32)}`, tree: '{}', settledAtMs: 1000, txHash: null, postedAtMs: null }
+      const transfer = { id: 'settle:1', atMs: 1000, memo: 'settle', entries: [{ account: 'revenue:1', amountWei: -100n }, { account: `payee:${payee}`, amountWei: 99n }, { account: 'carry', amountWei: 1n }] }
+      const payouts = [{ payee, serviceMs: 10, amountWei: 99n, cumulativeWei: 99n }]
+      await store.settleEpoch(epoch, payouts, transfer)
+      await expect(store.settleEpoch(epoch, payouts, { ...transfer, id: 'settle:1b' })).rejects.toMatchObject({ code: 'DUPLICATE_EPOCH' })
+      expect(await store.getEpoch(1)).toEqual(epoch)
+      expect(await store.epochPayouts(1)).toEqual(payouts)
+      expect(await store.balanceOf(`payee:${payee}`)).toBe(99n)
+      await store.markEpochPosted(1, `0x${'22'.repeat(32)}`, 2000)
+      expect((await store.listEpochs())[0]).toMatchObject({ epoch: 1, txHash: `0x${'22'.repeat(32)}`, postedAtMs: 2000 })
+      expect(await store.sumAll()).toBe(0n)
+    })
+
     test('error: a closed store refuses calls', async () => {
       await store.close()
       await expect(store.getMeta('x')).rejects.toMatchObject({ code: 'CLOSED' })

@@ -89,10 +89,65 @@ export interface AssignmentStore {
   activeAssignments(filter?: { clientId?: NodeId; hostId?: NodeId }): Promise<AssignmentRecord[]>
 }
 
+export interface PairMeter {
+  clientId: NodeId
+  hostId: NodeId
+  lastCorroboratedAtMs: number | null
+}
+
+/** Service and money that one report moved: written with the report, atomically. */
+export interface MeteringDelta {
+  pairs: readonly PairMeter[]
+  usage: readonly { epoch: number; clientId: NodeId; hostId: NodeId; addMs: number; chargedWei: bigint }[]
+  transfers: readonly Transfer[]
+}
+
+export interface UsageRecord {
+  epoch: number
+  clientId: NodeId
+  hostId: NodeId
+  serviceMs: number
+  chargedWei: bigint
+}
+
 export interface ReportStore {
-  /** One transaction: the report row and the reporter's last-seen time. */
-  recordReport(report: PeerReport): Promise<number>
+  /** One transaction: the report row, the reporter's last-seen time and any metering it caused. */
+  recordReport(report: PeerReport, metering?: MeteringDelta): Promise<number>
   latestReport(nodeId: NodeId): Promise<StoredReport | undefined>
+  pairMeters(): Promise<PairMeter[]>
+  usage(filter?: { epoch?: number }): Promise<UsageRecord[]>
+}
+
+export interface EpochPayout {
+  payee: string
+  serviceMs: number
+  amountWei: bigint
+  cumulativeWei: bigint
+}
+
+export interface EpochRecord {
+  epoch: number
+  startMs: number
+  endMs: number
+  revenueWei: bigint
+  carriedInWei: bigint
+  feeWei: bigint
+  carriedOutWei: bigint
+  totalEntitledWei: bigint
+  root: string
+  tree: string
+  settledAtMs: number
+  txHash: string | null
+  postedAtMs: number | null
+}
+
+export interface EpochStore {
+  /** One transaction: the settlement transfer, the epoch row and its payouts. DUPLICATE_EPOCH if already settled. */
+  settleEpoch(epoch: EpochRecord, payouts: readonly EpochPayout[], transfer: Transfer): Promise<void>
+  getEpoch(epoch: number): Promise<EpochRecord | undefined>
+  listEpochs(): Promise<EpochRecord[]>
+  epochPayouts(epoch: number): Promise<EpochPayout[]>
+  markEpochPosted(epoch: number, txHash: string, atMs: number): Promise<void>
 }
 
 export interface LedgerStore {
@@ -101,11 +156,13 @@ export interface LedgerStore {
   balanceOf(account: string): Promise<bigint>
   /** Sum over every account: zero, always. */
   sumAll(): Promise<bigint>
+  /** Every account whose name starts with `prefix`, with its balance. */
+  balancesWithPrefix(prefix: string): Promise<Map<string, bigint>>
 }
 
-export type Store = MetaStore & NodeStore & SessionStore & AssignmentStore & ReportStore & LedgerStore & { close(): Promise<void> }
+export type Store = MetaStore & NodeStore & SessionStore & AssignmentStore & ReportStore & LedgerStore & EpochStore & { close(): Promise<void> }
 
-export type StoreErrorCode = 'UNBALANCED' | 'DUPLICATE_TRANSFER' | 'UNKNOWN_NODE' | 'INVALID_AMOUNT' | 'CLOSED'
+export type StoreErrorCode = 'UNBALANCED' | 'DUPLICATE_TRANSFER' | 'DUPLICATE_EPOCH' | 'UNKNOWN_NODE' | 'INVALID_AMOUNT' | 'CLOSED'
 
 export class StoreError extends Error {
   override name = 'StoreError'
@@ -115,4 +172,15 @@ export class StoreError extends Error {
   ) {
     super(message)
   }
+}
+
+/** Refuse a transfer that does not balance before any row is written. */
+export function checkTransfer(transfer: Transfer): void {
+  if (transfer.entries.length === 0) throw new StoreError('UNBALANCED', `transfer ${transfer.id} has no entries`)
+  let sum = 0n
+  for (const e of transfer.entries) {
+    if (typeof e.amountWei !== 'bigint') throw new StoreError('INVALID_AMOUNT', `transfer ${transfer.id}: amounts must be bigint wei`)
+    sum += e.amountWei
+  }
+  if (sum !== 0n) throw new StoreError('UNBALANCED', `transfer ${transfer.id} does not balance: entries sum to ${sum} wei`)
 }

@@ -2,7 +2,7 @@
  * SQLite schema (drizzle). Amounts are TEXT decimal wei: SQLite integers stop
  * at 2^63, about 9.2 ether. Times are integer milliseconds.
  */
-import { sqliteTable, text, integer, index } from 'drizzle-orm/sqlite-core'
+import { sqliteTable, text, integer, index, primaryKey } from 'drizzle-orm/sqlite-core'
 
 export const meta = sqliteTable('meta', {
   key: text('key').primaryKey(),
@@ -88,3 +88,57 @@ export const accounts = sqliteTable('accounts', {
   account: text('account').primaryKey(),
   balanceWei: text('balance_wei').notNull(),
 })
+
+/** Metering state per assigned pair, updated in the same transaction as the report that moved it. */
+export const pairMeters = sqliteTable(
+  'pair_meters',
+  {
+    clientId: text('client_id').notNull(),
+    hostId: text('host_id').notNull(),
+    lastCorroboratedAtMs: integer('last_corroborated_at_ms'),
+  },
+  (t) => [primaryKey({ columns: [t.clientId, t.hostId] })],
+)
+
+/** Corroborated, paid-for service per pair and epoch. */
+export const usage = sqliteTable(
+  'usage',
+  {
+    epoch: integer('epoch').notNull(),
+    clientId: text('client_id').notNull(),
+    hostId: text('host_id').notNull(),
+    serviceMs: integer('service_ms').notNull(),
+    chargedWei: text('charged_wei').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.epoch, t.clientId, t.hostId] })],
+)
+
+/** One row per settled epoch; written in the same transaction as the settlement transfer. */
+export const epochs = sqliteTable('epochs', {
+  epoch: integer('epoch').primaryKey(),
+  startMs: integer('start_ms').notNull(),
+  endMs: integer('end_ms').notNull(),
+  revenueWei: text('revenue_wei').notNull(),
+  carriedInWei: text('carried_in_wei').notNull(),
+  feeWei: text('fee_wei').notNull(),
+  carriedOutWei: text('carried_out_wei').notNull(),
+  totalEntitledWei: text('total_entitled_wei').notNull(),
+  root: text('root').notNull(),
+  /** StandardMerkleTree dump, so proofs can be served without rebuilding. */
+  tree: text('tree').notNull(),
+  settledAtMs: integer('settled_at_ms').notNull(),
+  txHash: text('tx_hash'),
+  postedAtMs: integer('posted_at_ms'),
+})
+
+export const epochPayouts = sqliteTable(
+  'epoch_payouts',
+  {
+    epoch: integer('epoch').notNull(),
+    payee: text('payee').notNull(),
+    serviceMs: integer('service_ms').notNull(),
+    amountWei: text('amount_wei').notNull(),
+    cumulativeWei: text('cumulative_wei').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.epoch, t.payee] })],
+)

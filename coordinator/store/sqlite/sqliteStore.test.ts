@@ -1,5 +1,7 @@
 import { describe, test, expect } from 'vitest'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, readdirSync, mkdirSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs'
+import { drizzle } from 'drizzle-orm/better-sqlite3'
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -13,11 +15,31 @@ describeStore('sqlite file', async () => openSqliteStore(tmpFile()))
 describeStore('sqlite :memory:', async () => openSqliteStore(':memory:'))
 
 describe('sqlite migrations', () => {
+  test('behavior: a database from the first release is upgraded in place and keeps its data', async () => {
+    // Build a database exactly as release 0000 left it, using only that migration.
+    const path = tmpFile()
+    const old = join(mkdtempSync(join(tmpdir(), 'vipnode-mig-')), 'migrations')
+    const src = new URL('./migrations/', import.meta.url)
+    mkdirSync(join(old, 'meta'), { recursive: true })
+    const journal = JSON.parse(readFileSync(new URL('meta/_journal.json', src), 'utf8')) as { entries: { tag: string }[] }
+    writeFileSync(join(old, 'meta', '_journal.json'), JSON.stringify({ ...journal, entries: journal.entries.slice(0, 1) }))
+    copyFileSync(new URL(`${journal.entries[0]!.tag}.sql`, src), join(old, `${journal.entries[0]!.tag}.sql`))
+    const raw = new Database(path)
+    migrate(drizzle(raw), { migrationsFolder: old })
+    raw.prepare("INSERT INTO meta (key, value) VALUES ('poolId', 'kept')").run()
+    raw.close()
+
+    const store = openSqliteStore(path)
+    expect(await store.getMeta('poolId')).toBe('kept')
+    expect(await store.usage()).toEqual([]) // a table from a later migration now exists
+    await store.close()
+  })
+
   test('default: a fresh file gets every table and WAL mode', () => {
     const path = tmpFile()
     const store = openSqliteStore(path)
     const tables = store.sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all()
-    expect(tables).toEqual(expect.arrayContaining(['accounts', 'assignments', 'ledger_entries', 'meta', 'nodes', 'reports', 'sessions']))
+    expect(tables).toEqual(expect.arrayContaining(['accounts', 'assignments', 'ledger_entries', 'meta', 'nodes', 'reports', 'sessions', 'pair_meters', 'usage', 'epochs', 'epoch_payouts']))
     expect(store.sqlite.pragma('journal_mode', { simple: true })).toBe('wal')
     void store.close()
   })
@@ -38,6 +60,6 @@ describe('sqlite migrations', () => {
     const raw = new Database(path, { readonly: true })
     const applied = raw.prepare('SELECT count(*) FROM __drizzle_migrations').pluck().get()
     raw.close()
-    expect(applied).toBe(1)
+    expect(applied).toBe(readdirSync(new URL('./migrations', import.meta.url)).filter((f) => f.endsWith('.sql')).length)
   })
 })

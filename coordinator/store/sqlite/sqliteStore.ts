@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { NodeId } from '../../../protocol/index.ts'
 import * as schema from './schema.ts'
-import { StoreError, type AssignmentRecord, type NodeRecord, type PeerReport, type SessionRecord, type Store, type StoredReport, type Transfer } from '../store.ts'
+import { StoreError, checkTransfer, type EpochPayout, type EpochRecord, type MeteringDelta, type PairMeter, type UsageRecord, type AssignmentRecord, type NodeRecord, type PeerReport, type SessionRecord, type Store, type StoredReport, type Transfer } from '../store.ts'
 
 const MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), 'migrations')
 
@@ -42,8 +42,10 @@ class SqliteStoreImpl implements SqliteStore {
   private closed = false
   private readonly insertReport
   private readonly touchNode
-  private readonly recordReportTx: (r: PeerReport) => number
+  private readonly recordReportTx: (r: PeerReport, m: MeteringDelta | undefined) => number
   private readonly postTx: (t: Transfer) => void
+  private readonly applyTransfer: (t: Transfer) => void
+  private readonly settleTx: (e: EpochRecord, payouts: readonly EpochPayout[], t: Transfer) => void
 
   constructor(
     readonly sqlite: Database.Database,
@@ -54,10 +56,25 @@ class SqliteStoreImpl implements SqliteStore {
       'INSERT INTO reports (node_id, session_id, observed_at_ms, block_number, block_hash, peers) VALUES (?, ?, ?, ?, ?, ?)',
     )
     this.touchNode = sqlite.prepare('UPDATE nodes SET last_seen_ms = max(last_seen_ms, ?) WHERE node_id = ?')
-    this.recordReportTx = sqlite.transaction((r: PeerReport) => {
+    const upsertPair = sqlite.prepare(
+      'INSERT INTO pair_meters (client_id, host_id, last_corroborated_at_ms) VALUES (?, ?, ?) ON CONFLICT(client_id, host_id) DO UPDATE SET last_corroborated_at_ms = excluded.last_corroborated_at_ms',
+    )
+    const getUsage = sqlite.prepare('SELECT charged_wei FROM usage WHERE epoch = ? AND client_id = ? AND host_id = ?').pluck()
+    const upsertUsage = sqlite.prepare(
+      'INSERT INTO usage (epoch, client_id, host_id, service_ms, charged_wei) VALUES (?, ?, ?, ?, ?) ON CONFLICT(epoch, client_id, host_id) DO UPDATE SET service_ms = service_ms + excluded.service_ms, charged_wei = ?',
+    )
+    this.recordReportTx = sqlite.transaction((r: PeerReport, m: MeteringDelta | undefined) => {
       const info = this.insertReport.run(r.nodeId, r.sessionId, r.observedAtMs, r.blockNumber, r.blockHash, JSON.stringify(r.peers))
       const touched = this.touchNode.run(r.observedAtMs, r.nodeId)
       if (touched.changes === 0) throw new StoreError('UNKNOWN_NODE', `report from unregistered node ${r.nodeId}`)
+      if (m) {
+        for (const p of m.pairs) upsertPair.run(p.clientId, p.hostId, p.lastCorroboratedAtMs)
+        for (const u of m.usage) {
+          const charged = BigInt((getUsage.get(u.epoch, u.clientId, u.hostId) as string | undefined) ?? '0') + u.chargedWei
+          upsertUsage.run(u.epoch, u.clientId, u.hostId, u.addMs, charged.toString(), charged.toString())
+        }
+        for (const t of m.transfers) this.applyTransfer(t)
+      }
       return Number(info.lastInsertRowid)
     })
     const existingTransfer = sqlite.prepare('SELECT 1 FROM ledger_entries WHERE transfer_id = ? LIMIT 1')
@@ -66,13 +83,34 @@ class SqliteStoreImpl implements SqliteStore {
     const setBalance = sqlite.prepare(
       'INSERT INTO accounts (account, balance_wei) VALUES (?, ?) ON CONFLICT(account) DO UPDATE SET balance_wei = excluded.balance_wei',
     )
-    this.postTx = sqlite.transaction((t: Transfer) => {
+    // Runs inside an enclosing transaction; callers have already checked the transfer balances.
+    this.applyTransfer = (t: Transfer) => {
       if (existingTransfer.get(t.id)) throw new StoreError('DUPLICATE_TRANSFER', `transfer ${t.id} was already posted`)
       for (const e of t.entries) {
         insertEntry.run(t.id, e.account, e.amountWei.toString(), t.atMs, t.memo)
         const before = BigInt((getBalance.get(e.account) as string | undefined) ?? '0')
         setBalance.run(e.account, (before + e.amountWei).toString())
       }
+    }
+    this.postTx = sqlite.transaction((t: Transfer) => this.applyTransfer(t))
+    const insertEpoch = sqlite.prepare(
+      `INSERT INTO epochs (epoch, start_ms, end_ms, revenue_wei, carried_in_wei, fee_wei, carried_out_wei, total_entitled_wei, root, tree, settled_at_ms, tx_hash, posted_at_ms)
+       VALUES (@epoch, @startMs, @endMs, @revenueWei, @carriedInWei, @feeWei, @carriedOutWei, @totalEntitledWei, @root, @tree, @settledAtMs, @txHash, @postedAtMs)`,
+    )
+    const epochExists = sqlite.prepare('SELECT 1 FROM epochs WHERE epoch = ?')
+    const insertPayout = sqlite.prepare('INSERT INTO epoch_payouts (epoch, payee, service_ms, amount_wei, cumulative_wei) VALUES (?, ?, ?, ?, ?)')
+    this.settleTx = sqlite.transaction((e: EpochRecord, payouts: readonly EpochPayout[], t: Transfer) => {
+      if (epochExists.get(e.epoch)) throw new StoreError('DUPLICATE_EPOCH', `epoch ${e.epoch} is already settled`)
+      this.applyTransfer(t)
+      insertEpoch.run({
+        ...e,
+        revenueWei: e.revenueWei.toString(),
+        carriedInWei: e.carriedInWei.toString(),
+        feeWei: e.feeWei.toString(),
+        carriedOutWei: e.carriedOutWei.toString(),
+        totalEntitledWei: e.totalEntitledWei.toString(),
+      })
+      for (const p of payouts) insertPayout.run(e.epoch, p.payee, p.serviceMs, p.amountWei.toString(), p.cumulativeWei.toString())
     })
   }
 
@@ -148,9 +186,22 @@ class SqliteStoreImpl implements SqliteStore {
   }
 
   // ------------------------------------------------------------------ reports
-  async recordReport(report: PeerReport) {
+  async recordReport(report: PeerReport, metering?: MeteringDelta) {
     if (this.closed) throw new StoreError('CLOSED', 'store is closed')
-    return this.recordReportTx(report)
+    for (const t of metering?.transfers ?? []) checkTransfer(t)
+    return this.recordReportTx(report, metering)
+  }
+  async pairMeters(): Promise<PairMeter[]> {
+    return this.d
+      .select()
+      .from(schema.pairMeters)
+      .all()
+      .map((r) => ({ ...r, clientId: r.clientId as NodeId, hostId: r.hostId as NodeId }))
+  }
+  async usage(filter: { epoch?: number } = {}): Promise<UsageRecord[]> {
+    const q = this.d.select().from(schema.usage)
+    const rows = filter.epoch === undefined ? q.all() : q.where(eq(schema.usage.epoch, filter.epoch)).all()
+    return rows.map((r) => ({ ...r, clientId: r.clientId as NodeId, hostId: r.hostId as NodeId, chargedWei: BigInt(r.chargedWei) }))
   }
   async latestReport(nodeId: NodeId): Promise<StoredReport | undefined> {
     const row = this.d.select().from(schema.reports).where(eq(schema.reports.nodeId, nodeId)).orderBy(desc(schema.reports.id)).limit(1).get()
@@ -161,14 +212,42 @@ class SqliteStoreImpl implements SqliteStore {
   // ------------------------------------------------------------------ ledger
   async post(transfer: Transfer) {
     if (this.closed) throw new StoreError('CLOSED', 'store is closed')
-    if (transfer.entries.length === 0) throw new StoreError('UNBALANCED', `transfer ${transfer.id} has no entries`)
-    let sum = 0n
-    for (const e of transfer.entries) {
-      if (typeof e.amountWei !== 'bigint') throw new StoreError('INVALID_AMOUNT', `transfer ${transfer.id}: amounts must be bigint wei`)
-      sum += e.amountWei
-    }
-    if (sum !== 0n) throw new StoreError('UNBALANCED', `transfer ${transfer.id} does not balance: entries sum to ${sum} wei`)
+    checkTransfer(transfer)
     this.postTx(transfer)
+  }
+  async balancesWithPrefix(prefix: string) {
+    const rows = this.d
+      .select()
+      .from(schema.accounts)
+      .where(sql`substr(${schema.accounts.account}, 1, ${prefix.length}) = ${prefix}`)
+      .all()
+    return new Map(rows.map((r) => [r.account, BigInt(r.balanceWei)]))
+  }
+
+  // ------------------------------------------------------------------ epochs
+  async settleEpoch(epoch: EpochRecord, payouts: readonly EpochPayout[], transfer: Transfer) {
+    if (this.closed) throw new StoreError('CLOSED', 'store is closed')
+    checkTransfer(transfer)
+    this.settleTx(epoch, payouts, transfer)
+  }
+  async getEpoch(epoch: number) {
+    const row = this.d.select().from(schema.epochs).where(eq(schema.epochs.epoch, epoch)).get()
+    return row ? toEpoch(row) : undefined
+  }
+  async listEpochs() {
+    return this.d.select().from(schema.epochs).orderBy(schema.epochs.epoch).all().map(toEpoch)
+  }
+  async epochPayouts(epoch: number) {
+    return this.d
+      .select()
+      .from(schema.epochPayouts)
+      .where(eq(schema.epochPayouts.epoch, epoch))
+      .orderBy(schema.epochPayouts.payee)
+      .all()
+      .map((r) => ({ payee: r.payee, serviceMs: r.serviceMs, amountWei: BigInt(r.amountWei), cumulativeWei: BigInt(r.cumulativeWei) }))
+  }
+  async markEpochPosted(epoch: number, txHash: string, atMs: number) {
+    this.d.update(schema.epochs).set({ txHash, postedAtMs: atMs }).where(eq(schema.epochs.epoch, epoch)).run()
   }
   async balanceOf(account: string) {
     const row = this.d.select().from(schema.accounts).where(eq(schema.accounts.account, account)).get()
@@ -189,6 +268,17 @@ class SqliteStoreImpl implements SqliteStore {
 
 function toNode(row: typeof schema.nodes.$inferSelect): NodeRecord {
   return { ...row, nodeId: row.nodeId as NodeId }
+}
+
+function toEpoch(row: typeof schema.epochs.$inferSelect): EpochRecord {
+  return {
+    ...row,
+    revenueWei: BigInt(row.revenueWei),
+    carriedInWei: BigInt(row.carriedInWei),
+    feeWei: BigInt(row.feeWei),
+    carriedOutWei: BigInt(row.carriedOutWei),
+    totalEntitledWei: BigInt(row.totalEntitledWei),
+  }
 }
 
 function toAssignment(row: typeof schema.assignments.$inferSelect): AssignmentRecord {
