@@ -27,6 +27,21 @@ export const coordinatorConfigSchema = z
     admitTimeoutMs: z.number().int().positive().default(5_000),
     /** How often sockets are pinged; a socket that misses one ping is closed (half-open detection). */
     pingIntervalMs: z.number().int().positive().default(30_000),
+    /** Price per host-minute in wei; 0 makes a free pool that serves every client. */
+    priceWeiPerMinute: z.bigint().nonnegative().default(0n),
+    /** One-time credit for each new client node, in wei. */
+    trialWei: z.bigint().nonnegative().default(0n),
+    /** A paying client below this balance is not served (and is evicted). */
+    minBalanceWei: z.bigint().nonnegative().default(0n),
+    /** Where clients top up; sent in low-balance notices. */
+    topupUrl: z.string().url().optional(),
+    /** Epoch length: revenue is split among hosts at each epoch end. */
+    epochMs: z.number().int().positive().default(86_400_000),
+    /** Pool fee in basis points of each epoch's revenue. */
+    feeBps: z.number().int().min(0).max(10_000).default(0),
+    feeAddress: z.string().regex(/^0x[0-9a-fA-F]{40}$/).optional(),
+    /** Bearer token for the admin API; without it the admin API is off. */
+    adminToken: z.string().min(16).optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .strict()

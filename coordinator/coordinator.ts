@@ -13,6 +13,9 @@ import { openSqliteStore } from './store/sqlite/sqliteStore.ts'
 import type { Store } from './store/store.ts'
 import { SessionRegistry } from './services/sessions.ts'
 import { AssignmentService } from './services/assignments.ts'
+import { MeteringService } from './services/metering.ts'
+import { SettlementService } from './services/settlement.ts'
+import { EpochClock } from './services/epochClock.ts'
 import { createAgentSocketServer } from './server/agentSocket.ts'
 import { createHttpApp } from './server/httpServer.ts'
 import type { CoordinatorServices } from './rpc/context.ts'
@@ -54,7 +57,16 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
     { store, sessions, clock, log: log.child({ module: 'assignments' }), metrics },
   )
   const restored = await assignments.load()
-  const services: CoordinatorServices = { config, poolId, store, sessions, assignments, clock, log, metrics }
+  const epochs = await EpochClock.open(store, config.epochMs, clock.now())
+  const metering = new MeteringService(
+    // A report older than two intervals no longer corroborates anything, and a gap counts for at most two intervals.
+    { capMs: 2 * config.updateIntervalMs, priceWeiPerMinute: config.priceWeiPerMinute, minBalanceWei: config.minBalanceWei, trialWei: config.trialWei },
+    { store, assignments, epochs, clock, log: log.child({ module: 'metering' }), metrics },
+  )
+  await metering.load()
+  assignments.onRelease((clientId, hostId) => metering.forgetPair(clientId, hostId))
+  const settlement = new SettlementService({ feeBps: config.feeBps, feeAddress: config.feeAddress }, { store, epochs, clock, log: log.child({ module: 'settlement' }), metrics })
+  const services: CoordinatorServices = { config, poolId, store, sessions, assignments, metering, settlement, epochs, clock, log, metrics }
 
   let ready = false
   const agents = createAgentSocketServer(services)
@@ -86,6 +98,16 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
     Math.max(100, Math.floor(config.updateIntervalMs / 4)),
   )
   sweeper.unref()
+  // Settle ended epochs now (catching up after downtime) and then at a tenth of the epoch length, at most every 30 s.
+  const settleTick = () => {
+    settlement
+      .settleDue()
+      .then(async () => metrics.ledgerImbalance.set(Number(await store.sumAll())))
+      .catch((err: unknown) => log.error('settlement failed', {}, err))
+  }
+  settleTick()
+  const settler = setInterval(settleTick, Math.min(30_000, Math.max(50, Math.floor(config.epochMs / 10))))
+  settler.unref()
   ready = true
   log.info('coordinator listening', { url, poolId, db: overrides.store ? 'custom' : config.db, restoredAssignments: restored, closedStaleSessions: leftOpen })
 
@@ -101,10 +123,13 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
       closing ??= (async () => {
         ready = false
         clearInterval(sweeper)
+        clearInterval(settler)
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()))
         await agents.close()
         server.closeAllConnections()
         await stopped
+        // Let a settlement in progress finish: it is one transaction, but it must not meet a closed store.
+        await settlement.settleDue().catch(() => undefined)
         await store.close()
         log.info('coordinator stopped')
       })()

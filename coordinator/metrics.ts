@@ -26,6 +26,10 @@ export function createCoordinatorMetrics(registry: Registry) {
       registers: [registry],
     }),
     admissionsFailed: new Counter({ name: 'vipnode_admissions_failed_total', help: 'vipnode_admit calls that a host refused or did not answer in time.', registers: [registry] }),
+    serviceSeconds: new Counter({ name: 'vipnode_service_seconds_total', help: 'Corroborated, paid-for service time accrued across all client-host pairs.', registers: [registry] }),
+    epochsSettled: new Counter({ name: 'vipnode_epochs_settled_total', help: 'Epochs settled.', registers: [registry] }),
+    lastEpochRevenue: new Gauge({ name: 'vipnode_epoch_revenue_wei', help: 'Revenue of the last settled epoch, in wei.', registers: [registry] }),
+    ledgerImbalance: new Gauge({ name: 'vipnode_ledger_imbalance_wei', help: 'Sum over all ledger accounts; anything but 0 is a bug.', registers: [registry] }),
     assignmentsReleased: new Counter({ name: 'vipnode_assignments_released_total', help: 'Client-host assignments released, by reason.', labelNames: ['reason'] as const, registers: [registry] }),
   }
 }

@@ -31,7 +31,7 @@ const key = `${C}:${H}`
 const session = fc
   .record({
     start: fc.integer({ min: 0, max: 20_000 }),
-    length: fc.integer({ min: 0, max: 30_000 }),
+    length: fc.integer({ min: 0, max: 40_000 }),
     phaseC: fc.integer({ min: 0, max: I - 1 }),
     phaseH: fc.integer({ min: 0, max: I - 1 }),
     jitter: fc.array(fc.integer({ min: 0, max: I / 4 }), { minLength: 1, maxLength: 20 }),
@@ -120,9 +120,10 @@ describe('bilateral metering', () => {
     )
   })
 
-  test('property: a coordinator restart shorter than an interval loses at most one interval (state is persisted)', () => {
+  test('property: a coordinator restart shorter than an interval in mid-session loses at most one interval (state is persisted)', () => {
     fc.assert(
       fc.property(session, fc.integer({ min: 0, max: 40_000 }), fc.integer({ min: 0, max: I - 1 }), (s, downAt, downFor) => {
+        fc.pre(downAt >= s.start + 2 * I && downAt + downFor + 2 * I <= s.end)
         const reports = sessionReports(s.start, s.end, s.horizon, s.phaseC, s.phaseH, s.jitter)
         const baseline = replay(reports, pair, CAP).get(key) ?? 0
         // While the coordinator is down no report reaches it; afterwards it resumes from the persisted state.
@@ -130,6 +131,18 @@ describe('bilateral metering', () => {
         const accrued = replay(survived, pair, CAP).get(key) ?? 0
         expect(accrued).toBeLessThanOrEqual(baseline)
         expect(baseline - accrued).toBeLessThanOrEqual(I)
+      }),
+    )
+  })
+
+  test('property: an outage at any moment loses at most the outage plus one interval', () => {
+    fc.assert(
+      fc.property(session, fc.integer({ min: 0, max: 40_000 }), fc.integer({ min: 0, max: 5 * I }), (s, downAt, downFor) => {
+        const reports = sessionReports(s.start, s.end, s.horizon, s.phaseC, s.phaseH, s.jitter)
+        const baseline = replay(reports, pair, CAP).get(key) ?? 0
+        const accrued = replay(reports.filter((r) => r.atMs < downAt || r.atMs >= downAt + downFor), pair, CAP).get(key) ?? 0
+        expect(accrued).toBeLessThanOrEqual(baseline)
+        expect(baseline - accrued).toBeLessThanOrEqual(downFor + I + I / 4)
       }),
     )
   })

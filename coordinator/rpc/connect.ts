@@ -16,6 +16,7 @@ import {
   type ConnectResult,
 } from '../../protocol/index.ts'
 import type { Handler } from './context.ts'
+import { Accounts } from '../services/metering.ts'
 import type { AgentSession } from '../services/sessions.ts'
 import { randomUUID } from 'node:crypto'
 
@@ -85,7 +86,8 @@ export const connect: Handler = async (raw, conn, services) => {
   metrics.agentSockets.set({ role: 'client' }, sessions.count('client'))
   log.info('agent authenticated', { node: session.nodeId, role: session.role, chainId: session.chainId, session: session.sessionId, superseded: Boolean(superseded) })
 
-  const balance = await store.balanceOf(`${session.role}:${session.nodeId}`)
+  if (session.role === 'client' && (await services.metering.grantTrial(session.nodeId, now))) log.info('trial credit granted', { node: session.nodeId })
+  const balance = session.role === 'client' ? await store.balanceOf(Accounts.client(session.nodeId)) : 0n
   const result: ConnectResult = {
     sessionId: session.sessionId,
     poolId,

@@ -4,6 +4,9 @@ import type { CoordinatorConfig } from '../config.ts'
 import type { CoordinatorMetrics } from '../metrics.ts'
 import type { Store } from '../store/store.ts'
 import type { AssignmentService } from '../services/assignments.ts'
+import type { MeteringService } from '../services/metering.ts'
+import type { SettlementService } from '../services/settlement.ts'
+import type { EpochClock } from '../services/epochClock.ts'
 import type { AgentConnection, SessionRegistry } from '../services/sessions.ts'
 
 /** The per-socket state the transport keeps for authentication. */
@@ -23,6 +26,9 @@ export interface CoordinatorServices {
   store: Store
   sessions: SessionRegistry
   assignments: AssignmentService
+  metering: MeteringService
+  settlement: SettlementService
+  epochs: EpochClock
   clock: Clock
   log: Logger
   metrics: CoordinatorMetrics

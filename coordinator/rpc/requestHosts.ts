@@ -1,11 +1,21 @@
 /** vipnode_requestHosts: a client asks for hosts; only clients may. */
 import { parseParams, requestHostsParamsSchema, rpcError, type RequestHostsResult } from '../../protocol/index.ts'
 import type { Handler } from './context.ts'
+import { topupLink } from './update.ts'
 
 export const requestHosts: Handler = async (raw, conn, services) => {
   const session = conn.session!
   if (session.role !== 'client') throw rpcError('UNAUTHORIZED', 'only clients may request hosts')
   const params = parseParams(requestHostsParamsSchema, raw, 'vipnode_requestHosts')
+  const { ok, balanceWei } = await services.metering.canBeServed(session.nodeId)
+  if (!ok) {
+    const url = services.config.topupUrl ? topupLink(services.config.topupUrl, session.nodeId) : undefined
+    throw rpcError(
+      'INSUFFICIENT_BALANCE',
+      `balance ${balanceWei} wei is below the minimum of ${services.config.minBalanceWei > 0n ? services.config.minBalanceWei : 1n} wei${url ? `: top up at ${url}` : ''}`,
+      { balanceWei: balanceWei.toString(), ...(url ? { topupUrl: url } : {}) },
+    )
+  }
   const end = services.metrics.assignmentSeconds.startTimer()
   try {
     const result: RequestHostsResult = await services.assignments.requestHosts(session, params.count, params.kind)

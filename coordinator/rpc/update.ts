@@ -4,7 +4,8 @@
  * vouches for and which the agent should drop.
  */
 import { parseParams, parseNodeId, parseEnode, updateParamsSchema, weiToWire, type AdminPeer, type NodeId, type UpdateResult } from '../../protocol/index.ts'
-import type { Handler } from './context.ts'
+import type { CoordinatorServices, Handler } from './context.ts'
+import { Accounts } from '../services/metering.ts'
 
 /** The peer's node ID: from `enode` when present (geth >= 1.9 hashes `id`), else from a public-key `id`. */
 export function peerNodeId(peer: AdminPeer): NodeId | undefined {
@@ -25,22 +26,16 @@ export function peerNodeId(peer: AdminPeer): NodeId | undefined {
 export const update: Handler = async (raw, conn, services) => {
   const started = performance.now()
   const session = conn.session!
-  const { store, clock, assignments, sessions, metrics } = services
+  const { store, clock, assignments, sessions, metrics, metering } = services
   const params = parseParams(updateParamsSchema, raw, 'vipnode_update')
   const peers = new Set<NodeId>()
   for (const p of params.peers) {
     const id = peerNodeId(p)
     if (id) peers.add(id)
   }
-  await store.recordReport({
-    nodeId: session.nodeId,
-    sessionId: session.sessionId,
-    observedAtMs: clock.now(),
-    blockNumber: params.block.number,
-    blockHash: params.block.hash,
-    peers: [...peers],
-  })
+  const { exhausted } = await metering.ingest(session, peers, params.block, clock.now())
   session.blockNumber = params.block.number
+  for (const clientId of exhausted) await cutOff(clientId, services)
 
   const vouched = session.role === 'host' ? assignments.vouchedClientsOf(session.nodeId) : assignments.hostsOf(session.nodeId)
   const vouchedSet = new Set(vouched)
@@ -51,9 +46,30 @@ export const update: Handler = async (raw, conn, services) => {
   for (const id of peers) {
     if (!vouchedSet.has(id) && sessions.get(id)?.session?.role === otherRole) drop.push(id)
   }
-  const balance = await store.balanceOf(`${session.role}:${session.nodeId}`)
+  const balance = session.role === 'client' ? await store.balanceOf(Accounts.client(session.nodeId)) : 0n
   metrics.reports.inc()
   metrics.reportAck.observe((performance.now() - started) / 1000)
   const result: UpdateResult = { peers: vouched, drop, balanceWei: weiToWire(balance) }
   return result
+}
+
+/** A client that can no longer pay: evicted from its hosts and told how to top up. */
+async function cutOff(clientId: NodeId, services: CoordinatorServices): Promise<void> {
+  const { assignments, sessions, config, log } = services
+  const released = await assignments.releaseClient(clientId, 'insufficient-balance')
+  if (released === 0) return
+  log.info('client out of funds', { client: clientId, hostsReleased: released })
+  sessions.get(clientId)?.notify('vipnode_notice', {
+    level: 'error',
+    code: 'insufficient-balance',
+    message: `your balance ran out and your hosts were released: top up to be served again`,
+    ...(config.topupUrl ? { url: topupLink(config.topupUrl, clientId) } : {}),
+  })
+}
+
+/** The top-up page with the node ID filled in. */
+export function topupLink(base: string, clientId: NodeId): string {
+  const u = new URL(base)
+  u.searchParams.set('node', clientId)
+  return u.toString()
 }

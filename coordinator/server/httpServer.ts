@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client'
 import type { CoordinatorServices } from '../rpc/context.ts'
 import { PROTOCOL_VERSION } from '../../protocol/index.ts'
 import { VERSION } from '../../lib/packageVersion.ts'
+import { payoutRoutes } from './payoutRoutes.ts'
 
 export interface StatusBody {
   poolId: string
@@ -35,8 +36,7 @@ export function status(services: CoordinatorServices): StatusBody {
     clientsOnline: services.sessions.count('client'),
     freeSlots: networks.reduce((n, x) => n + x.freeSlots, 0),
     networks,
-    // Pricing arrives with metering; until then the pool is free.
-    priceWeiPerHostMinute: '0',
+    priceWeiPerHostMinute: services.config.priceWeiPerMinute.toString(),
   }
 }
 
@@ -50,6 +50,7 @@ export function createHttpApp(services: CoordinatorServices, registry: Registry,
   app.get('/v1/status', (_req, res) => {
     res.json(status(services))
   })
+  app.use(payoutRoutes(services))
   app.get('/metrics', async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics())
   })

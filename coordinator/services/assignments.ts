@@ -28,7 +28,7 @@ export interface AssignmentDeps {
   metrics: CoordinatorMetrics
 }
 
-export type ReleaseReason = 'client-gone' | 'host-gone' | 'evicted' | 'admit-failed'
+export type ReleaseReason = 'client-gone' | 'host-gone' | 'evicted' | 'insufficient-balance'
 
 export class AssignmentService {
   private readonly hostsByClient = new Map<NodeId, Map<NodeId, AssignmentRecord>>()
@@ -38,10 +38,24 @@ export class AssignmentService {
   private readonly inflightByClient = new Map<NodeId, Set<NodeId>>()
   private readonly admittingByHost = new Map<NodeId, Set<NodeId>>()
 
+  private readonly releaseListeners: ((clientId: NodeId, hostId: NodeId) => void)[] = []
+
   constructor(
     private readonly opts: AssignmentOptions,
     private readonly deps: AssignmentDeps,
   ) {}
+
+  /** Called after each released assignment (metering ends the pair's chain). */
+  onRelease(listener: (clientId: NodeId, hostId: NodeId) => void): void {
+    this.releaseListeners.push(listener)
+  }
+
+  /** Release every host of a client. */
+  async releaseClient(clientId: NodeId, reason: ReleaseReason): Promise<number> {
+    let n = 0
+    for (const hostId of this.hostsOf(clientId)) n += Number(await this.release(clientId, hostId, reason))
+    return n
+  }
 
   /** Load active assignments; every node in them gets the start-up grace period to reconnect. */
   async load(): Promise<number> {
@@ -151,6 +165,7 @@ export class AssignmentService {
     const { store, sessions, clock, log, metrics } = this.deps
     if (!this.unindex(clientId, hostId)) return false
     await store.releaseAssignment(clientId, hostId, clock.now(), reason)
+    for (const l of this.releaseListeners) l(clientId, hostId)
     metrics.assignmentsReleased.inc({ reason })
     log.info('assignment released', { client: clientId, host: hostId, reason })
     if (reason === 'host-gone') {

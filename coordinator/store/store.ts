@@ -84,7 +84,7 @@ export interface SessionStore {
 
 export interface AssignmentStore {
   addAssignment(a: Omit<AssignmentRecord, 'id' | 'releasedAtMs' | 'releaseReason'>): Promise<AssignmentRecord>
-  /** Releases the active (client, host) assignment, if any. Returns whether one was released. */
+  /** Releases the active (client, host) assignment, if any, and ends the pair's metering chain with it. Returns whether one was released. */
   releaseAssignment(clientId: NodeId, hostId: NodeId, atMs: number, reason: string): Promise<boolean>
   activeAssignments(filter?: { clientId?: NodeId; hostId?: NodeId }): Promise<AssignmentRecord[]>
 }

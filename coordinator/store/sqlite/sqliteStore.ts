@@ -171,12 +171,19 @@ class SqliteStoreImpl implements SqliteStore {
     return toAssignment(row)
   }
   async releaseAssignment(clientId: NodeId, hostId: NodeId, atMs: number, reason: string) {
-    const res = this.d
-      .update(schema.assignments)
-      .set({ releasedAtMs: atMs, releaseReason: reason })
-      .where(and(eq(schema.assignments.clientId, clientId), eq(schema.assignments.hostId, hostId), isNull(schema.assignments.releasedAtMs)))
-      .run()
-    return res.changes > 0
+    const db = this.d
+    return db.transaction((tx) => {
+      const res = tx
+        .update(schema.assignments)
+        .set({ releasedAtMs: atMs, releaseReason: reason })
+        .where(and(eq(schema.assignments.clientId, clientId), eq(schema.assignments.hostId, hostId), isNull(schema.assignments.releasedAtMs)))
+        .run()
+      tx.update(schema.pairMeters)
+        .set({ lastCorroboratedAtMs: null })
+        .where(and(eq(schema.pairMeters.clientId, clientId), eq(schema.pairMeters.hostId, hostId)))
+        .run()
+      return res.changes > 0
+    })
   }
   async activeAssignments(filter: { clientId?: NodeId; hostId?: NodeId } = {}) {
     const conds = [isNull(schema.assignments.releasedAtMs)]

@@ -1,0 +1,132 @@
+/**
+ * Settlement: when an epoch ends, its revenue plus the carried remainder,
+ * minus the pool fee, is split among payees by corroborated service time.
+ * Everything is computed from stored data, then written in one store
+ * transaction; a crash at any point leaves either nothing (run it again: the
+ * same inputs give the same root) or the whole settlement (DUPLICATE_EPOCH).
+ */
+import type { Clock } from '../../lib/clock.ts'
+import type { Logger } from '../../lib/logger.ts'
+import type { CoordinatorMetrics } from '../metrics.ts'
+import { StoreError, type EpochPayout, type EpochRecord, type EpochStore, type LedgerStore, type NodeStore, type ReportStore, type Transfer } from '../store/store.ts'
+import { splitEpoch } from '../logic/splitEpoch.ts'
+import { buildPayoutTree } from '../../contracts/merkle.ts'
+import { Accounts } from './metering.ts'
+import type { EpochClock } from './epochClock.ts'
+
+export interface SettlementOptions {
+  feeBps: number
+  /** Receives the pool fee as an ordinary leaf of the payout tree. */
+  feeAddress: string | undefined
+}
+
+export interface SettlementDeps {
+  store: EpochStore & LedgerStore & ReportStore & NodeStore
+  epochs: EpochClock
+  clock: Clock
+  log: Logger
+  metrics: CoordinatorMetrics
+}
+
+export const EMPTY_ROOT = `0x${'00'.repeat(32)}`
+
+export class SettlementService {
+  private running: Promise<number[]> | undefined
+
+  constructor(
+    private readonly opts: SettlementOptions,
+    private readonly deps: SettlementDeps,
+  ) {
+    if (opts.feeBps > 0 && !opts.feeAddress) throw new Error('a pool fee needs a fee address (--fee-address)')
+  }
+
+  /** Settle every epoch that has ended and is not settled yet, oldest first. Never runs twice at once. */
+  settleDue(): Promise<number[]> {
+    this.running ??= this.settleAll().finally(() => {
+      this.running = undefined
+    })
+    return this.running
+  }
+
+  private async settleAll(): Promise<number[]> {
+    const { store, epochs, clock } = this.deps
+    const settled = await store.listEpochs()
+    let next = (settled.at(-1)?.epoch ?? 0) + 1
+    const done: number[] = []
+    while (epochs.bounds(next).endMs <= clock.now()) {
+      await this.settle(next)
+      done.push(next)
+      next++
+    }
+    return done
+  }
+
+  async settle(epoch: number): Promise<EpochRecord> {
+    const { store, epochs, clock, log, metrics } = this.deps
+    const existing = await store.getEpoch(epoch)
+    if (existing) return existing
+    const { startMs, endMs } = epochs.bounds(epoch)
+    const revenueWei = await store.balanceOf(Accounts.revenue(epoch))
+    const carriedInWei = await store.balanceOf(Accounts.carry)
+
+    // Service per payout address. Hosts without one cannot be paid: their share stays in the carry.
+    const payoutOf = new Map((await store.listNodes({ role: 'host' })).map((n) => [n.nodeId, n.payout]))
+    const serviceMsByPayee = new Map<string, number>()
+    for (const u of await store.usage({ epoch })) {
+      const payee = payoutOf.get(u.hostId)
+      if (payee) serviceMsByPayee.set(payee.toLowerCase(), (serviceMsByPayee.get(payee.toLowerCase()) ?? 0) + u.serviceMs)
+    }
+    const split = splitEpoch({ revenueWei, carriedInWei, feeBps: this.opts.feeBps, serviceMsByPayee })
+
+    const credits = new Map<string, bigint>(split.payouts.map((p) => [p.payee, p.amountWei]))
+    if (split.feeWei > 0n) {
+      const fee = this.opts.feeAddress!.toLowerCase()
+      credits.set(fee, (credits.get(fee) ?? 0n) + split.feeWei)
+    }
+    // Cumulative entitlement = everything ever credited to the payee, including this epoch.
+    const cumulative = new Map<string, bigint>()
+    for (const [account, balance] of await store.balancesWithPrefix('payee:')) cumulative.set(account.slice('payee:'.length), balance)
+    for (const [payee, amount] of credits) cumulative.set(payee, (cumulative.get(payee) ?? 0n) + amount)
+    const entries = [...cumulative].filter(([, wei]) => wei > 0n).map(([payee, cumulativeWei]) => ({ payee, cumulativeWei }))
+    const tree = entries.length > 0 ? buildPayoutTree(entries) : undefined
+
+    const serviceOf = new Map(split.payouts.map((p) => [p.payee, p.serviceMs]))
+    const payouts: EpochPayout[] = [...credits].map(([payee, amountWei]) => ({ payee, amountWei, serviceMs: serviceOf.get(payee) ?? 0, cumulativeWei: cumulative.get(payee)! }))
+    const transfer: Transfer = {
+      id: `settle:${epoch}`,
+      atMs: endMs,
+      memo: `settle epoch ${epoch}`,
+      entries: [
+        { account: Accounts.revenue(epoch), amountWei: -revenueWei },
+        { account: Accounts.carry, amountWei: split.carriedOutWei - carriedInWei },
+        ...[...credits].map(([payee, amountWei]) => ({ account: Accounts.payee(payee), amountWei })),
+      ],
+    }
+    const record: EpochRecord = {
+      epoch,
+      startMs,
+      endMs,
+      revenueWei,
+      carriedInWei,
+      feeWei: split.feeWei,
+      carriedOutWei: split.carriedOutWei,
+      totalEntitledWei: tree?.totalWei ?? 0n,
+      root: tree?.root ?? EMPTY_ROOT,
+      tree: tree ? JSON.stringify(tree.dump()) : '{}',
+      settledAtMs: clock.now(),
+      txHash: null,
+      postedAtMs: null,
+    }
+    try {
+      await store.settleEpoch(record, payouts, transfer)
+    } catch (err) {
+      // Another settle of the same epoch won the race: its result stands.
+      if (err instanceof StoreError && err.code === 'DUPLICATE_EPOCH') return (await store.getEpoch(epoch))!
+      throw err
+    }
+    metrics.epochsSettled.inc()
+    metrics.lastEpochRevenue.set(Number(revenueWei))
+    log.info('epoch settled', { epoch, revenueWei: revenueWei.toString(), feeWei: split.feeWei.toString(), payees: payouts.length, root: record.root, carriedOutWei: split.carriedOutWei.toString() })
+    return record
+  }
+}
