@@ -4,6 +4,7 @@ import { coordinatorCommand } from '../coordinator/command.ts'
 import { keygenCommand } from './keygen.ts'
 import { hostCommand } from '../host-agent/command.ts'
 import { clientCommand } from '../client-shim/command.ts'
+import { creditCommand, auditCommand, payoutsCommand } from '../coordinator/admin/commands.ts'
 import { VERSION } from '../lib/packageVersion.ts'
 
 export function buildProgram(): Command {
@@ -15,6 +16,9 @@ export function buildProgram(): Command {
     .addCommand(hostCommand())
     .addCommand(clientCommand())
     .addCommand(keygenCommand())
+    .addCommand(creditCommand())
+    .addCommand(payoutsCommand())
+    .addCommand(auditCommand())
 }
 
 export async function main(argv: string[]): Promise<void> {

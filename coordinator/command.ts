@@ -1,9 +1,12 @@
 /** `vipnode coordinator`: flags and env -> config -> startCoordinator. No wiring here. */
 import { Command } from 'commander'
-import { opt, parseDurationArg, parseIntArg, parseNumberArg, durationDefault } from '../lib/cli.ts'
+import { opt, parseDurationArg, parseIntArg, parseNumberArg, durationDefault, wrap } from '../lib/cli.ts'
 import { createLogger } from '../lib/logger.ts'
 import { onGracefulShutdown } from '../lib/shutdown.ts'
-import { defaultCoordinatorConfig as d, type CoordinatorConfigInput } from './config.ts'
+import { defaultCoordinatorConfig as d, coordinatorConfigSchema, type CoordinatorConfigInput } from './config.ts'
+import { describeZodError, parseAmount } from '../protocol/index.ts'
+
+const parseAmountArg = wrap(parseAmount)
 import { startCoordinator } from './coordinator.ts'
 
 export function coordinatorCommand(): Command {
@@ -21,6 +24,14 @@ export function coordinatorCommand(): Command {
     .addOption(opt('--max-frame-bytes <n>', 'largest agent frame accepted').argParser(parseIntArg(1024, 64 * 1024 * 1024)).default(d.maxFrameBytes))
     .addOption(opt('--rate-limit <perSecond>', 'frames per second allowed per socket').argParser(parseNumberArg).default(d.rateLimitPerSecond))
     .addOption(opt('--rate-burst <n>', 'burst of frames allowed per socket').argParser(parseIntArg(1, 1_000_000)).default(d.rateLimitBurst))
+    .addOption(opt('--price <amount>', 'price per host-minute: wei, or 100 gwei, 0.001 ether (0: a free pool that serves everyone)').argParser(parseAmountArg).default(d.priceWeiPerMinute, '0'))
+    .addOption(opt('--trial <amount>', 'one-time credit for each new client node').argParser(parseAmountArg).default(d.trialWei, '0'))
+    .addOption(opt('--min-balance <amount>', 'paying clients below this are not served').argParser(parseAmountArg).default(d.minBalanceWei, '0'))
+    .addOption(opt('--topup-url <url>', 'where clients top up; sent in low-balance notices with ?node=<id>'))
+    .addOption(opt('--epoch <duration>', 'settlement period').argParser(parseDurationArg).default(...durationDefault(d.epochMs)))
+    .addOption(opt('--fee-bps <n>', 'pool fee in basis points of revenue').argParser(parseIntArg(0, 10_000)).default(d.feeBps))
+    .addOption(opt('--fee-address <0x…>', 'receives the pool fee (required when --fee-bps > 0)'))
+    .addOption(opt('--admin-token <token>', 'bearer token for the admin API (at least 16 characters; off without it)'))
     .addOption(opt('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent').default(d.logLevel))
     .action(async (o: Record<string, unknown>) => {
       const config: CoordinatorConfigInput = {
@@ -35,10 +46,20 @@ export function coordinatorCommand(): Command {
         rateLimitPerSecond: o.rateLimit as number,
         rateLimitBurst: o.rateBurst as number,
         logLevel: o.logLevel as CoordinatorConfigInput['logLevel'],
+        priceWeiPerMinute: o.price as bigint,
+        trialWei: o.trial as bigint,
+        minBalanceWei: o.minBalance as bigint,
+        epochMs: o.epoch as number,
+        feeBps: o.feeBps as number,
+        ...(o.topupUrl ? { topupUrl: o.topupUrl as string } : {}),
+        ...(o.feeAddress ? { feeAddress: o.feeAddress as string } : {}),
+        ...(o.adminToken ? { adminToken: o.adminToken as string } : {}),
         ...(o.poolId ? { poolId: o.poolId as string } : {}),
         ...(o.chainId ? { chainId: o.chainId as number } : {}),
       }
       const logger = createLogger({ level: config.logLevel ?? 'info' })
+      const parsed = coordinatorConfigSchema.safeParse(config)
+      if (!parsed.success) throw new Error(`invalid configuration: ${describeZodError(parsed.error)}`)
       const coordinator = await startCoordinator(config, { logger })
       onGracefulShutdown(() => coordinator.close(), logger)
     })

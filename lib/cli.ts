@@ -17,7 +17,8 @@ export function opt(flags: string, description: string): Option {
   return new Option(flags, description).env(envName(long))
 }
 
-function wrap<T>(parse: (text: string) => T): (text: string) => T {
+/** Turn a parser that throws into a commander argument parser with a readable error. */
+export function wrap<T>(parse: (text: string) => T): (text: string) => T {
   return (text) => {
     try {
       return parse(text)

@@ -1,0 +1,56 @@
+/**
+ * The books check: the ledger sums to zero, no client is overdrawn, every
+ * settled epoch adds up, its Merkle root matches its tree, and the latest
+ * tree promises each payee exactly what the ledger credited it.
+ */
+import { StandardMerkleTree } from '@openzeppelin/merkle-tree'
+import type { Store } from '../store/store.ts'
+
+export interface AuditReport {
+  ok: boolean
+  problems: string[]
+  checked: { accounts: number; epochs: number }
+}
+
+export async function audit(store: Store): Promise<AuditReport> {
+  const problems: string[] = []
+  const sum = await store.sumAll()
+  if (sum !== 0n) problems.push(`ledger does not balance: accounts sum to ${sum} wei`)
+  const clients = await store.balancesWithPrefix('client:')
+  for (const [account, balance] of clients) if (balance < 0n) problems.push(`${account} is overdrawn: ${balance} wei`)
+  const payees = await store.balancesWithPrefix('payee:')
+  for (const [account, balance] of payees) if (balance < 0n) problems.push(`${account} is negative: ${balance} wei`)
+
+  const epochs = await store.listEpochs()
+  let expected = 1
+  for (const e of epochs) {
+    if (e.epoch !== expected) problems.push(`epoch ${e.epoch} follows epoch ${expected - 1}: epochs must be consecutive`)
+    expected = e.epoch + 1
+    const payouts = await store.epochPayouts(e.epoch)
+    const out = payouts.reduce((n, p) => n + p.amountWei, 0n) + e.carriedOutWei
+    if (out !== e.revenueWei + e.carriedInWei) problems.push(`epoch ${e.epoch}: paid ${out - e.carriedOutWei} + carried ${e.carriedOutWei} != revenue ${e.revenueWei} + carried in ${e.carriedInWei}`)
+    if (e.tree === '{}') {
+      if (e.totalEntitledWei !== 0n) problems.push(`epoch ${e.epoch}: no tree but ${e.totalEntitledWei} wei entitled`)
+      continue
+    }
+    const tree = StandardMerkleTree.load<[string, string]>(JSON.parse(e.tree))
+    if (tree.root !== e.root) problems.push(`epoch ${e.epoch}: stored root ${e.root} is not the root of its tree (${tree.root})`)
+    let total = 0n
+    const leaves = new Map<string, bigint>()
+    for (const [, [payee, cumulative]] of tree.entries()) {
+      total += BigInt(cumulative)
+      leaves.set(payee.toLowerCase(), BigInt(cumulative))
+    }
+    if (total !== e.totalEntitledWei) problems.push(`epoch ${e.epoch}: tree sums to ${total} wei, recorded total ${e.totalEntitledWei}`)
+    for (const p of payouts) {
+      if (leaves.get(p.payee) !== p.cumulativeWei) problems.push(`epoch ${e.epoch}: leaf for ${p.payee} is ${leaves.get(p.payee)} wei, payout says ${p.cumulativeWei}`)
+    }
+    if (e === epochs.at(-1)) {
+      for (const [account, balance] of payees) {
+        const leaf = leaves.get(account.slice('payee:'.length)) ?? 0n
+        if (leaf !== balance) problems.push(`latest tree owes ${account.slice(6)} ${leaf} wei, the ledger credited ${balance}`)
+      }
+    }
+  }
+  return { ok: problems.length === 0, problems, checked: { accounts: clients.size + payees.size, epochs: epochs.length } }
+}

@@ -1,0 +1,90 @@
+/**
+ * Operator commands that work on the pool's database file directly (they are
+ * safe while the coordinator runs: SQLite serialises the writers).
+ */
+import { Command } from 'commander'
+import { randomUUID } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { opt, parseIntArg } from '../../lib/cli.ts'
+import { parseAmount, parseEnodeOrNodeId } from '../../protocol/index.ts'
+import { openSqliteStore } from '../store/sqlite/sqliteStore.ts'
+import { defaultCoordinatorConfig } from '../config.ts'
+import { Accounts } from '../services/metering.ts'
+import { audit } from './audit.ts'
+
+function openExisting(path: string) {
+  if (path !== ':memory:' && !existsSync(path)) throw new Error(`no pool database at ${path} (pass --db FILE)`)
+  return openSqliteStore(path)
+}
+
+const dbOption = () => opt('--db <file>', 'the pool database').default(defaultCoordinatorConfig.db)
+
+export function creditCommand(): Command {
+  return new Command('credit')
+    .description('credit a client node for a payment received another way (cash, invoice, another chain)')
+    .addOption(dbOption())
+    .addOption(opt('--node <id>', 'the client node ID or enode').makeOptionMandatory())
+    .addOption(opt('--amount <amount>', 'wei, or with a unit: 100 gwei, 0.01 ether').makeOptionMandatory())
+    .addOption(opt('--memo <text>', 'why, for the books').default('manual credit'))
+    .action(async (o: { db: string; node: string; amount: string; memo: string }) => {
+      const { nodeId } = parseEnodeOrNodeId(o.node)
+      const amount = parseAmount(o.amount)
+      if (amount <= 0n) throw new Error('--amount must be positive')
+      const store = openExisting(o.db)
+      try {
+        const id = `credit:${randomUUID()}`
+        await store.post({ id, atMs: Date.now(), memo: o.memo, entries: [{ account: Accounts.external, amountWei: -amount }, { account: Accounts.client(nodeId), amountWei: amount }] })
+        process.stdout.write(`${JSON.stringify({ transfer: id, nodeId, creditedWei: amount.toString(), balanceWei: (await store.balanceOf(Accounts.client(nodeId))).toString() })}\n`)
+      } finally {
+        await store.close()
+      }
+    })
+}
+
+export function auditCommand(): Command {
+  return new Command('audit')
+    .description('check the books: ledger sums to zero, every epoch adds up, roots match their trees; exits 1 on any problem')
+    .addOption(dbOption())
+    .action(async (o: { db: string }) => {
+      const store = openExisting(o.db)
+      try {
+        const report = await audit(store)
+        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
+        if (!report.ok) process.exitCode = 1
+      } finally {
+        await store.close()
+      }
+    })
+}
+
+export function payoutsCommand(): Command {
+  return new Command('payouts')
+    .description("list an epoch's split: revenue, fee, carry and each payee's share (default: the latest settled epoch)")
+    .addOption(dbOption())
+    .addOption(opt('--epoch <n>', 'which epoch').argParser(parseIntArg(1, Number.MAX_SAFE_INTEGER)))
+    .option('--json', 'print JSON instead of a table', false)
+    .action(async (o: { db: string; epoch?: number; json: boolean }) => {
+      const store = openExisting(o.db)
+      try {
+        const epoch = o.epoch !== undefined ? await store.getEpoch(o.epoch) : (await store.listEpochs()).at(-1)
+        if (!epoch) throw new Error(o.epoch !== undefined ? `epoch ${o.epoch} is not settled` : 'no epoch has been settled yet')
+        const payouts = await store.epochPayouts(epoch.epoch)
+        if (o.json) {
+          process.stdout.write(`${JSON.stringify({ ...epoch, tree: undefined, payouts }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`)
+          return
+        }
+        const lines = [
+          `epoch ${epoch.epoch}  ${new Date(epoch.startMs).toISOString()} .. ${new Date(epoch.endMs).toISOString()}`,
+          `revenue ${epoch.revenueWei} wei + carried in ${epoch.carriedInWei} wei; fee ${epoch.feeWei} wei; carried out ${epoch.carriedOutWei} wei`,
+          `root ${epoch.root}  total entitled ${epoch.totalEntitledWei} wei${epoch.txHash ? `  posted in ${epoch.txHash}` : ''}`,
+          '',
+          `${'payee'.padEnd(44)}${'service'.padStart(12)}${'this epoch (wei)'.padStart(26)}${'cumulative (wei)'.padStart(26)}`,
+          ...payouts.map((p) => `${p.payee.padEnd(44)}${`${(p.serviceMs / 3_600_000).toFixed(2)} h`.padStart(12)}${p.amountWei.toString().padStart(26)}${p.cumulativeWei.toString().padStart(26)}`),
+        ]
+        if (payouts.length === 0) lines.push('(nobody was paid this epoch)')
+        process.stdout.write(`${lines.join('\n')}\n`)
+      } finally {
+        await store.close()
+      }
+    })
+}
