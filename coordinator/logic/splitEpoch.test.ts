@@ -7,16 +7,17 @@ const B = '0x' + 'b'.repeat(40)
 
 describe('splitEpoch', () => {
   test('default: the worked example from docs/metering.md', () => {
-    // Revenue 1,000,000 wei, nothing carried in, 5% fee; host A served 2 h, host B 1 h.
-    const r = splitEpoch({ revenueWei: 1_000_000n, carriedInWei: 0n, feeBps: 500, serviceMsByPayee: new Map([[A, 7_200_000], [B, 3_600_000]]) })
+    // Revenue 1,005,636 wei, nothing carried in, 5% fee; host A served 121 min, host B 60 min.
+    const r = splitEpoch({ revenueWei: 1_005_636n, carriedInWei: 0n, feeBps: 500, serviceMsByPayee: new Map([[A, 121 * 60_000], [B, 60 * 60_000]]) })
     expect(r).toEqual({
-      feeWei: 50_000n,
+      feeWei: 50_281n,
       payouts: [
-        { payee: A, serviceMs: 7_200_000, amountWei: 633_333n },
-        { payee: B, serviceMs: 3_600_000, amountWei: 316_666n },
+        { payee: A, serviceMs: 121 * 60_000, amountWei: 638_662n },
+        { payee: B, serviceMs: 60 * 60_000, amountWei: 316_692n },
       ],
       carriedOutWei: 1n,
     })
+    expect(chargeFor(90 * 60_000, 5_556n, 10n ** 18n).chargeWei + chargeFor(31 * 60_000, 5_556n, 10n ** 18n).chargeWei + chargeFor(60 * 60_000, 5_556n, 10n ** 18n).chargeWei).toBe(1_005_636n)
   })
 
   test('behavior: with no service everything is carried and no fee is taken', () => {
