@@ -6,22 +6,17 @@
 import { ErrorCode, noticeParamsSchema, parseParams, RpcError, type AssignedHost, type NodeId, type UpdateResult } from '../protocol/index.ts'
 import type { EthNode } from '../ethnode/index.ts'
 import { PoolConnection } from '../agent/poolConnection.ts'
-import { verifyNodeIdentity, findNodeKeyFile, type NodeIdentity } from '../agent/nodeIdentity.ts'
-import { connectNodeWithRetry } from '../agent/connectNode.ts'
+import type { NodeIdentity } from '../agent/nodeIdentity.ts'
+import { openAgentNode, type AgentNodeConfig } from '../agent/agentNode.ts'
 import { Backoff } from '../agent/backoff.ts'
 import { Ticker } from '../agent/ticker.ts'
 import { toAdminPeer } from '../agent/reportPeers.ts'
 import type { Logger } from '../lib/logger.ts'
-import { VERSION } from '../lib/packageVersion.ts'
 
-export interface ClientShimConfig {
+export interface ClientShimConfig extends Omit<AgentNodeConfig, 'publicEnode'> {
   bootstrap: string
-  nodeRpc: string
-  nodekey?: string
-  datadir?: string
   hosts: number
   updateIntervalMs?: number
-  nodeTimeoutMs?: number
 }
 
 export interface RunningClientShim {
@@ -36,17 +31,7 @@ export interface RunningClientShim {
 export async function startClientShim(config: ClientShimConfig, deps: { log: Logger; ethNode?: EthNode }): Promise<RunningClientShim> {
   const { log } = deps
   const abort = new AbortController()
-  const node = deps.ethNode ?? (await connectNodeWithRetry(config.nodeRpc, log.child({ module: 'node' }), abort.signal, config.nodeTimeoutMs))
-  if (!node) throw new Error('stopped before the node answered')
-  let identity: NodeIdentity
-  let chainId: number
-  try {
-    identity = await verifyNodeIdentity(node, findNodeKeyFile(config.nodekey, config.datadir))
-    chainId = await node.chainId()
-  } catch (err) {
-    if (!deps.ethNode) await node.close()
-    throw err
-  }
+  const { node, identity, hello, close: closeNode } = await openAgentNode(config, deps, abort.signal)
   const hosts = new Map<NodeId, string>()
   const reportListeners: ((r: UpdateResult) => void)[] = []
 
@@ -54,16 +39,7 @@ export async function startClientShim(config: ClientShimConfig, deps: { log: Log
     coordinatorUrl: config.bootstrap,
     nodeKey: identity.key,
     log: log.child({ module: 'pool' }),
-    hello: async () => ({
-      protocolVersion: 1,
-      role: 'client',
-      nodeId: identity.nodeId,
-      enode: identity.enode,
-      chainId,
-      clientVersion: node.clientVersion,
-      agentVersion: VERSION,
-      kind: 'peer',
-    }),
+    hello: async () => hello('client'),
     handlers: {
       vipnode_notice: (raw) => {
         const n = parseParams(noticeParamsSchema, raw, 'vipnode_notice')
@@ -148,7 +124,7 @@ export async function startClientShim(config: ClientShimConfig, deps: { log: Log
         await drop(id, enode, 'client shim shutting down').catch((err: unknown) => log.warn('could not drop host on shutdown', { host: id, error: (err as Error).message }))
       }
       await pool.close()
-      if (!deps.ethNode) await node.close()
+      await closeNode()
     },
   }
 }

@@ -16,26 +16,20 @@ import {
 } from '../protocol/index.ts'
 import { NodeRpcError, type EthNode } from '../ethnode/index.ts'
 import { PoolConnection } from '../agent/poolConnection.ts'
-import { verifyNodeIdentity, findNodeKeyFile, type NodeIdentity } from '../agent/nodeIdentity.ts'
-import { connectNodeWithRetry } from '../agent/connectNode.ts'
+import type { NodeIdentity } from '../agent/nodeIdentity.ts'
+import { openAgentNode, type AgentNodeConfig } from '../agent/agentNode.ts'
 import { Backoff } from '../agent/backoff.ts'
 import { Ticker } from '../agent/ticker.ts'
 import { toAdminPeer } from '../agent/reportPeers.ts'
 import type { Logger } from '../lib/logger.ts'
-import { VERSION } from '../lib/packageVersion.ts'
 
-export interface HostAgentConfig {
+export interface HostAgentConfig extends AgentNodeConfig {
   coordinator: string
-  nodeRpc: string
-  nodekey?: string
-  datadir?: string
   payout?: string
   capacity: number
-  publicEnode?: string
   region?: string
   /** Overrides the interval the coordinator asks for. */
   updateIntervalMs?: number
-  nodeTimeoutMs?: number
 }
 
 export interface RunningHostAgent {
@@ -51,17 +45,7 @@ export interface RunningHostAgent {
 export async function startHostAgent(config: HostAgentConfig, deps: { log: Logger; ethNode?: EthNode }): Promise<RunningHostAgent> {
   const { log } = deps
   const abort = new AbortController()
-  const node = deps.ethNode ?? (await connectNodeWithRetry(config.nodeRpc, log.child({ module: 'node' }), abort.signal, config.nodeTimeoutMs))
-  if (!node) throw new Error('stopped before the node answered')
-  let identity: NodeIdentity
-  let chainId: number
-  try {
-    identity = await verifyNodeIdentity(node, findNodeKeyFile(config.nodekey, config.datadir), config.publicEnode)
-    chainId = await node.chainId()
-  } catch (err) {
-    if (!deps.ethNode) await node.close()
-    throw err
-  }
+  const { node, identity, hello, close: closeNode } = await openAgentNode(config, deps, abort.signal)
   const admitted = new Map<NodeId, string>()
   // An update reply may have been computed before an admission that raced it:
   // only clients admitted before the update was sent can be judged by its reply.
@@ -86,19 +70,12 @@ export async function startHostAgent(config: HostAgentConfig, deps: { log: Logge
     coordinatorUrl: config.coordinator,
     nodeKey: identity.key,
     log: log.child({ module: 'pool' }),
-    hello: async () => ({
-      protocolVersion: 1,
-      role: 'host',
-      nodeId: identity.nodeId,
-      enode: identity.enode,
-      chainId,
-      clientVersion: node.clientVersion,
-      agentVersion: VERSION,
-      kind: 'peer',
-      capacity: config.capacity,
-      ...(config.payout ? { payout: config.payout } : {}),
-      ...(config.region ? { region: config.region } : {}),
-    }),
+    hello: async () =>
+      hello('host', {
+        capacity: config.capacity,
+        ...(config.payout ? { payout: config.payout } : {}),
+        ...(config.region ? { region: config.region } : {}),
+      }),
     handlers: {
       vipnode_admit: async (raw) => {
         const p = parseParams(admitParamsSchema, raw, 'vipnode_admit')
@@ -175,7 +152,7 @@ export async function startHostAgent(config: HostAgentConfig, deps: { log: Logge
         await evict(id, 'host agent shutting down').catch((err: unknown) => log.warn('could not remove trust on shutdown', { client: id, error: (err as Error).message }))
       }
       await pool.close()
-      if (!deps.ethNode) await node.close()
+      await closeNode()
     },
   }
 }
