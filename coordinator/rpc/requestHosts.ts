@@ -1,7 +1,7 @@
 /** vipnode_requestHosts: a client asks for hosts; only clients may. */
 import { parseParams, requestHostsParamsSchema, rpcError, type RequestHostsResult } from '../../protocol/index.ts'
 import type { Handler } from './context.ts'
-import { topupLink } from './update.ts'
+import { topupLink } from '../services/metering.ts'
 
 export const requestHosts: Handler = async (raw, conn, services) => {
   const session = conn.session!

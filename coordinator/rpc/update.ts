@@ -5,7 +5,7 @@
  */
 import { parseParams, parseNodeId, parseEnode, updateParamsSchema, weiToWire, type AdminPeer, type NodeId, type UpdateResult } from '../../protocol/index.ts'
 import type { CoordinatorServices, Handler } from './context.ts'
-import { Accounts } from '../services/metering.ts'
+import { Accounts, topupLink } from '../services/metering.ts'
 
 /** The peer's node ID: from `enode` when present (geth >= 1.9 hashes `id`), else from a public-key `id`. */
 export function peerNodeId(peer: AdminPeer): NodeId | undefined {
@@ -65,11 +65,4 @@ async function cutOff(clientId: NodeId, services: CoordinatorServices): Promise<
     message: `your balance ran out and your hosts were released: top up to be served again`,
     ...(config.topupUrl ? { url: topupLink(config.topupUrl, clientId) } : {}),
   })
-}
-
-/** The top-up page with the node ID filled in. */
-export function topupLink(base: string, clientId: NodeId): string {
-  const u = new URL(base)
-  u.searchParams.set('node', clientId)
-  return u.toString()
 }

@@ -163,3 +163,10 @@ export class MeteringService {
     return { ok: balanceWei > 0n && balanceWei >= this.opts.minBalanceWei, balanceWei }
   }
 }
+
+/** The top-up page with the node ID filled in. */
+export function topupLink(base: string, clientId: NodeId): string {
+  const u = new URL(base)
+  u.searchParams.set('node', clientId)
+  return u.toString()
+}
