@@ -107,6 +107,20 @@ describe('updates', () => {
   })
 })
 
+describe('heads', () => {
+  test('error: a head far ahead of the other agents is stored but ignored for health', async () => {
+    const c = await start()
+    const honest = await agent(c, { role: 'host' })
+    const liar = await agent(c, { role: 'host' })
+    await honest.conn.call('vipnode_update', { peers: [], block: { number: 1_000, hash: HASH } })
+    await liar.conn.call('vipnode_update', { peers: [], block: { number: 9_999_999, hash: HASH } })
+    expect(c.services.sessions.get(liar.id.nodeId)!.session!.blockNumber).toBe(0)
+    expect((await c.services.store.latestReport(liar.id.nodeId))?.blockNumber).toBe(9_999_999)
+    await liar.conn.call('vipnode_update', { peers: [], block: { number: 1_002, hash: HASH } })
+    expect(c.services.sessions.get(liar.id.nodeId)!.session!.blockNumber).toBe(1_002)
+  })
+})
+
 describe('admissions racing reports', () => {
   test('behavior: a host report during an admission already vouches for the client being admitted', async () => {
     const c = await start()

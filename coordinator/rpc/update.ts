@@ -5,6 +5,10 @@
  */
 import { parseParams, parseNodeId, parseEnode, updateParamsSchema, weiToWire, type AdminPeer, type NodeId, type UpdateResult } from '../../protocol/index.ts'
 import type { CoordinatorServices, Handler } from './context.ts'
+import { plausibleHead } from '../logic/plausibleHead.ts'
+
+/** How far ahead of the other agents a reported head may be (about 13 minutes of mainnet blocks). */
+const MAX_BLOCKS_AHEAD = 64
 import { Accounts, topupLink } from '../services/metering.ts'
 
 /** The peer's node ID: from `enode` when present (geth >= 1.9 hashes `id`), else from a public-key `id`. */
@@ -34,7 +38,10 @@ export const update: Handler = async (raw, conn, services) => {
     if (id) peers.add(id)
   }
   const { exhausted } = await metering.ingest(session, peers, params.block, clock.now())
-  session.blockNumber = params.block.number
+  // Stored as reported, but counted for health only when plausible against the other agents on this chain.
+  const others = [...sessions.sessions()].filter((s) => s.chainId === session.chainId && s.nodeId !== session.nodeId).map((s) => s.blockNumber)
+  if (plausibleHead(params.block.number, others, MAX_BLOCKS_AHEAD)) session.blockNumber = params.block.number
+  else services.log.warn('implausible head ignored for health', { node: session.nodeId, reported: params.block.number })
   for (const clientId of exhausted) await cutOff(clientId, services)
 
   const vouched = session.role === 'host' ? assignments.vouchedClientsOf(session.nodeId) : assignments.hostsOf(session.nodeId)
