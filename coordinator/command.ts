@@ -31,6 +31,12 @@ export function coordinatorCommand(): Command {
     .addOption(opt('--epoch <duration>', 'settlement period').argParser(parseDurationArg).default(...durationDefault(d.epochMs)))
     .addOption(opt('--fee-bps <n>', 'pool fee in basis points of revenue').argParser(parseIntArg(0, 10_000)).default(d.feeBps))
     .addOption(opt('--fee-address <0x…>', 'receives the pool fee (required when --fee-bps > 0)'))
+    .addOption(opt('--chain-rpc <url>', 'settle on chain: JSON-RPC URL of the chain with the payout contract'))
+    .addOption(opt('--contract <0x…>', 'the VipnodePool contract address'))
+    .addOption(opt('--operator-key <file>', "the contract operator's JSON keystore (password from VIPNODE_OPERATOR_PASSWORD or --operator-password-file)"))
+    .addOption(opt('--operator-password-file <file>', 'file holding the keystore password'))
+    .addOption(opt('--confirmations <n>', 'blocks before a deposit is credited').argParser(parseIntArg(0, 1_000)).default(d.confirmations))
+    .addOption(opt('--chain-poll <duration>', 'how often to read deposits and post roots').argParser(parseDurationArg).default(...durationDefault(d.chainPollMs)))
     .addOption(opt('--admin-token <token>', 'bearer token for the admin API (at least 16 characters; off without it)'))
     .addOption(opt('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent').default(d.logLevel))
     .action(async (o: Record<string, unknown>) => {
@@ -54,6 +60,12 @@ export function coordinatorCommand(): Command {
         ...(o.topupUrl ? { topupUrl: o.topupUrl as string } : {}),
         ...(o.feeAddress ? { feeAddress: o.feeAddress as string } : {}),
         ...(o.adminToken ? { adminToken: o.adminToken as string } : {}),
+        confirmations: o.confirmations as number,
+        chainPollMs: o.chainPoll as number,
+        ...(o.chainRpc ? { chainRpc: o.chainRpc as string } : {}),
+        ...(o.contract ? { contract: o.contract as string } : {}),
+        ...(o.operatorKey ? { operatorKey: o.operatorKey as string } : {}),
+        ...(o.operatorPasswordFile ? { operatorPasswordFile: o.operatorPasswordFile as string } : {}),
         ...(o.poolId ? { poolId: o.poolId as string } : {}),
         ...(o.chainId ? { chainId: o.chainId as number } : {}),
       }

@@ -40,11 +40,20 @@ export const coordinatorConfigSchema = z
     /** Pool fee in basis points of each epoch's revenue. */
     feeBps: z.number().int().min(0).max(10_000).default(0),
     feeAddress: z.string().regex(/^0x[0-9a-fA-F]{40}$/).optional(),
+    /** On-chain settlement: the chain's JSON-RPC URL, the payout contract and the operator's key file. */
+    chainRpc: z.string().url().optional(),
+    contract: z.string().regex(/^0x[0-9a-fA-F]{40}$/).optional(),
+    operatorKey: z.string().optional(),
+    operatorPasswordFile: z.string().optional(),
+    /** Deposits are credited once this many blocks deep. */
+    confirmations: z.number().int().min(0).max(1_000).default(12),
+    chainPollMs: z.number().int().positive().default(15_000),
     /** Bearer token for the admin API; without it the admin API is off. */
     adminToken: z.string().min(16).optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .strict()
+  .refine((c) => !c.chainRpc || (c.contract && c.operatorKey), { message: '--chain-rpc needs --contract and --operator-key', path: ['chainRpc'] })
 
 export type CoordinatorConfig = z.output<typeof coordinatorConfigSchema>
 export type CoordinatorConfigInput = z.input<typeof coordinatorConfigSchema>

@@ -16,6 +16,9 @@ import { AssignmentService } from './services/assignments.ts'
 import { MeteringService } from './services/metering.ts'
 import { SettlementService } from './services/settlement.ts'
 import { EpochClock } from './services/epochClock.ts'
+import { ChainService } from './chain/chainService.ts'
+import { loadOperatorWallet } from './chain/operatorKey.ts'
+import { readFileSync } from 'node:fs'
 import { createAgentSocketServer } from './server/agentSocket.ts'
 import { createHttpApp } from './server/httpServer.ts'
 import type { CoordinatorServices } from './rpc/context.ts'
@@ -37,6 +40,8 @@ export interface RunningCoordinator {
   config: CoordinatorConfig
   services: CoordinatorServices
   registry: Registry
+  /** Present when the coordinator settles on chain. */
+  chain: ChainService | undefined
   close(): Promise<void>
 }
 
@@ -67,6 +72,17 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   assignments.onRelease((clientId, hostId) => metering.forgetPair(clientId, hostId))
   const settlement = new SettlementService({ feeBps: config.feeBps, feeAddress: config.feeAddress }, { store, epochs, clock, log: log.child({ module: 'settlement' }), metrics })
   const services: CoordinatorServices = { config, poolId, store, sessions, assignments, metering, settlement, epochs, clock, log, metrics }
+
+  let chain: ChainService | undefined
+  if (config.chainRpc && config.contract && config.operatorKey) {
+    const password = config.operatorPasswordFile ? readFileSync(config.operatorPasswordFile, 'utf8').trim() : process.env.VIPNODE_OPERATOR_PASSWORD
+    const wallet = await loadOperatorWallet(config.operatorKey, password, (msg) => log.warn(msg))
+    chain = new ChainService(
+      { chainRpc: config.chainRpc, contract: config.contract, confirmations: config.confirmations, pollMs: config.chainPollMs, txTimeoutMs: 60_000, maxAttempts: 5 },
+      { store, wallet, clock, log: log.child({ module: 'chain' }), registry },
+    )
+    await chain.start()
+  }
 
   let ready = false
   const agents = createAgentSocketServer(services)
@@ -102,7 +118,10 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   const settleTick = () => {
     settlement
       .settleDue()
-      .then(async () => metrics.ledgerImbalance.set(Number(await store.sumAll())))
+      .then(async (settled) => {
+        metrics.ledgerImbalance.set(Number(await store.sumAll()))
+        if (settled.length > 0) await chain?.tick()
+      })
       .catch((err: unknown) => log.error('settlement failed', {}, err))
   }
   settleTick()
@@ -119,6 +138,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
     config,
     services,
     registry,
+    chain,
     close() {
       closing ??= (async () => {
         ready = false
@@ -130,6 +150,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
         await stopped
         // Let a settlement in progress finish: it is one transaction, but it must not meet a closed store.
         await settlement.settleDue().catch(() => undefined)
+        await chain?.close()
         await store.close()
         log.info('coordinator stopped')
       })()

@@ -1,0 +1,95 @@
+/**
+ * The pool on a real (in-process) chain: a client deposits through the
+ * payout contract, is served, the epoch settles, the coordinator posts the
+ * root once, and the host claims exactly its share.
+ */
+import { test, expect, afterAll } from 'vitest'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { JsonRpcProvider, Wallet, parseEther, type EventLog } from 'ethers'
+import { startDevchain, type Devchain } from '../../contracts/devchain.ts'
+import { vipnodePoolAt } from '../../contracts/artifacts.ts'
+import { depositAccountOf } from '../../contracts/depositAccount.ts'
+import { manualClock } from '../../lib/clock.ts'
+import { testCoordinator } from '../harness/coordinator.ts'
+import { testAgent, eventually, type TestAgent } from '../harness/agents.ts'
+
+const cleanup: (() => Promise<unknown>)[] = []
+afterAll(async () => {
+  for (const f of cleanup.reverse()) await f().catch(() => undefined)
+})
+
+test('behavior: deposit, service, settlement, one root on chain, and a claim of exactly the share', async () => {
+  const chain: Devchain = await startDevchain({ port: 0 })
+  cleanup.push(() => chain.close())
+  const keyFile = join(mkdtempSync(join(tmpdir(), 'vipnode-chain-')), 'operator.key')
+  writeFileSync(keyFile, chain.accounts[0]!.privateKey)
+  const rpc = new JsonRpcProvider(chain.url, chain.chainId, { staticNetwork: true, cacheTimeout: -1 })
+  cleanup.push(async () => rpc.destroy())
+  const depositor = new Wallet(chain.accounts[2]!.privateKey, rpc)
+  const claimer = new Wallet(chain.accounts[3]!.privateKey, rpc)
+  const payout = Wallet.createRandom().address // starts at 0 wei: its balance is exactly what it claims
+  const feeAddress = chain.accounts[1]!.address
+
+  const clock = manualClock(Date.now())
+  const c = await testCoordinator(
+    {
+      chainRpc: chain.url,
+      contract: chain.contractAddress,
+      operatorKey: keyFile,
+      confirmations: 2,
+      chainPollMs: 100,
+      priceWeiPerMinute: parseEther('0.001'),
+      feeBps: 500,
+      feeAddress,
+      updateIntervalMs: 10_000,
+      epochMs: 3_600_000,
+    },
+    { clock },
+  )
+  cleanup.push(() => c.close())
+  const agents: TestAgent[] = []
+  cleanup.push(() => Promise.all(agents.map((a) => a.close())))
+  const host = await testAgent(c.url, { role: 'host', payout })
+  const client = await testAgent(c.url, { role: 'client' })
+  agents.push(host, client)
+
+  // Deposit 0.01 ether for the client's node; credited only after 2 confirmations.
+  const pool = vipnodePoolAt(chain.contractAddress, depositor)
+  await (await pool.getFunction('deposit')(depositAccountOf(client.id.nodeId), { value: parseEther('0.01') })).wait()
+  const balance = () => c.services.store.balanceOf(`client:${client.id.nodeId}`)
+  await c.chain!.tick()
+  expect(await balance()).toBe(0n)
+  await chain.provider.request({ method: 'hardhat_mine', params: ['0x2'] })
+  await eventually(async () => (await balance()) === parseEther('0.01'), 'deposit credited')
+  await c.chain!.tick()
+  expect(await balance()).toBe(parseEther('0.01')) // a rescan never credits twice
+
+  // Serve for 5 minutes of corroborated time.
+  await client.conn.call('vipnode_requestHosts', { count: 1 })
+  for (let i = 0; i < 31; i++) {
+    clock.advance(10_000)
+    const who = i % 2 === 0 ? host : client
+    const other = who === host ? client : host
+    await who.conn.call('vipnode_update', { peers: [{ id: other.id.nodeId, enode: other.id.enode }], block: { number: 1, hash: `0x${'ab'.repeat(32)}` } })
+  }
+  const epoch = c.services.epochs.epochOf(clock.now())
+  clock.set(c.services.epochs.bounds(epoch).endMs)
+  await c.services.settlement.settleDue()
+  await c.chain!.tick()
+  const settled = (await c.services.store.getEpoch(epoch))!
+  expect(settled.txHash).toMatch(/^0x[0-9a-f]{64}$/)
+  expect(await pool.getFunction('root')()).toBe(settled.root)
+  expect(await pool.getFunction('totalEntitled')()).toBe(settled.totalEntitledWei)
+  await c.chain!.tick() // nothing new: no second post
+  expect((await pool.queryFilter(pool.filters.RootPosted!())) as EventLog[]).toHaveLength(1)
+
+  // The host's payout address claims through a third party, with the proof the coordinator serves.
+  const share = (await c.services.store.epochPayouts(epoch)).find((p) => p.payee === payout.toLowerCase())!
+  expect(share.amountWei).toBeGreaterThan(0n)
+  const proof = (await (await fetch(`${c.url}/v1/payouts/${payout}`)).json()) as { cumulativeWei: string; proof: string[] }
+  await (await vipnodePoolAt(chain.contractAddress, claimer).getFunction('claim')(payout, proof.cumulativeWei, proof.proof)).wait()
+  expect(await rpc.getBalance(payout)).toBe(share.amountWei)
+  expect(await c.services.store.sumAll()).toBe(0n)
+}, 60_000)
