@@ -37,6 +37,7 @@ export function coordinatorCommand(): Command {
     .addOption(opt('--operator-password-file <file>', 'file holding the keystore password'))
     .addOption(opt('--confirmations <n>', 'blocks before a deposit is credited').argParser(parseIntArg(0, 1_000)).default(d.confirmations))
     .addOption(opt('--chain-poll <duration>', 'how often to read deposits and post roots').argParser(parseDurationArg).default(...durationDefault(d.chainPollMs)))
+    .addOption(opt('--ethstats-secret <secret>', 'secret for nodes reporting with --ethstats name:secret@host:port (tracker at /api)'))
     .addOption(opt('--admin-token <token>', 'bearer token for the admin API (at least 16 characters; off without it)'))
     .addOption(opt('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent').default(d.logLevel))
     .action(async (o: Record<string, unknown>) => {
@@ -60,6 +61,7 @@ export function coordinatorCommand(): Command {
         ...(o.topupUrl ? { topupUrl: o.topupUrl as string } : {}),
         ...(o.feeAddress ? { feeAddress: o.feeAddress as string } : {}),
         ...(o.adminToken ? { adminToken: o.adminToken as string } : {}),
+        ...(o.ethstatsSecret ? { ethstatsSecret: o.ethstatsSecret as string } : {}),
         confirmations: o.confirmations as number,
         chainPollMs: o.chainPoll as number,
         ...(o.chainRpc ? { chainRpc: o.chainRpc as string } : {}),

@@ -48,6 +48,8 @@ export const coordinatorConfigSchema = z
     /** Deposits are credited once this many blocks deep. */
     confirmations: z.number().int().min(0).max(1_000).default(12),
     chainPollMs: z.number().int().positive().default(15_000),
+    /** The secret ethstats reporters log in to the tracker at /api with; without it the tracker refuses every login. */
+    ethstatsSecret: z.string().min(1).optional(),
     /** Bearer token for the admin API; without it the admin API is off. */
     adminToken: z.string().min(16).optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

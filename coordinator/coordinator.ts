@@ -17,6 +17,7 @@ import { MeteringService } from './services/metering.ts'
 import { SettlementService } from './services/settlement.ts'
 import { EpochClock } from './services/epochClock.ts'
 import { ChainService } from './chain/chainService.ts'
+import { createTracker, isTrackerPath } from './tracker/index.ts'
 import { loadOperatorWallet } from './chain/operatorKey.ts'
 import { readFileSync } from 'node:fs'
 import { createAgentSocketServer } from './server/agentSocket.ts'
@@ -71,7 +72,8 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   await metering.load()
   assignments.onRelease((clientId, hostId) => metering.forgetPair(clientId, hostId))
   const settlement = new SettlementService({ feeBps: config.feeBps, feeAddress: config.feeAddress }, { store, epochs, clock, log: log.child({ module: 'settlement' }), metrics })
-  const services: CoordinatorServices = { config, poolId, store, sessions, assignments, metering, settlement, epochs, clock, log, metrics }
+  const tracker = createTracker(config.ethstatsSecret ? { secret: config.ethstatsSecret } : {}, { log: log.child({ module: 'tracker' }), clock, metrics: registry })
+  const services: CoordinatorServices = { config, poolId, store, sessions, assignments, metering, settlement, epochs, tracker, clock, log, metrics }
 
   let chain: ChainService | undefined
   if (config.chainRpc && config.contract && config.operatorKey) {
@@ -91,6 +93,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   server.on('upgrade', (req, socket, head) => {
     const path = (req.url ?? '').split('?')[0]
     if (path === AGENT_PATH) agents.handleUpgrade(req, socket, head)
+    else if (isTrackerPath(req.url ?? '')) tracker.handleUpgrade(req, socket, head)
     else {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n')
     }
@@ -146,6 +149,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
         clearInterval(settler)
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()))
         await agents.close()
+        await tracker.close()
         server.closeAllConnections()
         await stopped
         // Let a settlement in progress finish: it is one transaction, but it must not meet a closed store.

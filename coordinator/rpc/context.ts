@@ -7,6 +7,7 @@ import type { AssignmentService } from '../services/assignments.ts'
 import type { MeteringService } from '../services/metering.ts'
 import type { SettlementService } from '../services/settlement.ts'
 import type { EpochClock } from '../services/epochClock.ts'
+import type { Tracker } from '../tracker/index.ts'
 import type { AgentConnection, SessionRegistry } from '../services/sessions.ts'
 
 /** The per-socket state the transport keeps for authentication. */
@@ -29,6 +30,8 @@ export interface CoordinatorServices {
   metering: MeteringService
   settlement: SettlementService
   epochs: EpochClock
+  /** The ethstats-compatible tracker: heads, latency and peers reported by nodes themselves. */
+  tracker: Tracker
   clock: Clock
   log: Logger
   metrics: CoordinatorMetrics

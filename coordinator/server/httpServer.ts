@@ -5,6 +5,7 @@ import type { CoordinatorServices } from '../rpc/context.ts'
 import { PROTOCOL_VERSION } from '../../protocol/index.ts'
 import { VERSION } from '../../lib/packageVersion.ts'
 import { payoutRoutes } from './payoutRoutes.ts'
+import { trackerFeed } from '../tracker/index.ts'
 
 export interface StatusBody {
   poolId: string
@@ -51,6 +52,10 @@ export function createHttpApp(services: CoordinatorServices, registry: Registry,
     res.json(status(services))
   })
   app.use(payoutRoutes(services))
+  // What nodes report about themselves through ethstats: public, like an ethstats page.
+  app.get('/v1/tracker/nodes', (_req, res) => {
+    res.json(trackerFeed(services.tracker, services.clock.now()))
+  })
   app.get('/metrics', async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics())
   })
