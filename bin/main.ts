@@ -5,6 +5,7 @@ import { keygenCommand } from './keygen.ts'
 import { hostCommand } from '../host-agent/command.ts'
 import { clientCommand } from '../client-shim/command.ts'
 import { creditCommand, auditCommand, payoutsCommand } from '../coordinator/admin/commands.ts'
+import { devchainCommand, contractCommand, claimCommand } from '../contracts/commands.ts'
 import { VERSION } from '../lib/packageVersion.ts'
 
 export function buildProgram(): Command {
@@ -12,13 +13,17 @@ export function buildProgram(): Command {
     .description('vipnode pool: pays Ethereum full-node operators for serving clients')
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
+    // Options after a subcommand belong to it: `host claim --coordinator …` is claim's flag, not host's.
+    .enablePositionalOptions()
     .addCommand(coordinatorCommand())
-    .addCommand(hostCommand())
+    .addCommand(hostCommand().addCommand(claimCommand()))
     .addCommand(clientCommand())
     .addCommand(keygenCommand())
     .addCommand(creditCommand())
     .addCommand(payoutsCommand())
     .addCommand(auditCommand())
+    .addCommand(contractCommand())
+    .addCommand(devchainCommand())
 }
 
 export async function main(argv: string[]): Promise<void> {

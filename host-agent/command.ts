@@ -8,13 +8,16 @@ import { startHostAgent, type HostAgentConfig } from './hostAgent.ts'
 export function hostCommand(): Command {
   const cmd = new Command('host')
     .description("run a host agent beside a full node: serve the pool's clients and earn for it")
-    .addOption(opt('--coordinator <url>', 'the coordinator base URL (http(s):// or ws(s)://)').makeOptionMandatory())
+    .enablePositionalOptions()
+    // Checked in the action, not by commander: a mandatory option here would also be demanded of `host claim`.
+    .addOption(opt('--coordinator <url>', 'the coordinator base URL (http(s):// or ws(s)://) (required)'))
     .addOption(opt('--payout <address>', 'the 0x address that receives earnings'))
     .addOption(opt('--capacity <n>', 'how many pool clients this node serves at most').argParser(parseIntArg(1, 10_000)).default(10))
     .addOption(opt('--public-enode <enode>', "the enode clients should dial (behind NAT); must carry this node's ID"))
     .addOption(opt('--region <name>', 'a region label for clients that prefer nearby hosts'))
   for (const o of agentNodeOptions()) cmd.addOption(o)
   return cmd.action(async (o: Record<string, unknown>) => {
+    if (!o.coordinator) throw new Error("required option '--coordinator <url>' not specified (or set VIPNODE_COORDINATOR)")
     const log = createLogger({ level: o.logLevel as LogLevel })
     if (o.payout !== undefined && !/^0x[0-9a-fA-F]{40}$/.test(o.payout as string)) throw new Error('--payout must be a 0x-prefixed 20-byte address')
     const config: HostAgentConfig = {

@@ -54,3 +54,21 @@ describe('vipnode CLI', () => {
     expect(p.logs.map((l) => l.msg)).toEqual(expect.arrayContaining(['shutting down', 'coordinator stopped', 'shutdown complete']))
   })
 })
+
+describe('vipnode devchain and contract deploy', () => {
+  test('default: a dev chain with the pool deployed; deploy another pool with the printed operator key', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vipnode-devchain-'))
+    const keyFile = join(dir, 'operator.key')
+    const chain = spawnVipnode(['devchain', '--port', '0', '--operator-key-out', keyFile])
+    procs.push(chain)
+    const info = await chain.waitForLog((l) => typeof l.contract === 'string', 'devchain info')
+    expect(info).toMatchObject({ chainId: 31337, url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) })
+    const { stdout } = await vipnode(['contract', 'deploy', '--chain-rpc', info.url, '--operator-key', keyFile])
+    const deployed = JSON.parse(stdout) as { contract: string; operator: string }
+    expect(deployed.operator).toBe(info.operator)
+    const code = await fetch(info.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_getCode', params: [deployed.contract, 'latest'] }) })
+    expect(((await code.json()) as { result: string }).result.length).toBeGreaterThan(100)
+    const claim = await vipnode(['host', 'claim', '--coordinator', 'http://127.0.0.1:1', '--chain-rpc', info.url, '--contract', deployed.contract, '--payout', info.operator, '--key', keyFile]).catch((e: { code: number; stderr: string }) => e)
+    expect(claim).toMatchObject({ code: 1, stderr: expect.stringContaining('vipnode:') })
+  }, 60_000)
+})
