@@ -1,0 +1,193 @@
+/**
+ * Load on the coordinator from thousands of authenticated agents in separate
+ * processes, beside the raw ceilings measured in the same run (a bare `ws`
+ * echo server, and raw better-sqlite3 report inserts), so a slow machine
+ * neither hides nor fakes progress.
+ *
+ *   npm run bench:load -- --agents 20000 --workers 4 --interval 4s --seconds 20
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { createInterface } from 'node:readline'
+import Database from 'better-sqlite3'
+import { parseDuration } from '../lib/duration.ts'
+import { openSqliteStore } from '../coordinator/store/sqlite/sqliteStore.ts'
+
+const { values } = parseArgs({
+  options: {
+    agents: { type: 'string', default: '20000' },
+    workers: { type: 'string', default: '4' },
+    interval: { type: 'string', default: '4s' },
+    seconds: { type: 'string', default: '20' },
+  },
+})
+const AGENTS = Number(values.agents)
+const WORKERS = Number(values.workers)
+const INTERVAL_MS = parseDuration(values.interval!)
+const SECONDS = Number(values.seconds)
+const root = fileURLToPath(new URL('..', import.meta.url))
+const dir = mkdtempSync(join(tmpdir(), 'vipnode-load-'))
+
+interface Stats {
+  acked: number
+  errors: number
+  latencies: number[]
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]! : NaN
+}
+
+/** Start a child that prints one JSON line when ready; resolve with that line. */
+function startServer(cmd: string, args: string[], match: (line: Record<string, unknown>) => boolean): Promise<{ child: ChildProcess; line: Record<string, unknown> }> {
+  // Many sockets need many file descriptors; root may raise its own limit.
+  const child = spawn('bash', ['-c', `ulimit -n 65536 2>/dev/null; exec ${cmd} ${args.map((a) => `'${a}'`).join(' ')}`], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (text) => {
+      try {
+        const line = JSON.parse(text) as Record<string, unknown>
+        if (match(line)) resolve({ child, line })
+      } catch {
+        // not JSON
+      }
+    })
+    child.once('exit', (code) => reject(new Error(`${cmd} exited with ${code}`)))
+  })
+}
+
+class Workers {
+  readonly procs: ChildProcess[] = []
+  private waiting: ((m: any) => void)[][] = []
+
+  async start(url: string, raw: boolean): Promise<void> {
+    const per = Math.ceil(AGENTS / WORKERS)
+    for (let w = 0; w < WORKERS; w++) {
+      const child = fork(join(root, 'bench/loadWorker.ts'), [], {
+        execArgv: ['--import', 'tsx'],
+        env: { ...process.env, LOAD_URL: url, LOAD_COUNT: String(Math.min(per, AGENTS - w * per)), LOAD_OFFSET: String(w * per), LOAD_RAW: raw ? '1' : '0' },
+      })
+      this.waiting[w] = []
+      child.on('message', (m) => this.waiting[w]!.shift()?.(m))
+      this.procs.push(child)
+      await new Promise((r) => this.waiting[w]!.push(r))
+    }
+  }
+
+  /** Send a command to every worker and collect one reply from each. */
+  all<T>(msg: Record<string, unknown>, expectReply = true): Promise<T[]> {
+    return Promise.all(
+      this.procs.map((p, w) => {
+        const reply = expectReply ? new Promise<T>((r) => this.waiting[w]!.push(r)) : Promise.resolve(undefined as T)
+        p.send(msg)
+        return reply
+      }),
+    )
+  }
+
+  async stop(): Promise<void> {
+    await this.all({ cmd: 'stop' })
+  }
+}
+
+async function measureReports(workers: Workers, intervalMs: number): Promise<{ rate: number; p50: number; p99: number; errors: number }> {
+  await workers.all({ cmd: 'report', intervalMs }, false)
+  const started = performance.now()
+  await new Promise((r) => setTimeout(r, SECONDS * 1000))
+  const stats = await workers.all<Stats>({ cmd: 'pause' })
+  const elapsed = (performance.now() - started) / 1000
+  const lat = stats.flatMap((s) => s.latencies).sort((a, b) => a - b)
+  return { rate: stats.reduce((n, s) => n + s.acked, 0) / elapsed, p50: percentile(lat, 0.5), p99: percentile(lat, 0.99), errors: stats.reduce((n, s) => n + s.errors, 0) }
+}
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return m ? Number(m[1]) / 1024 : NaN
+}
+
+function sqliteCeiling(): number {
+  const store = openSqliteStore(join(dir, 'ceiling.db'))
+  const db: Database.Database = store.sqlite
+  const insert = db.prepare('INSERT INTO reports (node_id, session_id, observed_at_ms, block_number, block_hash, peers) VALUES (?, ?, ?, ?, ?, ?)')
+  const peers = JSON.stringify(Array.from({ length: 30 }, (_, k) => String(k).padStart(128, '0')))
+  const tx = db.transaction((i: number) => insert.run(`node-${i % 1000}`, 's', Date.now(), 1, '0xab', peers))
+  const started = performance.now()
+  let n = 0
+  while (performance.now() - started < 2_000) tx(n++)
+  const rate = n / ((performance.now() - started) / 1000)
+  void store.close()
+  return rate
+}
+
+async function main() {
+  const target = AGENTS / (INTERVAL_MS / 1000)
+  console.log(`# ${AGENTS} agents in ${WORKERS} worker processes, one 30-peer report per agent every ${INTERVAL_MS} ms (${Math.round(target)} reports/s offered), ${SECONDS} s per phase`)
+
+  // --- ceilings, same run
+  const sqliteRate = sqliteCeiling()
+  const echo = await startServer('node', ['--import', 'tsx', 'bench/echoServer.ts'], (l) => typeof l.url === 'string')
+  const rawWorkers = new Workers()
+  await rawWorkers.start(String(echo.line.url), true)
+  const rawConnect = await rawWorkers.all<{ ready: number; ms: number }>({ cmd: 'connect' })
+  const rawLoad = await measureReports(rawWorkers, INTERVAL_MS)
+  await rawWorkers.stop()
+  echo.child.kill('SIGKILL')
+
+  // --- the coordinator
+  const db = join(dir, 'pool.db')
+  const coordArgs = ['bin/vipnode.js', 'coordinator', '--port', '0', '--db', db, '--update-interval', `${INTERVAL_MS}ms`, '--challenge-ttl', '5m', '--log-level', 'info', '--pool-id', 'bench']
+  let coord = await startServer('node', coordArgs, (l) => l.msg === 'coordinator listening')
+  const url = String(coord.line.url).replace('http', 'ws') + '/v1/agent'
+  const port = new URL(String(coord.line.url)).port
+  const idleRss = rssMb(coord.child.pid!)
+  const workers = new Workers()
+  await workers.start(url, false)
+  const connect = await workers.all<{ ready: number; ms: number; errors: number }>({ cmd: 'connect' })
+  const connected = connect.reduce((n, c) => n + c.ready, 0)
+  const connectMs = Math.max(...connect.map((c) => c.ms))
+  const loadedRss = rssMb(coord.child.pid!)
+  const load = await measureReports(workers, INTERVAL_MS)
+  const afterRss = rssMb(coord.child.pid!)
+
+  // --- kill -9 and restart: how long until every agent is back
+  await workers.all({ cmd: 'reconnect-watch' }, false)
+  coord.child.kill('SIGKILL')
+  await new Promise((r) => coord.child.once('exit', r))
+  const restartAt = performance.now()
+  coord = await startServer('node', coordArgs.map((a) => (a === '0' ? port : a)), (l) => l.msg === 'coordinator listening')
+  let back = 0
+  while (performance.now() - restartAt < 120_000) {
+    back = (await workers.all<{ ready: number }>({ cmd: 'ready-count' })).reduce((n, c) => n + c.ready, 0)
+    if (back >= connected) break
+    await new Promise((r) => setTimeout(r, 250))
+  }
+  const restartMs = performance.now() - restartAt
+  await workers.stop()
+  coord.child.kill('SIGTERM')
+
+  const row = (name: string, value: string, ceiling: string, ratio: string) => console.log(`| ${name.padEnd(38)} | ${value.padStart(14)} | ${ceiling.padStart(14)} | ${ratio.padStart(7)} |`)
+  const pct = (a: number, b: number) => `${Math.round((100 * a) / b)} %`
+  console.log('')
+  row('figure', 'coordinator', 'raw ceiling', 'ratio')
+  console.log(`|${'-'.repeat(40)}|${'-'.repeat(16)}|${'-'.repeat(16)}|${'-'.repeat(9)}|`)
+  row('agents connected (authenticated)', `${connected}`, `${rawConnect.reduce((n, c) => n + c.ready, 0)}`, '')
+  row('connect time for all (s)', (connectMs / 1000).toFixed(1), (Math.max(...rawConnect.map((c) => c.ms)) / 1000).toFixed(1), '')
+  row('reports acknowledged per second', load.rate.toFixed(0), rawLoad.rate.toFixed(0), pct(load.rate, rawLoad.rate))
+  row('ack latency p50 (ms)', load.p50.toFixed(1), rawLoad.p50.toFixed(1), '')
+  row('ack latency p99 (ms)', load.p99.toFixed(1), rawLoad.p99.toFixed(1), '')
+  row('report errors', `${load.errors}`, `${rawLoad.errors}`, '')
+  row('store inserts per second (one tx each)', load.rate.toFixed(0), sqliteRate.toFixed(0), pct(load.rate, sqliteRate))
+  row('coordinator RSS idle / loaded (MB)', `${idleRss.toFixed(0)} / ${afterRss.toFixed(0)}`, '', '')
+  row('memory per connected agent (KB)', (((loadedRss - idleRss) * 1024) / Math.max(1, connected)).toFixed(1), '', '')
+  row('kill -9 -> all agents back (s)', `${(restartMs / 1000).toFixed(1)} (${back}/${connected})`, '', '')
+  console.log(`\ntargets: ${AGENTS} sockets held, >= 5000 reports/s with p99 < 50 ms`)
+  process.exit(0)
+}
+
+main().catch((err) => {
+  console.error(err)
+  process.exit(1)
+})

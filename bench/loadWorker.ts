@@ -1,0 +1,152 @@
+/**
+ * One load-generator process: opens `count` agent WebSockets to a target,
+ * authenticates each with its own node key (unless the target is the raw
+ * echo ceiling), then sends a 30-peer vipnode_update per agent at the
+ * requested interval and reports acknowledgement latencies to its parent.
+ * Controlled over IPC: {cmd:'connect'|'report'|'stop', …}.
+ */
+import WebSocket from 'ws'
+import { SigningKey, keccak256, toUtf8Bytes } from 'ethers'
+import { signEnvelope, formatEnode, parseNodeKey, nodeIdOf, PROTOCOL_VERSION, type NodeKey } from '../protocol/index.ts'
+
+interface Agent {
+  ws: WebSocket
+  ready: boolean
+  nextId: number
+  pending: Map<number, number>
+  key: NodeKey
+  nodeId: string
+}
+
+const url = process.env.LOAD_URL!
+const count = Number(process.env.LOAD_COUNT)
+const offset = Number(process.env.LOAD_OFFSET)
+const raw = process.env.LOAD_RAW === '1'
+const agents: Agent[] = []
+let latencies: number[] = []
+let acked = 0
+let errors = 0
+let reconnectsDone = 0
+
+/** Deterministic keys: the same bench run always uses the same node IDs. */
+function keyFor(i: number): NodeKey {
+  return parseNodeKey(keccak256(toUtf8Bytes(`vipnode-bench-${i}`)).slice(2))
+}
+
+// 30 peers in geth's admin_peers shape (ids only matter to the coordinator).
+const PEERS = Array.from({ length: 30 }, (_, i) => {
+  const id = SigningKey.computePublicKey(keccak256(toUtf8Bytes(`peer-${i}`)), false).slice(4)
+  return { id, enode: `enode://${id}@10.0.${i}.1:30303`, name: 'Geth/v1.14.12-stable/linux-amd64/go1.23.4', caps: ['eth/68', 'snap/1'], network: { inbound: i % 2 === 0, trusted: false, static: false, remoteAddress: `10.0.${i}.1:30303` } }
+})
+const BLOCK = { number: 21_000_000, hash: `0x${'ab'.repeat(32)}` }
+
+function open(i: number, agent?: Agent): Promise<Agent> {
+  return new Promise((resolve) => {
+    const key = agent?.key ?? keyFor(offset + i)
+    const nodeId = agent?.nodeId ?? nodeIdOf(key)
+    const ws = new WebSocket(url, { perMessageDeflate: false })
+    const a: Agent = agent ?? { ws, ready: false, nextId: 1, pending: new Map(), key, nodeId }
+    a.ws = ws
+    a.ready = false
+    ws.on('open', () => {
+      if (raw) {
+        a.ready = true
+        resolve(a)
+      }
+    })
+    ws.on('message', (data) => {
+      const msg = JSON.parse(data.toString()) as { id?: number; method?: string; params?: { challenge: string; poolId: string }; error?: unknown }
+      if (msg.method === 'vipnode_challenge' && msg.params) {
+        const body = {
+          protocolVersion: PROTOCOL_VERSION,
+          role: 'host' as const,
+          nodeId,
+          enode: formatEnode({ nodeId: nodeId as never, host: '127.0.0.1', tcpPort: 30303, udpPort: 30303 }),
+          chainId: 1,
+          clientVersion: 'Geth/v1.14.12-stable/linux-amd64/go1.23.4',
+          agentVersion: 'bench',
+          kind: 'peer' as const,
+          capacity: 1,
+        }
+        const signature = signEnvelope(key, { method: 'vipnode_connect', poolId: msg.params.poolId, chainId: 1, challenge: msg.params.challenge, body })
+        ws.send(JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'vipnode_connect', params: { ...body, challenge: msg.params.challenge, signature } }))
+        return
+      }
+      if (msg.id === 0) {
+        if (msg.error) errors++
+        a.ready = !msg.error
+        resolve(a)
+        return
+      }
+      if (typeof msg.id === 'number') {
+        const sent = a.pending.get(msg.id)
+        if (sent !== undefined) {
+          a.pending.delete(msg.id)
+          if (msg.error) errors++
+          else {
+            acked++
+            latencies.push(performance.now() - sent)
+          }
+        }
+      }
+    })
+    ws.on('error', () => undefined)
+    ws.on('close', () => {
+      a.ready = false
+      if (!stopping && reconnecting) {
+        // Come back like a real agent: after a jittered delay.
+        setTimeout(() => void open(i, a).then(() => reconnectsDone++), 200 + Math.random() * 1_000)
+      }
+    })
+  })
+}
+
+let stopping = false
+let reconnecting = false
+let reportTimer: NodeJS.Timeout | undefined
+
+function send(a: Agent): void {
+  if (!a.ready || a.ws.readyState !== WebSocket.OPEN) return
+  const id = a.nextId++
+  a.pending.set(id, performance.now())
+  a.ws.send(JSON.stringify({ jsonrpc: '2.0', id, method: 'vipnode_update', params: { peers: PEERS, block: BLOCK } }))
+}
+
+process.on('message', async (m: { cmd: string; intervalMs?: number; batch?: number }) => {
+  if (m.cmd === 'connect') {
+    const started = performance.now()
+    const batch = m.batch ?? 200
+    for (let i = 0; i < count; i += batch) {
+      const opened = await Promise.all(Array.from({ length: Math.min(batch, count - i) }, (_, j) => open(i + j)))
+      agents.push(...opened)
+    }
+    process.send!({ ev: 'connected', ready: agents.filter((a) => a.ready).length, ms: performance.now() - started, errors })
+  } else if (m.cmd === 'report') {
+    latencies = []
+    acked = 0
+    errors = 0
+    const interval = m.intervalMs!
+    // Spread the agents evenly over the interval: a steady rate, not bursts.
+    const perTick = Math.max(1, Math.round((agents.length * 50) / interval))
+    let cursor = 0
+    clearInterval(reportTimer)
+    reportTimer = setInterval(() => {
+      for (let k = 0; k < perTick; k++) send(agents[cursor++ % agents.length]!)
+    }, 50)
+  } else if (m.cmd === 'pause') {
+    clearInterval(reportTimer)
+    process.send!({ ev: 'stats', acked, errors, latencies })
+  } else if (m.cmd === 'reconnect-watch') {
+    reconnecting = true
+    reconnectsDone = 0
+  } else if (m.cmd === 'ready-count') {
+    process.send!({ ev: 'ready-count', ready: agents.filter((a) => a.ready).length, reconnects: reconnectsDone })
+  } else if (m.cmd === 'stop') {
+    stopping = true
+    clearInterval(reportTimer)
+    for (const a of agents) a.ws.terminate()
+    process.send!({ ev: 'stopped' })
+    setTimeout(() => process.exit(0), 100)
+  }
+})
+process.send!({ ev: 'up' })
