@@ -25,6 +25,12 @@ export const coordinatorConfigSchema = z
     rateLimitBurst: z.number().int().positive().default(60),
     /** How long a host has to acknowledge vipnode_admit. */
     admitTimeoutMs: z.number().int().positive().default(5_000),
+    /** Further rounds of admissions on other hosts when some refuse or time out (0: ask once). */
+    admitRetries: z.number().int().min(0).max(5).default(1),
+    /** Hosts more than this many blocks behind the pool's best head get no new clients, and lose theirs if it lasts. */
+    maxBlockLag: z.number().int().min(0).max(1_000_000).default(8),
+    /** Host region preferred for clients that declare none (and for GET /v1/bootstrap without ?region). */
+    region: z.string().min(1).max(32).optional(),
     /** How often sockets are pinged; a socket that misses one ping is closed (half-open detection). */
     pingIntervalMs: z.number().int().positive().default(30_000),
     /** Price per host-minute in wei; 0 makes a free pool that serves every client. */

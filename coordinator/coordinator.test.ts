@@ -77,6 +77,65 @@ describe('assignment', () => {
     expect(await c.registry.getSingleMetricAsString('vipnode_admissions_failed_total')).toContain('vipnode_admissions_failed_total 2')
   })
 
+  test('behavior: many clients at once over several hosts: every host fills to its capacity and no further', async () => {
+    const c = await start()
+    let release!: () => void
+    const gate = new Promise<void>((r) => (release = r))
+    const hosts = await Promise.all([1, 2, 3, 4].map((capacity) => agent(c, { role: 'host', capacity }, { vipnode_admit: async () => (await gate, { admitted: true }) })))
+    const clients = await Promise.all(Array.from({ length: 12 }, () => agent(c, { role: 'client' })))
+    const pending = clients.map((cl) => cl.conn.call('vipnode_requestHosts', { count: 2 }).then((r) => r.hosts.length, () => 0))
+    // Every request is in by the time all four hosts have been asked to admit up to their capacity.
+    await eventually(() => hosts.every((h, i) => h.calls.filter((x) => x.method === 'vipnode_admit').length === i + 1), 'hosts asked up to capacity')
+    release()
+    const got = await Promise.all(pending)
+    expect(got.reduce((a, b) => a + b, 0)).toBe(10)
+    const active = await c.services.store.activeAssignments()
+    hosts.forEach((h, i) => expect(active.filter((a) => a.hostId === h.id.nodeId)).toHaveLength(i + 1))
+    for (const cl of clients) expect(new Set(c.services.assignments.hostsOf(cl.id.nodeId)).size).toBe(c.services.assignments.hostsOf(cl.id.nodeId).length)
+  })
+
+  test('behavior: a refusing host is tried once and the client is told what is missing', async () => {
+    const c = await start()
+    const refusing = await agent(c, { role: 'host' }, { vipnode_admit: async () => Promise.reject(new Error('node down')) })
+    const a = await agent(c, { role: 'host' })
+    const b = await agent(c, { role: 'host' })
+    const client = await agent(c, { role: 'client' })
+    const r = await client.conn.call('vipnode_requestHosts', { count: 3 })
+    expect(r.hosts.map((h) => h.nodeId).sort()).toEqual([a.id.nodeId, b.id.nodeId].sort())
+    expect(r.message).toBe('only 2 of 3 hosts on chain 1337: 1 admit-failed')
+    expect(refusing.calls.filter((x) => x.method === 'vipnode_admit')).toHaveLength(1)
+    // Cooling down now: the next client is not made to wait on it.
+    const next = await agent(c, { role: 'client' })
+    const r2 = await next.conn.call('vipnode_requestHosts', { count: 3 })
+    expect(r2.message).toBe('only 2 of 3 hosts on chain 1337: 1 cooling-down')
+    expect(refusing.calls.filter((x) => x.method === 'vipnode_admit')).toHaveLength(1)
+    expect(c.services.assignments.skipReasons(refusing.id.nodeId)).toMatchObject({ reason: 'cooling-down', clientId: next.id.nodeId })
+  })
+
+  test('behavior: a client in a region gets a host in that region', async () => {
+    const c = await start()
+    const us = await agent(c, { role: 'host', region: 'us' })
+    const eu = await agent(c, { role: 'host', region: 'eu' })
+    const client = await agent(c, { role: 'client', region: 'eu' })
+    const r = await client.conn.call('vipnode_requestHosts', { count: 1 })
+    expect(r.hosts.map((h) => h.nodeId)).toEqual([eu.id.nodeId])
+    expect(c.services.assignments.skipReasons(us.id.nodeId)).toMatchObject({ reason: 'other-region' })
+  })
+
+  test('behavior: a client that comes back gets its previous host again, though a roomier one is online', async () => {
+    const c = await start({ updateIntervalMs: 300 })
+    const previous = await agent(c, { role: 'host', capacity: 1 })
+    const client = await agent(c, { role: 'client' })
+    await client.conn.call('vipnode_requestHosts', { count: 1 })
+    await client.close()
+    await eventually(async () => (await c.services.store.activeAssignments()).length === 0, 'client-gone release')
+    // Equal load ratios (0): without stickiness the host with more free slots would win every time.
+    await agent(c, { role: 'host', capacity: 5 })
+    const back = await agent(c, { role: 'client' }, {}, client.id)
+    const r = await back.conn.call('vipnode_requestHosts', { count: 1 })
+    expect(r.hosts.map((h) => h.nodeId)).toEqual([previous.id.nodeId])
+  })
+
   test('behavior: hosts on another chain or of another kind are skipped', async () => {
     const c = await start()
     await agent(c, { role: 'host', chainId: 1 })
@@ -118,6 +177,31 @@ describe('heads', () => {
     expect((await c.services.store.latestReport(liar.id.nodeId))?.blockNumber).toBe(9_999_999)
     await liar.conn.call('vipnode_update', { peers: [], block: { number: 1_002, hash: HASH } })
     expect(c.services.sessions.get(liar.id.nodeId)!.session!.blockNumber).toBe(1_002)
+  })
+})
+
+describe('lagging hosts', () => {
+  test('behavior: a host that stays behind the best head loses its clients (host-lagging); they are told, it evicts them, and it gets no new ones', async () => {
+    const c = await start({ updateIntervalMs: 300, maxBlockLag: 8 })
+    const slow = await agent(c, { role: 'host' })
+    const report = (a: TestAgent, number: number) => a.conn.call('vipnode_update', { peers: [], block: { number, hash: HASH } })
+    await report(slow, 1_000)
+    const client = await agent(c, { role: 'client' })
+    await client.conn.call('vipnode_requestHosts', { count: 1 })
+    const fast = await agent(c, { role: 'host', capacity: 1 })
+    await report(fast, 1_000)
+    await report(slow, 991) // 9 behind: lagging
+    const newcomer = await agent(c, { role: 'client' })
+    const r = await newcomer.conn.call('vipnode_requestHosts', { count: 2 })
+    expect(r).toMatchObject({ hosts: [{ nodeId: fast.id.nodeId }], message: 'only 1 of 2 hosts on chain 1337: 1 lagging' })
+
+    // Still behind after the lag grace period (two update intervals): the client is moved.
+    await eventually(() => slow.calls.some((x) => x.method === 'vipnode_evict'), 'evict for lag')
+    expect(slow.calls.find((x) => x.method === 'vipnode_evict')?.params).toEqual({ nodeId: client.id.nodeId, reason: 'host-lagging' })
+    await eventually(() => client.calls.some((x) => x.method === 'vipnode_notice'), 'notice')
+    expect(client.calls.find((x) => x.method === 'vipnode_notice')?.params).toMatchObject({ code: 'host-gone', message: expect.stringContaining('fell behind') })
+    expect(c.services.assignments.hostsOf(client.id.nodeId)).toEqual([])
+    expect((await c.services.store.activeAssignments({ hostId: slow.id.nodeId })).length).toBe(0)
   })
 })
 

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net'
 import { randomBytes } from 'node:crypto'
 import { Registry } from 'prom-client'
 import { coordinatorConfigSchema, type CoordinatorConfigInput, type CoordinatorConfig } from './config.ts'
-import { createCoordinatorMetrics } from './metrics.ts'
+import { createCoordinatorMetrics, instrumentStore } from './metrics.ts'
 import { openSqliteStore } from './store/sqlite/sqliteStore.ts'
 import type { Store } from './store/store.ts'
 import { SessionRegistry } from './services/sessions.ts'
@@ -22,6 +22,7 @@ import { loadOperatorWallet } from './chain/operatorKey.ts'
 import { readFileSync } from 'node:fs'
 import { createAgentSocketServer } from './server/agentSocket.ts'
 import { createHttpApp } from './server/httpServer.ts'
+import { closeDashboard } from './dashboard/routes.ts'
 import type { CoordinatorServices } from './rpc/context.ts'
 import { systemClock, type Clock } from '../lib/clock.ts'
 import { createLogger, type Logger } from '../lib/logger.ts'
@@ -52,14 +53,23 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   const log = (overrides.logger ?? createLogger({ level: config.logLevel })).child({ module: 'coordinator' })
   const registry = new Registry()
   const metrics = createCoordinatorMetrics(registry)
-  const store = overrides.store ?? openSqliteStore(config.db)
+  const store = instrumentStore(overrides.store ?? openSqliteStore(config.db), metrics)
 
   const leftOpen = await store.closeOpenSessions(clock.now(), 'coordinator restarted')
   const poolId = await resolvePoolId(store, config.poolId)
   const sessions = new SessionRegistry(clock)
   const assignments = new AssignmentService(
     // Agents back off up to 30 s between reconnects; give them that after a restart before releasing anything.
-    { admitTimeoutMs: config.admitTimeoutMs, releaseGraceMs: config.updateIntervalMs, startupGraceMs: Math.max(2 * config.updateIntervalMs, 30_000) },
+    // A host must lag for two update intervals (two reports) before its clients are moved.
+    {
+      admitTimeoutMs: config.admitTimeoutMs,
+      releaseGraceMs: config.updateIntervalMs,
+      startupGraceMs: Math.max(2 * config.updateIntervalMs, 30_000),
+      maxBlockLag: config.maxBlockLag,
+      lagGraceMs: 2 * config.updateIntervalMs,
+      admitRetries: config.admitRetries,
+      region: config.region,
+    },
     { store, sessions, clock, log: log.child({ module: 'assignments' }), metrics },
   )
   const restored = await assignments.load()
@@ -147,6 +157,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
         ready = false
         clearInterval(sweeper)
         clearInterval(settler)
+        closeDashboard(services)
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()))
         await agents.close()
         await tracker.close()

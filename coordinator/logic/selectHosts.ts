@@ -1,9 +1,16 @@
 /**
- * Which hosts may serve a client, and in what order. Pure: no I/O, no clock.
- * This is the basic policy (filter, then least load relative to capacity);
- * every host not chosen gets a reason so the choice can be explained.
+ * Which hosts may serve a client, and which of them to ask. Pure: no I/O, no
+ * clock, no global randomness (the time and the random source come in), so
+ * every decision can be replayed in a test or a simulation.
+ *
+ * Filter: every host that cannot serve this client right now gets a reason.
+ * Choose: among the rest, previous hosts of this client first (stickiness),
+ * then hosts in the preferred region, then everyone else; inside each tier,
+ * power-of-two-choices on load relative to capacity. Every host not chosen
+ * gets a reason too, so each decision can be explained.
  */
 import type { NodeId, ServiceKind } from '../../protocol/index.ts'
+import { isLagging } from './heads.ts'
 
 export interface HostCandidate {
   nodeId: NodeId
@@ -12,53 +19,208 @@ export interface HostCandidate {
   capacity: number
   /** Active assignments plus admissions in flight. */
   load: number
+  /** Latest plausible head the host's agent reported; 0 until its first report. */
+  blockNumber: number
+  region: string | null
+  /** Failed admissions keep the host out until this time (ms); 0 when it is not cooling down. */
+  coolingUntilMs: number
 }
 
 export interface SelectionRequest {
-  clientId: NodeId
+  /** The node asking; undefined for an anonymous HTTP preview. */
+  clientId: NodeId | undefined
   chainId: number
   kind: ServiceKind
   count: number
-  /** Hosts this client already has. */
+  /** Hosts this client already has or is being admitted to. */
   exclude: ReadonlySet<NodeId>
+  /** Hosts that failed to admit this client earlier in the same request. */
+  tried: ReadonlySet<NodeId>
+  /** The pool's best head on the client's chain; undefined when nobody has reported one. */
+  bestHead: number | undefined
+  maxBlockLag: number
+  nowMs: number
+  /** Preferred region; null for no preference. */
+  region: string | null
+  /** Hosts that served this client recently: given back first when they are eligible. */
+  sticky: ReadonlySet<NodeId>
 }
 
-export type RejectReason = 'self' | 'already-assigned' | 'wrong-network' | 'wrong-kind' | 'full'
+/**
+ * Why a host was not chosen. The first group are filters (the host could not
+ * serve this client); `other-region` and `outranked` are hosts that could have
+ * but ranked below the ones chosen.
+ */
+export type SkipReason =
+  | 'self'
+  | 'already-assigned'
+  | 'admit-failed'
+  | 'wrong-network'
+  | 'wrong-kind'
+  | 'lagging'
+  | 'cooling-down'
+  | 'full'
+  | 'other-region'
+  | 'outranked'
+
+/** Every reason, in the order explanations list them when counts tie. */
+export const SKIP_REASONS: readonly SkipReason[] = ['full', 'lagging', 'cooling-down', 'admit-failed', 'wrong-network', 'wrong-kind', 'self', 'already-assigned', 'other-region', 'outranked']
+
+export interface Rejection {
+  nodeId: NodeId
+  reason: SkipReason
+}
 
 export interface Selection {
+  /** In the order they were picked. */
   chosen: NodeId[]
-  rejected: { nodeId: NodeId; reason: RejectReason }[]
+  rejected: Rejection[]
 }
 
-export function selectHosts(candidates: readonly HostCandidate[], req: SelectionRequest): Selection {
+/**
+ * Why this host cannot serve this client, or undefined when it can. Identity
+ * checks come first, then the network, then health, and capacity last: a
+ * lagging host that is also full is reported as lagging, the reason an
+ * operator can act on.
+ */
+export function filterHost(h: HostCandidate, req: SelectionRequest): SkipReason | undefined {
+  if (h.nodeId === req.clientId) return 'self'
+  if (req.exclude.has(h.nodeId)) return 'already-assigned'
+  if (req.tried.has(h.nodeId)) return 'admit-failed'
+  if (h.chainId !== req.chainId) return 'wrong-network'
+  // Capability probes for rpc hosts do not exist yet: the declared kind is all we check.
+  if (h.kind !== req.kind) return 'wrong-kind'
+  if (isLagging(h.blockNumber, req.bestHead, req.maxBlockLag)) return 'lagging'
+  if (h.coolingUntilMs > req.nowMs) return 'cooling-down'
+  if (h.load >= h.capacity) return 'full'
+  return undefined
+}
+
+export function selectHosts(candidates: readonly HostCandidate[], req: SelectionRequest, random: () => number): Selection {
   const eligible: HostCandidate[] = []
-  const rejected: Selection['rejected'] = []
+  const rejected: Rejection[] = []
   for (const h of candidates) {
-    const reason: RejectReason | undefined =
-      h.nodeId === req.clientId
-        ? 'self'
-        : req.exclude.has(h.nodeId)
-          ? 'already-assigned'
-          : h.chainId !== req.chainId
-            ? 'wrong-network'
-            : h.kind !== req.kind
-              ? 'wrong-kind'
-              : h.load >= h.capacity
-                ? 'full'
-                : undefined
+    const reason = filterHost(h, req)
     if (reason) rejected.push({ nodeId: h.nodeId, reason })
     else eligible.push(h)
   }
-  // Least loaded relative to capacity first; ties broken by absolute free slots, then node ID for determinism.
-  eligible.sort((a, b) => a.load / a.capacity - b.load / b.capacity || b.capacity - b.load - (a.capacity - a.load) || (a.nodeId < b.nodeId ? -1 : 1))
-  return { chosen: eligible.slice(0, req.count).map((h) => h.nodeId), rejected }
+
+  const sticky = eligible.filter((h) => req.sticky.has(h.nodeId))
+  const rest = eligible.filter((h) => !req.sticky.has(h.nodeId))
+  // Region is a preference, not a filter: it only reorders, and only when some eligible host is in the region.
+  const region = req.region
+  const local = region === null ? [] : rest.filter((h) => h.region === region)
+  const tiers = local.length > 0 ? [sticky, local, rest.filter((h) => h.region !== region)] : [sticky, rest]
+
+  const chosen: NodeId[] = []
+  for (const tier of tiers) {
+    if (chosen.length >= req.count) break
+    chosen.push(...powerOfTwoChoices(tier, req.count - chosen.length, random).map((h) => h.nodeId))
+  }
+  const picked = new Set(chosen)
+  for (const h of eligible) {
+    if (!picked.has(h.nodeId)) rejected.push({ nodeId: h.nodeId, reason: local.length > 0 && h.region !== region && !req.sticky.has(h.nodeId) ? 'other-region' : 'outranked' })
+  }
+  return { chosen, rejected }
 }
 
-/** "no hosts with free slots on chain 1: 4 full, 1 wrong-network" */
-export function explainNoHosts(selection: Selection, chainId: number, onlineHosts: number): string {
+/**
+ * Load relative to capacity once this client is added: the quantity the
+ * policy compares. Comparing the ratio after the admission rather than
+ * before favours the bigger host when two are equally loaded (3/5 and 30/50
+ * become 0.8 and 0.62), which is where the next client disturbs the balance
+ * least.
+ */
+export function ratioAfter(h: Pick<HostCandidate, 'load' | 'capacity'>): number {
+  return (h.load + 1) / h.capacity
+}
+
+/**
+ * Pick `k` distinct hosts: each pick draws two of the remaining hosts at
+ * random and keeps the less loaded one (by ratioAfter). This spreads clients
+ * far more evenly than a random choice. With exact loads, always taking the
+ * least loaded host spreads them better still, but when the load figures lag
+ * behind (several coordinators, loads known from periodic reports) that
+ * sends every arrival in between to the same host, and two choices do not
+ * (bench/selection.ts has both cases).
+ *
+ * Draws are weighted by capacity. With uniform draws a host can win at most
+ * the draws it is in, about 2/n of all picks, whatever its size: a 50-slot
+ * host then cannot fill as fast as its share of clients leave it, stays
+ * nearly empty, and the overflow piles onto 5-slot hosts (bench/selection.ts
+ * showed this). Weighted by capacity, every host is drawn in proportion to
+ * what it can take, and the comparison evens out the ratios.
+ */
+export function powerOfTwoChoices<T extends Pick<HostCandidate, 'load' | 'capacity'>>(hosts: readonly T[], k: number, random: () => number): T[] {
+  const pool = [...hosts]
+  let total = 0
+  for (const h of pool) total += weight(h)
+  const out: T[] = []
+  while (out.length < k && pool.length > 0) {
+    let pick: number
+    if (pool.length === 1) pick = 0
+    else {
+      const i = draw(pool, total, random, -1)
+      const j = draw(pool, total - weight(pool[i]!), random, i)
+      pick = better(pool[i]!, pool[j]!) ? i : j
+    }
+    const [taken] = pool.splice(pick, 1)
+    total -= weight(taken!)
+    out.push(taken!)
+  }
+  return out
+}
+
+function weight(h: Pick<HostCandidate, 'capacity'>): number {
+  return Math.max(h.capacity, 0)
+}
+
+/** One index, with probability proportional to capacity, never `skip`. `total` is the weight of all but `skip`. */
+function draw(pool: readonly Pick<HostCandidate, 'capacity'>[], total: number, random: () => number, skip: number): number {
+  let target = random() * total
+  let last = -1
+  for (let i = 0; i < pool.length; i++) {
+    if (i === skip) continue
+    last = i
+    target -= weight(pool[i]!)
+    if (target < 0) return i
+  }
+  // Only reached through rounding at the very top of the range (or all weights 0): the last candidate.
+  return last
+}
+
+/** a is at least as good as b: lower ratio after admission, then more free slots, then a (the first drawn). */
+function better(a: Pick<HostCandidate, 'load' | 'capacity'>, b: Pick<HostCandidate, 'load' | 'capacity'>): boolean {
+  const d = ratioAfter(a) - ratioAfter(b)
+  if (d !== 0) return d < 0
+  return a.capacity - a.load >= b.capacity - b.load
+}
+
+/** "4 full, 1 lagging": counts by reason, most frequent first, ties in SKIP_REASONS order. */
+export function summarizeReasons(reasons: Iterable<SkipReason>): string {
+  const counts = new Map<SkipReason, number>()
+  for (const r of reasons) counts.set(r, (counts.get(r) ?? 0) + 1)
+  return [...counts]
+    .sort(([ra, a], [rb, b]) => b - a || SKIP_REASONS.indexOf(ra) - SKIP_REASONS.indexOf(rb))
+    .map(([reason, n]) => `${n} ${reason}`)
+    .join(', ')
+}
+
+/** "no hosts with free slots on chain 1: 4 full, 1 lagging" */
+export function explainNoHosts(rejected: readonly Rejection[], chainId: number, onlineHosts: number): string {
   if (onlineHosts === 0) return `no hosts online on chain ${chainId}`
-  const counts = new Map<RejectReason, number>()
-  for (const r of selection.rejected) counts.set(r.reason, (counts.get(r.reason) ?? 0) + 1)
-  const parts = [...counts].map(([reason, n]) => `${n} ${reason}`)
-  return `no hosts with free slots on chain ${chainId}: ${parts.join(', ')}`
+  return `no hosts with free slots on chain ${chainId}: ${summarizeReasons(rejected.map((r) => r.reason))}`
+}
+
+/** "only 2 of 3 hosts on chain 1: 4 full, 1 lagging" (hosts that ranked lower are not a shortfall's cause, so they are left out). */
+export function explainShortfall(got: number, wanted: number, rejected: readonly Rejection[], chainId: number): string {
+  const causes = rejected.filter((r) => r.reason !== 'outranked' && r.reason !== 'other-region' && r.reason !== 'already-assigned')
+  const why = summarizeReasons(causes.map((r) => r.reason))
+  return `only ${got} of ${wanted} hosts on chain ${chainId}${why ? `: ${why}` : ''}`
+}
+
+/** "no host acknowledged the admission (2 tried); 3 full" */
+export function explainNoneAdmitted(tried: number, rejected: readonly Rejection[]): string {
+  const others = summarizeReasons(rejected.filter((r) => r.reason !== 'admit-failed').map((r) => r.reason))
+  return `no host acknowledged the admission (${tried} tried)${others ? `; ${others}` : ''}`
 }

@@ -5,6 +5,8 @@ import type { CoordinatorServices } from '../rpc/context.ts'
 import { PROTOCOL_VERSION } from '../../protocol/index.ts'
 import { VERSION } from '../../lib/packageVersion.ts'
 import { payoutRoutes } from './payoutRoutes.ts'
+import { bootstrapRoutes } from './bootstrapRoutes.ts'
+import { dashboardRoutes } from '../dashboard/routes.ts'
 import { trackerFeed } from '../tracker/index.ts'
 
 export interface StatusBody {
@@ -52,6 +54,8 @@ export function createHttpApp(services: CoordinatorServices, registry: Registry,
     res.json(status(services))
   })
   app.use(payoutRoutes(services))
+  app.use(bootstrapRoutes(services))
+  app.use(dashboardRoutes(services)) // GET / (public status page) and /dashboard (admin, behind a login)
   // What nodes report about themselves through ethstats: public, like an ethstats page.
   app.get('/v1/tracker/nodes', (_req, res) => {
     res.json(trackerFeed(services.tracker, services.clock.now()))

@@ -3,13 +3,33 @@
  * mirrored in memory (loaded from the store at start) so capacity checks and
  * reservations are synchronous and can never overbook a host, even when many
  * clients ask at once.
+ *
+ * Choosing hosts is the pure policy in logic/selectHosts.ts (filter, then
+ * stickiness, region and power-of-two-choices); this service feeds it the
+ * live state (sessions, loads, heads, cool-downs, recent pairs), runs the
+ * admissions with retries, keeps the explanations, and moves clients off
+ * hosts that fall behind.
  */
-import { admitResultSchema, evictResultSchema, rpcError, type AssignedHost, type NodeId, type ServiceKind } from '../../protocol/index.ts'
+import { admitResultSchema, evictResultSchema, rpcError, type AssignedHost, type NodeId, type RequestHostsResult, type ServiceKind } from '../../protocol/index.ts'
 import type { Clock } from '../../lib/clock.ts'
 import type { Logger } from '../../lib/logger.ts'
 import type { AssignmentRecord, AssignmentStore } from '../store/store.ts'
 import type { CoordinatorMetrics } from '../metrics.ts'
-import { selectHosts, explainNoHosts, type HostCandidate } from '../logic/selectHosts.ts'
+import {
+  selectHosts,
+  explainNoHosts,
+  explainNoneAdmitted,
+  explainShortfall,
+  summarizeReasons,
+  type HostCandidate,
+  type Rejection,
+  type Selection,
+  type SkipReason,
+} from '../logic/selectHosts.ts'
+import { bestReportedHead, combineHeads, isLagging, type HeadView } from '../logic/heads.ts'
+import { afterFailure, afterSuccess, isSpent, type CoolDownPolicy, type CoolDownState } from '../logic/coolDown.ts'
+import { RecentPairs } from '../logic/recentPairs.ts'
+import { DecisionLog, type Decision, type HostSkip } from '../logic/decisionLog.ts'
 import type { AgentSession, SessionRegistry } from './sessions.ts'
 
 export interface AssignmentOptions {
@@ -18,6 +38,20 @@ export interface AssignmentOptions {
   releaseGraceMs: number
   /** After a coordinator start, how long agents with assignments have to reconnect (their backoff may be long). */
   startupGraceMs: number
+  /** Hosts more than this many blocks behind the pool's best head get no new clients. Default 8. */
+  maxBlockLag?: number | undefined
+  /** A host lagging for longer than this loses its clients (reason host-lagging). Default 2 × releaseGraceMs. */
+  lagGraceMs?: number | undefined
+  /** Further selection rounds when admissions fail (0: ask once). Default 1. */
+  admitRetries?: number | undefined
+  /** Region preferred for clients that declare none. */
+  region?: string | null | undefined
+  /** Pause after failed admissions. Default 10 s doubling up to 5 min. */
+  coolDown?: CoolDownPolicy | undefined
+  /** How long a released (client, host) pair is remembered for stickiness. Default 15 min. */
+  stickyMs?: number | undefined
+  /** Decisions kept for the dashboard. Default 100. */
+  decisionLogSize?: number | undefined
 }
 
 export interface AssignmentDeps {
@@ -26,9 +60,32 @@ export interface AssignmentDeps {
   clock: Clock
   log: Logger
   metrics: CoordinatorMetrics
+  /** A second source of chain heads (the tracker); agents' own reports are always used. */
+  heads?: HeadView | undefined
+  /** Uniform in [0, 1); injected so tests and simulations are deterministic. */
+  random?: (() => number) | undefined
 }
 
-export type ReleaseReason = 'client-gone' | 'host-gone' | 'evicted' | 'insufficient-balance'
+export type ReleaseReason = 'client-gone' | 'host-gone' | 'host-lagging' | 'evicted' | 'insufficient-balance'
+
+/** What GET /v1/bootstrap asks: like vipnode_requestHosts, from someone who has not proven who they are. */
+export interface PreviewRequest {
+  chainId: number
+  count: number
+  kind: ServiceKind
+  nodeId?: NodeId | undefined
+  region?: string | null | undefined
+}
+
+export interface PreviewResult {
+  hosts: { nodeId: NodeId; enode: string }[]
+  message?: string
+}
+
+export const DEFAULT_MAX_BLOCK_LAG = 8
+export const DEFAULT_ADMIT_RETRIES = 1
+const DEFAULT_COOL_DOWN: CoolDownPolicy = { baseMs: 10_000, maxMs: 300_000 }
+const DEFAULT_STICKY_MS = 15 * 60_000
 
 export class AssignmentService {
   private readonly hostsByClient = new Map<NodeId, Map<NodeId, AssignmentRecord>>()
@@ -38,12 +95,34 @@ export class AssignmentService {
   private readonly inflightByClient = new Map<NodeId, Set<NodeId>>()
   private readonly admittingByHost = new Map<NodeId, Set<NodeId>>()
 
+  private readonly coolDowns = new Map<NodeId, CoolDownState>()
+  /** When each online host was first seen lagging, in the current stretch. */
+  private readonly laggingSince = new Map<NodeId, number>()
+  private readonly recentPairs: RecentPairs
+  private readonly decisions: DecisionLog
+  private readonly heads: HeadView
+  private readonly random: () => number
+  private readonly maxBlockLag: number
+  private readonly lagGraceMs: number
+  private readonly admitRetries: number
+  private readonly coolDown: CoolDownPolicy
+
   private readonly releaseListeners: ((clientId: NodeId, hostId: NodeId) => void)[] = []
 
   constructor(
     private readonly opts: AssignmentOptions,
     private readonly deps: AssignmentDeps,
-  ) {}
+  ) {
+    this.maxBlockLag = opts.maxBlockLag ?? DEFAULT_MAX_BLOCK_LAG
+    this.lagGraceMs = opts.lagGraceMs ?? 2 * opts.releaseGraceMs
+    this.admitRetries = opts.admitRetries ?? DEFAULT_ADMIT_RETRIES
+    this.coolDown = opts.coolDown ?? DEFAULT_COOL_DOWN
+    this.recentPairs = new RecentPairs({ ttlMs: opts.stickyMs ?? DEFAULT_STICKY_MS, perClient: 16, maxClients: 100_000 })
+    this.decisions = new DecisionLog(opts.decisionLogSize ?? 100)
+    this.random = deps.random ?? Math.random
+    const reported: HeadView = { bestHead: (chainId) => bestReportedHead(deps.sessions.sessions(), chainId) }
+    this.heads = deps.heads ? combineHeads(reported, deps.heads) : reported
+  }
 
   /** Called after each released assignment (metering ends the pair's chain). */
   onRelease(listener: (clientId: NodeId, hostId: NodeId) => void): void {
@@ -89,88 +168,258 @@ export class AssignmentService {
     return (this.clientsByHost.get(hostId)?.size ?? 0) + (this.reserved.get(hostId) ?? 0)
   }
 
+  /** The last decisions, newest first (for the dashboard). */
+  recentDecisions(limit?: number): Decision[] {
+    return this.decisions.recent(limit)
+  }
+
+  /** Why this host was last passed over, if it has not been chosen since. */
+  skipReasons(hostId: NodeId): HostSkip | undefined {
+    return this.decisions.skipOf(hostId)
+  }
+
+  /** The host's cool-down after failed admissions, if one is running or remembered. */
+  coolDownOf(hostId: NodeId): CoolDownState | undefined {
+    return this.coolDowns.get(hostId)
+  }
+
+  /** The pool's best head on a chain, as the lag filter sees it. */
+  bestHead(chainId: number): number | undefined {
+    return this.heads.bestHead(chainId)
+  }
+
   /**
    * Give the client up to `count` hosts: the ones it already has that are
    * online, topped up with newly admitted ones. Only hosts that acknowledged
-   * vipnode_admit are returned.
+   * vipnode_admit are returned; when some refuse, others are tried, for at
+   * most 1 + admitRetries rounds.
    */
-  async requestHosts(client: AgentSession, count: number, kind: ServiceKind): Promise<{ hosts: AssignedHost[] }> {
-    const { sessions, log, metrics, store, clock } = this.deps
-    const hosts: AssignedHost[] = []
+  async requestHosts(client: AgentSession, count: number, kind: ServiceKind): Promise<RequestHostsResult> {
+    const { sessions, clock } = this.deps
+    const kept: AssignedHost[] = []
     for (const [hostId, a] of this.hostsByClient.get(client.nodeId) ?? []) {
       const host = sessions.get(hostId)?.session
-      if (host && a.kind === kind && hosts.length < count) hosts.push({ nodeId: hostId, enode: host.enode, kind })
+      if (host && a.kind === kind && kept.length < count) kept.push({ nodeId: hostId, enode: host.enode, kind })
     }
-    const need = count - hosts.length
-    if (need <= 0) return { hosts }
+    if (kept.length >= count) return { hosts: kept }
 
-    const inflight = this.inflightByClient.get(client.nodeId) ?? new Set<NodeId>()
-    const exclude = new Set<NodeId>([...this.hostsOf(client.nodeId), ...inflight])
+    const startedAt = clock.now()
+    const added: AssignedHost[] = []
+    const failed: NodeId[] = []
+    const tried = new Set<NodeId>()
+    const reasons = new Map<NodeId, SkipReason>()
+    let rounds = 0
+    while (rounds <= this.admitRetries && kept.length + added.length < count) {
+      rounds++
+      const selection = this.select({ clientId: client.nodeId, chainId: client.chainId, kind, count: count - kept.length - added.length, tried, region: client.region })
+      for (const r of selection.rejected) reasons.set(r.nodeId, r.reason)
+      if (selection.chosen.length === 0) break
+      // Reserve synchronously, before any await, so concurrent requests cannot overbook.
+      for (const hostId of selection.chosen) this.reserve(client.nodeId, hostId)
+      const outcomes = await Promise.all(selection.chosen.map((hostId) => this.admit(client, hostId, kind)))
+      let failures = 0
+      selection.chosen.forEach((hostId, i) => {
+        const got = outcomes[i]
+        if (got) added.push(got)
+        else {
+          failures++
+          failed.push(hostId)
+          tried.add(hostId)
+          reasons.set(hostId, 'admit-failed')
+        }
+      })
+      if (failures === 0) break
+    }
+
+    const hosts = [...kept, ...added]
+    const given = new Set(hosts.map((h) => h.nodeId))
+    const skipped: Rejection[] = []
+    for (const [nodeId, reason] of reasons) if (!given.has(nodeId)) skipped.push({ nodeId, reason })
+    let message: string | undefined
+    if (hosts.length === 0) {
+      message = tried.size > 0 ? explainNoneAdmitted(tried.size, skipped) : explainNoHosts(skipped, client.chainId, sessions.count('host'))
+    } else if (hosts.length < count) message = explainShortfall(hosts.length, count, skipped, client.chainId)
+    this.note({
+      atMs: startedAt,
+      source: 'rpc',
+      clientId: client.nodeId,
+      chainId: client.chainId,
+      kind,
+      requested: count,
+      kept: kept.map((h) => h.nodeId),
+      added: added.map((h) => h.nodeId),
+      failed,
+      skipped,
+      rounds,
+      ...(message ? { message } : {}),
+    })
+    if (hosts.length === 0) {
+      throw rpcError('NO_HOSTS_AVAILABLE', message!, { rejected: skipped.length, tried: tried.size })
+    }
+    return message ? { hosts, message } : { hosts }
+  }
+
+  /**
+   * The hosts GET /v1/bootstrap would offer: the same filters and choice as
+   * vipnode_requestHosts, but nothing is reserved or admitted. The caller has
+   * not proven it owns `nodeId`, so the pool must not make hosts trust that
+   * node or start charging it; `nodeId` only serves to leave out the node
+   * itself and its current hosts, and to prefer its previous ones.
+   */
+  preview(req: PreviewRequest): PreviewResult {
+    const { sessions, clock } = this.deps
+    const selection = this.select({ clientId: req.nodeId, chainId: req.chainId, kind: req.kind, count: req.count, tried: new Set(), region: req.region ?? null })
+    const hosts: PreviewResult['hosts'] = []
+    const skipped = [...selection.rejected]
+    for (const hostId of selection.chosen) {
+      const session = sessions.get(hostId)?.session
+      if (session) hosts.push({ nodeId: hostId, enode: session.enode })
+    }
+    const message =
+      hosts.length === 0 ? explainNoHosts(skipped, req.chainId, sessions.count('host')) : hosts.length < req.count ? explainShortfall(hosts.length, req.count, skipped, req.chainId) : undefined
+    this.note({
+      atMs: clock.now(),
+      source: 'http',
+      clientId: req.nodeId ?? null,
+      chainId: req.chainId,
+      kind: req.kind,
+      requested: req.count,
+      kept: [],
+      added: hosts.map((h) => h.nodeId),
+      failed: [],
+      skipped,
+      rounds: 1,
+      ...(message ? { message } : {}),
+    })
+    return message ? { hosts, message } : { hosts }
+  }
+
+  /** Build the candidates from the live state and run the pure policy. */
+  private select(req: { clientId: NodeId | undefined; chainId: number; kind: ServiceKind; count: number; tried: ReadonlySet<NodeId>; region: string | null }): Selection {
+    const { sessions, clock } = this.deps
+    const now = clock.now()
     const candidates: HostCandidate[] = []
     for (const h of sessions.sessions('host')) {
-      candidates.push({ nodeId: h.nodeId, chainId: h.chainId, kind: h.kind, capacity: h.capacity, load: this.loadOf(h.nodeId) })
+      candidates.push({
+        nodeId: h.nodeId,
+        chainId: h.chainId,
+        kind: h.kind,
+        capacity: h.capacity,
+        load: this.loadOf(h.nodeId),
+        blockNumber: h.blockNumber,
+        region: h.region,
+        coolingUntilMs: this.coolDowns.get(h.nodeId)?.untilMs ?? 0,
+      })
     }
-    const selection = selectHosts(candidates, { clientId: client.nodeId, chainId: client.chainId, kind, count: need, exclude })
-    for (const r of selection.rejected) log.debug('host skipped', { client: client.nodeId, host: r.nodeId, reason: r.reason })
-
-    // Reserve synchronously, before any await, so concurrent requests cannot overbook.
-    for (const hostId of selection.chosen) {
-      this.reserved.set(hostId, (this.reserved.get(hostId) ?? 0) + 1)
-      inflight.add(hostId)
-      let admitting = this.admittingByHost.get(hostId)
-      if (!admitting) this.admittingByHost.set(hostId, (admitting = new Set()))
-      admitting.add(client.nodeId)
-    }
-    this.inflightByClient.set(client.nodeId, inflight)
-
-    const admitted = await Promise.all(
-      selection.chosen.map(async (hostId): Promise<AssignedHost | undefined> => {
-        const conn = sessions.get(hostId)
-        try {
-          if (!conn?.session) throw rpcError('NODE_UNAVAILABLE', 'host went offline')
-          const reply = await conn.call('vipnode_admit', { nodeId: client.nodeId, enode: client.enode, kind }, { timeoutMs: this.opts.admitTimeoutMs })
-          admitResultSchema.parse(reply)
-          const record = await store.addAssignment({ clientId: client.nodeId, hostId, kind, assignedAtMs: clock.now() })
-          this.index(record)
-          return { nodeId: hostId, enode: conn.session.enode, kind }
-        } catch (err) {
-          metrics.admissionsFailed.inc()
-          log.warn('admission failed', { client: client.nodeId, host: hostId, error: (err as Error).message })
-          return undefined
-        } finally {
-          const left = (this.reserved.get(hostId) ?? 1) - 1
-          if (left > 0) this.reserved.set(hostId, left)
-          else this.reserved.delete(hostId)
-          inflight.delete(hostId)
-          const admitting = this.admittingByHost.get(hostId)
-          admitting?.delete(client.nodeId)
-          if (admitting?.size === 0) this.admittingByHost.delete(hostId)
-        }
-      }),
+    const exclude = new Set<NodeId>(req.clientId ? [...this.hostsOf(req.clientId), ...(this.inflightByClient.get(req.clientId) ?? [])] : [])
+    return selectHosts(
+      candidates,
+      {
+        clientId: req.clientId,
+        chainId: req.chainId,
+        kind: req.kind,
+        count: req.count,
+        exclude,
+        tried: req.tried,
+        bestHead: this.heads.bestHead(req.chainId),
+        maxBlockLag: this.maxBlockLag,
+        nowMs: now,
+        region: req.region ?? this.opts.region ?? null,
+        sticky: this.recentPairs.recent(req.clientId, now),
+      },
+      this.random,
     )
-    if (inflight.size === 0) this.inflightByClient.delete(client.nodeId)
-    for (const h of admitted) if (h) hosts.push(h)
-    if (hosts.length === 0) {
-      const message =
-        selection.chosen.length > 0
-          ? `no host acknowledged the admission (${selection.chosen.length} tried)`
-          : explainNoHosts(selection, client.chainId, sessions.count('host'))
-      throw rpcError('NO_HOSTS_AVAILABLE', message, { rejected: selection.rejected.length })
+  }
+
+  /** Ask one host to admit the client; the reservation is held until the answer (or the timeout). */
+  private async admit(client: AgentSession, hostId: NodeId, kind: ServiceKind): Promise<AssignedHost | undefined> {
+    const { sessions, log, metrics, store, clock } = this.deps
+    const conn = sessions.get(hostId)
+    try {
+      if (!conn?.session) throw rpcError('NODE_UNAVAILABLE', 'host went offline')
+      const reply = await conn.call('vipnode_admit', { nodeId: client.nodeId, enode: client.enode, kind }, { timeoutMs: this.opts.admitTimeoutMs })
+      admitResultSchema.parse(reply)
+      const record = await store.addAssignment({ clientId: client.nodeId, hostId, kind, assignedAtMs: clock.now() })
+      this.index(record)
+      const eased = afterSuccess(this.coolDowns.get(hostId), clock.now(), this.coolDown)
+      if (eased) this.coolDowns.set(hostId, eased)
+      else this.coolDowns.delete(hostId)
+      return { nodeId: hostId, enode: conn.session.enode, kind }
+    } catch (err) {
+      metrics.admissionsFailed.inc()
+      const state = afterFailure(this.coolDowns.get(hostId), clock.now(), this.coolDown)
+      this.coolDowns.set(hostId, state)
+      log.warn('admission failed', { client: client.nodeId, host: hostId, error: (err as Error).message, coolDownMs: state.untilMs - clock.now(), strikes: state.strikes })
+      return undefined
+    } finally {
+      this.unreserve(client.nodeId, hostId)
     }
-    return { hosts }
+  }
+
+  private reserve(clientId: NodeId, hostId: NodeId): void {
+    this.reserved.set(hostId, (this.reserved.get(hostId) ?? 0) + 1)
+    let inflight = this.inflightByClient.get(clientId)
+    if (!inflight) this.inflightByClient.set(clientId, (inflight = new Set()))
+    inflight.add(hostId)
+    let admitting = this.admittingByHost.get(hostId)
+    if (!admitting) this.admittingByHost.set(hostId, (admitting = new Set()))
+    admitting.add(clientId)
+  }
+
+  private unreserve(clientId: NodeId, hostId: NodeId): void {
+    const left = (this.reserved.get(hostId) ?? 1) - 1
+    if (left > 0) this.reserved.set(hostId, left)
+    else this.reserved.delete(hostId)
+    const inflight = this.inflightByClient.get(clientId)
+    inflight?.delete(hostId)
+    if (inflight?.size === 0) this.inflightByClient.delete(clientId)
+    const admitting = this.admittingByHost.get(hostId)
+    admitting?.delete(clientId)
+    if (admitting?.size === 0) this.admittingByHost.delete(hostId)
+  }
+
+  /** Keep the decision for the dashboard, count the skips, and log it at debug level. */
+  private note(d: Decision): void {
+    const { metrics, log } = this.deps
+    this.decisions.record(d)
+    // One inc per reason, not per host: a labelled inc costs a label lookup, and a big pool skips hundreds of hosts per request.
+    const counts = new Map<SkipReason, number>()
+    for (const s of d.skipped) counts.set(s.reason, (counts.get(s.reason) ?? 0) + 1)
+    for (const [reason, n] of counts) metrics.assignmentSkipped.inc({ reason }, n)
+    if (log.level === 'debug' || log.level === 'trace') {
+      log.debug('hosts chosen', {
+        source: d.source,
+        client: d.clientId,
+        chainId: d.chainId,
+        requested: d.requested,
+        kept: d.kept.length,
+        added: d.added,
+        failed: d.failed,
+        rounds: d.rounds,
+        summary: summarizeReasons(d.skipped.map((s) => s.reason)),
+        skipped: d.skipped,
+      })
+    }
   }
 
   /** End one assignment; the host is told to evict the client unless the host is the one that left. */
   async release(clientId: NodeId, hostId: NodeId, reason: ReleaseReason): Promise<boolean> {
     const { store, sessions, clock, log, metrics } = this.deps
     if (!this.unindex(clientId, hostId)) return false
-    await store.releaseAssignment(clientId, hostId, clock.now(), reason)
+    const now = clock.now()
+    // Remembered whatever the reason: the filters still apply when the client comes back, so a host that is
+    // still lagging or gone is not given back, and one that recovered is.
+    this.recentPairs.remember(clientId, hostId, now)
+    await store.releaseAssignment(clientId, hostId, now, reason)
     for (const l of this.releaseListeners) l(clientId, hostId)
     metrics.assignmentsReleased.inc({ reason })
     log.info('assignment released', { client: clientId, host: hostId, reason })
+    // Tell the client now rather than at its next report, so it finds a replacement sooner. A lagging host is
+    // announced with the host-gone code too: that is the code client shims act on at once (the message says why).
     if (reason === 'host-gone') {
-      // Tell the client now rather than at its next report, so it finds a replacement sooner.
       sessions.get(clientId)?.notify('vipnode_notice', { level: 'warn', code: 'host-gone', message: `host ${hostId.slice(0, 16)}… went offline; finding a replacement` })
+    } else if (reason === 'host-lagging') {
+      sessions.get(clientId)?.notify('vipnode_notice', { level: 'warn', code: 'host-gone', message: `host ${hostId.slice(0, 16)}… fell behind the chain head; finding a replacement` })
     }
     const host = sessions.get(hostId)
     if (host && reason !== 'host-gone') {
@@ -182,7 +431,11 @@ export class AssignmentService {
     return true
   }
 
-  /** Release the assignments of agents that have been gone longer than the grace period. */
+  /**
+   * Release the assignments of agents that have been gone longer than the
+   * grace period, and of hosts that have lagged longer than the lag grace
+   * period; forget expired cool-downs, pairs and skip reasons.
+   */
   async sweep(): Promise<number> {
     const { sessions, clock } = this.deps
     const now = clock.now()
@@ -196,6 +449,40 @@ export class AssignmentService {
         if (expired(clientId)) released += Number(await this.release(clientId, hostId, 'client-gone'))
         else if (expired(hostId)) released += Number(await this.release(clientId, hostId, 'host-gone'))
       }
+    }
+    released += await this.releaseLagging(now)
+    for (const [id, state] of this.coolDowns) if (isSpent(state, now, this.coolDown)) this.coolDowns.delete(id)
+    this.recentPairs.prune(now)
+    this.decisions.prune(now - (this.opts.stickyMs ?? DEFAULT_STICKY_MS))
+    return released
+  }
+
+  /**
+   * A host that stays more than maxBlockLag behind for longer than the lag
+   * grace period loses its clients (reason host-lagging), so their shims ask
+   * for replacements. The grace period keeps one slow report (a host a block
+   * or two late at the moment the head moved) from moving anyone.
+   */
+  private async releaseLagging(now: number): Promise<number> {
+    const { sessions, log } = this.deps
+    const best = new Map<number, number | undefined>()
+    const hosts = [...sessions.sessions('host')]
+    const online = new Set(hosts.map((h) => h.nodeId))
+    for (const id of this.laggingSince.keys()) if (!online.has(id)) this.laggingSince.delete(id)
+    let released = 0
+    for (const h of hosts) {
+      if (!best.has(h.chainId)) best.set(h.chainId, this.heads.bestHead(h.chainId))
+      const head = best.get(h.chainId)
+      if (!isLagging(h.blockNumber, head, this.maxBlockLag)) {
+        this.laggingSince.delete(h.nodeId)
+        continue
+      }
+      const since = this.laggingSince.get(h.nodeId) ?? now
+      this.laggingSince.set(h.nodeId, since)
+      const clients = this.clientsOf(h.nodeId)
+      if (now - since < this.lagGraceMs || clients.length === 0) continue
+      log.info('host lagging: moving its clients', { host: h.nodeId, blockNumber: h.blockNumber, bestHead: head, behind: head! - h.blockNumber, clients: clients.length })
+      for (const clientId of clients) released += Number(await this.release(clientId, h.nodeId, 'host-lagging'))
     }
     return released
   }

@@ -1,0 +1,123 @@
+/**
+ * Dashboard login: the admin token (the same one as the admin API's bearer
+ * token) is exchanged for a random session id in an HttpOnly, SameSite=Strict
+ * cookie. Sessions live in memory, so a restart logs everybody out. Login
+ * attempts are limited per remote address.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import type { Request } from 'express'
+import type { Clock } from '../../lib/clock.ts'
+
+export const SESSION_COOKIE = 'vipnode_admin'
+
+/** Constant-time comparison whatever the lengths (both sides are hashed first). */
+export function tokenMatches(given: string | undefined, token: string | undefined): boolean {
+  if (!token || !given) return false
+  const digest = (s: string) => createHash('sha256').update(s).digest()
+  return timingSafeEqual(digest(given), digest(token))
+}
+
+export function bearerOf(req: Request): string | undefined {
+  return /^Bearer (.+)$/.exec(req.get('authorization') ?? '')?.[1]
+}
+
+export function cookieOf(req: Request, name: string): string | undefined {
+  for (const part of (req.get('cookie') ?? '').split(';')) {
+    const eq = part.indexOf('=')
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim()
+  }
+  return undefined
+}
+
+/** Behind a TLS-terminating proxy that says so, the cookie is marked Secure. */
+export function isHttps(req: Request): boolean {
+  return req.secure || req.get('x-forwarded-proto')?.split(',')[0]?.trim() === 'https'
+}
+
+export function sessionCookie(id: string, maxAgeMs: number, secure: boolean): string {
+  return `${SESSION_COOKIE}=${id}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${Math.floor(maxAgeMs / 1000)}${secure ? '; Secure' : ''}`
+}
+
+export function clearedCookie(secure: boolean): string {
+  return `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0${secure ? '; Secure' : ''}`
+}
+
+export interface AdminSession {
+  id: string
+  createdAtMs: number
+  expiresAtMs: number
+}
+
+/** Logged-in admin sessions, in memory, each valid for `ttlMs` from login. */
+export class AdminSessions {
+  private readonly byId = new Map<string, AdminSession>()
+
+  constructor(
+    private readonly clock: Clock,
+    readonly ttlMs: number,
+    private readonly max = 1_000,
+  ) {}
+
+  create(): AdminSession {
+    this.prune()
+    // Map iteration is insertion order: the oldest session makes room.
+    while (this.byId.size >= this.max) this.byId.delete(this.byId.keys().next().value!)
+    const now = this.clock.now()
+    const session = { id: randomBytes(32).toString('base64url'), createdAtMs: now, expiresAtMs: now + this.ttlMs }
+    this.byId.set(session.id, session)
+    return session
+  }
+
+  valid(id: string | undefined): boolean {
+    if (!id) return false
+    const s = this.byId.get(id)
+    if (!s) return false
+    if (s.expiresAtMs <= this.clock.now()) {
+      this.byId.delete(id)
+      return false
+    }
+    return true
+  }
+
+  delete(id: string | undefined): void {
+    if (id) this.byId.delete(id)
+  }
+
+  get size(): number {
+    return this.byId.size
+  }
+
+  private prune(): void {
+    const now = this.clock.now()
+    for (const [id, s] of this.byId) if (s.expiresAtMs <= now) this.byId.delete(id)
+  }
+}
+
+/** At most `limit` login attempts per address in any `windowMs` (a sliding window). */
+export class LoginLimiter {
+  private readonly attempts = new Map<string, number[]>()
+
+  constructor(
+    private readonly clock: Clock,
+    readonly limit = 5,
+    readonly windowMs = 60_000,
+  ) {}
+
+  /** Count an attempt; refused (with seconds until the next is allowed) once the window is full. */
+  attempt(address: string): { ok: true } | { ok: false; retryAfterS: number } {
+    const now = this.clock.now()
+    if (this.attempts.size > 10_000) this.prune(now)
+    const recent = (this.attempts.get(address) ?? []).filter((t) => now - t < this.windowMs)
+    if (recent.length >= this.limit) {
+      this.attempts.set(address, recent)
+      return { ok: false, retryAfterS: Math.max(1, Math.ceil((recent[0]! + this.windowMs - now) / 1000)) }
+    }
+    recent.push(now)
+    this.attempts.set(address, recent)
+    return { ok: true }
+  }
+
+  private prune(now: number): void {
+    for (const [address, times] of this.attempts) if (times.every((t) => now - t >= this.windowMs)) this.attempts.delete(address)
+  }
+}

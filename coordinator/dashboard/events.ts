@@ -1,0 +1,166 @@
+/**
+ * Live updates for the dashboard over Server-Sent Events. Every open stream
+ * gets a fresh snapshot when it connects, whenever the set of connected
+ * agents or assignments changes, and every `pushIntervalMs` regardless.
+ * Online hosts and clients are sampled into a ring buffer for the charts,
+ * every `sampleIntervalMs` and at each change. One snapshot is built per push
+ * and shared by all streams.
+ */
+import type { Request, Response } from 'express'
+import type { CoordinatorServices } from '../rpc/context.ts'
+import { liveCounts, SampleRing, SnapshotBuilder } from './snapshot.ts'
+
+export interface DashboardHubOptions {
+  /** A full snapshot to every stream at least this often. */
+  pushIntervalMs: number
+  /** How often the online counts are sampled for the charts. */
+  sampleIntervalMs: number
+  /** How many samples are kept (8,640 at 10 s is a day). */
+  sampleCapacity: number
+  /** How often agent connects and disconnects are looked for (an in-memory comparison). */
+  watchIntervalMs: number
+}
+
+export const defaultHubOptions: DashboardHubOptions = { pushIntervalMs: 5_000, sampleIntervalMs: 10_000, sampleCapacity: 8_640, watchIntervalMs: 250 }
+
+/** A stream whose unsent data grows past this is a stalled browser tab and is dropped. */
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024
+
+interface Stream {
+  res: Response
+  /** The dashboard session the stream was opened with; null for a bearer token. */
+  sessionId: string | null
+}
+
+export class DashboardHub {
+  readonly samples: SampleRing
+  readonly builder: SnapshotBuilder
+  private readonly streams = new Set<Stream>()
+  private readonly timers: NodeJS.Timeout[] = []
+  private fingerprint = ''
+  private pushing: Promise<void> | undefined
+  private pushAgain = false
+  private closed = false
+
+  constructor(
+    private readonly services: CoordinatorServices,
+    private readonly opts: DashboardHubOptions,
+    /** Whether the session a stream was opened with is still logged in. */
+    private readonly sessionValid: (sessionId: string) => boolean,
+  ) {
+    this.samples = new SampleRing(opts.sampleCapacity)
+    this.builder = new SnapshotBuilder(services, this.samples)
+  }
+
+  start(): void {
+    this.fingerprint = this.currentFingerprint()
+    this.sample()
+    const every = (ms: number, f: () => void) => {
+      const t = setInterval(f, ms)
+      t.unref()
+      this.timers.push(t)
+    }
+    every(this.opts.sampleIntervalMs, () => this.sample())
+    // HOOK: SessionRegistry has no change events; when it gets them, push from there and drop this poll.
+    every(this.opts.watchIntervalMs, () => {
+      const now = this.currentFingerprint()
+      if (now === this.fingerprint) return
+      this.fingerprint = now
+      this.sample()
+      this.push()
+    })
+    every(this.opts.pushIntervalMs, () => this.push())
+  }
+
+  get streamCount(): number {
+    return this.streams.size
+  }
+
+  /** Open an event stream on this response; the first snapshot follows at once. */
+  attach(req: Request, res: Response, sessionId: string | null): void {
+    res.status(200).set({
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-store',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    })
+    res.flushHeaders()
+    res.write('retry: 2000\n\n')
+    const stream: Stream = { res, sessionId }
+    this.streams.add(stream)
+    req.on('close', () => this.streams.delete(stream))
+    this.push()
+  }
+
+  /** Build one snapshot and send it to every stream; concurrent calls coalesce into one more. */
+  push(): void {
+    if (this.closed || this.streams.size === 0) return
+    if (this.pushing) {
+      this.pushAgain = true
+      return
+    }
+    this.pushing = this.builder
+      .build()
+      .then((snap) => {
+        const frame = `event: snapshot\ndata: ${JSON.stringify(snap)}\n\n`
+        for (const s of this.streams) {
+          if (s.sessionId !== null && !this.sessionValid(s.sessionId)) {
+            this.end(s, 'event: expired\ndata: {}\n\n')
+          } else if (s.res.writableLength > MAX_BUFFERED_BYTES) {
+            this.services.log.warn('dashboard stream dropped: client not reading', { buffered: s.res.writableLength })
+            this.end(s)
+          } else {
+            s.res.write(frame)
+          }
+        }
+      })
+      .catch((err: unknown) => this.services.log.error('dashboard snapshot failed', {}, err))
+      .finally(() => {
+        this.pushing = undefined
+        if (this.pushAgain) {
+          this.pushAgain = false
+          this.push()
+        }
+      })
+  }
+
+  /** End the streams of one dashboard session (on logout). */
+  endSession(sessionId: string): void {
+    for (const s of this.streams) if (s.sessionId === sessionId) this.end(s, 'event: expired\ndata: {}\n\n')
+  }
+
+  close(): void {
+    this.closed = true
+    for (const t of this.timers.splice(0)) clearInterval(t)
+    for (const s of this.streams) this.end(s)
+  }
+
+  private end(s: Stream, last?: string): void {
+    this.streams.delete(s)
+    if (last) s.res.write(last)
+    s.res.end()
+  }
+
+  private sample(): void {
+    const { hosts, clients, freeSlots } = liveCounts(this.services)
+    this.samples.push({ t: this.services.clock.now(), hosts, clients, freeSlots })
+  }
+
+  /**
+   * Which agents are connected (an XOR over socket ids, so O(agents) with no
+   * allocation) and how many clients the online hosts hold or are admitting.
+   */
+  private currentFingerprint(): string {
+    const { sessions, assignments } = this.services
+    let agents = 0
+    let mix = 0
+    let load = 0
+    for (const conn of sessions.connections()) {
+      if (!conn.session) continue
+      agents++
+      mix ^= Number.parseInt(conn.socketId.slice(0, 8), 16) | 0
+      if (conn.session.role === 'host') load += assignments.loadOf(conn.session.nodeId)
+    }
+    return `${agents}:${mix}:${load}`
+  }
+}
