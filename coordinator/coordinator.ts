@@ -18,6 +18,7 @@ import { SettlementService } from './services/settlement.ts'
 import { EpochClock } from './services/epochClock.ts'
 import { ChainService } from './chain/chainService.ts'
 import { createTracker, isTrackerPath } from './tracker/index.ts'
+import { trackerHeads } from './tracker/trackerHeads.ts'
 import { loadOperatorWallet } from './chain/operatorKey.ts'
 import { readFileSync } from 'node:fs'
 import { createAgentSocketServer } from './server/agentSocket.ts'
@@ -58,6 +59,8 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   const leftOpen = await store.closeOpenSessions(clock.now(), 'coordinator restarted')
   const poolId = await resolvePoolId(store, config.poolId)
   const sessions = new SessionRegistry(clock)
+  const tracker = createTracker(config.ethstatsSecret ? { secret: config.ethstatsSecret } : {}, { log: log.child({ module: 'tracker' }), clock, metrics: registry })
+  const agentHeads = (chainId: number) => [...sessions.sessions()].filter((a) => a.chainId === chainId).map((a) => a.blockNumber)
   const assignments = new AssignmentService(
     // Agents back off up to 30 s between reconnects; give them that after a restart before releasing anything.
     // A host must lag for two update intervals (two reports) before its clients are moved.
@@ -70,7 +73,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
       admitRetries: config.admitRetries,
       region: config.region,
     },
-    { store, sessions, clock, log: log.child({ module: 'assignments' }), metrics },
+    { store, sessions, clock, log: log.child({ module: 'assignments' }), metrics, heads: trackerHeads(tracker, agentHeads, 64) },
   )
   const restored = await assignments.load()
   const epochs = await EpochClock.open(store, config.epochMs, clock.now())
@@ -82,7 +85,6 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   await metering.load()
   assignments.onRelease((clientId, hostId) => metering.forgetPair(clientId, hostId))
   const settlement = new SettlementService({ feeBps: config.feeBps, feeAddress: config.feeAddress }, { store, epochs, clock, log: log.child({ module: 'settlement' }), metrics })
-  const tracker = createTracker(config.ethstatsSecret ? { secret: config.ethstatsSecret } : {}, { log: log.child({ module: 'tracker' }), clock, metrics: registry })
   const services: CoordinatorServices = { config, poolId, store, sessions, assignments, metering, settlement, epochs, tracker, clock, log, metrics }
 
   let chain: ChainService | undefined
