@@ -8,7 +8,7 @@ export async function connectNodeWithRetry(url: string, log: Logger, signal: Abo
   const backoff = new Backoff(500, 15_000)
   while (!signal.aborted) {
     try {
-      const node = await connectEthNode(url, { timeoutMs })
+      const node = await connectEthNode(url, { timeoutMs, warn: (message: string, context?: Record<string, unknown>) => log.warn(message, context) })
       // Probe the admin API now, so a missing flag is reported at start, not at the first admission.
       await node.self()
       log.info('node connected', { node: scrubUrl(url), client: node.clientVersion, kind: node.kind })

@@ -6,7 +6,7 @@ import { NodeUnavailableError, UnsupportedClientError } from './errors.ts'
 import { describeEthNode } from './ethNode.suite.ts'
 import type { NodeKind } from './ethNode.ts'
 
-const KINDS: NodeKind[] = ['geth', 'reth', 'nethermind', 'erigon', 'besu']
+const KINDS: NodeKind[] = ['geth', 'reth', 'nethermind', 'erigon', 'besu', 'ethereumjs']
 for (const kind of KINDS) describeEthNode(kind)
 
 describe('connectEthNode', () => {
@@ -21,6 +21,7 @@ describe('connectEthNode', () => {
       nethermind: 'Nethermind/v1.30.3+87c86379/linux-x64/dotnet9.0.0',
       erigon: 'erigon/2.60.10/linux-amd64/go1.22.5',
       besu: 'besu/v24.12.2/linux-x86_64/openjdk-java-21',
+      ethereumjs: 'EthereumJS/0.10.5/linux/node20.20.2',
     }
     for (const adapter of ADAPTERS) {
       for (const [kind, version] of Object.entries(versions)) {
@@ -31,11 +32,11 @@ describe('connectEthNode', () => {
   })
 
   it('rejects an unknown client, naming the supported ones', async () => {
-    const node = await startFakeNode({ kind: 'geth', network: net, clientVersion: 'EthereumJS/0.10.5/linux/node20.20.2' })
+    const node = await startFakeNode({ kind: 'geth', network: net, clientVersion: 'Parity-Ethereum//v2.7.2-stable-2662d19-20200206/x86_64-unknown-linux-gnu/rustc1.41.0' })
     const err = await connectEthNode(node.url).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(UnsupportedClientError)
     expect((err as Error).message).toBe(
-      'unsupported execution client "EthereumJS/0.10.5/linux/node20.20.2": supported clients are geth, reth, nethermind, erigon, besu',
+      'unsupported execution client "Parity-Ethereum//v2.7.2-stable-2662d19-20200206/x86_64-unknown-linux-gnu/rustc1.41.0": supported clients are geth, reth, nethermind, erigon, besu, ethereumjs',
     )
   })
 

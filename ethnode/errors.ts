@@ -60,6 +60,8 @@ const ENABLE_APIS: Record<NodeKind, string> = {
   nethermind: 'start Nethermind with --JsonRpc.EnabledModules [Admin,Eth,Net,Web3]',
   erigon: 'start erigon with --http.api admin,eth,net,web3 (the same list applies to --ws)',
   besu: 'start besu with --rpc-http-api ADMIN,ETH,NET,WEB3,PERM (or --rpc-ws-api for a ws:// URL) and --permissions-nodes-config-file-enabled so the nodes allowlist exists',
+  // Its HTTP RPC always serves the admin namespace; trusted peers and removePeer do not exist in any release we know.
+  ethereumjs: 'start ethereumjs with --rpc (its HTTP RPC serves admin, eth, net and web3); it has no admin_addTrustedPeer or admin_removePeer at all',
 }
 
 /** The operator's next step when `method` is missing on a `kind` node. */

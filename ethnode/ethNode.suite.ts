@@ -2,6 +2,7 @@
  * The conformance suite every adapter passes against test/fakenode
  * impersonating its client. Run from adapters.test.ts, once per kind.
  */
+import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { keccak256 } from 'ethers'
@@ -9,7 +10,9 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createFakeNetwork } from '../test/fakenode/fakeNetwork.ts'
 import { startFakeNode, type FakeNode, type FakeNodeOptions } from '../test/fakenode/fakeNode.ts'
 import { waitFor } from '../test/fakenode/waitFor.ts'
+import { generateNodeKey, nodeIdOf } from '../protocol/nodeKey.ts'
 import { connectEthNode } from './connect.ts'
+import { connectNodeRpc } from './nodeRpc.ts'
 import { MissingMethodError, NodeUnavailableError } from './errors.ts'
 import type { EthNode, NodeKind } from './ethNode.ts'
 
@@ -20,6 +23,7 @@ const FLAG: Record<NodeKind, string> = {
   nethermind: '--JsonRpc.EnabledModules [Admin,Eth,Net,Web3]',
   erigon: '--http.api admin,eth,net,web3',
   besu: '--rpc-http-api ADMIN,ETH,NET,WEB3,PERM',
+  ethereumjs: '--rpc',
 }
 
 /** The admin methods admit and evict must call, in order. */
@@ -29,6 +33,8 @@ const ADMIT: Record<NodeKind, string[]> = {
   nethermind: ['admin_addTrustedPeer'],
   erigon: ['admin_addTrustedPeer'],
   besu: ['perm_addNodesToAllowlist', 'admin_addPeer'],
+  // No trusted peers: admit only checks the node is there (see ethnode/ethereumjs.ts).
+  ethereumjs: ['admin_peers'],
 }
 const EVICT: Record<NodeKind, string[]> = {
   geth: ['admin_removeTrustedPeer', 'admin_removePeer'],
@@ -36,6 +42,14 @@ const EVICT: Record<NodeKind, string[]> = {
   nethermind: ['admin_removeTrustedPeer', 'admin_removePeer'],
   erigon: ['admin_removeTrustedPeer', 'admin_removePeer'],
   besu: ['perm_removeNodesFromAllowlist', 'admin_removePeer'],
+  // No way to disconnect: evict only looks whether the peer is still there, to warn.
+  ethereumjs: ['admin_peers'],
+}
+
+/** What admin_addPeer is called with: ethereumjs takes an address object, Nethermind a second bool. */
+function addPeerParams(kind: NodeKind, peer: FakeNode): unknown[] {
+  if (kind === 'ethereumjs') return [{ address: '127.0.0.1', tcpPort: peer.port, udpPort: peer.port }]
+  return kind === 'nethermind' ? [peer.enode, true] : [peer.enode]
 }
 
 type Transport = 'http' | 'ws' | 'ipc'
@@ -53,8 +67,9 @@ export function describeEthNode(kind: NodeKind): void {
     const fake = (options: Partial<FakeNodeOptions> = {}) => startFakeNode({ kind, network: net, ...options })
     /** A plain geth as the other end of a peering: the adapter under test is on `fake`. */
     const other = (options: Partial<FakeNodeOptions> = {}) => startFakeNode({ kind: 'geth', network: net, ...options })
+    const warnings: string[] = []
     const open = async (url: string, timeoutMs = 2000) => {
-      const node = await connectEthNode(url, { timeoutMs })
+      const node = await connectEthNode(url, { timeoutMs, warn: (message) => warnings.push(message) })
       opened.push(node)
       return node
     }
@@ -80,10 +95,7 @@ export function describeEthNode(kind: NodeKind): void {
       const [host, peer] = await Promise.all([fake(), other()])
       const node = await open(host.url)
       await node.dial(peer.enode)
-      expect(host.calls.at(-1)).toMatchObject({
-        method: 'admin_addPeer',
-        params: kind === 'nethermind' ? [peer.enode, true] : [peer.enode],
-      })
+      expect(host.calls.at(-1)).toMatchObject({ method: 'admin_addPeer', params: addPeerParams(kind, peer) })
       const [p] = await waitFor(async () => {
         const list = await node.peers()
         return list.length === 1 && list
@@ -91,13 +103,18 @@ export function describeEthNode(kind: NodeKind): void {
       expect(p!.nodeId).toBe(peer.nodeId)
       expect(p!.enode).toBe(peer.enode)
       expect(p!.name).toBe(peer.clientVersion)
-      if (kind !== 'nethermind') {
-        expect(p!.inbound).toBe(false)
-        expect(p!.caps).toContain('eth/68')
-      }
+      if (kind !== 'nethermind') expect(p!.caps).toContain('eth/68')
+      // ethereumjs does not say which side dialled.
+      if (kind !== 'nethermind' && kind !== 'ethereumjs') expect(p!.inbound).toBe(false)
       // The raw entry is kept as the client sent it: geth and erigon put a hash in `id`.
       if (kind === 'geth' || kind === 'erigon') expect(p!.raw.id).toBe(keccak256(`0x${peer.nodeId}`).slice(2))
       if (kind === 'besu' || kind === 'reth') expect(p!.raw.id).toBe(`0x${peer.nodeId}`)
+      if (kind === 'ethereumjs') {
+        expect(p!.raw.id).toBe(peer.nodeId)
+        // The dial's leftover entry (0x id, name null) is in admin_peers but is not a peer.
+        const raw = (await connectNodeRpc(host.url).request('admin_peers')) as { id: string; name: unknown }[]
+        expect(raw.some((e) => e.id === `0x${peer.nodeId}` && e.name === null)).toBe(true)
+      }
     })
 
     it('peers() also lists inbound peers by public key', async () => {
@@ -110,10 +127,66 @@ export function describeEthNode(kind: NodeKind): void {
         return list.length === 1 && list
       }, 'the inbound peer to show up')
       expect(p!.nodeId).toBe(peer.nodeId)
-      if (kind !== 'nethermind') expect(p!.inbound).toBe(true)
+      if (kind !== 'nethermind' && kind !== 'ethereumjs') expect(p!.inbound).toBe(true)
+      // ethereumjs gives no enode: it is built from the id and the (ephemeral) remote address.
+      if (kind === 'ethereumjs') expect(p!.enode).toMatch(new RegExp(`^enode://${peer.nodeId}@127\\.0\\.0\\.1:\\d+$`))
     })
 
-    it('admit() lets a client into a full node; evict() withdraws that and disconnects both sides', async () => {
+    if (kind === 'ethereumjs') {
+      it('admit() cannot pass a full node and evict() cannot disconnect: both say so once and do not fail', async () => {
+        const [host, client] = await Promise.all([fake({ maxPeers: 1 }), other()])
+        const node = await open(host.url)
+        await node.admit(client.enode)
+        expect(methods(host)).toEqual(ADMIT[kind])
+        expect(host.staticPeers()).toEqual([]) // it does not dial the client: the client dials in
+        await (await open(client.url)).dial(host.enode)
+        await waitFor(async () => (await node.peers()).some((x) => x.nodeId === client.nodeId), 'the client to dial in')
+        await node.admit(client.enode)
+        expect(warnings.filter((w) => /no trusted peers/.test(w))).toHaveLength(1)
+
+        host.calls.length = 0
+        await node.evict(client.nodeId, client.enode)
+        await node.evict(client.nodeId, client.enode)
+        expect(methods(host)).toEqual([...EVICT[kind], ...EVICT[kind]])
+        expect(warnings.filter((w) => /cannot disconnect/.test(w))).toHaveLength(1)
+        expect((await node.peers()).map((x) => x.nodeId)).toEqual([client.nodeId]) // still connected, as the warning says
+      })
+
+      it('dial() resolves an enode to the IPv4 object form and never asks for a target that is not up', async () => {
+        const [host, peer] = await Promise.all([fake(), other()])
+        const node = await open(host.url)
+        const port = peer.port
+        await peer.close()
+        await node.dial(peer.enode.replace('127.0.0.1', 'localhost'))
+        const addPeers = () => host.calls.filter((c) => c.method === 'admin_addPeer').map((c) => c.params)
+        expect(addPeers()).toEqual([]) // not accepting: asking would get the address banned for 5 minutes
+        const back = await other({ nodeKey: peer.nodeKey, p2pPort: port })
+        await node.dial(back.enode.replace('127.0.0.1', 'localhost'))
+        expect(addPeers()).toEqual([[{ address: '127.0.0.1', tcpPort: port, udpPort: port }]])
+        await waitFor(async () => (await node.peers()).some((x) => x.nodeId === back.nodeId), 'the peer')
+        host.calls.length = 0
+        await node.dial(back.enode) // already connected: no second dial entry
+        expect(methods(host)).toEqual(['admin_peers'])
+        await expect(node.dial(`enode://${back.nodeId}@[::1]:${port}`)).rejects.toThrow(/IPv4/)
+      })
+
+      it('dial() remembers a failed target for the length of its ban instead of asking again', async () => {
+        const host = await fake()
+        const node = await open(host.url)
+        // Accepts TCP but never answers the node's ping (discovery UDP closed): admin_addPeer fails and bans the address.
+        const mute = createServer((sock) => sock.destroy())
+        await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve))
+        try {
+          const enode = `enode://${nodeIdOf(generateNodeKey())}@127.0.0.1:${(mute.address() as AddressInfo).port}`
+          await node.dial(enode) // resolves: a dial is a request, as on geth
+          await node.dial(enode)
+          expect(host.calls.filter((c) => c.method === 'admin_addPeer')).toHaveLength(1)
+          expect(warnings.filter((w) => /5 minutes/.test(w))).toHaveLength(1)
+        } finally {
+          await new Promise((resolve) => mute.close(resolve))
+        }
+      })
+    } else it('admit() lets a client into a full node; evict() withdraws that and disconnects both sides', async () => {
       const [host, client] = await Promise.all([fake({ maxPeers: 0 }), other()])
       const node = await open(host.url)
       await (await open(client.url)).dial(host.enode)
@@ -162,7 +235,9 @@ export function describeEthNode(kind: NodeKind): void {
       const host = await fake({ missingMethods: ['admin_peers', 'admin_nodeInfo', ...ADMIT[kind], ...EVICT[kind]] })
       const client = await other()
       const node = await open(host.url)
-      for (const call of [() => node.peers(), () => node.self(), () => node.admit(client.enode)]) {
+      const calls = [() => node.peers(), () => node.self(), () => node.admit(client.enode)]
+      if (kind === 'ethereumjs') calls.push(() => node.dial(client.enode)) // it looks at its peers before dialling
+      for (const call of calls) {
         const err = await call().then(() => undefined, (e: unknown) => e)
         expect(err).toBeInstanceOf(MissingMethodError)
         expect((err as MissingMethodError).kind).toBe(kind)

@@ -4,7 +4,7 @@
  */
 import type { Enode, NodeId } from '../protocol/index.ts'
 
-export type NodeKind = 'geth' | 'reth' | 'nethermind' | 'erigon' | 'besu'
+export type NodeKind = 'geth' | 'reth' | 'nethermind' | 'erigon' | 'besu' | 'ethereumjs'
 
 /** A peer as the pool sees it: normalised across clients. */
 export interface PeerInfo {
@@ -45,8 +45,18 @@ export interface NodeRpc {
   close(): Promise<void>
 }
 
+/** What an adapter may report besides its return values. */
+export interface AdapterHooks {
+  /**
+   * Something the operator must know but that is not an error, e.g. that
+   * the client cannot do what was asked (ethereumjs cannot disconnect a
+   * peer). Default: a process warning on stderr.
+   */
+  warn?: (message: string, context?: Record<string, unknown>) => void
+}
+
 export interface NodeAdapter {
   kind: NodeKind
   matches(clientVersion: string): boolean
-  create(rpc: NodeRpc, clientVersion: string): EthNode
+  create(rpc: NodeRpc, clientVersion: string, hooks?: AdapterHooks): EthNode
 }

@@ -9,11 +9,11 @@
  * See README.md for the rules it follows.
  */
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net'
+import { createServer as createNetServer, isIP, type Server as NetServer, type Socket } from 'node:net'
 import { rmSync } from 'node:fs'
 import { keccak256, toUtf8Bytes } from 'ethers'
 import { WebSocketServer, type WebSocket } from 'ws'
-import { formatEnode, parseEnode, type Enode, type NodeId } from '../../protocol/enode.ts'
+import { formatEnode, parseEnode, parseNodeId, type Enode, type NodeId } from '../../protocol/enode.ts'
 import { generateNodeKey, nodeIdOf, type NodeKey } from '../../protocol/nodeKey.ts'
 import type { NodeKind } from '../../ethnode/ethNode.ts'
 import { createJsonStream } from '../../ethnode/jsonStream.ts'
@@ -44,6 +44,8 @@ export interface FakeNodeOptions {
    * static peer. geth waits ~35 s (dialHistoryExpiration); default 5 s here.
    */
   redialBackoffMs?: number
+  /** EthereumJS: how long a target whose admin_addPeer failed stays banned. Default 5 minutes, as devp2p's DPT. */
+  dialBanMs?: number
 }
 
 export interface RecordedCall {
@@ -157,6 +159,11 @@ export async function startFakeNode(options: FakeNodeOptions): Promise<FakeNode>
   const statics = new Map<NodeId, StaticDial>()
   const dialing = new Set<NodeId>()
   const dialLog: DialRecord[] = []
+  // EthereumJS: the entries admin_addPeer leaves behind, the IDs it ever dialled, banned address:ports.
+  const dialEntries = new Map<NodeId, { address: string; tcpPort: number }>()
+  const everDialled = new Set<NodeId>()
+  const bans = new Map<string, number>()
+  const dialBanMs = options.dialBanMs ?? 5 * 60_000
 
   // ---- servers -----------------------------------------------------------
   const server = createHttpServer((req, res) => void onHttp(req, res))
@@ -325,6 +332,7 @@ export async function startFakeNode(options: FakeNodeOptions): Promise<FakeNode>
       case 'eth_chainId':
         return hex(chainId)
       case 'eth_syncing':
+        if (profile.syncingNeedsPeers && conns.size === 0) throw new RpcFault(-32603, 'no peer available for synchronization')
         return false
       case 'eth_blockNumber':
         return hex(head.number)
@@ -332,9 +340,13 @@ export async function startFakeNode(options: FakeNodeOptions): Promise<FakeNode>
         return block(params[0])
       case 'admin_nodeInfo':
         return profile.nodeInfo({ nodeId, hashId, enode: selfEnode, name: clientVersion, host, port, chainId, genesis, head })
-      case 'admin_peers':
-        return [...conns.values()].map((c) => profile.peerEntry(view(c)))
+      case 'admin_peers': {
+        const live = [...conns.values()].map((c) => profile.peerEntry(view(c)))
+        const dead = profile.dialEntry ? [...dialEntries].map(([id, t]) => profile.dialEntry!({ nodeId: id, ...t })) : []
+        return [...dead, ...live]
+      }
       case 'admin_addPeer': {
+        if (profile.addPeerByAddress) return addPeerByAddress(params[0])
         const target = enodeParam(params[0])
         if (target.nodeId !== nodeId) {
           // Nethermind without addToStaticNodes=true dials once; everyone else keeps the peer static.
@@ -345,6 +357,7 @@ export async function startFakeNode(options: FakeNodeOptions): Promise<FakeNode>
         return profile.peerChangeResult(formatEnode(target))
       }
       case 'admin_removePeer': {
+        if (profile.removePeer === false) throw unknown()
         const target = enodeParam(params[0])
         if (options.kind !== 'nethermind' || params[1] === true) statics.delete(target.nodeId)
         drop(target.nodeId, true)
@@ -384,6 +397,38 @@ export async function startFakeNode(options: FakeNodeOptions): Promise<FakeNode>
       default:
         throw unknown()
     }
+  }
+
+  /** EthereumJS's admin_addPeer: an IPv4 address object; "ping" the target for its ID, then dial it once. */
+  async function addPeerByAddress(param: unknown): Promise<unknown> {
+    if (typeof param !== 'object' || param === null || Array.isArray(param)) throw new RpcFault(-32602, 'invalid argument 0: argument is not object')
+    const { address, tcpPort, udpPort } = param as Record<string, unknown>
+    if (typeof address !== 'string' || isIP(address) !== 4) throw new RpcFault(-32602, "invalid argument 0 for key 'address': argument is not ipv4 address")
+    for (const [k, v] of [['tcpPort', tcpPort], ['udpPort', udpPort]] as const) {
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new RpcFault(-32602, `invalid argument 0 for key '${k}': argument is not an unsigned integer`)
+    }
+    const tcp = tcpPort as number
+    const key = `${address}:${tcp}`
+    const failed = () => new RpcFault(-32603, `failed to add peer: ${JSON.stringify([param])}`)
+    if ((bans.get(key) ?? 0) > Date.now()) throw failed()
+    let id: NodeId
+    try {
+      // Stands in for the discv4 ping/pong that tells ethereumjs the target's ID.
+      id = parseNodeId(String((await p2pPost({ nodeId, host: address, tcpPort: tcp, udpPort: tcp }, '/p2p/whoami', {})).nodeId))
+    } catch {
+      bans.set(key, Date.now() + dialBanMs)
+      throw failed()
+    }
+    if (id !== nodeId) {
+      dialEntries.set(id, { address, tcpPort: tcp })
+      // Its RLPx layer remembers every ID it dialled and never dials one again.
+      if (!everDialled.has(id)) {
+        everDialled.add(id)
+        statics.set(id, { enode: { nodeId: id, host: address, tcpPort: tcp, udpPort: udpPort as number }, notBefore: 0, once: true })
+        void dialStatic(id)
+      }
+    }
+    return true
   }
 
   function block(tag: unknown): Record<string, unknown> | null {
@@ -429,7 +474,8 @@ export async function startFakeNode(options: FakeNodeOptions): Promise<FakeNode>
 
   // ---- simulated devp2p ----------------------------------------------------
   /** geth's rule: a connection needs a free slot, unless the peer is trusted. */
-  const hasRoom = (id: NodeId) => conns.size < maxPeers || trusted.has(id)
+  // EthereumJS counts admin_addPeer's leftover entries against maxPeers too.
+  const hasRoom = (id: NodeId) => conns.size + (profile.addPeerByAddress ? dialEntries.size : 0) < maxPeers || trusted.has(id)
 
   async function p2pHandler(path: string, body: string, res: ServerResponse): Promise<void> {
     let msg: Record<string, unknown>
@@ -481,6 +527,8 @@ export async function startFakeNode(options: FakeNodeOptions): Promise<FakeNode>
         if (s) s.notBefore = Date.now() + redialBackoffMs
         return reply({ ok: true })
       }
+      case '/p2p/whoami':
+        return reply({ nodeId })
       case '/p2p/ping': {
         // A dial in flight counts: the dialer has not yet recorded the peer it is connecting to.
         const id = msg.nodeId as NodeId

@@ -52,6 +52,19 @@ export interface Profile {
   peerChangeResult(enode: string): unknown
   peerEntry(p: PeerView): Record<string, unknown>
   nodeInfo(s: SelfView): Record<string, unknown>
+  /**
+   * EthereumJS: `admin_addPeer({address, tcpPort, udpPort})` instead of an
+   * enode; dials once, never the same node twice; a target that does not
+   * answer is banned for a while; leaves `dialEntry` in admin_peers forever
+   * (counted against maxPeers).
+   */
+  addPeerByAddress?: boolean
+  /** The admin_peers entry admin_addPeer leaves for its target (ethereumjs). */
+  dialEntry?(target: { nodeId: string; address: string; tcpPort: number }): Record<string, unknown>
+  /** Whether admin_removePeer exists (not on ethereumjs). Default true. */
+  removePeer?: boolean
+  /** eth_syncing fails while the node has no peers (ethereumjs). */
+  syncingNeedsPeers?: boolean
 }
 
 const GETH_UNKNOWN = (method: string) => `the method ${method} does not exist/is not available`
@@ -171,4 +184,34 @@ const besu: Profile = {
   }),
 }
 
-export const PROFILES: Record<NodeKind, Profile> = { geth, reth, nethermind, erigon, besu }
+const ethereumjs: Profile = {
+  clientVersion: 'EthereumJS/0.10.5/linux/node20.20.2',
+  trustedPeers: false,
+  allowlist: false,
+  inboundEphemeralPort: true,
+  unknownMethod: () => 'Method not found',
+  peerChangeResult: () => true,
+  // Observed on 0.10.5: id is the bare public key; no enode, inbound, trusted or localAddress.
+  peerEntry: (p) => ({
+    id: p.nodeId,
+    name: p.name,
+    protocols: { eth: { head: `0x${p.hashId}`, difficulty: '1', version: 68 } },
+    caps: ['eth/66', 'eth/67', 'eth/68'],
+    network: { remoteAddress: p.remoteAddress },
+  }),
+  nodeInfo: (s) => ({
+    name: s.name,
+    enode: s.enode,
+    id: s.nodeId, // the public key itself
+    ip: s.host,
+    listenAddr: `${s.host}:${s.port}`,
+    ports: { discovery: s.port, listener: s.port },
+    protocols: { eth: { difficulty: '1', genesis: s.genesis, head: s.head.hash, network: String(s.chainId) } },
+  }),
+  addPeerByAddress: true,
+  dialEntry: (t) => ({ id: `0x${t.nodeId}`, name: null, protocols: { eth: { head: '0x', version: null } }, network: { remoteAddress: `${t.address}:${t.tcpPort}` } }),
+  removePeer: false,
+  syncingNeedsPeers: true,
+}
+
+export const PROFILES: Record<NodeKind, Profile> = { geth, reth, nethermind, erigon, besu, ethereumjs }
