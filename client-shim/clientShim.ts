@@ -8,7 +8,7 @@ import type { EthNode } from '../ethnode/index.ts'
 import { PoolConnection } from '../agent/poolConnection.ts'
 import type { NodeIdentity } from '../agent/nodeIdentity.ts'
 import { openAgentNode, type AgentNodeConfig } from '../agent/agentNode.ts'
-import { Backoff } from '../agent/backoff.ts'
+import { runReportLoop } from '../agent/reportLoop.ts'
 import { Ticker } from '../agent/ticker.ts'
 import { toAdminPeer } from '../agent/reportPeers.ts'
 import type { Logger } from '../lib/logger.ts'
@@ -70,47 +70,41 @@ export async function startClientShim(config: ClientShimConfig, deps: { log: Log
     log.info('host dropped', { host: id, reason })
   }
 
-  const loop = async () => {
-    const backoff = new Backoff(1_000, 30_000)
-    let askAfter = 0
-    while (!abort.signal.aborted) {
+  let askAfter = 0
+  const looping = runReportLoop({
+    pool,
+    ticker,
+    signal: abort.signal,
+    updateIntervalMs: config.updateIntervalMs,
+    log,
+    failureMessage: 'update failed',
+    step: async () => {
       const interval = config.updateIntervalMs ?? pool.current?.updateIntervalMs ?? 30_000
-      let wait = interval
-      try {
-        if (pool.current) {
-          const [peers, head] = await Promise.all([node.peers(), node.head()])
-          const result = await pool.call('vipnode_update', { peers: peers.map(toAdminPeer), block: head })
-          const vouched = new Set(result.peers)
-          for (const [id, enode] of [...hosts]) if (!vouched.has(id)) await drop(id, enode, 'no longer assigned')
-          for (const id of result.drop) await drop(id, peers.find((p) => p.nodeId === id)?.enode, 'not assigned by the pool')
-          // Hosts we were given but are not peered with (yet): dial again, as a restarted node forgets them.
-          const connected = new Set(peers.map((p) => p.nodeId))
-          for (const id of vouched) {
-            const enode = hosts.get(id)
-            if (enode && !connected.has(id)) await node.dial(enode)
-          }
-          if (vouched.size < config.hosts && Date.now() >= askAfter) {
-            try {
-              const got = await pool.call('vipnode_requestHosts', { count: config.hosts })
-              for (const h of got.hosts) await dial(h)
-              if (got.hosts.length < config.hosts) askAfter = Date.now() + interval
-            } catch (err) {
-              if (!(err instanceof RpcError && err.code === ErrorCode.NO_HOSTS_AVAILABLE)) throw err
-              log.warn('no hosts available yet', { reason: err.message })
-              askAfter = Date.now() + interval
-            }
-          }
-          backoff.reset()
-          for (const l of reportListeners) l(result)
-        }
-      } catch (err) {
-        wait = Math.min(interval, backoff.next())
-        log.error('update failed', { error: (err as Error).message, retryInMs: wait })
+      const [peers, head] = await Promise.all([node.peers(), node.head()])
+      const result = await pool.call('vipnode_update', { peers: peers.map(toAdminPeer), block: head })
+      const vouched = new Set(result.peers)
+      for (const [id, enode] of [...hosts]) if (!vouched.has(id)) await drop(id, enode, 'no longer assigned')
+      for (const id of result.drop) await drop(id, peers.find((p) => p.nodeId === id)?.enode, 'not assigned by the pool')
+      // Hosts we were given but are not peered with (yet): dial again, as a restarted node forgets them.
+      const connected = new Set(peers.map((p) => p.nodeId))
+      for (const id of vouched) {
+        const enode = hosts.get(id)
+        if (enode && !connected.has(id)) await node.dial(enode)
       }
-      await ticker.wait(wait)
-    }
-  }
-  const looping = loop()
+      if (vouched.size < config.hosts && Date.now() >= askAfter) {
+        try {
+          const got = await pool.call('vipnode_requestHosts', { count: config.hosts })
+          for (const h of got.hosts) await dial(h)
+          if (got.hosts.length < config.hosts) askAfter = Date.now() + interval
+        } catch (err) {
+          if (!(err instanceof RpcError && err.code === ErrorCode.NO_HOSTS_AVAILABLE)) throw err
+          log.warn('no hosts available yet', { reason: err.message })
+          askAfter = Date.now() + interval
+        }
+      }
+      for (const l of reportListeners) l(result)
+    },
+  })
 
   return {
     identity,

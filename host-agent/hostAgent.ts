@@ -18,7 +18,7 @@ import { NodeRpcError, type EthNode } from '../ethnode/index.ts'
 import { PoolConnection } from '../agent/poolConnection.ts'
 import type { NodeIdentity } from '../agent/nodeIdentity.ts'
 import { openAgentNode, type AgentNodeConfig } from '../agent/agentNode.ts'
-import { Backoff } from '../agent/backoff.ts'
+import { runReportLoop } from '../agent/reportLoop.ts'
 import { Ticker } from '../agent/ticker.ts'
 import { toAdminPeer } from '../agent/reportPeers.ts'
 import type { Logger } from '../lib/logger.ts'
@@ -109,35 +109,28 @@ export async function startHostAgent(config: HostAgentConfig, deps: { log: Logge
   pool.on('connected', () => ticker.kick())
   pool.start()
 
-  const loop = async () => {
-    const backoff = new Backoff(1_000, 30_000)
-    while (!abort.signal.aborted) {
-      const interval = config.updateIntervalMs ?? pool.current?.updateIntervalMs ?? 30_000
-      let wait = interval
-      try {
-        if (pool.current) {
-          const [peers, head] = await Promise.all([node.peers(), node.head()])
-          const sentAt = admissionSeq
-          const result = await pool.call('vipnode_update', { peers: peers.map(toAdminPeer), block: head })
-          const vouched = new Set(result.peers)
-          for (const id of [...admitted.keys()]) {
-            if (!vouched.has(id) && (admittedAt.get(id) ?? 0) <= sentAt) await evict(id, 'no longer vouched for by the pool')
-          }
-          for (const id of result.drop) {
-            const peer = peers.find((p) => p.nodeId === id)
-            if (peer?.enode) await node.evict(id, peer.enode)
-          }
-          backoff.reset()
-          for (const l of reportListeners) l(result)
-        }
-      } catch (err) {
-        wait = Math.min(interval, backoff.next())
-        log.error('report failed', { error: (err as Error).message, retryInMs: wait })
+  const looping = runReportLoop({
+    pool,
+    ticker,
+    signal: abort.signal,
+    updateIntervalMs: config.updateIntervalMs,
+    log,
+    failureMessage: 'report failed',
+    step: async () => {
+      const [peers, head] = await Promise.all([node.peers(), node.head()])
+      const sentAt = admissionSeq
+      const result = await pool.call('vipnode_update', { peers: peers.map(toAdminPeer), block: head })
+      const vouched = new Set(result.peers)
+      for (const id of [...admitted.keys()]) {
+        if (!vouched.has(id) && (admittedAt.get(id) ?? 0) <= sentAt) await evict(id, 'no longer vouched for by the pool')
       }
-      await ticker.wait(wait)
-    }
-  }
-  const looping = loop()
+      for (const id of result.drop) {
+        const peer = peers.find((p) => p.nodeId === id)
+        if (peer?.enode) await node.evict(id, peer.enode)
+      }
+      for (const l of reportListeners) l(result)
+    },
+  })
 
   return {
     identity,
