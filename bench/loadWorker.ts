@@ -92,6 +92,8 @@ function open(i: number, agent?: Agent): Promise<Agent> {
     })
     ws.on('error', () => undefined)
     ws.on('close', () => {
+      // A connection that never made it (refused, reset in a connect storm) settles as not ready.
+      resolve(a)
       a.ready = false
       if (!stopping && reconnecting) {
         // Come back like a real agent: after a jittered delay.
@@ -115,7 +117,7 @@ function send(a: Agent): void {
 process.on('message', async (m: { cmd: string; intervalMs?: number; batch?: number }) => {
   if (m.cmd === 'connect') {
     const started = performance.now()
-    const batch = m.batch ?? 200
+    const batch = m.batch ?? 50
     for (let i = 0; i < count; i += batch) {
       const opened = await Promise.all(Array.from({ length: Math.min(batch, count - i) }, (_, j) => open(i + j)))
       agents.push(...opened)

@@ -19,6 +19,7 @@ import { EpochClock } from './services/epochClock.ts'
 import { ChainService } from './chain/chainService.ts'
 import { createTracker, isTrackerPath } from './tracker/index.ts'
 import { trackerHeads } from './tracker/trackerHeads.ts'
+import { ChainHeads } from './services/chainHeads.ts'
 import { loadOperatorWallet } from './chain/operatorKey.ts'
 import { readFileSync } from 'node:fs'
 import { createAgentSocketServer } from './server/agentSocket.ts'
@@ -60,7 +61,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   const poolId = await resolvePoolId(store, config.poolId)
   const sessions = new SessionRegistry(clock)
   const tracker = createTracker(config.ethstatsSecret ? { secret: config.ethstatsSecret } : {}, { log: log.child({ module: 'tracker' }), clock, metrics: registry })
-  const agentHeads = (chainId: number) => [...sessions.sessions()].filter((a) => a.chainId === chainId).map((a) => a.blockNumber)
+  const chainHeads = new ChainHeads(sessions, clock)
   const assignments = new AssignmentService(
     // Agents back off up to 30 s between reconnects; give them that after a restart before releasing anything.
     // A host must lag for two update intervals (two reports) before its clients are moved.
@@ -73,7 +74,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
       admitRetries: config.admitRetries,
       region: config.region,
     },
-    { store, sessions, clock, log: log.child({ module: 'assignments' }), metrics, heads: trackerHeads(tracker, agentHeads, 64) },
+    { store, sessions, clock, log: log.child({ module: 'assignments' }), metrics, heads: trackerHeads(tracker, (chainId) => chainHeads.medianOn(chainId), 64) },
   )
   const restored = await assignments.load()
   const epochs = await EpochClock.open(store, config.epochMs, clock.now())
@@ -85,7 +86,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   await metering.load()
   assignments.onRelease((clientId, hostId) => metering.forgetPair(clientId, hostId))
   const settlement = new SettlementService({ feeBps: config.feeBps, feeAddress: config.feeAddress }, { store, epochs, clock, log: log.child({ module: 'settlement' }), metrics })
-  const services: CoordinatorServices = { config, poolId, store, sessions, assignments, metering, settlement, epochs, tracker, clock, log, metrics }
+  const services: CoordinatorServices = { config, poolId, store, sessions, assignments, metering, settlement, epochs, tracker, chainHeads, clock, log, metrics }
 
   let chain: ChainService | undefined
   if (config.chainRpc && config.contract && config.operatorKey) {

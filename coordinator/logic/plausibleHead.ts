@@ -4,10 +4,14 @@
  * `maxAheadBlocks`. A node cannot make itself look healthy, or the rest look
  * lagging, by claiming a far-future head. Pure.
  */
-export function plausibleHead(reported: number, othersOnChain: readonly number[], maxAheadBlocks: number): boolean {
-  const known = othersOnChain.filter((n) => n > 0)
-  if (known.length === 0) return true
-  const sorted = [...known].sort((a, b) => a - b)
-  const median = sorted[Math.floor(sorted.length / 2)]!
-  return reported <= median + maxAheadBlocks
+
+/** The median of the known (> 0) heads, or undefined when there are none. */
+export function medianHead(heads: readonly number[]): number | undefined {
+  const known = heads.filter((n) => n > 0).sort((a, b) => a - b)
+  return known.length === 0 ? undefined : known[Math.floor(known.length / 2)]
+}
+
+/** `median` is the agents' median head on the chain (undefined: nobody to compare with). */
+export function plausibleHead(reported: number, median: number | undefined, maxAheadBlocks: number): boolean {
+  return median === undefined || reported <= median + maxAheadBlocks
 }

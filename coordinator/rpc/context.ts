@@ -8,6 +8,7 @@ import type { MeteringService } from '../services/metering.ts'
 import type { SettlementService } from '../services/settlement.ts'
 import type { EpochClock } from '../services/epochClock.ts'
 import type { Tracker } from '../tracker/index.ts'
+import type { ChainHeads } from '../services/chainHeads.ts'
 import type { AgentConnection, SessionRegistry } from '../services/sessions.ts'
 
 /** The per-socket state the transport keeps for authentication. */
@@ -32,6 +33,8 @@ export interface CoordinatorServices {
   epochs: EpochClock
   /** The ethstats-compatible tracker: heads, latency and peers reported by nodes themselves. */
   tracker: Tracker
+  /** Agents' heads per chain, sampled at most once a second (plausibility checks run per report). */
+  chainHeads: ChainHeads
   clock: Clock
   log: Logger
   metrics: CoordinatorMetrics

@@ -39,8 +39,7 @@ export const update: Handler = async (raw, conn, services) => {
   }
   const { exhausted } = await metering.ingest(session, peers, params.block, clock.now())
   // Stored as reported, but counted for health only when plausible against the other agents on this chain.
-  const others = [...sessions.sessions()].filter((s) => s.chainId === session.chainId && s.nodeId !== session.nodeId).map((s) => s.blockNumber)
-  if (plausibleHead(params.block.number, others, MAX_BLOCKS_AHEAD)) session.blockNumber = params.block.number
+  if (plausibleHead(params.block.number, services.chainHeads.medianOn(session.chainId), MAX_BLOCKS_AHEAD)) session.blockNumber = params.block.number
   else services.log.warn('implausible head ignored for health', { node: session.nodeId, reported: params.block.number })
   for (const clientId of exhausted) await cutOff(clientId, services)
 

@@ -8,15 +8,15 @@ import type { HeadView } from '../logic/heads.ts'
 import { plausibleHead } from '../logic/plausibleHead.ts'
 import type { Tracker } from './trackerServer.ts'
 
-export function trackerHeads(tracker: Pick<Tracker, 'nodes'>, agentHeads: (chainId: number) => number[], maxAheadBlocks: number): HeadView {
+export function trackerHeads(tracker: Pick<Tracker, 'nodes'>, agentMedian: (chainId: number) => number | undefined, maxAheadBlocks: number): HeadView {
   return {
     bestHead(chainId) {
-      const agents = agentHeads(chainId)
+      const median = agentMedian(chainId)
       let best: number | undefined
       for (const n of tracker.nodes()) {
         if (!n.connected || !n.block || Number(n.info.net) !== chainId) continue
         const head = n.block.number
-        if (plausibleHead(head, agents, maxAheadBlocks) && (best === undefined || head > best)) best = head
+        if (plausibleHead(head, median, maxAheadBlocks) && (best === undefined || head > best)) best = head
       }
       return best
     },
