@@ -7,23 +7,14 @@
  * are passed in, so this module is deterministic.
  */
 import type { NodeId } from '../../protocol/enode.ts'
-import type { BlockReport, Hello, HistoryEntry, NodeInfo, StatsReport, SyncProgress } from './frames.ts'
+import type { BlockReport, Hello, HistoryEntry, NodeInfo, StatsReport } from './frames.ts'
 
 export interface TrackedBlock extends BlockReport {
   receivedAtMs: number
 }
 
-export interface TrackedStats {
-  active: boolean
-  syncing: boolean
-  syncProgress: SyncProgress | null
-  mining: boolean
-  hashrate: number
-  peers: number | null
-  gasPrice: string | null
-  uptime: number | null
-  receivedAtMs: number
-}
+/** A stats report as stored: what the reporter sent, minus the fields kept elsewhere on the node. */
+export type TrackedStats = Omit<StatsReport, 'pending' | 'block'> & { receivedAtMs: number }
 
 /** A JSON-serialisable snapshot of one node. Absent values are null, never missing. */
 export interface TrackedNode {
@@ -55,23 +46,11 @@ export interface BestHead {
   hash: string
 }
 
-interface NodeRecord {
-  name: string
+/** A node as held internally: the snapshot plus the owning connection, with typed node IDs. */
+type NodeRecord = Omit<TrackedNode, 'connected' | 'nodeId' | 'peers'> & {
   owner: object | null
   nodeId: NodeId | null
-  enode: string | null
-  remoteAddress: string
-  connectedAtMs: number
-  disconnectedAtMs: number | null
-  lastSeenMs: number
-  info: NodeInfo
-  block: TrackedBlock | null
-  pending: number | null
-  stats: TrackedStats | null
-  latencyMs: number | null
   peers: NodeId[] | null
-  peersUpdatedAtMs: number | null
-  history: { blocks: HistoryEntry[]; receivedAtMs: number } | null
 }
 
 export class TrackerState {
