@@ -29,6 +29,7 @@ import WebSocket from 'ws'
 import { AGENT_PATH, ErrorCode, RpcError } from '../protocol/index.ts'
 import { spawnVipnode, type Proc } from '../test/harness/processes.ts'
 import { testAgent, type TestAgent } from '../test/harness/agents.ts'
+import { intArgs } from './args.ts'
 
 interface Args {
   hosts: number
@@ -37,13 +38,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const get = (name: string, fallback: number, max: number) => {
-    const i = argv.indexOf(`--${name}`)
-    const value = i >= 0 ? Number(argv[i + 1]) : fallback
-    if (!Number.isInteger(value) || value < 1 || value > max) throw new Error(`--${name} must be an integer from 1 to ${max}`)
-    return value
-  }
-  return { hosts: get('hosts', 50, 1_000), clients: get('clients', 500, 5_000), inflight: get('inflight', 50, 1_000) }
+  return intArgs(argv, { hosts: { fallback: 50, max: 1_000 }, clients: { fallback: 500, max: 5_000 }, inflight: { fallback: 50, max: 1_000 } })
 }
 
 const HOSTS_PER_CLIENT = 3

@@ -27,6 +27,7 @@ import { Registry } from 'prom-client'
 import { createLogger } from '../lib/logger.ts'
 import { systemClock } from '../lib/clock.ts'
 import { createTracker, isTrackerPath, type Tracker } from '../coordinator/tracker/index.ts'
+import { intArgs } from './args.ts'
 
 interface Args {
   clients: number
@@ -35,13 +36,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const get = (name: string, fallback: number, max: number) => {
-    const i = argv.indexOf(`--${name}`)
-    const value = i >= 0 ? Number(argv[i + 1]) : fallback
-    if (!Number.isInteger(value) || value < 1 || value > max) throw new Error(`--${name} must be an integer from 1 to ${max}`)
-    return value
-  }
-  return { clients: get('clients', 1000, 20_000), seconds: get('seconds', 10, 120), txs: get('txs', 100, 2_000) }
+  return intArgs(argv, { clients: { fallback: 1000, max: 20_000 }, seconds: { fallback: 10, max: 120 }, txs: { fallback: 100, max: 2_000 } })
 }
 
 const SECRET = 'bench-secret'
