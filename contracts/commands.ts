@@ -13,8 +13,7 @@ import { deployVipnodePool, vipnodePoolAt, vipnodePoolInterface } from './artifa
 const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`)
 
 async function signer(chainRpc: string, keyFile: string, passwordFile: string | undefined): Promise<Wallet> {
-  const password = passwordFile ? (await import('node:fs')).readFileSync(passwordFile, 'utf8').trim() : process.env.VIPNODE_OPERATOR_PASSWORD
-  const wallet = await loadOperatorWallet(keyFile, password, (msg) => process.stderr.write(`warning: ${msg}\n`))
+  const wallet = await loadOperatorWallet(keyFile, passwordFile, (msg) => process.stderr.write(`warning: ${msg}\n`))
   return wallet.connect(new JsonRpcProvider(chainRpc, undefined, { staticNetwork: true }))
 }
 

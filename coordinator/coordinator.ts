@@ -21,7 +21,6 @@ import { createTracker, isTrackerPath } from './tracker/index.ts'
 import { trackerHeads } from './tracker/trackerHeads.ts'
 import { ChainHeads } from './services/chainHeads.ts'
 import { loadOperatorWallet } from './chain/operatorKey.ts'
-import { readFileSync } from 'node:fs'
 import { createAgentSocketServer } from './server/agentSocket.ts'
 import { createHttpApp } from './server/httpServer.ts'
 import { closeDashboard } from './dashboard/routes.ts'
@@ -90,8 +89,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
 
   let chain: ChainService | undefined
   if (config.chainRpc && config.contract && config.operatorKey) {
-    const password = config.operatorPasswordFile ? readFileSync(config.operatorPasswordFile, 'utf8').trim() : process.env.VIPNODE_OPERATOR_PASSWORD
-    const wallet = await loadOperatorWallet(config.operatorKey, password, (msg) => log.warn(msg))
+    const wallet = await loadOperatorWallet(config.operatorKey, config.operatorPasswordFile, (msg) => log.warn(msg))
     chain = new ChainService(
       { chainRpc: config.chainRpc, contract: config.contract, confirmations: config.confirmations, pollMs: config.chainPollMs, txTimeoutMs: 60_000, maxAttempts: 5 },
       { store, wallet, clock, log: log.child({ module: 'chain' }), registry },

@@ -6,7 +6,17 @@
 import { readFileSync } from 'node:fs'
 import { Wallet } from 'ethers'
 
-export async function loadOperatorWallet(file: string, password: string | undefined, warn: (msg: string) => void): Promise<Wallet> {
+/** The keystore password: from `passwordFile` when given, else VIPNODE_OPERATOR_PASSWORD. */
+function readPassword(passwordFile: string | undefined): string | undefined {
+  if (!passwordFile) return process.env.VIPNODE_OPERATOR_PASSWORD
+  try {
+    return readFileSync(passwordFile, 'utf8').trim()
+  } catch (err) {
+    throw new Error(`cannot read password file ${passwordFile}: ${(err as Error).message}`)
+  }
+}
+
+export async function loadOperatorWallet(file: string, passwordFile: string | undefined, warn: (msg: string) => void): Promise<Wallet> {
   let text: string
   try {
     text = readFileSync(file, 'utf8').trim()
@@ -18,6 +28,7 @@ export async function loadOperatorWallet(file: string, password: string | undefi
     return new Wallet(text.startsWith('0x') ? text : `0x${text}`)
   }
   if (!text.startsWith('{')) throw new Error(`${file} is neither a JSON keystore nor a hex private key`)
+  const password = readPassword(passwordFile)
   if (password === undefined) throw new Error('the operator keystore is encrypted: set VIPNODE_OPERATOR_PASSWORD or pass --operator-password-file')
   try {
     const wallet = await Wallet.fromEncryptedJson(text, password)
