@@ -228,18 +228,25 @@ describe('dashboard in a browser', () => {
     expect((await fetch(`${c.url}/dashboard/api/snapshot`, { headers: { cookie: jar } })).status).toBe(401)
   })
 
+  async function expectEmptyState(page: Page, text: string): Promise<void> {
+    const empty = page.locator('.empty', { hasText: text })
+    await empty.first().waitFor({ timeout: 10_000 })
+    expect(await empty.first().textContent()).toContain(text)
+  }
+
   test('default: with no hosts and no epochs every page says what to do', { timeout: 60_000 }, async () => {
     const { c } = await pool()
     const { page, errors } = await newPage(c)
     await login(page)
     expect(await page.locator('#stat-hosts').textContent()).toBe('0')
-    expect(await page.locator('.empty').textContent()).toContain(`npx vipnode host --coordinator ${c.url}`)
+    // Each tab renders after the click: wait for its empty state rather than reading the previous page's.
+    await expectEmptyState(page, `npx vipnode host --coordinator ${c.url}`)
     await page.click('a[data-page="hosts"]')
-    await expect(page.locator('.empty').textContent()).resolves.toContain('No hosts yet')
+    await expectEmptyState(page, 'No hosts yet')
     await page.click('a[data-page="clients"]')
-    await expect(page.locator('.empty').textContent()).resolves.toContain(`npx vipnode client --bootstrap ${c.url}`)
+    await expectEmptyState(page, `npx vipnode client --bootstrap ${c.url}`)
     await page.click('a[data-page="epochs"]')
-    await expect(page.locator('.empty').textContent()).resolves.toContain('No epoch settled yet')
+    await expectEmptyState(page, 'No epoch settled yet')
     await shot(page, 'dashboard-empty-epochs')
     expect(errors).toEqual([])
   })
