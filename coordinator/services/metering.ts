@@ -126,12 +126,18 @@ export class MeteringService {
       if (paidMs > 0 || chargeWei > 0n) delta.usage.push({ epoch, clientId: a.clientId, hostId: a.hostId, addMs: paidMs, chargedWei: chargeWei })
       servedMs += paidMs
     }
-    await store.recordReport(report, delta)
+    // The in-memory state moves before the write is awaited: the store may
+    // group-commit, and the next report (maybe this pair's other side) must
+    // be judged against this one, exactly as if it had committed already.
+    // Should the commit fail, the pair's chain has still advanced, so that
+    // time is lost to the pool rather than billed twice.
+    const written = store.recordReport(report, delta)
     this.latest.set(reporter, { atMs, peers })
     for (const a of accruals) {
       if (a.state.lastCorroboratedAtMs === undefined) this.pairs.delete(pairKey(a.clientId, a.hostId))
       else this.pairs.set(pairKey(a.clientId, a.hostId), a.state)
     }
+    await written
     if (servedMs > 0) metrics.serviceSeconds.inc(servedMs / 1000)
     return { exhausted: [...exhausted] }
   }

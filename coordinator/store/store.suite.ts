@@ -88,6 +88,30 @@ export function describeStore(name: string, openStore: () => Promise<Store>) {
       expect(await store.latestReport(otherId)).toBeUndefined()
     })
 
+    test('behavior: reports in flight together: a bad one fails alone, balances include queued charges, later writes land after them', async () => {
+      await store.upsertNode(node(hostId))
+      await store.post({ id: 'fund', atMs: 1, memo: 'credit', entries: [{ account: 'external', amountWei: -100n }, { account: `client:${clientId}`, amountWei: 100n }] })
+      const report = (at: number, nodeId = hostId) => ({ nodeId, sessionId: 's', observedAtMs: at, blockNumber: at, blockHash: `0x${'ab'.repeat(32)}`, peers: [clientId] })
+      const charge = (id: string, wei: bigint) => ({ id, atMs: 1, memo: 'charge', entries: [{ account: `client:${clientId}`, amountWei: -wei }, { account: 'revenue:1', amountWei: wei }] })
+      const delta = (id: string, wei: bigint) => ({ pairs: [], usage: [{ epoch: 1, clientId, hostId, addMs: 10, chargedWei: wei }], transfers: [charge(id, wei)] })
+      const first = store.recordReport(report(10), delta('c1', 5n))
+      const unknown = store.recordReport(report(11, otherId), delta('c-unknown', 50n))
+      const second = store.recordReport(report(12), delta('c2', 7n))
+      // Read before any of them settled: the queued charges already count.
+      expect(await store.balanceOf(`client:${clientId}`)).toBeLessThanOrEqual(100n - 12n)
+      const credit = store.post({ id: 'later', atMs: 13, memo: 'credit', entries: [{ account: 'external', amountWei: -1n }, { account: `client:${clientId}`, amountWei: 1n }] })
+      const [a, b, c] = await Promise.allSettled([first, unknown, second])
+      await credit
+      expect(a.status).toBe('fulfilled')
+      expect(b).toMatchObject({ status: 'rejected', reason: { code: 'UNKNOWN_NODE' } })
+      expect(c.status).toBe('fulfilled')
+      expect(await store.balanceOf(`client:${clientId}`)).toBe(100n - 12n + 1n)
+      expect(await store.balanceOf('revenue:1')).toBe(12n)
+      expect(await store.usage({ epoch: 1 })).toEqual([{ epoch: 1, clientId, hostId, serviceMs: 20, chargedWei: 12n }])
+      expect((await store.latestReport(hostId))?.observedAtMs).toBe(12)
+      expect(await store.sumAll()).toBe(0n)
+    })
+
     test('behavior: the ledger balances and sums to zero', async () => {
       await store.post({ id: 't1', atMs: 1, memo: 'credit', entries: [{ account: 'external', amountWei: -(10n ** 30n) }, { account: `client:${clientId}`, amountWei: 10n ** 30n }] })
       await store.post({ id: 't2', atMs: 2, memo: 'charge', entries: [{ account: `client:${clientId}`, amountWei: -7n }, { account: 'revenue:1', amountWei: 7n }] })

@@ -14,6 +14,39 @@ const tmpFile = () => join(mkdtempSync(join(tmpdir(), 'vipnode-store-')), 'pool.
 describeStore('sqlite file', async () => openSqliteStore(tmpFile()))
 describeStore('sqlite :memory:', async () => openSqliteStore(':memory:'))
 
+describe('sqlite group commit', () => {
+  test('behavior: reports issued in one event-loop turn are committed together, after it, and each settles only then', async () => {
+    const store = openSqliteStore(tmpFile())
+    const hostId = nodeIdOf(generateNodeKey())
+    await store.upsertNode(node(hostId))
+    const count = () => store.sqlite.prepare('SELECT count(*) FROM reports').pluck().get()
+    const settled: number[] = []
+    const writes = Array.from({ length: 50 }, (_, i) =>
+      store.recordReport({ nodeId: hostId, sessionId: 's', observedAtMs: i + 1, blockNumber: 1, blockHash: `0x${'ab'.repeat(32)}`, peers: [] }).then(() => settled.push(i)),
+    )
+    await Promise.resolve()
+    expect(count()).toBe(0) // queued, not written, and nobody was told it was
+    expect(settled).toEqual([])
+    await Promise.all(writes)
+    expect(count()).toBe(50)
+    expect(settled).toEqual(Array.from({ length: 50 }, (_, i) => i))
+    await store.close()
+  })
+
+  test('behavior: close commits what is queued', async () => {
+    const path = tmpFile()
+    const store = openSqliteStore(path)
+    const hostId = nodeIdOf(generateNodeKey())
+    await store.upsertNode(node(hostId))
+    const write = store.recordReport({ nodeId: hostId, sessionId: 's', observedAtMs: 5, blockNumber: 1, blockHash: `0x${'ab'.repeat(32)}`, peers: [] })
+    await store.close()
+    await write
+    const reopened = openSqliteStore(path)
+    expect((await reopened.latestReport(hostId))?.observedAtMs).toBe(5)
+    await reopened.close()
+  })
+})
+
 describe('sqlite migrations', () => {
   test('behavior: a database from the first release is upgraded in place and keeps its data', async () => {
     // Build a database exactly as release 0000 left it, using only that migration.

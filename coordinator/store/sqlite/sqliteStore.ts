@@ -3,6 +3,14 @@
  * drizzle-kit migrations shipped beside this file and applied at open.
  * better-sqlite3 is synchronous; the methods still return promises so the
  * interface can take an asynchronous PostgreSQL store later.
+ *
+ * Reports are group-committed: every report that arrives in one turn of the
+ * event loop goes into one transaction (a savepoint each, so a bad report
+ * fails alone), and its promise settles after the commit. A commit costs far
+ * more than the rows in it, so this is what lets one SQLite file keep up with
+ * thousands of agents. Any other write or read first commits what is queued,
+ * so the order of writes is exactly the order of calls; balanceOf instead adds
+ * the queued charges to the committed balance, so metering never waits on it.
  */
 import Database from 'better-sqlite3'
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
@@ -38,6 +46,16 @@ export function openSqliteStore(path: string): SqliteStore {
 
 type Db = BetterSQLite3Database<typeof schema>
 
+/** Reports committed together at most; more wait for the next transaction. */
+const MAX_REPORT_BATCH = 2_000
+
+interface QueuedReport {
+  report: PeerReport
+  metering: MeteringDelta | undefined
+  resolve: (id: number) => void
+  reject: (err: unknown) => void
+}
+
 class SqliteStoreImpl implements SqliteStore {
   private closed = false
   private readonly insertReport
@@ -46,6 +64,12 @@ class SqliteStoreImpl implements SqliteStore {
   private readonly postTx: (t: Transfer) => void
   private readonly applyTransfer: (t: Transfer) => void
   private readonly settleTx: (e: EpochRecord, payouts: readonly EpochPayout[], t: Transfer) => void
+  private readonly recordBatchTx: (batch: readonly QueuedReport[]) => (number | unknown)[]
+  private readonly committedBalance: Database.Statement
+  private queued: QueuedReport[] = []
+  /** Sum of the ledger entries in queued reports, per account. */
+  private readonly queuedBalances = new Map<string, bigint>()
+  private flushScheduled = false
 
   constructor(
     readonly sqlite: Database.Database,
@@ -77,9 +101,20 @@ class SqliteStoreImpl implements SqliteStore {
       }
       return Number(info.lastInsertRowid)
     })
+    // Inside the outer transaction each recordReportTx runs as a savepoint: a failure rolls back that report only.
+    this.recordBatchTx = sqlite.transaction((batch: readonly QueuedReport[]) =>
+      batch.map((q) => {
+        try {
+          return this.recordReportTx(q.report, q.metering)
+        } catch (err) {
+          return err instanceof Error ? err : new Error(String(err))
+        }
+      }),
+    )
     const existingTransfer = sqlite.prepare('SELECT 1 FROM ledger_entries WHERE transfer_id = ? LIMIT 1')
     const insertEntry = sqlite.prepare('INSERT INTO ledger_entries (transfer_id, account, amount_wei, at_ms, memo) VALUES (?, ?, ?, ?, ?)')
     const getBalance = sqlite.prepare('SELECT balance_wei FROM accounts WHERE account = ?').pluck()
+    this.committedBalance = getBalance
     const setBalance = sqlite.prepare(
       'INSERT INTO accounts (account, balance_wei) VALUES (?, ?) ON CONFLICT(account) DO UPDATE SET balance_wei = excluded.balance_wei',
     )
@@ -116,7 +151,29 @@ class SqliteStoreImpl implements SqliteStore {
 
   private get d(): Db {
     if (this.closed) throw new StoreError('CLOSED', 'store is closed')
+    this.flush()
     return this.db
+  }
+
+  /** Commit every queued report now, in one transaction. */
+  flush(): void {
+    const batch = this.queued
+    if (batch.length === 0) return
+    this.queued = []
+    let outcomes: unknown[]
+    try {
+      outcomes = this.recordBatchTx(batch)
+    } catch (err) {
+      // The commit itself failed (disk full, I/O error): nothing in the batch was written.
+      outcomes = batch.map(() => err)
+    } finally {
+      this.queuedBalances.clear()
+    }
+    batch.forEach((q, i) => {
+      const outcome = outcomes[i]
+      if (typeof outcome === 'number') q.resolve(outcome)
+      else q.reject(outcome)
+    })
   }
 
   // ------------------------------------------------------------------ meta
@@ -196,7 +253,21 @@ class SqliteStoreImpl implements SqliteStore {
   async recordReport(report: PeerReport, metering?: MeteringDelta) {
     if (this.closed) throw new StoreError('CLOSED', 'store is closed')
     for (const t of metering?.transfers ?? []) checkTransfer(t)
-    return this.recordReportTx(report, metering)
+    return new Promise<number>((resolve, reject) => {
+      this.queued.push({ report, metering, resolve, reject })
+      for (const t of metering?.transfers ?? []) {
+        for (const e of t.entries) this.queuedBalances.set(e.account, (this.queuedBalances.get(e.account) ?? 0n) + e.amountWei)
+      }
+      if (this.queued.length >= MAX_REPORT_BATCH) this.flush()
+      else if (!this.flushScheduled) {
+        this.flushScheduled = true
+        // After the I/O callbacks of this loop turn: every report read in it shares the commit.
+        setImmediate(() => {
+          this.flushScheduled = false
+          if (!this.closed) this.flush()
+        })
+      }
+    })
   }
   async pairMeters(): Promise<PairMeter[]> {
     return this.d
@@ -220,6 +291,7 @@ class SqliteStoreImpl implements SqliteStore {
   async post(transfer: Transfer) {
     if (this.closed) throw new StoreError('CLOSED', 'store is closed')
     checkTransfer(transfer)
+    this.flush()
     this.postTx(transfer)
   }
   async balancesWithPrefix(prefix: string) {
@@ -235,6 +307,7 @@ class SqliteStoreImpl implements SqliteStore {
   async settleEpoch(epoch: EpochRecord, payouts: readonly EpochPayout[], transfer: Transfer) {
     if (this.closed) throw new StoreError('CLOSED', 'store is closed')
     checkTransfer(transfer)
+    this.flush()
     this.settleTx(epoch, payouts, transfer)
   }
   async getEpoch(epoch: number) {
@@ -256,9 +329,11 @@ class SqliteStoreImpl implements SqliteStore {
   async markEpochPosted(epoch: number, txHash: string, atMs: number) {
     this.d.update(schema.epochs).set({ txHash, postedAtMs: atMs }).where(eq(schema.epochs.epoch, epoch)).run()
   }
+  /** Committed balance plus the entries of queued reports: what the balance will be once they commit. */
   async balanceOf(account: string) {
-    const row = this.d.select().from(schema.accounts).where(eq(schema.accounts.account, account)).get()
-    return BigInt(row?.balanceWei ?? '0')
+    if (this.closed) throw new StoreError('CLOSED', 'store is closed')
+    const committed = BigInt((this.committedBalance.get(account) as string | undefined) ?? '0')
+    return committed + (this.queuedBalances.get(account) ?? 0n)
   }
   async sumAll() {
     let sum = 0n
@@ -268,6 +343,7 @@ class SqliteStoreImpl implements SqliteStore {
 
   async close() {
     if (this.closed) return
+    this.flush()
     this.closed = true
     this.sqlite.close()
   }
