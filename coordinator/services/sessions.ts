@@ -42,6 +42,8 @@ export class SessionRegistry {
   private readonly byNode = new Map<NodeId, AgentConnection>()
   /** When each node's last connection went away; drives the release grace period. */
   private readonly goneSince = new Map<NodeId, number>()
+  /** Kept on attach/detach: counting by scanning made every connect O(agents). */
+  private readonly online: Record<Role, number> = { host: 0, client: 0 }
 
   constructor(private readonly clock: Clock) {}
 
@@ -52,6 +54,8 @@ export class SessionRegistry {
     const previous = this.byNode.get(session.nodeId)
     this.byNode.set(session.nodeId, conn)
     this.goneSince.delete(session.nodeId)
+    if (previous?.session) this.online[previous.session.role]--
+    this.online[session.role]++
     if (previous && previous !== conn) {
       previous.close(CloseCode.SUPERSEDED, 'superseded by a newer connection for this node ID')
       return previous
@@ -64,6 +68,7 @@ export class SessionRegistry {
     const nodeId = conn.session?.nodeId
     if (!nodeId || this.byNode.get(nodeId) !== conn) return false
     this.byNode.delete(nodeId)
+    this.online[conn.session!.role]--
     this.goneSince.set(nodeId, this.clock.now())
     return true
   }
@@ -97,9 +102,7 @@ export class SessionRegistry {
   }
 
   count(role: Role): number {
-    let n = 0
-    for (const conn of this.byNode.values()) if (conn.session?.role === role) n++
-    return n
+    return this.online[role]
   }
 
   connections(): IterableIterator<AgentConnection> {
