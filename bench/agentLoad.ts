@@ -23,6 +23,8 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '4' },
     interval: { type: 'string', default: '4s' },
     seconds: { type: 'string', default: '20' },
+    // Write a V8 CPU profile of the coordinator into this folder (skips the kill -9 phase, which would lose it).
+    profile: { type: 'string' },
   },
 })
 const AGENTS = Number(values.agents)
@@ -139,7 +141,8 @@ async function main() {
   // --- the coordinator
   const db = join(dir, 'pool.db')
   const coordArgs = ['bin/vipnode.js', 'coordinator', '--port', '0', '--db', db, '--update-interval', `${INTERVAL_MS}ms`, '--challenge-ttl', '5m', '--log-level', 'info', '--pool-id', 'bench']
-  let coord = await startServer('node', coordArgs, (l) => l.msg === 'coordinator listening')
+  const profileArgs = values.profile ? ['--cpu-prof', '--cpu-prof-dir', values.profile] : []
+  let coord = await startServer('node', [...profileArgs, ...coordArgs], (l) => l.msg === 'coordinator listening')
   const url = String(coord.line.url).replace('http', 'ws') + '/v1/agent'
   const port = new URL(String(coord.line.url)).port
   const idleRss = rssMb(coord.child.pid!)
@@ -151,6 +154,14 @@ async function main() {
   const loadedRss = rssMb(coord.child.pid!)
   const load = await measureReports(workers, INTERVAL_MS)
   const afterRss = rssMb(coord.child.pid!)
+
+  if (values.profile) {
+    await workers.stop()
+    coord.child.kill('SIGTERM')
+    await new Promise((r) => coord.child.once('exit', r))
+    console.log(`reports acknowledged per second ${load.rate.toFixed(0)}, p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms; CPU profile in ${values.profile}`)
+    process.exit(0)
+  }
 
   // --- kill -9 and restart: how long until every agent is back
   await workers.all({ cmd: 'reconnect-watch' }, false)

@@ -76,6 +76,8 @@ function open(i: number, agent?: Agent): Promise<Agent> {
         if (msg.error) errors++
         a.ready = !msg.error
         resolve(a)
+        // Refused (say, rate limited in a reconnect storm): hang up, and come back like a real agent does.
+        if (msg.error) ws.close()
         return
       }
       if (typeof msg.id === 'number') {
