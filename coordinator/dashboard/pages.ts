@@ -1,5 +1,5 @@
 /** Server-rendered pages: the public status page, the login page, the app shell. Every value is escaped by `html`. */
-import type { StatusBody } from '../server/httpServer.ts'
+import type { StatusBody } from '../server/status.ts'
 import { html, type Markup } from './html.ts'
 import { formatWei, networkName } from './assets/format.js'
 
@@ -137,16 +137,18 @@ export function statusPage(s: StatusBody, coordinatorUrl: string): string {
       <p>Run the host agent beside a synced full node on ${networkText} whose admin API it can reach. It signs with the node's own key and pays out to <code>--payout</code>.</p>
       <pre id="host-command"><code>geth --http --http.addr 127.0.0.1 --http.api admin,eth,net,web3
 ${hostCmd}</code></pre>
+      <p>See what you are owed and claim it on the <a href="/join#host">join page</a>.</p>
     </div>
     <div class="join-col">
       <h2>Join as a client</h2>
       <p>Point your node at the pool instead of hunting for peers. The shim asks for hosts and keeps your node peered with them${price === 0n ? '' : ', charging your balance per host-minute'}.</p>
       <pre id="client-command"><code>geth --http --http.addr 127.0.0.1 --http.api admin,eth,net,web3
 ${clientCmd}</code></pre>
+      <p>Check your balance and top up from a browser wallet on the <a href="/join">join page</a>.</p>
     </div>
   </section>
   <footer class="footer muted">
-    vipnode ${s.version} · protocol ${s.protocolVersion} · <a href="/v1/status">/v1/status</a> · <a href="/dashboard">admin dashboard</a>
+    vipnode ${s.version} · protocol ${s.protocolVersion} · <a href="/v1/status">/v1/status</a> · <a href="/join">join</a> · <a href="/dashboard">admin dashboard</a>
   </footer>
 </main>`,
     { bodyClass: 'public', head: html`<meta http-equiv="refresh" content="30">` },

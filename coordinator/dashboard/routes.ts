@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url'
 import type { CoordinatorServices } from '../rpc/context.ts'
 import { epochJson } from '../server/payoutRoutes.ts'
 // A cycle (httpServer mounts this router), harmless: status() is only called per request.
-import { status } from '../server/httpServer.ts'
+import { status } from '../server/status.ts'
 import { AdminSessions, LoginLimiter, SESSION_COOKIE, bearerOf, clearedCookie, cookieOf, isHttps, sessionCookie, tokenMatches } from './auth.ts'
 import { DashboardHub, defaultHubOptions, type DashboardHubOptions } from './events.ts'
 import { ASSETS, appShell, dashboardOffPage, loginPage, statusPage, tooManyAttemptsPage } from './pages.ts'

@@ -1,0 +1,38 @@
+/** The pool's public summary: GET /v1/status, the status page and the join page show it. */
+import type { CoordinatorServices } from '../rpc/context.ts'
+import { PROTOCOL_VERSION } from '../../protocol/index.ts'
+import { VERSION } from '../../lib/packageVersion.ts'
+
+export interface StatusBody {
+  poolId: string
+  version: string
+  protocolVersion: number
+  chainId: number | null
+  hostsOnline: number
+  clientsOnline: number
+  freeSlots: number
+  networks: { chainId: number; hostsOnline: number; freeSlots: number }[]
+  priceWeiPerHostMinute: string
+}
+
+export function status(services: CoordinatorServices): StatusBody {
+  const byChain = new Map<number, { hostsOnline: number; freeSlots: number }>()
+  for (const h of services.sessions.sessions('host')) {
+    const entry = byChain.get(h.chainId) ?? { hostsOnline: 0, freeSlots: 0 }
+    entry.hostsOnline++
+    entry.freeSlots += Math.max(0, h.capacity - services.assignments.loadOf(h.nodeId))
+    byChain.set(h.chainId, entry)
+  }
+  const networks = [...byChain].map(([chainId, v]) => ({ chainId, ...v })).sort((a, b) => a.chainId - b.chainId)
+  return {
+    poolId: services.poolId,
+    version: VERSION,
+    protocolVersion: PROTOCOL_VERSION,
+    chainId: services.config.chainId ?? null,
+    hostsOnline: services.sessions.count('host'),
+    clientsOnline: services.sessions.count('client'),
+    freeSlots: networks.reduce((n, x) => n + x.freeSlots, 0),
+    networks,
+    priceWeiPerHostMinute: services.config.priceWeiPerMinute.toString(),
+  }
+}
