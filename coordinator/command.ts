@@ -21,6 +21,7 @@ export function coordinatorCommand(): Command {
     .addOption(opt('--challenge-ttl <duration>', 'how long a socket may take to authenticate').argParser(parseDurationArg).default(...durationDefault(d.challengeTtlMs)))
     .addOption(opt('--admit-timeout <duration>', 'how long a host has to acknowledge an admission').argParser(parseDurationArg).default(...durationDefault(d.admitTimeoutMs)))
     .addOption(opt('--admit-retries <n>', 'further rounds on other hosts when admissions fail (0: ask once)').argParser(parseIntArg(0, 5)).default(d.admitRetries))
+    .addOption(opt('--relay-token-window <duration>', 'rpc service: relay tokens live one to two windows').argParser(parseDurationArg).default(...durationDefault(d.relayTokenWindowMs)))
     .addOption(opt('--max-block-lag <blocks>', "hosts further behind the pool's best head get no new clients, and lose theirs if it lasts").argParser(parseIntArg(0, 1_000_000)).default(d.maxBlockLag))
     .addOption(opt('--region <name>', 'host region preferred for clients that declare none'))
     .addOption(opt('--ping-interval <duration>', 'WebSocket ping interval (half-open detection)').argParser(parseDurationArg).default(...durationDefault(d.pingIntervalMs)))
@@ -53,6 +54,7 @@ export function coordinatorCommand(): Command {
         admitTimeoutMs: o.admitTimeout as number,
         admitRetries: o.admitRetries as number,
         maxBlockLag: o.maxBlockLag as number,
+        relayTokenWindowMs: o.relayTokenWindow as number,
         ...(o.region ? { region: o.region as string } : {}),
         pingIntervalMs: o.pingInterval as number,
         maxFrameBytes: o.maxFrameBytes as number,

@@ -31,8 +31,15 @@ export const coordinatorConfigSchema = z
     maxBlockLag: z.number().int().min(0).max(1_000_000).default(8),
     /** Host region preferred for clients that declare none (and for GET /v1/bootstrap without ?region). */
     region: z.string().min(1).max(32).optional(),
+    /**
+     * Agent sockets one remote address may hold open before authenticating; further upgrades from it are
+     * refused with HTTP 429 (connection-flood limit). Authenticated sockets do not count.
+     */
+    maxPendingSocketsPerAddress: z.number().int().positive().default(1024),
     /** How often sockets are pinged; a socket that misses one ping is closed (half-open detection). */
     pingIntervalMs: z.number().int().positive().default(30_000),
+    /** rpc service: relay tokens live one to two of these windows; agents pick up fresh ones with every report. */
+    relayTokenWindowMs: z.number().int().min(1_000).default(600_000),
     /** Price per host-minute in wei; 0 makes a free pool that serves every client. */
     priceWeiPerMinute: z.bigint().nonnegative().default(0n),
     /** One-time credit for each new client node, in wei. */

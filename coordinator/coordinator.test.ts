@@ -139,7 +139,7 @@ describe('assignment', () => {
   test('behavior: hosts on another chain or of another kind are skipped', async () => {
     const c = await start()
     await agent(c, { role: 'host', chainId: 1 })
-    await agent(c, { role: 'host', kind: 'rpc' })
+    await agent(c, { role: 'host', kind: 'rpc', relayUrl: 'http://127.0.0.1:8546' })
     const client = await agent(c, { role: 'client' })
     const err = await client.conn.call('vipnode_requestHosts', { count: 1 }).catch((e: RpcError) => e)
     expect(err).toMatchObject({ code: ErrorCode.NO_HOSTS_AVAILABLE, message: 'no hosts with free slots on chain 1337: 1 wrong-network, 1 wrong-kind' })

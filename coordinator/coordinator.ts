@@ -19,6 +19,7 @@ import { EpochClock } from './services/epochClock.ts'
 import { ChainService } from './chain/chainService.ts'
 import { createTracker, isTrackerPath } from './tracker/index.ts'
 import { trackerHeads } from './tracker/trackerHeads.ts'
+import { RelayTokens } from './logic/relayTokens.ts'
 import { ChainHeads } from './services/chainHeads.ts'
 import { loadOperatorWallet } from './chain/operatorKey.ts'
 import { createAgentSocketServer } from './server/agentSocket.ts'
@@ -58,6 +59,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
 
   const leftOpen = await store.closeOpenSessions(clock.now(), 'coordinator restarted')
   const poolId = await resolvePoolId(store, config.poolId)
+  const relayTokens = new RelayTokens(await relaySecret(store), config.relayTokenWindowMs)
   const sessions = new SessionRegistry(clock)
   const tracker = createTracker(config.ethstatsSecret ? { secret: config.ethstatsSecret } : {}, { log: log.child({ module: 'tracker' }), clock, metrics: registry })
   const chainHeads = new ChainHeads(sessions, clock)
@@ -73,7 +75,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
       admitRetries: config.admitRetries,
       region: config.region,
     },
-    { store, sessions, clock, log: log.child({ module: 'assignments' }), metrics, heads: trackerHeads(tracker, (chainId) => chainHeads.medianOn(chainId), 64) },
+    { store, sessions, clock, relayTokens, log: log.child({ module: 'assignments' }), metrics, heads: trackerHeads(tracker, (chainId) => chainHeads.medianOn(chainId), 64) },
   )
   const restored = await assignments.load()
   const epochs = await EpochClock.open(store, config.epochMs, clock.now())
@@ -85,7 +87,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   await metering.load()
   assignments.onRelease((clientId, hostId) => metering.forgetPair(clientId, hostId))
   const settlement = new SettlementService({ feeBps: config.feeBps, feeAddress: config.feeAddress }, { store, epochs, clock, log: log.child({ module: 'settlement' }), metrics })
-  const services: CoordinatorServices = { config, poolId, store, sessions, assignments, metering, settlement, epochs, tracker, chainHeads, clock, log, metrics }
+  const services: CoordinatorServices = { config, poolId, store, sessions, assignments, metering, settlement, epochs, tracker, chainHeads, relayTokens, clock, log, metrics }
 
   let chain: ChainService | undefined
   if (config.chainRpc && config.contract && config.operatorKey) {
@@ -173,6 +175,15 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
       return closing
     },
   }
+}
+
+/** The key relay tokens are derived from: random at first start, then kept, so tokens survive restarts. */
+async function relaySecret(store: Store): Promise<Uint8Array> {
+  const existing = await store.getMeta('relaySecret')
+  if (existing) return Buffer.from(existing, 'hex')
+  const generated = randomBytes(32)
+  await store.setMeta('relaySecret', generated.toString('hex'))
+  return generated
 }
 
 async function resolvePoolId(store: Store, configured: string | undefined): Promise<string> {

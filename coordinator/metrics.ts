@@ -26,6 +26,7 @@ export function createCoordinatorMetrics(registry: Registry) {
     agentSockets: new Gauge({ name: 'vipnode_agent_sockets', help: 'Authenticated agent WebSockets by role.', labelNames: ['role'] as const, registers: [registry] }),
     pendingSockets: new Gauge({ name: 'vipnode_agent_unauthenticated_sockets', help: 'Agent WebSockets that have not authenticated yet.', registers: [registry] }),
     reports: new Counter({ name: 'vipnode_agent_reports_total', help: 'Peer reports (vipnode_update) ingested.', registers: [registry] }),
+    relayRequests: new Counter({ name: 'vipnode_relay_requests_total', help: 'Relayed JSON-RPC requests (rpc service) as reported by each side.', labelNames: ['role'] as const, registers: [registry] }),
     reportAck: new Histogram({
       name: 'vipnode_report_ack_seconds',
       help: 'Time from receiving a peer report to acknowledging it.',

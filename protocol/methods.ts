@@ -76,6 +76,41 @@ export const challengeParamsSchema = z.object({
 })
 export type ChallengeParams = z.infer<typeof challengeParamsSchema>
 
+// ---------------------------------------------------------------- rpc service (relayed JSON-RPC)
+
+/** What a light client (Helios, Nimbus verified proxy, Lodestar prover) needs from an execution RPC beyond the basics. */
+export const RPC_REQUIRED_METHODS = ['eth_getProof', 'eth_getBlockReceipts', 'eth_createAccessList', 'eth_getLogs'] as const
+
+const relayUrlSchema = z
+  .string()
+  .max(512)
+  .refine((s) => /^https?:\/\//.test(s) && URL.canParse(s), { message: 'must be an http(s) URL' })
+const capabilitiesSchema = z.array(z.string().max(64)).max(64)
+const tokenSchema = z.string().regex(/^[0-9a-f]{64}$/, 'must be a 32-byte hex relay token')
+
+/**
+ * Leave to relay between one client and one host, issued by the coordinator
+ * to both sides. `nodeId` is the other side: the client for a host, the host
+ * (with its `relayUrl`) for a client.
+ */
+export const relayGrantSchema = z.object({
+  nodeId: nodeIdSchema,
+  token: tokenSchema,
+  expiresAtMs: z.number().int().nonnegative(),
+  relayUrl: relayUrlSchema.optional(),
+})
+export type RelayGrant = z.infer<typeof relayGrantSchema>
+
+/** One side's relay traffic with one counterpart since its previous report. */
+export const relayActivitySchema = z.object({
+  nodeId: nodeIdSchema,
+  requests: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  busyMs: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  /** A relay WebSocket (subscriptions) is open: the session counts as active without requests. */
+  open: z.boolean().optional(),
+})
+export type RelayActivity = z.infer<typeof relayActivitySchema>
+
 // ---------------------------------------------------------------- agent -> coordinator
 
 const connectBody = z.object({
@@ -90,6 +125,10 @@ const connectBody = z.object({
   payout: address.optional(),
   capacity: z.number().int().min(0).max(10_000).optional(),
   region: z.string().max(32).optional(),
+  /** rpc hosts: where clients reach this host's relay (http(s) URL; the same path answers WebSocket). */
+  relayUrl: relayUrlSchema.optional(),
+  /** rpc hosts: the methods a capability probe found the node serving. */
+  capabilities: capabilitiesSchema.optional(),
 })
 export const connectParamsSchema = connectBody.extend({
   challenge: z.string().regex(/^[0-9a-f]{64}$/, 'must be the 32-byte hex challenge this socket received'),
@@ -113,6 +152,10 @@ export type ConnectResult = z.infer<typeof connectResultSchema>
 export const updateParamsSchema = z.object({
   peers: z.array(adminPeerSchema).max(MAX_PEERS_PER_REPORT),
   block: blockRefSchema,
+  /** rpc service: relay sessions with traffic (or an open socket) since the previous report. */
+  relays: z.array(relayActivitySchema).max(MAX_PEERS_PER_REPORT).optional(),
+  /** rpc hosts: the capability probe's latest answer, when it changed. */
+  capabilities: capabilitiesSchema.optional(),
 })
 export type UpdateParams = z.input<typeof updateParamsSchema>
 
@@ -122,6 +165,8 @@ export const updateResultSchema = z.object({
   /** Reported peers that belong to the pool but are no longer vouched for: drop them. */
   drop: z.array(nodeIdSchema),
   balanceWei: weiString,
+  /** rpc service: the relay grants currently valid for this agent's assigned pairs. */
+  relays: z.array(relayGrantSchema).optional(),
 })
 export type UpdateResult = z.infer<typeof updateResultSchema>
 
@@ -131,7 +176,13 @@ export const requestHostsParamsSchema = z.object({
 })
 export type RequestHostsParams = z.input<typeof requestHostsParamsSchema>
 
-export const assignedHostSchema = z.object({ nodeId: nodeIdSchema, enode: enodeSchema, kind: serviceKindSchema })
+export const assignedHostSchema = z.object({
+  nodeId: nodeIdSchema,
+  enode: enodeSchema,
+  kind: serviceKindSchema,
+  /** rpc hosts: where to send requests, and the token to send them with. */
+  relay: relayGrantSchema.optional(),
+})
 export type AssignedHost = z.infer<typeof assignedHostSchema>
 export const requestHostsResultSchema = z.object({
   hosts: z.array(assignedHostSchema),
@@ -141,7 +192,13 @@ export type RequestHostsResult = z.infer<typeof requestHostsResultSchema>
 
 // ---------------------------------------------------------------- coordinator -> host
 
-export const admitParamsSchema = z.object({ nodeId: nodeIdSchema, enode: enodeSchema, kind: serviceKindSchema.default('peer') })
+export const admitParamsSchema = z.object({
+  nodeId: nodeIdSchema,
+  enode: enodeSchema,
+  kind: serviceKindSchema.default('peer'),
+  /** rpc: the client's grant; the host's relay accepts its token until it expires or is replaced. */
+  relay: relayGrantSchema.optional(),
+})
 export type AdmitParams = z.input<typeof admitParamsSchema>
 export const admitResultSchema = z.object({ admitted: z.literal(true) })
 

@@ -72,6 +72,13 @@ describe('filters', () => {
     expect(filterHost(host(1, { chainId: 5 }), req())).toBe('wrong-network')
     expect(filterHost(host(1, { kind: 'rpc' }), req())).toBe('wrong-kind')
   })
+  test('behavior: an rpc host whose node lacks any method light clients need is missing-methods', () => {
+    const all = new Set(['eth_getProof', 'eth_getBlockReceipts', 'eth_createAccessList', 'eth_getLogs', 'eth_call'])
+    expect(filterHost(host(1, { kind: 'rpc', capabilities: all }), req({ kind: 'rpc' }))).toBeUndefined()
+    const noReceipts = new Set([...all].filter((m) => m !== 'eth_getBlockReceipts'))
+    expect(filterHost(host(1, { kind: 'rpc', capabilities: noReceipts }), req({ kind: 'rpc' }))).toBe('missing-methods')
+    expect(filterHost(host(1, { kind: 'rpc' }), req({ kind: 'rpc' }))).toBe('missing-methods') // never probed
+  })
   test('behavior: more than maxBlockLag behind the best head is lagging; exactly maxBlockLag is not', () => {
     expect(filterHost(host(1, { blockNumber: 992 }), req())).toBeUndefined()
     expect(filterHost(host(1, { blockNumber: 991 }), req())).toBe('lagging')

@@ -9,7 +9,7 @@
  * power-of-two-choices on load relative to capacity. Every host not chosen
  * gets a reason too, so each decision can be explained.
  */
-import type { NodeId, ServiceKind } from '../../protocol/index.ts'
+import { RPC_REQUIRED_METHODS, type NodeId, type ServiceKind } from '../../protocol/index.ts'
 import { isLagging } from './heads.ts'
 
 export interface HostCandidate {
@@ -24,6 +24,8 @@ export interface HostCandidate {
   region: string | null
   /** Failed admissions keep the host out until this time (ms); 0 when it is not cooling down. */
   coolingUntilMs: number
+  /** rpc hosts: the methods their node was probed to serve. */
+  capabilities?: ReadonlySet<string> | undefined
 }
 
 export interface SelectionRequest {
@@ -57,6 +59,7 @@ export type SkipReason =
   | 'admit-failed'
   | 'wrong-network'
   | 'wrong-kind'
+  | 'missing-methods'
   | 'lagging'
   | 'cooling-down'
   | 'full'
@@ -64,7 +67,7 @@ export type SkipReason =
   | 'outranked'
 
 /** Every reason, in the order explanations list them when counts tie. */
-export const SKIP_REASONS: readonly SkipReason[] = ['full', 'lagging', 'cooling-down', 'admit-failed', 'wrong-network', 'wrong-kind', 'self', 'already-assigned', 'other-region', 'outranked']
+export const SKIP_REASONS: readonly SkipReason[] = ['full', 'lagging', 'cooling-down', 'admit-failed', 'wrong-network', 'wrong-kind', 'missing-methods', 'self', 'already-assigned', 'other-region', 'outranked']
 
 export interface Rejection {
   nodeId: NodeId
@@ -88,8 +91,9 @@ export function filterHost(h: HostCandidate, req: SelectionRequest): SkipReason 
   if (req.exclude.has(h.nodeId)) return 'already-assigned'
   if (req.tried.has(h.nodeId)) return 'admit-failed'
   if (h.chainId !== req.chainId) return 'wrong-network'
-  // Capability probes for rpc hosts do not exist yet: the declared kind is all we check.
   if (h.kind !== req.kind) return 'wrong-kind'
+  // rpc: a light client needs every one of these; a node without eth_getProof cannot serve it at all.
+  if (req.kind === 'rpc' && !RPC_REQUIRED_METHODS.every((m) => h.capabilities?.has(m))) return 'missing-methods'
   if (isLagging(h.blockNumber, req.bestHead, req.maxBlockLag)) return 'lagging'
   if (h.coolingUntilMs > req.nowMs) return 'cooling-down'
   if (h.load >= h.capacity) return 'full'

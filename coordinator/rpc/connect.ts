@@ -49,6 +49,9 @@ export const connect: Handler = async (raw, conn, services) => {
   if (params.role === 'host' && !params.capacity) {
     throw rpcError('INVALID_PARAMS', 'invalid params for vipnode_connect: capacity: hosts must declare a capacity of at least 1')
   }
+  if (params.role === 'host' && params.kind === 'rpc' && !params.relayUrl) {
+    throw rpcError('INVALID_PARAMS', 'invalid params for vipnode_connect: relayUrl: rpc hosts must say where clients reach their relay')
+  }
 
   const now = clock.now()
   const session: AgentSession = {
@@ -64,6 +67,7 @@ export const connect: Handler = async (raw, conn, services) => {
     clientVersion: params.clientVersion,
     connectedAtMs: now,
     blockNumber: 0,
+    ...(params.role === 'host' && params.kind === 'rpc' ? { relayUrl: params.relayUrl, capabilities: new Set(params.capabilities ?? []) } : {}),
   }
   await store.upsertNode({
     nodeId: session.nodeId,

@@ -9,6 +9,7 @@ import type { SettlementService } from '../services/settlement.ts'
 import type { EpochClock } from '../services/epochClock.ts'
 import type { Tracker } from '../tracker/index.ts'
 import type { ChainHeads } from '../services/chainHeads.ts'
+import type { RelayTokens } from '../logic/relayTokens.ts'
 import type { AgentConnection, SessionRegistry } from '../services/sessions.ts'
 
 /** The per-socket state the transport keeps for authentication. */
@@ -35,6 +36,8 @@ export interface CoordinatorServices {
   tracker: Tracker
   /** Agents' heads per chain, sampled at most once a second (plausibility checks run per report). */
   chainHeads: ChainHeads
+  /** rpc service: derives the tokens that let a client use a host's relay. */
+  relayTokens: RelayTokens
   clock: Clock
   log: Logger
   metrics: CoordinatorMetrics

@@ -61,6 +61,14 @@ export const update: Handler = async (raw, conn, services) => {
     const id = cachedPeerNodeId(p)
     if (id && (vouchedBefore.has(id) || sessions.get(id)?.session?.role === otherRole)) peers.add(id)
   }
+  // rpc service: a relay session with traffic (or an open socket) since the last report counts as being
+  // peered, so the same bilateral rule meters it: both sides must report each other.
+  for (const r of params.relays ?? []) {
+    if (r.requests === 0 && !r.open) continue
+    if (vouchedBefore.has(r.nodeId) || sessions.get(r.nodeId)?.session?.role === otherRole) peers.add(r.nodeId)
+    if (r.requests > 0) metrics.relayRequests.inc({ role: session.role }, r.requests)
+  }
+  if (params.capabilities && session.role === 'host' && session.kind === 'rpc') session.capabilities = new Set(params.capabilities)
   const { exhausted } = await metering.ingest(session, peers, params.block, clock.now())
   // Stored as reported, but counted for health only when plausible against the other agents on this chain.
   if (plausibleHead(params.block.number, services.chainHeads.medianOn(session.chainId), MAX_BLOCKS_AHEAD)) session.blockNumber = params.block.number
@@ -80,7 +88,8 @@ export const update: Handler = async (raw, conn, services) => {
   const balance = session.role === 'client' ? await store.balanceOf(Accounts.client(session.nodeId)) : 0n
   metrics.reports.inc()
   metrics.reportAck.observe((performance.now() - started) / 1000)
-  const result: UpdateResult = { peers: vouched, drop, balanceWei: weiToWire(balance) }
+  const relays = assignments.relayGrantsFor(session)
+  const result: UpdateResult = { peers: vouched, drop, balanceWei: weiToWire(balance), ...(relays.length > 0 ? { relays } : {}) }
   return result
 }
 

@@ -98,7 +98,7 @@ describe('endpoint', () => {
   test('behavior: no host fits: 503 with the same explanation as vipnode_requestHosts, in JSON or as a text line', async () => {
     const { c, agent } = await start()
     const full = await agent({ role: 'host', capacity: 1 })
-    await agent({ role: 'host', kind: 'rpc' })
+    await agent({ role: 'host', kind: 'rpc', relayUrl: 'http://127.0.0.1:8546' })
     const client = await agent({ role: 'client' })
     await client.conn.call('vipnode_requestHosts', { count: 1 })
     const json = await fetch(`${c.url}/v1/bootstrap?network=1337`)

@@ -10,7 +10,8 @@
  * admissions with retries, keeps the explanations, and moves clients off
  * hosts that fall behind.
  */
-import { admitResultSchema, evictResultSchema, rpcError, type AssignedHost, type NodeId, type RequestHostsResult, type ServiceKind } from '../../protocol/index.ts'
+import { admitResultSchema, evictResultSchema, rpcError, type AssignedHost, type NodeId, type RelayGrant, type RequestHostsResult, type ServiceKind } from '../../protocol/index.ts'
+import type { RelayTokens } from '../logic/relayTokens.ts'
 import type { Clock } from '../../lib/clock.ts'
 import type { Logger } from '../../lib/logger.ts'
 import type { AssignmentRecord, AssignmentStore } from '../store/store.ts'
@@ -64,6 +65,8 @@ export interface AssignmentDeps {
   heads?: HeadView | undefined
   /** Uniform in [0, 1); injected so tests and simulations are deterministic. */
   random?: (() => number) | undefined
+  /** rpc service: without it, rpc hosts cannot be assigned. */
+  relayTokens?: RelayTokens | undefined
 }
 
 export type ReleaseReason = 'client-gone' | 'host-gone' | 'host-lagging' | 'evicted' | 'insufficient-balance'
@@ -199,7 +202,7 @@ export class AssignmentService {
     const kept: AssignedHost[] = []
     for (const [hostId, a] of this.hostsByClient.get(client.nodeId) ?? []) {
       const host = sessions.get(hostId)?.session
-      if (host && a.kind === kind && kept.length < count) kept.push({ nodeId: hostId, enode: host.enode, kind })
+      if (host && a.kind === kind && kept.length < count) kept.push(this.assignedHost(client.nodeId, host))
     }
     if (kept.length >= count) return { hosts: kept }
 
@@ -309,6 +312,7 @@ export class AssignmentService {
         blockNumber: h.blockNumber,
         region: h.region,
         coolingUntilMs: this.coolDowns.get(h.nodeId)?.untilMs ?? 0,
+        capabilities: h.capabilities,
       })
     }
     const exclude = new Set<NodeId>(req.clientId ? [...this.hostsOf(req.clientId), ...(this.inflightByClient.get(req.clientId) ?? [])] : [])
@@ -337,14 +341,15 @@ export class AssignmentService {
     const conn = sessions.get(hostId)
     try {
       if (!conn?.session) throw rpcError('NODE_UNAVAILABLE', 'host went offline')
-      const reply = await conn.call('vipnode_admit', { nodeId: client.nodeId, enode: client.enode, kind }, { timeoutMs: this.opts.admitTimeoutMs })
+      const relay = kind === 'rpc' ? { relay: { nodeId: client.nodeId, ...this.relayTokens().current(hostId, client.nodeId, clock.now()) } } : {}
+      const reply = await conn.call('vipnode_admit', { nodeId: client.nodeId, enode: client.enode, kind, ...relay }, { timeoutMs: this.opts.admitTimeoutMs })
       admitResultSchema.parse(reply)
       const record = await store.addAssignment({ clientId: client.nodeId, hostId, kind, assignedAtMs: clock.now() })
       this.index(record)
       const eased = afterSuccess(this.coolDowns.get(hostId), clock.now(), this.coolDown)
       if (eased) this.coolDowns.set(hostId, eased)
       else this.coolDowns.delete(hostId)
-      return { nodeId: hostId, enode: conn.session.enode, kind }
+      return this.assignedHost(client.nodeId, conn.session)
     } catch (err) {
       metrics.admissionsFailed.inc()
       const state = afterFailure(this.coolDowns.get(hostId), clock.now(), this.coolDown)
@@ -354,6 +359,46 @@ export class AssignmentService {
     } finally {
       this.unreserve(client.nodeId, hostId)
     }
+  }
+
+  private relayTokens(): RelayTokens {
+    if (!this.deps.relayTokens) throw new Error('this coordinator cannot issue relay tokens')
+    return this.deps.relayTokens
+  }
+
+  /** What the client is told about one of its hosts: for rpc, where its relay is and the token to use there. */
+  private assignedHost(clientId: NodeId, host: AgentSession): AssignedHost {
+    if (host.kind !== 'rpc') return { nodeId: host.nodeId, enode: host.enode, kind: host.kind }
+    const { token, expiresAtMs } = this.relayTokens().current(host.nodeId, clientId, this.deps.clock.now())
+    return { nodeId: host.nodeId, enode: host.enode, kind: 'rpc', relay: { nodeId: host.nodeId, token, expiresAtMs, relayUrl: host.relayUrl } }
+  }
+
+  /**
+   * The relay grants an agent holds now, sent with every report reply so
+   * tokens roll over before they expire. A host gets every token it should
+   * accept (current and previous window) for its rpc clients, including
+   * admissions in flight; a client gets the current token and relay URL of
+   * each online rpc host it is assigned to.
+   */
+  relayGrantsFor(session: AgentSession): RelayGrant[] {
+    const tokens = this.deps.relayTokens
+    if (!tokens) return []
+    const now = this.deps.clock.now()
+    const grants: RelayGrant[] = []
+    if (session.role === 'host') {
+      if (session.kind !== 'rpc') return []
+      for (const clientId of this.vouchedClientsOf(session.nodeId)) {
+        const a = this.hostsByClient.get(clientId)?.get(session.nodeId)
+        if (a && a.kind !== 'rpc') continue
+        for (const t of tokens.accepted(session.nodeId, clientId, now)) grants.push({ nodeId: clientId, ...t })
+      }
+      return grants
+    }
+    for (const [hostId, a] of this.hostsByClient.get(session.nodeId) ?? []) {
+      const host = this.deps.sessions.get(hostId)?.session
+      if (a.kind === 'rpc' && host?.kind === 'rpc') grants.push(this.assignedHost(session.nodeId, host).relay!)
+    }
+    return grants
   }
 
   private reserve(clientId: NodeId, hostId: NodeId): void {

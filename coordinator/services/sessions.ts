@@ -19,6 +19,10 @@ export interface AgentSession {
   connectedAtMs: number
   /** Latest head this agent reported (0 until its first update). */
   blockNumber: number
+  /** rpc hosts: where clients reach the relay. */
+  relayUrl?: string | undefined
+  /** rpc hosts: methods the host's capability probe found its node serving. */
+  capabilities?: ReadonlySet<string> | undefined
 }
 
 /** What services may do with a connection; the transport implements it. */
