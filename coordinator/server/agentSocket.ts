@@ -40,9 +40,14 @@ export function createAgentSocketServer(services: CoordinatorServices): AgentSoc
     perMessageDeflate: false,
   })
   const alive = new WeakMap<WebSocket, boolean>()
+  // Connection floods: sockets not yet authenticated, per remote address (see maxPendingSocketsPerAddress).
+  const pendingByAddress = new Map<string, number>()
+  const releaseByRequest = new WeakMap<IncomingMessage, () => void>()
+  const floodLoggedAtMs = new Map<string, number>()
 
   wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
     const remoteAddress = req.socket.remoteAddress ?? 'unknown'
+    const releaseAddress = releaseByRequest.get(req)
     const socketId = randomUUID()
     const sockLog = log.child({ socket: socketId, remote: remoteAddress })
     const bucket = new TokenBucket(config.rateLimitPerSecond, config.rateLimitBurst, clock.now())
@@ -83,7 +88,10 @@ export function createAgentSocketServer(services: CoordinatorServices): AgentSoc
           if (!conn.session && !publicMethods.has(method)) throw rpcError('UNAUTHORIZED')
           const wasAuthenticated = conn.session !== undefined
           const result = await handler(params, conn, services)
-          if (!wasAuthenticated && conn.session) metrics.pendingSockets.dec()
+          if (!wasAuthenticated && conn.session) {
+            metrics.pendingSockets.dec()
+            releaseAddress?.()
+          }
           return result
         } catch (err) {
           const error = err instanceof RpcError ? err : rpcError('INTERNAL_ERROR')
@@ -168,6 +176,33 @@ export function createAgentSocketServer(services: CoordinatorServices): AgentSoc
   return {
     wss,
     handleUpgrade(req, socket, head) {
+      const address = req.socket.remoteAddress ?? 'unknown'
+      const pending = pendingByAddress.get(address) ?? 0
+      if (pending >= config.maxPendingSocketsPerAddress) {
+        const now = clock.now()
+        if (now - (floodLoggedAtMs.get(address) ?? -Infinity) >= 10_000) {
+          floodLoggedAtMs.set(address, now)
+          log.warn('connection flood: upgrade refused', { remote: address, pending, limit: config.maxPendingSocketsPerAddress })
+        }
+        socket.once('finish', () => socket.destroy())
+        socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nRetry-After: 5\r\nContent-Length: 0\r\n\r\n')
+        return
+      }
+      pendingByAddress.set(address, pending + 1)
+      let held = true
+      // Released when the socket authenticates or closes, whichever comes first (a failed handshake closes it too).
+      const release = () => {
+        if (!held) return
+        held = false
+        const left = (pendingByAddress.get(address) ?? 1) - 1
+        if (left > 0) pendingByAddress.set(address, left)
+        else {
+          pendingByAddress.delete(address)
+          floodLoggedAtMs.delete(address)
+        }
+      }
+      socket.once('close', release)
+      releaseByRequest.set(req, release)
       wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req))
     },
     async close() {

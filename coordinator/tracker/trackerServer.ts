@@ -66,6 +66,8 @@ export interface TrackerOptions {
   floodDropsPerSecond?: number
   /** Upgrades beyond this many open sockets are refused with 503. Default 10 000. */
   maxSockets?: number
+  /** Upgrades from an address already holding this many sockets that have not logged in are refused with 429. Default 1024. */
+  maxPendingPerAddress?: number
   /** Disconnected nodes are forgotten after this long. Default 1 h. */
   forgetAfterMs?: number
   /** Most nodes remembered, connected or not; beyond it the longest-disconnected are forgotten first. Default 2 × maxSockets. */
@@ -167,6 +169,7 @@ export function createTracker(opts: TrackerOptions, deps: TrackerDeps): Tracker 
   const burst = opts.rateLimitBurst ?? 500
   const floodDropsPerSecond = opts.floodDropsPerSecond ?? 2_000
   const maxSockets = opts.maxSockets ?? 10_000
+  const maxPendingPerAddress = opts.maxPendingPerAddress ?? 1_024
   const forgetAfterMs = opts.forgetAfterMs ?? 3_600_000
   const maxNodes = opts.maxNodes ?? 2 * maxSockets
   const checkSecret = secretChecker(opts)
@@ -176,6 +179,19 @@ export function createTracker(opts: TrackerOptions, deps: TrackerDeps): Tracker 
   const state = new TrackerState()
   const conns = new Set<Conn>()
   const connsByName = new Map<string, Conn>()
+  /** Sockets not logged in yet, per remote address: a connection flood from one address is cut at the upgrade. */
+  const pendingByAddress = new Map<string, number>()
+  const pendingConns = new WeakSet<Conn>()
+  const floodLoggedAtMs = new Map<string, number>()
+  const releasePending = (conn: Conn) => {
+    if (!pendingConns.delete(conn)) return
+    const left = (pendingByAddress.get(conn.remoteAddress) ?? 1) - 1
+    if (left > 0) pendingByAddress.set(conn.remoteAddress, left)
+    else {
+      pendingByAddress.delete(conn.remoteAddress)
+      floodLoggedAtMs.delete(conn.remoteAddress)
+    }
+  }
   const listeners: { [E in keyof TrackerEvents]: Set<TrackerEvents[E]> } = { update: new Set(), head: new Set() }
   let closed = false
   let lastHead: BestHead | undefined
@@ -256,6 +272,8 @@ export function createTracker(opts: TrackerOptions, deps: TrackerDeps): Tracker 
       loggedDrops: new Set(),
     }
     conns.add(conn)
+    pendingConns.add(conn)
+    pendingByAddress.set(remoteAddress, (pendingByAddress.get(remoteAddress) ?? 0) + 1)
     metrics.sockets(conns.size)
 
     ws.on('message', (data: RawData) => {
@@ -269,6 +287,7 @@ export function createTracker(opts: TrackerOptions, deps: TrackerDeps): Tracker 
     })
     ws.on('close', (code: number) => {
       conns.delete(conn)
+      releasePending(conn)
       metrics.sockets(conns.size)
       const name = conn.name
       if (name !== undefined) {
@@ -400,6 +419,7 @@ export function createTracker(opts: TrackerOptions, deps: TrackerDeps): Tracker 
     if (state.size() > maxNodes) state.prune(now, forgetAfterMs, maxNodes)
     conn.name = hello.id
     conn.lastPingSentMs = now
+    releasePending(conn)
     // Nothing may go out between hello and this frame: geth reads exactly one frame and expects exactly this.
     send(conn, READY_FRAME)
     const previous = connsByName.get(hello.id)
@@ -456,6 +476,17 @@ export function createTracker(opts: TrackerOptions, deps: TrackerDeps): Tracker 
       if (closed || conns.size >= maxSockets) {
         socket.once('finish', () => socket.destroy())
         socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+        return
+      }
+      const address = req.socket.remoteAddress ?? 'unknown'
+      if ((pendingByAddress.get(address) ?? 0) >= maxPendingPerAddress) {
+        const now = clock.now()
+        if (now - (floodLoggedAtMs.get(address) ?? -Infinity) >= 10_000) {
+          floodLoggedAtMs.set(address, now)
+          log.warn('tracker connection flood: upgrade refused', { remote: address, limit: maxPendingPerAddress })
+        }
+        socket.once('finish', () => socket.destroy())
+        socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nRetry-After: 5\r\nContent-Length: 0\r\n\r\n')
         return
       }
       wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req))

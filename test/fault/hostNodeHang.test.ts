@@ -1,0 +1,168 @@
+/**
+ * Fault (issue 9): a host's node stops answering JSON-RPC. It hangs (accepts
+ * the connection, never replies), it does not refuse. Real processes: the
+ * coordinator, two host agents and a client shim run the `vipnode` CLI; their
+ * nodes are in-process fakes (test/fakenode) on a chain that keeps making
+ * blocks, so the hang can be switched on (`setSlow`) and heads moved.
+ *
+ * What must follow, each measured from the moment the node hangs:
+ * 1. the host agent logs the failure (its node call times out: --node-timeout);
+ * 2. the host's service stops accruing (no host reports: the metering cap);
+ * 3. the coordinator stops counting the host as healthy: its last reported head
+ *    falls more than --max-block-lag behind, and after the lag grace
+ *    (2 × --update-interval) its clients are released (host-lagging);
+ * 4. the client is reassigned to the other host and its node peers with it.
+ */
+import { describe, test, expect, afterAll } from 'vitest'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { startFakeNode, type FakeNode } from '../fakenode/fakeNode.ts'
+import { spawnVipnode, type Proc } from '../harness/processes.ts'
+import { eventually } from '../harness/agents.ts'
+
+const COORDINATOR_INTERVAL_MS = 1_000
+const AGENT_INTERVAL_MS = 500
+const NODE_TIMEOUT_MS = 1_000
+const BLOCK_MS = 200
+const MAX_BLOCK_LAG = 8 // the coordinator's default
+const CAP_MS = 2 * COORDINATOR_INTERVAL_MS
+const LAG_GRACE_MS = 2 * COORDINATOR_INTERVAL_MS
+const SWEEP_MS = COORDINATOR_INTERVAL_MS / 4
+
+const dir = mkdtempSync(join(tmpdir(), 'vipnode-fault-'))
+const db = join(dir, 'pool.db')
+const nodes: FakeNode[] = []
+const procs: Proc[] = []
+let chainTimer: NodeJS.Timeout | undefined
+
+afterAll(async () => {
+  clearInterval(chainTimer)
+  await Promise.all(procs.map((p) => p.stop('SIGKILL')))
+  for (const n of nodes) n.setSlow(0)
+  await Promise.all(nodes.map((n) => n.close({ notifyPeers: false }).catch(() => undefined)))
+})
+
+function keyFile(node: FakeNode): string {
+  const path = join(dir, `${node.nodeId.slice(0, 12)}.key`)
+  writeFileSync(path, node.nodeKey)
+  return path
+}
+
+function spawn(args: string[]): Proc {
+  const p = spawnVipnode(args)
+  procs.push(p)
+  return p
+}
+
+function query<T>(sql: string, ...params: unknown[]): T[] {
+  const conn = new Database(db, { readonly: true, fileMustExist: true })
+  try {
+    return conn.prepare(sql).all(...params) as T[]
+  } finally {
+    conn.close()
+  }
+}
+const activeHostsOf = (clientId: string) => query<{ hostId: string }>('SELECT host_id AS hostId FROM assignments WHERE client_id = ? AND released_at_ms IS NULL', clientId).map((r) => r.hostId)
+const serviceMs = (clientId: string, hostId: string) => query<{ ms: number }>('SELECT coalesce(sum(service_ms), 0) AS ms FROM usage WHERE client_id = ? AND host_id = ?', clientId, hostId)[0]!.ms
+
+describe('fault: a host node that stops answering', () => {
+  test('behavior: the agent logs it, accrual stops, the host is judged lagging and its client moves to another host', async () => {
+    let head = 100
+    const hostNodes = await Promise.all([startFakeNode({ kind: 'geth', maxPeers: 50, head: { number: head, hash: `0x${'01'.repeat(32)}` } }), startFakeNode({ kind: 'geth', maxPeers: 50 })])
+    const clientNode = await startFakeNode({ kind: 'geth', maxPeers: 50, redialBackoffMs: 200 })
+    nodes.push(...hostNodes, clientNode)
+    let hung: FakeNode | undefined
+    const advance = () => {
+      for (const n of nodes) if (n !== hung) n.setHead(head)
+    }
+    advance()
+    // A live chain: a block every BLOCK_MS on every node that still answers.
+    chainTimer = setInterval(() => {
+      head++
+      advance()
+    }, BLOCK_MS)
+
+    const coordinator = spawn(['coordinator', '--port', '0', '--db', db, '--update-interval', `${COORDINATOR_INTERVAL_MS}ms`, '--admit-timeout', '1s', '--pool-id', 'fault', '--max-block-lag', String(MAX_BLOCK_LAG)])
+    const url = (await coordinator.waitForLog((l) => l.msg === 'coordinator listening', 'coordinator listening')).url as string
+    const agentArgs = ['--update-interval', `${AGENT_INTERVAL_MS}ms`, '--node-timeout', `${NODE_TIMEOUT_MS}ms`]
+    const hostAgents = hostNodes.map((h) => spawn(['host', '--coordinator', url, '--node-rpc', h.url, '--nodekey', keyFile(h), '--capacity', '5', ...agentArgs]))
+    await Promise.all(hostAgents.map((p) => p.waitForLog((l) => l.msg === 'connected to coordinator', 'host connected')))
+    spawn(['client', '--bootstrap', url, '--node-rpc', clientNode.url, '--nodekey', keyFile(clientNode), '--hosts', '1', ...agentArgs])
+
+    // Served by one host, and metered for it.
+    const firstHost = await eventually(() => activeHostsOf(clientNode.nodeId)[0], 'client assigned', 20_000)
+    const victimIndex = hostNodes.findIndex((h) => h.nodeId === firstHost)
+    const victim = hostNodes[victimIndex]!
+    const spare = hostNodes[1 - victimIndex]!
+    const victimAgent = hostAgents[victimIndex]!
+    await eventually(() => clientNode.peers().includes(victim.nodeId), 'client peered with its host', 10_000)
+    await eventually(() => serviceMs(clientNode.nodeId, victim.nodeId) > 0, 'service metered', 10_000)
+
+    // The node hangs: every JSON-RPC request is accepted and never answered. p2p keeps running.
+    const logsBefore = victimAgent.logs.length
+    const coordLogsBefore = coordinator.logs.length
+    hung = victim
+    victim.setSlow(2 ** 31 - 1)
+    const t0 = performance.now()
+    const since = (ms: number) => Math.round(ms - t0)
+
+    // 1. The host agent notices and says so.
+    const failure = await victimAgent.waitForLog((l) => victimAgent.logs.indexOf(l) >= logsBefore && l.msg === 'report failed', 'host agent logs the failure', 10_000)
+    const loggedMs = since(performance.now())
+    expect(String(failure.error)).toMatch(/timed out/)
+
+    // 3. Judged lagging and its client released; 4. the client moved to the spare host.
+    let lastGrowthMs = 0
+    let lastService = serviceMs(clientNode.nodeId, victim.nodeId)
+    let releasedMs: number | undefined
+    let reassignedMs: number | undefined
+    await eventually(
+      () => {
+        const now = serviceMs(clientNode.nodeId, victim.nodeId)
+        if (now !== lastService) {
+          lastService = now
+          lastGrowthMs = since(performance.now())
+        }
+        const active = activeHostsOf(clientNode.nodeId)
+        if (releasedMs === undefined && !active.includes(victim.nodeId)) releasedMs = since(performance.now())
+        if (reassignedMs === undefined && active.includes(spare.nodeId) && clientNode.peers().includes(spare.nodeId)) reassignedMs = since(performance.now())
+        return releasedMs !== undefined && reassignedMs !== undefined
+      },
+      'client released from the hung host and peered with the spare',
+      20_000,
+    )
+    const lagLine = coordinator.logs.slice(coordLogsBefore).find((l) => l.msg === 'host lagging: moving its clients' && l.host === victim.nodeId)
+    expect(lagLine, 'the coordinator says why').toBeDefined()
+    const release = coordinator.logs.slice(coordLogsBefore).find((l) => l.msg === 'assignment released' && l.host === victim.nodeId)
+    expect(release?.reason).toBe('host-lagging')
+    // 2. No accrual for the hung host after its last report aged out (watch a little longer).
+    const watchUntil = performance.now() + 1_000
+    while (performance.now() < watchUntil) {
+      const now = serviceMs(clientNode.nodeId, victim.nodeId)
+      if (now !== lastService) {
+        lastService = now
+        lastGrowthMs = since(performance.now())
+      }
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    // The client's node dropped the hung host once it was no longer vouched for.
+    await eventually(() => !clientNode.peers().includes(victim.nodeId), 'client node dropped the hung host', 5_000)
+
+    const lagBoundMs = (MAX_BLOCK_LAG + 1) * BLOCK_MS + AGENT_INTERVAL_MS + LAG_GRACE_MS + SWEEP_MS
+    console.log(
+      `FAULT host node hang: agent logged the failure after ${loggedMs} ms (bound ${AGENT_INTERVAL_MS} ms report interval + ${NODE_TIMEOUT_MS} ms node timeout); ` +
+        `accrual last grew at ${lastGrowthMs} ms (bound ${CAP_MS} ms cap + ${AGENT_INTERVAL_MS} ms); ` +
+        `clients released as host-lagging at ${releasedMs} ms (bound ${lagBoundMs} ms = ${MAX_BLOCK_LAG + 1} blocks × ${BLOCK_MS} ms + ${AGENT_INTERVAL_MS} ms report + ${LAG_GRACE_MS} ms lag grace + ${SWEEP_MS} ms sweep); ` +
+        `client peered with the spare host at ${reassignedMs} ms`,
+    )
+    // Slack for child processes on a busy 2-core machine.
+    const SLACK_MS = 1_500
+    expect(loggedMs).toBeLessThanOrEqual(AGENT_INTERVAL_MS + NODE_TIMEOUT_MS + SLACK_MS)
+    expect(lastGrowthMs).toBeLessThanOrEqual(CAP_MS + AGENT_INTERVAL_MS + SLACK_MS)
+    expect(releasedMs!).toBeLessThanOrEqual(lagBoundMs + SLACK_MS)
+    expect(releasedMs!).toBeGreaterThanOrEqual(LAG_GRACE_MS) // never before the grace: one slow report must not move anyone
+    expect(reassignedMs!).toBeLessThanOrEqual(releasedMs! + AGENT_INTERVAL_MS + 2 * SLACK_MS)
+  }, 60_000)
+})
