@@ -11,12 +11,14 @@
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { createServer as createNetServer, isIP, type Server as NetServer, type Socket } from 'node:net'
 import { rmSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
 import { keccak256, toUtf8Bytes } from 'ethers'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { formatEnode, parseEnode, parseNodeId, type Enode, type NodeId } from '../../protocol/enode.ts'
 import { generateNodeKey, nodeIdOf, type NodeKey } from '../../protocol/nodeKey.ts'
 import type { NodeKind } from '../../ethnode/ethNode.ts'
 import { createJsonStream } from '../../ethnode/jsonStream.ts'
+import { ChainDataError, createChainData } from './chainData.ts'
 import type { FakeNetwork } from './fakeNetwork.ts'
 import { PROFILES, type PeerView } from './profiles.ts'
 
@@ -32,6 +34,12 @@ export interface FakeNodeOptions {
   head?: { number: number; hash: string }
   /** Methods that reply -32601 as if their API were not enabled. */
   missingMethods?: string[]
+  /**
+   * Methods that fail with this error on every call, e.g. Erigon 2's
+   * `{code: -32000, message: 'not implemented'}` for eth_getProof, or a
+   * served method failing this time (-32000 "header not found").
+   */
+  methodErrors?: Record<string, { code: number; message: string }>
   network?: FakeNetwork
   /** Also serve JSON-RPC on this unix socket (geth's IPC framing). */
   ipcPath?: string
@@ -74,6 +82,10 @@ export interface FakeNode {
   readonly port: number
   /** Every admin_* and perm_* call received, in order. */
   readonly calls: RecordedCall[]
+  /** Every JSON-RPC call received over any transport, in order (the last 10,000): evidence a method did or did not reach the node. */
+  readonly rpcCalls: RecordedCall[]
+  /** eth_subscribe subscriptions currently open over WebSocket. */
+  subscriptions(): number
   /** Trusted peers (Besu: the nodes allowlist). */
   readonly trusted: Set<NodeId>
   /** Every inbound dial and whether it was accepted: evidence that a refused dial happened. */
@@ -152,6 +164,13 @@ export async function startFakeNode(options: FakeNodeOptions): Promise<FakeNode>
   let closed = false
 
   const calls: RecordedCall[] = []
+  const rpcCalls: RecordedCall[] = []
+  const methodErrors = new Map(Object.entries(options.methodErrors ?? {}))
+  /** eth_subscribe id -> the socket it was opened on (newHeads only). */
+  const subscriptions = new Map<string, WebSocket>()
+  /** Raw transactions seen, by hash: a second send is "already known", as in geth's pool. */
+  const txPool = new Set<string>()
+  const chain = createChainData(() => ({ chainId, head, blockHash }))
   const trusted = new Set<NodeId>()
   /** Besu: the enode as allowlisted, for perm_getNodesAllowlist. */
   const allowlisted = new Map<NodeId, string>()
@@ -237,11 +256,15 @@ export async function startFakeNode(options: FakeNodeOptions): Promise<FakeNode>
 
   function onWebSocket(ws: WebSocket): void {
     ws.on('message', (data) => {
-      void answer(data.toString()).then((reply) => {
+      void answer(data.toString(), ws).then((reply) => {
         if (ws.readyState === ws.OPEN) ws.send(reply)
       })
     })
     ws.on('error', () => {}) // a client vanishing mid-frame is not our problem
+    // A node drops a connection's subscriptions with the connection.
+    ws.on('close', () => {
+      for (const [id, owner] of subscriptions) if (owner === ws) subscriptions.delete(id)
+    })
   }
 
   function onIpc(sock: Socket): void {
@@ -268,25 +291,26 @@ export async function startFakeNode(options: FakeNodeOptions): Promise<FakeNode>
     })
   }
 
-  async function answer(text: string): Promise<string> {
+  async function answer(text: string, ws?: WebSocket): Promise<string> {
     let msg: unknown
     try {
       msg = JSON.parse(text)
     } catch {
       return answerParsed(undefined, true)
     }
-    return answerParsed(msg)
+    return answerParsed(msg, false, ws)
   }
 
-  async function answerParsed(msg: unknown, parseError = false): Promise<string> {
+  /** `ws`: the socket the request came on, for eth_subscribe (HTTP and IPC have none here). */
+  async function answerParsed(msg: unknown, parseError = false, ws?: WebSocket): Promise<string> {
     if (slowMs > 0) await new Promise((r) => setTimeout(r, slowMs))
     if (garbage) return '<html><body>502 Bad Gateway</body></html>'
     if (parseError) return JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32700, message: 'parse error' } })
-    if (Array.isArray(msg)) return JSON.stringify(await Promise.all(msg.map((m) => handleOne(m))))
-    return JSON.stringify(await handleOne(msg))
+    if (Array.isArray(msg)) return JSON.stringify(await Promise.all(msg.map((m) => handleOne(m, ws))))
+    return JSON.stringify(await handleOne(msg, ws))
   }
 
-  async function handleOne(msg: unknown): Promise<Record<string, unknown>> {
+  async function handleOne(msg: unknown, ws?: WebSocket): Promise<Record<string, unknown>> {
     const req = msg as { id?: unknown; method?: unknown; params?: unknown } | null
     const id = req?.id ?? null
     if (typeof req !== 'object' || req === null || typeof req.method !== 'string') {
@@ -294,9 +318,9 @@ export async function startFakeNode(options: FakeNodeOptions): Promise<FakeNode>
     }
     const params = Array.isArray(req.params) ? req.params : []
     try {
-      return { jsonrpc: '2.0', id, result: await dispatch(req.method, params) }
+      return { jsonrpc: '2.0', id, result: await dispatch(req.method, params, ws) }
     } catch (err) {
-      const code = err instanceof RpcFault ? err.code : -32603
+      const code = err instanceof RpcFault || err instanceof ChainDataError ? err.code : -32603
       return { jsonrpc: '2.0', id, error: { code, message: (err as Error).message } }
     }
   }
@@ -315,9 +339,13 @@ export async function startFakeNode(options: FakeNodeOptions): Promise<FakeNode>
     return value.map((v) => enodeParam(v))
   }
 
-  async function dispatch(method: string, params: unknown[]): Promise<unknown> {
+  async function dispatch(method: string, params: unknown[], ws?: WebSocket): Promise<unknown> {
     if (method.startsWith('admin_') || method.startsWith('perm_')) calls.push({ method, params, at: Date.now() })
+    rpcCalls.push({ method, params, at: Date.now() })
+    if (rpcCalls.length > 10_000) rpcCalls.shift()
     if (missing.has(method)) throw new RpcFault(-32601, `the method ${method} does not exist/is not available`)
+    const failure = methodErrors.get(method)
+    if (failure) throw new RpcFault(failure.code, failure.message)
     const unknown = () => new RpcFault(-32601, profile.unknownMethod(method))
 
     switch (method) {
@@ -337,7 +365,59 @@ export async function startFakeNode(options: FakeNodeOptions): Promise<FakeNode>
       case 'eth_blockNumber':
         return hex(head.number)
       case 'eth_getBlockByNumber':
-        return block(params[0])
+        return chain.block(params[0], params[1])
+      case 'eth_getBlockReceipts':
+        return chain.blockReceipts(params[0])
+      case 'eth_getLogs':
+        return chain.logs(params[0])
+      case 'eth_getProof':
+        return chain.proof(params[0], params[1], params[2])
+      case 'eth_getBalance':
+        return chain.balance(params[0], params[1])
+      case 'eth_createAccessList':
+        return chain.accessList(params[0], params[1])
+      case 'eth_call':
+        if (typeof params[0] !== 'object' || params[0] === null) throw new RpcFault(-32602, 'invalid argument 0: expected a transaction object')
+        chain.resolveState(params[1], 1)
+        return '0x'
+      case 'eth_estimateGas':
+        return hex(21_000)
+      case 'eth_getCode':
+        chain.stateRead(params[0], params[1])
+        return '0x'
+      case 'eth_getTransactionCount':
+        chain.stateRead(params[0], params[1])
+        return '0x0'
+      case 'eth_getStorageAt':
+        chain.stateRead(params[0], params[2], 2)
+        return `0x${'0'.repeat(64)}`
+      case 'eth_gasPrice':
+        return hex(2_000_000_000)
+      case 'eth_maxPriorityFeePerGas':
+        return hex(1_000_000_000)
+      case 'eth_sendRawTransaction': {
+        const raw = params[0]
+        if (typeof raw !== 'string' || !/^0x([0-9a-fA-F]{2})+$/.test(raw)) throw new RpcFault(-32602, 'invalid argument 0: json: cannot unmarshal invalid hex string into Go value of type hexutil.Bytes')
+        const txHash = keccak256(raw)
+        if (txPool.has(txHash)) throw new RpcFault(-32000, 'already known')
+        txPool.add(txHash)
+        return txHash
+      }
+      case 'eth_subscribe': {
+        // geth: subscriptions need a connection that can carry notifications.
+        if (!ws) throw new RpcFault(-32601, 'notifications not supported')
+        if (params[0] !== 'newHeads') throw new RpcFault(-32601, `no ${JSON.stringify(params[0])} subscription in eth namespace`)
+        const id = `0x${randomBytes(16).toString('hex')}`
+        subscriptions.set(id, ws)
+        return id
+      }
+      case 'eth_unsubscribe': {
+        if (!ws) throw new RpcFault(-32601, 'notifications not supported')
+        const id = String(params[0])
+        if (subscriptions.get(id) !== ws) throw new RpcFault(-32000, 'subscription not found')
+        subscriptions.delete(id)
+        return true
+      }
       case 'admin_nodeInfo':
         return profile.nodeInfo({ nodeId, hashId, enode: selfEnode, name: clientVersion, host, port, chainId, genesis, head })
       case 'admin_peers': {
@@ -429,25 +509,6 @@ export async function startFakeNode(options: FakeNodeOptions): Promise<FakeNode>
       }
     }
     return true
-  }
-
-  function block(tag: unknown): Record<string, unknown> | null {
-    let n: number
-    if (tag === 'earliest') n = 0
-    else if (typeof tag === 'string' && /^0x[0-9a-f]+$/i.test(tag)) n = Number.parseInt(tag, 16)
-    else if (tag === 'latest' || tag === 'pending' || tag === 'safe' || tag === 'finalized' || tag === undefined) n = head.number
-    else throw new RpcFault(-32602, 'invalid argument 0: hex string without 0x prefix')
-    if (n > head.number) return null
-    return {
-      number: hex(n),
-      hash: n === head.number ? head.hash : blockHash(n),
-      parentHash: n === 0 ? `0x${'0'.repeat(64)}` : blockHash(n - 1),
-      timestamp: hex(1_700_000_000 + n * 12),
-      gasLimit: hex(30_000_000),
-      gasUsed: '0x0',
-      transactions: [],
-      uncles: [],
-    }
   }
 
   function view(c: Conn): PeerView {
@@ -616,6 +677,18 @@ export async function startFakeNode(options: FakeNodeOptions): Promise<FakeNode>
     }
   }
 
+  /** newHeads: one notification per new block, as geth sends for each imported block (the last 64 of a jump). */
+  function notifyHeads(from: number, to: number): void {
+    if (subscriptions.size === 0 || down) return
+    for (let n = Math.max(from, to - 63); n <= to; n++) {
+      const header = chain.header(n)
+      for (const [id, ws] of subscriptions) {
+        if (ws.readyState !== ws.OPEN) continue
+        ws.send(JSON.stringify({ jsonrpc: '2.0', method: 'eth_subscription', params: { subscription: id, result: header } }))
+      }
+    }
+  }
+
   // ---- handle ----------------------------------------------------------------
   const node: FakeNode = {
     kind: options.kind,
@@ -628,12 +701,16 @@ export async function startFakeNode(options: FakeNodeOptions): Promise<FakeNode>
     nodeKey,
     port,
     calls,
+    rpcCalls,
+    subscriptions: () => subscriptions.size,
     trusted,
     dialLog,
     peers: () => [...conns.keys()],
     staticPeers: () => [...statics.keys()],
     setHead(h) {
+      const before = head.number
       head = typeof h === 'number' ? { number: h, hash: blockHash(h) } : h
+      if (head.number > before) notifyHeads(before + 1, head.number)
     },
     setDown(value) {
       down = value

@@ -1,0 +1,397 @@
+/**
+ * One local WebSocket client of the rpc proxy. Plain calls go through the
+ * proxy's HTTP relaying (with failover); subscriptions live on one WebSocket
+ * to one host's relay, opened on the first eth_subscribe.
+ *
+ * The client sees subscription ids the proxy made up, never the host's: when
+ * that host goes away (its relay closes the socket: host down, node lost,
+ * token revoked, or setTargets dropped it) every subscription is re-made on
+ * another host and notifications continue under the same client-side id.
+ * Notifications emitted while no host carried the subscription are lost
+ * (newHeads resumes with the next block); there is no replay.
+ */
+import { randomBytes } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
+import WebSocket from 'ws'
+import type { Clock } from '../../lib/clock.ts'
+import type { Logger } from '../../lib/logger.ts'
+import type { NodeId } from '../../protocol/enode.ts'
+import type { ActivityMeter } from '../../agent/relay/activity.ts'
+import { RelayErrorCode } from '../../agent/relay/relayErrors.ts'
+import { errorReply, INVALID_REQUEST, parseBody, type RpcCall, type RpcReply } from '../../agent/relay/rpcFrames.ts'
+import { relayWsUrl, type RelayTargets, type RpcTarget } from './targets.ts'
+
+export interface ProxySessionDeps {
+  targets: RelayTargets
+  meter: ActivityMeter<NodeId>
+  clock: Clock
+  log: Logger
+  requestTimeoutMs: number
+  /** After every host failed, how long to wait before trying to re-subscribe again. */
+  resubscribeRetryMs: number
+  maxBufferedBytes: number
+  /** The proxy's relaying with failover, for calls that are not subscriptions. */
+  relayCalls(calls: RpcCall[]): Promise<(RpcReply | undefined)[]>
+  noHostMessage(reasons: string[]): string
+}
+
+interface Sub {
+  /** What the client knows it by. */
+  id: string
+  params: unknown
+  /** The host relay's id for it, while a host carries it. */
+  upstreamId: string | undefined
+}
+
+type Reply = { result?: unknown; error?: { code: number; message: string; data?: unknown } }
+
+interface Upstream {
+  host: NodeId
+  ws: WebSocket
+  pending: Map<number, { resolve(r: Reply): void; reject(e: Error): void; timer: NodeJS.Timeout }>
+  /** Host subscription id -> client subscription id. */
+  bySub: Map<string, string>
+  nextId: number
+  endActivity(): void
+}
+
+export class ProxySession {
+  readonly #ws: WebSocket
+  readonly #d: ProxySessionDeps
+  readonly #subs = new Map<string, Sub>()
+  #upstream: Upstream | undefined
+  #connecting: Promise<Upstream> | undefined
+  #resubscribing = false
+  #again = false
+  /** Hosts lost or refusing in a row while moving subscriptions: beyond one round of all hosts, wait before the next. */
+  #failuresInRow = 0
+  #retryTimer: NodeJS.Timeout | undefined
+  #closed = false
+
+  constructor(ws: WebSocket, deps: ProxySessionDeps) {
+    this.#ws = ws
+    this.#d = deps
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) return this.#send(errorReply(null, INVALID_REQUEST, 'invalid request: binary frames are not JSON-RPC'))
+      this.#handle(data.toString()).catch((err: unknown) => this.#d.log.error('local rpc frame failed', {}, err))
+    })
+    ws.on('error', () => {})
+    ws.on('close', () => this.close())
+  }
+
+  /** The hosts the pool assigned changed: leave a dropped host at once, and retry now if we were waiting for hosts. */
+  targetsChanged(removed: readonly NodeId[]): void {
+    const up = this.#upstream
+    if (up && removed.includes(up.host)) {
+      this.#lost(up, 'host no longer assigned by the pool', false)
+      up.ws.close(1000, 'host no longer assigned')
+    }
+    if (this.#retryTimer && this.#d.targets.list().length > 0) {
+      clearTimeout(this.#retryTimer)
+      this.#retryTimer = undefined
+      void this.#resubscribe()
+    }
+  }
+
+  /** Subscriptions this client holds (for tests and status). */
+  get subscriptions(): number {
+    return this.#subs.size
+  }
+
+  /** The host currently carrying this session's subscriptions. */
+  get upstreamHost(): NodeId | undefined {
+    return this.#upstream?.host
+  }
+
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    if (this.#retryTimer) clearTimeout(this.#retryTimer)
+    const up = this.#upstream
+    this.#upstream = undefined
+    if (up) {
+      up.endActivity()
+      up.ws.close(1000, 'client gone')
+    }
+    if (this.#ws.readyState === this.#ws.OPEN || this.#ws.readyState === this.#ws.CONNECTING) this.#ws.close(1001, 'proxy shutting down')
+  }
+
+  // ---- client frames ---------------------------------------------------------------
+  async #handle(text: string): Promise<void> {
+    const parsed = parseBody(text)
+    if (!parsed.ok) return this.#send(parsed.reply)
+    const out: (RpcReply | undefined)[] = new Array(parsed.items.length)
+    const relayed: { index: number; call: RpcCall }[] = []
+    const work: Promise<void>[] = []
+    parsed.items.forEach((item, index) => {
+      if ('invalid' in item) {
+        out[index] = item.invalid
+        return
+      }
+      const { call } = item
+      if (call.method === 'eth_subscribe') work.push(this.#subscribe(call).then((r) => void (out[index] = r)))
+      else if (call.method === 'eth_unsubscribe') work.push(this.#unsubscribe(call).then((r) => void (out[index] = r)))
+      else relayed.push({ index, call })
+    })
+    if (relayed.length > 0) {
+      work.push(
+        this.#d.relayCalls(relayed.map((x) => x.call)).then((replies) => {
+          relayed.forEach((x, k) => {
+            out[x.index] = replies[k]
+          })
+        }),
+      )
+    }
+    await Promise.all(work)
+    const replies = parsed.items.flatMap((item, i) => ('call' in item && !item.call.hasId ? [] : [out[i]!]))
+    if (replies.length > 0) this.#send(parsed.batch ? replies : replies[0])
+  }
+
+  #send(value: unknown): void {
+    if (this.#ws.readyState !== this.#ws.OPEN) return
+    if (this.#ws.bufferedAmount > this.#d.maxBufferedBytes) {
+      this.#d.log.warn('local rpc client does not read its messages; closing', {})
+      this.#ws.terminate()
+      return
+    }
+    this.#ws.send(JSON.stringify(value))
+  }
+
+  async #subscribe(call: RpcCall): Promise<RpcReply> {
+    const sub: Sub = { id: `0x${randomBytes(16).toString('hex')}`, params: call.params ?? [], upstreamId: undefined }
+    const reasons: string[] = []
+    // Each failed host is dropped from the running, so this ends after at most one try per host.
+    for (let tries = 0; tries <= this.#d.targets.list().length; tries++) {
+      let up: Upstream
+      try {
+        up = await this.#ensureUpstream(reasons)
+      } catch {
+        break
+      }
+      let reply: Reply
+      try {
+        reply = await this.#call(up, 'eth_subscribe', sub.params)
+      } catch (err) {
+        reasons.push(`${short(up.host)}: ${(err as Error).message}`)
+        continue // the socket is gone; #lost() cleared it, the next round picks another host
+      }
+      if (reply.error) return errorReply(call.id, reply.error.code, reply.error.message, reply.error.data)
+      if (typeof reply.result !== 'string') return errorReply(call.id, -32603, 'malformed eth_subscribe reply from the pool host')
+      if (this.#closed) {
+        void this.#call(up, 'eth_unsubscribe', [reply.result]).catch(() => {})
+        return errorReply(call.id, -32603, 'connection closed')
+      }
+      sub.upstreamId = reply.result
+      up.bySub.set(reply.result, sub.id)
+      this.#subs.set(sub.id, sub)
+      return { jsonrpc: '2.0', id: call.id, result: sub.id }
+    }
+    return errorReply(call.id, RelayErrorCode.NO_HOST_AVAILABLE, this.#d.noHostMessage(reasons))
+  }
+
+  async #unsubscribe(call: RpcCall): Promise<RpcReply> {
+    const id = Array.isArray(call.params) ? call.params[0] : undefined
+    const sub = typeof id === 'string' ? this.#subs.get(id) : undefined
+    if (!sub) return errorReply(call.id, -32000, 'subscription not found')
+    this.#subs.delete(sub.id)
+    const up = this.#upstream
+    if (up && sub.upstreamId) {
+      up.bySub.delete(sub.upstreamId)
+      // The subscription is gone for the client either way; a host that fails to confirm drops it with the socket.
+      await this.#call(up, 'eth_unsubscribe', [sub.upstreamId]).catch(() => {})
+    }
+    return { jsonrpc: '2.0', id: call.id, result: true }
+  }
+
+  // ---- the host side -------------------------------------------------------------------
+  #ensureUpstream(reasons: string[]): Promise<Upstream> {
+    const up = this.#upstream
+    if (up && up.ws.readyState === up.ws.OPEN && this.#d.targets.current(up.host)) return Promise.resolve(up)
+    if (!this.#connecting) {
+      // Assigned before it can settle: an attempt that fails at once must not leave a stale rejection behind.
+      const attempt = this.#connectAny(reasons)
+      this.#connecting = attempt
+      void attempt.then(
+        () => this.#clearConnecting(attempt),
+        () => this.#clearConnecting(attempt),
+      )
+    }
+    return this.#connecting
+  }
+
+  #clearConnecting(attempt: Promise<Upstream>): void {
+    if (this.#connecting === attempt) this.#connecting = undefined
+  }
+
+  /** Connect to the first host in the current order that accepts us. */
+  async #connectAny(reasons: string[]): Promise<Upstream> {
+    for (const t of this.#d.targets.order(this.#d.clock.now())) {
+      const target = this.#d.targets.current(t.hostNodeId)
+      if (!target || this.#closed) continue
+      try {
+        const opened = await this.#open(target)
+        // setTargets may have dropped it while we connected.
+        if (!this.#d.targets.current(target.hostNodeId) || this.#closed || opened.ws.readyState !== opened.ws.OPEN) {
+          opened.endActivity()
+          opened.ws.close(1000, this.#closed ? 'client gone' : 'host no longer assigned')
+          continue
+        }
+        this.#upstream = opened
+        return opened
+      } catch (err) {
+        reasons.push(`${short(target.hostNodeId)}: ${(err as Error).message}`)
+        this.#d.targets.failed(target.hostNodeId, this.#d.clock.now())
+      }
+    }
+    throw new Error('no host')
+  }
+
+  #open(target: RpcTarget): Promise<Upstream> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(relayWsUrl(target.relayUrl), {
+        headers: { authorization: `Bearer ${target.token}` },
+        handshakeTimeout: this.#d.requestTimeoutMs,
+        maxPayload: 64 << 20,
+      })
+      let up: Upstream | undefined
+      ws.on('unexpected-response', (_req, res: IncomingMessage) => {
+        res.resume()
+        ws.terminate()
+        reject(new Error(res.statusCode === 401 ? 'relay token refused (HTTP 401)' : `WebSocket upgrade refused (HTTP ${res.statusCode})`))
+      })
+      ws.on('error', (err) => {
+        if (!up) reject(new Error(describe(err)))
+      })
+      ws.on('open', () => {
+        up = { host: target.hostNodeId, ws, pending: new Map(), bySub: new Map(), nextId: 1, endActivity: this.#d.meter.begin(target.hostNodeId) }
+        resolve(up)
+      })
+      ws.on('message', (data) => {
+        if (up) this.#fromHost(up, data.toString())
+      })
+      ws.on('close', (code, reason) => {
+        if (!up) return reject(new Error(`closed during handshake (code ${code})`))
+        for (const p of up.pending.values()) {
+          clearTimeout(p.timer)
+          p.reject(new Error(`relay connection closed (code ${code})`))
+        }
+        up.pending.clear()
+        this.#lost(up, `relay closed the connection (code ${code}${reason.length ? `: ${reason.toString()}` : ''})`, true)
+      })
+    })
+  }
+
+  #fromHost(up: Upstream, text: string): void {
+    let msg: any
+    try {
+      msg = JSON.parse(text)
+    } catch {
+      return
+    }
+    for (const m of Array.isArray(msg) ? msg : [msg]) {
+      if (typeof m?.id === 'number' && up.pending.has(m.id)) {
+        const p = up.pending.get(m.id)!
+        up.pending.delete(m.id)
+        clearTimeout(p.timer)
+        p.resolve(m as Reply)
+      } else if (m?.method === 'eth_subscription' && up === this.#upstream) {
+        const clientId = up.bySub.get(m.params?.subscription)
+        if (clientId && this.#subs.has(clientId)) this.#send({ jsonrpc: '2.0', method: 'eth_subscription', params: { subscription: clientId, result: m.params.result } })
+      }
+    }
+  }
+
+  #call(up: Upstream, method: string, params: unknown): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+      if (up.ws.readyState !== up.ws.OPEN) return reject(new Error('relay connection closed'))
+      const id = up.nextId++
+      const timer = setTimeout(() => {
+        up.pending.delete(id)
+        reject(new Error(`no answer within ${this.#d.requestTimeoutMs} ms`))
+      }, this.#d.requestTimeoutMs)
+      up.pending.set(id, { resolve, reject, timer })
+      this.#d.meter.count(up.host)
+      up.ws.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }))
+    })
+  }
+
+  /** The upstream is gone: move every subscription to another host. `failed`: the host misbehaved (cool it down). */
+  #lost(up: Upstream, reason: string, failed: boolean): void {
+    if (this.#upstream !== up) return
+    this.#upstream = undefined
+    up.endActivity()
+    if (this.#closed) return
+    if (failed) this.#d.targets.failed(up.host, this.#d.clock.now())
+    for (const sub of this.#subs.values()) sub.upstreamId = undefined
+    if (this.#subs.size > 0) {
+      this.#d.log.info('subscriptions lost their pool host; moving them', { host: up.host, reason, subscriptions: this.#subs.size })
+      void this.#resubscribe()
+    }
+  }
+
+  async #resubscribe(): Promise<void> {
+    if (this.#closed || this.#subs.size === 0) return
+    if (this.#resubscribing) {
+      this.#again = true
+      return
+    }
+    this.#resubscribing = true
+    const retryLater = (reasons: string[]) => {
+      this.#d.log.warn('no pool host to carry subscriptions; will retry', { reasons, retryMs: this.#d.resubscribeRetryMs })
+      this.#failuresInRow = 0
+      this.#retryTimer = setTimeout(() => {
+        this.#retryTimer = undefined
+        void this.#resubscribe()
+      }, this.#d.resubscribeRetryMs)
+    }
+    try {
+      const reasons: string[] = []
+      if (this.#failuresInRow > this.#d.targets.list().length) return retryLater(['every host failed in turn'])
+      let up: Upstream
+      try {
+        up = await this.#ensureUpstream(reasons)
+      } catch {
+        return retryLater(reasons)
+      }
+      for (const sub of [...this.#subs.values()]) {
+        if (sub.upstreamId || this.#upstream !== up) continue
+        let reply: Reply
+        try {
+          reply = await this.#call(up, 'eth_subscribe', sub.params)
+        } catch {
+          this.#failuresInRow++
+          return // that host went too; its close handler starts the next round
+        }
+        if (typeof reply.result !== 'string') {
+          // This host will not carry it (e.g. its node has no WebSocket): try another.
+          this.#d.log.warn('pool host refused to carry a subscription', { host: up.host, error: reply.error?.message })
+          this.#failuresInRow++
+          this.#lost(up, 'refused a subscription', true)
+          up.ws.close(1000, 'moving subscriptions')
+          return
+        }
+        if (!this.#subs.has(sub.id) || this.#upstream !== up) {
+          void this.#call(up, 'eth_unsubscribe', [reply.result]).catch(() => {})
+          continue
+        }
+        sub.upstreamId = reply.result
+        up.bySub.set(reply.result, sub.id)
+      }
+      this.#failuresInRow = 0
+      this.#d.log.info('subscriptions moved to another pool host', { host: up.host, subscriptions: this.#subs.size })
+    } finally {
+      this.#resubscribing = false
+      if (this.#again) {
+        this.#again = false
+        void this.#resubscribe()
+      }
+    }
+  }
+}
+
+const short = (id: NodeId) => `host ${id.slice(0, 8)}`
+
+function describe(err: unknown): string {
+  const e = err as { code?: unknown; message?: unknown }
+  return String(e?.code ?? e?.message ?? err)
+}

@@ -1,0 +1,327 @@
+import { randomBytes } from 'node:crypto'
+import { createServer, request as httpRequest } from 'node:http'
+import { keccak256 } from 'ethers'
+import { afterEach, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
+import { silentLogger } from '../../lib/logger.ts'
+import type { NodeId } from '../../protocol/enode.ts'
+import { startRelayServer, type RelayServer } from '../../host-agent/relay/relayServer.ts'
+import { RelayTokenBook } from '../../host-agent/relay/tokenBook.ts'
+import { createFakeNetwork } from '../../test/fakenode/fakeNetwork.ts'
+import { startFakeNode, type FakeNode } from '../../test/fakenode/fakeNode.ts'
+import { waitFor } from '../../test/fakenode/waitFor.ts'
+import { startRpcProxy, type RpcProxy, type RpcProxyOptions, type RpcTarget } from './rpcProxy.ts'
+
+const net = createFakeNetwork()
+const cleanup: (() => Promise<void> | void)[] = []
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c()
+  await net.closeAll()
+})
+
+const CLIENT = 'c1'.repeat(64) as NodeId
+const ZERO = `0x${'0'.repeat(40)}`
+
+interface Host {
+  node: FakeNode
+  relay: RelayServer
+  tokens: RelayTokenBook
+  target: RpcTarget
+}
+
+/** A pool host: a fake node, its relay, and a token for CLIENT. The fake nodes share one deterministic chain. */
+async function startHost(head = 6): Promise<Host> {
+  const node = await startFakeNode({ kind: 'geth', network: net })
+  node.setHead(head)
+  const tokens = new RelayTokenBook()
+  const token = randomBytes(32).toString('hex')
+  tokens.add({ token, clientNodeId: CLIENT, expiresAtMs: Date.now() + 60_000 })
+  const relay = await startRelayServer({ nodeHttpUrl: node.url, nodeWsUrl: node.wsUrl, tokens, logger: silentLogger, limits: { requestTimeoutMs: 2000 } })
+  cleanup.push(() => relay.close())
+  return { node, relay, tokens, target: { hostNodeId: node.nodeId, relayUrl: relay.url, token } }
+}
+
+async function startProxy(targets: RpcTarget[], options: Partial<RpcProxyOptions> = {}): Promise<RpcProxy> {
+  const proxy = await startRpcProxy({ logger: silentLogger, requestTimeoutMs: 2000, resubscribeRetryMs: 100, ...options })
+  cleanup.push(() => proxy.close())
+  proxy.setTargets(targets)
+  return proxy
+}
+
+const call = (method: string, params: unknown[] = [], id: number | string = 1) => ({ jsonrpc: '2.0', id, method, params })
+
+async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any; headers: Headers }> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })
+  const text = await res.text()
+  return { status: res.status, json: text ? JSON.parse(text) : undefined, headers: res.headers }
+}
+
+interface WsClient {
+  ws: WebSocket
+  messages: any[]
+  request(method: string, params?: unknown[]): Promise<any>
+  heads(sub: string): string[]
+}
+
+let nextId = 1000
+async function wsClient(url: string): Promise<WsClient> {
+  const ws = new WebSocket(url)
+  cleanup.push(() => ws.terminate())
+  const messages: any[] = []
+  ws.on('message', (d) => messages.push(JSON.parse(d.toString())))
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve())
+    ws.once('error', reject)
+  })
+  return {
+    ws,
+    messages,
+    async request(method, params = []) {
+      const id = nextId++
+      ws.send(JSON.stringify(call(method, params, id)))
+      return waitFor(() => messages.find((m) => m.id === id), `reply to ${method}`)
+    },
+    heads: (sub) => messages.filter((m) => m.method === 'eth_subscription' && m.params.subscription === sub).map((m) => m.params.result.number),
+  }
+}
+
+/** The Helios start-up sequence (what it asks its execution RPC for), as single calls. */
+const HELIOS_START = [
+  call('eth_chainId', [], 1),
+  call('eth_getBlockByNumber', ['latest', false], 2),
+  call('eth_getProof', [ZERO, [], 'latest'], 3),
+  call('eth_getBlockByNumber', ['0x5', true], 4),
+  call('eth_getBlockReceipts', ['0x5'], 5),
+  call('eth_createAccessList', [{ to: ZERO, data: '0x' }, 'latest'], 6),
+  call('eth_getLogs', [{ fromBlock: '0x1', toBlock: 'latest' }], 7),
+  call('eth_getBalance', [ZERO, 'latest'], 8),
+  call('eth_call', [{ to: ZERO, data: '0x' }, 'latest'], 9),
+]
+
+/** A loopback port nothing listens on. */
+async function freePort(): Promise<number> {
+  const srv = createServer()
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()))
+  const { port } = srv.address() as { port: number }
+  await new Promise<void>((r) => srv.close(() => r()))
+  return port
+}
+
+const relayedMethods = (node: FakeNode) => node.rpcCalls.map((c) => c.method)
+
+describe('rpc proxy: relaying', () => {
+  it("default: the Helios start-up sequence through proxy -> relay -> node returns the node's answers", async () => {
+    const a = await startHost()
+    const proxy = await startProxy([a.target])
+    for (const req of HELIOS_START) {
+      const via = await post(proxy.url, req)
+      const direct = await post(a.node.url, req)
+      expect(via.status).toBe(200)
+      expect(via.json.error, req.method).toBeUndefined()
+      expect(via.json, req.method).toEqual(direct.json)
+    }
+    const batch = await post(proxy.url, HELIOS_START)
+    expect(batch.json).toEqual((await post(a.node.url, HELIOS_START)).json)
+    expect(batch.json.map((r: { id: number }) => r.id)).toEqual(HELIOS_START.map((r) => r.id))
+  })
+
+  it('behavior: sticks to one healthy host', async () => {
+    const [a, b] = await Promise.all([startHost(), startHost()])
+    const proxy = await startProxy([a.target, b.target])
+    for (let i = 0; i < 5; i++) await post(proxy.url, call('eth_blockNumber'))
+    expect(relayedMethods(a.node)).toHaveLength(5)
+    expect(relayedMethods(b.node)).toHaveLength(0)
+  })
+
+  it('error: no targets, and every host failing, give a clear -32002 error', async () => {
+    const proxy = await startProxy([])
+    const none = await post(proxy.url, [call('eth_chainId', [], 1), call('eth_blockNumber', [], 2)])
+    expect(none.status).toBe(200)
+    expect(none.json).toEqual([1, 2].map((id) => ({ jsonrpc: '2.0', id, error: { code: -32002, message: 'no pool host available: the pool has not assigned any rpc host to this client yet' } })))
+
+    const a = await startHost()
+    a.node.setDown(true)
+    const dead = { hostNodeId: 'ee'.repeat(64) as NodeId, relayUrl: `http://127.0.0.1:${await freePort()}/`, token: 'ab'.repeat(32) }
+    proxy.setTargets([a.target, dead])
+    const r = await post(proxy.url, call('eth_chainId'))
+    expect(r.json.error.code).toBe(-32002)
+    expect(r.json.error.message).toMatch(new RegExp(`^no pool host available: host ${a.node.nodeId.slice(0, 8)}: the pool host's node is unavailable: HTTP 503 \\(HTTP 502\\); host eeeeeeee: ECONNREFUSED$`))
+  })
+
+  it('behavior: fails over on a refused token (401), a down node (502) and a dead relay', async () => {
+    const [a, b, c] = await Promise.all([startHost(), startHost(), startHost()])
+    const proxy = await startProxy([{ ...a.target, token: 'ff'.repeat(32) }, b.target, c.target])
+    expect((await post(proxy.url, call('eth_chainId'))).json.result).toBe('0x539')
+    expect(relayedMethods(a.node)).toEqual([])
+    expect(relayedMethods(b.node)).toEqual(['eth_chainId'])
+    b.node.setDown(true)
+    expect((await post(proxy.url, call('eth_chainId'))).json.result).toBe('0x539')
+    expect(relayedMethods(c.node)).toEqual(['eth_chainId'])
+    await c.relay.close()
+    proxy.setTargets([a.target, b.target, c.target]) // a's token fixed; b still down, c gone
+    expect((await post(proxy.url, call('eth_chainId'))).json.result).toBe('0x539')
+    expect(relayedMethods(a.node)).toEqual(['eth_chainId'])
+  })
+
+  it('behavior: a raw transaction retried on a host that already has it is answered with its hash', async () => {
+    const [a, b] = await Promise.all([startHost(), startHost()])
+    const raw = '0x02f8730180843b9aca008504a817c800825208'
+    await post(b.node.url, call('eth_sendRawTransaction', [raw])) // b has it already (e.g. gossip from a)
+    a.node.setSlow(3000) // a takes it but never answers in time
+    const proxy = await startProxy([a.target, b.target], { requestTimeoutMs: 500 })
+    const r = await post(proxy.url, call('eth_sendRawTransaction', [raw], 42))
+    expect(r.json).toEqual({ jsonrpc: '2.0', id: 42, result: keccak256(raw) })
+    // Without a retry, "already known" is the node's answer and passes through unchanged.
+    const again = await post(proxy.url, call('eth_sendRawTransaction', [raw], 43))
+    expect(again.json.error).toEqual({ code: -32000, message: 'already known' })
+  })
+
+  it('behavior: passes policy refusals and rate limits through without failing over', async () => {
+    const [a, b] = await Promise.all([startHost(), startHost()])
+    const proxy = await startProxy([a.target, b.target])
+    const r = await post(proxy.url, [call('admin_peers', [], 1), call('eth_chainId', [], 2)])
+    expect(r.json[0].error).toMatchObject({ code: -32601, message: expect.stringMatching(/not relayed by this pool host/) })
+    expect(r.json[1].result).toBe('0x539')
+    expect(relayedMethods(a.node)).toEqual(['eth_chainId'])
+    expect(relayedMethods(b.node)).toEqual([])
+  })
+})
+
+describe('rpc proxy: hosts going away', () => {
+  it('behavior: a host killed mid-stream is replaced without the client seeing an error; the subscription keeps its id', async () => {
+    const [a, b] = await Promise.all([startHost(2), startHost(2)])
+    const proxy = await startProxy([a.target, b.target])
+    const client = await wsClient(proxy.wsUrl)
+    const sub = (await client.request('eth_subscribe', ['newHeads'])).result as string
+    expect(sub).toMatch(/^0x[0-9a-f]{32}$/)
+    expect(a.node.subscriptions()).toBe(1)
+    // Both nodes follow the same chain.
+    for (const h of [a, b]) h.node.setHead(3)
+    await waitFor(() => client.heads(sub).length === 1, 'the first head from host a')
+
+    // Host a dies: its relay and its node.
+    await a.relay.close()
+    await a.node.close({ notifyPeers: false })
+    await waitFor(() => b.node.subscriptions() === 1, 'the subscription to move to host b')
+    b.node.setHead(4)
+    await waitFor(() => client.heads(sub).length === 2, 'the next head, from host b, under the same id')
+    expect(client.heads(sub)).toEqual(['0x3', '0x4'])
+
+    // The next requests, over WebSocket and HTTP, continue on b.
+    expect((await client.request('eth_blockNumber')).result).toBe('0x4')
+    expect((await post(proxy.url, call('eth_getBlockReceipts', ['0x4']))).json.result).toHaveLength(1)
+    expect(client.messages.filter((m) => m.error)).toEqual([])
+
+    expect((await client.request('eth_unsubscribe', [sub])).result).toBe(true)
+    await waitFor(() => b.node.subscriptions() === 0, 'the unsubscribe to reach host b')
+  })
+
+  it('behavior: a host removed by setTargets is never contacted again, and its subscriptions move', async () => {
+    const [a, b] = await Promise.all([startHost(2), startHost(2)])
+    const proxy = await startProxy([a.target, b.target])
+    const client = await wsClient(proxy.wsUrl)
+    const sub = (await client.request('eth_subscribe', ['newHeads'])).result as string
+    await post(proxy.url, call('eth_chainId'))
+    expect(a.relay.sessionCount()).toBe(1)
+
+    proxy.setTargets([b.target])
+    await waitFor(() => a.relay.sessionCount() === 0 && a.node.subscriptions() === 0, 'the session on a to close')
+    await waitFor(() => b.node.subscriptions() === 1, 'the subscription to move to b')
+    a.relay.drainActivity()
+    const before = a.node.rpcCalls.length
+    for (let i = 0; i < 3; i++) await post(proxy.url, call('eth_blockNumber'))
+    await client.request('eth_chainId')
+    for (const h of [a, b]) h.node.setHead(3)
+    await waitFor(() => client.heads(sub).length === 1, 'a head from b')
+    expect(a.node.rpcCalls.length).toBe(before)
+    expect(a.relay.drainActivity().size).toBe(0)
+    expect(relayedMethods(b.node).filter((m) => m === 'eth_blockNumber')).toHaveLength(3)
+  })
+
+  it('behavior: subscriptions wait for a host when all are gone, and resume when one is assigned', async () => {
+    const [a, b] = await Promise.all([startHost(2), startHost(2)])
+    const proxy = await startProxy([a.target])
+    const client = await wsClient(proxy.wsUrl)
+    const sub = (await client.request('eth_subscribe', ['newHeads'])).result as string
+    proxy.setTargets([])
+    await waitFor(() => a.node.subscriptions() === 0, 'a to lose the subscription')
+    expect((await client.request('eth_chainId')).error.code).toBe(-32002)
+    proxy.setTargets([b.target])
+    await waitFor(() => b.node.subscriptions() === 1, 'b to take the subscription')
+    b.node.setHead(3)
+    await waitFor(() => client.heads(sub).length === 1, 'a head under the original id')
+  })
+
+  it('behavior: a revoked token moves the subscription to another host', async () => {
+    const [a, b] = await Promise.all([startHost(2), startHost(2)])
+    const proxy = await startProxy([a.target, b.target])
+    const client = await wsClient(proxy.wsUrl)
+    const sub = (await client.request('eth_subscribe', ['newHeads'])).result as string
+    a.tokens.remove(CLIENT)
+    await waitFor(() => b.node.subscriptions() === 1, 'b to take the subscription')
+    b.node.setHead(3)
+    await waitFor(() => client.heads(sub).length === 1, 'a head from b')
+  })
+})
+
+describe('rpc proxy: accounting and guards', () => {
+  it('behavior: activity counters on both sides agree per pair', async () => {
+    const [a, b] = await Promise.all([startHost(), startHost()])
+    const proxy = await startProxy([a.target, b.target])
+    await post(proxy.url, HELIOS_START) // 9 calls
+    await post(proxy.url, call('admin_peers')) // refused by the relay, still counted by both
+    const client = await wsClient(proxy.wsUrl)
+    const sub = (await client.request('eth_subscribe', ['newHeads'])).result
+    await client.request('eth_blockNumber')
+    await client.request('eth_unsubscribe', [sub])
+    a.node.setDown(true) // the next call fails over to b: a counts it too (it answered 502)
+    await post(proxy.url, call('eth_chainId'))
+    await new Promise((r) => setTimeout(r, 30))
+
+    const proxySide = proxy.drainActivity()
+    const relayA = a.relay.drainActivity().get(CLIENT)
+    const relayB = b.relay.drainActivity().get(CLIENT)
+    expect(proxySide.get(a.node.nodeId)?.requests).toBe(9 + 1 + 3 + 1)
+    expect(relayA?.requests).toBe(proxySide.get(a.node.nodeId)?.requests)
+    expect(proxySide.get(b.node.nodeId)?.requests).toBe(1)
+    expect(relayB?.requests).toBe(1)
+    // The open subscription session counted as busy on both sides.
+    expect(proxySide.get(a.node.nodeId)!.busyMs).toBeGreaterThan(0)
+    expect(relayA!.busyMs).toBeGreaterThan(0)
+  })
+
+  it('error: refuses foreign Host headers and browser origins unless allowed; allowed origins get CORS', async () => {
+    const a = await startHost()
+    const proxy = await startProxy([a.target], { allowedOrigins: ['https://wallet.example'] })
+    // fetch will not send a foreign Host header; node:http will (as a DNS-rebinding browser would).
+    const evilHost = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(proxy.url, { method: 'POST', headers: { host: 'evil.example', 'content-type': 'application/json' } }, (res) => {
+        res.resume()
+        resolve(res.statusCode ?? 0)
+      })
+      req.on('error', reject)
+      req.end(JSON.stringify(call('eth_chainId')))
+    })
+    expect(evilHost).toBe(403)
+    const evilOrigin = await post(proxy.url, call('eth_chainId'), { origin: 'https://evil.example' })
+    expect(evilOrigin.status).toBe(403)
+    expect(evilOrigin.json.error.message).toMatch(/not allowed/)
+    const ok = await post(proxy.url, call('eth_chainId'), { origin: 'https://wallet.example' })
+    expect(ok.json.result).toBe('0x539')
+    expect(ok.headers.get('access-control-allow-origin')).toBe('https://wallet.example')
+    const refused = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(proxy.wsUrl, { headers: { origin: 'https://evil.example' } })
+      ws.on('error', () => {})
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0))
+    })
+    expect(refused).toBe(403)
+    expect(relayedMethods(a.node)).toEqual(['eth_chainId'])
+  })
+
+  it('error: eth_subscribe over HTTP says to use the WebSocket; bad JSON is a parse error', async () => {
+    const proxy = await startProxy([])
+    expect((await post(proxy.url, call('eth_subscribe', ['newHeads']))).json.error.message).toBe(`eth_subscribe needs a WebSocket: connect to ${proxy.wsUrl}`)
+    const res = await fetch(proxy.url, { method: 'POST', body: '{nope' })
+    expect(((await res.json()) as any).error.code).toBe(-32700)
+  })
+})

@@ -1,0 +1,280 @@
+/**
+ * The client's local JSON-RPC endpoint for the rpc service: point a light
+ * client (Helios `--execution-rpc`, Nimbus verified proxy, Lodestar prover)
+ * or a wallet at it. HTTP POST and WebSocket on one port, batches included.
+ * Each request goes to one of the hosts the pool assigned (RelayTargets:
+ * sticky to one healthy host), with the host's token.
+ *
+ * Failover: a connection error, timeout, 5xx or 401 from a host moves the
+ * request to the next host, until one answers or all have failed; the client
+ * then gets -32002 "no pool host available: <why, per host>". Every method is
+ * retried, writes included: the only write a light client relays is
+ * eth_sendRawTransaction, and sending the same signed bytes to a second host
+ * is safe (same transaction hash; the network dedups it). If the second host
+ * already has it ("already known"), the retry is answered with the hash, which
+ * is what the first host would have said. Filters (eth_newFilter …) live on
+ * one node and do not survive a failover: the client sees "filter not found"
+ * and re-creates them, as it must after any node restart.
+ *
+ * Only hosts in the current targets are ever contacted: setTargets takes
+ * effect for every attempt after it, and subscriptions on a dropped host move
+ * at once. Requests already in flight to a dropped host finish.
+ *
+ * Safety: the endpoint spends the client's pool balance, so it listens on
+ * loopback by default and, like geth's --http.vhosts and --http.corsdomain,
+ * refuses requests whose Host is not a local name and browser requests
+ * (Origin header) from origins not explicitly allowed: a web page must not be
+ * able to use it through the user's browser.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { keccak256 } from 'ethers'
+import { WebSocketServer } from 'ws'
+import { systemClock, type Clock } from '../../lib/clock.ts'
+import type { Logger } from '../../lib/logger.ts'
+import type { NodeId } from '../../protocol/enode.ts'
+import { ActivityMeter, type Activity } from '../../agent/relay/activity.ts'
+import { RelayErrorCode } from '../../agent/relay/relayErrors.ts'
+import { readBody } from '../../agent/relay/httpBody.ts'
+import { errorReply, INVALID_REQUEST, parseBody, type RpcCall, type RpcReply } from '../../agent/relay/rpcFrames.ts'
+import { ProxySession } from './proxySession.ts'
+import { postToRelay } from './relayClient.ts'
+import { RelayTargets, type RpcTarget } from './targets.ts'
+
+export type { RpcTarget } from './targets.ts'
+
+export interface RpcProxyOptions {
+  /** Default 127.0.0.1: anyone who reaches this port spends the client's balance. */
+  host?: string
+  /** 0 or absent picks a free port. */
+  port?: number
+  logger: Logger
+  /** Per attempt on one host. Default 10 s. */
+  requestTimeoutMs?: number
+  /** A host that failed is tried after the others for this long. Default 30 s. */
+  cooldownMs?: number
+  /** Largest request body or WebSocket frame. Default 1 MiB (the relays' limit). */
+  maxBodyBytes?: number
+  /** Extra Host header names to accept besides localhost, 127.0.0.1, [::1] and the listen host; '*' accepts any. */
+  allowedHosts?: readonly string[]
+  /** Browser origins allowed to use the proxy (CORS and WebSocket Origin); '*' allows any. Default none. */
+  allowedOrigins?: readonly string[]
+  /** After every host failed, how long subscriptions wait before trying again. Default 1 s. */
+  resubscribeRetryMs?: number
+  clock?: Clock
+}
+
+export interface RpcProxy {
+  /** http://host:port/ for HTTP JSON-RPC. */
+  readonly url: string
+  /** ws://host:port/ for WebSocket JSON-RPC (subscriptions). */
+  readonly wsUrl: string
+  readonly port: number
+  /** Replace the assigned hosts (from the pool's reply); a host left out is not contacted again. */
+  setTargets(targets: readonly RpcTarget[]): void
+  targets(): readonly RpcTarget[]
+  /** Activity per host node ID since the last drain. */
+  drainActivity(): Map<NodeId, Activity>
+  /** Open local WebSocket clients. */
+  sessionCount(): number
+  close(): Promise<void>
+}
+
+const DEFAULTS = { requestTimeoutMs: 10_000, cooldownMs: 30_000, maxBodyBytes: 1 << 20, resubscribeRetryMs: 1_000 }
+const MAX_BUFFERED_BYTES = 8 << 20
+const LOCAL_HOSTS = ['localhost', '127.0.0.1', '[::1]', '::1']
+const ALREADY_KNOWN = /already known|known transaction|alreadyknown|already imported|already exists/i
+
+export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy> {
+  const log = options.logger
+  const clock = options.clock ?? systemClock
+  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULTS.maxBodyBytes
+  const listenHost = options.host ?? '127.0.0.1'
+  const targets = new RelayTargets(options.cooldownMs ?? DEFAULTS.cooldownMs)
+  const meter = new ActivityMeter<NodeId>(clock)
+  const sessions = new Set<ProxySession>()
+  const allowedHosts = new Set([...LOCAL_HOSTS, listenHost, ...(options.allowedHosts ?? [])].map((h) => h.toLowerCase()))
+  const allowedOrigins = new Set(options.allowedOrigins ?? [])
+
+  const noHostMessage = (reasons: string[]) =>
+    reasons.length === 0 ? 'no pool host available: the pool has not assigned any rpc host to this client yet' : `no pool host available: ${reasons.join('; ')}`
+
+  /** Relay calls to the first host that answers; replies aligned with `calls` (undefined for notifications). */
+  async function relayCalls(calls: RpcCall[]): Promise<(RpcReply | undefined)[]> {
+    const reasons: string[] = []
+    let retried = false
+    for (const t of targets.order(clock.now())) {
+      // The pool may have dropped it, or changed its token, since the order was taken.
+      const target = targets.current(t.hostNodeId)
+      if (!target) continue
+      const endBusy = meter.begin(target.hostNodeId)
+      let outcome: Awaited<ReturnType<typeof postToRelay>>
+      try {
+        outcome = await postToRelay(target, calls, requestTimeoutMs)
+      } finally {
+        endBusy()
+      }
+      if (outcome.counted) meter.count(target.hostNodeId, calls.length)
+      if (outcome.ok) {
+        targets.succeeded(target.hostNodeId)
+        return retried ? settleRetriedSends(calls, outcome.replies) : outcome.replies
+      }
+      reasons.push(`host ${target.hostNodeId.slice(0, 8)}: ${outcome.reason}`)
+      log.warn('pool host failed a relayed request; trying the next', { host: target.hostNodeId, reason: outcome.reason })
+      targets.failed(target.hostNodeId, clock.now())
+      retried = true
+    }
+    const message = noHostMessage(reasons)
+    return calls.map((c) => (c.hasId ? errorReply(c.id, RelayErrorCode.NO_HOST_AVAILABLE, message) : undefined))
+  }
+
+  /** A transaction re-sent after a failed attempt that the next host already has was sent: answer with its hash. */
+  function settleRetriedSends(calls: RpcCall[], replies: (RpcReply | undefined)[]): (RpcReply | undefined)[] {
+    return replies.map((r, i) => {
+      const c = calls[i]!
+      if (!r?.error || c.method !== 'eth_sendRawTransaction' || !ALREADY_KNOWN.test(r.error.message)) return r
+      const raw = Array.isArray(c.params) ? c.params[0] : undefined
+      if (typeof raw !== 'string' || !/^0x([0-9a-fA-F]{2})+$/.test(raw)) return r
+      return { jsonrpc: '2.0', id: r.id, result: keccak256(raw) }
+    })
+  }
+
+  /** One HTTP body: answered locally where we can, the rest relayed as one request. */
+  async function handleHttp(text: string): Promise<string> {
+    const parsed = parseBody(text)
+    if (!parsed.ok) return JSON.stringify(parsed.reply)
+    const out: (RpcReply | undefined)[] = new Array(parsed.items.length)
+    const relayed: { index: number; call: RpcCall }[] = []
+    parsed.items.forEach((item, index) => {
+      if ('invalid' in item) out[index] = item.invalid
+      else if (item.call.method === 'eth_subscribe' || item.call.method === 'eth_unsubscribe') {
+        out[index] = errorReply(item.call.id, -32601, `${item.call.method} needs a WebSocket: connect to ${wsUrl}`)
+      } else relayed.push({ index, call: item.call })
+    })
+    if (relayed.length > 0) {
+      const replies = await relayCalls(relayed.map((x) => x.call))
+      relayed.forEach((x, k) => {
+        out[x.index] = replies[k]
+      })
+    }
+    const replies = parsed.items.flatMap((item, i) => ('call' in item && !item.call.hasId ? [] : [out[i]!]))
+    if (replies.length === 0) return ''
+    return JSON.stringify(parsed.batch ? replies : replies[0])
+  }
+
+  // ---- local guards -------------------------------------------------------------------------
+  function hostAllowed(req: IncomingMessage): boolean {
+    if (allowedHosts.has('*')) return true
+    const host = (req.headers.host ?? '').toLowerCase()
+    const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]!
+    return allowedHosts.has(name)
+  }
+
+  /** Undefined: not a browser request. Otherwise whether its origin may use the proxy. */
+  function originAllowed(req: IncomingMessage): boolean | undefined {
+    const origin = req.headers.origin
+    if (origin === undefined) return undefined
+    return allowedOrigins.has('*') || allowedOrigins.has(origin)
+  }
+
+  // ---- servers ------------------------------------------------------------------------------
+  const server = createServer((req, res) => {
+    onHttp(req, res).catch((err: unknown) => {
+      log.error('local rpc request failed', {}, err)
+      sendJson(res, 500, errorReply(null, -32603, 'internal error in the pool proxy'))
+    })
+  })
+  const wss = new WebSocketServer({ noServer: true, maxPayload: maxBodyBytes })
+
+  async function onHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!hostAllowed(req)) {
+      req.resume()
+      return sendJson(res, 403, errorReply(null, INVALID_REQUEST, `host ${JSON.stringify(req.headers.host ?? '')} is not allowed: use localhost or add it to the allowed hosts`))
+    }
+    const origin = originAllowed(req)
+    if (origin === false) {
+      req.resume()
+      return sendJson(res, 403, errorReply(null, INVALID_REQUEST, `origin ${JSON.stringify(req.headers.origin)} is not allowed to use this pool proxy`))
+    }
+    const cors: Record<string, string> = origin ? { 'access-control-allow-origin': req.headers.origin!, vary: 'origin' } : {}
+    if (req.method === 'OPTIONS' && origin) {
+      req.resume()
+      res.writeHead(204, { ...cors, 'access-control-allow-methods': 'POST', 'access-control-allow-headers': 'content-type', 'access-control-max-age': '600' }).end()
+      return
+    }
+    if (req.method !== 'POST') {
+      req.resume()
+      return sendJson(res, 405, errorReply(null, INVALID_REQUEST, 'send JSON-RPC as HTTP POST, or connect a WebSocket'), { allow: 'POST', ...cors })
+    }
+    const body = await readBody(req, maxBodyBytes)
+    if (body === undefined) return sendJson(res, 413, errorReply(null, RelayErrorCode.PAYLOAD_TOO_LARGE, `request body is over the limit of ${maxBodyBytes} bytes`), { connection: 'close', ...cors })
+    const reply = await handleHttp(body)
+    if (res.destroyed) return
+    res.writeHead(200, { 'content-type': 'application/json', ...cors }).end(reply)
+  }
+
+  server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => {})
+    if (!hostAllowed(req) || originAllowed(req) === false) {
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+      return
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const session = new ProxySession(ws, {
+        targets,
+        meter,
+        clock,
+        log,
+        requestTimeoutMs,
+        resubscribeRetryMs: options.resubscribeRetryMs ?? DEFAULTS.resubscribeRetryMs,
+        maxBufferedBytes: MAX_BUFFERED_BYTES,
+        relayCalls,
+        noHostMessage,
+      })
+      sessions.add(session)
+      ws.on('close', () => sessions.delete(session))
+    })
+  })
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(options.port ?? 0, listenHost, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  const address = server.address() as { address: string; port: number }
+  const hostPart = address.address.includes(':') ? `[${address.address}]` : address.address
+  const url = `http://${hostPart}:${address.port}/`
+  const wsUrl = `ws://${hostPart}:${address.port}/`
+  log.info('local rpc proxy listening', { url, wsUrl })
+
+  return {
+    url,
+    wsUrl,
+    port: address.port,
+    setTargets(next) {
+      const removed = targets.set(next)
+      if (removed.length > 0) log.info('rpc hosts dropped', { hosts: removed })
+      for (const s of sessions) s.targetsChanged(removed)
+    },
+    targets: () => targets.list(),
+    drainActivity: () => meter.drain(),
+    sessionCount: () => sessions.size,
+    async close() {
+      for (const s of sessions) s.close()
+      sessions.clear()
+      wss.close()
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      })
+    },
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed) return
+  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body))
+}

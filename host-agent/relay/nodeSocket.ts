@@ -1,0 +1,88 @@
+/**
+ * One WebSocket to the node for one relay session's subscriptions. Unlike
+ * ethnode's NodeRpc it hands subscription notifications to the session, and
+ * it is never reconnected: the node drops a connection's subscriptions with
+ * it, so a lost connection ends the session (the client re-subscribes).
+ */
+import WebSocket from 'ws'
+
+export interface NodeSocket {
+  /** Send a call; resolves with the node's whole reply object. */
+  call(method: string, params: unknown, timeoutMs: number): Promise<{ result?: unknown; error?: { code: number; message: string; data?: unknown } }>
+  close(): void
+}
+
+export interface NodeSocketHandlers {
+  /** An `eth_subscription` notification, as the parsed frame. */
+  notification(frame: { method: string; params: { subscription?: unknown; result?: unknown } }): void
+  /** The connection is gone (not called after close()). */
+  closed(reason: string): void
+}
+
+export function openNodeSocket(url: string, timeoutMs: number, h: NodeSocketHandlers): Promise<NodeSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { handshakeTimeout: timeoutMs, maxPayload: 64 << 20 })
+    const pending = new Map<number, { resolve(v: any): void; reject(e: Error): void; timer: NodeJS.Timeout }>()
+    let nextId = 1
+    let open = false
+    let closing = false
+    const failAll = (reason: string) => {
+      for (const [id, p] of pending) {
+        clearTimeout(p.timer)
+        pending.delete(id)
+        p.reject(new Error(reason))
+      }
+    }
+    ws.on('open', () => {
+      open = true
+      resolve({
+        call(method, params, callTimeoutMs) {
+          return new Promise((res, rej) => {
+            if (ws.readyState !== ws.OPEN) return rej(new Error('node connection closed'))
+            const id = nextId++
+            const timer = setTimeout(() => {
+              pending.delete(id)
+              rej(new Error(`node did not answer ${method} within ${callTimeoutMs} ms`))
+            }, callTimeoutMs)
+            pending.set(id, { resolve: res, reject: rej, timer })
+            ws.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }))
+          })
+        },
+        close() {
+          closing = true
+          failAll('closed')
+          ws.close()
+          // A node that does not finish the closing handshake must not hold the socket.
+          setTimeout(() => ws.terminate(), 1000).unref()
+        },
+      })
+    })
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) return
+      let msg: any
+      try {
+        msg = JSON.parse(data.toString())
+      } catch {
+        return
+      }
+      for (const m of Array.isArray(msg) ? msg : [msg]) {
+        if (typeof m?.id === 'number' && pending.has(m.id)) {
+          const p = pending.get(m.id)!
+          pending.delete(m.id)
+          clearTimeout(p.timer)
+          p.resolve(m)
+        } else if (m?.method === 'eth_subscription' && typeof m.params === 'object' && m.params !== null) {
+          h.notification(m)
+        }
+      }
+    })
+    ws.on('error', (err) => {
+      if (!open) reject(err)
+    })
+    ws.on('close', (code) => {
+      failAll(`node connection closed (code ${code})`)
+      if (!open) reject(new Error(`node connection closed during handshake (code ${code})`))
+      else if (!closing) h.closed(`code ${code}`)
+    })
+  })
+}

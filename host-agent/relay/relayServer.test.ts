@@ -1,0 +1,306 @@
+import { randomBytes } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
+import { afterEach, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
+import { manualClock } from '../../lib/clock.ts'
+import { silentLogger } from '../../lib/logger.ts'
+import type { NodeId } from '../../protocol/enode.ts'
+import { createFakeNetwork } from '../../test/fakenode/fakeNetwork.ts'
+import { startFakeNode, type FakeNode, type FakeNodeOptions } from '../../test/fakenode/fakeNode.ts'
+import { waitFor } from '../../test/fakenode/waitFor.ts'
+import { DENIED_NAMESPACES } from './relayPolicy.ts'
+import { startRelayServer, type RelayLimits, type RelayServer, type RelayServerOptions } from './relayServer.ts'
+import { RelayTokenBook } from './tokenBook.ts'
+
+const net = createFakeNetwork()
+const cleanup: (() => Promise<void> | void)[] = []
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c()
+  await net.closeAll()
+})
+
+const CLIENT = 'c1'.repeat(64) as NodeId
+const OTHER = 'd2'.repeat(64) as NodeId
+const newToken = () => randomBytes(32).toString('hex')
+
+interface Setup {
+  node: FakeNode
+  tokens: RelayTokenBook
+  token: string
+  relay: RelayServer
+}
+
+async function setup(o: { limits?: Partial<RelayLimits>; fake?: Partial<FakeNodeOptions>; nodeWs?: boolean; relay?: Partial<RelayServerOptions> } = {}): Promise<Setup> {
+  const node = await startFakeNode({ kind: 'geth', network: net, ...o.fake })
+  const tokens = new RelayTokenBook()
+  const token = newToken()
+  tokens.add({ token, clientNodeId: CLIENT, expiresAtMs: Date.now() + 60_000 })
+  const relay = await startRelayServer({
+    nodeHttpUrl: node.url,
+    ...(o.nodeWs === false ? {} : { nodeWsUrl: node.wsUrl }),
+    tokens,
+    logger: silentLogger,
+    limits: { requestTimeoutMs: 2000, ...o.limits },
+    ...o.relay,
+  })
+  cleanup.push(() => relay.close())
+  return { node, tokens, token, relay }
+}
+
+async function post(url: string, body: unknown, token?: string): Promise<{ status: number; json: any }> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' }
+  if (token !== undefined) headers.authorization = `Bearer ${token}`
+  const res = await fetch(url, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) })
+  const text = await res.text()
+  return { status: res.status, json: text ? JSON.parse(text) : undefined }
+}
+
+const call = (method: string, params: unknown[] = [], id: number | string = 1) => ({ jsonrpc: '2.0', id, method, params })
+
+interface Client {
+  ws: WebSocket
+  messages: any[]
+  closed: Promise<{ code: number; reason: string }>
+  request(method: string, params?: unknown[]): Promise<any>
+}
+
+let nextId = 100
+async function connect(url: string, token: string): Promise<Client> {
+  const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } })
+  cleanup.push(() => ws.terminate())
+  const messages: any[] = []
+  ws.on('message', (d) => messages.push(JSON.parse(d.toString())))
+  const closed = new Promise<{ code: number; reason: string }>((r) => ws.once('close', (code, reason) => r({ code, reason: reason.toString() })))
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve())
+    ws.once('error', reject)
+  })
+  return {
+    ws,
+    messages,
+    closed,
+    async request(method, params = []) {
+      const id = nextId++
+      ws.send(JSON.stringify(call(method, params, id)))
+      return waitFor(() => messages.find((m) => m.id === id), `reply to ${method}`)
+    },
+  }
+}
+
+/** The status and body of a refused WebSocket upgrade. */
+function refusedUpgrade(url: string, headers: Record<string, string>): Promise<{ status: number; json: any }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers })
+    ws.on('open', () => reject(new Error('upgrade was accepted')))
+    ws.on('error', () => {})
+    ws.on('unexpected-response', (_req, res: IncomingMessage) => {
+      let text = ''
+      res.on('data', (c) => (text += c))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) }))
+    })
+  })
+}
+
+describe('relay server: auth', () => {
+  it('error: a missing, unknown or expired token gets 401 with a JSON-RPC error, over HTTP and on upgrade', async () => {
+    const { relay, tokens, node } = await setup()
+    const expired = newToken()
+    tokens.add({ token: expired, clientNodeId: OTHER, expiresAtMs: Date.now() - 1 })
+    for (const token of [undefined, newToken(), expired, 'garbage']) {
+      const r = await post(relay.url, call('eth_chainId'), token)
+      expect(r.status).toBe(401)
+      expect(r.json).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32010, message: expect.stringMatching(/relay token/) } })
+    }
+    const ws = await refusedUpgrade(relay.wsUrl, { authorization: `Bearer ${expired}` })
+    expect(ws.status).toBe(401)
+    expect(ws.json.error.code).toBe(-32010)
+    expect((await refusedUpgrade(relay.wsUrl, {})).status).toBe(401)
+    expect(node.rpcCalls).toEqual([])
+    expect(relay.drainActivity().size).toBe(0)
+  })
+})
+
+describe('relay server: policy', () => {
+  it('behavior: relays allowed calls and returns the node answer', async () => {
+    const { relay, token, node } = await setup()
+    node.setHead(4)
+    const r = await post(relay.url, call('eth_getBlockByNumber', ['latest', true], 'abc'), token)
+    expect(r.status).toBe(200)
+    const direct = await post(node.url, call('eth_getBlockByNumber', ['latest', true], 'abc'))
+    expect(r.json).toEqual(direct.json)
+  })
+
+  it('behavior: refuses every dangerous namespace and never forwards it', async () => {
+    const { relay, token, node } = await setup()
+    for (const ns of DENIED_NAMESPACES) {
+      const r = await post(relay.url, call(`${ns}_nodeInfo`), token)
+      expect(r.status).toBe(200)
+      expect(r.json.error).toEqual({ code: -32601, message: `method ${ns}_nodeInfo is not relayed by this pool host (the ${ns} namespace is never relayed)` })
+    }
+    for (const m of ['admin_addTrustedPeer', 'personal_unlockAccount', 'eth_sendTransaction', 'eth_sign', 'Admin_peers', 'eth_subscribe']) {
+      expect((await post(relay.url, call(m), token)).json.error.code).toBe(-32601)
+    }
+    const c = await connect(relay.wsUrl, token)
+    expect((await c.request('debug_traceBlockByNumber', ['latest'])).error.code).toBe(-32601)
+    expect(node.rpcCalls).toEqual([])
+    expect(node.calls).toEqual([])
+  })
+
+  it('behavior: a batch mixing allowed and forbidden calls is checked call by call, in order', async () => {
+    const { relay, token, node } = await setup()
+    const r = await post(relay.url, [call('eth_chainId', [], 1), call('admin_addPeer', ['enode://x'], 2), call('eth_blockNumber', [], 3), { jsonrpc: '2.0', id: 4 }, call('net_version', [], 1)], token)
+    expect(r.status).toBe(200)
+    expect(r.json.map((x: any) => [x.id, x.result ?? x.error.code])).toEqual([
+      [1, '0x539'],
+      [2, -32601],
+      [3, '0x0'],
+      [4, -32600],
+      [1, '1337'], // duplicate client ids are answered correctly: the node hop uses its own ids
+    ])
+    expect(node.rpcCalls.map((c) => c.method)).toEqual(['eth_chainId', 'eth_blockNumber', 'net_version'])
+  })
+
+  it('behavior: notifications get no reply', async () => {
+    const { relay, token, node } = await setup()
+    const r = await post(relay.url, { jsonrpc: '2.0', method: 'eth_chainId', params: [] }, token)
+    expect(r.status).toBe(200)
+    expect(r.json).toBeUndefined()
+    expect(node.rpcCalls.map((c) => c.method)).toEqual(['eth_chainId'])
+  })
+})
+
+describe('relay server: limits', () => {
+  it('behavior: rate limits per client: -32005 per call, 429 when the whole request is refused', async () => {
+    const { relay, token, tokens, node } = await setup({ limits: { ratePerSec: 0.001, burst: 3 } })
+    const r = await post(relay.url, [1, 2, 3, 4, 5].map((i) => call('eth_chainId', [], i)), token)
+    expect(r.status).toBe(200)
+    expect(r.json.map((x: any) => x.error?.code ?? 'ok')).toEqual(['ok', 'ok', 'ok', -32005, -32005])
+    expect(r.json[3].error.message).toMatch(/rate limited/)
+    const single = await post(relay.url, call('eth_chainId'), token)
+    expect(single.status).toBe(429)
+    expect(single.json.error.code).toBe(-32005)
+    expect(node.rpcCalls).toHaveLength(3)
+    // Another client has its own bucket.
+    const other = newToken()
+    tokens.add({ token: other, clientNodeId: OTHER, expiresAtMs: Date.now() + 60_000 })
+    expect((await post(relay.url, call('eth_chainId'), other)).status).toBe(200)
+  })
+
+  it('error: an oversized body gets 413 with a JSON error; so does an oversized batch', async () => {
+    const { relay, token, node } = await setup({ limits: { maxBodyBytes: 64 * 1024, maxBatch: 10 } })
+    const big = await post(relay.url, call('eth_call', [{ data: `0x${'00'.repeat(100_000)}` }]), token)
+    expect(big.status).toBe(413)
+    expect(big.json.error).toMatchObject({ code: -32018, message: expect.stringMatching(/over this relay's limit of 65536 bytes/) })
+    const batch = await post(relay.url, Array.from({ length: 11 }, (_, i) => call('eth_chainId', [], i)), token)
+    expect(batch.status).toBe(413)
+    expect(node.rpcCalls).toEqual([])
+  })
+
+  it('error: a node that is down or slow gives 502/504 with a clear error', async () => {
+    const { relay, token, node } = await setup({ limits: { requestTimeoutMs: 300 } })
+    node.setDown(true)
+    const down = await post(relay.url, [call('eth_chainId', [], 1), call('admin_peers', [], 2)], token)
+    expect(down.status).toBe(502)
+    expect(down.json[0].error).toEqual({ code: -32022, message: "the pool host's node is unavailable: HTTP 503" })
+    expect(down.json[1].error.code).toBe(-32601) // refused calls keep their own answer
+    node.setDown(false)
+    node.setSlow(1000)
+    const slow = await post(relay.url, call('eth_chainId'), token)
+    expect(slow.status).toBe(504)
+    expect(slow.json.error).toEqual({ code: -32023, message: "the pool host's node is unavailable: no answer within 300 ms" })
+    node.setSlow(0)
+    await node.close()
+    const gone = await post(relay.url, call('eth_chainId'), token)
+    expect(gone.status).toBe(502)
+    expect(gone.json.error.message).toMatch(/unavailable: ECONNREFUSED/)
+  })
+})
+
+describe('relay server: WebSocket', () => {
+  it('behavior: forwards subscription notifications and cleans up node-side subscriptions on close', async () => {
+    const { relay, token, node } = await setup()
+    const c = await connect(relay.wsUrl, token)
+    expect((await c.request('eth_chainId')).result).toBe('0x539')
+    const sub = (await c.request('eth_subscribe', ['newHeads'])).result
+    expect(sub).toMatch(/^0x[0-9a-f]{32}$/)
+    expect(node.subscriptions()).toBe(1)
+    node.setHead(2)
+    await waitFor(() => c.messages.filter((m) => m.method === 'eth_subscription').length === 2, 'two head notifications')
+    const heads = c.messages.filter((m) => m.method === 'eth_subscription')
+    expect(heads.map((h) => [h.params.subscription, h.params.result.number])).toEqual([
+      [sub, '0x1'],
+      [sub, '0x2'],
+    ])
+    expect((await c.request('eth_unsubscribe', ['0xdeadbeef'])).error).toEqual({ code: -32000, message: 'subscription not found' })
+    await c.request('eth_subscribe', ['newHeads'])
+    expect(node.subscriptions()).toBe(2)
+    c.ws.close()
+    await waitFor(() => node.subscriptions() === 0, 'node-side subscriptions to be removed')
+    expect(node.rpcCalls.filter((x) => x.method === 'eth_unsubscribe')).toHaveLength(2)
+    await waitFor(() => relay.sessionCount() === 0, 'the session to end')
+  })
+
+  it('behavior: a revoked token closes that client’s open sessions, and only theirs', async () => {
+    const { relay, token, tokens } = await setup()
+    const other = newToken()
+    tokens.add({ token: other, clientNodeId: OTHER, expiresAtMs: Date.now() + 60_000 })
+    const [a, b, o] = await Promise.all([connect(relay.wsUrl, token), connect(relay.wsUrl, token), connect(relay.wsUrl, other)])
+    await a.request('eth_subscribe', ['newHeads'])
+    expect(relay.sessionCount(CLIENT)).toBe(2)
+    tokens.remove(CLIENT)
+    expect(await a.closed).toEqual({ code: 4001, reason: 'relay token revoked' })
+    expect((await b.closed).code).toBe(4001)
+    expect((await o.request('eth_chainId')).result).toBe('0x539')
+    // replace() without a token revokes it too.
+    tokens.replace([])
+    expect((await o.closed).code).toBe(4001)
+  })
+
+  it('behavior: an expired token closes the session at the next sweep', async () => {
+    const clock = manualClock(Date.now())
+    const { relay, token, tokens } = await setup({ limits: { sweepMs: 20 }, relay: { clock } })
+    tokens.add({ token, clientNodeId: CLIENT, expiresAtMs: clock.now() + 1000 })
+    const c = await connect(relay.wsUrl, token)
+    expect((await c.request('eth_chainId')).result).toBe('0x539')
+    clock.advance(1000)
+    expect(await c.closed).toEqual({ code: 4001, reason: 'relay token expired' })
+  })
+
+  it('behavior: a node without a WebSocket endpoint refuses subscriptions clearly, still relays calls', async () => {
+    const { relay, token } = await setup({ nodeWs: false })
+    const c = await connect(relay.wsUrl, token)
+    expect((await c.request('eth_subscribe', ['newHeads'])).error).toEqual({ code: -32601, message: 'method eth_subscribe is not available on this pool host: its node has no WebSocket endpoint' })
+    expect((await c.request('eth_blockNumber')).result).toBe('0x0')
+  })
+
+  it("behavior: losing the node's WebSocket closes the session so the client re-subscribes", async () => {
+    const { relay, token, node } = await setup()
+    const c = await connect(relay.wsUrl, token)
+    await c.request('eth_subscribe', ['newHeads'])
+    node.setDown(true) // closes the node's WebSockets
+    expect((await c.closed).code).toBe(1011)
+  })
+})
+
+describe('relay server: activity', () => {
+  it('behavior: counts calls per client (refused ones too) and open sessions as busy', async () => {
+    const { relay, token, tokens } = await setup()
+    const other = newToken()
+    tokens.add({ token: other, clientNodeId: OTHER, expiresAtMs: Date.now() + 60_000 })
+    await post(relay.url, [call('eth_chainId', [], 1), call('admin_peers', [], 2)], token)
+    await post(relay.url, call('eth_chainId'), token)
+    const c = await connect(relay.wsUrl, other)
+    await c.request('eth_blockNumber')
+    await new Promise((r) => setTimeout(r, 60))
+    const first = relay.drainActivity()
+    expect(first.get(CLIENT)?.requests).toBe(3)
+    expect(first.get(OTHER)?.requests).toBe(1)
+    expect(first.get(OTHER)!.busyMs).toBeGreaterThanOrEqual(50)
+    await new Promise((r) => setTimeout(r, 30))
+    const second = relay.drainActivity()
+    expect(second.has(CLIENT)).toBe(false)
+    // The open session keeps counting as busy without any call.
+    expect(second.get(OTHER)).toMatchObject({ requests: 0 })
+    expect(second.get(OTHER)!.busyMs).toBeGreaterThanOrEqual(25)
+  })
+})
