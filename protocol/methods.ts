@@ -105,9 +105,8 @@ export type RelayGrant = z.infer<typeof relayGrantSchema>
 export const relayActivitySchema = z.object({
   nodeId: nodeIdSchema,
   requests: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  /** Time with a call in flight or a relay WebSocket (subscriptions) open: a session can be active without requests. */
   busyMs: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
-  /** A relay WebSocket (subscriptions) is open: the session counts as active without requests. */
-  open: z.boolean().optional(),
 })
 export type RelayActivity = z.infer<typeof relayActivitySchema>
 

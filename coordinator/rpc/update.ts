@@ -64,7 +64,7 @@ export const update: Handler = async (raw, conn, services) => {
   // rpc service: a relay session with traffic (or an open socket) since the last report counts as being
   // peered, so the same bilateral rule meters it: both sides must report each other.
   for (const r of params.relays ?? []) {
-    if (r.requests === 0 && !r.open) continue
+    if (r.requests === 0 && r.busyMs === 0) continue
     if (vouchedBefore.has(r.nodeId) || sessions.get(r.nodeId)?.session?.role === otherRole) peers.add(r.nodeId)
     if (r.requests > 0) metrics.relayRequests.inc({ role: session.role }, r.requests)
   }
