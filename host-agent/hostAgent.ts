@@ -4,6 +4,11 @@
  * reports the node's peers every update interval. Clients it admitted that
  * the coordinator no longer vouches for are dropped; on shutdown it removes
  * every trust it granted.
+ *
+ * With a relay (the rpc service), clients are admitted by token instead of
+ * as trusted peers: the coordinator's grants go into the relay's token book,
+ * the relay forwards their JSON-RPC to the node, and each report carries the
+ * relay traffic per client for the pool to meter against the clients' own.
  */
 import {
   admitParamsSchema,
@@ -12,8 +17,13 @@ import {
   rpcError,
   RpcError,
   type NodeId,
+  type RelayGrant,
   type UpdateResult,
 } from '../protocol/index.ts'
+import { probeCapabilities } from '../ethnode/capabilities.ts'
+import { connectNodeRpc } from '../ethnode/index.ts'
+import { RelayTokenBook } from './relay/tokenBook.ts'
+import { startRelayServer, type RelayServer } from './relay/relayServer.ts'
 import { NodeRpcError, type EthNode } from '../ethnode/index.ts'
 import { PoolConnection } from '../agent/poolConnection.ts'
 import type { NodeIdentity } from '../agent/nodeIdentity.ts'
@@ -30,6 +40,23 @@ export interface HostAgentConfig extends AgentNodeConfig {
   region?: string
   /** Overrides the interval the coordinator asks for. */
   updateIntervalMs?: number
+  /** Serve the rpc service instead of peers: run a relay in front of the node. */
+  relay?: HostRelayConfig
+}
+
+export interface HostRelayConfig {
+  listenHost: string
+  listenPort: number
+  /** Where clients reach the relay (behind NAT or a proxy); default: the listen address. */
+  publicUrl?: string
+  /** The node's HTTP JSON-RPC for relayed calls and the capability probe. */
+  nodeHttpUrl: string
+  /** The node's WebSocket JSON-RPC, for subscriptions; without it eth_subscribe is refused. */
+  nodeWsUrl?: string
+  /** Relayed calls per second per client (burst: twice that). */
+  ratePerSec?: number
+  /** Re-probe the node's methods every this many reports. */
+  probeEveryReports?: number
 }
 
 export interface RunningHostAgent {
@@ -37,6 +64,8 @@ export interface RunningHostAgent {
   pool: PoolConnection
   /** Clients this agent admitted: node ID -> enode. */
   admitted: ReadonlyMap<NodeId, string>
+  /** The relay, when this host serves the rpc service. */
+  relay: RelayServer | undefined
   /** Resolves after each completed report (for tests and progress). */
   onReport(listener: (r: UpdateResult) => void): void
   close(): Promise<void>
@@ -51,8 +80,39 @@ export async function startHostAgent(config: HostAgentConfig, deps: { log: Logge
   // only clients admitted before the update was sent can be judged by its reply.
   const admittedAt = new Map<NodeId, number>()
   let admissionSeq = 0
+  let reports = 0
   const reportListeners: ((r: UpdateResult) => void)[] = []
 
+  const tokens = new RelayTokenBook()
+  let relay: RelayServer | undefined
+  let relayUrl: string | undefined
+  let capabilities: string[] = []
+  const probe = async (): Promise<string[]> => {
+    const rpc = connectNodeRpc(config.relay!.nodeHttpUrl, { timeoutMs: config.nodeTimeoutMs ?? 5_000 })
+    try {
+      const report = await probeCapabilities(rpc)
+      if (report.missing.length > 0) log.warn('the node does not serve some methods light clients need: the pool will not send it rpc clients', { missing: report.missing })
+      return [...report.served].sort()
+    } finally {
+      await rpc.close()
+    }
+  }
+  if (config.relay) {
+    capabilities = await probe()
+    relay = await startRelayServer({
+      host: config.relay.listenHost,
+      port: config.relay.listenPort,
+      nodeHttpUrl: config.relay.nodeHttpUrl,
+      ...(config.relay.nodeWsUrl ? { nodeWsUrl: config.relay.nodeWsUrl } : {}),
+      tokens,
+      ...(config.relay.ratePerSec ? { limits: { ratePerSec: config.relay.ratePerSec, burst: 2 * config.relay.ratePerSec } } : {}),
+      logger: log.child({ module: 'relay' }),
+    })
+    relayUrl = config.relay.publicUrl ?? relay.url.replace(/\/$/, '')
+    log.info('relay listening', { url: relay.url, advertised: relayUrl, capabilities })
+  }
+  /** Relay grants from admissions, by client, with the admission's sequence number (see admittedAt). */
+  const admittedGrants = new Map<NodeId, { grant: RelayGrant; seq: number }>()
   const nodeFailure = (err: unknown, what: string): RpcError => {
     log.error(`${what} failed on the node`, { error: (err as Error).message })
     return err instanceof NodeRpcError ? rpcError('NODE_UNAVAILABLE', `node refused ${what}: ${err.message}`) : rpcError('NODE_UNAVAILABLE', `node did not answer ${what}`)
@@ -73,6 +133,7 @@ export async function startHostAgent(config: HostAgentConfig, deps: { log: Logge
     hello: async () =>
       hello('host', {
         capacity: config.capacity,
+        ...(relayUrl ? { kind: 'rpc' as const, relayUrl, capabilities } : {}),
         ...(config.payout ? { payout: config.payout } : {}),
         ...(config.region ? { region: config.region } : {}),
       }),
@@ -80,6 +141,14 @@ export async function startHostAgent(config: HostAgentConfig, deps: { log: Logge
       vipnode_admit: async (raw) => {
         const p = parseParams(admitParamsSchema, raw, 'vipnode_admit')
         if (p.nodeId === identity.nodeId) throw rpcError('INVALID_PARAMS', 'refusing to admit this node to itself')
+        if (p.kind === 'rpc') {
+          if (!relay) throw rpcError('INVALID_PARAMS', 'this host runs no relay: it serves peers only')
+          if (!p.relay || p.relay.nodeId !== p.nodeId) throw rpcError('INVALID_PARAMS', 'an rpc admission needs a relay grant for the client')
+          tokens.add({ token: p.relay.token, clientNodeId: p.nodeId, expiresAtMs: p.relay.expiresAtMs })
+          admittedGrants.set(p.nodeId, { grant: p.relay, seq: ++admissionSeq })
+          log.info('client admitted to the relay', { client: p.nodeId })
+          return { admitted: true }
+        }
         try {
           await node.admit(p.enode)
         } catch (err) {
@@ -92,6 +161,13 @@ export async function startHostAgent(config: HostAgentConfig, deps: { log: Logge
       },
       vipnode_evict: async (raw) => {
         const p = parseParams(evictParamsSchema, raw, 'vipnode_evict')
+        if (relay && !admitted.has(p.nodeId)) {
+          // An rpc client: revoking its token also closes its open relay sessions.
+          admittedGrants.delete(p.nodeId)
+          tokens.remove(p.nodeId)
+          log.info('client evicted from the relay', { client: p.nodeId, reason: p.reason })
+          return { evicted: true }
+        }
         try {
           await evict(p.nodeId, p.reason)
         } catch (err) {
@@ -119,7 +195,18 @@ export async function startHostAgent(config: HostAgentConfig, deps: { log: Logge
     step: async () => {
       const [peers, head] = await Promise.all([node.peers(), node.head()])
       const sentAt = admissionSeq
-      const result = await pool.call('vipnode_update', { peers: peers.map(toAdminPeer), block: head })
+      let fresh: string[] | undefined
+      if (relay && ++reports % (config.relay!.probeEveryReports ?? 20) === 0) {
+        const now = await probe().catch((err: unknown) => (log.warn('capability probe failed', { error: (err as Error).message }), capabilities))
+        if (now.join() !== capabilities.join()) fresh = capabilities = now
+      }
+      const relays = relay ? [...relay.drainActivity()].map(([nodeId, a]) => ({ nodeId, requests: a.requests, busyMs: Math.round(a.busyMs) })) : undefined
+      const result = await pool.call('vipnode_update', { peers: peers.map(toAdminPeer), block: head, ...(relays ? { relays } : {}), ...(fresh ? { capabilities: fresh } : {}) })
+      if (relay) {
+        // The reply's grants are the whole truth, except admissions that raced the report.
+        for (const [id, a] of [...admittedGrants]) if (a.seq <= sentAt) admittedGrants.delete(id)
+        tokens.replace([...(result.relays ?? []), ...[...admittedGrants.values()].map((a) => a.grant)].map((g) => ({ token: g.token, clientNodeId: g.nodeId, expiresAtMs: g.expiresAtMs })))
+      }
       const vouched = new Set(result.peers)
       for (const id of [...admitted.keys()]) {
         if (!vouched.has(id) && (admittedAt.get(id) ?? 0) <= sentAt) await evict(id, 'no longer vouched for by the pool')
@@ -136,6 +223,7 @@ export async function startHostAgent(config: HostAgentConfig, deps: { log: Logge
     identity,
     pool,
     admitted,
+    relay,
     onReport: (l) => reportListeners.push(l),
     async close() {
       abort.abort()
@@ -145,6 +233,7 @@ export async function startHostAgent(config: HostAgentConfig, deps: { log: Logge
         await evict(id, 'host agent shutting down').catch((err: unknown) => log.warn('could not remove trust on shutdown', { client: id, error: (err as Error).message }))
       }
       await pool.close()
+      await relay?.close()
       await closeNode()
     },
   }

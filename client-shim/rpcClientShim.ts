@@ -1,0 +1,141 @@
+/**
+ * The client shim in rpc mode (`vipnode client --service rpc`): no node of its
+ * own, just a local JSON-RPC endpoint that a light client (Helios, the Nimbus
+ * verified proxy, the Lodestar prover) or a wallet points at. It asks the pool
+ * for rpc hosts, relays through them with the tokens the pool issued, and
+ * reports its relay traffic per host, which the pool meters against the
+ * hosts' own reports.
+ *
+ * Its identity is a node key of its own (`vipnode keygen`): the pool bills
+ * and credits by that node ID.
+ */
+import { ErrorCode, formatEnode, loadNodeKey, nodeIdOf, noticeParamsSchema, parseParams, RpcError, type NodeId, type RelayGrant, type UpdateResult } from '../protocol/index.ts'
+import { PoolConnection } from '../agent/poolConnection.ts'
+import { runReportLoop } from '../agent/reportLoop.ts'
+import { Ticker } from '../agent/ticker.ts'
+import { VERSION } from '../lib/packageVersion.ts'
+import type { Logger } from '../lib/logger.ts'
+import { startRpcProxy, type RpcProxy, type RpcTarget } from './rpcProxy/rpcProxy.ts'
+
+export interface RpcClientShimConfig {
+  bootstrap: string
+  nodekey: string
+  chainId: number
+  hosts: number
+  /** Where the local endpoint listens. */
+  listenHost: string
+  listenPort: number
+  /** Browser origins allowed to use the endpoint (wallets in a page); none by default. */
+  allowedOrigins?: readonly string[]
+  updateIntervalMs?: number
+  requestTimeoutMs?: number
+}
+
+export interface RunningRpcClientShim {
+  nodeId: NodeId
+  pool: PoolConnection
+  proxy: RpcProxy
+  onReport(listener: (r: UpdateResult) => void): void
+  close(): Promise<void>
+}
+
+/** No block of its own to report: 0 is never counted as a head (ChainHeads skips it). */
+const NO_BLOCK = { number: 0, hash: `0x${'00'.repeat(32)}` }
+
+export async function startRpcClientShim(config: RpcClientShimConfig, deps: { log: Logger }): Promise<RunningRpcClientShim> {
+  const { log } = deps
+  const abort = new AbortController()
+  const key = loadNodeKey(config.nodekey)
+  const nodeId = nodeIdOf(key)
+  const proxy = await startRpcProxy({
+    host: config.listenHost,
+    port: config.listenPort,
+    logger: log.child({ module: 'rpc-proxy' }),
+    ...(config.requestTimeoutMs ? { requestTimeoutMs: config.requestTimeoutMs } : {}),
+    ...(config.allowedOrigins ? { allowedOrigins: config.allowedOrigins } : {}),
+  })
+  const reportListeners: ((r: UpdateResult) => void)[] = []
+  /** The pool's latest word on each assigned host: relay URL and token. */
+  const grants = new Map<NodeId, RelayGrant>()
+  const applyGrants = (fresh: readonly RelayGrant[]) => {
+    grants.clear()
+    for (const g of fresh) if (g.relayUrl) grants.set(g.nodeId, g)
+    const targets: RpcTarget[] = [...grants.values()].map((g) => ({ hostNodeId: g.nodeId, relayUrl: g.relayUrl!, token: g.token }))
+    proxy.setTargets(targets)
+  }
+
+  const pool = new PoolConnection({
+    coordinatorUrl: config.bootstrap,
+    nodeKey: key,
+    log: log.child({ module: 'pool' }),
+    hello: async () => ({
+      protocolVersion: 1,
+      role: 'client',
+      nodeId,
+      // The host never dials an rpc client: the enode only carries the identity.
+      enode: formatEnode({ nodeId, host: '127.0.0.1', tcpPort: 0, udpPort: 0 }),
+      chainId: config.chainId,
+      clientVersion: `vipnode-rpc-client/${VERSION}`,
+      agentVersion: VERSION,
+      kind: 'rpc',
+    }),
+    handlers: {
+      vipnode_notice: (raw) => {
+        const n = parseParams(noticeParamsSchema, raw, 'vipnode_notice')
+        const line = `*** POOL NOTICE: ${n.message}${n.url ? ` -> ${n.url}` : ''} ***`
+        if (n.level === 'info') log.info(line, { notice: n.code })
+        else log.warn(line, { notice: n.code })
+        if (n.code === 'host-gone') ticker.kick()
+      },
+    },
+  })
+  const ticker = new Ticker(abort.signal)
+  pool.on('connected', (s) => {
+    if (s.message) log.info(`*** POOL: ${s.message} ***`, { balanceWei: s.balanceWei })
+    ticker.kick()
+  })
+  pool.start()
+
+  let askAfter = 0
+  const looping = runReportLoop({
+    pool,
+    ticker,
+    signal: abort.signal,
+    updateIntervalMs: config.updateIntervalMs,
+    log,
+    failureMessage: 'update failed',
+    step: async () => {
+      const interval = config.updateIntervalMs ?? pool.current?.updateIntervalMs ?? 30_000
+      const relays = [...proxy.drainActivity()].map(([id, a]) => ({ nodeId: id, requests: a.requests, busyMs: Math.round(a.busyMs) }))
+      const result = await pool.call('vipnode_update', { peers: [], block: NO_BLOCK, relays })
+      applyGrants(result.relays ?? [])
+      if (grants.size < config.hosts && Date.now() >= askAfter) {
+        try {
+          const got = await pool.call('vipnode_requestHosts', { count: config.hosts, kind: 'rpc' })
+          const added = got.hosts.filter((h) => h.relay && !grants.has(h.nodeId))
+          for (const h of added) log.info('relaying through host', { host: h.nodeId, relay: h.relay!.relayUrl })
+          applyGrants([...grants.values(), ...got.hosts.flatMap((h) => (h.relay ? [h.relay] : []))])
+          if (got.hosts.length < config.hosts) askAfter = Date.now() + interval
+        } catch (err) {
+          if (!(err instanceof RpcError && err.code === ErrorCode.NO_HOSTS_AVAILABLE)) throw err
+          log.warn('no rpc hosts available yet', { reason: err.message })
+          askAfter = Date.now() + interval
+        }
+      }
+      for (const l of reportListeners) l(result)
+    },
+  })
+
+  return {
+    nodeId,
+    pool,
+    proxy,
+    onReport: (l) => reportListeners.push(l),
+    async close() {
+      abort.abort()
+      await looping
+      await pool.close()
+      await proxy.close()
+    },
+  }
+}
