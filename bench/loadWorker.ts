@@ -1,7 +1,7 @@
 /**
  * One load-generator process: opens `count` agent WebSockets to a target,
  * authenticates each with its own node key (unless the target is the raw
- * echo ceiling), then sends a 30-peer vipnode_update per agent at the
+ * echo ceiling), then sends a 30-peer vipnode_update (peers as node IDs, as our agents send them) per agent at the
  * requested interval and reports acknowledgement latencies to its parent.
  * Controlled over IPC: {cmd:'connect'|'report'|'stop', …}.
  */
@@ -33,11 +33,8 @@ function keyFor(i: number): NodeKey {
   return parseNodeKey(keccak256(toUtf8Bytes(`vipnode-bench-${i}`)).slice(2))
 }
 
-// 30 peers in geth's admin_peers shape (ids only matter to the coordinator).
-const PEERS = Array.from({ length: 30 }, (_, i) => {
-  const id = SigningKey.computePublicKey(keccak256(toUtf8Bytes(`peer-${i}`)), false).slice(4)
-  return { id, enode: `enode://${id}@10.0.${i}.1:30303`, name: 'Geth/v1.14.12-stable/linux-amd64/go1.23.4', caps: ['eth/68', 'snap/1'], network: { inbound: i % 2 === 0, trusted: false, static: false, remoteAddress: `10.0.${i}.1:30303` } }
-})
+// 30 peers, reported as our agents report them: node IDs (protocol/methods.ts, updateParams.peerIds).
+const PEER_IDS = Array.from({ length: 30 }, (_, i) => SigningKey.computePublicKey(keccak256(toUtf8Bytes(`peer-${i}`)), false).slice(4))
 const BLOCK = { number: 21_000_000, hash: `0x${'ab'.repeat(32)}` }
 
 function open(i: number, agent?: Agent): Promise<Agent> {
@@ -113,7 +110,7 @@ function send(a: Agent): void {
   if (!a.ready || a.ws.readyState !== WebSocket.OPEN) return
   const id = a.nextId++
   a.pending.set(id, performance.now())
-  a.ws.send(JSON.stringify({ jsonrpc: '2.0', id, method: 'vipnode_update', params: { peers: PEERS, block: BLOCK } }))
+  a.ws.send(JSON.stringify({ jsonrpc: '2.0', id, method: 'vipnode_update', params: { peerIds: PEER_IDS, block: BLOCK } }))
 }
 
 process.on('message', async (m: { cmd: string; intervalMs?: number; batch?: number }) => {

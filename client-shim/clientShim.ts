@@ -10,7 +10,6 @@ import type { NodeIdentity } from '../agent/nodeIdentity.ts'
 import { openAgentNode, type AgentNodeConfig } from '../agent/agentNode.ts'
 import { runReportLoop } from '../agent/reportLoop.ts'
 import { Ticker } from '../agent/ticker.ts'
-import { toAdminPeer } from '../agent/reportPeers.ts'
 import type { Logger } from '../lib/logger.ts'
 
 export interface ClientShimConfig extends Omit<AgentNodeConfig, 'publicEnode'> {
@@ -81,7 +80,7 @@ export async function startClientShim(config: ClientShimConfig, deps: { log: Log
     step: async () => {
       const interval = config.updateIntervalMs ?? pool.current?.updateIntervalMs ?? 30_000
       const [peers, head] = await Promise.all([node.peers(), node.head()])
-      const result = await pool.call('vipnode_update', { peers: peers.map(toAdminPeer), block: head })
+      const result = await pool.call('vipnode_update', { peerIds: peers.map((p) => p.nodeId), block: head })
       const vouched = new Set(result.peers)
       for (const [id, enode] of [...hosts]) if (!vouched.has(id)) await drop(id, enode, 'no longer assigned')
       for (const id of result.drop) await drop(id, peers.find((p) => p.nodeId === id)?.enode, 'not assigned by the pool')

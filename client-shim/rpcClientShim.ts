@@ -107,7 +107,7 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: { lo
     step: async () => {
       const interval = config.updateIntervalMs ?? pool.current?.updateIntervalMs ?? 30_000
       const relays = [...proxy.drainActivity()].map(([id, a]) => ({ nodeId: id, requests: a.requests, busyMs: Math.round(a.busyMs) }))
-      const result = await pool.call('vipnode_update', { peers: [], block: NO_BLOCK, relays })
+      const result = await pool.call('vipnode_update', { peerIds: [], block: NO_BLOCK, relays })
       applyGrants(result.relays ?? [])
       if (grants.size < config.hosts && Date.now() >= askAfter) {
         try {

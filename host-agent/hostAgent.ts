@@ -30,7 +30,6 @@ import type { NodeIdentity } from '../agent/nodeIdentity.ts'
 import { openAgentNode, type AgentNodeConfig } from '../agent/agentNode.ts'
 import { runReportLoop } from '../agent/reportLoop.ts'
 import { Ticker } from '../agent/ticker.ts'
-import { toAdminPeer } from '../agent/reportPeers.ts'
 import type { Logger } from '../lib/logger.ts'
 
 export interface HostAgentConfig extends AgentNodeConfig {
@@ -47,7 +46,7 @@ export interface HostAgentConfig extends AgentNodeConfig {
 export interface HostRelayConfig {
   listenHost: string
   listenPort: number
-  /** Where clients reach the relay (behind NAT or a proxy); default: the listen address. */
+  /** Where clients reach the relay (behind NAT or a proxy); default: the address it bound, 127.0.0.1 for a wildcard listen. */
   publicUrl?: string
   /** The node's HTTP JSON-RPC for relayed calls and the capability probe. */
   nodeHttpUrl: string
@@ -108,7 +107,7 @@ export async function startHostAgent(config: HostAgentConfig, deps: { log: Logge
       ...(config.relay.ratePerSec ? { limits: { ratePerSec: config.relay.ratePerSec, burst: 2 * config.relay.ratePerSec } } : {}),
       logger: log.child({ module: 'relay' }),
     })
-    relayUrl = config.relay.publicUrl ?? relay.url.replace(/\/$/, '')
+    relayUrl = config.relay.publicUrl ?? boundRelayUrl(relay.url)
     log.info('relay listening', { url: relay.url, advertised: relayUrl, capabilities })
   }
   /** Relay grants from admissions, by client, with the admission's sequence number (see admittedAt). */
@@ -201,7 +200,7 @@ export async function startHostAgent(config: HostAgentConfig, deps: { log: Logge
         if (now.join() !== capabilities.join()) fresh = capabilities = now
       }
       const relays = relay ? [...relay.drainActivity()].map(([nodeId, a]) => ({ nodeId, requests: a.requests, busyMs: Math.round(a.busyMs) })) : undefined
-      const result = await pool.call('vipnode_update', { peers: peers.map(toAdminPeer), block: head, ...(relays ? { relays } : {}), ...(fresh ? { capabilities: fresh } : {}) })
+      const result = await pool.call('vipnode_update', { peerIds: peers.map((p) => p.nodeId), block: head, ...(relays ? { relays } : {}), ...(fresh ? { capabilities: fresh } : {}) })
       if (relay) {
         // The reply's grants are the whole truth, except admissions that raced the report.
         for (const [id, a] of [...admittedGrants]) if (a.seq <= sentAt) admittedGrants.delete(id)
@@ -237,4 +236,11 @@ export async function startHostAgent(config: HostAgentConfig, deps: { log: Logge
       await closeNode()
     },
   }
+}
+
+/** The relay's bound URL as a default to advertise: a wildcard listen address is not dialable, so it becomes loopback. */
+function boundRelayUrl(bound: string): string {
+  const url = new URL(bound)
+  if (url.hostname === '0.0.0.0' || url.hostname === '[::]') url.hostname = '127.0.0.1'
+  return url.toString().replace(/\/$/, '')
 }

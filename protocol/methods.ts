@@ -149,7 +149,14 @@ export const connectResultSchema = z.object({
 export type ConnectResult = z.infer<typeof connectResultSchema>
 
 export const updateParamsSchema = z.object({
-  peers: z.array(adminPeerSchema).max(MAX_PEERS_PER_REPORT),
+  /** The node's peers in `admin_peers` shape (what third-party agents send; only `id`/`enode` are read). */
+  peers: z.array(adminPeerSchema).max(MAX_PEERS_PER_REPORT).default([]),
+  /**
+   * The node's peers as node IDs: what our agents send. A report is parsed
+   * thousands of times a second; IDs alone are a third of the bytes of geth's
+   * entries and a fraction of the objects to parse and collect.
+   */
+  peerIds: z.array(nodeIdSchema).max(MAX_PEERS_PER_REPORT).optional(),
   block: blockRefSchema,
   /** rpc service: relay sessions with traffic (or an open socket) since the previous report. */
   relays: z.array(relayActivitySchema).max(MAX_PEERS_PER_REPORT).optional(),

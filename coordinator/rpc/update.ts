@@ -51,6 +51,7 @@ export const update: Handler = async (raw, conn, services) => {
   const session = conn.session!
   const { store, clock, assignments, sessions, metrics, metering } = services
   const params = parseParams(updateParamsSchema, raw, 'vipnode_update')
+  session.lastReportAtMs = clock.now() // a host that stops reporting (its node hangs) goes stale: services/assignments.ts
   const otherRole = session.role === 'host' ? 'client' : 'host'
   const vouchedNow = () => (session.role === 'host' ? assignments.vouchedClientsOf(session.nodeId) : assignments.hostsOf(session.nodeId))
   const vouchedBefore = new Set(vouchedNow())
@@ -60,6 +61,9 @@ export const update: Handler = async (raw, conn, services) => {
   for (const p of params.peers) {
     const id = cachedPeerNodeId(p)
     if (id && (vouchedBefore.has(id) || sessions.get(id)?.session?.role === otherRole)) peers.add(id)
+  }
+  for (const id of params.peerIds ?? []) {
+    if (vouchedBefore.has(id) || sessions.get(id)?.session?.role === otherRole) peers.add(id)
   }
   // rpc service: a relay session with traffic (or an open socket) since the last report counts as being
   // peered, so the same bilateral rule meters it: both sides must report each other.
