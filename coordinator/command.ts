@@ -25,6 +25,7 @@ export function coordinatorCommand(): Command {
     .addOption(opt('--max-block-lag <blocks>', "hosts further behind the pool's best head get no new clients, and lose theirs if it lasts").argParser(parseIntArg(0, 1_000_000)).default(d.maxBlockLag))
     .addOption(opt('--region <name>', 'host region preferred for clients that declare none'))
     .addOption(opt('--ping-interval <duration>', 'WebSocket ping interval (half-open detection)').argParser(parseDurationArg).default(...durationDefault(d.pingIntervalMs)))
+    .addOption(opt('--max-pending-per-address <n>', 'agent sockets one address may hold open before authenticating (HTTP 429 beyond)').argParser(parseIntArg(1, 1_000_000)).default(d.maxPendingSocketsPerAddress))
     .addOption(opt('--max-frame-bytes <n>', 'largest agent frame accepted').argParser(parseIntArg(1024, 64 * 1024 * 1024)).default(d.maxFrameBytes))
     .addOption(opt('--rate-limit <perSecond>', 'frames per second allowed per socket').argParser(parseNumberArg).default(d.rateLimitPerSecond))
     .addOption(opt('--rate-burst <n>', 'burst of frames allowed per socket').argParser(parseIntArg(1, 1_000_000)).default(d.rateLimitBurst))
@@ -58,6 +59,7 @@ export function coordinatorCommand(): Command {
         ...(o.region ? { region: o.region as string } : {}),
         pingIntervalMs: o.pingInterval as number,
         maxFrameBytes: o.maxFrameBytes as number,
+        maxPendingSocketsPerAddress: o.maxPendingPerAddress as number,
         rateLimitPerSecond: o.rateLimit as number,
         rateLimitBurst: o.rateBurst as number,
         logLevel: o.logLevel as CoordinatorConfigInput['logLevel'],

@@ -195,8 +195,14 @@ describe('lagging hosts', () => {
     const r = await newcomer.conn.call('vipnode_requestHosts', { count: 2 })
     expect(r).toMatchObject({ hosts: [{ nodeId: fast.id.nodeId }], message: 'only 1 of 2 hosts on chain 1337: 1 lagging' })
 
-    // Still behind after the lag grace period (two update intervals): the client is moved.
-    await eventually(() => slow.calls.some((x) => x.method === 'vipnode_evict'), 'evict for lag')
+    // Still behind after the lag grace period (two update intervals): the client is moved. It keeps reporting the
+    // old head meanwhile, so it lags without going stale (three intervals without a report: host-stale).
+    const keepReporting = setInterval(() => void report(slow, 991).catch(() => undefined), 100)
+    try {
+      await eventually(() => slow.calls.some((x) => x.method === 'vipnode_evict'), 'evict for lag')
+    } finally {
+      clearInterval(keepReporting)
+    }
     expect(slow.calls.find((x) => x.method === 'vipnode_evict')?.params).toEqual({ nodeId: client.id.nodeId, reason: 'host-lagging' })
     await eventually(() => client.calls.some((x) => x.method === 'vipnode_notice'), 'notice')
     expect(client.calls.find((x) => x.method === 'vipnode_notice')?.params).toMatchObject({ code: 'host-gone', message: expect.stringContaining('fell behind') })

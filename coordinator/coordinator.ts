@@ -65,13 +65,15 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   const chainHeads = new ChainHeads(sessions, clock)
   const assignments = new AssignmentService(
     // Agents back off up to 30 s between reconnects; give them that after a restart before releasing anything.
-    // A host must lag for two update intervals (two reports) before its clients are moved.
+    // A host must lag for two update intervals (two reports) before its clients are moved; one that misses three
+    // reports in a row (its node hangs: no lag shows on a quiet chain) is stale and loses them too.
     {
       admitTimeoutMs: config.admitTimeoutMs,
       releaseGraceMs: config.updateIntervalMs,
       startupGraceMs: Math.max(2 * config.updateIntervalMs, 30_000),
       maxBlockLag: config.maxBlockLag,
       lagGraceMs: 2 * config.updateIntervalMs,
+      staleAfterMs: 3 * config.updateIntervalMs,
       admitRetries: config.admitRetries,
       region: config.region,
     },

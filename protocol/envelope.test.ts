@@ -31,6 +31,29 @@ describe('frames', () => {
   })
 })
 
+describe('request ids', () => {
+  test('behavior: a string id of up to 256 characters is accepted and kept', () => {
+    const id = 'i'.repeat(256)
+    expect(parseFrame(JSON.stringify({ jsonrpc: '2.0', id, method: 'm' }))).toEqual({ ok: true, frame: { kind: 'request', id, method: 'm', params: undefined } })
+    expect(parseFrame(JSON.stringify({ jsonrpc: '2.0', id: '', method: 'm' }))).toMatchObject({ ok: true, frame: { kind: 'request', id: '' } })
+  })
+
+  test('error: a longer string id is INVALID_REQUEST, answered with id null rather than echoed', () => {
+    const r = parseFrame(JSON.stringify({ jsonrpc: '2.0', id: 'i'.repeat(257), method: 'm', params: {} }))
+    expect(r).toEqual({ ok: false, error: expect.objectContaining({ code: ErrorCode.INVALID_REQUEST, message: 'id must be a string of at most 256 characters or an integer' }), id: null })
+    if (!r.ok) expect(JSON.parse(encodeError(r.id, r.error))).toEqual({ jsonrpc: '2.0', id: null, error: { code: ErrorCode.INVALID_REQUEST, message: 'id must be a string of at most 256 characters or an integer' } })
+    // Nor is it echoed from any other invalid frame, however large.
+    const huge = 'i'.repeat(1024 * 1024)
+    expect(parseFrame(JSON.stringify({ jsonrpc: '1.0', id: huge, method: 'm' }))).toMatchObject({ ok: false, id: null })
+    expect(parseFrame(JSON.stringify({ jsonrpc: '2.0', id: huge, result: 1 }))).toMatchObject({ ok: false, id: null })
+  })
+
+  test('behavior: the length is counted in UTF-16 code units, as JavaScript strings are', () => {
+    expect(parseFrame(JSON.stringify({ jsonrpc: '2.0', id: '€'.repeat(256), method: 'm' }))).toMatchObject({ ok: true })
+    expect(parseFrame(JSON.stringify({ jsonrpc: '2.0', id: '😀'.repeat(129), method: 'm' }))).toMatchObject({ ok: false, id: null })
+  })
+})
+
 describe('amounts', () => {
   test('default: wire strings and operator units', () => {
     expect(weiToWire(10n ** 30n)).toBe('1000000000000000000000000000000')

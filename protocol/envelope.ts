@@ -32,7 +32,14 @@ export type Frame = RequestFrame | NotificationFrame | SuccessFrame | ErrorFrame
 
 export type ParseResult = { ok: true; frame: Frame } | { ok: false; error: RpcError; id: RpcId | null }
 
-const isId = (v: unknown): v is RpcId => typeof v === 'string' || (typeof v === 'number' && Number.isSafeInteger(v))
+/**
+ * Longest string id accepted. Ids are echoed in replies: with ids up to the
+ * frame size, one agent could make the coordinator queue a frame's worth of
+ * reply per request. A longer id is treated as no id (the reply has id null).
+ */
+export const MAX_ID_LENGTH = 256
+
+const isId = (v: unknown): v is RpcId => (typeof v === 'string' && v.length <= MAX_ID_LENGTH) || (typeof v === 'number' && Number.isSafeInteger(v))
 
 export function parseFrame(text: string): ParseResult {
   let value: unknown
@@ -57,7 +64,7 @@ export function parseFrame(text: string): ParseResult {
       return { ok: false, error: rpcError('INVALID_REQUEST', 'method must be a non-empty string'), id }
     }
     if ('id' in o && o.id !== undefined && !isId(o.id)) {
-      return { ok: false, error: rpcError('INVALID_REQUEST', 'id must be a string or an integer'), id: null }
+      return { ok: false, error: rpcError('INVALID_REQUEST', `id must be a string of at most ${MAX_ID_LENGTH} characters or an integer`), id: null }
     }
     const params = o.params
     if (params !== undefined && (typeof params !== 'object' || params === null)) {

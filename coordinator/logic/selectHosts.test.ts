@@ -89,6 +89,30 @@ describe('filters', () => {
     expect(filterHost(host(1, { blockNumber: 0 }), req())).toBeUndefined()
     expect(filterHost(host(1, { blockNumber: 5 }), req({ bestHead: undefined }))).toBeUndefined()
   })
+  test('behavior: a host whose last report is older than staleBeforeMs is stale; reported exactly then is not', () => {
+    expect(filterHost(host(1, { lastReportAtMs: 46_999 }), req({ staleBeforeMs: 47_000 }))).toBe('stale')
+    expect(filterHost(host(1, { lastReportAtMs: 47_000 }), req({ staleBeforeMs: 47_000 }))).toBeUndefined()
+    expect(filterHost(host(1, { lastReportAtMs: 49_000 }), req({ staleBeforeMs: 47_000 }))).toBeUndefined()
+  })
+  test('behavior: staleness is not judged when the request sets no staleBeforeMs or the host has no lastReportAtMs', () => {
+    expect(filterHost(host(1, { lastReportAtMs: 0 }), req())).toBeUndefined()
+    expect(filterHost(host(1), req({ staleBeforeMs: 47_000 }))).toBeUndefined()
+  })
+  test('behavior: a stale host is reported as stale even when its old head also lags, or it is full or cooling down', () => {
+    const stale = { lastReportAtMs: 1_000 }
+    const r = req({ staleBeforeMs: 47_000 })
+    expect(filterHost(host(1, { ...stale, blockNumber: 1 }), r)).toBe('stale')
+    expect(filterHost(host(1, { ...stale, capacity: 1, load: 1, coolingUntilMs: 60_000 }), r)).toBe('stale')
+    // Identity and network checks still come first.
+    expect(filterHost(host(1, { ...stale, chainId: 5 }), r)).toBe('wrong-network')
+  })
+  test('behavior: selection leaves stale hosts out and names them; the tie order lists stale after lagging', () => {
+    const s = selectHosts([host(1, { lastReportAtMs: 1_000 }), host(2, { lastReportAtMs: 49_000 })], req({ count: 2, staleBeforeMs: 47_000 }), seeded(1))
+    expect(s.chosen).toEqual([id(2)])
+    expect(s.rejected).toEqual([{ nodeId: id(1), reason: 'stale' }])
+    expect(summarizeReasons(['stale', 'cooling-down', 'lagging'])).toBe('1 lagging, 1 stale, 1 cooling-down')
+    expect(explainShortfall(1, 2, s.rejected, 1)).toBe('only 1 of 2 hosts on chain 1: 1 stale')
+  })
   test('behavior: cooling down until a later time is skipped; the pause ends exactly at its end time', () => {
     expect(filterHost(host(1, { coolingUntilMs: 50_001 }), req())).toBe('cooling-down')
     expect(filterHost(host(1, { coolingUntilMs: 50_000 }), req())).toBeUndefined()

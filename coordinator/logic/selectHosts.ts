@@ -21,6 +21,8 @@ export interface HostCandidate {
   load: number
   /** Latest plausible head the host's agent reported; 0 until its first report. */
   blockNumber: number
+  /** When the host's agent last reported (ms; the connect time until its first report). Undefined: not known, never stale. */
+  lastReportAtMs?: number | undefined
   region: string | null
   /** Failed admissions keep the host out until this time (ms); 0 when it is not cooling down. */
   coolingUntilMs: number
@@ -42,6 +44,13 @@ export interface SelectionRequest {
   bestHead: number | undefined
   maxBlockLag: number
   nowMs: number
+  /**
+   * Hosts whose last report is older than this (ms) are stale: their agent
+   * stopped reporting, usually because its node hangs, which a quiet chain
+   * never shows as lag. The caller passes nowMs - staleAfterMs; undefined
+   * turns the check off.
+   */
+  staleBeforeMs?: number | undefined
   /** Preferred region; null for no preference. */
   region: string | null
   /** Hosts that served this client recently: given back first when they are eligible. */
@@ -61,13 +70,14 @@ export type SkipReason =
   | 'wrong-kind'
   | 'missing-methods'
   | 'lagging'
+  | 'stale'
   | 'cooling-down'
   | 'full'
   | 'other-region'
   | 'outranked'
 
 /** Every reason, in the order explanations list them when counts tie. */
-export const SKIP_REASONS: readonly SkipReason[] = ['full', 'lagging', 'cooling-down', 'admit-failed', 'wrong-network', 'wrong-kind', 'missing-methods', 'self', 'already-assigned', 'other-region', 'outranked']
+export const SKIP_REASONS: readonly SkipReason[] = ['full', 'lagging', 'stale', 'cooling-down', 'admit-failed', 'wrong-network', 'wrong-kind', 'missing-methods', 'self', 'already-assigned', 'other-region', 'outranked']
 
 export interface Rejection {
   nodeId: NodeId
@@ -80,11 +90,17 @@ export interface Selection {
   rejected: Rejection[]
 }
 
+/** A host whose agent last reported before `staleBeforeMs`; never when either is unknown. */
+export function isStale(lastReportAtMs: number | undefined, staleBeforeMs: number | undefined): boolean {
+  return lastReportAtMs !== undefined && staleBeforeMs !== undefined && lastReportAtMs < staleBeforeMs
+}
+
 /**
  * Why this host cannot serve this client, or undefined when it can. Identity
  * checks come first, then the network, then health, and capacity last: a
  * lagging host that is also full is reported as lagging, the reason an
- * operator can act on.
+ * operator can act on. A stale host is reported as stale even when its old
+ * head also lags: not reporting is the cause, the lag its symptom.
  */
 export function filterHost(h: HostCandidate, req: SelectionRequest): SkipReason | undefined {
   if (h.nodeId === req.clientId) return 'self'
@@ -94,6 +110,7 @@ export function filterHost(h: HostCandidate, req: SelectionRequest): SkipReason 
   if (h.kind !== req.kind) return 'wrong-kind'
   // rpc: a light client needs every one of these; a node without eth_getProof cannot serve it at all.
   if (req.kind === 'rpc' && !RPC_REQUIRED_METHODS.every((m) => h.capabilities?.has(m))) return 'missing-methods'
+  if (isStale(h.lastReportAtMs, req.staleBeforeMs)) return 'stale'
   if (isLagging(h.blockNumber, req.bestHead, req.maxBlockLag)) return 'lagging'
   if (h.coolingUntilMs > req.nowMs) return 'cooling-down'
   if (h.load >= h.capacity) return 'full'

@@ -66,6 +66,7 @@ export const connect: Handler = async (raw, conn, services) => {
     region: params.region ?? null,
     clientVersion: params.clientVersion,
     connectedAtMs: now,
+    lastReportAtMs: now,
     blockNumber: 0,
     ...(params.role === 'host' && params.kind === 'rpc' ? { relayUrl: params.relayUrl, capabilities: new Set(params.capabilities ?? []) } : {}),
   }

@@ -64,6 +64,7 @@ function setup(opts: Partial<AssignmentOptions> = {}, deps: Partial<AssignmentDe
         region: null,
         clientVersion: 'test',
         connectedAtMs: clock.now(),
+        lastReportAtMs: clock.now(),
         blockNumber: 100,
         ...o,
       },
@@ -282,6 +283,74 @@ describe('lagging hosts', () => {
     host({ blockNumber: 100 })
     expect(service.bestHead(1)).toBe(200)
     await expect(ask(client())).rejects.toMatchObject({ message: 'no hosts with free slots on chain 1: 1 lagging' })
+  })
+})
+
+describe('stale hosts', () => {
+  const STALE = 3_000
+
+  test('behavior: a host that stops reporting loses its clients after staleAfterMs with host-stale while its session stays open; they are told and it evicts them', async () => {
+    const log = recordingLogger()
+    const { service, sessions, clock, registry, host, client, ask } = setup({ staleAfterMs: STALE }, { log })
+    const silent = host()
+    const c = client()
+    await ask(c)
+    expect(service.hostsOf(c.session.nodeId)).toEqual([silent.session.nodeId])
+    // The chain does not move: its head never lags. It last reported at connect time.
+    clock.advance(STALE)
+    expect(await service.sweep()).toBe(0) // exactly staleAfterMs old is not yet older than it
+    clock.advance(1)
+    expect(await service.sweep()).toBe(1)
+    expect(sessions.isOnline(silent.session.nodeId)).toBe(true)
+    expect(service.hostsOf(c.session.nodeId)).toEqual([])
+    expect(silent.calls.at(-1)).toEqual({ method: 'vipnode_evict', params: { nodeId: c.session.nodeId, reason: 'host-stale' } })
+    expect(c.notices).toEqual([{ level: 'warn', code: 'host-gone', message: expect.stringContaining('stopped reporting') }])
+    expect(await registry.getSingleMetricAsString('vipnode_assignments_released_total')).toContain('reason="host-stale"} 1')
+    expect(log.lines.find((l) => l.message === 'host stale: moving its clients')?.context).toMatchObject({ host: silent.session.nodeId, silentMs: STALE + 1, clients: 1 })
+    // And it gets no new clients, nor its old one back (stickiness does not override the filter).
+    await expect(ask(c)).rejects.toMatchObject({ code: ErrorCode.NO_HOSTS_AVAILABLE, message: 'no hosts with free slots on chain 1: 1 stale' })
+    expect(service.skipReasons(silent.session.nodeId)).toMatchObject({ reason: 'stale' })
+  })
+
+  test('behavior: a host that keeps reporting keeps its clients, and one that reports again is eligible again', async () => {
+    const { service, clock, host, client, ask } = setup({ staleAfterMs: STALE })
+    const h = host()
+    const c = client()
+    await ask(c)
+    for (let i = 0; i < 10; i++) {
+      clock.advance(STALE / 2)
+      h.session.lastReportAtMs = clock.now() // what vipnode_update does
+      expect(await service.sweep()).toBe(0)
+    }
+    expect(service.hostsOf(c.session.nodeId)).toEqual([h.session.nodeId])
+    clock.advance(STALE + 1)
+    expect(await service.sweep()).toBe(1)
+    h.session.lastReportAtMs = clock.now()
+    expect((await ask(c)).hosts.map((x) => x.nodeId)).toEqual([h.session.nodeId])
+  })
+
+  test('behavior: without staleAfterMs a silent host keeps its clients', async () => {
+    const { service, clock, host, client, ask } = setup()
+    host()
+    const c = client()
+    await ask(c)
+    clock.advance(60 * STALE)
+    expect(await service.sweep()).toBe(0)
+    expect(service.hostsOf(c.session.nodeId)).toHaveLength(1)
+  })
+
+  test('behavior: a host that is silent and lagging is released as host-stale', async () => {
+    const { service, clock, host, client, ask } = setup({ staleAfterMs: STALE, maxBlockLag: 8, lagGraceMs: 2_000 })
+    const h = host()
+    const fast = host({ capacity: 0 })
+    const c = client()
+    await ask(c)
+    h.session.blockNumber = 50
+    expect(await service.sweep()).toBe(0) // lagging from now
+    clock.advance(STALE + 1)
+    fast.session.lastReportAtMs = clock.now()
+    expect(await service.sweep()).toBe(1)
+    expect(h.calls.at(-1)?.params).toEqual({ nodeId: c.session.nodeId, reason: 'host-stale' })
   })
 })
 

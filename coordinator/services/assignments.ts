@@ -18,6 +18,7 @@ import type { AssignmentRecord, AssignmentStore } from '../store/store.ts'
 import type { CoordinatorMetrics } from '../metrics.ts'
 import {
   selectHosts,
+  isStale,
   explainNoHosts,
   explainNoneAdmitted,
   explainShortfall,
@@ -43,6 +44,13 @@ export interface AssignmentOptions {
   maxBlockLag?: number | undefined
   /** A host lagging for longer than this loses its clients (reason host-lagging). Default 2 × releaseGraceMs. */
   lagGraceMs?: number | undefined
+  /**
+   * A host whose agent has not reported for longer than this gets no new
+   * clients and loses the ones it has (reason host-stale): its socket may stay
+   * open (pings are answered) while its node hangs, and on a quiet chain that
+   * never shows as lag. Undefined: no staleness check.
+   */
+  staleAfterMs?: number | undefined
   /** Further selection rounds when admissions fail (0: ask once). Default 1. */
   admitRetries?: number | undefined
   /** Region preferred for clients that declare none. */
@@ -69,7 +77,7 @@ export interface AssignmentDeps {
   relayTokens?: RelayTokens | undefined
 }
 
-export type ReleaseReason = 'client-gone' | 'host-gone' | 'host-lagging' | 'evicted' | 'insufficient-balance'
+export type ReleaseReason = 'client-gone' | 'host-gone' | 'host-lagging' | 'host-stale' | 'evicted' | 'insufficient-balance'
 
 /** What GET /v1/bootstrap asks: like vipnode_requestHosts, from someone who has not proven who they are. */
 export interface PreviewRequest {
@@ -313,6 +321,7 @@ export class AssignmentService {
         region: h.region,
         coolingUntilMs: this.coolDowns.get(h.nodeId)?.untilMs ?? 0,
         capabilities: h.capabilities,
+        lastReportAtMs: h.lastReportAtMs,
       })
     }
     const exclude = new Set<NodeId>(req.clientId ? [...this.hostsOf(req.clientId), ...(this.inflightByClient.get(req.clientId) ?? [])] : [])
@@ -328,6 +337,7 @@ export class AssignmentService {
         bestHead: this.heads.bestHead(req.chainId),
         maxBlockLag: this.maxBlockLag,
         nowMs: now,
+        staleBeforeMs: this.staleBefore(now),
         region: req.region ?? this.opts.region ?? null,
         sticky: this.recentPairs.recent(req.clientId, now),
       },
@@ -465,6 +475,8 @@ export class AssignmentService {
       sessions.get(clientId)?.notify('vipnode_notice', { level: 'warn', code: 'host-gone', message: `host ${hostId.slice(0, 16)}… went offline; finding a replacement` })
     } else if (reason === 'host-lagging') {
       sessions.get(clientId)?.notify('vipnode_notice', { level: 'warn', code: 'host-gone', message: `host ${hostId.slice(0, 16)}… fell behind the chain head; finding a replacement` })
+    } else if (reason === 'host-stale') {
+      sessions.get(clientId)?.notify('vipnode_notice', { level: 'warn', code: 'host-gone', message: `host ${hostId.slice(0, 16)}… stopped reporting; finding a replacement` })
     }
     const host = sessions.get(hostId)
     if (host && reason !== 'host-gone') {
@@ -478,8 +490,9 @@ export class AssignmentService {
 
   /**
    * Release the assignments of agents that have been gone longer than the
-   * grace period, and of hosts that have lagged longer than the lag grace
-   * period; forget expired cool-downs, pairs and skip reasons.
+   * grace period, of hosts that have not reported for staleAfterMs, and of
+   * hosts that have lagged longer than the lag grace period; forget expired
+   * cool-downs, pairs and skip reasons.
    */
   async sweep(): Promise<number> {
     const { sessions, clock } = this.deps
@@ -495,10 +508,37 @@ export class AssignmentService {
         else if (expired(hostId)) released += Number(await this.release(clientId, hostId, 'host-gone'))
       }
     }
+    // Stale before lagging: a host that stopped reporting also falls behind, but not reporting is the cause.
+    released += await this.releaseStale(now)
     released += await this.releaseLagging(now)
     for (const [id, state] of this.coolDowns) if (isSpent(state, now, this.coolDown)) this.coolDowns.delete(id)
     this.recentPairs.prune(now)
     this.decisions.prune(now - (this.opts.stickyMs ?? DEFAULT_STICKY_MS))
+    return released
+  }
+
+  /** Hosts whose last report is older than this are stale (selection skips them, the sweep moves their clients). */
+  private staleBefore(now: number): number | undefined {
+    return this.opts.staleAfterMs === undefined ? undefined : now - this.opts.staleAfterMs
+  }
+
+  /**
+   * An online host whose agent has not reported for staleAfterMs loses its
+   * clients (reason host-stale). Its socket can stay open for ever while its
+   * node hangs (the agent's report step needs the node); on a moving chain
+   * releaseLagging would catch it eventually, on a quiet one nothing else does.
+   */
+  private async releaseStale(now: number): Promise<number> {
+    const before = this.staleBefore(now)
+    if (before === undefined) return 0
+    let released = 0
+    for (const h of [...this.deps.sessions.sessions('host')]) {
+      if (!isStale(h.lastReportAtMs, before)) continue
+      const clients = this.clientsOf(h.nodeId)
+      if (clients.length === 0) continue
+      this.deps.log.info('host stale: moving its clients', { host: h.nodeId, lastReportAtMs: h.lastReportAtMs, silentMs: now - h.lastReportAtMs, clients: clients.length })
+      for (const clientId of clients) released += Number(await this.release(clientId, h.nodeId, 'host-stale'))
+    }
     return released
   }
 

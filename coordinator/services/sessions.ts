@@ -17,6 +17,8 @@ export interface AgentSession {
   region: string | null
   clientVersion: string
   connectedAtMs: number
+  /** When this agent's latest vipnode_update arrived (ms); the connect time until its first one. */
+  lastReportAtMs: number
   /** Latest head this agent reported (0 until its first update). */
   blockNumber: number
   /** rpc hosts: where clients reach the relay. */

@@ -20,6 +20,7 @@ import { testAgent, eventually, type TestAgent } from '../harness/agents.ts'
 import { authenticated, identity, type Identity, type RawAgent } from '../harness/rawAgent.ts'
 import { keepingLogger } from '../harness/fuzzFrames.ts'
 import { sqliteOf } from '../harness/storeState.ts'
+import { encodeError, parseParams, updateParamsSchema, MAX_ID_LENGTH, RpcError } from '../../protocol/index.ts'
 
 const cleanup: (() => unknown)[] = []
 afterEach(async () => {
@@ -107,10 +108,24 @@ describe('fault: half-open client', () => {
 describe('fault: slow consumer', () => {
   test('behavior: a host that never reads is dropped once 8 MiB is queued for it; others are answered throughout', async () => {
     const LIMIT = 8 * 1024 * 1024
-    const ID_BYTES = 512 * 1024
+    // Ids are capped (protocol/envelope.ts), so the largest reply a request can ask for is small: an id of the
+    // longest length and an INVALID_PARAMS message naming five failing fields. Many of them fill the buffer.
+    const badParams = { peers: [], block: { number: 1, hash: 'x' }, relays: [{}, {}] }
+    const idOf = (n: number) => `${'x'.repeat(MAX_ID_LENGTH - 8)}${String(n).padStart(8, '0')}`
+    const frameOf = (n: number) => JSON.stringify({ jsonrpc: '2.0', id: idOf(n), method: 'vipnode_update', params: badParams })
+    let invalid: unknown
+    try {
+      parseParams(updateParamsSchema, badParams, 'vipnode_update')
+    } catch (err) {
+      invalid = err
+    }
+    expect(invalid).toBeInstanceOf(RpcError)
+    const REPLY_BYTES = encodeError(idOf(0), invalid as RpcError).length
+    const FRAME_BYTES = frameOf(0).length
+    const BATCH = 200
     const logger = keepingLogger()
-    // Pings far apart, so the drop can only come from the send buffer.
-    const c = await testCoordinator({ pingIntervalMs: 60_000, rateLimitPerSecond: 10_000, rateLimitBurst: 10_000 }, { logger })
+    // Pings far apart, so the drop can only come from the send buffer; no rate limit to turn replies into RATE_LIMITED.
+    const c = await testCoordinator({ pingIntervalMs: 60_000, rateLimitPerSecond: 10_000_000, rateLimitBurst: 10_000_000 }, { logger })
     cleanup.push(() => c.close())
     const slowId = identity(30320)
     const { agent: slow, reply } = await authenticated(c.url, slowId, { role: 'host' })
@@ -133,18 +148,15 @@ describe('fault: slow consumer', () => {
       }
     })()
 
-    // The slow host stops reading, then asks for replies that echo a 512 KiB id: the coordinator must queue them.
+    // The slow host stops reading, then sends bad reports in batches: the coordinator must queue the error replies.
     tcpOf(slow).pause()
     const t0 = performance.now()
-    let sentBytes = 0
     let requests = 0
-    const bigId = 'x'.repeat(ID_BYTES)
-    while (c.services.sessions.get(slowId.nodeId) !== undefined && requests < 200) {
-      slow.ws.send(`{"jsonrpc":"2.0","id":"${bigId}${requests}","method":"vipnode_nothing"}`)
-      sentBytes += ID_BYTES
-      requests++
-      await new Promise((r) => setTimeout(r, 5))
+    while (c.services.sessions.get(slowId.nodeId) !== undefined && requests < 200_000) {
+      for (let i = 0; i < BATCH; i++) slow.ws.send(frameOf(requests++))
+      await new Promise((r) => setTimeout(r, 1))
     }
+    const requestedBytes = requests * REPLY_BYTES
     await eventually(() => c.services.sessions.get(slowId.nodeId) === undefined, 'slow consumer dropped', 10_000)
     const droppedMs = performance.now() - t0
     probing = false
@@ -155,7 +167,7 @@ describe('fault: slow consumer', () => {
     const buffered = drop!.context!.buffered as number
     // The check runs before each send: at most one reply beyond the limit is ever queued.
     expect(buffered).toBeGreaterThan(LIMIT)
-    expect(buffered).toBeLessThanOrEqual(LIMIT + ID_BYTES + 1024)
+    expect(buffered).toBeLessThanOrEqual(LIMIT + REPLY_BYTES + 1024)
     expect(roundTrips).toBeGreaterThan(3)
     expect(worstMs).toBeLessThan(1_500)
     // What the slow side sees once it reads again: a cut, no close frame.
@@ -166,7 +178,7 @@ describe('fault: slow consumer', () => {
     expect(logger.errors()).toEqual([])
 
     console.log(
-      `FAULT slow consumer dropped after ${droppedMs.toFixed(0)} ms and ${requests} replies of ${ID_BYTES / 1024} KiB requested (${(sentBytes / 1048576).toFixed(1)} MiB), ` +
+      `FAULT slow consumer dropped after ${droppedMs.toFixed(0)} ms and ${requests} requests of ${FRAME_BYTES} B asking for replies of ${REPLY_BYTES} B (${(requestedBytes / 1048576).toFixed(1)} MiB), ` +
         `${(buffered / 1048576).toFixed(2)} MiB queued in the coordinator at the cut (bound 8 MiB + one frame); other agent's worst round trip ${worstMs.toFixed(0)} ms over ${roundTrips} calls`,
     )
   }, 30_000)
