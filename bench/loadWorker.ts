@@ -5,6 +5,7 @@
  * requested interval and reports acknowledgement latencies to its parent.
  * Controlled over IPC: {cmd:'connect'|'report'|'stop', …}.
  */
+import { randomBytes } from 'node:crypto'
 import WebSocket from 'ws'
 import { SigningKey, keccak256, toUtf8Bytes } from 'ethers'
 import { signEnvelope, formatEnode, parseNodeKey, nodeIdOf, PROTOCOL_VERSION, type NodeKey } from '../protocol/index.ts'
@@ -45,28 +46,29 @@ function open(i: number, agent?: Agent): Promise<Agent> {
     const a: Agent = agent ?? { ws, ready: false, nextId: 1, pending: new Map(), key, nodeId }
     a.ws = ws
     a.ready = false
+    // The echo ceiling sends no challenge: sign a made-up one, so the ceiling pays the generator's own signing cost too.
     ws.on('open', () => {
-      if (raw) {
-        a.ready = true
-        resolve(a)
-      }
+      if (raw) sendConnect({ challenge: randomBytes(32).toString('hex'), poolId: 'echo' })
     })
+    const sendConnect = (challenge: { challenge: string; poolId: string }) => {
+      const body = {
+        protocolVersion: PROTOCOL_VERSION,
+        role: 'host' as const,
+        nodeId,
+        enode: formatEnode({ nodeId: nodeId as never, host: '127.0.0.1', tcpPort: 30303, udpPort: 30303 }),
+        chainId: 1,
+        clientVersion: 'Geth/v1.14.12-stable/linux-amd64/go1.23.4',
+        agentVersion: 'bench',
+        kind: 'peer' as const,
+        capacity: 1,
+      }
+      const signature = signEnvelope(key, { method: 'vipnode_connect', poolId: challenge.poolId, chainId: 1, challenge: challenge.challenge, body })
+      ws.send(JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'vipnode_connect', params: { ...body, challenge: challenge.challenge, signature } }))
+    }
     ws.on('message', (data) => {
       const msg = JSON.parse(data.toString()) as { id?: number; method?: string; params?: { challenge: string; poolId: string }; error?: unknown }
       if (msg.method === 'vipnode_challenge' && msg.params) {
-        const body = {
-          protocolVersion: PROTOCOL_VERSION,
-          role: 'host' as const,
-          nodeId,
-          enode: formatEnode({ nodeId: nodeId as never, host: '127.0.0.1', tcpPort: 30303, udpPort: 30303 }),
-          chainId: 1,
-          clientVersion: 'Geth/v1.14.12-stable/linux-amd64/go1.23.4',
-          agentVersion: 'bench',
-          kind: 'peer' as const,
-          capacity: 1,
-        }
-        const signature = signEnvelope(key, { method: 'vipnode_connect', poolId: msg.params.poolId, chainId: 1, challenge: msg.params.challenge, body })
-        ws.send(JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'vipnode_connect', params: { ...body, challenge: msg.params.challenge, signature } }))
+        sendConnect(msg.params)
         return
       }
       if (msg.id === 0) {
