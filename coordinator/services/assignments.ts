@@ -118,6 +118,9 @@ export class AssignmentService {
   private readonly admitRetries: number
   private readonly coolDown: CoolDownPolicy
 
+  /** Bumped whenever an assignment or a reservation comes or goes: watchers compare it instead of scanning. */
+  version = 0
+
   private readonly releaseListeners: ((clientId: NodeId, hostId: NodeId) => void)[] = []
 
   constructor(
@@ -412,6 +415,7 @@ export class AssignmentService {
   }
 
   private reserve(clientId: NodeId, hostId: NodeId): void {
+    this.version++
     this.reserved.set(hostId, (this.reserved.get(hostId) ?? 0) + 1)
     let inflight = this.inflightByClient.get(clientId)
     if (!inflight) this.inflightByClient.set(clientId, (inflight = new Set()))
@@ -422,6 +426,7 @@ export class AssignmentService {
   }
 
   private unreserve(clientId: NodeId, hostId: NodeId): void {
+    this.version++
     const left = (this.reserved.get(hostId) ?? 1) - 1
     if (left > 0) this.reserved.set(hostId, left)
     else this.reserved.delete(hostId)
@@ -573,6 +578,7 @@ export class AssignmentService {
   }
 
   private index(a: AssignmentRecord): void {
+    this.version++
     let hosts = this.hostsByClient.get(a.clientId)
     if (!hosts) this.hostsByClient.set(a.clientId, (hosts = new Map()))
     hosts.set(a.hostId, a)
@@ -582,6 +588,7 @@ export class AssignmentService {
   }
 
   private unindex(clientId: NodeId, hostId: NodeId): boolean {
+    this.version++
     const hosts = this.hostsByClient.get(clientId)
     if (!hosts?.delete(hostId)) return false
     if (hosts.size === 0) this.hostsByClient.delete(clientId)

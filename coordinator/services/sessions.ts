@@ -50,6 +50,8 @@ export class SessionRegistry {
   private readonly goneSince = new Map<NodeId, number>()
   /** Kept on attach/detach: counting by scanning made every connect O(agents). */
   private readonly online: Record<Role, number> = { host: 0, client: 0 }
+  /** Bumped on every attach and detach: watchers compare it instead of scanning. */
+  version = 0
 
   constructor(private readonly clock: Clock) {}
 
@@ -62,6 +64,7 @@ export class SessionRegistry {
     this.goneSince.delete(session.nodeId)
     if (previous?.session) this.online[previous.session.role]--
     this.online[session.role]++
+    this.version++
     if (previous && previous !== conn) {
       previous.close(CloseCode.SUPERSEDED, 'superseded by a newer connection for this node ID')
       return previous
@@ -75,6 +78,7 @@ export class SessionRegistry {
     if (!nodeId || this.byNode.get(nodeId) !== conn) return false
     this.byNode.delete(nodeId)
     this.online[conn.session!.role]--
+    this.version++
     this.goneSince.set(nodeId, this.clock.now())
     return true
   }
