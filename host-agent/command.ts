@@ -18,7 +18,7 @@ export function hostCommand(): Command {
     .addOption(opt('--region <name>', 'a region label for clients that prefer nearby hosts'))
     .addOption(opt('--service <kind>', 'peer: clients peer with the node over devp2p; rpc: light clients use its JSON-RPC through a relay').choices(['peer', 'rpc']).default('peer'))
     .addOption(opt('--relay-listen <host:port>', 'rpc: where the relay listens').argParser(wrap((t) => parseHostPort(t, '0.0.0.0'))).default({ host: '0.0.0.0', port: 8546 }, '0.0.0.0:8546'))
-    .addOption(opt('--relay-url <url>', 'rpc: the URL clients reach the relay at (default: http://<listen address>)'))
+    .addOption(opt('--relay-url <url>', 'rpc: the URL clients reach the relay at (default: http://<listen address>:<bound port>, 127.0.0.1 for 0.0.0.0: set it for remote clients)'))
     .addOption(opt('--relay-node-http <url>', "rpc: the node's HTTP JSON-RPC to relay to (default: --node-rpc when it is http)"))
     .addOption(opt('--relay-node-ws <url>', "rpc: the node's WebSocket JSON-RPC, for subscriptions (default: --node-rpc when it is ws)"))
     .addOption(opt('--relay-rate <n>', 'rpc: relayed calls per second per client').argParser(parseIntArg(1, 100_000)).default(50))
@@ -49,11 +49,11 @@ function relayConfig(o: Record<string, unknown>): HostRelayConfig {
   if (!nodeHttpUrl) throw new Error("--service rpc needs the node's HTTP JSON-RPC: pass --relay-node-http (--node-rpc is not http)")
   const nodeWsUrl = (o.relayNodeWs as string | undefined) ?? (/^wss?:\/\//.test(nodeRpc) ? nodeRpc : undefined)
   const listen = o.relayListen as { host: string; port: number }
-  const shown = listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host
   return {
     listenHost: listen.host,
     listenPort: listen.port,
-    publicUrl: (o.relayUrl as string | undefined) ?? `http://${shown.includes(':') ? `[${shown}]` : shown}:${listen.port}`,
+    // Without --relay-url the agent advertises the address it bound (the real port, also with --relay-listen …:0).
+    ...(o.relayUrl ? { publicUrl: o.relayUrl as string } : {}),
     nodeHttpUrl,
     ...(nodeWsUrl ? { nodeWsUrl } : {}),
     ratePerSec: o.relayRate as number,

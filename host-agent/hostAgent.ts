@@ -108,6 +108,9 @@ export async function startHostAgent(config: HostAgentConfig, deps: { log: Logge
       logger: log.child({ module: 'relay' }),
     })
     relayUrl = config.relay.publicUrl ?? boundRelayUrl(relay.url)
+    if (!config.relay.publicUrl && (config.relay.listenHost === '0.0.0.0' || config.relay.listenHost === '::')) {
+      log.warn('the relay is advertised at a loopback address that clients on other machines cannot reach: pass --relay-url http(s)://<public address>:<port>', { advertised: relayUrl })
+    }
     log.info('relay listening', { url: relay.url, advertised: relayUrl, capabilities })
   }
   /** Relay grants from admissions, by client, with the admission's sequence number (see admittedAt). */

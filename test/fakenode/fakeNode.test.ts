@@ -124,10 +124,17 @@ describe('fake node devp2p', () => {
     })
     children.push(child)
     const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string]
-    const remote = JSON.parse(line) as { url: string; wsUrl: string; enode: string; nodeId: NodeId }
-    expect(Object.keys(remote).sort()).toEqual(['enode', 'nodeId', 'url', 'wsUrl'])
+    const remote = JSON.parse(line) as { url: string; wsUrl: string; enode: string; nodeId: NodeId; controlUrl: string }
+    expect(Object.keys(remote).sort()).toEqual(['controlUrl', 'enode', 'nodeId', 'url', 'wsUrl'])
 
     expect((await rpc(remote, 'web3_clientVersion')).result).toMatch(/^erigon\//)
+    // The control endpoint stands in for the in-process handle.
+    const head = await fetch(new URL('/head', remote.controlUrl), { method: 'POST', body: JSON.stringify({ number: 12 }) })
+    expect(await head.json()).toEqual({ head: 12 })
+    expect((await rpc(remote, 'eth_blockNumber')).result).toBe('0xc')
+    const seen = (await (await fetch(new URL('/calls', remote.controlUrl))).json()) as { calls: { method: string }[] }
+    expect(seen.calls.map((c) => c.method)).toEqual(['web3_clientVersion', 'eth_blockNumber'])
+    expect(await (await fetch(new URL('/subscriptions', remote.controlUrl))).json()).toEqual({ count: 0 })
     await rpc(remote, 'admin_addPeer', [local.enode])
     await waitFor(() => peered(local, remote), 'the child to dial us')
     await waitFor(async () => ((await rpc(remote, 'admin_peers')).result as unknown[]).length === 1, 'the child to list us')
