@@ -14,6 +14,16 @@ export const nodeIdSchema = z
   .refine(isNodeId, { message: 'must be a node ID: 128 lowercase hex characters' })
   .transform((s) => s as NodeId)
 
+/**
+ * A list of node IDs checked in one pass. Reports carry one every interval
+ * from every agent: a zod element schema per ID (refine + transform) was a
+ * tenth of the coordinator's time at 5,000 reports/s.
+ */
+export const nodeIdListSchema = z.custom<NodeId[]>(
+  (v) => Array.isArray(v) && v.length <= MAX_PEERS_PER_REPORT && v.every(isNodeId),
+  { message: `must be an array of at most ${MAX_PEERS_PER_REPORT} node IDs (128 lowercase hex characters each)` },
+)
+
 export const enodeSchema = z.string().max(512).superRefine((s, ctx) => {
   try {
     parseEnode(s)
@@ -156,7 +166,7 @@ export const updateParamsSchema = z.object({
    * thousands of times a second; IDs alone are a third of the bytes of geth's
    * entries and a fraction of the objects to parse and collect.
    */
-  peerIds: z.array(nodeIdSchema).max(MAX_PEERS_PER_REPORT).optional(),
+  peerIds: nodeIdListSchema.optional(),
   block: blockRefSchema,
   /** rpc service: relay sessions with traffic (or an open socket) since the previous report. */
   relays: z.array(relayActivitySchema).max(MAX_PEERS_PER_REPORT).optional(),
