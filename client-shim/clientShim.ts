@@ -3,9 +3,10 @@
  * its node dial them, reports its peers, replaces hosts that disappear, and
  * shows the pool's notices (welcome, low balance with the top-up link).
  */
-import { ErrorCode, noticeParamsSchema, parseParams, RpcError, type AssignedHost, type NodeId, type UpdateResult } from '../protocol/index.ts'
+import type { AssignedHost, NodeId, UpdateResult } from '../protocol/index.ts'
 import type { EthNode } from '../ethnode/index.ts'
 import { PoolConnection } from '../agent/poolConnection.ts'
+import { HostTopUp, showNotice } from '../agent/clientDuties.ts'
 import type { NodeIdentity } from '../agent/nodeIdentity.ts'
 import { openAgentNode, type AgentNodeConfig } from '../agent/agentNode.ts'
 import { runReportLoop } from '../agent/reportLoop.ts'
@@ -41,12 +42,7 @@ export async function startClientShim(config: ClientShimConfig, deps: { log: Log
     hello: async () => hello('client'),
     handlers: {
       vipnode_notice: (raw) => {
-        const n = parseParams(noticeParamsSchema, raw, 'vipnode_notice')
-        // Notices are for the person running the node: make them stand out in the log.
-        const line = `*** POOL NOTICE: ${n.message}${n.url ? ` -> ${n.url}` : ''} ***`
-        if (n.level === 'info') log.info(line, { notice: n.code })
-        else log.warn(line, { notice: n.code })
-        if (n.code === 'host-gone') ticker.kick()
+        if (showNotice(raw, log) === 'host-gone') ticker.kick()
       },
     },
   })
@@ -69,7 +65,7 @@ export async function startClientShim(config: ClientShimConfig, deps: { log: Log
     log.info('host dropped', { host: id, reason })
   }
 
-  let askAfter = 0
+  const topUp = new HostTopUp({ pool, kind: 'peer', want: config.hosts, log, intervalMs: () => config.updateIntervalMs ?? pool.current?.updateIntervalMs ?? 30_000 })
   const looping = runReportLoop({
     pool,
     ticker,
@@ -78,7 +74,6 @@ export async function startClientShim(config: ClientShimConfig, deps: { log: Log
     log,
     failureMessage: 'update failed',
     step: async () => {
-      const interval = config.updateIntervalMs ?? pool.current?.updateIntervalMs ?? 30_000
       const [peers, head] = await Promise.all([node.peers(), node.head()])
       const result = await pool.call('vipnode_update', { peerIds: peers.map((p) => p.nodeId), block: head })
       const vouched = new Set(result.peers)
@@ -90,17 +85,7 @@ export async function startClientShim(config: ClientShimConfig, deps: { log: Log
         const enode = hosts.get(id)
         if (enode && !connected.has(id)) await node.dial(enode)
       }
-      if (vouched.size < config.hosts && Date.now() >= askAfter) {
-        try {
-          const got = await pool.call('vipnode_requestHosts', { count: config.hosts })
-          for (const h of got.hosts) await dial(h)
-          if (got.hosts.length < config.hosts) askAfter = Date.now() + interval
-        } catch (err) {
-          if (!(err instanceof RpcError && err.code === ErrorCode.NO_HOSTS_AVAILABLE)) throw err
-          log.warn('no hosts available yet', { reason: err.message })
-          askAfter = Date.now() + interval
-        }
-      }
+      for (const h of await topUp.topUp(vouched.size)) await dial(h)
       for (const l of reportListeners) l(result)
     },
   })

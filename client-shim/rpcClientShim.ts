@@ -9,8 +9,9 @@
  * Its identity is a node key of its own (`vipnode keygen`): the pool bills
  * and credits by that node ID.
  */
-import { ErrorCode, formatEnode, loadNodeKey, nodeIdOf, noticeParamsSchema, parseParams, RpcError, type NodeId, type RelayGrant, type UpdateResult } from '../protocol/index.ts'
+import { formatEnode, loadNodeKey, nodeIdOf, type NodeId, type RelayGrant, type UpdateResult } from '../protocol/index.ts'
 import { PoolConnection } from '../agent/poolConnection.ts'
+import { HostTopUp, showNotice } from '../agent/clientDuties.ts'
 import { runReportLoop } from '../agent/reportLoop.ts'
 import { Ticker } from '../agent/ticker.ts'
 import { VERSION } from '../lib/packageVersion.ts'
@@ -81,11 +82,7 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: { lo
     }),
     handlers: {
       vipnode_notice: (raw) => {
-        const n = parseParams(noticeParamsSchema, raw, 'vipnode_notice')
-        const line = `*** POOL NOTICE: ${n.message}${n.url ? ` -> ${n.url}` : ''} ***`
-        if (n.level === 'info') log.info(line, { notice: n.code })
-        else log.warn(line, { notice: n.code })
-        if (n.code === 'host-gone') ticker.kick()
+        if (showNotice(raw, log) === 'host-gone') ticker.kick()
       },
     },
   })
@@ -96,7 +93,7 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: { lo
   })
   pool.start()
 
-  let askAfter = 0
+  const topUp = new HostTopUp({ pool, kind: 'rpc', want: config.hosts, log, intervalMs: () => config.updateIntervalMs ?? pool.current?.updateIntervalMs ?? 30_000 })
   const looping = runReportLoop({
     pool,
     ticker,
@@ -105,23 +102,12 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: { lo
     log,
     failureMessage: 'update failed',
     step: async () => {
-      const interval = config.updateIntervalMs ?? pool.current?.updateIntervalMs ?? 30_000
       const relays = [...proxy.drainActivity()].map(([id, a]) => ({ nodeId: id, requests: a.requests, busyMs: Math.round(a.busyMs) }))
       const result = await pool.call('vipnode_update', { peerIds: [], block: NO_BLOCK, relays })
       applyGrants(result.relays ?? [])
-      if (grants.size < config.hosts && Date.now() >= askAfter) {
-        try {
-          const got = await pool.call('vipnode_requestHosts', { count: config.hosts, kind: 'rpc' })
-          const added = got.hosts.filter((h) => h.relay && !grants.has(h.nodeId))
-          for (const h of added) log.info('relaying through host', { host: h.nodeId, relay: h.relay!.relayUrl })
-          applyGrants([...grants.values(), ...got.hosts.flatMap((h) => (h.relay ? [h.relay] : []))])
-          if (got.hosts.length < config.hosts) askAfter = Date.now() + interval
-        } catch (err) {
-          if (!(err instanceof RpcError && err.code === ErrorCode.NO_HOSTS_AVAILABLE)) throw err
-          log.warn('no rpc hosts available yet', { reason: err.message })
-          askAfter = Date.now() + interval
-        }
-      }
+      const got = await topUp.topUp(grants.size)
+      for (const h of got) if (h.relay && !grants.has(h.nodeId)) log.info('relaying through host', { host: h.nodeId, relay: h.relay.relayUrl })
+      if (got.length > 0) applyGrants([...grants.values(), ...got.flatMap((h) => (h.relay ? [h.relay] : []))])
       for (const l of reportListeners) l(result)
     },
   })

@@ -1,0 +1,43 @@
+/**
+ * What both client shims (peer and rpc mode) do the same way: show the pool's
+ * notices to the person running them, and ask for hosts when short of them
+ * without asking again every report while the pool has none.
+ */
+import { ErrorCode, noticeParamsSchema, parseParams, RpcError, type AssignedHost, type ServiceKind } from '../protocol/index.ts'
+import type { Logger } from '../lib/logger.ts'
+import type { PoolConnection } from './poolConnection.ts'
+
+/** Log a vipnode_notice prominently; returns its code (a `host-gone` notice asks for a report at once). */
+export function showNotice(raw: unknown, log: Logger): string {
+  const n = parseParams(noticeParamsSchema, raw, 'vipnode_notice')
+  // Notices are for the person running the node: make them stand out in the log.
+  const line = `*** POOL NOTICE: ${n.message}${n.url ? ` -> ${n.url}` : ''} ***`
+  if (n.level === 'info') log.info(line, { notice: n.code })
+  else log.warn(line, { notice: n.code })
+  return n.code
+}
+
+/** Ask for hosts when the client has fewer than it wants; after a short or empty answer, wait an interval. */
+export class HostTopUp {
+  private askAfterMs = 0
+
+  constructor(
+    private readonly o: { pool: PoolConnection; kind: ServiceKind; want: number; log: Logger; intervalMs: () => number },
+  ) {}
+
+  /** The hosts the pool gave (none when not due, or when it has none to give). */
+  async topUp(have: number): Promise<AssignedHost[]> {
+    const { pool, kind, want, log } = this.o
+    if (have >= want || Date.now() < this.askAfterMs) return []
+    try {
+      const got = await pool.call('vipnode_requestHosts', { count: want, kind })
+      if (got.hosts.length < want) this.askAfterMs = Date.now() + this.o.intervalMs()
+      return got.hosts
+    } catch (err) {
+      if (!(err instanceof RpcError && err.code === ErrorCode.NO_HOSTS_AVAILABLE)) throw err
+      log.warn(`no ${kind === 'rpc' ? 'rpc ' : ''}hosts available yet`, { reason: err.message })
+      this.askAfterMs = Date.now() + this.o.intervalMs()
+      return []
+    }
+  }
+}
