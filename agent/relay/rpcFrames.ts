@@ -68,3 +68,34 @@ export function callFrame(call: RpcCall, id: RpcId): Record<string, unknown> {
   if (call.params !== undefined) frame.params = call.params
   return frame
 }
+
+/**
+ * Match an upstream reply (one object or a batch) to the calls sent, which
+ * carried their position as id; each reply gets the caller's own id back.
+ * An error without a numeric id (a refusal of the whole request) answers
+ * every call; a call with no reply gets `missing`.
+ */
+export function alignReplies(parsed: unknown, calls: readonly { id: RpcId }[], from: string): RpcReply[] {
+  const byId = new Map<number, Record<string, unknown>>()
+  let whole: Record<string, unknown> | undefined
+  for (const r of Array.isArray(parsed) ? parsed : [parsed]) {
+    if (typeof r !== 'object' || r === null) continue
+    const rec = r as Record<string, unknown>
+    if (typeof rec.id === 'number') byId.set(rec.id, rec)
+    else if (rec.error) whole = rec
+  }
+  return calls.map((c, i) => {
+    const r = byId.get(i) ?? whole
+    return r ? replyWithId(r, c.id, from) : errorReply(c.id, INTERNAL_ERROR, `${from} sent no reply for this call`)
+  })
+}
+
+/** An upstream reply object, cleaned to a spec reply carrying the caller's id. */
+export function replyWithId(r: Record<string, unknown>, id: RpcId, from: string): RpcReply {
+  const err = r.error as { code?: unknown; message?: unknown; data?: unknown } | undefined | null
+  if (err !== undefined && err !== null) {
+    return errorReply(id, typeof err.code === 'number' ? err.code : INTERNAL_ERROR, typeof err.message === 'string' ? err.message : 'error', err.data)
+  }
+  if (!('result' in r)) return errorReply(id, INTERNAL_ERROR, `malformed reply from ${from}`)
+  return { jsonrpc: '2.0', id, result: r.result }
+}

@@ -6,7 +6,7 @@
  * 429 and 413, is the answer (another host would say the same to the same
  * request, and spreading a flood over all hosts would only hurt them all).
  */
-import { callFrame, errorReply, INTERNAL_ERROR, type RpcCall, type RpcReply } from '../../agent/relay/rpcFrames.ts'
+import { alignReplies, callFrame, type RpcCall, type RpcReply } from '../../agent/relay/rpcFrames.ts'
 import type { RpcTarget } from './targets.ts'
 
 export type RelayOutcome =
@@ -43,30 +43,10 @@ export async function postToRelay(target: RpcTarget, calls: readonly RpcCall[], 
     if (text === '' && status < 300) return { ok: true, replies: calls.map(() => undefined), counted: true }
     return { ok: false, reason: `relay reply is not JSON (HTTP ${status})`, counted: true }
   }
-  const byId = new Map<number, Record<string, unknown>>()
-  let whole: Record<string, unknown> | undefined
-  for (const r of Array.isArray(parsed) ? parsed : [parsed]) {
-    if (typeof r !== 'object' || r === null) continue
-    const rec = r as Record<string, unknown>
-    if (typeof rec.id === 'number') byId.set(rec.id, rec)
-    else if (rec.error) whole = rec // the relay refused the whole request (413, 429 on a batch limit)
-  }
-  const replies = calls.map((c, i) => {
-    if (!c.hasId) return undefined
-    const r = byId.get(i) ?? whole
-    if (!r) return errorReply(c.id, INTERNAL_ERROR, 'the pool host sent no reply for this call')
-    return withId(r, c.id)
-  })
+  // The relay answers a refused whole request (413, 429 on a batch limit) with one error: it answers every call.
+  const aligned = alignReplies(parsed, calls, 'the pool host')
+  const replies = calls.map((c, i) => (c.hasId ? aligned[i] : undefined))
   return { ok: true, replies, counted: true }
-}
-
-function withId(r: Record<string, unknown>, id: RpcReply['id']): RpcReply {
-  const err = r.error as { code?: unknown; message?: unknown; data?: unknown } | undefined | null
-  if (err !== undefined && err !== null) {
-    return errorReply(id, typeof err.code === 'number' ? err.code : INTERNAL_ERROR, typeof err.message === 'string' ? err.message : 'error', err.data)
-  }
-  if (!('result' in r)) return errorReply(id, INTERNAL_ERROR, 'malformed reply from the pool host')
-  return { jsonrpc: '2.0', id, result: r.result }
 }
 
 /** The first error message in a relay's JSON error body, to say why a host failed. */

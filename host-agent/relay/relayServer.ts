@@ -33,7 +33,7 @@ import { ActivityMeter, type Activity } from '../../agent/relay/activity.ts'
 import { openNodeSocket, type NodeSocket } from './nodeSocket.ts'
 import { RelayErrorCode, WS_CLOSE_NODE_LOST, WS_CLOSE_TOKEN_INVALID } from '../../agent/relay/relayErrors.ts'
 import { createRelayPolicy, type RelayPolicy, type RelayTransport } from './relayPolicy.ts'
-import { callFrame, errorReply, INTERNAL_ERROR, INVALID_REQUEST, parseBody, type RpcCall, type RpcReply } from '../../agent/relay/rpcFrames.ts'
+import { alignReplies, callFrame, replyWithId, errorReply, INTERNAL_ERROR, INVALID_REQUEST, parseBody, type RpcCall, type RpcReply } from '../../agent/relay/rpcFrames.ts'
 import { RateLimiter } from './rateLimit.ts'
 import { readBody } from '../../agent/relay/httpBody.ts'
 import { hashRelayToken, type RelayTokenBook } from './tokenBook.ts'
@@ -170,19 +170,8 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
       return nodeFailure(502, RelayErrorCode.NODE_UNAVAILABLE, status >= 400 ? `HTTP ${status}` : 'reply is not JSON')
     }
     if (status >= 500) return nodeFailure(502, RelayErrorCode.NODE_UNAVAILABLE, `HTTP ${status}`)
-    const byId = new Map<number, Record<string, unknown>>()
-    let whole: Record<string, unknown> | undefined
-    for (const r of Array.isArray(parsed) ? parsed : [parsed]) {
-      if (typeof r !== 'object' || r === null) continue
-      const rec = r as Record<string, unknown>
-      if (typeof rec.id === 'number') byId.set(rec.id, rec)
-      else if (rec.error) whole = rec // e.g. a node refusing the whole batch with one error (id null)
-    }
-    const replies = calls.map((c, i) => {
-      const r = byId.get(i) ?? whole
-      if (!r) return errorReply(c.id, INTERNAL_ERROR, "the host's node sent no reply for this call")
-      return restoreId(r, c.id)
-    })
+    // A node may refuse a whole batch with one error (id null): it answers every call.
+    const replies = alignReplies(parsed, calls, "the host's node")
     return { ok: true, replies }
   }
 
@@ -290,7 +279,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
       if (s.closed) void up.call('eth_unsubscribe', [reply.result], 1000).catch(() => {})
       else s.subs.add(reply.result)
     }
-    return restoreId(reply as Record<string, unknown>, call.id)
+    return replyWithId(reply as Record<string, unknown>, call.id, "the host's node")
   }
 
   function upstream(s: Session): Promise<NodeSocket> {
@@ -467,16 +456,6 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
 }
 
 /** A reply object from the node with the client's id put back; anything but {result} or {error} is the node's fault. */
-function restoreId(r: Record<string, unknown>, id: RpcReply['id']): RpcReply {
-  const err = r.error as { code?: unknown; message?: unknown; data?: unknown } | undefined | null
-  if (err !== undefined && err !== null) {
-    const code = typeof err.code === 'number' ? err.code : INTERNAL_ERROR
-    const message = typeof err.message === 'string' ? err.message : 'error'
-    return errorReply(id, code, message, err.data)
-  }
-  if (!('result' in r)) return errorReply(id, INTERNAL_ERROR, "malformed reply from the host's node")
-  return { jsonrpc: '2.0', id, result: r.result }
-}
 
 /** fetch wraps the socket error ("fetch failed") in `cause`; name the real one. */
 function describeFetchError(err: unknown): string {
