@@ -175,6 +175,13 @@ export class ProxySession {
         reasons.push(`${short(up.host)}: ${(err as Error).message}`)
         continue // the socket is gone; #lost() cleared it, the next round picks another host
       }
+      if (reply.error?.code === RelayErrorCode.METHOD_NOT_RELAYED && up.bySub.size === 0) {
+        // This host cannot carry subscriptions (its node has no WebSocket): another host may.
+        reasons.push(`${short(up.host)}: ${reply.error.message}`)
+        this.#lost(up, 'cannot carry subscriptions', true)
+        up.ws.close(1000, 'cannot carry subscriptions')
+        continue
+      }
       if (reply.error) return errorReply(call.id, reply.error.code, reply.error.message, reply.error.data)
       if (typeof reply.result !== 'string') return errorReply(call.id, -32603, 'malformed eth_subscribe reply from the pool host')
       if (this.#closed) {

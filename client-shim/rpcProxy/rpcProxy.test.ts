@@ -30,13 +30,13 @@ interface Host {
 }
 
 /** A pool host: a fake node, its relay, and a token for CLIENT. The fake nodes share one deterministic chain. */
-async function startHost(head = 6): Promise<Host> {
+async function startHost(head = 6, options: { subscriptions?: boolean } = {}): Promise<Host> {
   const node = await startFakeNode({ kind: 'geth', network: net })
   node.setHead(head)
   const tokens = new RelayTokenBook()
   const token = randomBytes(32).toString('hex')
   tokens.add({ token, clientNodeId: CLIENT, expiresAtMs: Date.now() + 60_000 })
-  const relay = await startRelayServer({ nodeHttpUrl: node.url, nodeWsUrl: node.wsUrl, tokens, logger: silentLogger, limits: { requestTimeoutMs: 2000 } })
+  const relay = await startRelayServer({ nodeHttpUrl: node.url, ...(options.subscriptions === false ? {} : { nodeWsUrl: node.wsUrl }), tokens, logger: silentLogger, limits: { requestTimeoutMs: 2000 } })
   cleanup.push(() => relay.close())
   return { node, relay, tokens, target: { hostNodeId: node.nodeId, relayUrl: relay.url, token } }
 }
@@ -214,6 +214,25 @@ describe('rpc proxy: hosts going away', () => {
 
     expect((await client.request('eth_unsubscribe', [sub])).result).toBe(true)
     await waitFor(() => b.node.subscriptions() === 0, 'the unsubscribe to reach host b')
+  })
+
+  it('behavior: a first eth_subscribe refused by a host without a node WebSocket goes to one that has it', async () => {
+    const [a, b] = await Promise.all([startHost(2, { subscriptions: false }), startHost(2)])
+    const proxy = await startProxy([a.target, b.target])
+    const client = await wsClient(proxy.wsUrl)
+    const reply = await client.request('eth_subscribe', ['newHeads'])
+    expect(reply.error).toBeUndefined()
+    expect(b.node.subscriptions()).toBe(1)
+    b.node.setHead(3)
+    await waitFor(() => client.heads(reply.result).length === 1, 'a head from host b')
+  })
+
+  it('error: when no host can carry subscriptions, eth_subscribe says why for each', async () => {
+    const [a, b] = await Promise.all([startHost(2, { subscriptions: false }), startHost(2, { subscriptions: false })])
+    const proxy = await startProxy([a.target, b.target])
+    const client = await wsClient(proxy.wsUrl)
+    const reply = await client.request('eth_subscribe', ['newHeads'])
+    expect(reply.error).toMatchObject({ code: -32002, message: expect.stringMatching(/no WebSocket endpoint.*no WebSocket endpoint/) })
   })
 
   it('behavior: a host removed by setTargets is never contacted again, and its subscriptions move', async () => {
