@@ -66,6 +66,10 @@ class SqliteStoreImpl implements SqliteStore {
   private readonly settleTx: (e: EpochRecord, payouts: readonly EpochPayout[], t: Transfer) => void
   private readonly recordBatchTx: (batch: readonly QueuedReport[]) => (number | unknown)[]
   private readonly committedBalance: Database.Statement
+  // Every agent connect writes these two: prepared once, like the report path (drizzle builds and prepares per call).
+  private readonly upsertNodeStmt: Database.Statement
+  private readonly openSessionStmt: Database.Statement
+  private readonly closeSessionStmt: Database.Statement
   private queued: QueuedReport[] = []
   /** Sum of the ledger entries in queued reports, per account. */
   private readonly queuedBalances = new Map<string, bigint>()
@@ -80,6 +84,15 @@ class SqliteStoreImpl implements SqliteStore {
       'INSERT INTO reports (node_id, session_id, observed_at_ms, block_number, block_hash, peers) VALUES (?, ?, ?, ?, ?, ?)',
     )
     this.touchNode = sqlite.prepare('UPDATE nodes SET last_seen_ms = max(last_seen_ms, ?) WHERE node_id = ?')
+    this.upsertNodeStmt = sqlite.prepare(
+      `INSERT INTO nodes (node_id, role, enode, chain_id, kind, client_version, payout, capacity, region, first_seen_ms, last_seen_ms)
+       VALUES (@nodeId, @role, @enode, @chainId, @kind, @clientVersion, @payout, @capacity, @region, @firstSeenMs, @lastSeenMs)
+       ON CONFLICT(node_id) DO UPDATE SET role = excluded.role, enode = excluded.enode, chain_id = excluded.chain_id, kind = excluded.kind,
+         client_version = excluded.client_version, payout = excluded.payout, capacity = excluded.capacity, region = excluded.region,
+         last_seen_ms = max(nodes.last_seen_ms, excluded.last_seen_ms)`,
+    )
+    this.openSessionStmt = sqlite.prepare('INSERT INTO sessions (id, node_id, role, remote_address, connected_at_ms) VALUES (@id, @nodeId, @role, @remoteAddress, @connectedAtMs)')
+    this.closeSessionStmt = sqlite.prepare('UPDATE sessions SET closed_at_ms = ?, close_reason = ? WHERE id = ? AND closed_at_ms IS NULL')
     const upsertPair = sqlite.prepare(
       'INSERT INTO pair_meters (client_id, host_id, last_corroborated_at_ms) VALUES (?, ?, ?) ON CONFLICT(client_id, host_id) DO UPDATE SET last_corroborated_at_ms = excluded.last_corroborated_at_ms',
     )
@@ -150,9 +163,14 @@ class SqliteStoreImpl implements SqliteStore {
   }
 
   private get d(): Db {
+    this.ready()
+    return this.db
+  }
+
+  /** Before any other read or write: refuse when closed, and commit queued reports so order is kept. */
+  private ready(): void {
     if (this.closed) throw new StoreError('CLOSED', 'store is closed')
     this.flush()
-    return this.db
   }
 
   /** Commit every queued report now, in one transaction. */
@@ -186,12 +204,8 @@ class SqliteStoreImpl implements SqliteStore {
 
   // ------------------------------------------------------------------ nodes
   async upsertNode(node: NodeRecord) {
-    const { nodeId, firstSeenMs, ...rest } = node
-    this.d
-      .insert(schema.nodes)
-      .values(node)
-      .onConflictDoUpdate({ target: schema.nodes.nodeId, set: { ...rest, lastSeenMs: sql`max(${schema.nodes.lastSeenMs}, ${node.lastSeenMs})` } })
-      .run()
+    this.ready()
+    this.upsertNodeStmt.run(node)
   }
   async getNode(nodeId: NodeId) {
     const row = this.d.select().from(schema.nodes).where(eq(schema.nodes.nodeId, nodeId)).get()
@@ -205,14 +219,12 @@ class SqliteStoreImpl implements SqliteStore {
 
   // ------------------------------------------------------------------ sessions
   async openSession(s: Omit<SessionRecord, 'closedAtMs' | 'closeReason'>) {
-    this.d.insert(schema.sessions).values(s).run()
+    this.ready()
+    this.openSessionStmt.run(s)
   }
   async closeSession(id: string, closedAtMs: number, reason: string) {
-    this.d
-      .update(schema.sessions)
-      .set({ closedAtMs, closeReason: reason })
-      .where(and(eq(schema.sessions.id, id), isNull(schema.sessions.closedAtMs)))
-      .run()
+    this.ready()
+    this.closeSessionStmt.run(closedAtMs, reason, id)
   }
   async closeOpenSessions(closedAtMs: number, reason: string) {
     return this.d.update(schema.sessions).set({ closedAtMs, closeReason: reason }).where(isNull(schema.sessions.closedAtMs)).run().changes
