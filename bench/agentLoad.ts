@@ -105,6 +105,15 @@ async function measureReports(workers: Workers, intervalMs: number): Promise<{ r
   return { rate: stats.reduce((n, s) => n + s.acked, 0) / elapsed, p50: percentile(lat, 0.5), p99: percentile(lat, 0.99), errors: stats.reduce((n, s) => n + s.errors, 0) }
 }
 
+/** The coordinator's own view from /metrics: event-loop delay since the previous scrape (prom-client resets it per scrape) and GC seconds so far. */
+async function coordinatorInternals(httpUrl: string): Promise<{ loopP99Ms: number; loopMaxMs: number; gcSeconds: number }> {
+  const text = await (await fetch(`${httpUrl}/metrics`)).text()
+  const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN)
+  let gcSeconds = 0
+  for (const m of text.matchAll(/^vipnode_process_nodejs_gc_duration_seconds_sum\{[^}]*\} (\S+)$/gm)) gcSeconds += Number(m[1])
+  return { loopP99Ms: value('vipnode_process_nodejs_eventloop_lag_p99_seconds') * 1000, loopMaxMs: value('vipnode_process_nodejs_eventloop_lag_max_seconds') * 1000, gcSeconds }
+}
+
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
   return m ? Number(m[1]) / 1024 : NaN
@@ -154,7 +163,9 @@ async function main() {
   const connected = connect.reduce((n, c) => n + c.ready, 0)
   const connectMs = Math.max(...connect.map((c) => c.ms))
   const loadedRss = rssMb(coord.child.pid!)
+  const before = await coordinatorInternals(String(coord.line.url))
   const load = await measureReports(workers, INTERVAL_MS)
+  const during = await coordinatorInternals(String(coord.line.url))
   const afterRss = rssMb(coord.child.pid!)
 
   if (values.profile) {
@@ -192,6 +203,8 @@ async function main() {
   row('ack latency p50 (ms)', load.p50.toFixed(1), rawLoad.p50.toFixed(1), '')
   row('ack latency p99 (ms)', load.p99.toFixed(1), rawLoad.p99.toFixed(1), '')
   row('report errors', `${load.errors}`, `${rawLoad.errors}`, '')
+  row('coordinator event-loop delay p99 / max (ms)', `${during.loopP99Ms.toFixed(0)} / ${during.loopMaxMs.toFixed(0)}`, '', '')
+  row('coordinator GC share of the phase', `${((100 * (during.gcSeconds - before.gcSeconds)) / SECONDS).toFixed(0)} %`, '', '')
   row('store inserts per second (one tx each)', load.rate.toFixed(0), sqliteRate.toFixed(0), pct(load.rate, sqliteRate))
   row('coordinator RSS idle / loaded (MB)', `${idleRss.toFixed(0)} / ${afterRss.toFixed(0)}`, '', '')
   row('memory per connected agent (KB)', (((loadedRss - idleRss) * 1024) / Math.max(1, connected)).toFixed(1), '', '')
