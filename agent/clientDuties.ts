@@ -6,6 +6,8 @@
 import { ErrorCode, noticeParamsSchema, parseParams, RpcError, type AssignedHost, type ServiceKind } from '../protocol/index.ts'
 import type { Logger } from '../lib/logger.ts'
 import type { PoolConnection } from './poolConnection.ts'
+import { reportIntervalMs } from './reportLoop.ts'
+import type { Ticker } from './ticker.ts'
 
 /** Log a vipnode_notice prominently; returns its code (a `host-gone` notice asks for a report at once). */
 export function showNotice(raw: unknown, log: Logger): string {
@@ -17,12 +19,21 @@ export function showNotice(raw: unknown, log: Logger): string {
   return n.code
 }
 
+/** On every (re)connect: show the pool's welcome and report at once, so a restarted coordinator learns our state without waiting an interval. */
+export function greetOnConnect(pool: PoolConnection, ticker: Ticker, log: Logger): void {
+  pool.on('connected', (s) => {
+    if (s.message) log.info(`*** POOL: ${s.message} ***`, { balanceWei: s.balanceWei })
+    ticker.kick()
+  })
+}
+
 /** Ask for hosts when the client has fewer than it wants; after a short or empty answer, wait an interval. */
 export class HostTopUp {
   private askAfterMs = 0
 
   constructor(
-    private readonly o: { pool: PoolConnection; kind: ServiceKind; want: number; log: Logger; intervalMs: () => number },
+    /** `updateIntervalMs`: the agent's override of the report interval, which is also how long to wait before asking again. */
+    private readonly o: { pool: PoolConnection; kind: ServiceKind; want: number; log: Logger; updateIntervalMs: number | undefined },
   ) {}
 
   /** The hosts the pool gave (none when not due, or when it has none to give). */
@@ -31,12 +42,12 @@ export class HostTopUp {
     if (have >= want || Date.now() < this.askAfterMs) return []
     try {
       const got = await pool.call('vipnode_requestHosts', { count: want, kind })
-      if (got.hosts.length < want) this.askAfterMs = Date.now() + this.o.intervalMs()
+      if (got.hosts.length < want) this.askAfterMs = Date.now() + reportIntervalMs(pool, this.o.updateIntervalMs)
       return got.hosts
     } catch (err) {
       if (!(err instanceof RpcError && err.code === ErrorCode.NO_HOSTS_AVAILABLE)) throw err
       log.warn(`no ${kind === 'rpc' ? 'rpc ' : ''}hosts available yet`, { reason: err.message })
-      this.askAfterMs = Date.now() + this.o.intervalMs()
+      this.askAfterMs = Date.now() + reportIntervalMs(pool, this.o.updateIntervalMs)
       return []
     }
   }

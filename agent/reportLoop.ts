@@ -20,10 +20,15 @@ export interface ReportLoopOptions {
   step(): Promise<void>
 }
 
+/** The report interval: the agent's override, else what the coordinator asked for, else 30 s until it has said. */
+export function reportIntervalMs(pool: PoolConnection, override: number | undefined): number {
+  return override ?? pool.current?.updateIntervalMs ?? 30_000
+}
+
 export async function runReportLoop(o: ReportLoopOptions): Promise<void> {
   const backoff = new Backoff(1_000, 30_000)
   while (!o.signal.aborted) {
-    const interval = o.updateIntervalMs ?? o.pool.current?.updateIntervalMs ?? 30_000
+    const interval = reportIntervalMs(o.pool, o.updateIntervalMs)
     let wait = interval
     try {
       if (o.pool.current) {

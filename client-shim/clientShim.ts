@@ -6,7 +6,7 @@
 import type { AssignedHost, NodeId, UpdateResult } from '../protocol/index.ts'
 import type { EthNode } from '../ethnode/index.ts'
 import { PoolConnection } from '../agent/poolConnection.ts'
-import { HostTopUp, showNotice } from '../agent/clientDuties.ts'
+import { greetOnConnect, HostTopUp, showNotice } from '../agent/clientDuties.ts'
 import type { NodeIdentity } from '../agent/nodeIdentity.ts'
 import { openAgentNode, type AgentNodeConfig } from '../agent/agentNode.ts'
 import { runReportLoop } from '../agent/reportLoop.ts'
@@ -47,10 +47,7 @@ export async function startClientShim(config: ClientShimConfig, deps: { log: Log
     },
   })
   const ticker = new Ticker(abort.signal)
-  pool.on('connected', (s) => {
-    if (s.message) log.info(`*** POOL: ${s.message} ***`, { balanceWei: s.balanceWei })
-    ticker.kick()
-  })
+  greetOnConnect(pool, ticker, log)
   pool.start()
 
   const dial = async (h: AssignedHost | { nodeId: NodeId; enode: string }) => {
@@ -65,7 +62,7 @@ export async function startClientShim(config: ClientShimConfig, deps: { log: Log
     log.info('host dropped', { host: id, reason })
   }
 
-  const topUp = new HostTopUp({ pool, kind: 'peer', want: config.hosts, log, intervalMs: () => config.updateIntervalMs ?? pool.current?.updateIntervalMs ?? 30_000 })
+  const topUp = new HostTopUp({ pool, kind: 'peer', want: config.hosts, log, updateIntervalMs: config.updateIntervalMs })
   const looping = runReportLoop({
     pool,
     ticker,

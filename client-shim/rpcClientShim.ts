@@ -11,7 +11,7 @@
  */
 import { formatEnode, loadNodeKey, nodeIdOf, type NodeId, type RelayGrant, type UpdateResult } from '../protocol/index.ts'
 import { PoolConnection } from '../agent/poolConnection.ts'
-import { HostTopUp, showNotice } from '../agent/clientDuties.ts'
+import { greetOnConnect, HostTopUp, showNotice } from '../agent/clientDuties.ts'
 import { runReportLoop } from '../agent/reportLoop.ts'
 import { Ticker } from '../agent/ticker.ts'
 import { VERSION } from '../lib/packageVersion.ts'
@@ -87,13 +87,10 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: { lo
     },
   })
   const ticker = new Ticker(abort.signal)
-  pool.on('connected', (s) => {
-    if (s.message) log.info(`*** POOL: ${s.message} ***`, { balanceWei: s.balanceWei })
-    ticker.kick()
-  })
+  greetOnConnect(pool, ticker, log)
   pool.start()
 
-  const topUp = new HostTopUp({ pool, kind: 'rpc', want: config.hosts, log, intervalMs: () => config.updateIntervalMs ?? pool.current?.updateIntervalMs ?? 30_000 })
+  const topUp = new HostTopUp({ pool, kind: 'rpc', want: config.hosts, log, updateIntervalMs: config.updateIntervalMs })
   const looping = runReportLoop({
     pool,
     ticker,
