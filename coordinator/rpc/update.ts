@@ -51,29 +51,32 @@ export const update: Handler = async (raw, conn, services) => {
   const session = conn.session!
   const { store, clock, assignments, sessions, metrics, metering } = services
   const params = parseParams(updateParamsSchema, raw, 'vipnode_update')
-  session.lastReportAtMs = clock.now() // a host that stops reporting (its node hangs) goes stale: services/assignments.ts
+  const now = clock.now()
+  session.lastReportAtMs = now // a host that stops reporting (its node hangs) goes stale: services/assignments.ts
   const otherRole = session.role === 'host' ? 'client' : 'host'
+  const isOnlineCounterpart = (id: NodeId) => sessions.get(id)?.session?.role === otherRole
   const vouchedNow = () => (session.role === 'host' ? assignments.vouchedClientsOf(session.nodeId) : assignments.hostsOf(session.nodeId))
   const vouchedBefore = new Set(vouchedNow())
   // Only pool agents among the peers matter (to metering and to drop): the
   // rest, often most of a host's peers, is neither kept nor stored.
   const peers = new Set<NodeId>()
+  const keepIfPoolAgent = (id: NodeId) => {
+    if (vouchedBefore.has(id) || isOnlineCounterpart(id)) peers.add(id)
+  }
   for (const p of params.peers) {
     const id = cachedPeerNodeId(p)
-    if (id && (vouchedBefore.has(id) || sessions.get(id)?.session?.role === otherRole)) peers.add(id)
+    if (id) keepIfPoolAgent(id)
   }
-  for (const id of params.peerIds ?? []) {
-    if (vouchedBefore.has(id) || sessions.get(id)?.session?.role === otherRole) peers.add(id)
-  }
+  for (const id of params.peerIds ?? []) keepIfPoolAgent(id)
   // rpc service: a relay session with traffic (or an open socket) since the last report counts as being
   // peered, so the same bilateral rule meters it: both sides must report each other.
   for (const r of params.relays ?? []) {
     if (r.requests === 0 && r.busyMs === 0) continue
-    if (vouchedBefore.has(r.nodeId) || sessions.get(r.nodeId)?.session?.role === otherRole) peers.add(r.nodeId)
+    keepIfPoolAgent(r.nodeId)
     if (r.requests > 0) metrics.relayRequests.inc({ role: session.role }, r.requests)
   }
   if (params.capabilities && session.role === 'host' && session.kind === 'rpc') session.capabilities = new Set(params.capabilities)
-  const { exhausted } = await metering.ingest(session, peers, params.block, clock.now())
+  const { exhausted } = await metering.ingest(session, peers, params.block, now)
   // Stored as reported, but counted for health only when plausible against the other agents on this chain.
   if (plausibleHead(params.block.number, services.chainHeads.medianOn(session.chainId), MAX_BLOCKS_AHEAD)) session.blockNumber = params.block.number
   else services.log.warn('implausible head ignored for health', { node: session.nodeId, reported: params.block.number })
@@ -87,7 +90,7 @@ export const update: Handler = async (raw, conn, services) => {
   // assigned to this one, is using the pool without paying for it.
   const drop: NodeId[] = []
   for (const id of peers) {
-    if (!vouchedSet.has(id) && sessions.get(id)?.session?.role === otherRole) drop.push(id)
+    if (!vouchedSet.has(id) && isOnlineCounterpart(id)) drop.push(id)
   }
   const balance = session.role === 'client' ? await store.balanceOf(Accounts.client(session.nodeId)) : 0n
   metrics.reports.inc()
