@@ -179,13 +179,18 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   }
 }
 
+/** A value kept in the store's meta table: read it, or generate it once and keep it. */
+async function keptMeta(store: Store, key: string, generate: () => string): Promise<string> {
+  const existing = await store.getMeta(key)
+  if (existing) return existing
+  const generated = generate()
+  await store.setMeta(key, generated)
+  return generated
+}
+
 /** The key relay tokens are derived from: random at first start, then kept, so tokens survive restarts. */
 async function relaySecret(store: Store): Promise<Uint8Array> {
-  const existing = await store.getMeta('relaySecret')
-  if (existing) return Buffer.from(existing, 'hex')
-  const generated = randomBytes(32)
-  await store.setMeta('relaySecret', generated.toString('hex'))
-  return generated
+  return Buffer.from(await keptMeta(store, 'relaySecret', () => randomBytes(32).toString('hex')), 'hex')
 }
 
 async function resolvePoolId(store: Store, configured: string | undefined): Promise<string> {
@@ -193,9 +198,5 @@ async function resolvePoolId(store: Store, configured: string | undefined): Prom
     await store.setMeta('poolId', configured)
     return configured
   }
-  const existing = await store.getMeta('poolId')
-  if (existing) return existing
-  const generated = `pool-${randomBytes(6).toString('hex')}`
-  await store.setMeta('poolId', generated)
-  return generated
+  return keptMeta(store, 'poolId', () => `pool-${randomBytes(6).toString('hex')}`)
 }
