@@ -5,8 +5,8 @@
  * manual clock.
  */
 import { describe, test, expect, afterEach } from 'vitest'
-import { ErrorCode, RPC_REQUIRED_METHODS, type RelayGrant } from '../../protocol/index.ts'
-import { testCoordinator } from '../../test/harness/coordinator.ts'
+import { ErrorCode, RPC_REQUIRED_METHODS, generateNodeKey, nodeIdOf, type RelayGrant } from '../../protocol/index.ts'
+import { testCoordinator, tempDb } from '../../test/harness/coordinator.ts'
 import { testAgent, type TestAgent } from '../../test/harness/agents.ts'
 import { manualClock } from '../../lib/clock.ts'
 import type { RunningCoordinator } from '../coordinator.ts'
@@ -74,6 +74,22 @@ describe('rpc service', () => {
     await host.conn.call('vipnode_update', { peers: [], block: BLOCK, capabilities: [...RPC_REQUIRED_METHODS] })
     const { hosts } = await client.conn.call('vipnode_requestHosts', { count: 1, kind: 'rpc' })
     expect(hosts.map((h) => h.nodeId)).toEqual([host.id.nodeId])
+  })
+
+  test('behavior: relay tokens survive a coordinator restart (the secret is kept in the store) and differ between pools', async () => {
+    const db = tempDb()
+    const [host, client] = [nodeIdOf(generateNodeKey()), nodeIdOf(generateNodeKey())]
+    const tokenOf = async (path: string) => {
+      const c = await testCoordinator({ db: path })
+      try {
+        return c.services.relayTokens.current(host, client, 1_000_000).token
+      } finally {
+        await c.close()
+      }
+    }
+    const first = await tokenOf(db)
+    expect(await tokenOf(db)).toBe(first)
+    expect(await tokenOf(tempDb())).not.toBe(first)
   })
 
   test('error: an rpc host without a relay URL is refused', async () => {
