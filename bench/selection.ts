@@ -30,6 +30,7 @@
  */
 import type { NodeId } from '../protocol/index.ts'
 import { selectHosts, powerOfTwoChoices, type HostCandidate } from '../coordinator/logic/selectHosts.ts'
+import { seededRandom } from '../lib/seededRandom.ts'
 
 interface Args {
   hosts: number
@@ -53,18 +54,6 @@ const CAPACITIES = [5, 10, 10, 20, 20, 50] // mixed: small home nodes to large o
 const OUTAGE_EVERY = 200
 const OUTAGE_TICKS = 300
 const SNAPSHOT_EVERY = 50
-
-/** mulberry32: small, fast, good enough for a simulation, and seedable. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 interface SimHost {
   id: NodeId
@@ -123,8 +112,8 @@ interface Result {
 
 function simulate(args: Args, policy: Policy, view: View): Result {
   const started = performance.now()
-  const world = rng(args.seed) // arrivals, lifetimes, outages: identical for every policy
-  const choice = rng(args.seed ^ 0x5bd1e995) // the policy's own randomness
+  const world = seededRandom(args.seed) // arrivals, lifetimes, outages: identical for every policy
+  const choice = seededRandom(args.seed ^ 0x5bd1e995) // the policy's own randomness
   const hosts: SimHost[] = Array.from({ length: args.hosts }, (_, i) => {
     const capacity = CAPACITIES[Math.floor(world() * CAPACITIES.length)]!
     return { id: i.toString(16).padStart(128, '0') as NodeId, capacity, load: 0, staleLoad: 0, online: true }
@@ -210,7 +199,7 @@ function simulate(args: Args, policy: Policy, view: View): Result {
 function main(): void {
   const args = parseArgs(process.argv.slice(2))
   const totalSlots = (() => {
-    const world = rng(args.seed)
+    const world = seededRandom(args.seed)
     let n = 0
     for (let i = 0; i < args.hosts; i++) n += CAPACITIES[Math.floor(world() * CAPACITIES.length)]!
     return n

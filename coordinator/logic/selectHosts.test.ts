@@ -12,6 +12,7 @@ import {
   type HostCandidate,
   type SelectionRequest,
 } from './selectHosts.ts'
+import { seededRandom } from '../../lib/seededRandom.ts'
 
 const id = (n: number) => n.toString(16).padStart(128, '0') as NodeId
 const CLIENT = id(999)
@@ -33,17 +34,6 @@ function req(o: Partial<SelectionRequest> = {}): SelectionRequest {
     region: null,
     sticky: new Set(),
     ...o,
-  }
-}
-/** A deterministic random source: mulberry32. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }
 /** Replays the given values, then fails: pins exactly which draws a test relies on. */
@@ -107,7 +97,7 @@ describe('filters', () => {
     expect(filterHost(host(1, { ...stale, chainId: 5 }), r)).toBe('wrong-network')
   })
   test('behavior: selection leaves stale hosts out and names them; the tie order lists stale after lagging', () => {
-    const s = selectHosts([host(1, { lastReportAtMs: 1_000 }), host(2, { lastReportAtMs: 49_000 })], req({ count: 2, staleBeforeMs: 47_000 }), seeded(1))
+    const s = selectHosts([host(1, { lastReportAtMs: 1_000 }), host(2, { lastReportAtMs: 49_000 })], req({ count: 2, staleBeforeMs: 47_000 }), seededRandom(1))
     expect(s.chosen).toEqual([id(2)])
     expect(s.rejected).toEqual([{ nodeId: id(1), reason: 'stale' }])
     expect(summarizeReasons(['stale', 'cooling-down', 'lagging'])).toBe('1 lagging, 1 stale, 1 cooling-down')
@@ -155,21 +145,21 @@ describe('power of two choices', () => {
   })
   test('behavior: picks k distinct hosts, and all of them when k exceeds the pool; the last one needs no draw', () => {
     const hosts = [host(1), host(2), host(3)]
-    const got = powerOfTwoChoices(hosts, 5, seeded(1))
+    const got = powerOfTwoChoices(hosts, 5, seededRandom(1))
     expect(new Set(got.map((h) => h.nodeId)).size).toBe(3)
     expect(powerOfTwoChoices([host(1)], 1, scripted())).toHaveLength(1)
     expect(powerOfTwoChoices([], 2, scripted())).toEqual([])
   })
   test('behavior: the same seed gives the same choice', () => {
     const hosts = Array.from({ length: 50 }, (_, i) => host(i + 1, { load: i % 7 }))
-    expect(powerOfTwoChoices(hosts, 5, seeded(42))).toEqual(powerOfTwoChoices(hosts, 5, seeded(42)))
+    expect(powerOfTwoChoices(hosts, 5, seededRandom(42))).toEqual(powerOfTwoChoices(hosts, 5, seededRandom(42)))
   })
   test('behavior: a single pick never takes the strictly most loaded host', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 2, maxLength: 30 }), fc.integer(), (loads, seed) => {
         const hosts = loads.map((load, i) => host(i + 1, { load: i === 0 ? 10 : load, capacity: 11 }))
         // Host 1 (10/11) is strictly the most loaded: it loses every draw it is in.
-        expect(powerOfTwoChoices(hosts, 1, seeded(seed))[0]!.nodeId).not.toBe(id(1))
+        expect(powerOfTwoChoices(hosts, 1, seededRandom(seed))[0]!.nodeId).not.toBe(id(1))
       }),
     )
   })
@@ -178,7 +168,7 @@ describe('power of two choices', () => {
 describe('choice', () => {
   test('default: eligible hosts are chosen, the rest carry their reason', () => {
     const hosts = [host(1), host(2, { chainId: 5 }), host(3, { load: 10 }), host(4, { blockNumber: 10 })]
-    const s = selectHosts(hosts, req({ count: 2 }), seeded(1))
+    const s = selectHosts(hosts, req({ count: 2 }), seededRandom(1))
     expect(s.chosen).toEqual([id(1)])
     expect(s.rejected).toEqual([
       { nodeId: id(2), reason: 'wrong-network' },
@@ -193,12 +183,12 @@ describe('choice', () => {
   })
   test('behavior: a previous host of this client comes back first when eligible, even if busier', () => {
     const hosts = [host(1, { load: 8 }), host(2), host(3)]
-    const s = selectHosts(hosts, req({ count: 1, sticky: new Set([id(1)]) }), seeded(7))
+    const s = selectHosts(hosts, req({ count: 1, sticky: new Set([id(1)]) }), seededRandom(7))
     expect(s.chosen).toEqual([id(1)])
   })
   test('behavior: a previous host that is no longer eligible is not given back', () => {
     const hosts = [host(1, { load: 10 }), host(2, { blockNumber: 3 }), host(3)]
-    const s = selectHosts(hosts, req({ count: 2, sticky: new Set([id(1), id(2)]) }), seeded(7))
+    const s = selectHosts(hosts, req({ count: 2, sticky: new Set([id(1), id(2)]) }), seededRandom(7))
     expect(s.chosen).toEqual([id(3)])
     expect(s.rejected).toEqual([
       { nodeId: id(1), reason: 'full' },
@@ -207,7 +197,7 @@ describe('choice', () => {
   })
   test('behavior: same-region hosts are preferred over less loaded ones elsewhere; others are other-region', () => {
     const hosts = [host(1, { region: 'us', load: 0 }), host(2, { region: 'eu', load: 7 }), host(3, { region: null, load: 0 })]
-    const s = selectHosts(hosts, req({ count: 1, region: 'eu' }), seeded(3))
+    const s = selectHosts(hosts, req({ count: 1, region: 'eu' }), seededRandom(3))
     expect(s.chosen).toEqual([id(2)])
     expect(s.rejected).toEqual([
       { nodeId: id(1), reason: 'other-region' },
@@ -216,7 +206,7 @@ describe('choice', () => {
   })
   test('behavior: when the region has too few eligible hosts, the rest come from elsewhere', () => {
     const hosts = [host(1, { region: 'us' }), host(2, { region: 'eu' }), host(3, { region: 'eu', load: 10 })]
-    const s = selectHosts(hosts, req({ count: 2, region: 'eu' }), seeded(3))
+    const s = selectHosts(hosts, req({ count: 2, region: 'eu' }), seededRandom(3))
     expect(s.chosen).toEqual([id(2), id(1)])
     expect(s.rejected).toEqual([{ nodeId: id(3), reason: 'full' }])
   })
@@ -245,7 +235,7 @@ describe('choice', () => {
         const hosts = specs.map((s, i) => host(i + 1, s))
         const sticky = new Set(hosts.filter((_, i) => i % 5 === 0).map((h) => h.nodeId))
         const r = req({ count, region, sticky, exclude: new Set([id(2)]) })
-        const s = selectHosts(hosts, r, seeded(seed))
+        const s = selectHosts(hosts, r, seededRandom(seed))
         expect(s.chosen.length).toBeLessThanOrEqual(count)
         expect(new Set(s.chosen).size).toBe(s.chosen.length)
         for (const c of s.chosen) expect(filterHost(hosts.find((h) => h.nodeId === c)!, r)).toBeUndefined()
