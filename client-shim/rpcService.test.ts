@@ -15,6 +15,7 @@ import { generateNodeKey } from '../protocol/index.ts'
 import { silentLogger } from '../lib/logger.ts'
 import { startHostAgent, type RunningHostAgent } from '../host-agent/hostAgent.ts'
 import { startRpcClientShim } from './rpcClientShim.ts'
+import { HELIOS_START, postRpc, rpcCall } from '../test/harness/jsonRpcClient.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'vipnode-rpc-'))
 const cleanup: (() => Promise<unknown>)[] = []
@@ -43,22 +44,9 @@ async function rpcHost(coordinator: string): Promise<{ node: FakeNode; agent: Ru
 }
 
 type Reply = { id?: unknown; result?: any; error?: { code: number; message: string } }
-async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any }> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })
-  return { status: res.status, json: await res.json() }
-}
-const call = (method: string, params: unknown[] = [], id: number = 1) => ({ jsonrpc: '2.0', id, method, params })
-const ZERO = `0x${'0'.repeat(40)}`
+const call = rpcCall
+const post = postRpc
 
-/** What Helios asks at start, in order, plus a batch. */
-const HELIOS_START = [
-  call('eth_chainId'),
-  call('eth_getProof', [ZERO, [], 'latest']),
-  call('eth_getBlockByNumber', ['latest', false]),
-  call('eth_getBlockReceipts', ['latest']),
-  call('eth_createAccessList', [{ to: ZERO, data: '0x' }, 'latest']),
-  call('eth_getLogs', [{ fromBlock: 'latest', toBlock: 'latest' }]),
-]
 
 describe('rpc service', () => {
   test('behavior: a light client is served through an assigned host, failover hides a dead host, and both sides meter the same traffic', async () => {

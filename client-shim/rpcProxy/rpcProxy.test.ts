@@ -11,6 +11,7 @@ import { createFakeNetwork } from '../../test/fakenode/fakeNetwork.ts'
 import { startFakeNode, type FakeNode } from '../../test/fakenode/fakeNode.ts'
 import { waitFor } from '../../test/fakenode/waitFor.ts'
 import { startRpcProxy, type RpcProxy, type RpcProxyOptions, type RpcTarget } from './rpcProxy.ts'
+import { postRpc, rpcCall, wsRpcClient } from '../../test/harness/jsonRpcClient.ts'
 
 const net = createFakeNetwork()
 const cleanup: (() => Promise<void> | void)[] = []
@@ -48,42 +49,9 @@ async function startProxy(targets: RpcTarget[], options: Partial<RpcProxyOptions
   return proxy
 }
 
-const call = (method: string, params: unknown[] = [], id: number | string = 1) => ({ jsonrpc: '2.0', id, method, params })
-
-async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any; headers: Headers }> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })
-  const text = await res.text()
-  return { status: res.status, json: text ? JSON.parse(text) : undefined, headers: res.headers }
-}
-
-interface WsClient {
-  ws: WebSocket
-  messages: any[]
-  request(method: string, params?: unknown[]): Promise<any>
-  heads(sub: string): string[]
-}
-
-let nextId = 1000
-async function wsClient(url: string): Promise<WsClient> {
-  const ws = new WebSocket(url)
-  cleanup.push(() => ws.terminate())
-  const messages: any[] = []
-  ws.on('message', (d) => messages.push(JSON.parse(d.toString())))
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve())
-    ws.once('error', reject)
-  })
-  return {
-    ws,
-    messages,
-    async request(method, params = []) {
-      const id = nextId++
-      ws.send(JSON.stringify(call(method, params, id)))
-      return waitFor(() => messages.find((m) => m.id === id), `reply to ${method}`)
-    },
-    heads: (sub) => messages.filter((m) => m.method === 'eth_subscription' && m.params.subscription === sub).map((m) => m.params.result.number),
-  }
-}
+const call = rpcCall
+const post = postRpc
+const wsClient = (url: string) => wsRpcClient(url, (terminate) => cleanup.push(terminate))
 
 /** The Helios start-up sequence (what it asks its execution RPC for), as single calls. */
 const HELIOS_START = [

@@ -8,6 +8,7 @@ import type { NodeId } from '../../protocol/enode.ts'
 import { createFakeNetwork } from '../../test/fakenode/fakeNetwork.ts'
 import { startFakeNode, type FakeNode, type FakeNodeOptions } from '../../test/fakenode/fakeNode.ts'
 import { waitFor } from '../../test/fakenode/waitFor.ts'
+import { postRpc, rpcCall, wsRpcClient } from '../../test/harness/jsonRpcClient.ts'
 import { DENIED_NAMESPACES } from './relayPolicy.ts'
 import { startRelayServer, type RelayLimits, type RelayServer, type RelayServerOptions } from './relayServer.ts'
 import { RelayTokenBook } from './tokenBook.ts'
@@ -47,45 +48,10 @@ async function setup(o: { limits?: Partial<RelayLimits>; fake?: Partial<FakeNode
   return { node, tokens, token, relay }
 }
 
-async function post(url: string, body: unknown, token?: string): Promise<{ status: number; json: any }> {
-  const headers: Record<string, string> = { 'content-type': 'application/json' }
-  if (token !== undefined) headers.authorization = `Bearer ${token}`
-  const res = await fetch(url, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) })
-  const text = await res.text()
-  return { status: res.status, json: text ? JSON.parse(text) : undefined }
-}
-
-const call = (method: string, params: unknown[] = [], id: number | string = 1) => ({ jsonrpc: '2.0', id, method, params })
-
-interface Client {
-  ws: WebSocket
-  messages: any[]
-  closed: Promise<{ code: number; reason: string }>
-  request(method: string, params?: unknown[]): Promise<any>
-}
-
-let nextId = 100
-async function connect(url: string, token: string): Promise<Client> {
-  const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } })
-  cleanup.push(() => ws.terminate())
-  const messages: any[] = []
-  ws.on('message', (d) => messages.push(JSON.parse(d.toString())))
-  const closed = new Promise<{ code: number; reason: string }>((r) => ws.once('close', (code, reason) => r({ code, reason: reason.toString() })))
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve())
-    ws.once('error', reject)
-  })
-  return {
-    ws,
-    messages,
-    closed,
-    async request(method, params = []) {
-      const id = nextId++
-      ws.send(JSON.stringify(call(method, params, id)))
-      return waitFor(() => messages.find((m) => m.id === id), `reply to ${method}`)
-    },
-  }
-}
+const bearer = (token: string | undefined): Record<string, string> => (token === undefined ? {} : { authorization: `Bearer ${token}` })
+const post = (url: string, body: unknown, token?: string) => postRpc(url, body, bearer(token))
+const call = rpcCall
+const connect = (url: string, token: string) => wsRpcClient(url, (terminate) => cleanup.push(terminate), bearer(token))
 
 /** The status and body of a refused WebSocket upgrade. */
 function refusedUpgrade(url: string, headers: Record<string, string>): Promise<{ status: number; json: any }> {

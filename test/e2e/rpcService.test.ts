@@ -17,6 +17,7 @@ import WebSocket from 'ws'
 import { generateNodeKey, nodeIdOf, type NodeId } from '../../protocol/index.ts'
 import { spawnTs, spawnVipnode, type Proc } from '../harness/processes.ts'
 import { eventually } from '../harness/agents.ts'
+import { HELIOS_START, postRpc, rpcCall } from '../harness/jsonRpcClient.ts'
 
 const INTERVAL_MS = 300
 const INTERVAL = `${INTERVAL_MS}ms`
@@ -96,24 +97,11 @@ async function startRpcHost(node: FakeNodeProc): Promise<RpcHost> {
 
 // ---- the light client's side -----------------------------------------------------------------
 type Reply = { jsonrpc: '2.0'; id?: unknown; result?: any; error?: { code: number; message: string } }
-const call = (method: string, params: unknown[] = [], id: number = 1) => ({ jsonrpc: '2.0', id, method, params })
+const call = rpcCall
+const post = postRpc
 const ZERO = `0x${'0'.repeat(40)}`
 
-/** What Helios asks its execution RPC at start, in order (it then repeats the block reads every slot). */
-const HELIOS_START = [
-  call('eth_chainId'),
-  call('eth_getProof', [ZERO, [], 'latest']),
-  call('eth_getBlockByNumber', ['latest', false]),
-  call('eth_getBlockReceipts', ['latest']),
-  call('eth_createAccessList', [{ to: ZERO, data: '0x' }, 'latest']),
-  call('eth_getLogs', [{ fromBlock: 'latest', toBlock: 'latest' }]),
-]
 
-async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any }> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })
-  const text = await res.text()
-  return { status: res.status, json: text ? JSON.parse(text) : undefined }
-}
 
 async function control(node: FakeNodeProc, path: string, body?: unknown): Promise<any> {
   const res = await fetch(new URL(path, node.controlUrl), body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
