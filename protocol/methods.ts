@@ -43,23 +43,10 @@ export const serviceKindSchema = z.enum(['peer', 'rpc'])
 export type ServiceKind = z.infer<typeof serviceKindSchema>
 
 /**
- * One entry of a node's peer list, in the shape of geth's `admin_peers`.
- * Only `id` is required (ethereumjs sends no `enode`); other clients add
- * members of their own.
- */
-export interface AdminPeer {
-  id: string
-  enode?: string
-  name?: string | null
-  caps?: string[]
-  network?: { localAddress?: string; remoteAddress?: string; inbound?: boolean; trusted?: boolean; static?: boolean; [k: string]: unknown }
-  protocols?: Record<string, unknown>
-  [k: string]: unknown
-}
-
-/**
- * The coordinator reads only `id` and `enode` of each peer, so only those
- * are validated; the rest passes through untouched. A report carries up to
+ * One entry of a node's peer list, in the shape of geth's `admin_peers` (only
+ * `id` is required: ethereumjs sends no `enode`; clients add members of their
+ * own). The coordinator reads only `id` and `enode`, so only those are
+ * validated; the rest passes through untouched. A report carries up to
  * 1,024 peers thousands of times a second: validating members nobody reads
  * was a tenth of the coordinator's time under load (bench/agentLoad.ts).
  */
