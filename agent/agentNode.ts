@@ -4,7 +4,8 @@
  * read the chain it is on.
  */
 import type { EthNode } from '../ethnode/index.ts'
-import type { ConnectBody, Role } from '../protocol/index.ts'
+import type { ConnectHello, Role } from '../protocol/index.ts'
+import { isLoopbackHost } from '../protocol/index.ts'
 import type { Logger } from '../lib/logger.ts'
 import { VERSION } from '../lib/packageVersion.ts'
 import { connectNodeWithRetry } from './connectNode.ts'
@@ -12,6 +13,7 @@ import { findNodeKeyFile, verifyNodeIdentity, DEFAULT_DATADIR, type NodeIdentity
 import type { Option } from 'commander'
 import { opt, parseDurationArg } from '../lib/cli.ts'
 import { onGracefulShutdown } from '../lib/shutdown.ts'
+import { KnownPools } from './knownPools.ts'
 
 /** Node options shared by `vipnode host` and `vipnode client`. */
 export interface AgentNodeConfig {
@@ -29,7 +31,7 @@ export interface AgentNode {
   /** Close the node connection if this module opened it. */
   close(): Promise<void>
   /** The signed body of vipnode_connect for this node. */
-  hello(role: Role, extra?: Partial<ConnectBody>): ConnectBody
+  hello(role: Role, extra?: Partial<ConnectHello>): ConnectHello
 }
 
 export async function openAgentNode(config: AgentNodeConfig, deps: { log: Logger; ethNode?: EthNode }, signal: AbortSignal): Promise<AgentNode> {
@@ -73,7 +75,49 @@ export function agentNodeOptions(): Option[] {
     opt('--update-interval <duration>', "how often to report peers (default: the coordinator's)").argParser(parseDurationArg),
     opt('--node-timeout <duration>', 'how long to wait for the node').argParser(parseDurationArg).default(5_000, '5s'),
     opt('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent').default('info'),
+    opt('--pool-id <id>', 'the pool id the coordinator must announce (default: the one remembered in <nodekey>.pools.json from the first login)'),
+    opt('--allow-private-addresses', 'client: dial host enodes and post to relay URLs on loopback, private or link-local addresses, and plain http relays (default: only when the coordinator itself is on loopback)'),
+    opt('--insecure-coordinator', 'allow plain ws:// or http:// to a coordinator that is not on loopback (labs only: anyone on the path can relay the login)'),
   ]
+}
+
+/** Who the agent trusts to be its pool: --pool-id and --insecure-coordinator (see agent/knownPools.ts). */
+export interface PoolTrustConfig {
+  expectedPoolId?: string
+  allowInsecureCoordinator?: boolean
+  /** Hosts on non-public addresses and plain http relays are used; default: only with a coordinator on loopback. */
+  allowPrivateAddresses?: boolean
+}
+
+/**
+ * Whether this agent uses addresses on loopback, private or link-local ranges that the pool hands it
+ * (defence in depth: the coordinator refuses them too unless it runs with --allow-private-addresses).
+ * Decided here, not by the coordinator's word: a development pool is one on this machine, or one the
+ * operator says is (--allow-private-addresses).
+ */
+export function privateAddressesAllowed(coordinatorUrl: string, trust: PoolTrustConfig): boolean {
+  if (trust.allowPrivateAddresses !== undefined) return trust.allowPrivateAddresses
+  try {
+    return isLoopbackHost(new URL(coordinatorUrl).hostname)
+  } catch {
+    return false
+  }
+}
+
+/** The PoolConnection options that carry PoolTrustConfig, for an agent whose key is in `keyFile`. */
+export function poolTrustOptions(keyFile: string, trust: PoolTrustConfig): { knownPools: KnownPools; allowInsecureCoordinator: boolean } {
+  return {
+    knownPools: new KnownPools({ file: KnownPools.fileFor(keyFile), ...(trust.expectedPoolId !== undefined ? { expectedPoolId: trust.expectedPoolId } : {}) }),
+    allowInsecureCoordinator: trust.allowInsecureCoordinator ?? false,
+  }
+}
+
+export function poolTrustConfig(o: Record<string, unknown>): PoolTrustConfig {
+  return {
+    ...(o.poolId ? { expectedPoolId: o.poolId as string } : {}),
+    ...(o.insecureCoordinator ? { allowInsecureCoordinator: true } : {}),
+    ...(o.allowPrivateAddresses ? { allowPrivateAddresses: true } : {}),
+  }
 }
 
 export function agentNodeConfig(o: Record<string, unknown>): AgentNodeConfig & { updateIntervalMs?: number } {

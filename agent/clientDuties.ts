@@ -3,7 +3,7 @@
  * notices to the person running them, and ask for hosts when short of them
  * without asking again every report while the pool has none.
  */
-import { ErrorCode, noticeParamsSchema, parseParams, RpcError, type AssignedHost, type ServiceKind } from '../protocol/index.ts'
+import { ErrorCode, MAX_HOSTS_PER_REQUEST, noticeParamsSchema, parseParams, RpcError, type AssignedHost, type NodeId, type ServiceKind } from '../protocol/index.ts'
 import type { Logger } from '../lib/logger.ts'
 import type { PoolConnection } from './poolConnection.ts'
 import { reportIntervalMs } from './reportLoop.ts'
@@ -27,7 +27,12 @@ export function greetOnConnect(pool: PoolConnection, ticker: Ticker, log: Logger
   })
 }
 
-/** Ask for hosts when the client has fewer than it wants; after a short or empty answer, wait an interval. */
+/**
+ * Ask for hosts when the client has fewer than it wants, without asking again
+ * every report while the pool has none. Hosts that never served the client
+ * (`replace`) are handed back in the same call, at once: the pool releases
+ * them (client-replaced) and tops up in their place.
+ */
 export class HostTopUp {
   private askAfterMs = 0
 
@@ -36,12 +41,13 @@ export class HostTopUp {
     private readonly o: { pool: PoolConnection; kind: ServiceKind; want: number; log: Logger; updateIntervalMs: number | undefined },
   ) {}
 
-  /** The hosts the pool gave (none when not due, or when it has none to give). */
-  async topUp(have: number): Promise<AssignedHost[]> {
+  /** The hosts the pool gave, kept ones included (none when not due, or when it has none to give). */
+  async topUp(have: number, replace: readonly NodeId[] = []): Promise<AssignedHost[]> {
     const { pool, kind, want, log } = this.o
-    if (have >= want || Date.now() < this.askAfterMs) return []
+    if (replace.length === 0 && (have >= want || Date.now() < this.askAfterMs)) return []
+    if (replace.length > 0) log.warn(`giving back ${replace.length} host(s) that never served this client`, { hosts: replace })
     try {
-      const got = await pool.call('vipnode_requestHosts', { count: want, kind })
+      const got = await pool.call('vipnode_requestHosts', { count: want, kind, ...(replace.length > 0 ? { replace: replace.slice(0, MAX_HOSTS_PER_REQUEST) } : {}) })
       if (got.hosts.length < want) this.askAfterMs = Date.now() + reportIntervalMs(pool, this.o.updateIntervalMs)
       return got.hosts
     } catch (err) {

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-import { loadNodeKey, nodeIdOf, parseEnode, formatEnode, type Enode, type NodeKey, type NodeId } from '../protocol/index.ts'
+import { loadNodeKey, nodeIdOf, parseEnode, formatEnode, ipHostProblem, type Enode, type NodeKey, type NodeId } from '../protocol/index.ts'
 import type { EthNode } from '../ethnode/index.ts'
 
 export class IdentityError extends Error {
@@ -32,6 +32,8 @@ export interface NodeIdentity {
   nodeId: NodeId
   /** The enode advertised to the pool (the node's own, or --public-enode). */
   enode: string
+  /** Where the key was read from; the known pools file lives beside it. */
+  keyFile: string
 }
 
 export async function verifyNodeIdentity(node: EthNode, keyFile: string, publicEnode?: string): Promise<NodeIdentity> {
@@ -48,5 +50,8 @@ export async function verifyNodeIdentity(node: EthNode, keyFile: string, publicE
     advertised = parseEnode(publicEnode)
     if (advertised.nodeId !== nodeId) throw new IdentityError('--public-enode names a different node ID than the node key')
   }
-  return { key, nodeId, enode: formatEnode(advertised) }
+  // The pool refuses DNS names in enodes (cool-down griefing): say so at start, not as a refused login.
+  const problem = ipHostProblem(advertised)
+  if (problem) throw new IdentityError(`${publicEnode ? '--public-enode' : 'the node'}: ${problem}; pass --public-enode with this node's public IP address`)
+  return { key, nodeId, enode: formatEnode(advertised), keyFile }
 }

@@ -16,12 +16,15 @@ import {
   challengeParamsSchema,
   signEnvelope,
   parseParams,
+  assertSecureCoordinatorUrl,
+  normaliseOrigin,
   type AgentMethod,
-  type ConnectBody,
+  type ConnectHello,
   type ConnectResult,
   type NodeKey,
 } from '../protocol/index.ts'
 import type { Logger } from '../lib/logger.ts'
+import { KnownPoolError, type KnownPools } from './knownPools.ts'
 import type { z } from 'zod'
 
 export type InboundHandler = (params: unknown) => Promise<unknown> | unknown
@@ -30,8 +33,12 @@ export interface PoolConnectionOptions {
   /** Coordinator base URL: http(s):// or ws(s)://; the agent path is added. */
   coordinatorUrl: string
   nodeKey: NodeKey
-  /** The signed connect body, computed afresh for every (re)connect. */
-  hello(): Promise<ConnectBody>
+  /** The signed connect body (the origin is added here), computed afresh for every (re)connect. */
+  hello(): Promise<ConnectHello>
+  /** Pool ids remembered per origin (trust on first use); without it any announced pool id is signed. */
+  knownPools?: KnownPools
+  /** --insecure-coordinator: allow plain ws:// to a coordinator that is not on loopback. */
+  allowInsecureCoordinator?: boolean
   /** Coordinator -> agent methods (requests and notifications). */
   handlers: Record<string, InboundHandler>
   log: Logger
@@ -41,7 +48,7 @@ export interface PoolConnectionOptions {
 }
 
 /** Errors that reconnecting cannot fix: the operator must change something. */
-const FATAL_CODES: ReadonlySet<number> = new Set([ErrorCode.BAD_SIGNATURE, ErrorCode.ENODE_MISMATCH, ErrorCode.WRONG_NETWORK, ErrorCode.UNSUPPORTED_VERSION, ErrorCode.INVALID_PARAMS])
+const FATAL_CODES: ReadonlySet<number> = new Set([ErrorCode.BAD_SIGNATURE, ErrorCode.ENODE_MISMATCH, ErrorCode.WRONG_NETWORK, ErrorCode.UNSUPPORTED_VERSION, ErrorCode.INVALID_PARAMS, ErrorCode.WRONG_ORIGIN])
 
 export function agentUrl(base: string): string {
   const u = new URL(base)
@@ -55,7 +62,8 @@ export function agentUrl(base: string): string {
 export interface PoolConnectionEvents {
   connected: [ConnectResult]
   disconnected: [{ code: number; reason: string }]
-  fatal: [RpcError]
+  /** A refusal reconnecting cannot fix: the pool's (RpcError) or this agent's own (KnownPoolError). */
+  fatal: [RpcError | KnownPoolError]
 }
 
 export class PoolConnection extends EventEmitter<PoolConnectionEvents> {
@@ -66,10 +74,15 @@ export class PoolConnection extends EventEmitter<PoolConnectionEvents> {
   private attempt = 0
   private retryTimer: NodeJS.Timeout | undefined
   private readonly url: string
+  /** Signed into every login, so that no other pool can replay it (protocol/origin.ts). */
+  readonly origin: string
 
+  /** Throws when the URL is not http(s)/ws(s), or is unencrypted off loopback without allowInsecureCoordinator. */
   constructor(private readonly opts: PoolConnectionOptions) {
     super()
+    assertSecureCoordinatorUrl(opts.coordinatorUrl, opts.allowInsecureCoordinator ?? false)
     this.url = agentUrl(opts.coordinatorUrl)
+    this.origin = normaliseOrigin(this.url)
   }
 
   get current(): ConnectResult | undefined {
@@ -84,7 +97,7 @@ export class PoolConnection extends EventEmitter<PoolConnectionEvents> {
   ready(): Promise<ConnectResult> {
     if (this.session) return Promise.resolve(this.session)
     return new Promise((resolve, reject) => {
-      const onFatal = (e: RpcError) => {
+      const onFatal = (e: RpcError | KnownPoolError) => {
         this.off('connected', onConnected)
         reject(e)
       }
@@ -161,7 +174,8 @@ export class PoolConnection extends EventEmitter<PoolConnectionEvents> {
     const peer = this.peer
     if (!peer) return
     try {
-      const body = await this.opts.hello()
+      this.opts.knownPools?.accept(this.origin, poolId)
+      const body = { ...(await this.opts.hello()), origin: this.origin }
       const signature = signEnvelope(this.opts.nodeKey, { method: 'vipnode_connect', poolId, chainId: body.chainId, challenge, body })
       const result = await peer.callTyped(agentToCoordinator.vipnode_connect, 'vipnode_connect', { ...body, challenge, signature })
       this.session = result
@@ -169,6 +183,13 @@ export class PoolConnection extends EventEmitter<PoolConnectionEvents> {
       log.info('connected to coordinator', { poolId: result.poolId, role: result.role, session: result.sessionId })
       this.emit('connected', result)
     } catch (err) {
+      if (err instanceof KnownPoolError) {
+        log.error('refusing to log in to this pool', { reason: err.message })
+        this.closed = true
+        this.emit('fatal', err)
+        this.ws?.close(1000, 'unknown pool id')
+        return
+      }
       const error = err instanceof RpcError ? err : rpcError('INTERNAL_ERROR', (err as Error).message)
       if (FATAL_CODES.has(error.code)) {
         log.error('coordinator refused this agent', { code: error.code, reason: error.message })

@@ -151,7 +151,7 @@ async function main() {
   const db = join(dir, 'pool.db')
   // Every agent connects from 127.0.0.1: lift the per-address limit on unauthenticated sockets (HTTP 429 beyond it).
   // As bin/vipnode.js runs itself (its shebang sets the young generation).
-  const coordArgs = ['--max-semi-space-size=64', 'bin/vipnode.js', 'coordinator', '--port', '0', '--db', db, '--update-interval', `${INTERVAL_MS}ms`, '--challenge-ttl', '5m', '--log-level', 'info', '--pool-id', 'bench', '--max-pending-per-address', '100000']
+  const coordArgs = ['--max-semi-space-size=64', 'bin/vipnode.js', 'coordinator', '--allow-private-addresses', '--port', '0', '--db', db, '--update-interval', `${INTERVAL_MS}ms`, '--challenge-ttl', '5m', '--log-level', 'info', '--pool-id', 'bench', '--max-pending-per-address', '100000', '--max-pending-sockets', '100000', '--max-agents-per-address', '100000']
   const profileArgs = values.profile ? ['--cpu-prof', '--cpu-prof-dir', values.profile] : []
   let coord = await startServer('node', [...profileArgs, ...coordArgs], (l) => l.msg === 'coordinator listening')
   const url = String(coord.line.url).replace('http', 'ws') + '/v1/agent'

@@ -95,7 +95,7 @@ async function main(): Promise<void> {
   deadline.unref()
   try {
     // Generous per-socket limits: the bench measures the assignment path, not the rate limiter.
-    coordinator = spawnVipnode(['coordinator', '--port', '0', '--db', join(dir, 'pool.db'), '--pool-id', 'bench', '--rate-burst', '100000', '--rate-limit', '100000', '--log-level', 'info'])
+    coordinator = spawnVipnode(['coordinator', '--allow-private-addresses', '--port', '0', '--db', join(dir, 'pool.db'), '--pool-id', 'bench', '--rate-burst', '100000', '--rate-limit', '100000', '--log-level', 'info'])
     const listening = await coordinator.waitForLog((l) => l.msg === 'coordinator listening', 'coordinator listening', 30_000)
     const url = listening.url as string
 

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto'
 import WebSocket from 'ws'
 import { SigningKey, keccak256, toUtf8Bytes } from 'ethers'
-import { signEnvelope, formatEnode, parseNodeKey, nodeIdOf, PROTOCOL_VERSION, type NodeKey } from '../protocol/index.ts'
+import { signEnvelope, formatEnode, parseNodeKey, nodeIdOf, normaliseOrigin, PROTOCOL_VERSION, type NodeKey } from '../protocol/index.ts'
 
 interface Agent {
   ws: WebSocket
@@ -61,6 +61,7 @@ function open(i: number, agent?: Agent): Promise<Agent> {
         agentVersion: 'bench',
         kind: 'peer' as const,
         capacity: 1,
+        origin: normaliseOrigin(url),
       }
       const signature = signEnvelope(key, { method: 'vipnode_connect', poolId: challenge.poolId, chainId: 1, challenge: challenge.challenge, body })
       ws.send(JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'vipnode_connect', params: { ...body, challenge: challenge.challenge, signature } }))

@@ -218,6 +218,10 @@ async function startTrackerServer(): Promise<{ tracker: Tracker; url: string; cl
       rateLimitBurst: 1_000_000,
       floodDropsPerSecond: Number.MAX_SAFE_INTEGER,
       maxSockets: 50_000,
+      // Every reporter connects from 127.0.0.1.
+      maxPending: 50_000,
+      maxPendingPerAddress: 50_000,
+      maxLoggedInPerAddress: 50_000,
     },
     { log: createLogger({ level: 'warn' }), clock: systemClock, metrics: new Registry() },
   )

@@ -4,8 +4,11 @@ import { coordinatorCommand } from '../coordinator/command.ts'
 import { keygenCommand } from './keygen.ts'
 import { hostCommand } from '../host-agent/command.ts'
 import { clientCommand } from '../client-shim/command.ts'
-import { creditCommand, auditCommand, payoutsCommand } from '../coordinator/admin/commands.ts'
+import { refundCommand } from '../client-shim/refundCommand.ts'
+import { clientStatusCommand } from '../client-shim/statusCommand.ts'
+import { creditCommand, auditCommand, payoutsCommand, backupCommand } from '../coordinator/admin/commands.ts'
 import { devchainCommand, contractCommand, claimCommand } from '../contracts/commands.ts'
+import { verifyRootCommand } from '../contracts/verifyRoot.ts'
 import { VERSION } from '../lib/packageVersion.ts'
 
 export function buildProgram(): Command {
@@ -17,13 +20,15 @@ export function buildProgram(): Command {
     .enablePositionalOptions()
     .addCommand(coordinatorCommand())
     .addCommand(hostCommand().addCommand(claimCommand()))
-    .addCommand(clientCommand())
+    .addCommand(clientCommand().addCommand(refundCommand()).addCommand(clientStatusCommand()))
     .addCommand(keygenCommand())
     .addCommand(creditCommand())
     .addCommand(payoutsCommand())
     .addCommand(auditCommand())
+    .addCommand(backupCommand())
     .addCommand(contractCommand())
     .addCommand(devchainCommand())
+    .addCommand(verifyRootCommand())
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -1,22 +1,25 @@
 /**
  * The client shim: runs beside a client node, asks the pool for hosts, makes
- * its node dial them, reports its peers, replaces hosts that disappear, and
- * shows the pool's notices (welcome, low balance with the top-up link).
+ * its node dial them, reports its peers, replaces hosts that disappear or never
+ * show up among its peers, and shows the pool's notices (welcome, low balance with the top-up link).
  */
-import type { AssignedHost, NodeId, UpdateResult } from '../protocol/index.ts'
+import { enodeHostProblem, parseEnode, type AssignedHost, type NodeId, type UpdateResult } from '../protocol/index.ts'
 import type { EthNode } from '../ethnode/index.ts'
 import { PoolConnection } from '../agent/poolConnection.ts'
 import { greetOnConnect, HostTopUp, showNotice } from '../agent/clientDuties.ts'
 import type { NodeIdentity } from '../agent/nodeIdentity.ts'
-import { openAgentNode, type AgentNodeConfig } from '../agent/agentNode.ts'
-import { runReportLoop } from '../agent/reportLoop.ts'
+import { openAgentNode, poolTrustOptions, privateAddressesAllowed, type AgentNodeConfig, type PoolTrustConfig } from '../agent/agentNode.ts'
+import { reportIntervalMs, runReportLoop } from '../agent/reportLoop.ts'
+import { UnservedHosts, unservedGraceMs } from '../agent/unservedHosts.ts'
 import { Ticker } from '../agent/ticker.ts'
 import type { Logger } from '../lib/logger.ts'
 
-export interface ClientShimConfig extends Omit<AgentNodeConfig, 'publicEnode'> {
+export interface ClientShimConfig extends Omit<AgentNodeConfig, 'publicEnode'>, PoolTrustConfig {
   bootstrap: string
   hosts: number
   updateIntervalMs?: number
+  /** How long a vouched host may stay absent from the node's peers before it is handed back. Default max(2 update intervals, 30 s). */
+  unservedGraceMs?: number
 }
 
 export interface RunningClientShim {
@@ -38,6 +41,7 @@ export async function startClientShim(config: ClientShimConfig, deps: { log: Log
   const pool = new PoolConnection({
     coordinatorUrl: config.bootstrap,
     nodeKey: identity.key,
+    ...poolTrustOptions(identity.keyFile, config),
     log: log.child({ module: 'pool' }),
     hello: async () => hello('client'),
     handlers: {
@@ -50,7 +54,14 @@ export async function startClientShim(config: ClientShimConfig, deps: { log: Log
   greetOnConnect(pool, ticker, log)
   pool.start()
 
+  const allowPrivate = privateAddressesAllowed(config.bootstrap, config)
   const dial = async (h: AssignedHost | { nodeId: NodeId; enode: string }) => {
+    // Defence in depth: the node never dials a host on a non-public address outside development.
+    const problem = enodeHostProblem(parseEnode(h.enode).host, allowPrivate)
+    if (problem) {
+      log.warn('host enode refused: not dialling it', { host: h.nodeId, reason: problem })
+      return
+    }
     await node.dial(h.enode)
     if (!hosts.has(h.nodeId)) log.info('dialling host', { host: h.nodeId })
     hosts.set(h.nodeId, h.enode)
@@ -62,6 +73,7 @@ export async function startClientShim(config: ClientShimConfig, deps: { log: Log
     log.info('host dropped', { host: id, reason })
   }
 
+  const unservedHosts = new UnservedHosts()
   const topUp = new HostTopUp({ pool, kind: 'peer', want: config.hosts, log, updateIntervalMs: config.updateIntervalMs })
   const looping = runReportLoop({
     pool,
@@ -82,7 +94,16 @@ export async function startClientShim(config: ClientShimConfig, deps: { log: Log
         const enode = hosts.get(id)
         if (enode && !connected.has(id)) await node.dial(enode)
       }
-      for (const h of await topUp.topUp(vouched.size)) await dial(h)
+      // Vouched hosts that never showed up among the node's peers are handed back for others.
+      const grace = config.unservedGraceMs ?? unservedGraceMs(reportIntervalMs(pool, config.updateIntervalMs))
+      const unserved = unservedHosts.observe(vouched, connected, grace)
+      const got = await topUp.topUp(vouched.size - unserved.length, unserved)
+      if (unserved.length > 0) {
+        unservedHosts.forget(unserved)
+        const kept = new Set(got.map((h) => h.nodeId))
+        for (const id of unserved) if (!kept.has(id) && hosts.has(id)) await drop(id, hosts.get(id), 'never served this client; handed back to the pool')
+      }
+      for (const h of got) if (!hosts.has(h.nodeId)) await dial(h)
       for (const l of reportListeners) l(result)
     },
   })

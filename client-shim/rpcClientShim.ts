@@ -4,12 +4,14 @@
  * verified proxy, the Lodestar prover) or a wallet points at. It asks the pool
  * for rpc hosts, relays through them with the tokens the pool issued, and
  * reports its relay traffic per host, which the pool meters against the
- * hosts' own reports.
+ * hosts' own reports. A host whose relay does not serve (benched for errors
+ * or timeouts) is handed back with `replace` for another.
  *
  * Its identity is a node key of its own (`vipnode keygen`): the pool bills
  * and credits by that node ID.
  */
-import { formatEnode, loadNodeKey, nodeIdOf, type NodeId, type RelayGrant, type UpdateResult } from '../protocol/index.ts'
+import { poolTrustOptions, privateAddressesAllowed, type PoolTrustConfig } from '../agent/agentNode.ts'
+import { formatEnode, loadNodeKey, relayUrlProblem, nodeIdOf, type NodeId, type RelayGrant, type UpdateResult } from '../protocol/index.ts'
 import { PoolConnection } from '../agent/poolConnection.ts'
 import { greetOnConnect, HostTopUp, showNotice } from '../agent/clientDuties.ts'
 import { runReportLoop } from '../agent/reportLoop.ts'
@@ -18,7 +20,7 @@ import { VERSION } from '../lib/packageVersion.ts'
 import type { Logger } from '../lib/logger.ts'
 import { startRpcProxy, type RpcProxy, type RpcTarget } from './rpcProxy/rpcProxy.ts'
 
-export interface RpcClientShimConfig {
+export interface RpcClientShimConfig extends PoolTrustConfig {
   bootstrap: string
   nodekey: string
   chainId: number
@@ -58,9 +60,22 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: { lo
   const reportListeners: ((r: UpdateResult) => void)[] = []
   /** The pool's latest word on each assigned host: relay URL and token. */
   const grants = new Map<NodeId, RelayGrant>()
+  const allowPrivate = privateAddressesAllowed(config.bootstrap, config)
+  const refusedRelays = new Set<string>()
+  /** Defence in depth: never post to a relay URL on a non-public address (or plain http) outside development. */
+  const usable = (g: RelayGrant): boolean => {
+    if (!g.relayUrl) return false
+    const r = relayUrlProblem(g.relayUrl, allowPrivate)
+    if (!('problem' in r)) return true
+    if (!refusedRelays.has(g.relayUrl)) {
+      refusedRelays.add(g.relayUrl)
+      log.warn('relay URL refused: not posting there', { host: g.nodeId, relay: g.relayUrl.slice(0, 200), reason: r.problem })
+    }
+    return false
+  }
   const applyGrants = (fresh: readonly RelayGrant[]) => {
     grants.clear()
-    for (const g of fresh) if (g.relayUrl) grants.set(g.nodeId, g)
+    for (const g of fresh) if (usable(g)) grants.set(g.nodeId, g)
     const targets: RpcTarget[] = [...grants.values()].map((g) => ({ hostNodeId: g.nodeId, relayUrl: g.relayUrl!, token: g.token }))
     proxy.setTargets(targets)
   }
@@ -68,6 +83,7 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: { lo
   const pool = new PoolConnection({
     coordinatorUrl: config.bootstrap,
     nodeKey: key,
+    ...poolTrustOptions(config.nodekey, config),
     log: log.child({ module: 'pool' }),
     hello: async () => ({
       protocolVersion: 1,
@@ -102,9 +118,15 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: { lo
       const relays = [...proxy.drainActivity()].map(([id, a]) => ({ nodeId: id, requests: a.requests, busyMs: Math.round(a.busyMs) }))
       const result = await pool.call('vipnode_update', { peerIds: [], block: NO_BLOCK, relays })
       applyGrants(result.relays ?? [])
-      const got = await topUp.topUp(grants.size)
+      // Hosts whose relay does not serve (benched by the proxy's host health) are handed back for others.
+      const benched = proxy.benchedHosts()
+      const got = await topUp.topUp(grants.size - benched.length, benched)
       for (const h of got) if (h.relay && !grants.has(h.nodeId)) log.info('relaying through host', { host: h.nodeId, relay: h.relay.relayUrl })
-      if (got.length > 0) applyGrants([...grants.values(), ...got.flatMap((h) => (h.relay ? [h.relay] : []))])
+      if (benched.length > 0) {
+        const kept = new Set(got.map((h) => h.nodeId))
+        for (const id of benched) if (!kept.has(id)) grants.delete(id)
+      }
+      if (got.length > 0 || benched.length > 0) applyGrants([...grants.values(), ...got.flatMap((h) => (h.relay ? [h.relay] : []))])
       for (const l of reportListeners) l(result)
     },
   })

@@ -3,10 +3,7 @@
  * with relays in front of stand-in nodes, and a client shim in rpc mode that
  * a scripted light client talks to. Real sockets and HTTP throughout.
  */
-import { describe, test, expect, afterEach } from 'vitest'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { describe, test, expect } from 'vitest'
 import { startFakeNode, type FakeNode } from '../test/fakenode/fakeNode.ts'
 import { createFakeNetwork } from '../test/fakenode/fakeNetwork.ts'
 import { testCoordinator } from '../test/harness/coordinator.ts'
@@ -16,19 +13,13 @@ import { silentLogger } from '../lib/logger.ts'
 import { startHostAgent, type RunningHostAgent } from '../host-agent/hostAgent.ts'
 import { startRpcClientShim } from './rpcClientShim.ts'
 import { HELIOS_START, postRpc, rpcCall } from '../test/harness/jsonRpcClient.ts'
+import { closeAfterEach, keyFileWriter, scratchDir } from '../test/harness/scratch.ts'
 
-const dir = mkdtempSync(join(tmpdir(), 'vipnode-rpc-'))
-const cleanup: (() => Promise<unknown>)[] = []
+const dir = scratchDir('rpc')
+const cleanup = closeAfterEach()
 const net = createFakeNetwork()
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f().catch(() => undefined)
-})
 
-function keyFile(key: string): string {
-  const path = join(dir, `${Math.random().toString(16).slice(2)}.key`)
-  writeFileSync(path, key)
-  return path
-}
+const keyFile = keyFileWriter(dir)
 
 async function rpcHost(coordinator: string): Promise<{ node: FakeNode; agent: RunningHostAgent }> {
   const node = await startFakeNode({ kind: 'geth', chainId: 1337, network: net })
@@ -102,5 +93,30 @@ describe('rpc service', () => {
     // The dead host served nothing after it died, so it accrued nothing more (at most the 2-interval cap before).
     const deadHostMs = (await c.services.store.usage()).find((u) => u.hostId === used.agent.identity.nodeId)?.serviceMs ?? 0
     expect(deadHostMs).toBeLessThanOrEqual(600)
+  })
+})
+
+describe('rpc service: addresses chosen by the other side (shim side)', () => {
+  test('error: a shim without private addresses allowed never posts to a relay on loopback, even when the pool assigns it', async () => {
+    // A development pool (it accepts the loopback relay), and a shim that does not trust that: defence in depth.
+    const c = await testCoordinator({ updateIntervalMs: 300, relayTokenWindowMs: 60_000 })
+    cleanup.push(() => c.close())
+    const a = await rpcHost(c.url)
+    const shim = await startRpcClientShim(
+      { bootstrap: c.url, allowPrivateAddresses: false, nodekey: keyFile(generateNodeKey()), chainId: 1337, hosts: 1, listenHost: '127.0.0.1', listenPort: 0, updateIntervalMs: 100 },
+      { log: silentLogger },
+    )
+    cleanup.push(() => shim.close())
+    let reports = 0
+    shim.onReport(() => reports++)
+    await eventually(() => c.services.assignments.hostsOf(shim.nodeId).includes(a.agent.identity.nodeId), 'the pool assigns the loopback host')
+    const seen = reports
+    await eventually(() => reports >= seen + 3, 'three more reports with the grant')
+    expect(shim.proxy.targets()).toEqual([])
+    const proofsBefore = a.node.calls.filter((x) => x.method === 'eth_getProof').length
+    const { json } = await post(shim.proxy.url, call('eth_getProof', ['0x0000000000000000000000000000000000000000', [], 'latest']))
+    expect(json.result).toBeUndefined()
+    expect(json.error).toBeDefined()
+    expect(a.node.calls.filter((x) => x.method === 'eth_getProof').length).toBe(proofsBefore)
   })
 })

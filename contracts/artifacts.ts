@@ -22,13 +22,33 @@ export function vipnodePoolAt(address: string, runner: ContractRunner): Contract
   return new Contract(address, loadVipnodePoolArtifact().abi, runner)
 }
 
+/** Who holds each role in a new pool, and its root delay (seconds, fixed for life). */
+export interface PoolRoles {
+  /** Cold: appoints proposer and guardian, pauses and unpauses. */
+  owner: string
+  /** Hot, the coordinator's key: proposes roots, nothing else. */
+  proposer: string
+  /** Cold key or multisig: revokes pending roots, pauses. */
+  guardian: string
+  /** Receives the pool fee through an ordinary leaf (no power). */
+  feeRecipient: string
+  /** 3,600 to 604,800 on real chains; 0 to 604,800 on chain ids 1337 and 31337. */
+  rootDelaySeconds: number | bigint
+}
+
+/** Bounds the contract enforces on the root delay (seconds). */
+export const MIN_ROOT_DELAY_S = 3_600
+export const MAX_ROOT_DELAY_S = 7 * 24 * 3_600
+/** Chain ids on which the contract accepts a root delay below MIN_ROOT_DELAY_S. */
+export const DEV_CHAIN_IDS: readonly number[] = [1337, 31337]
+
 /**
  * Deploys a pool from `signer` and resolves once the deployment is mined. The returned contract
  * still answers `deploymentTransaction()` (e.g. to read the constructor's events).
  */
-export async function deployVipnodePool(signer: Signer, operator: string, feeRecipient: string): Promise<Contract> {
+export async function deployVipnodePool(signer: Signer, roles: PoolRoles): Promise<Contract> {
   const { abi, bytecode } = loadVipnodePoolArtifact()
-  const deployed = await new ContractFactory(abi, bytecode, signer).deploy(operator, feeRecipient)
+  const deployed = await new ContractFactory(abi, bytecode, signer).deploy(roles.owner, roles.proposer, roles.guardian, roles.feeRecipient, BigInt(roles.rootDelaySeconds))
   await deployed.waitForDeployment()
   // ContractFactory returns a BaseContract proxy typed without the ABI's methods; at runtime it
   // resolves them exactly like a Contract.

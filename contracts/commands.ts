@@ -1,13 +1,13 @@
 /** Operator commands for the payout contract: a local dev chain, deploying, and claiming. */
 import { Command } from 'commander'
 import { writeFileSync } from 'node:fs'
-import { JsonRpcProvider, Wallet, formatEther } from 'ethers'
+import { JsonRpcProvider, Wallet, formatEther, getAddress } from 'ethers'
 import { opt, parseDurationArg, parseIntArg } from '../lib/cli.ts'
 import { onGracefulShutdown } from '../lib/shutdown.ts'
 import { createLogger } from '../lib/logger.ts'
 import { loadOperatorWallet } from '../coordinator/chain/operatorKey.ts'
-import { startDevchain } from './devchain.ts'
-import { deployVipnodePool, vipnodePoolAt, vipnodePoolInterface } from './artifacts.ts'
+import { DEV_ROOT_DELAY_S, startDevchain } from './devchain.ts'
+import { DEV_CHAIN_IDS, MAX_ROOT_DELAY_S, MIN_ROOT_DELAY_S, deployVipnodePool, vipnodePoolAt, vipnodePoolInterface, type PoolRoles } from './artifacts.ts'
 
 /** One JSON line: easy to read, and to parse from a script. */
 const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`)
@@ -25,15 +25,20 @@ export function devchainCommand(): Command {
     .addOption(opt('--chain-id <id>', 'chain id').argParser(parseIntArg(1, 2 ** 32)).default(31337))
     .addOption(opt('--block-time <duration>', 'also mine an empty block this often, so confirmations advance').argParser(parseDurationArg).default(1_000, '1s'))
     .addOption(opt('--operator-key-out <file>', "write the operator's private key here (dev only!) for `coordinator --operator-key`"))
-    .action(async (o: { host: string; port: number; chainId: number; blockTime: number; operatorKeyOut?: string }) => {
-      const chain = await startDevchain({ host: o.host, port: o.port, chainId: o.chainId, blockTimeMs: o.blockTime })
+    .addOption(opt('--root-delay <duration>', 'how long a proposed root waits before it can be claimed (the contract allows any delay up to 7d on chain ids 1337/31337)').argParser(parseDurationArg).default(DEV_ROOT_DELAY_S * 1000, `${DEV_ROOT_DELAY_S}s`))
+    .action(async (o: { host: string; port: number; chainId: number; blockTime: number; operatorKeyOut?: string; rootDelay: number }) => {
+      if (o.rootDelay % 1000 !== 0) throw new Error(`--root-delay must be whole seconds, got ${o.rootDelay} ms`)
+      const chain = await startDevchain({ host: o.host, port: o.port, chainId: o.chainId, blockTimeMs: o.blockTime, rootDelaySeconds: o.rootDelay / 1000 })
       if (o.operatorKeyOut) writeFileSync(o.operatorKeyOut, chain.accounts[0]!.privateKey, { mode: 0o600 })
       print({
         url: chain.url,
         chainId: chain.chainId,
         contract: chain.contractAddress,
-        operator: new Wallet(chain.accounts[0]!.privateKey).address,
-        feeRecipient: new Wallet(chain.accounts[1]!.privateKey).address,
+        proposer: chain.accounts[0]!.address,
+        feeRecipient: chain.accounts[1]!.address,
+        owner: chain.accounts[8]!.address,
+        guardian: chain.accounts[9]!.address,
+        rootDelaySeconds: chain.rootDelaySeconds,
         accounts: chain.accounts.map((a) => ({ address: a.address, privateKey: a.privateKey, balanceEth: formatEther(a.balance) })),
         next: `vipnode coordinator --chain-rpc ${chain.url} --contract ${chain.contractAddress} --operator-key ${o.operatorKeyOut ?? '<file with accounts[0].privateKey>'} --confirmations 2`,
       })
@@ -41,21 +46,60 @@ export function devchainCommand(): Command {
     })
 }
 
+/** The deploy's root delay default: one hour on real chains, DEV_ROOT_DELAY_S on dev chain ids. */
+const ROOT_DELAY_DEFAULT = `1h (${DEV_ROOT_DELAY_S}s on chain ids ${DEV_CHAIN_IDS.join('/')})`
+
+interface DeployOptions { chainRpc: string; operatorKey: string; operatorPasswordFile?: string; proposer?: string; guardian?: string; owner?: string; feeRecipient?: string; rootDelay?: number }
+
+/**
+ * Who gets which role. On a real chain the owner and the guardian are required and must not be the
+ * proposer: the proposer's key sits decrypted in the coordinator, and a guardian or owner on the same
+ * key would leave one hot key to everyone's money. Dev chains default every role to the deployer.
+ */
+export function deployRoles(o: DeployOptions, deployer: string, chainId: number): PoolRoles {
+  const dev = DEV_CHAIN_IDS.includes(chainId)
+  const proposer = getAddress(o.proposer ?? deployer)
+  const need = (flag: string, value: string | undefined): string => {
+    if (value) return getAddress(value)
+    if (dev) return getAddress(deployer)
+    throw new Error(`${flag} is required on chain ${chainId}: a cold key or multisig address, not the coordinator's key`)
+  }
+  const guardian = need('--guardian', o.guardian)
+  const owner = need('--owner', o.owner)
+  if (!dev) {
+    for (const [flag, value] of [['--guardian', guardian], ['--owner', owner]] as const) {
+      if (value === proposer) throw new Error(`${flag} ${value} is the proposer, the coordinator's hot key: use a cold key or multisig`)
+    }
+  }
+  const delayMs = o.rootDelay ?? (dev ? DEV_ROOT_DELAY_S * 1000 : MIN_ROOT_DELAY_S * 1000)
+  if (delayMs % 1000 !== 0) throw new Error(`--root-delay must be whole seconds, got ${delayMs} ms`)
+  const rootDelaySeconds = delayMs / 1000
+  const min = dev ? 0 : MIN_ROOT_DELAY_S
+  if (rootDelaySeconds < min || rootDelaySeconds > MAX_ROOT_DELAY_S) {
+    throw new Error(`--root-delay must be between ${min}s and ${MAX_ROOT_DELAY_S / 86_400} days on chain ${chainId}, got ${rootDelaySeconds}s`)
+  }
+  return { owner, proposer, guardian, feeRecipient: getAddress(o.feeRecipient ?? proposer), rootDelaySeconds }
+}
+
 export function contractCommand(): Command {
   const cmd = new Command('contract').description('manage the payout contract')
   cmd
     .command('deploy')
-    .description('deploy VipnodePool; the key that deploys becomes the operator unless --operator says otherwise')
+    .description('deploy VipnodePool: the deploying key becomes the root proposer unless --proposer says otherwise; --guardian and --owner should be cold keys or multisigs')
     .addOption(opt('--chain-rpc <url>', 'JSON-RPC URL of the chain').makeOptionMandatory())
     .addOption(opt('--operator-key <file>', 'JSON keystore (or, on dev chains, a hex key file) that pays for the deployment').makeOptionMandatory())
     .addOption(opt('--operator-password-file <file>', 'file holding the keystore password (else VIPNODE_OPERATOR_PASSWORD)'))
-    .addOption(opt('--operator <0x…>', 'operator address (default: the deploying key)'))
-    .addOption(opt('--fee-recipient <0x…>', 'receives the pool fee (default: the operator)'))
-    .action(async (o: { chainRpc: string; operatorKey: string; operatorPasswordFile?: string; operator?: string; feeRecipient?: string }) => {
+    .addOption(opt('--proposer <0x…>', "root proposer, the coordinator's hot key: can only propose roots (default: the deploying key)"))
+    .addOption(opt('--guardian <0x…>', 'cold key or multisig that can revoke a pending root and pause, never move money (required except on dev chains)'))
+    .addOption(opt('--owner <0x…>', 'cold key or multisig that appoints proposer and guardian, pauses and unpauses (required except on dev chains)'))
+    .addOption(opt('--root-delay <duration>', 'how long a proposed root waits before it can be claimed, during which the guardian can revoke it: 1h to 7d, fixed for life').argParser(parseDurationArg).default(undefined, ROOT_DELAY_DEFAULT))
+    .addOption(opt('--fee-recipient <0x…>', 'receives the pool fee (default: the proposer)'))
+    .action(async (o: DeployOptions) => {
       const wallet = await signer(o.chainRpc, o.operatorKey, o.operatorPasswordFile)
-      const operator = o.operator ?? wallet.address
-      const pool = await deployVipnodePool(wallet, operator, o.feeRecipient ?? operator)
-      print({ contract: await pool.getAddress(), operator, feeRecipient: o.feeRecipient ?? operator, tx: pool.deploymentTransaction()?.hash })
+      const chainId = Number((await wallet.provider!.getNetwork()).chainId)
+      const roles = deployRoles(o, wallet.address, chainId)
+      const pool = await deployVipnodePool(wallet, roles)
+      print({ contract: await pool.getAddress(), chainId, ...roles, tx: pool.deploymentTransaction()?.hash })
       wallet.provider?.destroy()
     })
   return cmd
@@ -73,7 +117,12 @@ export function claimCommand(): Command {
     .addOption(opt('--password-file <file>', 'file holding the keystore password (else VIPNODE_OPERATOR_PASSWORD)'))
     .action(async (o: { coordinator: string; chainRpc: string; contract: string; payout: string; key: string; passwordFile?: string }) => {
       const res = await fetch(new URL(`/v1/payouts/${o.payout}`, o.coordinator))
-      const body = (await res.json()) as { cumulativeWei?: string; proof?: string[]; epoch?: number; error?: { message: string } }
+      const body = (await res.json()) as { status?: string; cumulativeWei?: string; proof?: string[] | null; epoch?: number; pending?: { claimableAtMs: number } | null; error?: { message: string } }
+      if (res.ok && body.status === 'pending' && body.pending) {
+        // Proposed but inside the root delay (the guardian may still revoke it): nothing to send yet.
+        print({ payout: o.payout, claimedWei: '0', epoch: body.epoch, message: `the root of epoch ${body.epoch} is pending: claimable from ${new Date(body.pending.claimableAtMs).toISOString()}` })
+        return
+      }
       if (!res.ok || !body.proof || !body.cumulativeWei) throw new Error(`coordinator: ${body.error?.message ?? res.statusText}`)
       const wallet = await signer(o.chainRpc, o.key, o.passwordFile)
       const pool = vipnodePoolAt(o.contract, wallet)

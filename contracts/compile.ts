@@ -21,9 +21,9 @@ export interface CompiledContracts {
   RejectingPayee: ContractArtifact
 }
 
-/** Pinned so every build (and EDR, which runs cancun) sees the same opcodes. */
-export const EVM_VERSION = 'cancun'
-export const OPTIMIZER_RUNS = 200
+/** Pinned to Paris (no PUSH0, MCOPY or transient storage) so the pool runs on any post-merge chain, Cancun or not; VipnodePool.test.ts scans the bytecode for newer opcodes. */
+export const EVM_VERSION = 'paris'
+export const OPTIMIZER_RUNS = 1000000
 
 const CONTRACTS_DIR = dirname(fileURLToPath(import.meta.url))
 const REPO_ROOT = dirname(CONTRACTS_DIR)

@@ -6,7 +6,6 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { Wallet } from 'ethers'
 import { startEdrProvider, ethersOn, DEFAULT_CHAIN_ID, type EdrEip1193Provider, type FundedAccount, type JsonRpcRequest } from './edr.ts'
 import { deployVipnodePool } from './artifacts.ts'
 
@@ -16,15 +15,24 @@ export interface DevchainOptions {
   chainId?: number
   /** Mine an empty block this often (0: only on transactions). */
   blockTimeMs?: number
+  /** Seconds a proposed root waits before it is claimable (default DEV_ROOT_DELAY_S). */
+  rootDelaySeconds?: number
 }
+
+/** The dev chain's default root delay: short enough to try the pool by hand, long enough to see a root pending. */
+export const DEV_ROOT_DELAY_S = 30
 
 export interface Devchain {
   url: string
   chainId: number
   provider: EdrEip1193Provider
-  /** accounts[0] deployed the pool and is its operator; accounts[1] receives the pool fee. */
+  /**
+   * accounts[0] deployed the pool and is its proposer (the coordinator's key); accounts[1] receives
+   * the pool fee; accounts[8] is the owner and accounts[9] the guardian.
+   */
   accounts: readonly FundedAccount[]
   contractAddress: string
+  rootDelaySeconds: number
   close(): Promise<void>
 }
 
@@ -33,9 +41,9 @@ const MAX_BODY = 5 * 1024 * 1024
 export async function startDevchain(options: DevchainOptions = {}): Promise<Devchain> {
   const provider = await startEdrProvider({ chainId: options.chainId ?? DEFAULT_CHAIN_ID })
   const { signers } = ethersOn(provider)
-  const operator = new Wallet(provider.accounts[0]!.privateKey)
-  const feeRecipient = new Wallet(provider.accounts[1]!.privateKey)
-  const pool = await deployVipnodePool(signers[0]!, operator.address, feeRecipient.address)
+  const rootDelaySeconds = options.rootDelaySeconds ?? DEV_ROOT_DELAY_S
+  const [proposer, feeRecipient, owner, guardian] = [0, 1, 8, 9].map((i) => provider.accounts[i]!.address)
+  const pool = await deployVipnodePool(signers[0]!, { owner: owner!, proposer: proposer!, guardian: guardian!, feeRecipient: feeRecipient!, rootDelaySeconds })
   const contractAddress = await pool.getAddress()
 
   const server = createServer((req, res) => void serve(provider, req, res))
@@ -52,6 +60,7 @@ export async function startDevchain(options: DevchainOptions = {}): Promise<Devc
     provider,
     accounts: provider.accounts,
     contractAddress,
+    rootDelaySeconds,
     async close() {
       clearInterval(miner)
       server.closeAllConnections()

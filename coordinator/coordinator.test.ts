@@ -53,7 +53,7 @@ describe('assignment', () => {
   })
 
   test('behavior: concurrent requests never overbook a host', async () => {
-    const c = await start()
+    const c = await start({ slowStartSlots: 0 })
     let release!: () => void
     const gate = new Promise<void>((r) => (release = r))
     await agent(c, { role: 'host', capacity: 3 }, { vipnode_admit: async () => (await gate, { admitted: true }) })
@@ -78,7 +78,7 @@ describe('assignment', () => {
   })
 
   test('behavior: many clients at once over several hosts: every host fills to its capacity and no further', async () => {
-    const c = await start()
+    const c = await start({ slowStartSlots: 0 })
     let release!: () => void
     const gate = new Promise<void>((r) => (release = r))
     const hosts = await Promise.all([1, 2, 3, 4].map((capacity) => agent(c, { role: 'host', capacity }, { vipnode_admit: async () => (await gate, { admitted: true }) })))
@@ -167,16 +167,19 @@ describe('updates', () => {
 })
 
 describe('heads', () => {
-  test('error: a head far ahead of the other agents is stored but ignored for health', async () => {
-    const c = await start()
-    const honest = await agent(c, { role: 'host' })
+  test('error: a head far ahead of the hosts\' quorum is stored and counted, and moves the best head no more than a client\'s', async () => {
+    const c = await start({ maxBlockLag: 8 })
+    const honest = [await agent(c, { role: 'host' }), await agent(c, { role: 'host' })]
     const liar = await agent(c, { role: 'host' })
-    await honest.conn.call('vipnode_update', { peers: [], block: { number: 1_000, hash: HASH } })
+    const client = await agent(c, { role: 'client' })
+    for (const h of honest) await h.conn.call('vipnode_update', { peers: [], block: { number: 1_000, hash: HASH } })
     await liar.conn.call('vipnode_update', { peers: [], block: { number: 9_999_999, hash: HASH } })
-    expect(c.services.sessions.get(liar.id.nodeId)!.session!.blockNumber).toBe(0)
+    await client.conn.call('vipnode_update', { peers: [], block: { number: 1_009, hash: HASH } })
+    await client.conn.call('vipnode_update', { peers: [], block: { number: 1_008, hash: HASH } }) // within the window
     expect((await c.services.store.latestReport(liar.id.nodeId))?.blockNumber).toBe(9_999_999)
-    await liar.conn.call('vipnode_update', { peers: [], block: { number: 1_002, hash: HASH } })
-    expect(c.services.sessions.get(liar.id.nodeId)!.session!.blockNumber).toBe(1_002)
+    expect(c.services.assignments.bestHead(1337)).toBe(1_000)
+    const metrics = await c.services.metrics.implausibleHeads.get()
+    expect(Object.fromEntries(metrics.values.map((v) => [v.labels.role, v.value]))).toEqual({ host: 1, client: 1 })
   })
 })
 
@@ -189,15 +192,20 @@ describe('lagging hosts', () => {
     const client = await agent(c, { role: 'client' })
     await client.conn.call('vipnode_requestHosts', { count: 1 })
     const fast = await agent(c, { role: 'host', capacity: 1 })
+    const fast2 = await agent(c, { role: 'host', capacity: 1 }) // with fast, the quorum that sets the best head
     await report(fast, 1_000)
+    await report(fast2, 1_000)
     await report(slow, 991) // 9 behind: lagging
     const newcomer = await agent(c, { role: 'client' })
-    const r = await newcomer.conn.call('vipnode_requestHosts', { count: 2 })
-    expect(r).toMatchObject({ hosts: [{ nodeId: fast.id.nodeId }], message: 'only 1 of 2 hosts on chain 1337: 1 lagging' })
+    const r = (await newcomer.conn.call('vipnode_requestHosts', { count: 3 })) as { hosts: { nodeId: string }[]; message: string }
+    expect(new Set(r.hosts.map((h) => h.nodeId))).toEqual(new Set([fast.id.nodeId, fast2.id.nodeId]))
+    expect(r.message).toBe('only 2 of 3 hosts on chain 1337: 1 lagging')
 
     // Still behind after the lag grace period (two update intervals): the client is moved. It keeps reporting the
     // old head meanwhile, so it lags without going stale (three intervals without a report: host-stale).
-    const keepReporting = setInterval(() => void report(slow, 991).catch(() => undefined), 100)
+    const keepReporting = setInterval(() => {
+      for (const [a, n] of [[slow, 991], [fast, 1_000], [fast2, 1_000]] as const) void report(a, n).catch(() => undefined)
+    }, 100)
     try {
       await eventually(() => slow.calls.some((x) => x.method === 'vipnode_evict'), 'evict for lag')
     } finally {

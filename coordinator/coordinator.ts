@@ -6,6 +6,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { Registry } from 'prom-client'
 import { coordinatorConfigSchema, type CoordinatorConfigInput, type CoordinatorConfig } from './config.ts'
 import { createCoordinatorMetrics, instrumentStore } from './metrics.ts'
@@ -13,22 +14,28 @@ import { openSqliteStore } from './store/sqlite/sqliteStore.ts'
 import type { Store } from './store/store.ts'
 import { SessionRegistry } from './services/sessions.ts'
 import { AssignmentService } from './services/assignments.ts'
-import { MeteringService } from './services/metering.ts'
+import { Accounts, MeteringService } from './services/metering.ts'
+import { RefundService } from './services/refunds.ts'
 import { SettlementService } from './services/settlement.ts'
+import { DisputeService } from './services/disputes.ts'
+import { disputePolicyFor } from './logic/disputes.ts'
 import { EpochClock } from './services/epochClock.ts'
+import { HistoryPruner } from './services/historyPruner.ts'
 import { ChainService } from './chain/chainService.ts'
 import { createTracker, isTrackerPath } from './tracker/index.ts'
-import { trackerHeads } from './tracker/trackerHeads.ts'
+import { readTrackerSecretsFile } from './tracker/secretsFile.ts'
+import { trackerHeadOf } from './tracker/trackerHeads.ts'
 import { RelayTokens } from './logic/relayTokens.ts'
 import { ChainHeads } from './services/chainHeads.ts'
 import { loadOperatorWallet } from './chain/operatorKey.ts'
+import { clientAddressResolver, parseTrustedProxies } from './server/clientAddress.ts'
 import { createAgentSocketServer } from './server/agentSocket.ts'
-import { createHttpApp } from './server/httpServer.ts'
+import { createHttpApp, createMetricsApp } from './server/httpServer.ts'
 import { closeDashboard } from './dashboard/routes.ts'
 import type { CoordinatorServices } from './rpc/context.ts'
 import { systemClock, type Clock } from '../lib/clock.ts'
 import { createLogger, type Logger } from '../lib/logger.ts'
-import { AGENT_PATH } from '../protocol/index.ts'
+import { AGENT_PATH, isLoopbackHost } from '../protocol/index.ts'
 
 export interface CoordinatorOverrides {
   store?: Store
@@ -40,19 +47,28 @@ export interface RunningCoordinator {
   /** http://host:port */
   url: string
   port: number
+  /** With --metrics-listen: http://host:port where /metrics is served instead of on the public port. */
+  metricsUrl: string | undefined
   poolId: string
   config: CoordinatorConfig
   services: CoordinatorServices
   registry: Registry
   /** Present when the coordinator settles on chain. */
   chain: ChainService | undefined
+  /** Read --ethstats-secrets-file again (SIGHUP); a bad file is logged and the secrets in force are kept. */
+  reloadTrackerSecrets(): boolean
   close(): Promise<void>
 }
 
 export async function startCoordinator(input: CoordinatorConfigInput, overrides: CoordinatorOverrides = {}): Promise<RunningCoordinator> {
-  const config = coordinatorConfigSchema.parse(input)
+  const parsedConfig = coordinatorConfigSchema.parse(input)
+  // The admin token from its file: kept out of the process list and the environment of child processes.
+  const config: CoordinatorConfig = parsedConfig.adminTokenFile ? { ...parsedConfig, adminToken: readAdminTokenFile(parsedConfig.adminTokenFile) } : parsedConfig
   const clock = overrides.clock ?? systemClock
   const log = (overrides.logger ?? createLogger({ level: config.logLevel })).child({ module: 'coordinator' })
+  const trustedProxies = parseTrustedProxies(config.trustProxy)
+  const clientAddress = clientAddressResolver(trustedProxies)
+  const trackerSecrets = config.ethstatsSecretsFile ? readTrackerSecretsFile(config.ethstatsSecretsFile) : undefined
   const registry = new Registry()
   const metrics = createCoordinatorMetrics(registry)
   const store = instrumentStore(overrides.store ?? openSqliteStore(config.db), metrics)
@@ -61,8 +77,21 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   const poolId = await resolvePoolId(store, config.poolId)
   const relayTokens = new RelayTokens(await relaySecret(store), config.relayTokenWindowMs)
   const sessions = new SessionRegistry(clock)
-  const tracker = createTracker(config.ethstatsSecret ? { secret: config.ethstatsSecret } : {}, { log: log.child({ module: 'tracker' }), clock, metrics: registry })
-  const chainHeads = new ChainHeads(sessions, clock)
+  const tracker = createTracker(
+    {
+      ...(config.ethstatsSecret ? { secret: config.ethstatsSecret } : {}),
+      ...(trackerSecrets ? { secrets: trackerSecrets } : {}),
+      // The same edge limits as /v1/agent, counted separately.
+      maxPendingPerAddress: config.maxPendingSocketsPerAddress,
+      maxPending: config.maxPendingSockets,
+      maxLoggedInPerAddress: config.maxAgentsPerAddress,
+      clientAddress,
+    },
+    { log: log.child({ module: 'tracker' }), clock, metrics: registry },
+  )
+  // Hosts that miss three reports are stale (below): their heads stop counting toward the best head too.
+  const chainHeads = new ChainHeads(sessions, clock, 3 * config.updateIntervalMs)
+  const disputePolicy = disputePolicyFor(config)
   const assignments = new AssignmentService(
     // Agents back off up to 30 s between reconnects; give them that after a restart before releasing anything.
     // A host must lag for two update intervals (two reports) before its clients are moved; one that misses three
@@ -76,20 +105,36 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
       staleAfterMs: 3 * config.updateIntervalMs,
       admitRetries: config.admitRetries,
       region: config.region,
+      corroboratedForMs: disputePolicy.gapMs,
+      slowStartSlots: config.slowStartSlots,
+      maxHostsPerClient: config.maxHostsPerClient,
     },
-    { store, sessions, clock, relayTokens, log: log.child({ module: 'assignments' }), metrics, heads: trackerHeads(tracker, (chainId) => chainHeads.medianOn(chainId), 64) },
+    { store, sessions, clock, relayTokens, log: log.child({ module: 'assignments' }), metrics, heads: chainHeads, trackerHeadOf: trackerHeadOf(tracker) },
   )
   const restored = await assignments.load()
   const epochs = await EpochClock.open(store, config.epochMs, clock.now())
+  if (config.chainRpc && config.trialWei > 0n) {
+    await requireFundedTrialBudget(store, config.trialWei).catch(async (err: unknown) => {
+      await store.close()
+      throw err
+    })
+  }
   const metering = new MeteringService(
     // A report older than two intervals no longer corroborates anything, and a gap counts for at most two intervals.
-    { capMs: 2 * config.updateIntervalMs, priceWeiPerMinute: config.priceWeiPerMinute, minBalanceWei: config.minBalanceWei, trialWei: config.trialWei },
+    { capMs: 2 * config.updateIntervalMs, priceWeiPerMinute: config.priceWeiPerMinute, minBalanceWei: config.minBalanceWei, trialWei: config.trialWei, trialBudgetPerEpochWei: config.trialBudgetPerEpochWei },
     { store, assignments, epochs, clock, log: log.child({ module: 'metering' }), metrics },
   )
   await metering.load()
   assignments.onRelease((clientId, hostId) => metering.forgetPair(clientId, hostId))
+  const refunds = new RefundService(
+    { poolId, contract: config.contract?.toLowerCase() ?? '', publicUrls: config.publicUrls ?? [] },
+    { store, metering, assignments, clock, log: log.child({ module: 'refunds' }), metrics },
+  )
+  await refunds.load()
+  const disputes = new DisputeService(disputePolicy, { assignments, metering, sessions, clock, log: log.child({ module: 'disputes' }), metrics })
   const settlement = new SettlementService({ feeBps: config.feeBps, feeAddress: config.feeAddress }, { store, epochs, clock, log: log.child({ module: 'settlement' }), metrics })
-  const services: CoordinatorServices = { config, poolId, store, sessions, assignments, metering, settlement, epochs, tracker, chainHeads, relayTokens, clock, log, metrics }
+  metrics.setStateSizes(() => stateSizes(services))
+  const services: CoordinatorServices = { config, poolId, store, sessions, assignments, metering, refunds, disputes, settlement, epochs, tracker, chainHeads, relayTokens, clock, log, metrics, clientAddress, trustedProxies }
 
   let chain: ChainService | undefined
   if (config.chainRpc && config.contract && config.operatorKey) {
@@ -99,6 +144,8 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
       { store, wallet, clock, log: log.child({ module: 'chain' }), registry },
     )
     await chain.start()
+    const started = chain
+    services.chainRoots = () => started.rootStatus()
   }
 
   let ready = false
@@ -123,11 +170,35 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   const port = (server.address() as AddressInfo).port
   const host = config.host.includes(':') ? `[${config.host}]` : config.host
   const url = `http://${host}:${port}`
+  // --metrics-listen: /metrics on its own address (a private interface, a scraper's network), not on the public port.
+  let metricsServer: Server | undefined
+  let metricsUrl: string | undefined
+  if (config.metricsListen) {
+    metricsServer = createServer(createMetricsApp(registry))
+    const ms = metricsServer
+    await new Promise<void>((resolve, reject) => {
+      ms.once('error', reject)
+      ms.listen(config.metricsListen!.port, config.metricsListen!.host, () => {
+        ms.off('error', reject)
+        resolve()
+      })
+    })
+    const mh = config.metricsListen.host.includes(':') ? `[${config.metricsListen.host}]` : config.metricsListen.host
+    metricsUrl = `http://${mh}:${(ms.address() as AddressInfo).port}`
+  }
 
   // Release assignments of agents that stayed away longer than the grace period.
   const sweeper = setInterval(
     () => {
-      assignments.sweep().catch((err: unknown) => log.error('assignment sweep failed', {}, err))
+      assignments
+        .sweep()
+        .then(() => disputes.sweep())
+        .then(() => {
+          // In-memory state of nodes that are gone and hold nothing (docs/security.md, limits).
+          metering.prune((id) => !sessions.isOnline(id) && !assignments.holdsAnything(id))
+          chainHeads.prune()
+        })
+        .catch((err: unknown) => log.error('assignment sweep failed', {}, err))
     },
     Math.max(100, Math.floor(config.updateIntervalMs / 4)),
   )
@@ -143,27 +214,59 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
       .catch((err: unknown) => log.error('settlement failed', {}, err))
   }
   settleTick()
+  // Report retention: history beyond the dispute window goes, in small batches (services/historyPruner.ts).
+  const pruner = config.reportRetentionMs === null ? undefined : new HistoryPruner({ retentionMs: config.reportRetentionMs }, { store, clock, log: log.child({ module: 'retention' }) })
+  pruner?.start()
   const settler = setInterval(settleTick, Math.min(30_000, Math.max(50, Math.floor(config.epochMs / 10))))
   settler.unref()
   ready = true
-  log.info('coordinator listening', { url, poolId, db: overrides.store ? 'custom' : config.db, restoredAssignments: restored, closedStaleSessions: leftOpen })
+  log.info('coordinator listening', { url, ...(metricsUrl ? { metricsUrl } : {}), poolId, db: overrides.store ? 'custom' : config.db, restoredAssignments: restored, closedStaleSessions: leftOpen })
+  if (trackerSecrets) log.info('tracker per-node secrets loaded', { file: config.ethstatsSecretsFile, names: Object.keys(trackerSecrets).length })
+  if (config.allowPrivateAddresses && !isLoopbackHost(config.host)) {
+    // Development mode on a reachable interface: hosts may point clients at loopback and private networks.
+    log.warn('--allow-private-addresses is on: hosts may advertise loopback, private and link-local enodes and plain http relays; use it only for development pools')
+  }
+  if (!config.publicUrls?.length && !isLoopbackHost(config.host)) {
+    // The Host header is the dialler's word: a relaying pool can forge it, and behind a proxy it is the proxy's view.
+    log.warn('no --public-url: agent logins are checked against the Host header each socket arrived with; set --public-url to the URL agents dial')
+  }
 
   let closing: Promise<void> | undefined
   return {
     url,
     port,
+    metricsUrl,
     poolId,
     config,
     services,
     registry,
     chain,
+    reloadTrackerSecrets() {
+      if (!config.ethstatsSecretsFile) return false
+      try {
+        const secrets = readTrackerSecretsFile(config.ethstatsSecretsFile)
+        tracker.setSecrets(secrets)
+        log.info('tracker secrets reloaded', { file: config.ethstatsSecretsFile, names: Object.keys(secrets).length })
+        return true
+      } catch (err) {
+        log.error('tracker secrets not reloaded: the secrets in force are kept', { file: config.ethstatsSecretsFile }, err)
+        return false
+      }
+    },
     close() {
       closing ??= (async () => {
         ready = false
         clearInterval(sweeper)
         clearInterval(settler)
+        await pruner?.stop()
         closeDashboard(services)
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()))
+        if (metricsServer) {
+          const ms = metricsServer
+          const metricsStopped = new Promise<void>((resolve) => ms.close(() => resolve()))
+          ms.closeAllConnections()
+          await metricsStopped
+        }
         await agents.close()
         await tracker.close()
         server.closeAllConnections()
@@ -177,6 +280,18 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
       return closing
     },
   }
+}
+
+/** Entries per in-memory map keyed by node, pair or chain (vipnode_state_entries). */
+export function stateSizes(s: Pick<CoordinatorServices, 'sessions' | 'assignments' | 'metering' | 'chainHeads'>): Record<string, number> {
+  return { ...s.sessions.sizes(), ...s.assignments.sizes(), ...s.metering.sizes(), chainHeads: s.chainHeads.size }
+}
+
+/** The admin token file's first line, trimmed; at least 16 characters like --admin-token. */
+function readAdminTokenFile(path: string): string {
+  const token = (readFileSync(path, 'utf8').split(/\r?\n/)[0] ?? '').trim()
+  if (token.length < 16) throw new Error(`--admin-token-file ${path}: the token on its first line must be at least 16 characters`)
+  return token
 }
 
 /** A value kept in the store's meta table: read it, or generate it once and keep it. */
@@ -199,4 +314,19 @@ async function resolvePoolId(store: Store, configured: string | undefined): Prom
     return configured
   }
   return keptMeta(store, 'poolId', () => `pool-${randomBytes(6).toString('hex')}`)
+}
+
+/**
+ * On chain, trial money must exist: roots promise what the ledger credited,
+ * so unfunded trials would be paid out of other clients' deposits (or stop
+ * the roots). The config already requires --trial-budget-per-epoch with
+ * --trial and --chain-rpc; this refuses to start until the budget holds at
+ * least one trial.
+ */
+async function requireFundedTrialBudget(store: Store, trialWei: bigint): Promise<void> {
+  let funded = await store.balanceOf(Accounts.trialBudget)
+  for (const balance of (await store.balancesWithPrefix('trial-epoch:')).values()) funded += balance
+  if (funded < trialWei) {
+    throw new Error(`--trial with --chain-rpc needs a funded trial budget: it holds ${funded} wei, less than one trial (${trialWei} wei); fund it with vipnode credit --db FILE --trial-budget <amount>`)
+  }
 }

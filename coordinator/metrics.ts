@@ -13,6 +13,7 @@ import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom
 const LINT_FAILING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']
 
 export function createCoordinatorMetrics(registry: Registry) {
+  let stateSizes: () => Record<string, number> = () => ({})
   collectDefaultMetrics({ register: registry, prefix: 'vipnode_process_' })
   for (const name of LINT_FAILING_DEFAULTS) registry.removeSingleMetric(`vipnode_process_${name}`)
   return {
@@ -26,6 +27,17 @@ export function createCoordinatorMetrics(registry: Registry) {
     agentSockets: new Gauge({ name: 'vipnode_agent_sockets', help: 'Authenticated agent WebSockets by role.', labelNames: ['role'] as const, registers: [registry] }),
     pendingSockets: new Gauge({ name: 'vipnode_agent_unauthenticated_sockets', help: 'Agent WebSockets that have not authenticated yet.', registers: [registry] }),
     reports: new Counter({ name: 'vipnode_agent_reports_total', help: 'Peer reports (vipnode_update) ingested.', registers: [registry] }),
+    disputes: new Counter({
+      name: 'vipnode_disputes_total',
+      help: 'Assigned pairs released because they did not corroborate in time, by kind and by the side blamed.',
+      labelNames: ['kind', 'blamed'] as const,
+      registers: [registry],
+    }),
+    reportsUnmetered: new Counter({
+      name: 'vipnode_agent_reports_unmetered_total',
+      help: 'Reports answered without metering: less than half an update interval after the same agent\'s last metered report.',
+      registers: [registry],
+    }),
     relayRequests: new Counter({ name: 'vipnode_relay_requests_total', help: 'Relayed JSON-RPC requests (rpc service) as reported by each side.', labelNames: ['role'] as const, registers: [registry] }),
     reportAck: new Histogram({
       name: 'vipnode_report_ack_seconds',
@@ -46,11 +58,37 @@ export function createCoordinatorMetrics(registry: Registry) {
     epochsSettled: new Counter({ name: 'vipnode_epochs_settled_total', help: 'Epochs settled.', registers: [registry] }),
     lastEpochRevenue: new Gauge({ name: 'vipnode_epoch_revenue_wei', help: 'Revenue of the last settled epoch, in wei.', registers: [registry] }),
     ledgerImbalance: new Gauge({ name: 'vipnode_ledger_imbalance_wei', help: 'Sum over all ledger accounts; anything but 0 is a bug.', registers: [registry] }),
+    refunds: new Counter({ name: 'vipnode_refunds_total', help: 'Client refund requests (POST /v1/refunds), by result: accepted or the error code.', labelNames: ['result'] as const, registers: [registry] }),
     assignmentsReleased: new Counter({ name: 'vipnode_assignments_released_total', help: 'Client-host assignments released, by reason.', labelNames: ['reason'] as const, registers: [registry] }),
     assignmentSkipped: new Counter({
       name: 'vipnode_assignment_skipped_total',
       help: 'Hosts passed over when choosing hosts for a client (vipnode_requestHosts and GET /v1/bootstrap), by reason.',
       labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    implausibleHeads: new Counter({
+      name: 'vipnode_implausible_heads_total',
+      help: 'Head reports more than --max-block-lag blocks above the head a quorum of hosts has reached, by role of the reporter.',
+      labelNames: ['role'] as const,
+      registers: [registry],
+    }),
+    stateEntries: new Gauge({
+      name: 'vipnode_state_entries',
+      help: 'Entries in the coordinator\'s in-memory maps keyed by node or pair, by map: each is pruned when its node is gone and holds nothing (docs/security.md, limits).',
+      labelNames: ['map'] as const,
+      registers: [registry],
+      collect() {
+        for (const [map, n] of Object.entries(stateSizes())) this.set({ map }, n)
+      },
+    }),
+    /** Where vipnode_state_entries reads its sizes (set by the composition root). */
+    setStateSizes(source: () => Record<string, number>) {
+      stateSizes = source
+    },
+    trials: new Counter({
+      name: 'vipnode_trials_total',
+      help: 'Trial credits asked for on client connect, by result (granted, repeat, budget-spent).',
+      labelNames: ['result'] as const,
       registers: [registry],
     }),
   }

@@ -3,7 +3,8 @@ import { Command } from 'commander'
 import { opt, parseIntArg, wrap } from '../lib/cli.ts'
 import { parseHostPort } from '../lib/hostPort.ts'
 import { createLogger, type LogLevel } from '../lib/logger.ts'
-import { agentNodeConfig, agentNodeOptions, runAgentUntilSignal } from '../agent/agentNode.ts'
+import { agentNodeConfig, agentNodeOptions, poolTrustConfig, runAgentUntilSignal } from '../agent/agentNode.ts'
+import { assertSecureCoordinatorUrl } from '../protocol/index.ts'
 import { startHostAgent, type HostAgentConfig, type HostRelayConfig } from './hostAgent.ts'
 
 export function hostCommand(): Command {
@@ -25,10 +26,13 @@ export function hostCommand(): Command {
   for (const o of agentNodeOptions()) cmd.addOption(o)
   return cmd.action(async (o: Record<string, unknown>) => {
     if (!o.coordinator) throw new Error("required option '--coordinator <url>' not specified (or set VIPNODE_COORDINATOR)")
+    // Before the node is even dialled: an unencrypted pool URL off loopback is a configuration error.
+    assertSecureCoordinatorUrl(o.coordinator as string, Boolean(o.insecureCoordinator))
     const log = createLogger({ level: o.logLevel as LogLevel })
     if (o.payout !== undefined && !/^0x[0-9a-fA-F]{40}$/.test(o.payout as string)) throw new Error('--payout must be a 0x-prefixed 20-byte address')
     const config: HostAgentConfig = {
       ...agentNodeConfig(o),
+      ...poolTrustConfig(o),
       coordinator: o.coordinator as string,
       capacity: o.capacity as number,
       ...(o.payout ? { payout: o.payout as string } : {}),

@@ -1,28 +1,21 @@
 /** The host agent in-process against a stand-in node and a real coordinator on loopback. */
-import { describe, test, expect, afterEach } from 'vitest'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { describe, test, expect } from 'vitest'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { startFakeNode, type FakeNode } from '../test/fakenode/fakeNode.ts'
 import { testCoordinator } from '../test/harness/coordinator.ts'
 import { eventually, recordingLogger, testAgent } from '../test/harness/agents.ts'
-import { generateNodeKey, ErrorCode, RpcError } from '../protocol/index.ts'
+import { generateNodeKey, ErrorCode, RpcError, normaliseOrigin } from '../protocol/index.ts'
 import { silentLogger } from '../lib/logger.ts'
 import type { RunningCoordinator } from '../coordinator/coordinator.ts'
 import { startHostAgent, type RunningHostAgent } from './hostAgent.ts'
 import { IdentityError } from '../agent/nodeIdentity.ts'
+import { closeAfterEach, keyFileWriter, scratchDir } from '../test/harness/scratch.ts'
 
-const dir = mkdtempSync(join(tmpdir(), 'vipnode-host-'))
-const cleanup: (() => Promise<unknown>)[] = []
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f().catch(() => undefined)
-})
+const dir = scratchDir('host')
+const cleanup = closeAfterEach()
 
-function keyFile(key: string): string {
-  const path = join(dir, `${Math.random().toString(16).slice(2)}.key`)
-  writeFileSync(path, key)
-  return path
-}
+const keyFile = keyFileWriter(dir)
 
 async function fake(kind: FakeNode['kind'] = 'geth'): Promise<FakeNode> {
   const n = await startFakeNode({ kind, chainId: 1337 })
@@ -110,6 +103,30 @@ describe('host agent', () => {
     const other = await fake()
     const err = await startHostAgent({ coordinator: 'http://127.0.0.1:1', nodeRpc: node.url, nodekey: keyFile(node.nodeKey), publicEnode: other.enode, capacity: 1 }, { log: silentLogger }).catch((e: unknown) => e)
     expect(err).toMatchObject({ message: expect.stringContaining('--public-enode') })
+  })
+
+  test('error: a --public-enode with a DNS name refuses to start (the pool accepts IP addresses only)', async () => {
+    const node = await fake()
+    const dns = node.enode.replace(/@[^:]+:/, '@node.example.org:')
+    const err = await startHostAgent({ coordinator: 'http://127.0.0.1:1', nodeRpc: node.url, nodekey: keyFile(node.nodeKey), publicEnode: dns, capacity: 1 }, { log: silentLogger }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(IdentityError)
+    expect((err as Error).message).toBe('--public-enode: enode host must be an IP address, got "node.example.org"; pass --public-enode with this node\'s public IP address')
+  })
+
+  test('error: a client enode with a DNS name is refused as INVALID_PARAMS about the client, and the node is untouched', async () => {
+    const { c, node } = await setup()
+    const client = await fake()
+    const conn = c.services.sessions.get(node.nodeId)!
+    const dns = client.enode.replace(/@[^:]+:/, '@unresolvable.invalid:')
+    const refused = await conn.call('vipnode_admit', { nodeId: client.nodeId, enode: dns }).catch((e: RpcError) => e)
+    expect(refused).toMatchObject({ code: ErrorCode.INVALID_PARAMS, message: 'invalid params for vipnode_admit: enode: enode host must be an IP address, got "unresolvable.invalid"' })
+    expect(node.trusted.has(client.nodeId)).toBe(false)
+  })
+
+  test('behavior: the pool id is remembered beside the node key on first login', async () => {
+    const { c, node } = await setup()
+    const file = readdirSync(dir).find((f) => f.endsWith('.key.pools.json') && JSON.parse(readFileSync(join(dir, f), 'utf8'))[normaliseOrigin(c.url)] === c.poolId)
+    expect(file, `no known pools file for ${node.nodeId.slice(0, 8)} in ${dir}`).toBeDefined()
   })
 
   test('error: a node without the admin API names the flag to add', async () => {

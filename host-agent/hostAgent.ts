@@ -27,12 +27,12 @@ import { startRelayServer, type RelayServer } from './relay/relayServer.ts'
 import { NodeRpcError, type EthNode } from '../ethnode/index.ts'
 import { PoolConnection } from '../agent/poolConnection.ts'
 import type { NodeIdentity } from '../agent/nodeIdentity.ts'
-import { openAgentNode, type AgentNodeConfig } from '../agent/agentNode.ts'
+import { openAgentNode, poolTrustOptions, type AgentNodeConfig, type PoolTrustConfig } from '../agent/agentNode.ts'
 import { runReportLoop } from '../agent/reportLoop.ts'
 import { Ticker } from '../agent/ticker.ts'
 import type { Logger } from '../lib/logger.ts'
 
-export interface HostAgentConfig extends AgentNodeConfig {
+export interface HostAgentConfig extends AgentNodeConfig, PoolTrustConfig {
   coordinator: string
   payout?: string
   capacity: number
@@ -131,6 +131,7 @@ export async function startHostAgent(config: HostAgentConfig, deps: { log: Logge
   const pool = new PoolConnection({
     coordinatorUrl: config.coordinator,
     nodeKey: identity.key,
+    ...poolTrustOptions(identity.keyFile, config),
     log: log.child({ module: 'pool' }),
     hello: async () =>
       hello('host', {

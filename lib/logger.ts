@@ -24,7 +24,7 @@ export interface LoggerOptions {
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const base = pino(
+  const root = pino(
     {
       level: options.level ?? 'info',
       base: { pid: process.pid },
@@ -33,22 +33,38 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     },
     (options.destination as pino.DestinationStream | undefined) ?? pino.destination({ sync: false }),
   )
-  return wrap(base)
+  return wrap(root, {})
 }
 
-export const silentLogger: Logger = wrap(pino({ level: 'silent' }))
+export const silentLogger: Logger = wrap(pino({ level: 'silent' }), {})
 
-function wrap(p: PinoLogger): Logger {
-  const withError = (context: LogContext | undefined, error: unknown) =>
-    error === undefined ? (context ?? {}) : { ...context, err: error }
+/**
+ * Pino writes a child's bindings after its parent's without merging them, so a
+ * service binding `module` under the coordinator's `module` would print the key
+ * twice (log tools disagree about which wins). So every child is made from the
+ * root with all its bindings merged, the inner value winning; and a line whose
+ * context repeats a bound key is written through a child with that key rebound.
+ */
+function wrap(root: PinoLogger, bindings: LogContext): Logger {
+  const bound = Object.keys(bindings).length === 0 ? root : root.child(bindings)
+  const repeatsBinding = (context: LogContext): boolean => {
+    for (const key in context) if (key in bindings) return true
+    return false
+  }
+  const emit = (level: 'debug' | 'info' | 'warn' | 'error', message: string, context: LogContext | undefined, error?: unknown) => {
+    if (!bound.isLevelEnabled(level)) return
+    const ctx = error === undefined ? (context ?? {}) : { ...context, err: error }
+    if (repeatsBinding(ctx)) root.child({ ...bindings, ...ctx })[level](message)
+    else bound[level](ctx, message)
+  }
   return {
-    debug: (message, context) => p.debug(context ?? {}, message),
-    info: (message, context) => p.info(context ?? {}, message),
-    warn: (message, context, error) => p.warn(withError(context, error), message),
-    error: (message, context, error) => p.error(withError(context, error), message),
-    child: (bindings) => wrap(p.child(bindings)),
+    debug: (message, context) => emit('debug', message, context),
+    info: (message, context) => emit('info', message, context),
+    warn: (message, context, error) => emit('warn', message, context, error),
+    error: (message, context, error) => emit('error', message, context, error),
+    child: (more) => wrap(root, { ...bindings, ...more }),
     get level() {
-      return p.level
+      return bound.level
     },
   }
 }

@@ -1,5 +1,5 @@
 import { describe, test, expect } from 'vitest'
-import { parseEnode, formatEnode, parseNodeId, parseEnodeOrNodeId, EnodeError } from './enode.ts'
+import { parseEnode, formatEnode, parseNodeId, parseEnodeOrNodeId, EnodeError, hasIpHost, ipHostProblem } from './enode.ts'
 
 const ID = '3a514176466fa815ed481ffad09110a2d344f6c9b78c1d14afc351c3a51be33d8072e77939dc03ba44790779b7a1025baf3003f6732430e20cd9b76d953391b3'
 
@@ -53,5 +53,19 @@ describe('node IDs', () => {
 
   test('error: a malformed ID names what was expected and what came', () => {
     expect(() => parseNodeId('abc')).toThrowErrorMatchingInlineSnapshot(`[EnodeError: invalid node ID: expected 128 hex characters (64-byte public key), got "abc" (3 chars)]`)
+  })
+})
+
+describe('IP hosts (the pool accepts no DNS names from agents)', () => {
+  test('default: IPv4 and IPv6 literals are IP hosts', () => {
+    for (const uri of [`enode://${ID}@10.3.58.6:30303`, `enode://${ID}@[::1]:30303`, `enode://${ID}@0.0.0.0:30303`]) {
+      expect(hasIpHost(parseEnode(uri)), uri).toBe(true)
+      expect(ipHostProblem(parseEnode(uri))).toBeUndefined()
+    }
+  })
+  test('error: a DNS name is named in the problem', () => {
+    const e = parseEnode(`enode://${ID}@node.example.org:30303`)
+    expect(hasIpHost(e)).toBe(false)
+    expect(ipHostProblem(e)).toBe('enode host must be an IP address, got "node.example.org"')
   })
 })

@@ -94,6 +94,20 @@ export function parseEnode(uri: string): Enode {
   return { nodeId, host: host.toLowerCase(), tcpPort, udpPort }
 }
 
+/**
+ * An enode whose host is an IP literal. The pool accepts no DNS names from
+ * agents: a name the other side cannot resolve makes every admission fail,
+ * and the host would be blamed for the client's input (cool-down griefing).
+ */
+export function hasIpHost(e: Enode): boolean {
+  return isIP(e.host) !== 0
+}
+
+/** Why an enode may not be used in the pool, or undefined when its host is an IP address. */
+export function ipHostProblem(e: Enode): string | undefined {
+  return hasIpHost(e) ? undefined : `enode host must be an IP address, got ${JSON.stringify(e.host.slice(0, 64))}`
+}
+
 export function formatEnode(e: Enode): string {
   const host = isIP(e.host) === 6 ? `[${e.host}]` : e.host
   const disc = e.udpPort === e.tcpPort ? '' : `?discport=${e.udpPort}`

@@ -27,6 +27,10 @@ export const ErrorCode = {
   NODE_UNAVAILABLE: -32022,
   TIMEOUT: -32023,
   CONNECTION_CLOSED: -32024,
+  WRONG_ORIGIN: -32025,
+  WRONG_POOL: -32026,
+  REQUEST_EXPIRED: -32027,
+  NOTHING_TO_REFUND: -32028,
 } as const
 
 export type ErrorCodeName = keyof typeof ErrorCode
@@ -54,6 +58,10 @@ export const errorShortMessages: Record<ErrorCodeName, string> = {
   NODE_UNAVAILABLE: 'the node did not answer',
   TIMEOUT: 'request timed out',
   CONNECTION_CLOSED: 'connection closed before a reply arrived',
+  WRONG_ORIGIN: 'the login was signed for another coordinator origin',
+  WRONG_POOL: 'the request was signed for another pool or payout contract',
+  REQUEST_EXPIRED: 'the request was signed too long ago (or in the future): sign a new one',
+  NOTHING_TO_REFUND: 'this node has no deposited money left to refund',
 }
 
 const nameByCode = new Map<number, ErrorCodeName>(

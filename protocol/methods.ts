@@ -4,7 +4,7 @@
  * coordinator, the host agent and the client shim cannot drift apart.
  */
 import { z } from 'zod'
-import { isNodeId, parseEnode, type NodeId } from './enode.ts'
+import { ipHostProblem, isNodeId, parseEnode, type NodeId } from './enode.ts'
 
 export const MAX_PEERS_PER_REPORT = 1024
 export const MAX_HOSTS_PER_REQUEST = 16
@@ -27,6 +27,16 @@ export const nodeIdListSchema = z.custom<NodeId[]>(
 export const enodeSchema = z.string().max(512).superRefine((s, ctx) => {
   try {
     parseEnode(s)
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message })
+  }
+})
+
+/** An enode an agent stands for (its own at connect, a client's in an admission): IP literals only (protocol/enode.ts hasIpHost). */
+export const agentEnodeSchema = z.string().max(512).superRefine((s, ctx) => {
+  try {
+    const problem = ipHostProblem(parseEnode(s))
+    if (problem) ctx.addIssue({ code: 'custom', message: problem })
   } catch (err) {
     ctx.addIssue({ code: 'custom', message: (err as Error).message })
   }
@@ -113,7 +123,7 @@ const connectBody = z.object({
   protocolVersion: z.number().int().positive(),
   role: roleSchema,
   nodeId: nodeIdSchema,
-  enode: enodeSchema,
+  enode: agentEnodeSchema,
   chainId,
   clientVersion: z.string().max(256),
   agentVersion: z.string().max(64),
@@ -125,6 +135,11 @@ const connectBody = z.object({
   relayUrl: relayUrlSchema.optional(),
   /** rpc hosts: the methods a capability probe found the node serving. */
   capabilities: capabilitiesSchema.optional(),
+  /**
+   * The coordinator origin the agent dialled (protocol/origin.ts), signed so that a login relayed to
+   * another pool is refused there (WRONG_ORIGIN).
+   */
+  origin: z.string().max(300),
 })
 export const connectParamsSchema = connectBody.extend({
   challenge: z.string().regex(/^[0-9a-f]{64}$/, 'must be the 32-byte hex challenge this socket received'),
@@ -133,6 +148,8 @@ export const connectParamsSchema = connectBody.extend({
 export type ConnectParams = z.input<typeof connectParamsSchema>
 /** The signed part of vipnode_connect: everything except challenge and signature. */
 export type ConnectBody = z.input<typeof connectBody>
+/** What an agent builds for vipnode_connect; PoolConnection adds the origin it dialled. */
+export type ConnectHello = Omit<ConnectBody, 'origin'>
 
 export const connectResultSchema = z.object({
   sessionId: z.string(),
@@ -141,6 +158,8 @@ export const connectResultSchema = z.object({
   role: roleSchema,
   updateIntervalMs: z.number().int().positive(),
   balanceWei: weiString,
+  /** The pool runs for development (--allow-private-addresses): hosts may advertise loopback or private addresses. */
+  allowPrivateAddresses: z.boolean().optional(),
   message: z.string().optional(),
 })
 export type ConnectResult = z.infer<typeof connectResultSchema>
@@ -176,6 +195,13 @@ export type UpdateResult = z.infer<typeof updateResultSchema>
 export const requestHostsParamsSchema = z.object({
   count: z.number().int().min(1).max(MAX_HOSTS_PER_REQUEST).default(3),
   kind: serviceKindSchema.default('peer'),
+  /**
+   * Assigned hosts the client gives up because they never served it (never
+   * appeared among its node's peers, or never answered on their relay). The
+   * coordinator releases these pairs first (reason client-replaced) and does
+   * not offer them to this client again while the pair is remembered.
+   */
+  replace: z.array(nodeIdSchema).max(MAX_HOSTS_PER_REQUEST).optional(),
 })
 export type RequestHostsParams = z.input<typeof requestHostsParamsSchema>
 
@@ -197,7 +223,8 @@ export type RequestHostsResult = z.infer<typeof requestHostsResultSchema>
 
 export const admitParamsSchema = z.object({
   nodeId: nodeIdSchema,
-  enode: enodeSchema,
+  // A host refuses a client enode it could not use with INVALID_PARAMS: the coordinator counts that against the client.
+  enode: agentEnodeSchema,
   kind: serviceKindSchema.default('peer'),
   /** rpc: the client's grant; the host's relay accepts its token until it expires or is replaced. */
   relay: relayGrantSchema.optional(),

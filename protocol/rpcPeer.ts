@@ -6,7 +6,9 @@
  */
 import type { z } from 'zod'
 import { RpcError, rpcError, fromWire } from './errors.ts'
-import { parseFrame, encodeError, encodeNotification, encodeRequest, encodeSuccess, type RpcId } from './envelope.ts'
+import { parseFrame, encodeError, encodeNotification, encodeRequest, encodeSuccess, type NotificationFrame, type RequestFrame, type RpcId } from './envelope.ts'
+
+type InboundCall = RequestFrame | NotificationFrame
 import type { MethodSpec } from './methods.ts'
 
 /** Handles an inbound request or notification; throws RpcError to reply with an error. */
@@ -18,6 +20,14 @@ export interface RpcPeerOptions {
   requestTimeoutMs?: number
   /** Called for frames this peer cannot use (bad JSON, unknown response ids, handler crashes). */
   onProtocolError?(error: RpcError, detail?: unknown): void
+  /**
+   * Dispatch inbound requests and notifications one at a time, in arrival
+   * order; replies to our own calls still settle at once. The coordinator
+   * needs it: frames that arrive in one TCP read would otherwise run
+   * concurrently, and a burst of reports could be judged against the same
+   * state twice (each billing the same interval).
+   */
+  serialDispatch?: boolean
 }
 
 interface Pending {
@@ -31,6 +41,8 @@ export class RpcPeer {
   private readonly pending = new Map<RpcId, Pending>()
   private closed = false
   private readonly timeoutMs: number
+  /** The inbound request or notification being dispatched, when dispatch is serial. */
+  private inbound: Promise<void> = Promise.resolve()
 
   constructor(private readonly options: RpcPeerOptions) {
     this.timeoutMs = options.requestTimeoutMs ?? 10_000
@@ -69,6 +81,17 @@ export class RpcPeer {
         else waiting.reject(fromWire(frame.error))
         return
       }
+      case 'notification':
+      case 'request':
+        if (!this.options.serialDispatch) return this.handle(frame)
+        this.inbound = this.inbound.then(() => this.handle(frame))
+        return this.inbound
+    }
+  }
+
+  /** Run one inbound request or notification; a request gets exactly one reply. Never throws. */
+  private async handle(frame: InboundCall): Promise<void> {
+    switch (frame.kind) {
       case 'notification':
         try {
           await this.options.dispatch(frame.method, frame.params, 'notification')

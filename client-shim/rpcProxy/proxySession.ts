@@ -18,6 +18,7 @@ import type { Logger } from '../../lib/logger.ts'
 import type { NodeId } from '../../protocol/enode.ts'
 import type { ActivityMeter } from '../../agent/relay/activity.ts'
 import { RelayErrorCode } from '../../agent/relay/relayErrors.ts'
+import { callVerdict } from '../../agent/relay/replyVerdict.ts'
 import { errorReply, INVALID_REQUEST, parseBody, type RpcCall, type RpcReply } from '../../agent/relay/rpcFrames.ts'
 import { relayWsUrl, type RelayTargets, type RpcTarget } from './targets.ts'
 
@@ -189,7 +190,7 @@ export class ProxySession {
         return errorReply(call.id, -32603, 'connection closed')
       }
       sub.upstreamId = reply.result
-      up.bySub.set(reply.result, sub.id)
+      this.#addSub(up, reply.result, sub.id)
       this.#subs.set(sub.id, sub)
       return { jsonrpc: '2.0', id: call.id, result: sub.id }
     }
@@ -203,7 +204,7 @@ export class ProxySession {
     this.#subs.delete(sub.id)
     const up = this.#upstream
     if (up && sub.upstreamId) {
-      up.bySub.delete(sub.upstreamId)
+      this.#removeSub(up, sub.upstreamId)
       // The subscription is gone for the client either way; a host that fails to confirm drops it with the socket.
       await this.#call(up, 'eth_unsubscribe', [sub.upstreamId]).catch(() => {})
     }
@@ -270,7 +271,7 @@ export class ProxySession {
         if (!up) reject(new Error(describe(err)))
       })
       ws.on('open', () => {
-        up = { host: target.hostNodeId, ws, pending: new Map(), bySub: new Map(), nextId: 1, endActivity: this.#d.meter.begin(target.hostNodeId) }
+        up = { host: target.hostNodeId, ws, pending: new Map(), bySub: new Map(), nextId: 1, endActivity: () => {} }
         resolve(up)
       })
       ws.on('message', (data) => {
@@ -308,16 +309,38 @@ export class ProxySession {
     }
   }
 
+  /** The upstream is service while it carries a subscription: metered from the first to the last, as the relay does. */
+  #addSub(up: Upstream, upstreamId: string, clientId: string): void {
+    up.bySub.set(upstreamId, clientId)
+    if (up.bySub.size === 1) up.endActivity = this.#d.meter.session(up.host)
+  }
+
+  #removeSub(up: Upstream, upstreamId: string): void {
+    if (up.bySub.delete(upstreamId) && up.bySub.size === 0) up.endActivity()
+  }
+
   #call(up: Upstream, method: string, params: unknown): Promise<Reply> {
     return new Promise((resolve, reject) => {
       if (up.ws.readyState !== up.ws.OPEN) return reject(new Error('relay connection closed'))
       const id = up.nextId++
       const timer = setTimeout(() => {
+        const p = up.pending.get(id)
         up.pending.delete(id)
-        reject(new Error(`no answer within ${this.#d.requestTimeoutMs} ms`))
+        p?.reject(new Error(`no answer within ${this.#d.requestTimeoutMs} ms`))
       }, this.#d.requestTimeoutMs)
-      up.pending.set(id, { resolve, reject, timer })
-      this.#d.meter.count(up.host)
+      // Metered as the relay meters it: served only with a result.
+      const endCall = this.#d.meter.call(up.host)
+      up.pending.set(id, {
+        resolve: (r) => {
+          endCall(callVerdict({ jsonrpc: '2.0', id, ...r }) === 'served' ? 1 : 0)
+          resolve(r)
+        },
+        reject: (e) => {
+          endCall(0)
+          reject(e)
+        },
+        timer,
+      })
       up.ws.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }))
     })
   }
@@ -382,7 +405,7 @@ export class ProxySession {
           continue
         }
         sub.upstreamId = reply.result
-        up.bySub.set(reply.result, sub.id)
+        this.#addSub(up, reply.result, sub.id)
       }
       this.#failuresInRow = 0
       this.#d.log.info('subscriptions moved to another pool host', { host: up.host, subscriptions: this.#subs.size })

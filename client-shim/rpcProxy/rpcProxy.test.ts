@@ -155,6 +155,49 @@ describe('rpc proxy: relaying', () => {
   })
 })
 
+describe('rpc proxy: hosts that answer without serving', () => {
+  it('behavior: a host answering every call with a JSON-RPC error is benched after 10 requests, the rest go to another host, and it is metered nothing', async () => {
+    // A relay that answers HTTP 200 with "limit exceeded" for each call: an answer, so no failover per request.
+    let refused = 0
+    const srv = createServer((req, res) => {
+      let body = ''
+      req.on('data', (d) => (body += d))
+      req.on('end', () => {
+        refused++
+        const msg = JSON.parse(body)
+        const reply = (m: { id: unknown }) => ({ jsonrpc: '2.0', id: m.id, error: { code: -32005, message: 'limit exceeded' } })
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(Array.isArray(msg) ? msg.map(reply) : reply(msg)))
+      })
+    })
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()))
+    cleanup.push(() => new Promise<void>((r) => srv.close(() => r())))
+    const bad: RpcTarget = { hostNodeId: 'ba'.repeat(64) as NodeId, relayUrl: `http://127.0.0.1:${(srv.address() as { port: number }).port}/`, token: 'ab'.repeat(32) }
+    const good = await startHost()
+    const proxy = await startProxy([bad, good.target])
+    for (let i = 0; i < 10; i++) expect((await post(proxy.url, call('eth_chainId'))).json.error?.code).toBe(-32005)
+    expect(proxy.benchedHosts()).toEqual([bad.hostNodeId])
+    for (let i = 0; i < 5; i++) expect((await post(proxy.url, call('eth_chainId'))).json.result).toBe('0x539')
+    expect(refused).toBe(10)
+    const activity = proxy.drainActivity()
+    expect(activity.has(bad.hostNodeId)).toBe(false)
+    expect(activity.get(good.node.nodeId)?.requests).toBe(5)
+  })
+
+  it('error: when every host is benched, the client is told why', async () => {
+    const srv = createServer((req, res) => {
+      req.resume()
+      res.writeHead(429, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32005, message: 'rate limited' } }))
+    })
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()))
+    cleanup.push(() => new Promise<void>((r) => srv.close(() => r())))
+    const bad: RpcTarget = { hostNodeId: 'ba'.repeat(64) as NodeId, relayUrl: `http://127.0.0.1:${(srv.address() as { port: number }).port}/`, token: 'ab'.repeat(32) }
+    const proxy = await startProxy([bad])
+    for (let i = 0; i < 10; i++) await post(proxy.url, call('eth_chainId'))
+    const r = await post(proxy.url, call('eth_chainId'))
+    expect(r.json.error).toEqual({ code: -32002, message: 'no pool host available: host babababa: benched (10 of its last 10 requests failed on its side)' })
+  })
+})
+
 describe('rpc proxy: hosts going away', () => {
   it('behavior: a host killed mid-stream is replaced without the client seeing an error; the subscription keeps its id', async () => {
     const [a, b] = await Promise.all([startHost(2), startHost(2)])
@@ -256,19 +299,19 @@ describe('rpc proxy: accounting and guards', () => {
     const [a, b] = await Promise.all([startHost(), startHost()])
     const proxy = await startProxy([a.target, b.target])
     await post(proxy.url, HELIOS_START) // 9 calls
-    await post(proxy.url, call('admin_peers')) // refused by the relay, still counted by both
+    await post(proxy.url, call('admin_peers')) // refused by the relay: not service, counted by neither
     const client = await wsClient(proxy.wsUrl)
     const sub = (await client.request('eth_subscribe', ['newHeads'])).result
     await client.request('eth_blockNumber')
     await client.request('eth_unsubscribe', [sub])
-    a.node.setDown(true) // the next call fails over to b: a counts it too (it answered 502)
+    a.node.setDown(true) // the next call fails over to b: a counts nothing for it (it answered 502)
     await post(proxy.url, call('eth_chainId'))
     await new Promise((r) => setTimeout(r, 30))
 
     const proxySide = proxy.drainActivity()
     const relayA = a.relay.drainActivity().get(CLIENT)
     const relayB = b.relay.drainActivity().get(CLIENT)
-    expect(proxySide.get(a.node.nodeId)?.requests).toBe(9 + 1 + 3 + 1)
+    expect(proxySide.get(a.node.nodeId)?.requests).toBe(9 + 3)
     expect(relayA?.requests).toBe(proxySide.get(a.node.nodeId)?.requests)
     expect(proxySide.get(b.node.nodeId)?.requests).toBe(1)
     expect(relayB?.requests).toBe(1)

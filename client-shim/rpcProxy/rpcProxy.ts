@@ -16,6 +16,12 @@
  * one node and do not survive a failover: the client sees "filter not found"
  * and re-creates them, as it must after any node restart.
  *
+ * A reply that is not a failover (429, a JSON-RPC error) is the answer, but
+ * it is not service: only results count in the activity reported to the pool
+ * (agent/relay/replyVerdict.ts) and make a host sticky, and a host whose
+ * errors or timeouts cross hostHealth.ts's threshold is benched (not
+ * contacted) and handed back to the pool by the shim.
+ *
  * Only hosts in the current targets are ever contacted: setTargets takes
  * effect for every attempt after it, and subscriptions on a dropped host move
  * at once. Requests already in flight to a dropped host finish.
@@ -34,6 +40,8 @@ import { systemClock, type Clock } from '../../lib/clock.ts'
 import type { Logger } from '../../lib/logger.ts'
 import type { NodeId } from '../../protocol/enode.ts'
 import { ActivityMeter, type Activity } from '../../agent/relay/activity.ts'
+import { replyVerdicts, servedCount } from '../../agent/relay/replyVerdict.ts'
+import type { HostHealthPolicy, HostOutcome } from './hostHealth.ts'
 import { RelayErrorCode } from '../../agent/relay/relayErrors.ts'
 import { readBody } from '../../agent/relay/httpBody.ts'
 import { errorReply, INVALID_REQUEST, parseBody, type RpcCall, type RpcReply } from '../../agent/relay/rpcFrames.ts'
@@ -61,6 +69,8 @@ export interface RpcProxyOptions {
   allowedOrigins?: readonly string[]
   /** After every host failed, how long subscriptions wait before trying again. Default 1 s. */
   resubscribeRetryMs?: number
+  /** When a host is benched for errors or timeouts (hostHealth.ts); defaults: 20 outcomes, 10 attempts, 50 %, 3 timeouts, 10 min. */
+  hostHealth?: Partial<HostHealthPolicy>
   clock?: Clock
 }
 
@@ -73,6 +83,8 @@ export interface RpcProxy {
   /** Replace the assigned hosts (from the pool's reply); a host left out is not contacted again. */
   setTargets(targets: readonly RpcTarget[]): void
   targets(): readonly RpcTarget[]
+  /** Assigned hosts benched now for errors or timeouts: the shim gives them back to the pool. */
+  benchedHosts(): NodeId[]
   /** Activity per host node ID since the last drain. */
   drainActivity(): Map<NodeId, Activity>
   /** Open local WebSocket clients. */
@@ -91,7 +103,7 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULTS.maxBodyBytes
   const listenHost = options.host ?? '127.0.0.1'
-  const targets = new RelayTargets(options.cooldownMs ?? DEFAULTS.cooldownMs)
+  const targets = new RelayTargets(options.cooldownMs ?? DEFAULTS.cooldownMs, options.hostHealth)
   const meter = new ActivityMeter<NodeId>(clock)
   const sessions = new Set<ProxySession>()
   const allowedHosts = new Set([...LOCAL_HOSTS, listenHost, ...(options.allowedHosts ?? [])].map((h) => h.toLowerCase()))
@@ -108,16 +120,22 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
       // The pool may have dropped it, or changed its token, since the order was taken.
       const target = targets.current(t.hostNodeId)
       if (!target) continue
-      const endBusy = meter.begin(target.hostNodeId)
-      let outcome: Awaited<ReturnType<typeof postToRelay>>
+      const endCall = meter.call(target.hostNodeId)
+      let outcome: Awaited<ReturnType<typeof postToRelay>> | undefined
+      let served = 0
       try {
         outcome = await postToRelay(target, calls, requestTimeoutMs)
+        if (outcome.ok) {
+          // Judged as the host's relay judges it: only results are service, for the meter and for stickiness.
+          const verdicts = replyVerdicts(outcome.status, outcome.replies.filter((_, i) => calls[i]!.hasId))
+          served = servedCount(verdicts)
+          recordOutcome(target.hostNodeId, served > 0 ? 'served' : verdicts.includes('host-error') ? 'host-error' : 'client-error')
+        } else recordOutcome(target.hostNodeId, outcome.timedOut ? 'timeout' : 'host-error')
       } finally {
-        endBusy()
+        endCall(served)
       }
-      if (outcome.counted) meter.count(target.hostNodeId, calls.length)
       if (outcome.ok) {
-        targets.succeeded(target.hostNodeId)
+        if (served > 0) targets.succeeded(target.hostNodeId)
         return retried ? settleRetriedSends(calls, outcome.replies) : outcome.replies
       }
       reasons.push(`host ${target.hostNodeId.slice(0, 8)}: ${outcome.reason}`)
@@ -125,8 +143,14 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
       targets.failed(target.hostNodeId, clock.now())
       retried = true
     }
+    for (const id of targets.benched(clock.now())) reasons.push(`host ${id.slice(0, 8)}: benched (${targets.health.benchReason(id, clock.now())})`)
     const message = noHostMessage(reasons)
     return calls.map((c) => (c.hasId ? errorReply(c.id, RelayErrorCode.NO_HOST_AVAILABLE, message) : undefined))
+  }
+
+  function recordOutcome(host: NodeId, outcome: HostOutcome): void {
+    const benched = targets.recordOutcome(host, outcome, clock.now())
+    if (benched) log.warn('pool host benched: its relay does not serve; moving to another host', { host, reason: benched })
   }
 
   /** A transaction re-sent after a failed attempt that the next host already has was sent: answer with its hash. */
@@ -260,6 +284,7 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
       for (const s of sessions) s.targetsChanged(removed)
     },
     targets: () => targets.list(),
+    benchedHosts: () => targets.benched(clock.now()),
     drainActivity: () => meter.drain(),
     sessionCount: () => sessions.size,
     async close() {

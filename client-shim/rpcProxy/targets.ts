@@ -8,8 +8,13 @@
  * goes to the first host in the pool's order that has not failed lately.
  * Round robin would spread load but make consecutive reads hit nodes at
  * different heights; the pool balances load by assignment instead.
+ *
+ * Only a served reply makes a host sticky. A host benched by its health
+ * (hostHealth.ts: too many errors or timeouts) is not contacted at all until
+ * its bench ends; the shim gives it back to the pool.
  */
 import type { NodeId } from '../../protocol/enode.ts'
+import { HostHealth, type HostHealthPolicy, type HostOutcome } from './hostHealth.ts'
 
 export interface RpcTarget {
   hostNodeId: NodeId
@@ -26,9 +31,11 @@ export class RelayTargets {
   readonly #failedUntil = new Map<NodeId, number>()
   #sticky: NodeId | undefined
   readonly #cooldownMs: number
+  readonly health: HostHealth
 
-  constructor(cooldownMs: number) {
+  constructor(cooldownMs: number, health: Partial<HostHealthPolicy> = {}) {
     this.#cooldownMs = cooldownMs
+    this.health = new HostHealth(health)
   }
 
   /** Install the pool's current assignment; returns the hosts that were dropped. */
@@ -39,7 +46,10 @@ export class RelayTargets {
     this.#byId.clear()
     for (const [id, t] of next) this.#byId.set(id, t)
     this.#list = [...next.values()]
-    for (const id of removed) this.#failedUntil.delete(id)
+    for (const id of removed) {
+      this.#failedUntil.delete(id)
+      this.health.forget(id)
+    }
     if (this.#sticky && !next.has(this.#sticky)) this.#sticky = undefined
     return removed
   }
@@ -53,13 +63,14 @@ export class RelayTargets {
     return this.#byId.get(hostNodeId)
   }
 
-  /** Hosts in the order to try them now: the sticky one, healthy ones, then those that failed, the least recent failure first. */
+  /** Hosts in the order to try them now: the sticky one, healthy ones, then those that failed, the least recent failure first; never a benched one. */
   order(nowMs: number): RpcTarget[] {
     const cooling = (t: RpcTarget) => (this.#failedUntil.get(t.hostNodeId) ?? 0) > nowMs
-    const healthy = this.#list.filter((t) => !cooling(t))
+    const usable = this.#list.filter((t) => !this.health.isBenched(t.hostNodeId, nowMs))
+    const healthy = usable.filter((t) => !cooling(t))
     const sticky = healthy.find((t) => t.hostNodeId === this.#sticky)
     const rest = healthy.filter((t) => t !== sticky)
-    const failed = this.#list.filter(cooling).sort((a, b) => this.#failedUntil.get(a.hostNodeId)! - this.#failedUntil.get(b.hostNodeId)!)
+    const failed = usable.filter(cooling).sort((a, b) => this.#failedUntil.get(a.hostNodeId)! - this.#failedUntil.get(b.hostNodeId)!)
     return [...(sticky ? [sticky] : []), ...rest, ...failed]
   }
 
@@ -67,6 +78,23 @@ export class RelayTargets {
     if (!this.#byId.has(hostNodeId)) return
     this.#failedUntil.delete(hostNodeId)
     this.#sticky = hostNodeId
+  }
+
+  /**
+   * One request's outcome on a host, for its health; returns the reason when
+   * this benched it. Stickiness follows service only: an error reply that is
+   * not a failover (429, a JSON-RPC error) leaves it as it was.
+   */
+  recordOutcome(hostNodeId: NodeId, outcome: HostOutcome, nowMs: number): string | undefined {
+    if (!this.#byId.has(hostNodeId)) return undefined
+    const benched = this.health.record(hostNodeId, outcome, nowMs)
+    if (benched !== undefined && this.#sticky === hostNodeId) this.#sticky = undefined
+    return benched
+  }
+
+  /** Assigned hosts benched now: the shim hands them back to the pool. */
+  benched(nowMs: number): NodeId[] {
+    return this.health.benched(nowMs).filter((id) => this.#byId.has(id))
   }
 
   failed(hostNodeId: NodeId, nowMs: number): void {

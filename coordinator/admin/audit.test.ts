@@ -38,3 +38,10 @@ test('error: a tampered balance, a forged root and an overdrawn client are all r
     ]),
   )
 })
+
+test('error: a trial budget or a trial allowance below zero is reported', async () => {
+  const store = await settledStore()
+  await store.post({ id: 'over', atMs: 11, memo: 'test', entries: [{ account: 'trial-epoch:1', amountWei: -3n }, { account: 'trial-budget', amountWei: 1n }, { account: 'external', amountWei: 2n }] })
+  const report = await audit(store)
+  expect(report.problems).toEqual(['trial-epoch:1 is overdrawn: -3 wei'])
+})

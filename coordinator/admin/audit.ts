@@ -5,6 +5,7 @@
  */
 import { StandardMerkleTree } from '@openzeppelin/merkle-tree'
 import type { Store } from '../store/store.ts'
+import { clientMoney, REFUND_TRANSFER_PREFIX } from '../logic/refunds.ts'
 
 export interface AuditReport {
   ok: boolean
@@ -20,6 +21,20 @@ export async function audit(store: Store): Promise<AuditReport> {
   for (const [account, balance] of clients) if (balance < 0n) problems.push(`${account} is overdrawn: ${balance} wei`)
   const payees = await store.balancesWithPrefix('payee:')
   for (const [account, balance] of payees) if (balance < 0n) problems.push(`${account} is negative: ${balance} wei`)
+  // Trials are paid from the trial budget through each epoch's allowance: neither may ever go below zero.
+  // Refunds waiting for the next settlement can never be negative, and no client was ever refunded more than
+  // it deposited and had left: replaying its account (gifts spent first) must never overdraw its deposits.
+  const refunds = await store.balancesWithPrefix('refund:')
+  for (const [account, balance] of refunds) if (balance < 0n) problems.push(`${account} is negative: ${balance} wei`)
+  const refundedClients = new Set<string>()
+  for (const e of await store.ledgerEntries({ transferIdPrefix: REFUND_TRANSFER_PREFIX })) if (e.account.startsWith('client:')) refundedClients.add(e.account)
+  for (const account of refundedClients) {
+    const money = clientMoney(await store.ledgerEntries({ account }))
+    if (money.overdrawnWei > 0n) problems.push(`${account} was refunded or charged ${money.overdrawnWei} wei more than its deposits and gifts held`)
+    if (money.refundedWei > money.depositedWei) problems.push(`${account} was refunded ${money.refundedWei} wei but deposited only ${money.depositedWei}`)
+  }
+  const trials = new Map([...(await store.balancesWithPrefix('trial-budget')), ...(await store.balancesWithPrefix('trial-epoch:'))])
+  for (const [account, balance] of trials) if (balance < 0n) problems.push(`${account} is overdrawn: ${balance} wei`)
 
   const epochs = await store.listEpochs()
   let expected = 1
@@ -52,5 +67,5 @@ export async function audit(store: Store): Promise<AuditReport> {
       }
     }
   }
-  return { ok: problems.length === 0, problems, checked: { accounts: clients.size + payees.size, epochs: epochs.length } }
+  return { ok: problems.length === 0, problems, checked: { accounts: clients.size + payees.size + trials.size + refunds.size, epochs: epochs.length } }
 }

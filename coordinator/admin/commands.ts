@@ -5,6 +5,7 @@
 import { Command } from 'commander'
 import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
+import Database from 'better-sqlite3'
 import { opt, parseIntArg } from '../../lib/cli.ts'
 import { parseAmount, parseEnodeOrNodeId } from '../../protocol/index.ts'
 import { openSqliteStore } from '../store/sqlite/sqliteStore.ts'
@@ -21,13 +22,29 @@ const dbOption = () => opt('--db <file>', 'the pool database').default(defaultCo
 
 export function creditCommand(): Command {
   return new Command('credit')
-    .description('credit a client node for a payment received another way (cash, invoice, another chain)')
+    .description('credit a client node for a payment received another way (cash, invoice, another chain), or fund the trial budget')
     .addOption(dbOption())
-    .addOption(opt('--node <id>', 'the client node ID or enode').makeOptionMandatory())
-    .addOption(opt('--amount <amount>', 'wei, or with a unit: 100 gwei, 0.01 ether').makeOptionMandatory())
+    .addOption(opt('--node <id>', 'the client node ID or enode'))
+    .addOption(opt('--trial-budget <amount>', 'instead of a node: add this much to the trial budget that --trial-budget-per-epoch draws from'))
+    .addOption(opt('--amount <amount>', 'wei, or with a unit: 100 gwei, 0.01 ether'))
     .addOption(opt('--memo <text>', 'why, for the books').default('manual credit'))
-    .action(async (o: { db: string; node: string; amount: string; memo: string }) => {
-      const { nodeId } = parseEnodeOrNodeId(o.node)
+    .action(async (o: { db: string; node?: string; trialBudget?: string; amount?: string; memo: string }) => {
+      if ((o.node === undefined) === (o.trialBudget === undefined)) throw new Error('pass either --node <id> --amount <amount>, or --trial-budget <amount>')
+      if (o.trialBudget !== undefined) {
+        const amount = parseAmount(o.trialBudget)
+        if (amount <= 0n) throw new Error('--trial-budget must be positive')
+        const store = openExisting(o.db)
+        try {
+          const id = `trial-budget:${randomUUID()}`
+          await store.post({ id, atMs: Date.now(), memo: o.memo, entries: [{ account: Accounts.external, amountWei: -amount }, { account: Accounts.trialBudget, amountWei: amount }] })
+          process.stdout.write(`${JSON.stringify({ transfer: id, creditedWei: amount.toString(), trialBudgetWei: (await store.balanceOf(Accounts.trialBudget)).toString() })}\n`)
+        } finally {
+          await store.close()
+        }
+        return
+      }
+      if (o.amount === undefined) throw new Error('--node needs --amount')
+      const { nodeId } = parseEnodeOrNodeId(o.node!)
       const amount = parseAmount(o.amount)
       if (amount <= 0n) throw new Error('--amount must be positive')
       const store = openExisting(o.db)
@@ -86,5 +103,32 @@ export function payoutsCommand(): Command {
       } finally {
         await store.close()
       }
+    })
+}
+
+/**
+ * An online backup of the pool database (SQLite's backup API, page by page): safe while the coordinator
+ * writes, and the copy is a consistent database of its own. Refuses to overwrite an existing file.
+ */
+export async function backupDatabase(from: string, to: string): Promise<{ pages: number }> {
+  if (!existsSync(from)) throw new Error(`no pool database at ${from} (pass --db FILE)`)
+  if (existsSync(to)) throw new Error(`${to} exists: pick a new file, a backup never overwrites`)
+  const db = new Database(from, { readonly: true, fileMustExist: true })
+  try {
+    const { totalPages } = await db.backup(to)
+    return { pages: totalPages }
+  } finally {
+    db.close()
+  }
+}
+
+export function backupCommand(): Command {
+  return new Command('backup')
+    .description('copy the pool database to a new file while the coordinator runs (online SQLite backup); check the copy with vipnode audit --db FILE')
+    .addOption(dbOption())
+    .addOption(opt('--to <file>', 'the new file to write (never overwritten)').makeOptionMandatory())
+    .action(async (o: { db: string; to: string }) => {
+      const { pages } = await backupDatabase(o.db, o.to)
+      process.stdout.write(`${JSON.stringify({ backup: o.to, pages })}\n`)
     })
 }

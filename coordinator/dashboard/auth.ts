@@ -29,7 +29,11 @@ export function cookieOf(req: Request, name: string): string | undefined {
   return undefined
 }
 
-/** Behind a TLS-terminating proxy that says so, the cookie is marked Secure. */
+/**
+ * Behind a TLS-terminating proxy that says so, the cookie is marked Secure.
+ * X-Forwarded-Proto is honoured from anyone here (not only --trust-proxy):
+ * it can only make the sender's own cookie stricter.
+ */
 export function isHttps(req: Request): boolean {
   return req.secure || req.get('x-forwarded-proto')?.split(',')[0]?.trim() === 'https'
 }
@@ -93,7 +97,13 @@ export class AdminSessions {
   }
 }
 
-/** At most `limit` login attempts per address in any `windowMs` (a sliding window). */
+/**
+ * At most `limit` admin attempts per address in any `windowMs` (a sliding
+ * window): every dashboard sign-in, and every request with a wrong bearer
+ * token. One instance per coordinator (`adminAttempts`) serves both, so
+ * guesses on one path count against the other. The address is the client's
+ * (`services.clientAddress`: X-Forwarded-For only from --trust-proxy).
+ */
 export class LoginLimiter {
   private readonly attempts = new Map<string, number[]>()
 
@@ -117,7 +127,44 @@ export class LoginLimiter {
     return { ok: true }
   }
 
+  /** Whether the address is locked out now, without counting an attempt. */
+  check(address: string): { ok: true } | { ok: false; retryAfterS: number } {
+    const now = this.clock.now()
+    const recent = (this.attempts.get(address) ?? []).filter((t) => now - t < this.windowMs)
+    if (recent.length < this.limit) return { ok: true }
+    return { ok: false, retryAfterS: Math.max(1, Math.ceil((recent[0]! + this.windowMs - now) / 1000)) }
+  }
+
   private prune(now: number): void {
     for (const [address, times] of this.attempts) if (times.every((t) => now - t >= this.windowMs)) this.attempts.delete(address)
   }
+}
+
+const attemptLimiters = new WeakMap<object, LoginLimiter>()
+
+/** The one admin-attempt limiter of a coordinator (keyed by its services), created on first use. */
+export function adminAttempts(owner: object, clock: Clock, limit = 5): LoginLimiter {
+  let limiter = attemptLimiters.get(owner)
+  if (!limiter) {
+    limiter = new LoginLimiter(clock, limit, 60_000)
+    attemptLimiters.set(owner, limiter)
+  }
+  return limiter
+}
+
+export type BearerVerdict = { ok: true } | { ok: false; status: 401; message: string } | { ok: false; status: 429; retryAfterS: number; message: string }
+
+/**
+ * Judge an `Authorization: Bearer` header: refused while the address is locked
+ * out (even with the right token, so guessing cannot go on), a wrong token
+ * counted as an attempt. Undefined when the request carries no bearer token.
+ */
+export function judgeBearer(req: Request, token: string | undefined, address: string, limiter: LoginLimiter): BearerVerdict | undefined {
+  const given = bearerOf(req)
+  if (given === undefined) return undefined
+  const locked = limiter.check(address)
+  if (!locked.ok) return { ok: false, status: 429, retryAfterS: locked.retryAfterS, message: `too many wrong admin tokens from this address: retry in ${locked.retryAfterS} s` }
+  if (tokenMatches(given, token)) return { ok: true }
+  limiter.attempt(address)
+  return { ok: false, status: 401, message: 'wrong admin token' }
 }

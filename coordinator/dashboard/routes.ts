@@ -15,7 +15,7 @@ import type { CoordinatorServices } from '../rpc/context.ts'
 import { epochJson } from '../server/payoutRoutes.ts'
 // A cycle (httpServer mounts this router), harmless: status() is only called per request.
 import { status } from '../server/status.ts'
-import { AdminSessions, LoginLimiter, SESSION_COOKIE, bearerOf, clearedCookie, cookieOf, isHttps, sessionCookie, tokenMatches } from './auth.ts'
+import { AdminSessions, SESSION_COOKIE, adminAttempts, clearedCookie, cookieOf, isHttps, judgeBearer, sessionCookie, tokenMatches } from './auth.ts'
 import { DashboardHub, defaultHubOptions, type DashboardHubOptions } from './events.ts'
 import { ASSETS, appShell, dashboardOffPage, loginPage, statusPage, tooManyAttemptsPage } from './pages.ts'
 
@@ -70,18 +70,26 @@ export function dashboardRoutes(services: CoordinatorServices, overrides: Partia
   const { config, clock, log, poolId, store } = services
   const token = config.adminToken
   const sessions = new AdminSessions(clock, opts.sessionTtlMs)
-  const limiter = new LoginLimiter(clock, opts.loginAttemptsPerMinute, 60_000)
+  // One limiter for sign-ins and bearer tokens, shared with the admin API (payoutRoutes).
+  const limiter = adminAttempts(services, clock, opts.loginAttemptsPerMinute)
   running.get(services)?.close()
   const hub = new DashboardHub(services, opts, (id) => sessions.valid(id))
   running.set(services, hub)
   hub.start()
 
   /** 'session' for a valid cookie, 'bearer' for the token, undefined for anyone else. */
-  const whoIs = (req: Request): { via: 'session'; sessionId: string } | { via: 'bearer' } | undefined => {
+  const whoIs = (req: Request): { via: 'session'; sessionId: string } | { via: 'bearer' } | { via: 'locked'; retryAfterS: number } | undefined => {
     if (!token) return undefined
     const sid = cookieOf(req, SESSION_COOKIE)
     if (sid && sessions.valid(sid)) return { via: 'session', sessionId: sid }
-    if (tokenMatches(bearerOf(req), token)) return { via: 'bearer' }
+    const address = services.clientAddress(req)
+    const verdict = judgeBearer(req, token, address, limiter)
+    if (verdict?.ok) return { via: 'bearer' }
+    if (verdict?.status === 429) {
+      log.warn('admin bearer attempts rate limited', { remote: address })
+      return { via: 'locked', retryAfterS: verdict.retryAfterS }
+    }
+    if (verdict) log.warn('admin bearer token refused', { remote: address })
     return undefined
   }
 
@@ -106,12 +114,12 @@ export function dashboardRoutes(services: CoordinatorServices, overrides: Partia
   r.get('/dashboard', securityHeaders, (req, res) => {
     if (!token) return sendHtml(res, 200, dashboardOffPage(poolId))
     const who = whoIs(req)
-    sendHtml(res, 200, who ? appShell(poolId) : loginPage(poolId))
+    sendHtml(res, 200, who && who.via !== 'locked' ? appShell(poolId) : loginPage(poolId))
   })
 
   r.post('/dashboard/login', securityHeaders, express.urlencoded({ extended: false, limit: '4kb' }), (req, res) => {
     if (!token) return sendHtml(res, 404, dashboardOffPage(poolId))
-    const address = req.socket.remoteAddress ?? 'unknown'
+    const address = services.clientAddress(req)
     const allowed = limiter.attempt(address)
     if (!allowed.ok) {
       log.warn('dashboard login rate limited', { remote: address })
@@ -143,6 +151,11 @@ export function dashboardRoutes(services: CoordinatorServices, overrides: Partia
   api.use((req, res, next) => {
     res.set('Cache-Control', 'no-store')
     const who = whoIs(req)
+    if (who?.via === 'locked') {
+      res.set('Retry-After', String(who.retryAfterS))
+      res.status(429).json({ error: { code: 'RATE_LIMITED', message: `too many wrong admin tokens from this address: retry in ${who.retryAfterS} s` } })
+      return
+    }
     if (!who) {
       res.status(401).json({
         error: {
@@ -169,8 +182,11 @@ export function dashboardRoutes(services: CoordinatorServices, overrides: Partia
       return
     }
     const [payouts, usage] = await Promise.all([store.epochPayouts(n), store.usage({ epoch: n })])
+    const roots = services.chainRoots?.()
     res.json({
       ...epochJson(e),
+      onChain: roots?.activeRoot === e.root ? 'active' : roots?.pending?.root === e.root ? 'pending' : null,
+      claimableAtMs: roots?.pending?.root === e.root ? roots.pending.claimableAtMs : null,
       serviceMs: usage.reduce((sum, u) => sum + u.serviceMs, 0),
       pairs: usage.length,
       // Whether a payee has claimed is only known on chain; not tracked off-chain yet.

@@ -90,6 +90,10 @@ export interface EpochRow {
   settledAtMs: number
   /** Service time metered in the epoch (null if too old to have been looked up). */
   serviceMs: number | null
+  /** On chain: `active` (claims prove against it), `pending` (inside the root delay), else null. */
+  onChain: 'active' | 'pending' | null
+  /** When a pending root becomes claimable, unless the guardian revokes it. */
+  claimableAtMs: number | null
 }
 
 export interface DashboardSnapshot {
@@ -127,10 +131,11 @@ export function liveCounts(services: CoordinatorServices): Omit<Sample, 't'> & {
   let freeSlots = 0
   let capacity = 0
   let hosts = 0
+  const now = services.clock.now()
   for (const h of sessions.sessions('host')) {
     hosts++
     capacity += h.capacity
-    freeSlots += Math.max(0, h.capacity - assignments.loadOf(h.nodeId))
+    freeSlots += assignments.freeSlotsOf(h, now)
   }
   return { hosts, clients: sessions.count('client'), freeSlots, capacity }
 }
@@ -311,6 +316,7 @@ export class SnapshotBuilder {
         rows.reduce((n, u) => n + u.serviceMs, 0),
       )
     }
+    const roots = this.services.chainRoots?.()
     return settled.map((e) => ({
       epoch: e.epoch,
       startMs: e.startMs,
@@ -325,6 +331,8 @@ export class SnapshotBuilder {
       txHash: e.txHash,
       settledAtMs: e.settledAtMs,
       serviceMs: this.serviceByEpoch.get(e.epoch) ?? null,
+      onChain: roots?.activeRoot === e.root ? 'active' as const : roots?.pending?.root === e.root ? 'pending' as const : null,
+      claimableAtMs: roots?.pending?.root === e.root ? roots.pending.claimableAtMs : null,
     }))
   }
 }

@@ -21,8 +21,11 @@ import { testCoordinator } from '../../test/harness/coordinator.ts'
 import { testAgent, eventually, type TestAgent } from '../../test/harness/agents.ts'
 import { BrowserWallet, installWallet, type BrowserWalletOptions } from '../../test/harness/browserWallet.ts'
 import { topupLink } from '../services/metering.ts'
+import { deposit, postRefund, refundRequest } from '../../test/harness/attackers.ts'
+import { normaliseOrigin, signNodeQuery } from '../../protocol/index.ts'
+import { DEFAULT_SLOW_START_SLOTS } from '../services/assignments.ts'
 import type { RunningCoordinator } from '../coordinator.ts'
-import type { JoinConfigBody, NodeBody } from './routes.ts'
+import type { JoinConfigBody, NodeBody, PublicNodeBody } from './routes.ts'
 
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url))
 const CHROMIUM = '/usr/bin/chromium'
@@ -67,6 +70,12 @@ const pageCleanup: (() => Promise<unknown>)[] = []
 afterEach(async () => {
   for (const f of pageCleanup.splice(0).reverse()) await f().catch(() => undefined)
 })
+
+/** A page link with ?auth= signed by the agent's node key, as `vipnode client status --link` prints it. */
+function signed(link: string, who: TestAgent): string {
+  const auth = signNodeQuery(who.id.key, { poolId: c.poolId, origin: normaliseOrigin(c.url), nodeId: who.id.nodeId, path: `/v1/nodes/${who.id.nodeId}`, expiresAtMs: Date.now() + 30 * 60_000 })
+  return `${link}${link.includes('?') ? '&' : '?'}auth=${auth}`
+}
 
 async function agent(body: Parameters<typeof testAgent>[1]): Promise<TestAgent> {
   const a = await testAgent(c.url, body)
@@ -141,6 +150,16 @@ function settledEntitlement() {
     await c.chain!.tick()
     const settled = (await c.services.store.getEpoch(epoch))!
     expect(settled.txHash).toMatch(/^0x[0-9a-f]{64}$/)
+    // Proposed and pending: the page says when it becomes claimable and offers no claim yet.
+    const { page } = await openPage()
+    await ready(page, `/join?payout=${payout}`)
+    await page.waitForSelector('#payout-info:not([hidden])', WAIT)
+    expect(await page.textContent('#payout-root')).toMatch(/pending: claimable in \d+ (s|min)/)
+    expect(await page.isDisabled('#claim')).toBe(true)
+    // Past the root delay on the dev chain's clock: the root is active.
+    await chain.provider.request({ method: 'evm_increaseTime', params: [chain.rootDelaySeconds] })
+    await chain.provider.request({ method: 'evm_mine', params: [] })
+    await c.chain!.tick()
     // Service may straddle an hour boundary: what is claimable is the cumulative over all epochs.
     const share = (await c.services.store.epochPayouts(epoch)).find((p) => p.payee === payout.toLowerCase())!
     expect(share.cumulativeWei).toBeGreaterThan(0n)
@@ -153,7 +172,8 @@ describe('join page API', () => {
   test('behavior: /v1/join/config has the chain, contract, confirmations, price, slots and the ABI; /v1/nodes validates', async () => {
     const host = await agent({ role: 'host', capacity: 3 })
     const cfg = (await (await fetch(`${c.url}/v1/join/config`)).json()) as JoinConfigBody
-    expect(cfg).toMatchObject({ poolId: 'test-pool', priceWeiPerHostMinute: PRICE.toString(), freeSlots: 3, hostsOnline: 1, minBalanceWei: '0' })
+    // A new host declaring 3 slots is offered its slow-start slots until it has served someone.
+    expect(cfg).toMatchObject({ poolId: 'test-pool', priceWeiPerHostMinute: PRICE.toString(), freeSlots: DEFAULT_SLOW_START_SLOTS, hostsOnline: 1, minBalanceWei: '0' })
     expect(cfg.deposits).toMatchObject({ chainId: chain.chainId, contract: chain.contractAddress, confirmations: 2, minDepositWei: '1', rpcUrl: chain.url })
     expect(cfg.deposits!.abi.functions.deposit.signature).toBe('deposit(bytes32)')
     expect(Object.values(cfg.deposits!.abi.errors).map((e) => e.name)).toContain('VipnodePoolNothingToClaim')
@@ -163,9 +183,12 @@ describe('join page API', () => {
     expect(bad.status).toBe(400)
     expect(await bad.json()).toMatchObject({ error: { code: 'INVALID_PARAMS', message: expect.stringContaining('128 hex') } })
     expect((await fetch(`${c.url}/v1/nodes/${'a'.repeat(127)}`)).status).toBe(400)
-    const unknown = (await (await fetch(`${c.url}/v1/nodes/0x${'AB'.repeat(64)}`)).json()) as NodeBody
-    expect(unknown).toMatchObject({ nodeId: 'ab'.repeat(64), known: false, role: null, online: false, balanceWei: '0', pendingDepositWei: '0', peers: [] })
-    expect(unknown.depositAccount).toBe(depositAccountOf('ab'.repeat(64)))
+    // Anonymous: only what the node ID says (balances and hosts need a query signed by the node key).
+    const unknown = (await (await fetch(`${c.url}/v1/nodes/0x${'AB'.repeat(64)}`)).json()) as PublicNodeBody
+    expect(unknown).toEqual({ nodeId: 'ab'.repeat(64), depositAccount: depositAccountOf('ab'.repeat(64)), authorised: false, epoch: expect.any(Number), epochEndsAtMs: expect.any(Number) })
+    const owner = await agent({ role: 'client' })
+    const mine = (await (await fetch(signed(`${c.url}/v1/nodes/${owner.id.nodeId}`, owner))).json()) as NodeBody
+    expect(mine).toMatchObject({ nodeId: owner.id.nodeId, authorised: true, known: true, role: 'client', online: true, balanceWei: '0', pendingDepositWei: '0', peers: [] })
 
     const page = await fetch(`${c.url}/join`)
     expect(page.status).toBe(200)
@@ -190,7 +213,7 @@ describe('join page in a browser', () => {
   test('behavior: the top-up link opens the node; a deposit raises the coordinator balance (and the page) by exactly the amount', { timeout: 45_000 }, async () => {
     const client = await agent({ role: 'client' })
     const { page, wallet, errors } = await openPage({ account: 2 })
-    await ready(page, topupLink(`${c.url}/join`, client.id.nodeId))
+    await ready(page, signed(topupLink(`${c.url}/join`, client.id.nodeId), client))
     expect(await page.inputValue('#node')).toBe(client.id.nodeId)
     await page.waitForSelector('#node-info:not([hidden])', WAIT)
     expect(await page.textContent('#node-status')).toContain('online (client)')
@@ -233,12 +256,61 @@ describe('join page in a browser', () => {
     expect(errors).toEqual([])
   })
 
+  test('behavior: Refund shows the exact CLI command; after the refund the node shows nothing refundable and why it is not served', { timeout: 45_000 }, async () => {
+    const client = await agent({ role: 'client' })
+    await deposit(c, client.id.nodeId, 7_000n)
+    const { page, errors } = await openPage({ account: 2 })
+    await ready(page, signed(`/join?node=${client.id.nodeId}`, client))
+    await page.waitForSelector('#node-info:not([hidden])', WAIT)
+    expect(await page.getAttribute('#node-refundable', 'data-wei')).toBe('7000')
+    expect(await page.isVisible('#refund-help')).toBe(false)
+    await page.click('#refund')
+    await page.waitForSelector('#refund-help:not([hidden])', WAIT)
+    expect(await page.textContent('#refund-command')).toBe(`npx vipnode client refund --bootstrap ${c.url} --nodekey <your node key file>`)
+    await shot(page, 'refund')
+
+    expect((await postRefund(c, refundRequest(c, client.id.key))).body.refundedWei).toBe('7000')
+    await page.click('#lookup-node')
+    await page.waitForSelector('#node-refundable[data-wei="0"]', WAIT)
+    expect(await page.textContent('#node-note')).toContain('was refunded')
+    expect(await page.isVisible('#refund')).toBe(false)
+    expect(await page.isVisible('#refund-help')).toBe(false)
+    expect(errors).toEqual([])
+  })
+
+  test('behavior: without the signed link the page shows the node as private, and a deposit still goes through (confirmed on chain, credited by the pool)', { timeout: 45_000 }, async () => {
+    const client = await agent({ role: 'client' })
+    const { page, wallet, errors } = await openPage({ account: 2 })
+    await ready(page, topupLink(`${c.url}/join`, client.id.nodeId))
+    await page.waitForSelector('#node-info:not([hidden])', WAIT)
+    expect(await page.textContent('#node-balance')).toBe('private')
+    expect(await page.isVisible('#node-status')).toBe(false)
+    expect(await page.isVisible('#node-peers')).toBe(false)
+    expect(await page.textContent('#node-note')).toContain('vipnode client status --link')
+    const nodeResponses: string[] = []
+    page.on('response', (r) => {
+      if (r.url().includes('/v1/nodes/')) nodeResponses.push(r.url())
+    })
+    await connectWallet(page)
+    const before = await balanceOf(client.id.nodeId)
+    await page.fill('#amount', '0.002')
+    await page.click('#deposit')
+    await page.waitForSelector('#deposit-state[data-state="confirmed"]', WAIT)
+    expect(await page.textContent('#deposit-state')).toContain('Deposit confirmed on chain')
+    await shot(page, 'deposit-anonymous')
+    await c.chain!.tick()
+    await eventually(async () => (await balanceOf(client.id.nodeId)) - before === parseEther('0.002'), 'the deposit credited', 15_000)
+    expect(wallet!.requests.filter((r) => r.method === 'eth_sendTransaction')).toHaveLength(1)
+    expect(nodeResponses.every((u) => !u.includes('auth='))).toBe(true)
+    expect(errors).toEqual([])
+  })
+
   test('behavior: a wrong chain is explained and switched (adding it on 4902); rejections show their message', { timeout: 45_000 }, async () => {
     const client = await agent({ role: 'client' })
     // A wallet on mainnet that has never heard of the dev chain.
     const { page, wallet, errors } = await openPage({ account: 3, startChainId: 1, knownChainIds: [1] })
     wallet!.rejectNext('eth_requestAccounts')
-    await ready(page, `/join?node=${client.id.nodeId}`)
+    await ready(page, signed(`/join?node=${client.id.nodeId}`, client))
     await page.click('#connect')
     await page.waitForSelector('#wallet-state[data-state="rejected"]', WAIT)
     expect(await page.textContent('#wallet-state')).toContain('You rejected the connection request')
@@ -278,7 +350,7 @@ describe('join page in a browser', () => {
       const body = (await res.json()) as JoinConfigBody
       await route.fulfill({ response: res, json: { ...body, deposits: { ...body.deposits!, rpcUrl: null } } })
     })
-    await ready(second.page, `/join?node=${client.id.nodeId}`)
+    await ready(second.page, signed(`/join?node=${client.id.nodeId}`, client))
     await second.page.click('#connect')
     await second.page.waitForSelector('#wallet-state[data-state="wrong-chain"]', WAIT)
     await second.page.click('#switch-chain')
@@ -291,7 +363,7 @@ describe('join page in a browser', () => {
   test('behavior: no wallet is explained; invalid amounts are refused with their reason before anything is sent', { timeout: 45_000 }, async () => {
     const client = await agent({ role: 'client' })
     const bare = await openPage()
-    await ready(bare.page, `/join?node=${client.id.nodeId}`)
+    await ready(bare.page, signed(`/join?node=${client.id.nodeId}`, client))
     expect(await stateOf(bare.page, 'wallet-state')).toBe('no-wallet')
     expect(await bare.page.textContent('#wallet-state')).toContain('No wallet found')
     expect(await bare.page.isVisible('#connect')).toBe(false)
@@ -308,7 +380,7 @@ describe('join page in a browser', () => {
     expect(bare.errors).toEqual([])
 
     const { page, wallet, errors } = await openPage({ account: 2 })
-    await ready(page, `/join?node=${client.id.nodeId}`)
+    await ready(page, signed(`/join?node=${client.id.nodeId}`, client))
     await connectWallet(page)
     for (const [amount, message] of [
       ['', 'Enter an amount'],
@@ -341,7 +413,7 @@ describe('join page in a browser', () => {
     await page.waitForSelector('#payout-info:not([hidden])', WAIT)
     expect(await page.getAttribute('#payout-entitled', 'data-wei')).toBe(cumulativeWei.toString())
     expect(await page.textContent('#payout-epoch')).toBe(`epoch ${epoch}`)
-    expect(await page.textContent('#payout-root')).toContain('posted in')
+    expect(await page.textContent('#payout-root')).toContain('active on chain')
     expect(await page.textContent('#payout-claimed')).toContain('connect your wallet')
     await connectWallet(page)
     await expect.poll(() => page.getAttribute('#payout-claimed', 'data-wei')).toBe('0')
@@ -388,7 +460,8 @@ describe('join page in a browser', () => {
     expect(await rpc.getBalance(payout)).toBe(cumulativeWei)
     await shot(page, 'revert-claim')
 
-    const operator = vipnodePoolAt(chain.contractAddress, new Wallet(chain.accounts[0]!.privateKey, rpc))
+    // The dev chain's owner (accounts[8]) pauses; only it may unpause.
+    const operator = vipnodePoolAt(chain.contractAddress, new Wallet(chain.accounts[8]!.privateKey, rpc))
     await (await operator.getFunction('pause')()).wait()
     try {
       await page.fill('#amount', '0.002')

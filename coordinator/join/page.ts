@@ -75,11 +75,17 @@ export function joinPage(poolId: string): string {
           <dt>Node</dt><dd><code id="node-id"></code></dd>
           <dt>Balance</dt><dd id="node-balance"></dd>
           <dt>Waiting deposits</dt><dd id="node-pending"></dd>
+          <dt>Refundable</dt><dd id="node-refundable"></dd>
           <dt>Status</dt><dd id="node-status"></dd>
           <dt>Service this epoch</dt><dd id="node-service"></dd>
           <dt id="node-peers-label">Hosts</dt><dd id="node-peers"></dd>
         </dl>
         <p id="node-note" class="note" hidden></p>
+        <button type="button" id="refund" class="btn" hidden>Refund</button>
+        <div id="refund-help" hidden>
+          <p class="hint">A refund is signed with your node's key, which this page never sees. Run this where the node key is (add <code>--to 0x…</code> to be paid to another address than the key's own); the pool stops serving the node, and your unspent deposits become claimable here, under <em>Hosts: earnings and claim</em>, once the epoch settles. Trial and credit money is not refunded.</p>
+          <pre><code id="refund-command"></code></pre>
+        </div>
       </div>
       <form id="deposit-form" class="inline-form" novalidate hidden>
         <label for="amount">Deposit for this node (ETH)</label>

@@ -4,21 +4,25 @@
  * - GET /v1/join/config: what the page needs to show the pool and to build
  *   transactions (chain, contract, confirmations, price, free slots, the
  *   contract's selectors and custom errors).
- * - GET /v1/nodes/:nodeId: one node's balance, deposits waiting for it,
- *   service this epoch and assigned hosts.
+ * - GET /v1/nodes/:nodeId: anonymously only what anyone can compute from the
+ *   node ID (its deposit account) and the epoch; with `?auth=` signed by the
+ *   node's key (protocol/nodeQuery.ts, printed by `vipnode client status`)
+ *   also its balance, deposits waiting for it, service this epoch and assigned
+ *   peers. Node IDs are public on devp2p: a balance or a host list must not be.
  *
- * Everything here is public and read-only: the page signs nothing on the
- * server and holds no secret; the wallet in the browser signs. Both JSON
- * endpoints are rate-limited per socket address, like /v1/bootstrap.
+ * Read-only: the page signs nothing on the server and holds no secret; the
+ * wallet in the browser signs transactions, the node key signs queries. Both
+ * JSON endpoints are rate-limited per socket address, like /v1/bootstrap.
  */
 import express, { Router, type Request, type Response, type NextFunction } from 'express'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseNodeId, type NodeId } from '../../protocol/index.ts'
+import { normaliseOrigin, originFromHostHeader, parseNodeId, verifyNodeQuery, type NodeId } from '../../protocol/index.ts'
 import { depositAccountOf } from '../../contracts/depositAccount.ts'
 import type { CoordinatorServices } from '../rpc/context.ts'
 import { Accounts } from '../services/metering.ts'
-import { TokenBucket } from '../server/rateLimiter.ts'
+import { AddressRateLimiter } from '../server/rateLimiter.ts'
+import { stoppedByRefund } from '../logic/refunds.ts'
 import { status } from '../server/status.ts'
 import { pageAbi, type PageAbi } from './contractAbi.ts'
 import { joinPage, JOIN_ASSETS, JOIN_PATH } from './page.ts'
@@ -75,10 +79,23 @@ export interface JoinConfigBody {
   }
 }
 
+/** What anyone may see of a node: nothing the node ID does not already say, and the pool's epoch. */
+export interface PublicNodeBody {
+  nodeId: NodeId
+  /** bytes32 the contract's deposit(account) takes for this node: keccak256(nodeId). */
+  depositAccount: string
+  /** False: no valid `auth` was given, so balance, service and peers are left out. */
+  authorised: false
+  epoch: number
+  epochEndsAtMs: number
+}
+
+/** What the node's key holder sees (a query signed by its node key). */
 export interface NodeBody {
   nodeId: NodeId
   /** bytes32 the contract's deposit(account) takes for this node: keccak256(nodeId). */
   depositAccount: string
+  authorised: true
   /** Whether the coordinator has ever seen this node connect. */
   known: boolean
   role: 'client' | 'host' | null
@@ -88,6 +105,10 @@ export interface NodeBody {
   balanceWei: string
   /** Deposits on chain for this node while the coordinator had not seen it yet; moved to the balance when it connects. */
   pendingDepositWei: string
+  /** The part of the balance a refund pays now: deposits not yet spent (trial and credit money is spent first and never refunded). */
+  refundableWei: string
+  /** The node asked for a refund and has not deposited since: it is not served until it deposits again. */
+  stoppedByRefund: boolean
   /** Whether a client with this balance is served now (a free pool serves everyone). */
   canBeServed: boolean
   epoch: number
@@ -166,22 +187,10 @@ export function joinRoutes(services: CoordinatorServices): Router {
   const { config, store, sessions, assignments, metering, epochs, clock, poolId } = services
   const chainId = config.chainRpc ? new ChainIdLookup(config.chainRpc) : undefined
 
-  const buckets = new Map<string, TokenBucket>()
+  const limiter = new AddressRateLimiter(RATE_PER_SECOND, RATE_BURST, () => Date.now(), MAX_TRACKED_IPS).middleware(services.clientAddress)
   const limited = (req: Request, res: Response, next: NextFunction): void => {
     res.set('Cache-Control', 'no-store')
-    // The socket address, not X-Forwarded-For: a header anyone can set would make the limit useless.
-    const ip = req.socket.remoteAddress ?? 'unknown'
-    const now = Date.now()
-    let bucket = buckets.get(ip)
-    if (bucket) buckets.delete(ip) // re-inserted last: the Map's order is least recently used first
-    else bucket = new TokenBucket(RATE_PER_SECOND, RATE_BURST, now)
-    buckets.set(ip, bucket)
-    if (buckets.size > MAX_TRACKED_IPS) buckets.delete(buckets.keys().next().value!)
-    if (!bucket.take(now)) {
-      res.set('Retry-After', '1').status(429).json({ error: { code: 'RATE_LIMITED', message: `at most ${RATE_PER_SECOND} requests per second (burst ${RATE_BURST}) per address` } })
-      return
-    }
-    next()
+    limiter(req, res, next)
   }
 
   const r = Router()
@@ -240,27 +249,49 @@ export function joinRoutes(services: CoordinatorServices): Router {
     }
     const account = depositAccountOf(nodeId)
     const epoch = epochs.epochOf(clock.now())
-    const [node, balance, pending, served, usage] = await Promise.all([
+    const auth = req.query.auth
+    if (auth === undefined) {
+      const anonymous: PublicNodeBody = { nodeId, depositAccount: account, authorised: false, epoch, epochEndsAtMs: epochs.bounds(epoch).endMs }
+      res.json(anonymous)
+      return
+    }
+    if (typeof auth !== 'string') {
+      badRequest(res, 'auth must be given once')
+      return
+    }
+    const origins = config.publicUrls?.length ? config.publicUrls.map(normaliseOrigin) : [originFromHostHeader(req.headers.host, req.secure)].filter((o): o is string => o !== undefined)
+    const verdict = verifyNodeQuery(auth, { poolId, origins, nodeId, path: `${NODES_PATH}/${nodeId}`, nowMs: Date.now() })
+    if (!verdict.ok) {
+      res.status(verdict.code === 'MALFORMED' ? 400 : 401).json({ error: { code: verdict.code === 'MALFORMED' ? 'INVALID_PARAMS' : verdict.code === 'EXPIRED' ? 'AUTH_EXPIRED' : 'UNAUTHORISED', message: verdict.message } })
+      return
+    }
+    const [node, balance, pending, served, money] = await Promise.all([
       store.getNode(nodeId),
       store.balanceOf(Accounts.client(nodeId)),
       store.balanceOf(`deposit:${account.toLowerCase()}`),
       metering.canBeServed(nodeId),
-      store.usage({ epoch }),
+      services.refunds.moneyOf(nodeId),
     ])
+    const stopped = stoppedByRefund(money)
     const role = node?.role ?? null
+    // Only this node's pairs: the cost stays that of one node, however many pairs the epoch has.
+    const usage = await store.usage(role === 'host' ? { epoch, hostId: nodeId } : { epoch, clientId: nodeId })
     let serviceMs = 0
-    for (const u of usage) if (role === 'host' ? u.hostId === nodeId : u.clientId === nodeId) serviceMs += u.serviceMs
+    for (const u of usage) serviceMs += u.serviceMs
     const peers = role === 'host' ? assignments.clientsOf(nodeId) : assignments.hostsOf(nodeId)
     const body: NodeBody = {
       nodeId,
       depositAccount: account,
+      authorised: true,
       known: node !== undefined,
       role,
       online: sessions.isOnline(nodeId),
       lastSeenMs: node?.lastSeenMs ?? null,
       balanceWei: balance.toString(),
       pendingDepositWei: pending.toString(),
-      canBeServed: served.ok,
+      refundableWei: money.depositWei.toString(),
+      stoppedByRefund: stopped,
+      canBeServed: served.ok && !stopped,
       epoch,
       epochEndsAtMs: epochs.bounds(epoch).endMs,
       serviceMsThisEpoch: serviceMs,

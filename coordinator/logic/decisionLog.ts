@@ -58,6 +58,11 @@ export class DecisionLog {
     return this.lastSkip.get(hostId)
   }
 
+  /** Hosts with a remembered skip reason. */
+  get skipCount(): number {
+    return this.lastSkip.size
+  }
+
   /** Drop per-host entries older than `beforeMs` (hosts long gone would otherwise stay forever). */
   prune(beforeMs: number): void {
     for (const [id, s] of this.lastSkip) if (s.atMs < beforeMs) this.lastSkip.delete(id)

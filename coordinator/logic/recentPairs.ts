@@ -41,6 +41,11 @@ export class RecentPairs {
     return out
   }
 
+  /** Forget everything remembered for this client. */
+  forget(clientId: NodeId): void {
+    this.byClient.delete(clientId)
+  }
+
   /** Forget what is older than the TTL. */
   prune(nowMs: number): void {
     for (const [clientId, hosts] of this.byClient) {

@@ -195,19 +195,25 @@ describe('choice', () => {
       { nodeId: id(2), reason: 'lagging' },
     ])
   })
-  test('behavior: same-region hosts are preferred over less loaded ones elsewhere; others are other-region', () => {
-    const hosts = [host(1, { region: 'us', load: 0 }), host(2, { region: 'eu', load: 7 }), host(3, { region: null, load: 0 })]
-    const s = selectHosts(hosts, req({ count: 1, region: 'eu' }), seededRandom(3))
-    expect(s.chosen).toEqual([id(2)])
-    expect(s.rejected).toEqual([
-      { nodeId: id(1), reason: 'other-region' },
-      { nodeId: id(3), reason: 'other-region' },
-    ])
+  test('behavior: a declared region never outweighs load: a less loaded host elsewhere wins over a loaded one in the region', () => {
+    // Region steering was an attack: Sybil clients declaring the attacker's region all landed on the attacker's host.
+    const hosts = [host(1, { region: 'us', load: 0 }), host(2, { region: 'eu', load: 7 })]
+    const s = selectHosts(hosts, req({ count: 1, region: 'eu' }), scripted(0, 0))
+    expect(s.chosen).toEqual([id(1)])
+    expect(s.rejected).toEqual([{ nodeId: id(2), reason: 'outranked' }])
+  })
+  test('behavior: between equally loaded hosts the region breaks the tie; the other is other-region', () => {
+    const hosts = [host(1, { region: 'us' }), host(2, { region: 'eu' })]
+    for (const draws of [scripted(0, 0), scripted(0.9, 0)]) {
+      const s = selectHosts(hosts, req({ count: 1, region: 'eu' }), draws)
+      expect(s.chosen).toEqual([id(2)])
+      expect(s.rejected).toEqual([{ nodeId: id(1), reason: 'other-region' }])
+    }
   })
   test('behavior: when the region has too few eligible hosts, the rest come from elsewhere', () => {
     const hosts = [host(1, { region: 'us' }), host(2, { region: 'eu' }), host(3, { region: 'eu', load: 10 })]
     const s = selectHosts(hosts, req({ count: 2, region: 'eu' }), seededRandom(3))
-    expect(s.chosen).toEqual([id(2), id(1)])
+    expect(new Set(s.chosen)).toEqual(new Set([id(1), id(2)]))
     expect(s.rejected).toEqual([{ nodeId: id(3), reason: 'full' }])
   })
   test('behavior: a region with no eligible host changes nothing (no other-region reasons)', () => {

@@ -5,8 +5,10 @@
  *
  * Filter: every host that cannot serve this client right now gets a reason.
  * Choose: among the rest, previous hosts of this client first (stickiness),
- * then hosts in the preferred region, then everyone else; inside each tier,
- * power-of-two-choices on load relative to capacity. Every host not chosen
+ * then everyone else; inside each tier, power-of-two-choices on load relative
+ * to capacity, with the preferred region only breaking ties. (A region tier
+ * let a client's declared region steer it: Sybil clients declaring the
+ * attacker's region all landed on the attacker's host.) Every host not chosen
  * gets a reason too, so each decision can be explained.
  */
 import { RPC_REQUIRED_METHODS, type NodeId, type ServiceKind } from '../../protocol/index.ts'
@@ -128,21 +130,21 @@ export function selectHosts(candidates: readonly HostCandidate[], req: Selection
 
   const sticky = eligible.filter((h) => req.sticky.has(h.nodeId))
   const rest = eligible.filter((h) => !req.sticky.has(h.nodeId))
-  // Region is a preference, not a filter: it only reorders, and only when some eligible host is in the region.
+  // Region only breaks ties between equally loaded hosts: it can never draw a client to a host the load would not.
   const region = req.region
-  const local = region === null ? [] : rest.filter((h) => h.region === region)
-  const tiers = local.length > 0 ? [sticky, local, rest.filter((h) => h.region !== region)] : [sticky, rest]
+  const inRegion = region === null ? undefined : (h: HostCandidate) => h.region === region
 
-  const chosen: NodeId[] = []
-  for (const tier of tiers) {
+  const chosen: HostCandidate[] = []
+  for (const tier of [sticky, rest]) {
     if (chosen.length >= req.count) break
-    chosen.push(...powerOfTwoChoices(tier, req.count - chosen.length, random).map((h) => h.nodeId))
+    chosen.push(...powerOfTwoChoices(tier, req.count - chosen.length, random, inRegion))
   }
-  const picked = new Set(chosen)
+  const picked = new Set(chosen.map((h) => h.nodeId))
+  const regionWon = inRegion !== undefined && chosen.some(inRegion)
   for (const h of eligible) {
-    if (!picked.has(h.nodeId)) rejected.push({ nodeId: h.nodeId, reason: local.length > 0 && h.region !== region && !req.sticky.has(h.nodeId) ? 'other-region' : 'outranked' })
+    if (!picked.has(h.nodeId)) rejected.push({ nodeId: h.nodeId, reason: regionWon && !inRegion(h) && !req.sticky.has(h.nodeId) ? 'other-region' : 'outranked' })
   }
-  return { chosen, rejected }
+  return { chosen: [...picked], rejected }
 }
 
 /**
@@ -172,7 +174,7 @@ export function ratioAfter(h: Pick<HostCandidate, 'load' | 'capacity'>): number 
  * showed this). Weighted by capacity, every host is drawn in proportion to
  * what it can take, and the comparison evens out the ratios.
  */
-export function powerOfTwoChoices<T extends Pick<HostCandidate, 'load' | 'capacity'>>(hosts: readonly T[], k: number, random: () => number): T[] {
+export function powerOfTwoChoices<T extends Pick<HostCandidate, 'load' | 'capacity'>>(hosts: readonly T[], k: number, random: () => number, preferred?: (h: T) => boolean): T[] {
   const pool = [...hosts]
   let total = 0
   for (const h of pool) total += weight(h)
@@ -183,7 +185,7 @@ export function powerOfTwoChoices<T extends Pick<HostCandidate, 'load' | 'capaci
     else {
       const i = draw(pool, total, random, -1)
       const j = draw(pool, total - weight(pool[i]!), random, i)
-      pick = better(pool[i]!, pool[j]!) ? i : j
+      pick = better(pool[i]!, pool[j]!, preferred) ? i : j
     }
     const [taken] = pool.splice(pick, 1)
     total -= weight(taken!)
@@ -210,10 +212,11 @@ function draw(pool: readonly Pick<HostCandidate, 'capacity'>[], total: number, r
   return last
 }
 
-/** a is at least as good as b: lower ratio after admission, then more free slots, then a (the first drawn). */
-function better(a: Pick<HostCandidate, 'load' | 'capacity'>, b: Pick<HostCandidate, 'load' | 'capacity'>): boolean {
+/** a is at least as good as b: lower ratio after admission, then the preferred (region), then more free slots, then a (the first drawn). */
+function better<T extends Pick<HostCandidate, 'load' | 'capacity'>>(a: T, b: T, preferred?: (h: T) => boolean): boolean {
   const d = ratioAfter(a) - ratioAfter(b)
   if (d !== 0) return d < 0
+  if (preferred && preferred(a) !== preferred(b)) return preferred(a)
   return a.capacity - a.load >= b.capacity - b.load
 }
 

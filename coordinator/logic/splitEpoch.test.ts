@@ -29,6 +29,33 @@ describe('splitEpoch', () => {
     expect(() => splitEpoch({ revenueWei: -1n, carriedInWei: 0n, feeBps: 0, serviceMsByPayee: new Map() })).toThrow(/negative/)
   })
 
+  test('behavior: the share of a host without a payout address stays in the carry', () => {
+    // A served 1 min, a host without payout 3 min: A gets a quarter, not everything.
+    const r = splitEpoch({ revenueWei: 1_000n, carriedInWei: 0n, feeBps: 0, serviceMsByPayee: new Map([[A, 60_000]]), unpaidServiceMs: 180_000 })
+    expect(r).toEqual({ feeWei: 0n, payouts: [{ payee: A, serviceMs: 60_000, amountWei: 250n }], carriedOutWei: 750n })
+    // Only unpaid hosts served: the fee is earned, the rest waits in the carry.
+    expect(splitEpoch({ revenueWei: 1_000n, carriedInWei: 0n, feeBps: 1_000, serviceMsByPayee: new Map(), unpaidServiceMs: 1 })).toEqual({ feeWei: 100n, payouts: [], carriedOutWei: 900n })
+    expect(() => splitEpoch({ revenueWei: 1n, carriedInWei: 0n, feeBps: 0, serviceMsByPayee: new Map(), unpaidServiceMs: -1 })).toThrow(/unpaidServiceMs/)
+  })
+
+  test('property: payouts + fee + carry = revenue + carry in, and a host without payout never increases anyone\'s share', () => {
+    const payees = fc.array(fc.tuple(fc.constantFrom(A, B, '0x' + 'c'.repeat(40)), fc.integer({ min: 1, max: 86_400_000 })), { maxLength: 5 })
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: 10n ** 24n }), fc.bigInt({ min: 0n, max: 10n ** 20n }), fc.integer({ min: 0, max: 10_000 }), payees, fc.integer({ min: 0, max: 86_400_000 }), (revenueWei, carriedInWei, feeBps, service, unpaidServiceMs) => {
+        const serviceMsByPayee = new Map<string, number>()
+        for (const [p, ms] of service) serviceMsByPayee.set(p, (serviceMsByPayee.get(p) ?? 0) + ms)
+        const withUnpaid = splitEpoch({ revenueWei, carriedInWei, feeBps, serviceMsByPayee, unpaidServiceMs })
+        const paid = withUnpaid.payouts.reduce((n, p) => n + p.amountWei, 0n)
+        expect(withUnpaid.feeWei + paid + withUnpaid.carriedOutWei).toBe(revenueWei + carriedInWei)
+        if (serviceMsByPayee.size === 0) return
+        // The same epoch without the unpaid host's service: nobody's payout may be smaller there.
+        const without = new Map(splitEpoch({ revenueWei, carriedInWei, feeBps, serviceMsByPayee }).payouts.map((p) => [p.payee, p.amountWei]))
+        for (const p of withUnpaid.payouts) expect(p.amountWei).toBeLessThanOrEqual(without.get(p.payee)!)
+        expect(withUnpaid.carriedOutWei).toBeGreaterThanOrEqual((revenueWei + carriedInWei - withUnpaid.feeWei) * BigInt(unpaidServiceMs) / (BigInt(unpaidServiceMs) + [...serviceMsByPayee.values()].reduce((n, ms) => n + BigInt(ms), 0n)))
+      }),
+    )
+  })
+
   test('property: over any number of epochs, paid + fees + carried equals revenue exactly', () => {
     const epoch = fc.record({
       revenue: fc.bigInt({ min: 0n, max: 10n ** 24n }),

@@ -3,7 +3,8 @@
  * the pool fee first, then the rest in proportion to each payee's
  * corroborated service time, rounded down; what rounding leaves over is
  * carried into the next epoch, so fee + payouts + carriedOut always equals
- * revenue + carriedIn exactly.
+ * revenue + carriedIn exactly. The share of service by hosts that cannot be
+ * paid (no payout address) is carried too.
  */
 export interface SplitInput {
   revenueWei: bigint
@@ -11,6 +12,12 @@ export interface SplitInput {
   feeBps: number
   /** Service milliseconds per payee address (lowercase 0x…). */
   serviceMsByPayee: ReadonlyMap<string, number>
+  /**
+   * Service by hosts without a payout address. It counts toward the total, so
+   * their share is computed like anyone's and stays in the carry: dividing it
+   * among the others would pay them for time they did not serve.
+   */
+  unpaidServiceMs?: number | undefined
 }
 
 export interface SplitResult {
@@ -25,7 +32,9 @@ export function splitEpoch(input: SplitInput): SplitResult {
   if (!Number.isInteger(feeBps) || feeBps < 0 || feeBps > 10_000) throw new RangeError('feeBps must be an integer in 0..10000')
   const pot = revenueWei + carriedInWei
   const entries = [...input.serviceMsByPayee].filter(([, ms]) => ms > 0).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-  const totalMs = entries.reduce((n, [, ms]) => n + BigInt(ms), 0n)
+  const unpaidMs = input.unpaidServiceMs ?? 0
+  if (!Number.isInteger(unpaidMs) || unpaidMs < 0) throw new RangeError('unpaidServiceMs must be a non-negative integer')
+  const totalMs = entries.reduce((n, [, ms]) => n + BigInt(ms), BigInt(unpaidMs))
   // Nobody served: no fee is earned and everything waits for the next epoch.
   if (totalMs === 0n) return { feeWei: 0n, payouts: [], carriedOutWei: pot }
   const feeWei = (pot * BigInt(feeBps)) / 10_000n

@@ -7,6 +7,7 @@ export const requestHosts: Handler = async (raw, conn, services) => {
   const session = conn.session!
   if (session.role !== 'client') throw rpcError('UNAUTHORIZED', 'only clients may request hosts')
   const params = parseParams(requestHostsParamsSchema, raw, 'vipnode_requestHosts')
+  await services.refunds.assertServable(session.nodeId)
   const { ok, balanceWei } = await services.metering.canBeServed(session.nodeId)
   if (!ok) {
     const url = services.config.topupUrl ? topupLink(services.config.topupUrl, session.nodeId) : undefined
@@ -16,9 +17,17 @@ export const requestHosts: Handler = async (raw, conn, services) => {
       { balanceWei: balanceWei.toString(), ...(url ? { topupUrl: url } : {}) },
     )
   }
+  // A client must be able to pay every host it holds for one update interval: keys with dust cannot hold slots.
+  const holdMs = services.config.updateIntervalMs
+  const affordable = await services.metering.affordableHosts(session.nodeId, holdMs)
+  if (affordable < 1) {
+    throw rpcError('INSUFFICIENT_BALANCE', `balance ${balanceWei} wei cannot pay a host for one update interval (${holdMs} ms)`, {
+      balanceWei: balanceWei.toString(),
+    })
+  }
   const end = services.metrics.assignmentSeconds.startTimer()
   try {
-    const result: RequestHostsResult = await services.assignments.requestHosts(session, params.count, params.kind)
+    const result: RequestHostsResult = await services.assignments.requestHosts(session, params.count, params.kind, { replace: params.replace, affordable })
     return result
   } finally {
     end()

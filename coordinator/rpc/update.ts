@@ -5,10 +5,7 @@
  */
 import { parseParams, parseNodeId, parseEnode, updateParamsSchema, weiToWire, type NodeId, type UpdateResult } from '../../protocol/index.ts'
 import type { CoordinatorServices, Handler } from './context.ts'
-import { plausibleHead } from '../logic/plausibleHead.ts'
-
-/** How far ahead of the other agents a reported head may be (about 13 minutes of mainnet blocks). */
-const MAX_BLOCKS_AHEAD = 64
+import { isImplausibleHead } from '../logic/heads.ts'
 import { Accounts, topupLink } from '../services/metering.ts'
 
 /** The peer's node ID: from `enode` when present (geth >= 1.9 hashes `id`), else from a public-key `id`. */
@@ -31,12 +28,15 @@ export function peerNodeId(peer: { id: string; enode?: string | undefined }): No
  * Agents report the same peers every interval: parsing each enode once
  * instead of every time took a tenth of the report path off the profile.
  * Bounded; cleared whole when full, which costs one re-parse per entry.
+ * Enodes and bare ids are parsed differently, so they are keyed apart: in one
+ * key space an agent's malformed `{id: "<an enode>"}` cached "no node" for
+ * that enode, and the host that reported it properly lost its metering.
  */
 const peerIdCache = new Map<string, NodeId | null>()
 const PEER_ID_CACHE_MAX = 200_000
 
-function cachedPeerNodeId(peer: { id: string; enode?: string | undefined }): NodeId | undefined {
-  const key = peer.enode ?? peer.id
+export function cachedPeerNodeId(peer: { id: string; enode?: string | undefined }): NodeId | undefined {
+  const key = peer.enode !== undefined ? `enode:${peer.enode}` : `id:${peer.id}`
   let id = peerIdCache.get(key)
   if (id === undefined) {
     if (peerIdCache.size >= PEER_ID_CACHE_MAX) peerIdCache.clear()
@@ -76,10 +76,22 @@ export const update: Handler = async (raw, conn, services) => {
     if (r.requests > 0) metrics.relayRequests.inc({ role: session.role }, r.requests)
   }
   if (params.capabilities && session.role === 'host' && session.kind === 'rpc') session.capabilities = new Set(params.capabilities)
-  const { exhausted } = await metering.ingest(session, peers, params.block, now)
-  // Stored as reported, but counted for health only when plausible against the other agents on this chain.
-  if (plausibleHead(params.block.number, services.chainHeads.medianOn(session.chainId), MAX_BLOCKS_AHEAD)) session.blockNumber = params.block.number
-  else services.log.warn('implausible head ignored for health', { node: session.nodeId, reported: params.block.number })
+  // A report sooner than half an interval after the last metered one is answered but not metered: agents
+  // report early now and then (on connect, on a notice), and metering every frame of a burst bought nothing
+  // but chances to bill the same interval twice.
+  let exhausted: NodeId[] = []
+  if (session.lastMeteredAtMs === undefined || now - session.lastMeteredAtMs >= services.config.updateIntervalMs / 2) {
+    session.lastMeteredAtMs = now
+    ;({ exhausted } = await metering.ingest(session, peers, params.block, now))
+  } else metrics.reportsUnmetered.inc()
+  // Kept as reported: only hosts' heads count, and only as a quorum (logic/heads.ts), so a claim far ahead
+  // moves nothing alone. It is counted, to show who tries.
+  const bestHead = services.chainHeads.bestHead(session.chainId)
+  if (isImplausibleHead(params.block.number, bestHead, services.config.maxBlockLag)) {
+    metrics.implausibleHeads.inc({ role: session.role })
+    services.log.warn('implausible head', { node: session.nodeId, role: session.role, reported: params.block.number, bestHead })
+  }
+  session.blockNumber = params.block.number
   for (const clientId of exhausted) await cutOff(clientId, services)
 
   // Read after the write settled: admissions and releases may have happened meanwhile.

@@ -15,11 +15,13 @@ import {
   RpcError,
   ErrorCode,
   type ChallengeParams,
+  originFromHostHeader,
 } from '../../protocol/index.ts'
 import { handlers, publicMethods } from '../rpc/index.ts'
 import type { CoordinatorServices, ServerConnection } from '../rpc/context.ts'
 import { CloseCode } from '../services/sessions.ts'
 import { TokenBucket } from './rateLimiter.ts'
+import { SocketGate, setFrameLimit, type GateTicket } from './socketGate.ts'
 
 /** A socket whose unsent data grows past this is a slow consumer and is dropped. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024
@@ -40,14 +42,19 @@ export function createAgentSocketServer(services: CoordinatorServices): AgentSoc
     perMessageDeflate: false,
   })
   const alive = new WeakMap<WebSocket, boolean>()
-  // Connection floods: sockets not yet authenticated, per remote address (see maxPendingSocketsPerAddress).
-  const pendingByAddress = new Map<string, number>()
-  const releaseByRequest = new WeakMap<IncomingMessage, () => void>()
-  const floodLoggedAtMs = new Map<string, number>()
+  // Connection floods and address caps (socketGate.ts): pending per address and in all, authenticated per address.
+  const gate = new SocketGate(
+    { maxPendingPerAddress: config.maxPendingSocketsPerAddress, maxPending: config.maxPendingSockets, maxAuthenticatedPerAddress: config.maxAgentsPerAddress },
+    { log, clock, name: '' },
+  )
+  const ticketByRequest = new WeakMap<IncomingMessage, GateTicket>()
+  const hardFrameCap = config.maxFrameBytes * 4
 
   wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
-    const remoteAddress = req.socket.remoteAddress ?? 'unknown'
-    const releaseAddress = releaseByRequest.get(req)
+    const remoteAddress = services.clientAddress(req)
+    const ticket = ticketByRequest.get(req)
+    // Until vipnode_connect succeeds only a small frame is read; a larger one closes the socket (1009) before it is buffered.
+    setFrameLimit(ws, Math.min(config.maxPreAuthFrameBytes, hardFrameCap))
     const socketId = randomUUID()
     const sockLog = log.child({ socket: socketId, remote: remoteAddress })
     const bucket = new TokenBucket(config.rateLimitPerSecond, config.rateLimitBurst, clock.now())
@@ -70,7 +77,12 @@ export function createAgentSocketServer(services: CoordinatorServices): AgentSoc
       socketId,
       remoteAddress,
       session: undefined,
-      auth: { challenge: newChallenge(), expiresAtMs: clock.now() + config.challengeTtlMs, used: false },
+      auth: {
+        challenge: newChallenge(),
+        expiresAtMs: clock.now() + config.challengeTtlMs,
+        used: false,
+        reachedOrigin: originFromHostHeader(req.headers.host, 'encrypted' in req.socket && req.socket.encrypted === true),
+      },
       call: (method, params, options) => peer.call(method, params, options),
       notify: (method, params) => peer.notify(method, params),
       close: (code, reason) => ws.close(code, reason),
@@ -79,6 +91,8 @@ export function createAgentSocketServer(services: CoordinatorServices): AgentSoc
     const peer = new RpcPeer({
       send,
       requestTimeoutMs: config.admitTimeoutMs,
+      // One frame at a time per socket: a burst of reports must not be metered concurrently (docs/security.md).
+      serialDispatch: true,
       dispatch: async (method, params, kind) => {
         const handler = Object.hasOwn(handlers, method) ? handlers[method as keyof typeof handlers] : undefined
         let code = 0
@@ -87,10 +101,17 @@ export function createAgentSocketServer(services: CoordinatorServices): AgentSoc
           if (kind === 'notification') throw rpcError('INVALID_REQUEST', `${method} must be called with an id`)
           if (!conn.session && !publicMethods.has(method)) throw rpcError('UNAUTHORIZED')
           const wasAuthenticated = conn.session !== undefined
+          if (!wasAuthenticated && ticket && ticket.authenticatedCount() >= config.maxAgentsPerAddress) {
+            sockLog.warn('agents per address at the cap: login refused', { limit: config.maxAgentsPerAddress })
+            setImmediate(() => ws.close(CloseCode.ADDRESS_FULL, 'too many agents from this address'))
+            throw rpcError('RATE_LIMITED', `this address (${ticket.key}) already holds ${config.maxAgentsPerAddress} authenticated agents, the most allowed`)
+          }
           const result = await handler(params, conn, services)
           if (!wasAuthenticated && conn.session) {
             metrics.pendingSockets.dec()
-            releaseAddress?.()
+            setFrameLimit(ws, hardFrameCap)
+            // Two logins from one address racing past the check above: the later one is cut.
+            if (ticket && !ticket.authenticate()) ws.close(CloseCode.ADDRESS_FULL, 'too many agents from this address')
           }
           return result
         } catch (err) {
@@ -176,33 +197,15 @@ export function createAgentSocketServer(services: CoordinatorServices): AgentSoc
   return {
     wss,
     handleUpgrade(req, socket, head) {
-      const address = req.socket.remoteAddress ?? 'unknown'
-      const pending = pendingByAddress.get(address) ?? 0
-      if (pending >= config.maxPendingSocketsPerAddress) {
-        const now = clock.now()
-        if (now - (floodLoggedAtMs.get(address) ?? -Infinity) >= 10_000) {
-          floodLoggedAtMs.set(address, now)
-          log.warn('connection flood: upgrade refused', { remote: address, pending, limit: config.maxPendingSocketsPerAddress })
-        }
-        socket.once('finish', () => socket.destroy())
-        socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nRetry-After: 5\r\nContent-Length: 0\r\n\r\n')
+      const decision = gate.admit(services.clientAddress(req))
+      if (!decision.ok) {
+        gate.refuse(socket, decision)
         return
       }
-      pendingByAddress.set(address, pending + 1)
-      let held = true
-      // Released when the socket authenticates or closes, whichever comes first (a failed handshake closes it too).
-      const release = () => {
-        if (!held) return
-        held = false
-        const left = (pendingByAddress.get(address) ?? 1) - 1
-        if (left > 0) pendingByAddress.set(address, left)
-        else {
-          pendingByAddress.delete(address)
-          floodLoggedAtMs.delete(address)
-        }
-      }
-      socket.once('close', release)
-      releaseByRequest.set(req, release)
+      const { ticket } = decision
+      // Released when the socket closes (a failed handshake closes it too); authentication moves it to the authenticated count.
+      socket.once('close', () => ticket.release())
+      ticketByRequest.set(req, ticket)
       wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req))
     },
     async close() {

@@ -83,16 +83,22 @@ describe('endpoint', () => {
     expect(await byQuery.text()).toBe(`${a.id.enode}\n`)
   })
 
-  test('behavior: the given node is not offered itself or the hosts it already has; fewer than asked comes with the reason', async () => {
+  test('behavior: the preview does not depend on the node\'s history: a node holding a host gets the same answer as a fresh one (no stickiness to leak its hosts)', async () => {
     const { c, agent } = await start()
     const a = await agent({ role: 'host' })
     const b = await agent({ role: 'host' })
     await agent({ role: 'host', capacity: 1, chainId: 1 })
     const client = await agent({ role: 'client' })
     const got = await client.conn.call('vipnode_requestHosts', { count: 1 })
-    const other = [a, b].find((h) => h.id.nodeId !== got.hosts[0]!.nodeId)!
-    const res = await fetch(`${c.url}/v1/bootstrap?network=1337&count=3&nodeId=${client.id.nodeId}`)
-    expect(await res.json()).toEqual({ hosts: [other.id.enode], message: 'only 1 of 3 hosts on chain 1337: 1 wrong-network' })
+    expect(got.hosts).toHaveLength(1)
+    const preview = async (nodeId: string) => (await (await fetch(`${c.url}/v1/bootstrap?network=1337&count=3&nodeId=${nodeId}`)).json()) as { hosts: string[]; message?: string }
+    const withHistory = await preview(client.id.nodeId)
+    const fresh = await preview('ab'.repeat(64))
+    expect(withHistory.message).toBe('only 2 of 3 hosts on chain 1337: 1 wrong-network')
+    expect({ ...withHistory, hosts: [...withHistory.hosts].sort() }).toEqual({ ...fresh, hosts: [...fresh.hosts].sort() })
+    expect([...withHistory.hosts].sort()).toEqual([a.id.enode, b.id.enode].sort())
+    // A host asking for its own bootstrap list is not offered itself.
+    expect((await preview(a.id.nodeId)).hosts).toEqual([b.id.enode])
   })
 
   test('behavior: no host fits: 503 with the same explanation as vipnode_requestHosts, in JSON or as a text line', async () => {

@@ -3,18 +3,20 @@
  * URIs, for nodes that run no shim (paste them as static nodes, or feed them
  * to --bootnodes).
  *
- * The caller is not authenticated: it cannot prove it owns `nodeId`. So this
- * endpoint only previews: it runs the same filters and choice as
+ * The caller is not authenticated: it cannot prove it owns `nodeId`. So the
+ * answer does not depend on that node's history (no stickiness, no cool-down:
+ * it would reveal the node's recent hosts), and this endpoint only previews: it runs the same filters and choice as
  * vipnode_requestHosts but reserves nothing, asks no host to admit anyone and
  * starts no charge. Otherwise anyone could make hosts trust, and the pool bill,
  * a node that is not theirs. The hosts offered have free slots; whether they
  * accept the node as an ordinary peer is up to them. It is rate-limited per IP
  * because every call walks all hosts and lands in the decision log.
  */
+import { addressKey } from './clientAddress.ts'
 import { Router, type Request } from 'express'
 import { MAX_HOSTS_PER_REQUEST, parseNodeId, type NodeId } from '../../protocol/index.ts'
 import type { CoordinatorServices } from '../rpc/context.ts'
-import { TokenBucket } from './rateLimiter.ts'
+import { AddressRateLimiter } from './rateLimiter.ts'
 
 export const BOOTSTRAP_PATH = '/v1/bootstrap'
 const DEFAULT_COUNT = 3
@@ -91,22 +93,13 @@ export function parseBootstrapQuery(query: Record<string, unknown>, poolChainId:
 
 export function bootstrapRoutes(services: CoordinatorServices): Router {
   const { assignments, config, clock, log } = services
-  const buckets = new Map<string, TokenBucket>()
-  const allow = (ip: string): boolean => {
-    const now = clock.now()
-    let bucket = buckets.get(ip)
-    if (bucket) buckets.delete(ip) // re-inserted last: the Map's order is least recently used first
-    else bucket = new TokenBucket(RATE_PER_SECOND, RATE_BURST, now)
-    buckets.set(ip, bucket)
-    if (buckets.size > MAX_TRACKED_IPS) buckets.delete(buckets.keys().next().value!)
-    return bucket.take(now)
-  }
+  const limiter = new AddressRateLimiter(RATE_PER_SECOND, RATE_BURST, () => clock.now(), MAX_TRACKED_IPS)
 
   const r = Router()
   r.get(BOOTSTRAP_PATH, (req: Request, res) => {
     res.set('Cache-Control', 'no-store')
-    // The socket address, not X-Forwarded-For: a header anyone can set would make the limit useless.
-    if (!allow(req.socket.remoteAddress ?? 'unknown')) {
+    // The client's address (X-Forwarded-For only from --trust-proxy: a header anyone can set would make the limit useless), IPv6 per /64.
+    if (!limiter.take(addressKey(services.clientAddress(req)))) {
       res.set('Retry-After', '1').status(429).json({ error: { code: 'RATE_LIMITED', message: `at most ${RATE_PER_SECOND} request per second (burst ${RATE_BURST}) per address` } })
       return
     }
@@ -117,8 +110,10 @@ export function bootstrapRoutes(services: CoordinatorServices): Router {
       return
     }
     const q = parsed.value
-    const result = assignments.preview({ chainId: q.chainId, count: q.count, kind: 'peer', nodeId: q.nodeId, region: q.region ?? null })
-    const enodes = result.hosts.map((h) => h.enode)
+    // Anonymous: the preview must not depend on the node's history (stickiness would list its recent hosts to
+    // anyone who knows its node ID), so the node ID only keeps the node from being offered to itself.
+    const result = assignments.preview({ chainId: q.chainId, count: q.count, kind: 'peer', region: q.region ?? null })
+    const enodes = result.hosts.filter((h) => h.nodeId !== q.nodeId).map((h) => h.enode)
     log.debug('bootstrap preview', { chainId: q.chainId, requested: q.count, offered: enodes.length, node: q.nodeId ?? null })
     const status = enodes.length === 0 ? 503 : 200
     if (q.format === 'text') {

@@ -1,14 +1,20 @@
 /**
- * Payout reads: public proofs for claimants, and admin views of usage and
- * epochs behind a bearer token. Amounts are decimal wei strings.
+ * Payout reads: public proofs for claimants and every settled epoch's tree
+ * (rate-limited per address, cost independent of the pool's history), and
+ * admin views of usage and epochs behind a bearer token. Amounts are decimal wei strings.
  */
 import { Router, type Request, type Response, type NextFunction } from 'express'
-import { timingSafeEqual, createHash } from 'node:crypto'
-import { StandardMerkleTree } from '@openzeppelin/merkle-tree'
+import { PayoutTrees } from '../services/payoutTrees.ts'
+import { AddressRateLimiter } from './rateLimiter.ts'
+import { adminAttempts, judgeBearer } from '../dashboard/auth.ts'
 import type { CoordinatorServices } from '../rpc/context.ts'
 import type { EpochRecord } from '../store/store.ts'
 
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/
+/** Per address, for the public payout and tree lookups: a claimant or a verifier needs a few, a crawler gets few. */
+const RATE_PER_SECOND = 3
+const RATE_BURST = 30
+const MAX_TRACKED_IPS = 10_000
 
 export function epochJson(e: EpochRecord) {
   return {
@@ -27,16 +33,20 @@ export function epochJson(e: EpochRecord) {
   }
 }
 
-function requireAdmin(token: string | undefined) {
-  const digest = (s: string) => createHash('sha256').update(s).digest()
+function requireAdmin(services: CoordinatorServices) {
+  const token = services.config.adminToken
   return (req: Request, res: Response, next: NextFunction) => {
-    const given = /^Bearer (.+)$/.exec(req.get('authorization') ?? '')?.[1]
-    // Hash both sides so the comparison is constant-time whatever the lengths.
-    if (!token || !given || !timingSafeEqual(digest(given), digest(token))) {
-      res.status(401).json({ error: { code: 'UNAUTHORIZED', message: token ? 'admin token required: Authorization: Bearer <token>' : 'the admin API is off: start the coordinator with --admin-token' } })
+    const address = services.clientAddress(req)
+    const verdict = judgeBearer(req, token, address, adminAttempts(services, services.clock))
+    if (verdict?.ok) return next()
+    if (verdict?.status === 429) {
+      services.log.warn('admin bearer attempts rate limited', { remote: address })
+      res.set('Retry-After', String(verdict.retryAfterS))
+      res.status(429).json({ error: { code: 'RATE_LIMITED', message: verdict.message } })
       return
     }
-    next()
+    if (verdict) services.log.warn('admin bearer token refused', { remote: address })
+    res.status(401).json({ error: { code: 'UNAUTHORIZED', message: token ? 'admin token required: Authorization: Bearer <token>' : 'the admin API is off: start the coordinator with --admin-token' } })
   }
 }
 
@@ -44,29 +54,78 @@ export function payoutRoutes(services: CoordinatorServices): Router {
   const { store } = services
   const r = Router()
 
-  r.get('/v1/payouts/:address', async (req, res) => {
+  const trees = new PayoutTrees(store)
+  const limited = new AddressRateLimiter(RATE_PER_SECOND, RATE_BURST, () => Date.now(), MAX_TRACKED_IPS).middleware(services.clientAddress)
+
+  /**
+   * The payee's proof. Off chain: against the latest settled epoch. On chain: against the epoch whose
+   * root is *active* on chain (status `claimable`), with the epoch whose root is pending beside it
+   * (`pending`: its cumulative and when it becomes claimable). A payee found only in a pending root
+   * gets status `pending` and no proof yet. Cost: a few indexed reads and map lookups (services/payoutTrees.ts).
+   */
+  r.get('/v1/payouts/:address', limited, async (req, res) => {
+    res.set('Cache-Control', 'no-store')
     const address = req.params.address
     if (!ADDRESS.test(address)) {
       res.status(400).json({ error: { code: 'INVALID_PARAMS', message: 'address must be a 0x-prefixed 20-byte hex address' } })
       return
     }
-    const latest = (await store.listEpochs()).at(-1)
-    if (!latest || latest.tree === '{}') {
+    const latest = await store.latestPayoutEpoch()
+    if (!latest) {
       res.status(404).json({ error: { code: 'NOT_FOUND', message: 'no epoch with payouts has been settled yet' } })
       return
     }
-    const tree = StandardMerkleTree.load<[string, string]>(JSON.parse(latest.tree))
-    for (const [i, [payee, cumulative]] of tree.entries()) {
-      if (payee.toLowerCase() === address.toLowerCase()) {
-        res.json({ address: payee, epoch: latest.epoch, root: latest.root, cumulativeWei: cumulative, proof: tree.getProof(i), txHash: latest.txHash })
-        return
-      }
+    const roots = services.chainRoots?.()
+    const claimableEpoch = roots ? await trees.epochOfRoot(roots.activeRoot) : latest.epoch
+    const pendingEpoch = roots?.pending ? await trees.epochOfRoot(roots.pending.root) : undefined
+    const claimable = claimableEpoch !== undefined ? await trees.leafIn(claimableEpoch, address) : undefined
+    const pendingLeaf = pendingEpoch !== undefined ? await trees.leafIn(pendingEpoch, address) : undefined
+    const pending = pendingLeaf && roots?.pending
+      ? { epoch: pendingLeaf.epoch, root: pendingLeaf.root, cumulativeWei: pendingLeaf.cumulativeWei, claimableAtMs: roots.pending.claimableAtMs, txHash: pendingLeaf.txHash }
+      : null
+    if (claimable) {
+      res.json({ ...claimable, status: 'claimable', pending })
+      return
     }
-    res.status(404).json({ error: { code: 'NOT_FOUND', message: `${address} has no entitlement as of epoch ${latest.epoch}` } })
+    if (pending) {
+      res.json({ address: pendingLeaf!.address, status: 'pending', epoch: pending.epoch, root: pending.root, cumulativeWei: pending.cumulativeWei, proof: null, txHash: pending.txHash, pending })
+      return
+    }
+    const inLatest = await trees.leafIn(latest.epoch, address)
+    const message = inLatest ? `${address} has an entitlement as of epoch ${latest.epoch}, whose root is not proposed on chain yet` : `${address} has no entitlement as of epoch ${latest.epoch}`
+    res.status(404).json({ error: { code: 'NOT_FOUND', message } })
+  })
+
+  // The newest tree whose root is on chain: where `vipnode verify-root` starts without --epoch.
+  r.get('/v1/epochs/latest/tree', limited, async (_req, res) => {
+    res.set('Cache-Control', 'no-store')
+    const latest = await store.latestPayoutEpoch({ posted: true })
+    if (!latest) {
+      res.status(404).json({ error: { code: 'NOT_FOUND', message: 'no payout root has been posted on chain yet' } })
+      return
+    }
+    res.redirect(302, `/v1/epochs/${latest.epoch}/tree`)
+  })
+
+  // Every settled epoch's full leaf set (StandardMerkleTree dump), so anyone can rebuild and check its root.
+  r.get('/v1/epochs/:epoch/tree', limited, async (req, res) => {
+    const n = Number(req.params.epoch)
+    if (!/^[1-9][0-9]{0,15}$/.test(req.params.epoch) || !Number.isSafeInteger(n)) {
+      res.set('Cache-Control', 'no-store').status(400).json({ error: { code: 'INVALID_PARAMS', message: 'epoch must be a positive integer (or "latest")' } })
+      return
+    }
+    const t = await trees.treeBody(n)
+    if (!t.ok) {
+      res.set('Cache-Control', 'no-store').status(404).json({ error: { code: t.code, message: t.message } })
+      return
+    }
+    // Immutable once settled: caches and mirrors may keep it forever.
+    res.set({ 'Cache-Control': 'public, max-age=31536000, immutable', ETag: `"${t.root}"`, 'X-Vipnode-Epoch': String(t.epoch), 'X-Vipnode-Root': t.root })
+    res.type('application/json').send(t.body)
   })
 
   const admin = Router()
-  admin.use(requireAdmin(services.config.adminToken))
+  admin.use(requireAdmin(services))
   admin.get('/epochs', async (_req, res) => {
     res.json({ epochs: (await store.listEpochs()).map(epochJson) })
   })

@@ -17,10 +17,11 @@ export interface StatusBody {
 
 export function status(services: CoordinatorServices): StatusBody {
   const byChain = new Map<number, { hostsOnline: number; freeSlots: number }>()
+  const now = services.clock.now()
   for (const h of services.sessions.sessions('host')) {
     const entry = byChain.get(h.chainId) ?? { hostsOnline: 0, freeSlots: 0 }
     entry.hostsOnline++
-    entry.freeSlots += Math.max(0, h.capacity - services.assignments.loadOf(h.nodeId))
+    entry.freeSlots += services.assignments.freeSlotsOf(h, now)
     byChain.set(h.chainId, entry)
   }
   const networks = [...byChain].map(([chainId, v]) => ({ chainId, ...v })).sort((a, b) => a.chainId - b.chainId)

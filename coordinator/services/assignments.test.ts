@@ -15,7 +15,6 @@ import { openSqliteStore, type SqliteStore } from '../store/sqlite/sqliteStore.t
 import { createCoordinatorMetrics } from '../metrics.ts'
 import { AssignmentService, type AssignmentOptions, type AssignmentDeps } from './assignments.ts'
 import { SessionRegistry, type AgentConnection, type AgentSession } from './sessions.ts'
-import type { HeadView } from '../logic/heads.ts'
 
 const GRACE = 1_000
 const stores: SqliteStore[] = []
@@ -46,7 +45,8 @@ function setup(opts: Partial<AssignmentOptions> = {}, deps: Partial<AssignmentDe
   const registry = new Registry()
   const metrics = createCoordinatorMetrics(registry)
   const service = new AssignmentService(
-    { admitTimeoutMs: 1_000, releaseGraceMs: GRACE, startupGraceMs: GRACE, coolDown: { baseMs: 10_000, maxMs: 300_000 }, stickyMs: 60_000, lagGraceMs: 2 * GRACE, ...opts },
+    // Slow start off: these tests are about capacity, cool-downs and choice; slow start has its own tests.
+    { admitTimeoutMs: 1_000, releaseGraceMs: GRACE, startupGraceMs: GRACE, coolDown: { baseMs: 10_000, maxMs: 300_000 }, stickyMs: 60_000, lagGraceMs: 2 * GRACE, slowStartSlots: 0, ...opts },
     { store, sessions, clock, log: silentLogger, metrics, random: firstTwo, ...deps },
   )
   const agent = (role: 'host' | 'client', o: Partial<AgentSession> = {}): FakeAgent => {
@@ -207,9 +207,10 @@ describe('stickiness', () => {
 })
 
 describe('region', () => {
-  test('behavior: a client in a region gets a host there when one is eligible; others are skipped as other-region', async () => {
+  test('behavior: a client in a region gets a host there when it is as good as any; others are skipped as other-region', async () => {
     const { service, host, client, ask, ids } = setup()
-    const us = host({ region: 'us' })
+    // Equal hosts: the region breaks every tie (it never outweighs load: selectHosts.test.ts).
+    const us = host({ region: 'us', capacity: 2 })
     const eu = host({ region: 'eu', capacity: 2 })
     const c = client({ region: 'eu' })
     expect(ids(await ask(c))).toEqual([eu.session.nodeId])
@@ -233,15 +234,17 @@ describe('lagging hosts', () => {
     const { host, client, ask } = setup({ maxBlockLag: 8 })
     host({ blockNumber: 91 })
     host({ capacity: 1, blockNumber: 100 })
+    host({ capacity: 0, blockNumber: 100 }) // two of three hosts at 100 make it the best head
     await ask(client())
     const err = await ask(client()).catch((e: unknown) => e)
-    expect(err).toMatchObject({ code: ErrorCode.NO_HOSTS_AVAILABLE, message: 'no hosts with free slots on chain 1: 1 full, 1 lagging' })
+    expect(err).toMatchObject({ code: ErrorCode.NO_HOSTS_AVAILABLE, message: 'no hosts with free slots on chain 1: 2 full, 1 lagging' })
   })
 
   test('behavior: a host lagging beyond the grace period loses its clients with host-lagging; they are told and it evicts them', async () => {
     const { service, clock, registry, host, client, ask } = setup({ maxBlockLag: 8, lagGraceMs: 2_000 })
     const slow = host()
-    const fast = host({ capacity: 0 }) // sets the best head, takes no clients
+    const fast = host({ capacity: 0 }) // with the next, sets the best head; they take no clients
+    host({ capacity: 0 })
     const c = client()
     await ask(c)
     slow.session.blockNumber = 90
@@ -261,6 +264,7 @@ describe('lagging hosts', () => {
     const { service, clock, host, client, ask } = setup({ maxBlockLag: 8, lagGraceMs: 2_000 })
     const h = host()
     host({ capacity: 0 })
+    host({ capacity: 0 })
     const c = client()
     await ask(c)
     h.session.blockNumber = 50
@@ -277,12 +281,26 @@ describe('lagging hosts', () => {
     expect(await service.sweep()).toBe(1)
   })
 
-  test('behavior: a second head source (the tracker, later) can make every agent-reported head look behind', async () => {
-    const tracker: HeadView = { bestHead: (chainId) => (chainId === 1 ? 200 : undefined) }
-    const { service, host, client, ask } = setup({ maxBlockLag: 8 }, { heads: tracker })
-    host({ blockNumber: 100 })
-    expect(service.bestHead(1)).toBe(200)
-    await expect(ask(client())).rejects.toMatchObject({ message: 'no hosts with free slots on chain 1: 1 lagging' })
+  test('behavior: the best head needs a quorum of hosts: one host ahead of another, or any number of clients, cannot make it lag', async () => {
+    const { service, host, client, ask } = setup({ maxBlockLag: 8 })
+    const honest = host({ blockNumber: 100 })
+    expect(service.bestHead(1)).toBe(100) // one host: its own head
+    host({ capacity: 0, blockNumber: 164 })
+    client({ blockNumber: 164 })
+    client({ blockNumber: 164 })
+    expect(service.bestHead(1)).toBe(100)
+    expect((await ask(client())).hosts.map((h) => h.nodeId)).toEqual([honest.session.nodeId])
+  })
+
+  test('behavior: the tracker can confirm a host is not behind, and never raises the best head', async () => {
+    let tracked: NodeId | undefined
+    const { service, host, client, ask } = setup({ maxBlockLag: 8 }, { trackerHeadOf: (id) => (id === tracked ? 99 : 10_000) })
+    const behind = host({ blockNumber: 80 })
+    host({ capacity: 0 })
+    host({ capacity: 0 })
+    expect(service.bestHead(1)).toBe(100)
+    tracked = behind.session.nodeId
+    expect((await ask(client())).hosts.map((h) => h.nodeId)).toEqual([behind.session.nodeId])
   })
 })
 
@@ -454,5 +472,86 @@ describe('capacity under concurrency', () => {
     expect(active).toHaveLength(16)
     expect(got.reduce((a, b) => a + b, 0)).toBe(16)
     for (const h of hosts) expect(service.loadOf(h.session.nodeId)).toBe(active.filter((a) => a.hostId === h.session.nodeId).length)
+  })
+})
+
+describe('per-client limits and replacement', () => {
+  test('behavior: a host named in replace is released as client-replaced, told to evict, and not offered to that client again', async () => {
+    const { service, host, client, ask, ids, store } = setup()
+    const a = host()
+    const b = host()
+    const c = client()
+    expect(ids(await ask(c, 1))).toEqual([a.session.nodeId])
+    const r = await service.requestHosts(c.session, 1, 'peer', { replace: [a.session.nodeId] })
+    expect(ids(r)).toEqual([b.session.nodeId])
+    expect(a.calls.at(-1)).toEqual({ method: 'vipnode_evict', params: { nodeId: c.session.nodeId, reason: 'client-replaced' } })
+    expect((await store.activeAssignments()).map((x) => x.hostId)).toEqual([b.session.nodeId])
+    // Even when the replacement goes away, the replaced host stays avoided for this client (but not for others).
+    await expect(service.requestHosts(c.session, 1, 'peer', { replace: [b.session.nodeId] })).rejects.toMatchObject({ code: ErrorCode.NO_HOSTS_AVAILABLE })
+    expect(await store.activeAssignments()).toEqual([])
+    expect(ids(await ask(client(), 1))).toEqual([a.session.nodeId])
+  })
+
+  test('behavior: replace names only the client\'s own pairs: another client\'s assignment is untouched', async () => {
+    const { service, host, client, ask, store } = setup()
+    const a = host()
+    const victim = client()
+    await ask(victim, 1)
+    const attacker = client()
+    await service.requestHosts(attacker.session, 1, 'peer', { replace: [a.session.nodeId] })
+    expect((await store.activeAssignments()).filter((x) => x.clientId === victim.session.nodeId).map((x) => x.hostId)).toEqual([a.session.nodeId])
+  })
+
+  test('behavior: concurrent requests of one client never hold more than maxHostsPerClient, admissions in flight included', async () => {
+    const { host, client, ask, store } = setup({ maxHostsPerClient: 3 })
+    let open!: () => void
+    const gate = new Promise<void>((r) => (open = r))
+    for (let i = 0; i < 10; i++) host().admit = async () => (await gate, { admitted: true })
+    const c = client()
+    const pending = Array.from({ length: 20 }, () => ask(c, 3).then((r) => r.hosts.length, () => 0))
+    open()
+    await Promise.all(pending)
+    expect(await store.activeAssignments()).toHaveLength(3)
+  })
+
+  test('behavior: a client holds no more hosts than it can afford', async () => {
+    const { service, host, client, store } = setup()
+    for (let i = 0; i < 5; i++) host()
+    const c = client()
+    const r = await service.requestHosts(c.session, 5, 'peer', { affordable: 2 })
+    expect(r.hosts).toHaveLength(2)
+    expect(await store.activeAssignments()).toHaveLength(2)
+  })
+
+  test('behavior: a client cooling down after disputes gets no hosts and is told until when', async () => {
+    const { service, host, client, ask, clock } = setup()
+    host()
+    const c = client()
+    const state = service.strikeClient(c.session.nodeId, clock.now())
+    await expect(ask(c, 1)).rejects.toMatchObject({ code: ErrorCode.NO_HOSTS_AVAILABLE, data: { coolingDownUntilMs: state.untilMs } })
+    clock.advance(state.untilMs - clock.now())
+    expect((await ask(c, 1)).hosts).toHaveLength(1)
+  })
+})
+
+describe('slow start', () => {
+  test('behavior: a new host is offered slowStartSlots whatever it declares, and two more per client it serves', async () => {
+    const { service, host, client, ask, clock } = setup({ slowStartSlots: 2 })
+    const magnet = host({ capacity: 10_000 })
+    const placed: FakeAgent[] = []
+    for (let i = 0; i < 3; i++) {
+      const c = client()
+      try {
+        await ask(c, 1)
+        placed.push(c)
+      } catch {
+        // no slot: slow start holds the host at two
+      }
+    }
+    expect(placed).toHaveLength(2)
+    expect(service.effectiveCapacityOf(magnet.session, clock.now())).toBe(2)
+    service.noteCorroborated(placed[0]!.session.nodeId, magnet.session.nodeId, clock.now())
+    expect(service.effectiveCapacityOf(magnet.session, clock.now())).toBe(4)
+    expect((await ask(client(), 1)).hosts).toHaveLength(1)
   })
 })

@@ -10,7 +10,7 @@
  * admissions with retries, keeps the explanations, and moves clients off
  * hosts that fall behind.
  */
-import { admitResultSchema, evictResultSchema, rpcError, type AssignedHost, type NodeId, type RelayGrant, type RequestHostsResult, type ServiceKind } from '../../protocol/index.ts'
+import { admitResultSchema, evictResultSchema, rpcError, ErrorCode, RpcError, MAX_HOSTS_PER_REQUEST, type AssignedHost, type NodeId, type RelayGrant, type RequestHostsResult, type ServiceKind } from '../../protocol/index.ts'
 import type { RelayTokens } from '../logic/relayTokens.ts'
 import type { Clock } from '../../lib/clock.ts'
 import type { Logger } from '../../lib/logger.ts'
@@ -28,8 +28,9 @@ import {
   type Selection,
   type SkipReason,
 } from '../logic/selectHosts.ts'
-import { bestReportedHead, combineHeads, isLagging, type HeadView } from '../logic/heads.ts'
+import { confirmedHead, isLagging, quorumHead, type HeadView } from '../logic/heads.ts'
 import { afterFailure, afterSuccess, isSpent, type CoolDownPolicy, type CoolDownState } from '../logic/coolDown.ts'
+import { effectiveCapacity } from '../logic/disputes.ts'
 import { RecentPairs } from '../logic/recentPairs.ts'
 import { DecisionLog, type Decision, type HostSkip } from '../logic/decisionLog.ts'
 import type { AgentSession, SessionRegistry } from './sessions.ts'
@@ -61,6 +62,22 @@ export interface AssignmentOptions {
   stickyMs?: number | undefined
   /** Decisions kept for the dashboard. Default 100. */
   decisionLogSize?: number | undefined
+  /**
+   * A pair counts as serving (for slow start and standing) while its last
+   * corroboration is at most this old. Default 2.5 × releaseGraceMs.
+   */
+  corroboratedForMs?: number | undefined
+  /** Slow start: the slots a host that serves nobody yet is offered (logic/disputes.ts). 0 turns it off. Default 2. */
+  slowStartSlots?: number | undefined
+  /** The most hosts one client may hold, in flight included. Default MAX_HOSTS_PER_REQUEST. */
+  maxHostsPerClient?: number | undefined
+  /** Pause for a client blamed for a dispute. Default: 1 min doubling up to 1 h. */
+  clientCoolDown?: CoolDownPolicy | undefined
+  /**
+   * A client refused as unusable (INVALID_PARAMS) by two distinct hosts within this window is struck; one
+   * host's word is not enough, so a lying host cannot cool an honest client down. Default 1 min.
+   */
+  clientFaultWindowMs?: number | undefined
 }
 
 export interface AssignmentDeps {
@@ -69,15 +86,28 @@ export interface AssignmentDeps {
   clock: Clock
   log: Logger
   metrics: CoordinatorMetrics
-  /** A second source of chain heads (the tracker); agents' own reports are always used. */
+  /** The pool's best head per chain. Default: the quorum of the connected hosts' reports (logic/heads.ts), computed on each call. */
   heads?: HeadView | undefined
+  /** A witness (the tracker) for a host's head: it can confirm a host is not behind, never raise the best head. */
+  trackerHeadOf?: ((hostId: NodeId, chainId: number) => number | undefined) | undefined
   /** Uniform in [0, 1); injected so tests and simulations are deterministic. */
   random?: (() => number) | undefined
   /** rpc service: without it, rpc hosts cannot be assigned. */
   relayTokens?: RelayTokens | undefined
 }
 
-export type ReleaseReason = 'client-gone' | 'host-gone' | 'host-lagging' | 'host-stale' | 'evicted' | 'insufficient-balance'
+export type ReleaseReason = 'client-gone' | 'host-gone' | 'host-lagging' | 'host-stale' | 'evicted' | 'insufficient-balance' | 'disputed' | 'client-replaced' | 'refunded'
+
+/** Pairs ended for these reasons are not offered to the same client again while remembered (no stickiness). */
+const AVOIDED_AFTER: ReadonlySet<ReleaseReason> = new Set(['disputed', 'client-replaced'])
+
+/** An active pair's clock for the dispute rule (logic/disputes.ts). */
+export interface PairWatch {
+  clientId: NodeId
+  hostId: NodeId
+  sinceMs: number
+  corroboratedAtMs: number | undefined
+}
 
 /** What GET /v1/bootstrap asks: like vipnode_requestHosts, from someone who has not proven who they are. */
 export interface PreviewRequest {
@@ -95,8 +125,15 @@ export interface PreviewResult {
 
 export const DEFAULT_MAX_BLOCK_LAG = 8
 export const DEFAULT_ADMIT_RETRIES = 1
+export const DEFAULT_SLOW_START_SLOTS = 2
 const DEFAULT_COOL_DOWN: CoolDownPolicy = { baseMs: 10_000, maxMs: 300_000 }
+const DEFAULT_CLIENT_COOL_DOWN: CoolDownPolicy = { baseMs: 60_000, maxMs: 3_600_000 }
 const DEFAULT_STICKY_MS = 15 * 60_000
+const DEFAULT_CLIENT_FAULT_WINDOW_MS = 60_000
+/** Distinct hosts that must refuse a client as unusable before the client is struck. */
+const CLIENT_FAULT_WITNESSES = 2
+/** admit()'s answer when the host refused the client's input as invalid: the round decides who is to blame. */
+const CLIENT_FAULT = 'client-fault'
 
 export class AssignmentService {
   private readonly hostsByClient = new Map<NodeId, Map<NodeId, AssignmentRecord>>()
@@ -107,6 +144,14 @@ export class AssignmentService {
   private readonly admittingByHost = new Map<NodeId, Set<NodeId>>()
 
   private readonly coolDowns = new Map<NodeId, CoolDownState>()
+  /** Clients blamed for disputes: no new hosts until the pause ends. */
+  private readonly clientCoolDowns = new Map<NodeId, CoolDownState>()
+  /** Per active pair: when its dispute clock started and when it last corroborated. */
+  private readonly watches = new Map<string, PairWatch>()
+  /** Pairs released as disputed or replaced: not offered to that client again while remembered. */
+  private readonly avoided: RecentPairs
+  /** Hosts that refused a client's admission as the client's fault, within clientFaultWindowMs. */
+  private readonly clientFaults: RecentPairs
   /** When each online host was first seen lagging, in the current stretch. */
   private readonly laggingSince = new Map<NodeId, number>()
   private readonly recentPairs: RecentPairs
@@ -117,6 +162,10 @@ export class AssignmentService {
   private readonly lagGraceMs: number
   private readonly admitRetries: number
   private readonly coolDown: CoolDownPolicy
+  private readonly clientCoolDown: CoolDownPolicy
+  private readonly corroboratedForMs: number
+  private readonly slowStartSlots: number
+  private readonly maxHostsPerClient: number
 
   /** Bumped whenever an assignment or a reservation comes or goes: watchers compare it instead of scanning. */
   version = 0
@@ -131,11 +180,16 @@ export class AssignmentService {
     this.lagGraceMs = opts.lagGraceMs ?? 2 * opts.releaseGraceMs
     this.admitRetries = opts.admitRetries ?? DEFAULT_ADMIT_RETRIES
     this.coolDown = opts.coolDown ?? DEFAULT_COOL_DOWN
+    this.clientCoolDown = opts.clientCoolDown ?? DEFAULT_CLIENT_COOL_DOWN
+    this.corroboratedForMs = opts.corroboratedForMs ?? 2.5 * opts.releaseGraceMs
+    this.slowStartSlots = opts.slowStartSlots ?? DEFAULT_SLOW_START_SLOTS
+    this.maxHostsPerClient = opts.maxHostsPerClient ?? MAX_HOSTS_PER_REQUEST
     this.recentPairs = new RecentPairs({ ttlMs: opts.stickyMs ?? DEFAULT_STICKY_MS, perClient: 16, maxClients: 100_000 })
+    this.avoided = new RecentPairs({ ttlMs: opts.stickyMs ?? DEFAULT_STICKY_MS, perClient: 64, maxClients: 100_000 })
+    this.clientFaults = new RecentPairs({ ttlMs: opts.clientFaultWindowMs ?? DEFAULT_CLIENT_FAULT_WINDOW_MS, perClient: CLIENT_FAULT_WITNESSES * 4, maxClients: 100_000 })
     this.decisions = new DecisionLog(opts.decisionLogSize ?? 100)
     this.random = deps.random ?? Math.random
-    const reported: HeadView = { bestHead: (chainId) => bestReportedHead(deps.sessions.sessions(), chainId) }
-    this.heads = deps.heads ? combineHeads(reported, deps.heads) : reported
+    this.heads = deps.heads ?? { bestHead: (chainId) => quorumHead(deps.sessions.sessions('host'), chainId, this.staleBefore(deps.clock.now())) }
   }
 
   /** Called after each released assignment (metering ends the pair's chain). */
@@ -155,8 +209,11 @@ export class AssignmentService {
     // Counted as gone from a moment in the future, so that release happens startupGraceMs from now.
     const goneAt = this.deps.clock.now() + Math.max(0, this.opts.startupGraceMs - this.opts.releaseGraceMs)
     const rows = await this.deps.store.activeAssignments()
+    // The dispute clock of a restored pair starts when its agents' grace to come back ends.
+    const clockStartsAt = this.deps.clock.now() + this.opts.startupGraceMs
     for (const a of rows) {
       this.index(a)
+      this.watches.get(pairKey(a.clientId, a.hostId))!.sinceMs = clockStartsAt
       this.deps.sessions.markGone(a.clientId, goneAt)
       this.deps.sessions.markGone(a.hostId, goneAt)
     }
@@ -192,6 +249,67 @@ export class AssignmentService {
     return this.decisions.skipOf(hostId)
   }
 
+  /** Metering saw this pair corroborated at `atMs`. */
+  noteCorroborated(clientId: NodeId, hostId: NodeId, atMs: number): void {
+    const w = this.watches.get(pairKey(clientId, hostId))
+    if (w && (w.corroboratedAtMs === undefined || atMs > w.corroboratedAtMs)) w.corroboratedAtMs = atMs
+  }
+
+  /** Every active pair's dispute clock (a snapshot: the caller may release pairs while going through it). */
+  pairWatches(): PairWatch[] {
+    return [...this.watches.values()].map((w) => ({ ...w }))
+  }
+
+  /** Clients this host serves with corroborated service right now. */
+  corroboratedClientsOf(hostId: NodeId, nowMs: number): number {
+    let n = 0
+    for (const clientId of this.clientsByHost.get(hostId) ?? []) if (this.corroboratedNow(clientId, hostId, nowMs)) n++
+    return n
+  }
+
+  /**
+   * A node in good standing: it has corroborated service with someone right
+   * now, which a fresh key cannot have. Only such a node's word blames others.
+   */
+  isProven(nodeId: NodeId, nowMs: number): boolean {
+    for (const hostId of this.hostsByClient.get(nodeId)?.keys() ?? []) if (this.corroboratedNow(nodeId, hostId, nowMs)) return true
+    return this.corroboratedClientsOf(nodeId, nowMs) > 0
+  }
+
+  /** The slots this host is offered now: its declared capacity under slow start (logic/disputes.ts). */
+  effectiveCapacityOf(host: Pick<AgentSession, 'nodeId' | 'capacity'>, nowMs: number): number {
+    return effectiveCapacity(host.capacity, this.corroboratedClientsOf(host.nodeId, nowMs), this.slowStartSlots)
+  }
+
+  /** Slots the balancer would hand this host now: the public free-slot counts add these up. */
+  freeSlotsOf(host: Pick<AgentSession, 'nodeId' | 'capacity'>, nowMs: number): number {
+    return Math.max(0, this.effectiveCapacityOf(host, nowMs) - this.loadOf(host.nodeId))
+  }
+
+  private corroboratedNow(clientId: NodeId, hostId: NodeId, nowMs: number): boolean {
+    const at = this.watches.get(pairKey(clientId, hostId))?.corroboratedAtMs
+    return at !== undefined && nowMs - at <= this.corroboratedForMs
+  }
+
+  /** A host blamed for a dispute: the same growing pause as a failed admission. */
+  strikeHost(hostId: NodeId, nowMs: number): CoolDownState {
+    const state = afterFailure(this.coolDowns.get(hostId), nowMs, this.coolDown)
+    this.coolDowns.set(hostId, state)
+    return state
+  }
+
+  /** A client blamed for a dispute: no new hosts until the (growing) pause ends. */
+  strikeClient(clientId: NodeId, nowMs: number): CoolDownState {
+    const state = afterFailure(this.clientCoolDowns.get(clientId), nowMs, this.clientCoolDown)
+    this.clientCoolDowns.set(clientId, state)
+    return state
+  }
+
+  /** The client's pause after disputes it was blamed for, if one is running or remembered. */
+  clientCoolDownOf(clientId: NodeId): CoolDownState | undefined {
+    return this.clientCoolDowns.get(clientId)
+  }
+
   /** The host's cool-down after failed admissions, if one is running or remembered. */
   coolDownOf(hostId: NodeId): CoolDownState | undefined {
     return this.coolDowns.get(hostId)
@@ -208,14 +326,34 @@ export class AssignmentService {
    * vipnode_admit are returned; when some refuse, others are tried, for at
    * most 1 + admitRetries rounds.
    */
-  async requestHosts(client: AgentSession, count: number, kind: ServiceKind): Promise<RequestHostsResult> {
+  async requestHosts(client: AgentSession, wanted: number, kind: ServiceKind, opts: { replace?: readonly NodeId[] | undefined; affordable?: number | undefined } = {}): Promise<RequestHostsResult> {
     const { sessions, clock } = this.deps
+    // Hosts the client gives up because they never served it: released first, and not offered to it again.
+    for (const hostId of opts.replace ?? []) await this.release(client.nodeId, hostId, 'client-replaced')
+    const cooling = this.clientCoolDowns.get(client.nodeId)
+    if (cooling && cooling.untilMs > clock.now()) {
+      throw rpcError('NO_HOSTS_AVAILABLE', `this client was blamed for ${cooling.strikes} dispute(s) and gets no new hosts until ${new Date(cooling.untilMs).toISOString()}`, {
+        coolingDownUntilMs: cooling.untilMs,
+      })
+    }
+    // What a client holds counts in full: its assignments of any kind and the admissions in flight for it (a
+    // superseded socket's request may still be running), so no burst gets past the cap, and a client holds no
+    // more hosts than it can pay to hold.
     const kept: AssignedHost[] = []
     for (const [hostId, a] of this.hostsByClient.get(client.nodeId) ?? []) {
       const host = sessions.get(hostId)?.session
-      if (host && a.kind === kind && kept.length < count) kept.push(this.assignedHost(client.nodeId, host))
+      if (host && a.kind === kind) kept.push(this.assignedHost(client.nodeId, host))
     }
-    if (kept.length >= count) return { hosts: kept }
+    const inflight = this.inflightByClient.get(client.nodeId)?.size ?? 0
+    const held = (this.hostsByClient.get(client.nodeId)?.size ?? 0) + inflight
+    const limit = Math.min(this.maxHostsPerClient, opts.affordable ?? Infinity)
+    // The hosts of this kind the client may end up with: what it wants, within what the rest it holds leaves.
+    const count = Math.min(wanted, limit - (held - kept.length))
+    if (kept.length > count) kept.length = Math.max(0, count)
+    if (kept.length + inflight >= count) {
+      if (kept.length > 0) return { hosts: kept }
+      throw rpcError('NO_HOSTS_AVAILABLE', `this client already holds ${held} host(s), admissions in flight included, and may hold ${limit}`, { held, limit })
+    }
 
     const startedAt = clock.now()
     const added: AssignedHost[] = []
@@ -223,18 +361,20 @@ export class AssignmentService {
     const tried = new Set<NodeId>()
     const reasons = new Map<NodeId, SkipReason>()
     let rounds = 0
-    while (rounds <= this.admitRetries && kept.length + added.length < count) {
+    while (rounds <= this.admitRetries && kept.length + inflight + added.length < count) {
       rounds++
-      const selection = this.select({ clientId: client.nodeId, chainId: client.chainId, kind, count: count - kept.length - added.length, tried, region: client.region })
+      const selection = this.select({ clientId: client.nodeId, chainId: client.chainId, kind, count: count - kept.length - inflight - added.length, tried, region: client.region })
       for (const r of selection.rejected) reasons.set(r.nodeId, r.reason)
       if (selection.chosen.length === 0) break
       // Reserve synchronously, before any await, so concurrent requests cannot overbook.
       for (const hostId of selection.chosen) this.reserve(client.nodeId, hostId)
       const outcomes = await Promise.all(selection.chosen.map((hostId) => this.admit(client, hostId, kind)))
       let failures = 0
+      const refusedAsInvalid: NodeId[] = []
       selection.chosen.forEach((hostId, i) => {
         const got = outcomes[i]
-        if (got) added.push(got)
+        if (got === CLIENT_FAULT) refusedAsInvalid.push(hostId)
+        if (got && got !== CLIENT_FAULT) added.push(got)
         else {
           failures++
           failed.push(hostId)
@@ -242,7 +382,10 @@ export class AssignmentService {
           reasons.set(hostId, 'admit-failed')
         }
       })
+      if (refusedAsInvalid.length > 0) this.judgeClientFault(client.nodeId, refusedAsInvalid)
       if (failures === 0) break
+      // Hosts found this client unusable: no further rounds spend other hosts' admissions on it.
+      if ((this.clientCoolDowns.get(client.nodeId)?.untilMs ?? 0) > clock.now()) break
     }
 
     const hosts = [...kept, ...added]
@@ -318,16 +461,18 @@ export class AssignmentService {
         nodeId: h.nodeId,
         chainId: h.chainId,
         kind: h.kind,
-        capacity: h.capacity,
+        capacity: this.effectiveCapacityOf(h, now),
         load: this.loadOf(h.nodeId),
-        blockNumber: h.blockNumber,
+        blockNumber: this.headOf(h),
         region: h.region,
         coolingUntilMs: this.coolDowns.get(h.nodeId)?.untilMs ?? 0,
         capabilities: h.capabilities,
         lastReportAtMs: h.lastReportAtMs,
       })
     }
-    const exclude = new Set<NodeId>(req.clientId ? [...this.hostsOf(req.clientId), ...(this.inflightByClient.get(req.clientId) ?? [])] : [])
+    const exclude = new Set<NodeId>(
+      req.clientId ? [...this.hostsOf(req.clientId), ...(this.inflightByClient.get(req.clientId) ?? []), ...this.avoided.recent(req.clientId, now)] : [],
+    )
     return selectHosts(
       candidates,
       {
@@ -349,7 +494,7 @@ export class AssignmentService {
   }
 
   /** Ask one host to admit the client; the reservation is held until the answer (or the timeout). */
-  private async admit(client: AgentSession, hostId: NodeId, kind: ServiceKind): Promise<AssignedHost | undefined> {
+  private async admit(client: AgentSession, hostId: NodeId, kind: ServiceKind): Promise<AssignedHost | typeof CLIENT_FAULT | undefined> {
     const { sessions, log, metrics, store, clock } = this.deps
     const conn = sessions.get(hostId)
     try {
@@ -365,6 +510,11 @@ export class AssignmentService {
       return this.assignedHost(client.nodeId, conn.session)
     } catch (err) {
       metrics.admissionsFailed.inc()
+      if (err instanceof RpcError && err.code === ErrorCode.INVALID_PARAMS) {
+        // The host says the client's input is unusable; judged with the rest of the round (judgeClientFault).
+        log.warn('admission refused as the client\'s fault', { client: client.nodeId, host: hostId, reason: err.message.slice(0, 200) })
+        return CLIENT_FAULT
+      }
       const state = afterFailure(this.coolDowns.get(hostId), clock.now(), this.coolDown)
       this.coolDowns.set(hostId, state)
       log.warn('admission failed', { client: client.nodeId, host: hostId, error: (err as Error).message, coolDownMs: state.untilMs - clock.now(), strikes: state.strikes })
@@ -372,6 +522,32 @@ export class AssignmentService {
     } finally {
       this.unreserve(client.nodeId, hostId)
     }
+  }
+
+  /**
+   * Hosts refused the client as invalid (INVALID_PARAMS about its input), not for a failure of their own, so they
+   * are not cooled down for it. If the client is usable after all (another host admitted it, in this round or
+   * before), the refusals were false: each refusing host is struck as for a failed admission. Otherwise the
+   * client is struck once CLIENT_FAULT_WITNESSES distinct hosts said so within the window, so one host alone
+   * cannot cool an honest client down.
+   */
+  private judgeClientFault(clientId: NodeId, refusedBy: readonly NodeId[]): void {
+    const { clock, log } = this.deps
+    const now = clock.now()
+    if (this.hostsOf(clientId).length > 0) {
+      for (const hostId of refusedBy) {
+        const state = this.strikeHost(hostId, now)
+        log.warn('host refused as invalid a client another host admitted', { client: clientId, host: hostId, coolDownMs: state.untilMs - now, strikes: state.strikes })
+      }
+      this.clientFaults.forget(clientId)
+      return
+    }
+    for (const hostId of refusedBy) this.clientFaults.remember(clientId, hostId, now)
+    const witnesses = this.clientFaults.recent(clientId, now).size
+    if (witnesses < CLIENT_FAULT_WITNESSES) return
+    this.clientFaults.forget(clientId)
+    const state = this.strikeClient(clientId, now)
+    log.warn('client struck: hosts refused its admissions as invalid', { client: clientId, witnesses, coolDownMs: state.untilMs - now, strikes: state.strikes })
   }
 
   private relayTokens(): RelayTokens {
@@ -468,8 +644,9 @@ export class AssignmentService {
     if (!this.unindex(clientId, hostId)) return false
     const now = clock.now()
     // Remembered whatever the reason: the filters still apply when the client comes back, so a host that is
-    // still lagging or gone is not given back, and one that recovered is.
-    this.recentPairs.remember(clientId, hostId, now)
+    // still lagging or gone is not given back, and one that recovered is. A pair that did not serve is avoided instead.
+    if (AVOIDED_AFTER.has(reason)) this.avoided.remember(clientId, hostId, now)
+    else this.recentPairs.remember(clientId, hostId, now)
     await store.releaseAssignment(clientId, hostId, now, reason)
     for (const l of this.releaseListeners) l(clientId, hostId)
     metrics.assignmentsReleased.inc({ reason })
@@ -517,9 +694,44 @@ export class AssignmentService {
     released += await this.releaseStale(now)
     released += await this.releaseLagging(now)
     for (const [id, state] of this.coolDowns) if (isSpent(state, now, this.coolDown)) this.coolDowns.delete(id)
+    for (const [id, state] of this.clientCoolDowns) if (isSpent(state, now, this.clientCoolDown)) this.clientCoolDowns.delete(id)
+    // A gone node that holds nothing any more has nothing left to release: forget when it went (an attacker's
+    // free keys that connect and leave would otherwise stay in that map for ever).
+    for (const id of sessions.goneNodes()) if (expired(id) && !this.holdsAnything(id)) sessions.forgetGone(id)
     this.recentPairs.prune(now)
+    this.avoided.prune(now)
+    this.clientFaults.prune(now)
     this.decisions.prune(now - (this.opts.stickyMs ?? DEFAULT_STICKY_MS))
     return released
+  }
+
+  /** Whether the node is in an assignment or an admission in flight, on either side. */
+  holdsAnything(nodeId: NodeId): boolean {
+    return this.hostsByClient.has(nodeId) || this.clientsByHost.has(nodeId) || this.inflightByClient.has(nodeId) || this.admittingByHost.has(nodeId) || this.reserved.has(nodeId)
+  }
+
+  /** Entries per map, for the vipnode_state_entries gauge and the growth tests. */
+  sizes(): Record<string, number> {
+    return {
+      assignedClients: this.hostsByClient.size,
+      assignedHosts: this.clientsByHost.size,
+      pairWatches: this.watches.size,
+      reservedHosts: this.reserved.size,
+      inflightClients: this.inflightByClient.size,
+      admittingHosts: this.admittingByHost.size,
+      hostCoolDowns: this.coolDowns.size,
+      clientCoolDowns: this.clientCoolDowns.size,
+      laggingHosts: this.laggingSince.size,
+      recentPairs: this.recentPairs.size,
+      avoidedPairs: this.avoided.size,
+      clientFaults: this.clientFaults.size,
+      hostSkips: this.decisions.skipCount,
+    }
+  }
+
+  /** The head a host's lag is judged by: its own report, or the tracker's for the same node when higher. */
+  private headOf(h: AgentSession): number {
+    return confirmedHead(h.blockNumber, this.deps.trackerHeadOf?.(h.nodeId, h.chainId))
   }
 
   /** Hosts whose last report is older than this are stale (selection skips them, the sweep moves their clients). */
@@ -563,7 +775,8 @@ export class AssignmentService {
     for (const h of hosts) {
       if (!best.has(h.chainId)) best.set(h.chainId, this.heads.bestHead(h.chainId))
       const head = best.get(h.chainId)
-      if (!isLagging(h.blockNumber, head, this.maxBlockLag)) {
+      const own = this.headOf(h)
+      if (!isLagging(own, head, this.maxBlockLag)) {
         this.laggingSince.delete(h.nodeId)
         continue
       }
@@ -571,7 +784,7 @@ export class AssignmentService {
       this.laggingSince.set(h.nodeId, since)
       const clients = this.clientsOf(h.nodeId)
       if (now - since < this.lagGraceMs || clients.length === 0) continue
-      log.info('host lagging: moving its clients', { host: h.nodeId, blockNumber: h.blockNumber, bestHead: head, behind: head! - h.blockNumber, clients: clients.length })
+      log.info('host lagging: moving its clients', { host: h.nodeId, blockNumber: own, bestHead: head, behind: head! - own, clients: clients.length })
       for (const clientId of clients) released += Number(await this.release(clientId, h.nodeId, 'host-lagging'))
     }
     return released
@@ -585,12 +798,15 @@ export class AssignmentService {
     let clients = this.clientsByHost.get(a.hostId)
     if (!clients) this.clientsByHost.set(a.hostId, (clients = new Set()))
     clients.add(a.clientId)
+    const key = pairKey(a.clientId, a.hostId)
+    if (!this.watches.has(key)) this.watches.set(key, { clientId: a.clientId, hostId: a.hostId, sinceMs: a.assignedAtMs, corroboratedAtMs: undefined })
   }
 
   private unindex(clientId: NodeId, hostId: NodeId): boolean {
     this.version++
     const hosts = this.hostsByClient.get(clientId)
     if (!hosts?.delete(hostId)) return false
+    this.watches.delete(pairKey(clientId, hostId))
     if (hosts.size === 0) this.hostsByClient.delete(clientId)
     const clients = this.clientsByHost.get(hostId)
     clients?.delete(clientId)
@@ -598,3 +814,5 @@ export class AssignmentService {
     return true
   }
 }
+
+const pairKey = (clientId: NodeId, hostId: NodeId) => `${clientId}:${hostId}`

@@ -1,43 +1,41 @@
 /**
- * The agents' reported heads per chain, as a sample refreshed at most once
- * per `ttlMs`. Plausibility checks run on every report; scanning every
- * session each time would cost O(agents) per report, O(agents²) per second.
+ * The pool's best head per chain (logic/heads.ts: the quorum of the hosts'
+ * reports), recomputed at most once per `ttlMs` per chain. Plausibility
+ * checks run on every report; scanning every host each time would cost
+ * O(hosts) per report, O(hosts²) per second.
  */
 import type { Clock } from '../../lib/clock.ts'
 import type { SessionRegistry } from './sessions.ts'
-import { medianHead } from '../logic/plausibleHead.ts'
+import { quorumHead, type HeadView } from '../logic/heads.ts'
 
-export class ChainHeads {
-  private cache = new Map<number, { heads: number[]; median: number | undefined }>()
-  private computedAtMs = -Infinity
+export class ChainHeads implements HeadView {
+  private readonly cache = new Map<number, { head: number | undefined; atMs: number }>()
 
   constructor(
     private readonly sessions: SessionRegistry,
     private readonly clock: Clock,
+    /** Hosts silent for longer do not count (a hung node's old head would hold the statistic down). */
+    private readonly staleAfterMs: number | undefined,
     private readonly ttlMs = 1_000,
   ) {}
 
-  /** Reported heads (> 0) of the connected agents on this chain, at most `ttlMs` old. */
-  headsOn(chainId: number): readonly number[] {
+  /** Forget chains not asked about within the TTL: agents declare any chain id, so the cache would grow with them. */
+  prune(): void {
     const now = this.clock.now()
-    // An empty sample is refreshed at once: the first heads on a chain must count straight away.
-    if (now - this.computedAtMs >= this.ttlMs || !this.cache.has(chainId)) {
-      const fresh = new Map<number, number[]>()
-      for (const s of this.sessions.sessions()) {
-        if (s.blockNumber <= 0) continue
-        let list = fresh.get(s.chainId)
-        if (!list) fresh.set(s.chainId, (list = []))
-        list.push(s.blockNumber)
-      }
-      this.cache = new Map([...fresh].map(([chain, heads]) => [chain, { heads, median: medianHead(heads) }]))
-      this.computedAtMs = now
-    }
-    return this.cache.get(chainId)?.heads ?? []
+    for (const [chainId, c] of this.cache) if (now - c.atMs >= this.ttlMs) this.cache.delete(chainId)
   }
 
-  /** The median of `headsOn(chainId)`, computed once per sample. */
-  medianOn(chainId: number): number | undefined {
-    this.headsOn(chainId)
-    return this.cache.get(chainId)?.median
+  get size(): number {
+    return this.cache.size
+  }
+
+  bestHead(chainId: number): number | undefined {
+    const now = this.clock.now()
+    const cached = this.cache.get(chainId)
+    // No head yet is not cached: the first heads on a chain must count straight away.
+    if (cached && cached.head !== undefined && now - cached.atMs < this.ttlMs) return cached.head
+    const head = quorumHead(this.sessions.sessions('host'), chainId, this.staleAfterMs === undefined ? undefined : now - this.staleAfterMs)
+    this.cache.set(chainId, { head, atMs: now })
+    return head
   }
 }

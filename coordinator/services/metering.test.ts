@@ -7,6 +7,7 @@ import { testCoordinator } from '../../test/harness/coordinator.ts'
 import { testAgent, eventually, type TestAgent } from '../../test/harness/agents.ts'
 import type { RunningCoordinator } from '../coordinator.ts'
 import type { CoordinatorConfigInput } from '../config.ts'
+import { Accounts } from './metering.ts'
 
 const HASH = `0x${'12'.repeat(32)}`
 const PAYOUT_A = `0x${'a1'.repeat(20)}`
@@ -95,6 +96,26 @@ describe('metering', () => {
     await client.close()
     await agent({ role: 'client' }, {}, client.id)
     expect(await c.services.store.balanceOf(`client:${client.id.nodeId}`)).toBe(7n)
+  })
+
+  test('behavior: with a trial budget, each epoch draws at most its allowance and what an epoch left goes back to the budget', async () => {
+    const { c, clock, agent } = await pool({ priceWeiPerMinute: 1n, trialWei: 10n, trialBudgetPerEpochWei: 30n })
+    const { store, epochs } = c.services
+    const balance = (account: string) => store.balanceOf(account)
+    const first = await agent({ role: 'client' }) // nothing funded yet: no trial, and no allowance is opened
+    expect(await balance(Accounts.client(first.id.nodeId))).toBe(0n)
+    await store.post({ id: 'fund', atMs: clock.now(), memo: 'test', entries: [{ account: Accounts.external, amountWei: -45n }, { account: Accounts.trialBudget, amountWei: 45n }] })
+    const epoch = epochs.epochOf(clock.now())
+    await agent({ role: 'client' })
+    expect(await balance(Accounts.trialEpoch(epoch))).toBe(20n) // 30 moved, 10 granted
+    expect(await balance(Accounts.trialBudget)).toBe(15n)
+    clock.set(epochs.bounds(epoch).endMs)
+    const late = await agent({ role: 'client' })
+    expect(await balance(Accounts.client(late.id.nodeId))).toBe(10n)
+    expect(await balance(Accounts.trialEpoch(epoch))).toBe(0n) // its 20 went back: 15 + 20 = 35, of which 30 moved on
+    expect(await balance(Accounts.trialEpoch(epoch + 1))).toBe(20n)
+    expect(await balance(Accounts.trialBudget)).toBe(5n)
+    expect(await store.sumAll()).toBe(0n)
   })
 })
 

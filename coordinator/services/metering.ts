@@ -4,6 +4,7 @@
  * report per node and each pair's chain are mirrored in memory and restored
  * from the store at start, so a restart loses at most the outage beyond the cap.
  */
+import PQueue from 'p-queue'
 import type { NodeId } from '../../protocol/index.ts'
 import type { Clock } from '../../lib/clock.ts'
 import type { Logger } from '../../lib/logger.ts'
@@ -12,6 +13,7 @@ import type { LedgerStore, MeteringDelta, NodeStore, PeerReport, ReportStore, Tr
 import { StoreError } from '../store/store.ts'
 import { observe, type LatestReport, type PairState } from '../logic/corroborate.ts'
 import { chargeFor } from '../logic/splitEpoch.ts'
+import { REFUND_TRANSFER_PREFIX } from '../logic/refunds.ts'
 import type { AssignmentService } from './assignments.ts'
 import type { AgentSession } from './sessions.ts'
 import type { EpochClock } from './epochClock.ts'
@@ -21,7 +23,16 @@ export interface MeteringOptions {
   priceWeiPerMinute: bigint
   minBalanceWei: bigint
   trialWei: bigint
+  /** The most trial credit granted per epoch, out of the trial budget. Undefined: trials are unbounded (off-chain pools only). */
+  trialBudgetPerEpochWei?: bigint | undefined
 }
+
+/**
+ * What became of a client's trial: `granted`; `repeat` (it had one already, or
+ * it is a returning key while the allowance is spent); `budget-spent` (a new
+ * key after this epoch's trial allowance ran out); `off` (no --trial).
+ */
+export type TrialResult = 'granted' | 'repeat' | 'budget-spent' | 'off'
 
 export interface MeteringDeps {
   store: ReportStore & LedgerStore & NodeStore
@@ -39,6 +50,15 @@ export const Accounts = {
   revenue: (epoch: number) => `revenue:${epoch}`,
   carry: 'carry',
   payee: (address: string) => `payee:${address.toLowerCase()}`,
+  /**
+   * A client refund waiting for the next settlement, by refund address: the settlement moves it into
+   * `payee:<address>`, so a refund address that is also a host payee gets one cumulative leaf.
+   */
+  refund: (address: string) => `refund:${address.toLowerCase()}`,
+  /** Trial money the operator set aside (`vipnode credit --trial-budget`); each epoch's allowance comes out of it. */
+  trialBudget: 'trial-budget',
+  /** One epoch's trial allowance (at most --trial-budget-per-epoch); that epoch's trials are paid from it. */
+  trialEpoch: (epoch: number) => `trial-epoch:${epoch}`,
 } as const
 
 const pairKey = (clientId: NodeId, hostId: NodeId) => `${clientId}:${hostId}`
@@ -46,6 +66,19 @@ const pairKey = (clientId: NodeId, hostId: NodeId) => `${clientId}:${hostId}`
 export class MeteringService {
   private readonly latest = new Map<NodeId, LatestReport>()
   private readonly pairs = new Map<string, PairState>()
+  /**
+   * Reports are judged one at a time, from reading pair states and balances
+   * to queueing the write. Two reports judged at once (two hosts charging the
+   * same client, or a burst from one agent) each read the state before the
+   * other's write and billed the same time twice, or took a balance below
+   * zero. Only the judging is serial: the commit is awaited outside.
+   */
+  private readonly judging = new PQueue({ concurrency: 1 })
+  private readonly granting = new PQueue({ concurrency: 1 })
+  /** The epoch whose trial allowance has been opened (logic in openTrialAllowance). */
+  private trialAllowanceOpened: number | undefined
+  /** Clients whose deposits were refunded and who have not deposited since: never billed (services/refunds.ts). */
+  private readonly stopped = new Set<NodeId>()
 
   constructor(
     private readonly opts: MeteringOptions,
@@ -67,6 +100,28 @@ export class MeteringService {
     }
   }
 
+  /**
+   * Run `fn` alone among report judgements: no report is judged (and nothing
+   * billed) between its reads and its writes. Refunds use it, so a refund and
+   * the charges of reports in flight can never both take the same wei.
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.judging.add(fn)
+  }
+
+  /** Bill this client nothing from now on (it was refunded); `resume` when it has deposited again. */
+  stopBilling(clientId: NodeId): void {
+    this.stopped.add(clientId)
+  }
+
+  resumeBilling(clientId: NodeId): void {
+    this.stopped.delete(clientId)
+  }
+
+  isStopped(clientId: NodeId): boolean {
+    return this.stopped.has(clientId)
+  }
+
   /** An assignment ended: its chain ends with it, so a later re-assignment starts from zero. */
   forgetPair(clientId: NodeId, hostId: NodeId): void {
     this.pairs.delete(pairKey(clientId, hostId))
@@ -77,16 +132,30 @@ export class MeteringService {
    * could not pay in full or fell below the minimum balance.
    */
   async ingest(session: AgentSession, peers: ReadonlySet<NodeId>, block: { number: number; hash: string }, atMs: number): Promise<{ exhausted: NodeId[] }> {
-    const { store, assignments, epochs, metrics } = this.deps
+    const judged = await this.judging.add(() => this.judge(session, peers, block, atMs))
+    await judged.written
+    if (judged.servedMs > 0) this.deps.metrics.serviceSeconds.inc(judged.servedMs / 1000)
+    return { exhausted: judged.exhausted }
+  }
+
+  /** Everything up to queueing the write; runs alone (see `judging`). */
+  private async judge(
+    session: AgentSession,
+    peers: ReadonlySet<NodeId>,
+    block: { number: number; hash: string },
+    atMs: number,
+  ): Promise<{ written: Promise<number>; servedMs: number; exhausted: NodeId[] }> {
+    const { store, assignments, epochs } = this.deps
     const reporter = session.nodeId
     const previous = this.latest.get(reporter)
     const report: PeerReport = { nodeId: reporter, sessionId: session.sessionId, observedAtMs: atMs, blockNumber: block.number, blockHash: block.hash, peers: [...peers] }
     if (previous && atMs <= previous.atMs) {
       // Same-millisecond or clock-skewed report: stored for health, meters nothing.
-      await store.recordReport(report)
-      return { exhausted: [] }
+      return { written: store.recordReport(report), servedMs: 0, exhausted: [] }
     }
     const counterparts = session.role === 'host' ? assignments.clientsOf(reporter) : assignments.hostsOf(reporter)
+    // A refunded client's pairs are released with its refund; one admitted by a request in flight at that
+    // moment accrues nothing (and bills nothing) here.
     const accruals = observe({
       reporter,
       atMs,
@@ -97,7 +166,7 @@ export class MeteringService {
       latestOf: (id) => this.latest.get(id),
       pairState: (c, h) => this.pairs.get(pairKey(c, h)) ?? { lastCorroboratedAtMs: undefined },
       capMs: this.opts.capMs,
-    })
+    }).filter((a) => !this.stopped.has(a.clientId))
 
     const epoch = epochs.epochOf(atMs)
     const delta: { pairs: MeteringDelta['pairs'][number][]; usage: MeteringDelta['usage'][number][]; transfers: Transfer[] } = { pairs: [], usage: [], transfers: [] }
@@ -135,31 +204,121 @@ export class MeteringService {
     this.latest.set(reporter, { atMs, peers })
     for (const a of accruals) {
       if (a.state.lastCorroboratedAtMs === undefined) this.pairs.delete(pairKey(a.clientId, a.hostId))
-      else this.pairs.set(pairKey(a.clientId, a.hostId), a.state)
+      else {
+        this.pairs.set(pairKey(a.clientId, a.hostId), a.state)
+        // Every accrual with a state is a corroborated observation now: the pair's dispute clock restarts.
+        assignments.noteCorroborated(a.clientId, a.hostId, atMs)
+      }
     }
-    await written
-    if (servedMs > 0) metrics.serviceSeconds.inc(servedMs / 1000)
-    return { exhausted: [...exhausted] }
+    return { written, servedMs, exhausted: [...exhausted] }
   }
 
-  /** Give a new client node its one-time trial credit (idempotent by node ID). */
-  async grantTrial(clientId: NodeId, atMs: number): Promise<boolean> {
-    if (this.opts.trialWei <= 0n) return false
+  /**
+   * Forget the latest report of nodes that `isIdle` says are offline and hold no assignment: with no pair its
+   * report corroborates nothing, and a later assignment starts a new chain (logic/corroborate.ts), so
+   * forgetting it changes no bill. Without this, every key that ever reported stays in memory.
+   */
+  prune(isIdle: (nodeId: NodeId) => boolean): number {
+    let n = 0
+    for (const id of this.latest.keys()) {
+      if (isIdle(id)) {
+        this.latest.delete(id)
+        n++
+      }
+    }
+    return n
+  }
+
+  /** Entries per map, for the vipnode_state_entries gauge and the growth tests. */
+  sizes(): Record<string, number> {
+    return { latestReports: this.latest.size, pairChains: this.pairs.size }
+  }
+
+  /** The node's latest metered report (what the dispute rule reads). */
+  latestOf(nodeId: NodeId): LatestReport | undefined {
+    return this.latest.get(nodeId)
+  }
+
+  /** How many hosts this client can pay for `holdMs` each (unlimited in a free pool). */
+  async affordableHosts(clientId: NodeId, holdMs: number): Promise<number> {
+    if (!this.paid) return Infinity
+    const perHostWei = (this.opts.priceWeiPerMinute * BigInt(holdMs)) / 60_000n
+    const balanceWei = await this.deps.store.balanceOf(Accounts.client(clientId))
+    if (perHostWei <= 0n) return balanceWei > 0n ? Infinity : 0
+    return Number(balanceWei / perHostWei)
+  }
+
+  /**
+   * Give a client node its one-time trial credit (idempotent by node ID).
+   * With a trial budget, the credit comes out of this epoch's allowance, so
+   * however many keys arrive, trials never cost more than the allowance.
+   * `newKey`: the pool had never seen this node (only such keys are told the budget is spent).
+   */
+  async grantTrial(clientId: NodeId, atMs: number, newKey = true): Promise<TrialResult> {
+    if (this.opts.trialWei <= 0n) return 'off'
+    // One at a time: reading the allowance and drawing from it must not interleave with another grant.
+    const result = await this.granting.add(() => this.grantTrialNow(clientId, atMs, newKey))
+    this.deps.metrics.trials.inc({ result })
+    return result
+  }
+
+  private async grantTrialNow(clientId: NodeId, atMs: number, newKey: boolean): Promise<TrialResult> {
+    const trialWei = this.opts.trialWei
+    // A node that was ever refunded gets no trial later (it had its chance). A key never seen has no history to read.
+    if (!newKey && (await this.deps.store.ledgerEntries({ account: Accounts.client(clientId), transferIdPrefix: REFUND_TRANSFER_PREFIX })).length > 0) return 'repeat'
+    let source: string = Accounts.external
+    if (this.opts.trialBudgetPerEpochWei !== undefined) {
+      const epoch = this.deps.epochs.epochOf(atMs)
+      await this.openTrialAllowance(epoch, atMs, this.opts.trialBudgetPerEpochWei)
+      source = Accounts.trialEpoch(epoch)
+      if ((await this.deps.store.balanceOf(source)) < trialWei) return newKey ? 'budget-spent' : 'repeat'
+    }
     try {
       await this.deps.store.post({
         id: `trial:${clientId}`,
         atMs,
         memo: 'trial credit',
         entries: [
-          { account: Accounts.external, amountWei: -this.opts.trialWei },
-          { account: Accounts.client(clientId), amountWei: this.opts.trialWei },
+          { account: source, amountWei: -trialWei },
+          { account: Accounts.client(clientId), amountWei: trialWei },
         ],
       })
-      return true
+      return 'granted'
     } catch (err) {
-      if (err instanceof StoreError && err.code === 'DUPLICATE_TRANSFER') return false
+      if (err instanceof StoreError && err.code === 'DUPLICATE_TRANSFER') return 'repeat'
       throw err
     }
+  }
+
+  /**
+   * At an epoch's first trial: what earlier allowances left goes back to the
+   * trial budget, and up to `perEpochWei` of the budget becomes this epoch's
+   * allowance. One transfer, idempotent by epoch. Money put into the budget
+   * later counts from the next epoch (or from the next trial while nothing was
+   * moved yet).
+   */
+  private async openTrialAllowance(epoch: number, atMs: number, perEpochWei: bigint): Promise<void> {
+    if (this.trialAllowanceOpened === epoch) return
+    const { store } = this.deps
+    const entries: Transfer['entries'][number][] = []
+    let budget = await store.balanceOf(Accounts.trialBudget)
+    let returned = 0n
+    for (const [account, balance] of await store.balancesWithPrefix('trial-epoch:')) {
+      if (account === Accounts.trialEpoch(epoch) || balance <= 0n) continue
+      entries.push({ account, amountWei: -balance })
+      returned += balance
+    }
+    budget += returned
+    const allowance = perEpochWei < budget ? perEpochWei : budget
+    if (allowance > 0n) entries.push({ account: Accounts.trialEpoch(epoch), amountWei: allowance })
+    if (returned - allowance !== 0n) entries.push({ account: Accounts.trialBudget, amountWei: returned - allowance })
+    if (allowance <= 0n && returned === 0n) return // nothing to move yet: try again at the next trial
+    try {
+      await store.post({ id: `trial-allowance:${epoch}`, atMs, memo: `trial allowance for epoch ${epoch}`, entries })
+    } catch (err) {
+      if (!(err instanceof StoreError && err.code === 'DUPLICATE_TRANSFER')) throw err
+    }
+    this.trialAllowanceOpened = epoch
   }
 
   /** Whether a client may be served now. A free pool serves everyone. */

@@ -19,6 +19,8 @@ export interface AgentSession {
   connectedAtMs: number
   /** When this agent's latest vipnode_update arrived (ms); the connect time until its first one. */
   lastReportAtMs: number
+  /** When this agent's latest metered report arrived: reports closer together than half an interval are not metered. */
+  lastMeteredAtMs?: number | undefined
   /** Latest head this agent reported (0 until its first update). */
   blockNumber: number
   /** rpc hosts: where clients reach the relay. */
@@ -42,6 +44,8 @@ export const CloseCode = {
   GOING_AWAY: 1001,
   SUPERSEDED: 4000,
   AUTH_TIMEOUT: 4001,
+  /** The address already holds --max-agents-per-address authenticated agents. */
+  ADDRESS_FULL: 4002,
 } as const
 
 export class SessionRegistry {
@@ -103,6 +107,16 @@ export class SessionRegistry {
 
   forgetGone(nodeId: NodeId): void {
     this.goneSince.delete(nodeId)
+  }
+
+  /** Nodes known to be gone (what forgetGone prunes). */
+  goneNodes(): NodeId[] {
+    return [...this.goneSince.keys()]
+  }
+
+  /** Entries per map, for the vipnode_state_entries gauge and the growth tests. */
+  sizes(): Record<string, number> {
+    return { sessions: this.byNode.size, sessionsGone: this.goneSince.size }
   }
 
   *sessions(role?: Role): IterableIterator<AgentSession> {

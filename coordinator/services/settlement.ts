@@ -72,21 +72,30 @@ export class SettlementService {
     // Service per payout address. Hosts without one cannot be paid: their share stays in the carry.
     const payoutOf = new Map((await store.listNodes({ role: 'host' })).map((n) => [n.nodeId, n.payout]))
     const serviceMsByPayee = new Map<string, number>()
+    let unpaidServiceMs = 0
     for (const u of await store.usage({ epoch })) {
       const payee = payoutOf.get(u.hostId)
       if (payee) serviceMsByPayee.set(payee.toLowerCase(), (serviceMsByPayee.get(payee.toLowerCase()) ?? 0) + u.serviceMs)
+      else unpaidServiceMs += u.serviceMs
     }
-    const split = splitEpoch({ revenueWei, carriedInWei, feeBps: this.opts.feeBps, serviceMsByPayee })
+    const split = splitEpoch({ revenueWei, carriedInWei, feeBps: this.opts.feeBps, serviceMsByPayee, unpaidServiceMs })
 
     const credits = new Map<string, bigint>(split.payouts.map((p) => [p.payee, p.amountWei]))
     if (split.feeWei > 0n) {
       const fee = this.opts.feeAddress!.toLowerCase()
       credits.set(fee, (credits.get(fee) ?? 0n) + split.feeWei)
     }
+    // Client refunds accepted since the last settlement (services/refunds.ts): their unspent deposits, by refund
+    // address. They are not revenue and not part of the split: they join the address's payee account, so an
+    // address that is also a host or the fee address has one cumulative leaf for everything it is owed.
+    const refunds = new Map<string, bigint>()
+    for (const [account, balance] of await store.balancesWithPrefix('refund:')) if (balance > 0n) refunds.set(account.slice('refund:'.length), balance)
+    const refundsWei = [...refunds.values()].reduce((a, b) => a + b, 0n)
     // Cumulative entitlement = everything ever credited to the payee, including this epoch.
     const cumulative = new Map<string, bigint>()
     for (const [account, balance] of await store.balancesWithPrefix('payee:')) cumulative.set(account.slice('payee:'.length), balance)
     for (const [payee, amount] of credits) cumulative.set(payee, (cumulative.get(payee) ?? 0n) + amount)
+    for (const [payee, amount] of refunds) cumulative.set(payee, (cumulative.get(payee) ?? 0n) + amount)
     const entries = [...cumulative].filter(([, wei]) => wei > 0n).map(([payee, cumulativeWei]) => ({ payee, cumulativeWei }))
     const tree = entries.length > 0 ? buildPayoutTree(entries) : undefined
 
@@ -100,6 +109,10 @@ export class SettlementService {
         { account: Accounts.revenue(epoch), amountWei: -revenueWei },
         { account: Accounts.carry, amountWei: split.carriedOutWei - carriedInWei },
         ...[...credits].map(([payee, amountWei]) => ({ account: Accounts.payee(payee), amountWei })),
+        ...[...refunds].flatMap(([payee, amountWei]) => [
+          { account: Accounts.refund(payee), amountWei: -amountWei },
+          { account: Accounts.payee(payee), amountWei },
+        ]),
       ],
     }
     const record: EpochRecord = {
@@ -126,7 +139,7 @@ export class SettlementService {
     }
     metrics.epochsSettled.inc()
     metrics.lastEpochRevenue.set(Number(revenueWei))
-    log.info('epoch settled', { epoch, revenueWei: revenueWei.toString(), feeWei: split.feeWei.toString(), payees: payouts.length, root: record.root, carriedOutWei: split.carriedOutWei.toString() })
+    log.info('epoch settled', { epoch, revenueWei: revenueWei.toString(), feeWei: split.feeWei.toString(), payees: payouts.length, refundsWei: refundsWei.toString(), refundAddresses: refunds.size, root: record.root, carriedOutWei: split.carriedOutWei.toString() })
     return record
   }
 }

@@ -108,6 +108,11 @@ export function describeStore(name: string, openStore: () => Promise<Store>) {
       expect(await store.balanceOf(`client:${clientId}`)).toBe(100n - 12n + 1n)
       expect(await store.balanceOf('revenue:1')).toBe(12n)
       expect(await store.usage({ epoch: 1 })).toEqual([{ epoch: 1, clientId, hostId, serviceMs: 20, chargedWei: 12n }])
+      // One node's pairs only: by client, by host, and nothing for a node without pairs or another epoch.
+      expect(await store.usage({ epoch: 1, clientId })).toEqual([{ epoch: 1, clientId, hostId, serviceMs: 20, chargedWei: 12n }])
+      expect(await store.usage({ epoch: 1, hostId })).toEqual([{ epoch: 1, clientId, hostId, serviceMs: 20, chargedWei: 12n }])
+      expect(await store.usage({ epoch: 1, clientId: hostId })).toEqual([])
+      expect(await store.usage({ epoch: 2, hostId })).toEqual([])
       expect((await store.latestReport(hostId))?.observedAtMs).toBe(12)
       expect(await store.sumAll()).toBe(0n)
     })
@@ -119,6 +124,28 @@ export function describeStore(name: string, openStore: () => Promise<Store>) {
       expect(await store.balanceOf('revenue:1')).toBe(7n)
       expect(await store.balanceOf('nobody')).toBe(0n)
       expect(await store.sumAll()).toBe(0n)
+    })
+
+    test('behavior: ledgerEntries returns an account history in write order, queued report charges included', async () => {
+      await store.upsertNode(node(hostId))
+      const acct = `client:${clientId}`
+      await store.post({ id: 'deposit:tx1:0', atMs: 1, memo: 'deposit', entries: [{ account: 'external', amountWei: -50n }, { account: acct, amountWei: 50n }] })
+      await store.post({ id: 'trial:x', atMs: 2, memo: 'trial', entries: [{ account: 'external', amountWei: -10n }, { account: acct, amountWei: 10n }] })
+      const report = { nodeId: hostId, sessionId: 's', observedAtMs: 3, blockNumber: 1, blockHash: `0x${'00'.repeat(32)}`, peers: [clientId] }
+      const queued = store.recordReport(report, { pairs: [], usage: [], transfers: [{ id: 'charge:1', atMs: 3, memo: 'c', entries: [{ account: acct, amountWei: -4n }, { account: 'revenue:1', amountWei: 4n }] }] })
+      const history = await store.ledgerEntries({ account: acct })
+      await queued
+      expect(history).toEqual([
+        { transferId: 'deposit:tx1:0', account: acct, amountWei: 50n, atMs: 1 },
+        { transferId: 'trial:x', account: acct, amountWei: 10n, atMs: 2 },
+        { transferId: 'charge:1', account: acct, amountWei: -4n, atMs: 3 },
+      ])
+      expect(await store.ledgerEntries({ transferIdPrefix: 'deposit:' })).toEqual([
+        { transferId: 'deposit:tx1:0', account: 'external', amountWei: -50n, atMs: 1 },
+        { transferId: 'deposit:tx1:0', account: acct, amountWei: 50n, atMs: 1 },
+      ])
+      expect(await store.ledgerEntries({ account: 'external', transferIdPrefix: 'trial:' })).toEqual([{ transferId: 'trial:x', account: 'external', amountWei: -10n, atMs: 2 }])
+      expect(await store.ledgerEntries({ account: 'nobody' })).toEqual([])
     })
 
     test('error: unbalanced, empty and duplicate transfers are refused and change nothing', async () => {
@@ -179,6 +206,73 @@ export function describeStore(name: string, openStore: () => Promise<Store>) {
       await store.markEpochPosted(1, `0x${'22'.repeat(32)}`, 2000)
       expect((await store.listEpochs())[0]).toMatchObject({ epoch: 1, txHash: `0x${'22'.repeat(32)}`, postedAtMs: 2000 })
       expect(await store.sumAll()).toBe(0n)
+    })
+
+    test('behavior: pruneHistory deletes only history older than the cutoff, in batches, and never a node\'s latest report', async () => {
+      await store.upsertNode(node(hostId))
+      await store.upsertNode(node(clientId, { role: 'client' }))
+      const report = (nodeId: NodeId, at: number) => ({ nodeId, sessionId: 's', observedAtMs: at, blockNumber: at, blockHash: `0x${'ab'.repeat(32)}`, peers: [otherId] })
+      // The client reported once, long ago; the host every 10 ms from 0 to 490.
+      const clientLatest = await store.recordReport(report(clientId, 5))
+      for (let at = 0; at < 500; at += 10) await store.recordReport(report(hostId, at))
+      await store.openSession({ id: 'old', nodeId: hostId, role: 'host', remoteAddress: '127.0.0.1', connectedAtMs: 1 })
+      await store.closeSession('old', 100, 'closed')
+      await store.openSession({ id: 'open', nodeId: hostId, role: 'host', remoteAddress: '127.0.0.1', connectedAtMs: 2 })
+      await store.addAssignment({ clientId, hostId, kind: 'peer', assignedAtMs: 1 })
+      await store.releaseAssignment(clientId, hostId, 50, 'client-gone')
+      await store.addAssignment({ clientId, hostId, kind: 'peer', assignedAtMs: 60 })
+      expect(await store.historyCounts()).toEqual({ reports: 51, sessions: 1, assignments: 1 })
+
+      // Cut at 300: reports before it go (the host's 0..290 and the client's 5), at most 12 rows per call.
+      const totals = { reports: 0, sessions: 0, assignments: 0 }
+      let calls = 0
+      for (;;) {
+        const got = await store.pruneHistory(300, 12)
+        calls++
+        expect(got.reports).toBeLessThanOrEqual(12)
+        totals.reports += got.reports
+        totals.sessions += got.sessions
+        totals.assignments += got.assignments
+        if (got.reports + got.sessions + got.assignments === 0) break
+      }
+      expect(totals).toEqual({ reports: 31, sessions: 1, assignments: 1 })
+      expect(calls).toBeGreaterThanOrEqual(3)
+      expect(await store.historyCounts()).toEqual({ reports: 20, sessions: 0, assignments: 0 })
+      // What is left: the window, both latest reports, the open session and the active assignment.
+      expect((await store.reportHistory(hostId, 0)).map((r) => r.observedAtMs)).toEqual(Array.from({ length: 20 }, (_, i) => 300 + i * 10))
+      expect(await store.reportHistory(clientId, 0)).toEqual([])
+      expect(await store.latestReport(clientId)).toEqual({ ...report(clientId, 5), id: clientLatest })
+      expect((await store.latestReport(hostId))?.observedAtMs).toBe(490)
+      expect(await store.getSession('open')).toMatchObject({ closedAtMs: null })
+      expect(await store.getSession('old')).toBeUndefined()
+      expect(await store.activeAssignments()).toHaveLength(1)
+      // A cutoff at the start of time deletes nothing.
+      expect(await store.pruneHistory(0, 1000)).toEqual({ reports: 0, sessions: 0, assignments: 0 })
+    })
+
+    test('behavior: releasing an assignment deletes its pair metering state; other pairs keep theirs', async () => {
+      await store.upsertNode(node(hostId))
+      await store.addAssignment({ clientId, hostId, kind: 'peer', assignedAtMs: 1 })
+      await store.addAssignment({ clientId: otherId, hostId, kind: 'peer', assignedAtMs: 1 })
+      const report = { nodeId: hostId, sessionId: 's', observedAtMs: 10, blockNumber: 1, blockHash: `0x${'00'.repeat(32)}`, peers: [clientId, otherId] }
+      await store.recordReport(report, { pairs: [{ clientId, hostId, lastCorroboratedAtMs: 10 }, { clientId: otherId, hostId, lastCorroboratedAtMs: 10 }], usage: [], transfers: [] })
+      expect(await store.releaseAssignment(clientId, hostId, 20, 'client-gone')).toBe(true)
+      expect(await store.pairMeters()).toEqual([{ clientId: otherId, hostId, lastCorroboratedAtMs: 10 }])
+    })
+
+    test('behavior: the latest payout epoch skips epochs without a tree and, when asked, epochs not posted', async () => {
+      expect(await store.latestPayoutEpoch()).toBeUndefined()
+      const base = { startMs: 0, endMs: 1000, revenueWei: 0n, carriedInWei: 0n, feeWei: 0n, carriedOutWei: 0n, settledAtMs: 1000, txHash: null, postedAtMs: null }
+      const settle = (epoch: number, root: string, total: bigint) =>
+        store.settleEpoch({ ...base, epoch, root, totalEntitledWei: total, tree: root === `0x${'00'.repeat(32)}` ? '{}' : '{"format":"standard-v1"}' }, [], { id: `settle:${epoch}`, atMs: 1, memo: 'm', entries: [{ account: 'a', amountWei: 0n }] })
+      await settle(1, `0x${'00'.repeat(32)}`, 0n)
+      expect(await store.latestPayoutEpoch()).toBeUndefined()
+      await settle(2, `0x${'22'.repeat(32)}`, 5n)
+      await settle(3, `0x${'33'.repeat(32)}`, 7n)
+      expect(await store.latestPayoutEpoch()).toEqual({ epoch: 3, root: `0x${'33'.repeat(32)}`, totalEntitledWei: 7n, txHash: null })
+      expect(await store.latestPayoutEpoch({ posted: true })).toBeUndefined()
+      await store.markEpochPosted(2, `0x${'aa'.repeat(32)}`, 5)
+      expect(await store.latestPayoutEpoch({ posted: true })).toEqual({ epoch: 2, root: `0x${'22'.repeat(32)}`, totalEntitledWei: 5n, txHash: `0x${'aa'.repeat(32)}` })
     })
 
     test('error: a closed store refuses calls', async () => {

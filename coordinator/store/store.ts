@@ -84,7 +84,7 @@ export interface SessionStore {
 
 export interface AssignmentStore {
   addAssignment(a: Omit<AssignmentRecord, 'id' | 'releasedAtMs' | 'releaseReason'>): Promise<AssignmentRecord>
-  /** Releases the active (client, host) assignment, if any, and ends the pair's metering chain with it. Returns whether one was released. */
+  /** Releases the active (client, host) assignment, if any, and deletes the pair's metering state with it. Returns whether one was released. */
   releaseAssignment(clientId: NodeId, hostId: NodeId, atMs: number, reason: string): Promise<boolean>
   activeAssignments(filter?: { clientId?: NodeId; hostId?: NodeId }): Promise<AssignmentRecord[]>
 }
@@ -113,9 +113,13 @@ export interface UsageRecord {
 export interface ReportStore {
   /** One transaction: the report row, the reporter's last-seen time and any metering it caused. */
   recordReport(report: PeerReport, metering?: MeteringDelta): Promise<number>
+  /** The node's latest report: kept on the node, whatever the history retention. */
   latestReport(nodeId: NodeId): Promise<StoredReport | undefined>
+  /** Every report of a node still in the history (observed at or after `sinceMs`), oldest first. */
+  reportHistory(nodeId: NodeId, sinceMs: number): Promise<StoredReport[]>
   pairMeters(): Promise<PairMeter[]>
-  usage(filter?: { epoch?: number }): Promise<UsageRecord[]>
+  /** `clientId`/`hostId` narrow to one node's pairs (the public node lookup: its cost must not grow with the pool). */
+  usage(filter?: { epoch?: number; clientId?: NodeId; hostId?: NodeId }): Promise<UsageRecord[]>
 }
 
 export interface EpochPayout {
@@ -148,6 +152,18 @@ export interface EpochStore {
   listEpochs(): Promise<EpochRecord[]>
   epochPayouts(epoch: number): Promise<EpochPayout[]>
   markEpochPosted(epoch: number, txHash: string, atMs: number): Promise<void>
+  /**
+   * The newest settled epoch with a payout tree (root not all zeros), optionally only among those posted
+   * on chain, without its tree. Cost independent of the number of epochs (public lookups call it).
+   */
+  latestPayoutEpoch(filter?: { posted?: boolean }): Promise<EpochSummary | undefined>
+}
+
+export interface EpochSummary {
+  epoch: number
+  root: string
+  totalEntitledWei: bigint
+  txHash: string | null
 }
 
 export interface LedgerStore {
@@ -158,9 +174,47 @@ export interface LedgerStore {
   sumAll(): Promise<bigint>
   /** Every account whose name starts with `prefix`, with its balance. */
   balancesWithPrefix(prefix: string): Promise<Map<string, bigint>>
+  /**
+   * Ledger entries in the order they were written (queued reports committed
+   * first), filtered by account and/or by the start of their transfer id.
+   * The history a refund is judged on (`logic/refunds.ts`).
+   */
+  ledgerEntries(filter: { account?: string; transferIdPrefix?: string }): Promise<LedgerEntry[]>
 }
 
-export type Store = MetaStore & NodeStore & SessionStore & AssignmentStore & ReportStore & LedgerStore & EpochStore & { close(): Promise<void> }
+export interface LedgerEntry {
+  transferId: string
+  account: string
+  amountWei: bigint
+  atMs: number
+}
+
+/** Rows deleted by one pruneHistory call, per table. */
+export interface PrunedRows {
+  reports: number
+  sessions: number
+  assignments: number
+}
+
+/**
+ * History that only serves disputes and audits: report rows, closed sessions
+ * and released assignments. The caller decides the window; the store never
+ * reads the clock. The latest report per node, active assignments, open
+ * sessions, metering state and the ledger are never pruned.
+ */
+export interface HistoryStore {
+  /**
+   * Delete at most `limit` rows per table of history older than `beforeMs`:
+   * reports observed before it, sessions closed before it, assignments
+   * released before it. One short transaction; call it again until it
+   * returns zeros.
+   */
+  pruneHistory(beforeMs: number, limit: number): Promise<PrunedRows>
+  /** Rows of history held now (what pruning keeps bounded). */
+  historyCounts(): Promise<PrunedRows>
+}
+
+export type Store = MetaStore & HistoryStore & NodeStore & SessionStore & AssignmentStore & ReportStore & LedgerStore & EpochStore & { close(): Promise<void> }
 
 export type StoreErrorCode = 'UNBALANCED' | 'DUPLICATE_TRANSFER' | 'DUPLICATE_EPOCH' | 'UNKNOWN_NODE' | 'INVALID_AMOUNT' | 'CLOSED'
 

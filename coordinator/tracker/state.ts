@@ -49,6 +49,8 @@ export interface BestHead {
 /** A node as held internally: the snapshot plus the owning connection, with typed node IDs. */
 type NodeRecord = Omit<TrackedNode, 'connected' | 'nodeId' | 'peers'> & {
   owner: object | null
+  /** Logged in with its own per-node secret: its node-ID claim is not displaced by shared-secret logins. */
+  ownSecret: boolean
   nodeId: NodeId | null
   peers: NodeId[] | null
 }
@@ -65,12 +67,13 @@ export class TrackerState {
    * closes the old socket. Data already reported is kept; the new socket will
    * refresh it.
    */
-  login(hello: Hello, owner: object, remoteAddress: string, nowMs: number): { replaced: object | null } {
+  login(hello: Hello, owner: object, remoteAddress: string, nowMs: number, ownSecret = false): { replaced: object | null } {
     const existing = this.records.get(hello.id)
     const replaced = existing?.owner && existing.owner !== owner ? existing.owner : null
     const record: NodeRecord = existing ?? {
       name: hello.id,
       owner,
+      ownSecret,
       nodeId: null,
       enode: null,
       remoteAddress,
@@ -89,6 +92,7 @@ export class TrackerState {
     if (record.nodeId && record.nodeId !== hello.nodeId && this.byNodeId.get(record.nodeId) === record.name) this.byNodeId.delete(record.nodeId)
     Object.assign(record, {
       owner,
+      ownSecret,
       nodeId: hello.nodeId,
       enode: hello.enode,
       remoteAddress,
@@ -98,8 +102,13 @@ export class TrackerState {
       info: hello.info,
     })
     this.records.set(hello.id, record)
-    // The latest login claiming a key wins the index; ownership of a key is claimed, not proven (see docs/tracker.md).
-    if (hello.nodeId) this.byNodeId.set(hello.nodeId, hello.id)
+    // The latest login claiming a key wins the index, except that a shared-secret login never displaces a claim made
+    // under a node's own secret; ownership of a key is claimed, not proven (see docs/tracker.md).
+    if (hello.nodeId) {
+      const holder = this.byNodeId.get(hello.nodeId)
+      const held = holder !== undefined && holder !== hello.id ? this.records.get(holder) : undefined
+      if (!held || ownSecret || !held.ownSecret) this.byNodeId.set(hello.nodeId, hello.id)
+    }
     if (record.block && (this.best === null || (this.best !== undefined && record.block.number > this.best.number))) this.best = undefined
     return { replaced }
   }

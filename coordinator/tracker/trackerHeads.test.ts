@@ -1,15 +1,17 @@
 import { test, expect } from 'vitest'
-import { trackerHeads } from './trackerHeads.ts'
+import { trackerHeadOf } from './trackerHeads.ts'
 
+const HOST = 'ab'.repeat(64)
 const node = (net: string, number: number, connected = true) => ({ connected, info: { net }, block: { number } }) as never
 
-test('default: the best connected head on the chain, guarded by the agents', () => {
-  const view = trackerHeads({ nodes: () => [node('1', 1_005), node('1', 1_003), node('5', 9_000)] }, (c) => (c === 1 ? 1_000 : undefined), 64)
-  expect(view.bestHead(1)).toBe(1_005)
-  expect(view.bestHead(5)).toBe(9_000) // no agents on chain 5 to compare with
+test('default: the head of the tracker node with the host\'s node ID, on the host\'s chain', () => {
+  const headOf = trackerHeadOf({ nodeByNodeId: (id) => (id === HOST ? node('1', 1_005) : undefined) })
+  expect(headOf(HOST, 1)).toBe(1_005)
+  expect(headOf('cd'.repeat(64), 1)).toBeUndefined() // a reporter that is no host confirms nothing
 })
 
-test('error: far-future heads and disconnected reporters do not count', () => {
-  const view = trackerHeads({ nodes: () => [node('1', 9_999_999), node('1', 1_200, false), node('1', 1_010)] }, () => 1_000, 64)
-  expect(view.bestHead(1)).toBe(1_010)
+test('error: another chain, a disconnected reporter or no block yet confirm nothing', () => {
+  expect(trackerHeadOf({ nodeByNodeId: () => node('5', 1_005) })(HOST, 1)).toBeUndefined()
+  expect(trackerHeadOf({ nodeByNodeId: () => node('1', 1_005, false) })(HOST, 1)).toBeUndefined()
+  expect(trackerHeadOf({ nodeByNodeId: () => ({ connected: true, info: { net: '1' }, block: null }) as never })(HOST, 1)).toBeUndefined()
 })

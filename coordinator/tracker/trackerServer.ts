@@ -23,6 +23,7 @@ import type { Logger } from '../../lib/logger.ts'
 import type { Clock } from '../../lib/clock.ts'
 import { shortNodeId } from '../../protocol/enode.ts'
 import { TokenBucket } from '../server/rateLimiter.ts'
+import { SocketGate, setFrameLimit, type GateTicket } from '../server/socketGate.ts'
 import {
   READY_FRAME,
   SERVER_CLOSE_FRAME,
@@ -66,8 +67,16 @@ export interface TrackerOptions {
   floodDropsPerSecond?: number
   /** Upgrades beyond this many open sockets are refused with 503. Default 10 000. */
   maxSockets?: number
-  /** Upgrades from an address already holding this many sockets that have not logged in are refused with 429. Default 1024. */
+  /** Upgrades from an address (IPv4, or IPv6 /64) already holding this many sockets that have not logged in are refused with 429. Default 1024. */
   maxPendingPerAddress?: number
+  /** Upgrades while this many sockets in all have not logged in are refused with 503. Default 10 000. */
+  maxPending?: number
+  /** Logged-in sockets one address (IPv4, or IPv6 /64) may hold; a further login is refused (1008). Default 1024. */
+  maxLoggedInPerAddress?: number
+  /** Largest frame before a good hello; larger ones close the socket with 1009 before they are buffered. Default 64 KiB. */
+  maxPreLoginFrameBytes?: number
+  /** The requester's address (trusted proxies' X-Forwarded-For); default the socket's own. */
+  clientAddress?: (req: IncomingMessage) => string
   /** Disconnected nodes are forgotten after this long. Default 1 h. */
   forgetAfterMs?: number
   /** Most nodes remembered, connected or not; beyond it the longest-disconnected are forgotten first. Default 2 × maxSockets. */
@@ -116,6 +125,8 @@ export interface Tracker {
   requestHistory(name: string, list: readonly number[]): boolean
   /** Subscribe; returns the unsubscribe function. Listeners run synchronously; exceptions are logged. */
   on<E extends keyof TrackerEvents>(event: E, listener: TrackerEvents[E]): () => void
+  /** Replace the per-node secrets (a reloaded secrets file); logins from now on are checked against them. */
+  setSecrets(secrets: Record<string, string> | undefined): void
   counters(): TrackerCounters
   /** Open sockets, logged in or not. */
   socketCount(): number
@@ -147,6 +158,7 @@ interface Conn {
   remoteAddress: string
   log: Logger
   bucket: TokenBucket
+  ticket: GateTicket
   connectedAtMs: number
   lastSeenMs: number
   lastPingSentMs: number
@@ -169,29 +181,22 @@ export function createTracker(opts: TrackerOptions, deps: TrackerDeps): Tracker 
   const burst = opts.rateLimitBurst ?? 500
   const floodDropsPerSecond = opts.floodDropsPerSecond ?? 2_000
   const maxSockets = opts.maxSockets ?? 10_000
-  const maxPendingPerAddress = opts.maxPendingPerAddress ?? 1_024
+  const gate = new SocketGate(
+    { maxPendingPerAddress: opts.maxPendingPerAddress ?? 1_024, maxPending: opts.maxPending ?? 10_000, maxAuthenticatedPerAddress: opts.maxLoggedInPerAddress ?? 1_024 },
+    { log: log.child({ component: 'tracker' }), clock, name: 'tracker ' },
+  )
+  const maxPreLoginFrameBytes = Math.min(opts.maxPreLoginFrameBytes ?? 64 * 1024, maxFrameBytes)
+  const clientAddress = opts.clientAddress ?? ((req: IncomingMessage) => req.socket.remoteAddress ?? 'unknown')
+  const ticketByRequest = new WeakMap<IncomingMessage, GateTicket>()
   const forgetAfterMs = opts.forgetAfterMs ?? 3_600_000
   const maxNodes = opts.maxNodes ?? 2 * maxSockets
-  const checkSecret = secretChecker(opts)
+  let checkSecret = secretChecker(opts)
   if (opts.secret === undefined && opts.secrets === undefined) log.warn('tracker has no secret configured: every login will be refused')
 
   const metrics = createTrackerMetrics(deps.metrics)
   const state = new TrackerState()
   const conns = new Set<Conn>()
   const connsByName = new Map<string, Conn>()
-  /** Sockets not logged in yet, per remote address: a connection flood from one address is cut at the upgrade. */
-  const pendingByAddress = new Map<string, number>()
-  const pendingConns = new WeakSet<Conn>()
-  const floodLoggedAtMs = new Map<string, number>()
-  const releasePending = (conn: Conn) => {
-    if (!pendingConns.delete(conn)) return
-    const left = (pendingByAddress.get(conn.remoteAddress) ?? 1) - 1
-    if (left > 0) pendingByAddress.set(conn.remoteAddress, left)
-    else {
-      pendingByAddress.delete(conn.remoteAddress)
-      floodLoggedAtMs.delete(conn.remoteAddress)
-    }
-  }
   const listeners: { [E in keyof TrackerEvents]: Set<TrackerEvents[E]> } = { update: new Set(), head: new Set() }
   let closed = false
   let lastHead: BestHead | undefined
@@ -256,12 +261,15 @@ export function createTracker(opts: TrackerOptions, deps: TrackerDeps): Tracker 
 
   wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
     const now = clock.now()
-    const remoteAddress = req.socket.remoteAddress ?? 'unknown'
+    const remoteAddress = clientAddress(req)
+    // Until a good hello only a small frame is read (a hello is under 2 KB); larger ones close the socket with 1009.
+    setFrameLimit(ws, maxPreLoginFrameBytes)
     const conn: Conn = {
       ws,
       remoteAddress,
-      log: log.child({ component: 'tracker', remote: remoteAddress }),
+      log: log.child({ remote: remoteAddress }),
       bucket: new TokenBucket(rate, burst, now),
+      ticket: ticketByRequest.get(req)!,
       connectedAtMs: now,
       lastSeenMs: now,
       lastPingSentMs: now,
@@ -272,8 +280,6 @@ export function createTracker(opts: TrackerOptions, deps: TrackerDeps): Tracker 
       loggedDrops: new Set(),
     }
     conns.add(conn)
-    pendingConns.add(conn)
-    pendingByAddress.set(remoteAddress, (pendingByAddress.get(remoteAddress) ?? 0) + 1)
     metrics.sockets(conns.size)
 
     ws.on('message', (data: RawData) => {
@@ -287,7 +293,7 @@ export function createTracker(opts: TrackerOptions, deps: TrackerDeps): Tracker 
     })
     ws.on('close', (code: number) => {
       conns.delete(conn)
-      releasePending(conn)
+      conn.ticket.release()
       metrics.sockets(conns.size)
       const name = conn.name
       if (name !== undefined) {
@@ -406,7 +412,8 @@ export function createTracker(opts: TrackerOptions, deps: TrackerDeps): Tracker 
   function onHello(conn: Conn, payload: unknown, now: number): void {
     if (conn.name !== undefined) return drop(conn, 'duplicate_hello')
     const r = parseHello(payload)
-    if (!r.ok || !checkSecret(r.value.id, r.value.secret)) {
+    const by = r.ok ? checkSecret(r.value.id, r.value.secret) : undefined
+    if (!r.ok || !by) {
       metrics.login(false)
       conn.log.warn('tracker login refused', { node: r.ok ? r.value.id.slice(0, 64) : undefined, reason: r.ok ? 'wrong secret' : r.reason })
       // What primus sends when the server ends a spark; the classic reporters stop retrying on it.
@@ -415,11 +422,23 @@ export function createTracker(opts: TrackerOptions, deps: TrackerDeps): Tracker 
       return
     }
     const hello = r.value
-    const { replaced } = state.login(hello, conn, conn.remoteAddress, now)
+    if (conn.ticket.authenticatedCount() >= gate.limitsInForce.maxAuthenticatedPerAddress && connsByName.get(hello.id)?.ticket.key !== conn.ticket.key) {
+      metrics.login(false)
+      conn.log.warn('tracker logins per address at the cap: refused', { node: hello.id.slice(0, 64), limit: gate.limitsInForce.maxAuthenticatedPerAddress })
+      send(conn, SERVER_CLOSE_FRAME)
+      closeConn(conn, 1008, 'too many nodes from this address', 'bad_secret')
+      return
+    }
+    // A node ID claimed under a node's own secret is not taken over by a login with the shared secret.
+    const { replaced } = state.login(hello, conn, conn.remoteAddress, now, by === 'own')
     if (state.size() > maxNodes) state.prune(now, forgetAfterMs, maxNodes)
     conn.name = hello.id
     conn.lastPingSentMs = now
-    releasePending(conn)
+    if (!conn.ticket.authenticate()) {
+      // A replacement login from the same address at the cap: the socket it replaces gives its slot back on close.
+      conn.log.debug('tracker login over the address cap while replacing its own socket', { node: hello.id })
+    }
+    setFrameLimit(conn.ws, maxFrameBytes)
     // Nothing may go out between hello and this frame: geth reads exactly one frame and expects exactly this.
     send(conn, READY_FRAME)
     const previous = connsByName.get(hello.id)
@@ -478,17 +497,14 @@ export function createTracker(opts: TrackerOptions, deps: TrackerDeps): Tracker 
         socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
         return
       }
-      const address = req.socket.remoteAddress ?? 'unknown'
-      if ((pendingByAddress.get(address) ?? 0) >= maxPendingPerAddress) {
-        const now = clock.now()
-        if (now - (floodLoggedAtMs.get(address) ?? -Infinity) >= 10_000) {
-          floodLoggedAtMs.set(address, now)
-          log.warn('tracker connection flood: upgrade refused', { remote: address, limit: maxPendingPerAddress })
-        }
-        socket.once('finish', () => socket.destroy())
-        socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nRetry-After: 5\r\nContent-Length: 0\r\n\r\n')
+      const decision = gate.admit(clientAddress(req))
+      if (!decision.ok) {
+        gate.refuse(socket, decision)
         return
       }
+      const { ticket } = decision
+      socket.once('close', () => ticket.release())
+      ticketByRequest.set(req, ticket)
       wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req))
     },
     nodes: () => state.nodes(),
@@ -513,6 +529,9 @@ export function createTracker(opts: TrackerOptions, deps: TrackerDeps): Tracker 
         set.delete(listener)
       }
     },
+    setSecrets(secrets) {
+      checkSecret = secretChecker({ ...(opts.secret !== undefined ? { secret: opts.secret } : {}), ...(secrets ? { secrets } : {}) })
+    },
     counters: () => structuredClone(metrics.counters),
     socketCount: () => conns.size,
     async close() {
@@ -533,13 +552,15 @@ export function createTracker(opts: TrackerOptions, deps: TrackerDeps): Tracker 
  * secret. Compared in constant time over digests so neither length nor
  * content leaks through timing.
  */
-function secretChecker(opts: TrackerOptions): (name: string, secret: string) => boolean {
+function secretChecker(opts: TrackerOptions): (name: string, secret: string) => 'own' | 'shared' | undefined {
   const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest()
   const perNode = new Map<string, Buffer>(Object.entries(opts.secrets ?? {}).map(([name, s]) => [name, digest(s)]))
   const pool = opts.secret === undefined ? undefined : digest(opts.secret)
   return (name, secret) => {
-    const expected = perNode.get(name) ?? pool
-    return expected !== undefined && timingSafeEqual(expected, digest(secret))
+    const own = perNode.get(name)
+    const expected = own ?? pool
+    if (expected === undefined || !timingSafeEqual(expected, digest(secret))) return undefined
+    return own ? 'own' : 'shared'
   }
 }
 

@@ -249,24 +249,35 @@ describe('relay server: WebSocket', () => {
 })
 
 describe('relay server: activity', () => {
-  it('behavior: counts calls per client (refused ones too) and open sessions as busy', async () => {
+  it('behavior: counts only served calls per client, and a session as busy only while it holds a subscription', async () => {
     const { relay, token, tokens } = await setup()
     const other = newToken()
     tokens.add({ token: other, clientNodeId: OTHER, expiresAtMs: Date.now() + 60_000 })
-    await post(relay.url, [call('eth_chainId', [], 1), call('admin_peers', [], 2)], token)
+    await post(relay.url, [call('eth_chainId', [], 1), call('admin_peers', [], 2)], token) // the refusal is not service
     await post(relay.url, call('eth_chainId'), token)
+    const idle = await connect(relay.wsUrl, token) // a session without a subscription is not service
+    await idle.request('eth_chainId')
     const c = await connect(relay.wsUrl, other)
     await c.request('eth_blockNumber')
+    await c.request('eth_subscribe', ['newHeads'])
     await new Promise((r) => setTimeout(r, 60))
     const first = relay.drainActivity()
     expect(first.get(CLIENT)?.requests).toBe(3)
-    expect(first.get(OTHER)?.requests).toBe(1)
+    expect(first.get(CLIENT)!.busyMs).toBeLessThan(50)
+    expect(first.get(OTHER)?.requests).toBe(2)
     expect(first.get(OTHER)!.busyMs).toBeGreaterThanOrEqual(50)
     await new Promise((r) => setTimeout(r, 30))
     const second = relay.drainActivity()
     expect(second.has(CLIENT)).toBe(false)
-    // The open session keeps counting as busy without any call.
+    // The held subscription keeps counting as busy without any call.
     expect(second.get(OTHER)).toMatchObject({ requests: 0 })
     expect(second.get(OTHER)!.busyMs).toBeGreaterThanOrEqual(25)
+  })
+
+  it('behavior: a node that answers every call with an error earns its relay nothing', async () => {
+    const { relay, token, node } = await setup()
+    node.setDown(true)
+    for (let i = 0; i < 5; i++) await post(relay.url, call('eth_chainId'), token)
+    expect(relay.drainActivity().size).toBe(0)
   })
 })

@@ -19,9 +19,10 @@
  * - Status codes: a node that does not answer gives 502 (504 on timeout), so
  *   a client proxy fails over to another host; a request whose every call was
  *   rate limited gives 429; a body over the limit 413.
- * - Metering: per client node ID, every call received counts as a request
- *   (including refused ones: the proxy counts what it sent, and both sides
- *   must agree), and an open WebSocket session counts as busy time.
+ * - Metering: per client node ID, only served calls (a result, judged by
+ *   agent/relay/replyVerdict.ts as the client's proxy judges them) count as
+ *   requests and busy time, and a WebSocket session while it holds a
+ *   subscription. Refusals and errors are not service.
  */
 import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
@@ -30,6 +31,7 @@ import { systemClock, type Clock } from '../../lib/clock.ts'
 import { scrubUrl, type Logger } from '../../lib/logger.ts'
 import type { NodeId } from '../../protocol/enode.ts'
 import { ActivityMeter, type Activity } from '../../agent/relay/activity.ts'
+import { replyVerdicts, servedCount } from '../../agent/relay/replyVerdict.ts'
 import { openNodeSocket, type NodeSocket } from './nodeSocket.ts'
 import { RelayErrorCode, WS_CLOSE_NODE_LOST, WS_CLOSE_TOKEN_INVALID } from '../../agent/relay/relayErrors.ts'
 import { createRelayPolicy, type RelayPolicy, type RelayTransport } from './relayPolicy.ts'
@@ -111,6 +113,7 @@ interface Session {
   subs: Set<string>
   alive: boolean
   closed: boolean
+  /** Ends the metered span of service: set while the session holds a subscription. */
   endActivity(): void
 }
 
@@ -187,16 +190,14 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   // ---- one request (HTTP body or WebSocket frame) -------------------------------
   async function handle(text: string, client: NodeId, transport: RelayTransport, session?: Session): Promise<{ status: number; body: string }> {
     const parsed = parseBody(text)
-    if (!parsed.ok) {
-      meter.count(client)
-      return { status: 200, body: JSON.stringify(parsed.reply) }
-    }
+    // Not service: nothing is metered for a request that is refused as a whole.
+    if (!parsed.ok) return { status: 200, body: JSON.stringify(parsed.reply) }
     const { items, batch } = parsed
-    meter.count(client, items.length)
     if (items.length > limits.maxBatch) {
       return { status: 413, body: JSON.stringify(errorReply(null, RelayErrorCode.PAYLOAD_TOO_LARGE, `batch of ${items.length} calls is over this relay's limit of ${limits.maxBatch}`)) }
     }
-    const endBusy = meter.begin(client)
+    const endCall = meter.call(client)
+    let served = 0
     try {
       const now = clock.now()
       const out: (RpcReply | undefined)[] = new Array(items.length)
@@ -244,10 +245,12 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
       await Promise.all(work)
       // Notifications (no id) get no reply.
       const replies = items.flatMap((item, i) => ('call' in item && !item.call.hasId ? [] : [out[i]!]))
+      // Only results are service, judged as the client's proxy judges them, so both sides report the same calls.
+      served = servedCount(replyVerdicts(status, replies))
       if (replies.length === 0) return { status, body: '' }
       return { status, body: JSON.stringify(batch ? replies : replies[0]) }
     } finally {
-      endBusy()
+      endCall(served)
     }
   }
 
@@ -259,7 +262,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
       const id = Array.isArray(params) ? params[0] : undefined
       // Only this session's own subscriptions: the node socket is per session anyway, this just answers without a round trip.
       if (typeof id !== 'string' || !s.subs.has(id)) return errorReply(call.id, -32000, 'subscription not found')
-      s.subs.delete(id)
+      removeSub(s, id)
     } else if (s.subs.size >= limits.maxSubscriptionsPerSession) {
       return errorReply(call.id, RelayErrorCode.RATE_LIMITED, `too many subscriptions on this connection (at most ${limits.maxSubscriptionsPerSession})`)
     }
@@ -277,9 +280,19 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     }
     if (call.method === 'eth_subscribe' && typeof reply.result === 'string') {
       if (s.closed) void up.call('eth_unsubscribe', [reply.result], 1000).catch(() => {})
-      else s.subs.add(reply.result)
+      else addSub(s, reply.result)
     }
     return replyWithId(reply as Record<string, unknown>, call.id, "the host's node")
+  }
+
+  /** A session is service while it holds a subscription (the proxy meters the same span from the same replies). */
+  function addSub(s: Session, id: string): void {
+    s.subs.add(id)
+    if (s.subs.size === 1) s.endActivity = meter.session(s.client)
+  }
+
+  function removeSub(s: Session, id: string): void {
+    if (s.subs.delete(id) && s.subs.size === 0) s.endActivity()
   }
 
   function upstream(s: Session): Promise<NodeSocket> {
@@ -380,7 +393,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   })
 
   function onSession(ws: WebSocket, client: NodeId, tokenHash: string): void {
-    const s: Session = { ws, client, tokenHash, subs: new Set(), alive: true, closed: false, endActivity: meter.begin(client) }
+    const s: Session = { ws, client, tokenHash, subs: new Set(), alive: true, closed: false, endActivity: () => {} }
     sessions.add(s)
     ws.on('pong', () => {
       s.alive = true

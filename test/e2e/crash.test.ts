@@ -25,7 +25,9 @@ afterAll(async () => {
 })
 
 async function coordinator(port: number): Promise<{ proc: Proc; url: string; port: number }> {
-  const proc = spawnVipnode(['coordinator', '--port', String(port), '--db', db, '--update-interval', `${INTERVAL_MS}ms`, '--epoch', '4s', '--price', '60000', '--trial', '1000000', '--pool-id', 'crash'])
+  const proc = spawnVipnode(['coordinator', '--allow-private-addresses', '--port', String(port), '--db', db, '--update-interval', `${INTERVAL_MS}ms`, '--epoch', '4s', '--price', '60000', '--trial', '1000000', '--pool-id', 'crash',
+    // All twelve clients are placed before anyone reports; slow start (tested in test/adversary) would hold them back.
+    '--slow-start-slots', '0'])
   procs.push(proc)
   const l = await proc.waitForLog((x) => x.msg === 'coordinator listening', 'listening')
   return { proc, url: l.url, port: Number(new URL(l.url).port) }

@@ -1,12 +1,14 @@
 /**
  * The pool on a real (in-process) chain: a client deposits through the
- * payout contract, is served, the epoch settles, the coordinator posts the
- * root once, and the host claims exactly its share.
+ * payout contract, is served, the epoch settles, the coordinator proposes the
+ * root once, it waits out the root delay (pending, not claimable), and the
+ * host claims exactly its share once it is active.
  */
 import { test, expect, afterAll } from 'vitest'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { StandardMerkleTree } from '@openzeppelin/merkle-tree'
 import { JsonRpcProvider, Wallet, parseEther, type EventLog } from 'ethers'
 import { startDevchain, type Devchain } from '../../contracts/devchain.ts'
 import { vipnodePoolAt } from '../../contracts/artifacts.ts'
@@ -76,21 +78,48 @@ test('behavior: deposit, service, settlement, one root on chain, and a claim of 
   }
   const epoch = c.services.epochs.epochOf(clock.now())
   clock.set(c.services.epochs.bounds(epoch).endMs)
+  // A thief holding the proposer key gets in first: a root paying itself everything deposited.
+  const thief = new Wallet(chain.accounts[0]!.privateKey, rpc)
+  const junk = StandardMerkleTree.of([[thief.address, parseEther('0.01')]], ['address', 'uint256'])
+  await (await vipnodePoolAt(chain.contractAddress, thief).getFunction('proposeRoot')(1n, junk.root, parseEther('0.01'))).wait()
   await c.services.settlement.settleDue()
   await c.chain!.tick()
+  // The coordinator cannot propose over a pending root: it waits, and records nothing.
+  expect((await c.services.store.getEpoch(epoch))!.txHash).toBeNull()
+  expect(((await pool.getFunction('pendingRoot')()) as [bigint, string])[1]).toBe(junk.root)
+  // The guardian (a cold key) revokes the junk; the next poll sees the revocation and proposes the real root.
+  await (await vipnodePoolAt(chain.contractAddress, new Wallet(chain.accounts[9]!.privateKey, rpc)).getFunction('revokeRoot')(junk.root)).wait()
+  await c.chain!.tick()
+  expect(await (await fetch(`${c.url}/metrics`)).text()).toMatch(/^vipnode_chain_roots_revoked_total 1$/m)
   const settled = (await c.services.store.getEpoch(epoch))!
   expect(settled.txHash).toMatch(/^0x[0-9a-f]{64}$/)
+  // Proposed, not claimable: the root waits out the delay (the guardian could revoke it meanwhile).
+  const [, pendingRoot, pendingTotal, claimableAt] = (await pool.getFunction('pendingRoot')()) as [bigint, string, bigint, bigint]
+  expect(pendingRoot).toBe(settled.root)
+  expect(pendingTotal).toBe(settled.totalEntitledWei)
+  expect(await pool.getFunction('root')()).not.toBe(settled.root)
+  const early = (await (await fetch(`${c.url}/v1/payouts/${payout}`)).json()) as { status: string; proof: unknown; pending: { claimableAtMs: number } }
+  expect(early).toMatchObject({ status: 'pending', proof: null, pending: { claimableAtMs: Number(claimableAt) * 1000 } })
+  await c.chain!.tick() // nothing new: no second proposal
+  expect((await pool.queryFilter(pool.filters.RootProposed!())) as EventLog[]).toHaveLength(2) // the thief's and ours
+
+  // The dev chain's clock jumps past the delay: the root is active, and the coordinator says so.
+  await chain.provider.request({ method: 'evm_increaseTime', params: [chain.rootDelaySeconds] })
+  await chain.provider.request({ method: 'evm_mine', params: [] })
+  await c.chain!.tick()
   expect(await pool.getFunction('root')()).toBe(settled.root)
   expect(await pool.getFunction('totalEntitled')()).toBe(settled.totalEntitledWei)
-  await c.chain!.tick() // nothing new: no second post
-  expect((await pool.queryFilter(pool.filters.RootPosted!())) as EventLog[]).toHaveLength(1)
+  expect(c.chain!.rootStatus()).toMatchObject({ activeRoot: settled.root, pending: undefined })
 
   // The host's payout address claims through a third party, with the proof the coordinator serves.
   // The service may straddle an hour boundary: the claim pays the cumulative entitlement over all epochs.
   const share = (await c.services.store.epochPayouts(epoch)).find((p) => p.payee === payout.toLowerCase())!
   expect(share.cumulativeWei).toBeGreaterThan(0n)
-  const proof = (await (await fetch(`${c.url}/v1/payouts/${payout}`)).json()) as { cumulativeWei: string; proof: string[] }
+  const proof = (await (await fetch(`${c.url}/v1/payouts/${payout}`)).json()) as { status: string; cumulativeWei: string; proof: string[] }
+  expect(proof.status).toBe('claimable')
   await (await vipnodePoolAt(chain.contractAddress, claimer).getFunction('claim')(payout, proof.cumulativeWei, proof.proof)).wait()
   expect(await rpc.getBalance(payout)).toBe(share.cumulativeWei)
+  expect(await pool.getFunction('claimed')(thief.address)).toBe(0n)
+  expect(await pool.getFunction('totalClaimed')()).toBe(share.cumulativeWei)
   expect(await c.services.store.sumAll()).toBe(0n)
 }, 60_000)

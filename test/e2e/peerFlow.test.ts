@@ -43,7 +43,7 @@ function spawn(args: string[]): Proc {
 }
 
 async function startCoordinator(port: number): Promise<Proc> {
-  const p = spawn(['coordinator', '--port', String(port), '--db', db, '--update-interval', COORDINATOR_INTERVAL, '--pool-id', 'e2e'])
+  const p = spawn(['coordinator', '--allow-private-addresses', '--port', String(port), '--db', db, '--update-interval', COORDINATOR_INTERVAL, '--pool-id', 'e2e'])
   const listening = await p.waitForLog((l) => l.msg === 'coordinator listening', 'coordinator listening')
   coordinatorUrl = listening.url
   coordinatorPort = Number(new URL(listening.url).port)

@@ -125,7 +125,7 @@ async function explain<T>(run: () => Promise<T>): Promise<T> {
 beforeAll(async () => {
   const signer = newSigner()
   const genesis = writeGenesis(dir, cliqueGenesis({ chainId: CHAIN_ID, signer: signer.address, periodSeconds: PERIOD_S }))
-  const coordinator = spawn(['coordinator', '--port', '0', '--db', db, '--update-interval', `${INTERVAL_MS}ms`, '--pool-id', 'realnode', '--chain-id', String(CHAIN_ID)])
+  const coordinator = spawn(['coordinator', '--allow-private-addresses', '--port', '0', '--db', db, '--update-interval', `${INTERVAL_MS}ms`, '--pool-id', 'realnode', '--chain-id', String(CHAIN_ID)])
   ;[clientA, clientB] = await Promise.all([
     startRealNode({ name: 'client-a', dir, genesis, nodeKey: generateNodeKey(), maxPeers: 5 }),
     startRealNode({ name: 'client-b', dir, genesis, nodeKey: generateNodeKey(), maxPeers: 5 }),

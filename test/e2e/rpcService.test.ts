@@ -184,7 +184,7 @@ beforeAll(async () => {
   const started = Date.now()
   // Everything starts as soon as what it needs is up: process start-up (tsx) is most of this file's time.
   const keygen = spawn(['keygen', '--out', join(dir, 'client.key')])
-  const coordinator = spawn(['coordinator', '--port', '0', '--db', join(dir, 'pool.db'), '--pool-id', 'e2e-rpc', '--chain-id', String(CHAIN_ID), '--update-interval', INTERVAL], {
+  const coordinator = spawn(['coordinator', '--allow-private-addresses', '--port', '0', '--db', join(dir, 'pool.db'), '--pool-id', 'e2e-rpc', '--chain-id', String(CHAIN_ID), '--update-interval', INTERVAL], {
     VIPNODE_ADMIN_TOKEN: ADMIN_TOKEN,
   })
   const coordinatorUp = coordinator.waitForLog((l) => l.msg === 'coordinator listening', 'coordinator listening', 30_000).then((l) => {

@@ -102,7 +102,7 @@ async function hangScenario(name: string, chainMoves: boolean): Promise<HangFigu
     }, BLOCK_MS)
   }
 
-  const coordinator = spawn(['coordinator', '--port', '0', '--db', db, '--update-interval', `${COORDINATOR_INTERVAL_MS}ms`, '--admit-timeout', '1s', '--pool-id', 'fault', '--max-block-lag', String(MAX_BLOCK_LAG)])
+  const coordinator = spawn(['coordinator', '--allow-private-addresses', '--port', '0', '--db', db, '--update-interval', `${COORDINATOR_INTERVAL_MS}ms`, '--admit-timeout', '1s', '--pool-id', 'fault', '--max-block-lag', String(MAX_BLOCK_LAG)])
   const url = (await coordinator.waitForLog((l) => l.msg === 'coordinator listening', 'coordinator listening')).url as string
   const agentArgs = ['--update-interval', `${AGENT_INTERVAL_MS}ms`, '--node-timeout', `${NODE_TIMEOUT_MS}ms`]
   const hostAgents = hostNodes.map((h) => spawn(['host', '--coordinator', url, '--node-rpc', h.url, '--nodekey', keyFile(h), '--capacity', '5', ...agentArgs]))

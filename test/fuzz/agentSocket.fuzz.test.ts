@@ -13,15 +13,17 @@
  */
 import { describe, test, expect, beforeAll, afterAll } from 'vitest'
 import fc from 'fast-check'
-import { AGENT_PATH, ErrorCode, parseFrame, type ChallengeParams, type RpcId } from '../../protocol/index.ts'
+import { AGENT_PATH, ErrorCode, normaliseOrigin, parseFrame, type ChallengeParams, type RpcId } from '../../protocol/index.ts'
 import type { RunningCoordinator } from '../../coordinator/coordinator.ts'
 import { testCoordinator } from '../harness/coordinator.ts'
 import { testAgent, type TestAgent } from '../harness/agents.ts'
-import { connectBody, identity, signedConnect, type Identity } from '../harness/rawAgent.ts'
+import { connectBody, identity, signedConnect, type DialledChallenge, type Identity } from '../harness/rawAgent.ts'
 import { storeSnapshot, sqliteOf } from '../harness/storeState.ts'
 import { FrameSocket, isValidUtf8, keepingLogger, mutateText, mutateValue, textMutation, valueMutation, weirdValue, type TextMutation, type ValueMutation } from '../harness/fuzzFrames.ts'
 
 const MAX_FRAME = 8192
+/** Before vipnode_connect succeeds a socket may send at most this (the default --max-preauth-frame-bytes); beyond it the socket is closed with 1009. */
+const PRE_AUTH_FRAME = 16 * 1024
 const RUNS_UNAUTHENTICATED = 400
 const RUNS_AUTHENTICATED = 500
 const CODES = new Set<number>(Object.values(ErrorCode))
@@ -41,16 +43,18 @@ async function open(): Promise<FrameSocket> {
   return s
 }
 
-async function challengeOf(s: FrameSocket): Promise<ChallengeParams> {
+/** The challenge on `s`, with the origin of `dialled` (the coordinator the socket was opened to) for signedConnect. */
+async function challengeOf(s: FrameSocket, dialled: string = agentUrl()): Promise<DialledChallenge> {
   await s.until(() => s.parsed().some((f: any) => f?.method === 'vipnode_challenge'), 'challenge')
-  return (s.parsed().find((f: any) => f?.method === 'vipnode_challenge') as { params: ChallengeParams }).params
+  const params = (s.parsed().find((f: any) => f?.method === 'vipnode_challenge') as { params: ChallengeParams }).params
+  return { ...params, dialledOrigin: normaliseOrigin(dialled) }
 }
 
 /** What the coordinator must do with one frame, derived from the frame alone. */
 type Expectation = { close: number } | { replies: 0 } | { replies: 1; id: RpcId | null; code?: number }
 
-function expectationFor(data: Buffer, binary: boolean): Expectation {
-  if (data.length > MAX_FRAME * 4) return { close: 1009 }
+function expectationFor(data: Buffer, binary: boolean, preAuth: boolean): Expectation {
+  if (data.length > (preAuth ? Math.min(PRE_AUTH_FRAME, MAX_FRAME * 4) : MAX_FRAME * 4)) return { close: 1009 }
   if (!binary && !isValidUtf8(data)) return { close: 1007 }
   if (data.length > MAX_FRAME) return { replies: 1, id: null, code: ErrorCode.PAYLOAD_TOO_LARGE }
   if (binary) return { replies: 1, id: null, code: ErrorCode.INVALID_REQUEST }
@@ -73,11 +77,11 @@ interface Outcome {
  * (answered METHOD_NOT_FOUND): once its reply and all expected replies are in,
  * every frame has been handled.
  */
-async function sendAndCheck(s: FrameSocket, frames: { data: Buffer; binary: boolean }[]): Promise<Outcome> {
+async function sendAndCheck(s: FrameSocket, frames: { data: Buffer; binary: boolean }[], preAuth = false): Promise<Outcome> {
   const mark = s.texts.length
   const expected: Extract<Expectation, { replies: 1 }>[] = []
   for (const f of frames) {
-    const e = expectationFor(f.data, f.binary)
+    const e = expectationFor(f.data, f.binary, preAuth)
     tally.frames++
     s.send(f.data, f.binary)
     if ('close' in e) {
@@ -243,7 +247,7 @@ describe('fuzz /v1/agent', () => {
           frames = [encode({ method, params, id: k.id, valueMutations: k.muts[0], textMutations: k.muts[1], binary: k.binary, pad: k.pad })]
         }
         const before = storeSnapshot(c)
-        const outcome = await sendAndCheck(s, frames)
+        const outcome = await sendAndCheck(s, frames, true)
         if (!outcome.accepted) expect(storeSnapshot(c), 'a rejected frame changed the store').toEqual(before)
         const session = c.services.sessions.get(id.nodeId)
         const sessionId = session?.session?.sessionId
@@ -332,14 +336,22 @@ describe('fuzz /v1/agent', () => {
       const hostId = identity()
       const s = await FrameSocket.open(d.url.replace(/^http/, 'ws') + AGENT_PATH)
       sockets.push(s)
-      const ch = await challengeOf(s)
-      // Unauthenticated: a connect whose every field is fine but one is 400,000 levels deep.
+      const ch = await challengeOf(s, d.url)
+      // Unauthenticated: a connect whose every field is fine but one is 400,000 levels deep is over the
+      // pre-authentication frame limit, so the socket is closed (1009) before the frame is read; 8,000 levels fit.
       s.send(`{"jsonrpc":"2.0","id":"c","method":"vipnode_connect","params":${JSON.stringify(signedConnect(hostId, ch)).replace('"agentVersion":"test"', `"agentVersion":${deep}`)}}`)
-      await s.until(() => s.parsed().some((f: any) => f?.id === 'c'), 'connect reply')
-      expect((s.parsed().find((f: any) => f?.id === 'c') as { error: { code: number } }).error.code).toBe(ErrorCode.INVALID_PARAMS)
+      await s.until(() => s.closed !== undefined, 'close of the oversize connect')
+      expect(s.closed!.code).toBe(1009)
+      const s2 = await FrameSocket.open(d.url.replace(/^http/, 'ws') + AGENT_PATH)
+      sockets.push(s2)
+      const ch2 = await challengeOf(s2, d.url)
+      const deepFits = `${'['.repeat(7_000)}${']'.repeat(7_000)}`
+      s2.send(`{"jsonrpc":"2.0","id":"c","method":"vipnode_connect","params":${JSON.stringify(signedConnect(hostId, ch2)).replace('"agentVersion":"test"', `"agentVersion":${deepFits}`)}}`)
+      await s2.until(() => s2.parsed().some((f: any) => f?.id === 'c'), 'connect reply')
+      expect((s2.parsed().find((f: any) => f?.id === 'c') as { error: { code: number } }).error.code).toBe(ErrorCode.INVALID_PARAMS)
       const auth = await FrameSocket.open(d.url.replace(/^http/, 'ws') + AGENT_PATH)
       sockets.push(auth)
-      auth.send(JSON.stringify({ jsonrpc: '2.0', id: 'auth', method: 'vipnode_connect', params: signedConnect(hostId, await challengeOf(auth)) }))
+      auth.send(JSON.stringify({ jsonrpc: '2.0', id: 'auth', method: 'vipnode_connect', params: signedConnect(hostId, await challengeOf(auth, d.url)) }))
       await auth.until(() => auth.parsed().some((f: any) => f?.id === 'auth'), 'auth')
       const cases: [string, string, 'ok' | number][] = [
         ['in a peer\'s protocols (kept loose)', `{"peers":[{"id":"${peer.nodeId}","enode":"${peer.enode}","protocols":{"eth":${deep}}}],"block":{"number":1,"hash":"${hash}"}}`, 'ok'],

@@ -7,7 +7,7 @@
  * or close.
  */
 import { describe, test, expect, beforeAll, afterAll } from 'vitest'
-import { AGENT_PATH, type ChallengeParams } from '../../protocol/index.ts'
+import { AGENT_PATH, normaliseOrigin, type ChallengeParams } from '../../protocol/index.ts'
 import type { RunningCoordinator } from '../../coordinator/coordinator.ts'
 import { testCoordinator } from '../harness/coordinator.ts'
 import { connectBody, identity, signedConnect } from '../harness/rawAgent.ts'
@@ -38,7 +38,7 @@ async function authenticate(s: FrameSocket, role: 'host' | 'client' = 'client'):
   await s.until(() => s.parsed().some((f: any) => f?.method === 'vipnode_challenge'), 'challenge')
   const ch = (s.parsed().find((f: any) => f?.method === 'vipnode_challenge') as { params: ChallengeParams }).params
   const id = identity()
-  s.send(JSON.stringify({ jsonrpc: '2.0', id: 'auth', method: 'vipnode_connect', params: signedConnect(id, ch, connectBody(id, { role, ...(role === 'client' ? { capacity: undefined } : {}) })) }))
+  s.send(JSON.stringify({ jsonrpc: '2.0', id: 'auth', method: 'vipnode_connect', params: signedConnect(id, { ...ch, dialledOrigin: normaliseOrigin(c.url) }, connectBody(id, { role, ...(role === 'client' ? { capacity: undefined } : {}) })) }))
   await s.until(() => s.parsed().some((f: any) => f?.id === 'auth'), 'auth reply')
   return s.parsed().find((f: any) => f?.id === 'auth')
 }

@@ -1,4 +1,4 @@
-/** Start an in-process coordinator on a fresh SQLite file and a free loopback port. */
+/** Start an in-process coordinator on a fresh SQLite file and a free loopback port, for development (private addresses allowed: every test agent is on 127.0.0.1). */
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,5 +11,5 @@ export function tempDb(): string {
 }
 
 export async function testCoordinator(config: CoordinatorConfigInput = {}, overrides: CoordinatorOverrides = {}): Promise<RunningCoordinator> {
-  return startCoordinator({ port: 0, db: tempDb(), poolId: 'test-pool', logLevel: 'silent', ...config }, { logger: silentLogger, ...overrides })
+  return startCoordinator({ port: 0, db: tempDb(), poolId: 'test-pool', logLevel: 'silent', allowPrivateAddresses: true, ...config }, { logger: silentLogger, ...overrides })
 }

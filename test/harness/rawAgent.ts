@@ -11,7 +11,9 @@ import {
   nodeIdOf,
   signEnvelope,
   PROTOCOL_VERSION,
+  normaliseOrigin,
   type ConnectBody,
+  type ConnectHello,
   type NodeKey,
   type ChallengeParams,
 } from '../../protocol/index.ts'
@@ -31,7 +33,11 @@ export class RawAgent {
   private nextId = 1
   private waiters: (() => void)[] = []
 
-  private constructor(readonly ws: WebSocket) {
+  private constructor(
+    readonly ws: WebSocket,
+    /** The origin this agent dialled: what an honest agent signs into vipnode_connect. */
+    readonly origin: string,
+  ) {
     ws.on('message', (data) => {
       this.frames.push(JSON.parse(data.toString()) as Frame)
       this.wake()
@@ -43,8 +49,9 @@ export class RawAgent {
   }
 
   static async open(baseUrl: string): Promise<RawAgent> {
-    const ws = new WebSocket(baseUrl.replace(/^http/, 'ws') + AGENT_PATH)
-    const agent = new RawAgent(ws)
+    const url = baseUrl.replace(/^http/, 'ws') + AGENT_PATH
+    const ws = new WebSocket(url)
+    const agent = new RawAgent(ws, normaliseOrigin(url))
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve())
       ws.once('error', reject)
@@ -72,9 +79,10 @@ export class RawAgent {
     }
   }
 
-  async challenge(): Promise<ChallengeParams> {
+  /** The challenge, with the origin this socket dialled (signedConnect signs it unless the body says otherwise). */
+  async challenge(): Promise<DialledChallenge> {
     const f = await this.waitFor(() => this.frames.find((f) => f.method === 'vipnode_challenge'), 'challenge')
-    return f.params as ChallengeParams
+    return { ...(f.params as ChallengeParams), dialledOrigin: this.origin }
   }
 
   sendText(text: string | Buffer, binary = false): void {
@@ -113,7 +121,11 @@ export function identity(port = 30303): Identity {
   return { key, nodeId, enode: formatEnode({ nodeId, host: '127.0.0.1', tcpPort: port, udpPort: port }) }
 }
 
-export function connectBody(id: Identity, overrides: Partial<ConnectBody> = {}): ConnectBody {
+/** A challenge as an agent sees it: what the server sent, plus the origin the agent dialled. */
+export type DialledChallenge = ChallengeParams & { dialledOrigin?: string }
+
+/** The connect body without origin (signedConnect adds the dialled one); `overrides.origin` forces one. */
+export function connectBody(id: Identity, overrides: Partial<ConnectBody> = {}): ConnectHello & { origin?: string } {
   return {
     protocolVersion: PROTOCOL_VERSION,
     role: 'host',
@@ -128,8 +140,13 @@ export function connectBody(id: Identity, overrides: Partial<ConnectBody> = {}):
   }
 }
 
-/** Signed vipnode_connect params for this socket's challenge. */
-export function signedConnect(id: Identity, challenge: ChallengeParams, body: ConnectBody = connectBody(id), signWith: NodeKey = id.key) {
+/**
+ * Signed vipnode_connect params for this socket's challenge. The origin is the body's, else the one the
+ * socket dialled; with neither the body goes out without one, as an agent older than origin binding sends it.
+ */
+export function signedConnect(id: Identity, challenge: DialledChallenge, bodyWithoutOrigin: ConnectHello & { origin?: string } = connectBody(id), signWith: NodeKey = id.key) {
+  const origin = bodyWithoutOrigin.origin ?? challenge.dialledOrigin
+  const body = origin === undefined ? bodyWithoutOrigin : { ...bodyWithoutOrigin, origin }
   const signature = signEnvelope(signWith, { method: 'vipnode_connect', poolId: challenge.poolId, chainId: body.chainId, challenge: challenge.challenge, body })
   return { ...body, challenge: challenge.challenge, signature }
 }

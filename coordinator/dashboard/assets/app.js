@@ -344,7 +344,7 @@ function epochsPage(snap) {
     { key: 'paid', label: 'Paid out', num: true, desc: true, value: (r) => BigInt(r.paidWei), cell: (r) => money(r.paidWei) },
     { key: 'carry', label: 'Carried', num: true, desc: true, value: (r) => BigInt(r.carriedOutWei), cell: (r) => money(r.carriedOutWei) },
     { key: 'root', label: 'Root', value: (r) => r.root, cell: (r) => nodeId(r.root) },
-    { key: 'tx', label: 'Transaction', value: (r) => r.txHash, cell: (r) => (r.txHash ? nodeId(r.txHash) : h('span', { class: 'dim' }, 'not posted')) },
+    { key: 'tx', label: 'Transaction', value: (r) => r.txHash, cell: (r) => (r.txHash ? h('span', null, nodeId(r.txHash), rootState(r)) : h('span', { class: 'dim' }, 'not posted')) },
   ]
   return [head, table('epochs-table', columns, snap.epochs, { sortKey: 'epoch', sortDir: 'desc', rowId: (r) => String(r.epoch), href: (r) => `epochs/${r.epoch}` })]
 }
@@ -386,7 +386,7 @@ function epochPage(snap, n) {
       ['Carried out', money(d.carriedOutWei)],
       ['Total entitled', h('span', null, money(d.totalEntitledWei), h('span', { class: 'dim' }, ' cumulative, all payees'))],
       ['Merkle root', h('code', { id: 'epoch-root' }, d.root)],
-      ['Transaction', d.txHash ? h('code', null, d.txHash) : h('span', { class: 'dim' }, 'not posted on chain yet')],
+      ['Transaction', d.txHash ? h('span', null, h('code', null, d.txHash), rootState(d)) : h('span', { class: 'dim' }, 'not posted on chain yet')],
     ].map(([k, v]) => [h('dt', null, k), h('dd', null, v)]),
   )
   const columns = [
@@ -480,3 +480,12 @@ function connect() {
 window.addEventListener('hashchange', route)
 route()
 connect()
+
+/** A root's state on chain: active (claimable), or pending with the time until it is claimable. */
+function rootState(r) {
+  if (r.onChain === 'active') return h('span', { class: 'dim root-state' }, ' · active')
+  if (r.onChain === 'pending' && r.claimableAtMs) {
+    return h('span', { class: 'root-state' }, ` · pending, claimable in ${formatDuration(Math.max(0, r.claimableAtMs - Date.now()))}`)
+  }
+  return ''
+}

@@ -15,6 +15,8 @@ const state = {
   chainId: null,
   walletBalance: null,
   node: null,
+  /** {node, token} from ?auth=: a query signed by that node's key (vipnode client status --link). */
+  auth: null,
   payout: null,
   busy: false,
 }
@@ -389,13 +391,33 @@ function renderFacts() {
 
 const totalOf = (node) => BigInt(node.balanceWei) + BigInt(node.pendingDepositWei)
 
+/**
+ * Balance, service and hosts are shown only to the node's key holder: `vipnode client status --link` prints
+ * this page's address with ?auth=<a short-lived query signed by the node key>. Without it the pool shows
+ * the deposit account only.
+ */
+const nodePath = (id) => `/v1/nodes/${id}${state.auth && state.auth.node === id ? `?auth=${encodeURIComponent(state.auth.token)}` : ''}`
+const PRIVATE_NOTE = 'Balance, status and hosts are private to the node: run `vipnode client status --link` with its key and open the link it prints to see them here.'
+
 function renderNode() {
   const n = state.node
   show('node-info', true)
   $('node-id').textContent = shortId(n.nodeId)
   $('node-id').title = n.nodeId
+  if (!n.authorised) {
+    for (const id of ['node-pending', 'node-status', 'node-service', 'node-peers']) $(id).hidden = $(id).previousElementSibling.hidden = true
+    $('node-balance').textContent = 'private'
+    $('node-balance').dataset.wei = ''
+    setAlert('node-note', PRIVATE_NOTE)
+    const d = deposits()
+    show('deposit-form', Boolean(d))
+    show('deposit-off', !d)
+    return
+  }
+  for (const id of ['node-pending', 'node-status', 'node-service', 'node-peers']) $(id).hidden = $(id).previousElementSibling.hidden = false
   setMoney('node-balance', n.balanceWei)
   setMoney('node-pending', n.pendingDepositWei)
+  setMoney('node-refundable', n.refundableWei)
   if (BigInt(n.pendingDepositWei) === 0n) $('node-pending').firstChild.textContent = 'none'
   const status = !n.known ? 'never connected' : n.online ? `online (${n.role})` : `offline (${n.role})`
   $('node-status').replaceChildren(h('span', { class: `pill ${n.online ? 'pill-on' : 'pill-off'}` }, status))
@@ -409,8 +431,12 @@ function renderNode() {
   let note = null
   if (n.role === 'host') note = 'This is a host node: hosts are paid to their payout address. Look it up below.'
   else if (!n.known) note = 'The pool has not seen this node yet. A deposit for it waits on its account and becomes its balance when the node first connects.'
+  else if (n.stoppedByRefund) note = 'This node was refunded: it is not served until it deposits again.'
   else if (!n.canBeServed) note = 'This balance is too low to be served: deposit to continue.'
   setAlert('node-note', note)
+  show('refund', n.role !== 'host' && BigInt(n.refundableWei) > 0n)
+  if (BigInt(n.refundableWei) === 0n) show('refund-help', false)
+  $('refund-command').textContent = `npx vipnode client refund --bootstrap ${location.origin} --nodekey <your node key file>`
   const d = deposits()
   show('deposit-form', Boolean(d) && n.role !== 'host')
   show('deposit-off', !d)
@@ -429,7 +455,7 @@ async function lookupNode(ev) {
   }
   setAlert('node-error', null)
   try {
-    state.node = await getJson(`/v1/nodes/${id}`)
+    state.node = await getJson(nodePath(id))
   } catch (err) {
     setAlert('node-error', err.message)
     return
@@ -437,6 +463,7 @@ async function lookupNode(ev) {
   renderNode()
   const url = new URL(location.href)
   url.searchParams.set('node', id)
+  if (!state.auth || state.auth.node !== id) url.searchParams.delete('auth')
   history.replaceState(null, '', url)
 }
 
@@ -474,7 +501,7 @@ async function deposit(ev) {
     }
     const d = deposits()
     const node = state.node
-    const before = totalOf(node)
+    const before = node.authorised ? totalOf(node) : 0n
     const tx = { from: state.account, to: d.contract, data: encodeDeposit(d.abi.functions.deposit.selector, node.depositAccount), value: toQuantity(wei) }
     const sent = await sendTransaction('deposit-state', tx, 'deposit')
     if (!sent) return
@@ -490,12 +517,19 @@ async function deposit(ev) {
       setStatus('deposit-state', 'confirming', 'Mined; waiting for confirmations…', `${depth} of ${d.confirmations} blocks on top of it. The pool credits a deposit once it is ${d.confirmations} blocks deep.`, sent.hash)
       await sleep(POLL_MS)
     }
+    if (!node.authorised) {
+      // Without the node's signed link the pool does not say balances: the chain has the deposit, the pool credits it.
+      setStatus('deposit-state', 'confirmed', 'Deposit confirmed on chain.', `The pool credits it within ${formatDuration(d.chainPollMs)}. ${PRIVATE_NOTE}`, sent.hash)
+      $('amount').value = ''
+      await refreshWalletBalance()
+      return
+    }
     setStatus('deposit-state', 'crediting', 'Confirmed on chain; waiting for the pool to credit it…', `The pool reads the chain every ${formatDuration(d.chainPollMs)}.`, sent.hash)
     let now = node
     const slowAfter = Date.now() + Math.max(120_000, 4 * d.chainPollMs)
     for (let slow = false; ; ) {
       try {
-        now = await getJson(`/v1/nodes/${node.nodeId}`)
+        now = await getJson(nodePath(node.nodeId))
         if (totalOf(now) > before) break
       } catch {
         // ask again
@@ -527,7 +561,16 @@ function renderPayout() {
   show('payout-info', true)
   setMoney('payout-entitled', p.cumulativeWei)
   $('payout-epoch').textContent = `epoch ${p.epoch}`
-  $('payout-root').replaceChildren(p.txHash ? h('span', null, 'posted in ', h('code', { title: p.txHash }, shortId(p.txHash))) : 'not posted yet: a claim can only be made once it is')
+  // On chain a proposed root waits out the contract's root delay (the guardian may revoke it) before it can be claimed.
+  const untilClaimable = (pending) => `claimable in ${formatDuration(Math.max(0, pending.claimableAtMs - Date.now()))} (${new Date(pending.claimableAtMs).toLocaleString()})`
+  if (p.status === 'pending') {
+    $('payout-root').replaceChildren(h('span', { class: 'pending-root' }, `pending: ${untilClaimable(p.pending)}`))
+  } else {
+    const root = p.txHash ? h('span', null, p.status === 'claimable' ? 'active on chain, proposed in ' : 'posted in ', h('code', { title: p.txHash }, shortId(p.txHash))) : 'not posted yet: a claim can only be made once it is'
+    const next = p.pending ? h('span', { class: 'pending-root' }, `; epoch ${p.pending.epoch} (${formatWei(BigInt(p.pending.cumulativeWei))}) is pending, ${untilClaimable(p.pending)}`) : ''
+    $('payout-root').replaceChildren(root, next)
+  }
+  $('claim').disabled = p.status === 'pending'
   if (p.claimedWei === undefined) {
     $('payout-claimed').textContent = 'connect your wallet to read it from the contract'
     $('payout-claimable').textContent = '—'
@@ -591,7 +634,7 @@ async function lookupPayout(ev) {
 
 async function claim() {
   const p = state.payout
-  if (state.busy || !p) return
+  if (state.busy || !p || p.status === 'pending') return
   const d = deposits()
   if (!d) {
     setStatus('claim-state', 'error', 'This pool settles off chain.', 'Its coordinator runs without a payout contract: ask the operator.')
@@ -613,7 +656,7 @@ async function claim() {
     await refreshWalletBalance()
   } finally {
     state.busy = false
-    $('claim').disabled = false
+    $('claim').disabled = state.payout?.status === 'pending'
   }
 }
 
@@ -627,6 +670,7 @@ async function main() {
   })
   $('payout-form').addEventListener('submit', lookupPayout)
   $('claim').addEventListener('click', claim)
+  $('refund').addEventListener('click', () => show('refund-help', true))
   $('connect').addEventListener('click', () => void connect())
   $('switch-chain').addEventListener('click', () => void switchChain())
 
@@ -658,6 +702,8 @@ async function main() {
   // The low-balance notice links here as <topup-url>?node=<node ID>.
   const params = new URLSearchParams(location.search)
   const node = params.get('node')
+  const auth = params.get('auth')
+  if (node && auth) state.auth = { node: nodeIdFrom(node), token: auth }
   if (node) {
     $('node').value = node
     await lookupNode()

@@ -23,6 +23,17 @@ export const nodes = sqliteTable(
     region: text('region'),
     firstSeenMs: integer('first_seen_ms').notNull(),
     lastSeenMs: integer('last_seen_ms').notNull(),
+    /**
+     * The node's latest report, overwritten by every report in the same
+     * statement that touches last_seen_ms: it outlives the report history
+     * (`reports`, pruned after --report-retention). Null until the first report.
+     */
+    latestReportId: integer('latest_report_id'),
+    latestSessionId: text('latest_session_id'),
+    latestObservedAtMs: integer('latest_observed_at_ms'),
+    latestBlockNumber: integer('latest_block_number'),
+    latestBlockHash: text('latest_block_hash'),
+    latestPeers: text('latest_peers'),
   },
   (t) => [index('nodes_role_idx').on(t.role)],
 )
@@ -52,7 +63,12 @@ export const assignments = sqliteTable(
     releasedAtMs: integer('released_at_ms'),
     releaseReason: text('release_reason'),
   },
-  (t) => [index('assignments_client_idx').on(t.clientId, t.releasedAtMs), index('assignments_host_idx').on(t.hostId, t.releasedAtMs)],
+  (t) => [
+    index('assignments_client_idx').on(t.clientId, t.releasedAtMs),
+    index('assignments_host_idx').on(t.hostId, t.releasedAtMs),
+    // History pruning walks released assignments by time.
+    index('assignments_released_idx').on(t.releasedAtMs),
+  ],
 )
 
 export const reports = sqliteTable(
@@ -64,7 +80,7 @@ export const reports = sqliteTable(
     observedAtMs: integer('observed_at_ms').notNull(),
     blockNumber: integer('block_number').notNull(),
     blockHash: text('block_hash').notNull(),
-    /** JSON array of peer node IDs: one row per report, not one per peer. */
+    /** JSON array of peer node IDs: one row per report, not one per peer. History: pruned after --report-retention (by id order). */
     peers: text('peers').notNull(),
   },
   (t) => [index('reports_node_idx').on(t.nodeId, t.id)],

@@ -68,6 +68,40 @@ describe('sqlite migrations', () => {
     await store.close()
   })
 
+  test('behavior: 0002 moves each node\'s latest report onto its row and drops metering state of released pairs', async () => {
+    // A database as release 0001 left it: reports only in the history table, pair_meters rows of a released pair.
+    const path = tmpFile()
+    const old = join(mkdtempSync(join(tmpdir(), 'vipnode-mig-')), 'migrations')
+    const src = new URL('./migrations/', import.meta.url)
+    mkdirSync(join(old, 'meta'), { recursive: true })
+    const journal = JSON.parse(readFileSync(new URL('meta/_journal.json', src), 'utf8')) as { entries: { tag: string }[] }
+    writeFileSync(join(old, 'meta', '_journal.json'), JSON.stringify({ ...journal, entries: journal.entries.slice(0, 2) }))
+    for (const e of journal.entries.slice(0, 2)) copyFileSync(new URL(`${e.tag}.sql`, src), join(old, `${e.tag}.sql`))
+    const [hostId, clientId, goneId] = Array.from({ length: 3 }, () => nodeIdOf(generateNodeKey()))
+    const raw = new Database(path)
+    migrate(drizzle(raw), { migrationsFolder: old })
+    const insNode = raw.prepare("INSERT INTO nodes (node_id, role, enode, chain_id, kind, client_version, capacity, first_seen_ms, last_seen_ms) VALUES (?, 'host', 'e', 1, 'peer', 'v', 1, 1, 1)")
+    for (const id of [hostId, clientId, goneId]) insNode.run(id)
+    const insReport = raw.prepare("INSERT INTO reports (node_id, session_id, observed_at_ms, block_number, block_hash, peers) VALUES (?, 's', ?, ?, '0xab', ?)")
+    insReport.run(hostId, 10, 1, '[]')
+    insReport.run(hostId, 20, 2, JSON.stringify([clientId]))
+    insReport.run(clientId, 15, 3, '[]')
+    raw.prepare("INSERT INTO assignments (client_id, host_id, kind, assigned_at_ms) VALUES (?, ?, 'peer', 1)").run(clientId, hostId)
+    raw.prepare("INSERT INTO assignments (client_id, host_id, kind, assigned_at_ms, released_at_ms, release_reason) VALUES (?, ?, 'peer', 1, 5, 'x')").run(goneId, hostId)
+    raw.prepare('INSERT INTO pair_meters (client_id, host_id, last_corroborated_at_ms) VALUES (?, ?, 20), (?, ?, NULL)').run(clientId, hostId, goneId, hostId)
+    raw.close()
+
+    const store = openSqliteStore(path)
+    expect(await store.latestReport(hostId)).toMatchObject({ observedAtMs: 20, blockNumber: 2, peers: [clientId] })
+    expect(await store.latestReport(clientId)).toMatchObject({ observedAtMs: 15 })
+    expect(await store.latestReport(goneId)).toBeUndefined()
+    expect(await store.pairMeters()).toEqual([{ clientId, hostId, lastCorroboratedAtMs: 20 }])
+    // The latest reports outlive the whole history.
+    while ((await store.pruneHistory(Number.MAX_SAFE_INTEGER, 100)).reports > 0);
+    expect((await store.latestReport(hostId))?.observedAtMs).toBe(20)
+    await store.close()
+  })
+
   test('default: a fresh file gets every table and WAL mode', () => {
     const path = tmpFile()
     const store = openSqliteStore(path)

@@ -15,13 +15,15 @@
 import Database from 'better-sqlite3'
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator'
-import { and, eq, isNull, sql, desc } from 'drizzle-orm'
+import { and, eq, gte, isNull, isNotNull, ne, sql, desc } from 'drizzle-orm'
 import { mkdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { NodeId } from '../../../protocol/index.ts'
 import * as schema from './schema.ts'
-import { StoreError, checkTransfer, type EpochPayout, type EpochRecord, type MeteringDelta, type PairMeter, type UsageRecord, type AssignmentRecord, type NodeRecord, type PeerReport, type SessionRecord, type Store, type StoredReport, type Transfer } from '../store.ts'
+import { StoreError, checkTransfer, type PrunedRows, type EpochPayout, type EpochRecord, type MeteringDelta, type PairMeter, type UsageRecord, type AssignmentRecord, type NodeRecord, type PeerReport, type SessionRecord, type Store, type StoredReport, type Transfer, type LedgerEntry } from '../store.ts'
+/** The root of an epoch without payouts (settlement's EMPTY_ROOT). */
+const EMPTY_TREE_ROOT = `0x${'00'.repeat(32)}`
 
 const MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), 'migrations')
 
@@ -70,6 +72,7 @@ class SqliteStoreImpl implements SqliteStore {
   private readonly upsertNodeStmt: Database.Statement
   private readonly openSessionStmt: Database.Statement
   private readonly closeSessionStmt: Database.Statement
+  private readonly pruneTx: (beforeMs: number, limit: number) => PrunedRows
   private queued: QueuedReport[] = []
   /** Sum of the ledger entries in queued reports, per account. */
   private readonly queuedBalances = new Map<string, bigint>()
@@ -83,7 +86,12 @@ class SqliteStoreImpl implements SqliteStore {
     this.insertReport = sqlite.prepare(
       'INSERT INTO reports (node_id, session_id, observed_at_ms, block_number, block_hash, peers) VALUES (?, ?, ?, ?, ?, ?)',
     )
-    this.touchNode = sqlite.prepare('UPDATE nodes SET last_seen_ms = max(last_seen_ms, ?) WHERE node_id = ?')
+    // The node row carries its latest report: one row write per report on top of the history insert (a separate
+    // latest_reports table cost a second B-tree per report).
+    this.touchNode = sqlite.prepare(
+      `UPDATE nodes SET last_seen_ms = max(last_seen_ms, ?), latest_report_id = ?, latest_session_id = ?, latest_observed_at_ms = ?,
+         latest_block_number = ?, latest_block_hash = ?, latest_peers = ? WHERE node_id = ?`,
+    )
     this.upsertNodeStmt = sqlite.prepare(
       `INSERT INTO nodes (node_id, role, enode, chain_id, kind, client_version, payout, capacity, region, first_seen_ms, last_seen_ms)
        VALUES (@nodeId, @role, @enode, @chainId, @kind, @clientVersion, @payout, @capacity, @region, @firstSeenMs, @lastSeenMs)
@@ -101,8 +109,9 @@ class SqliteStoreImpl implements SqliteStore {
       'INSERT INTO usage (epoch, client_id, host_id, service_ms, charged_wei) VALUES (?, ?, ?, ?, ?) ON CONFLICT(epoch, client_id, host_id) DO UPDATE SET service_ms = service_ms + excluded.service_ms, charged_wei = ?',
     )
     this.recordReportTx = sqlite.transaction((r: PeerReport, m: MeteringDelta | undefined) => {
-      const info = this.insertReport.run(r.nodeId, r.sessionId, r.observedAtMs, r.blockNumber, r.blockHash, JSON.stringify(r.peers))
-      const touched = this.touchNode.run(r.observedAtMs, r.nodeId)
+      const peers = JSON.stringify(r.peers)
+      const info = this.insertReport.run(r.nodeId, r.sessionId, r.observedAtMs, r.blockNumber, r.blockHash, peers)
+      const touched = this.touchNode.run(r.observedAtMs, info.lastInsertRowid, r.sessionId, r.observedAtMs, r.blockNumber, r.blockHash, peers, r.nodeId)
       if (touched.changes === 0) throw new StoreError('UNKNOWN_NODE', `report from unregistered node ${r.nodeId}`)
       if (m) {
         for (const p of m.pairs) upsertPair.run(p.clientId, p.hostId, p.lastCorroboratedAtMs)
@@ -124,6 +133,17 @@ class SqliteStoreImpl implements SqliteStore {
         }
       }),
     )
+    // History pruning. Report ids grow with time (one clock, written in call order), so the oldest rows are the
+    // lowest ids: each call looks at the `limit` lowest ids only and deletes those observed before the cutoff,
+    // O(limit) whatever the table holds. Sessions and assignments are found through their time indexes.
+    const pruneReports = sqlite.prepare('DELETE FROM reports WHERE id IN (SELECT id FROM reports ORDER BY id LIMIT ?) AND observed_at_ms < ?')
+    const pruneSessions = sqlite.prepare('DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE closed_at_ms < ? LIMIT ?)')
+    const pruneAssignments = sqlite.prepare('DELETE FROM assignments WHERE id IN (SELECT id FROM assignments WHERE released_at_ms < ? LIMIT ?)')
+    this.pruneTx = sqlite.transaction((beforeMs: number, limit: number) => ({
+      reports: pruneReports.run(limit, beforeMs).changes,
+      sessions: pruneSessions.run(beforeMs, limit).changes,
+      assignments: pruneAssignments.run(beforeMs, limit).changes,
+    }))
     const existingTransfer = sqlite.prepare('SELECT 1 FROM ledger_entries WHERE transfer_id = ? LIMIT 1')
     const insertEntry = sqlite.prepare('INSERT INTO ledger_entries (transfer_id, account, amount_wei, at_ms, memo) VALUES (?, ?, ?, ?, ?)')
     const getBalance = sqlite.prepare('SELECT balance_wei FROM accounts WHERE account = ?').pluck()
@@ -247,8 +267,8 @@ class SqliteStoreImpl implements SqliteStore {
         .set({ releasedAtMs: atMs, releaseReason: reason })
         .where(and(eq(schema.assignments.clientId, clientId), eq(schema.assignments.hostId, hostId), isNull(schema.assignments.releasedAtMs)))
         .run()
-      tx.update(schema.pairMeters)
-        .set({ lastCorroboratedAtMs: null })
+      // The pair's metering state goes with it: a later assignment of the same pair starts a new chain.
+      tx.delete(schema.pairMeters)
         .where(and(eq(schema.pairMeters.clientId, clientId), eq(schema.pairMeters.hostId, hostId)))
         .run()
       return res.changes > 0
@@ -288,15 +308,49 @@ class SqliteStoreImpl implements SqliteStore {
       .all()
       .map((r) => ({ ...r, clientId: r.clientId as NodeId, hostId: r.hostId as NodeId }))
   }
-  async usage(filter: { epoch?: number } = {}): Promise<UsageRecord[]> {
-    const q = this.d.select().from(schema.usage)
-    const rows = filter.epoch === undefined ? q.all() : q.where(eq(schema.usage.epoch, filter.epoch)).all()
+  async usage(filter: { epoch?: number; clientId?: NodeId; hostId?: NodeId } = {}): Promise<UsageRecord[]> {
+    const u = schema.usage
+    const conditions = [
+      filter.epoch === undefined ? undefined : eq(u.epoch, filter.epoch),
+      filter.clientId === undefined ? undefined : eq(u.clientId, filter.clientId),
+      filter.hostId === undefined ? undefined : eq(u.hostId, filter.hostId),
+    ].filter((c) => c !== undefined)
+    const q = this.d.select().from(u)
+    const rows = conditions.length === 0 ? q.all() : q.where(and(...conditions)).all()
     return rows.map((r) => ({ ...r, clientId: r.clientId as NodeId, hostId: r.hostId as NodeId, chargedWei: BigInt(r.chargedWei) }))
   }
   async latestReport(nodeId: NodeId): Promise<StoredReport | undefined> {
-    const row = this.d.select().from(schema.reports).where(eq(schema.reports.nodeId, nodeId)).orderBy(desc(schema.reports.id)).limit(1).get()
-    if (!row) return undefined
-    return { ...row, nodeId: row.nodeId as NodeId, peers: JSON.parse(row.peers) as NodeId[] }
+    const n = this.d.select().from(schema.nodes).where(eq(schema.nodes.nodeId, nodeId)).get()
+    if (!n || n.latestReportId === null) return undefined
+    return {
+      id: n.latestReportId,
+      nodeId,
+      sessionId: n.latestSessionId!,
+      observedAtMs: n.latestObservedAtMs!,
+      blockNumber: n.latestBlockNumber!,
+      blockHash: n.latestBlockHash!,
+      peers: JSON.parse(n.latestPeers!) as NodeId[],
+    }
+  }
+  async reportHistory(nodeId: NodeId, sinceMs: number): Promise<StoredReport[]> {
+    return this.d
+      .select()
+      .from(schema.reports)
+      .where(and(eq(schema.reports.nodeId, nodeId), gte(schema.reports.observedAtMs, sinceMs)))
+      .orderBy(schema.reports.id)
+      .all()
+      .map((row) => ({ ...row, nodeId: row.nodeId as NodeId, peers: JSON.parse(row.peers) as NodeId[] }))
+  }
+
+  // ------------------------------------------------------------------ history
+  async pruneHistory(beforeMs: number, limit: number): Promise<PrunedRows> {
+    this.ready()
+    return this.pruneTx(beforeMs, limit)
+  }
+  async historyCounts(): Promise<PrunedRows> {
+    this.ready()
+    const count = (table: string, where = '') => this.sqlite.prepare(`SELECT count(*) FROM ${table} ${where}`).pluck().get() as number
+    return { reports: count('reports'), sessions: count('sessions', 'WHERE closed_at_ms IS NOT NULL'), assignments: count('assignments', 'WHERE released_at_ms IS NOT NULL') }
   }
 
   // ------------------------------------------------------------------ ledger
@@ -313,6 +367,21 @@ class SqliteStoreImpl implements SqliteStore {
       .where(sql`substr(${schema.accounts.account}, 1, ${prefix.length}) = ${prefix}`)
       .all()
     return new Map(rows.map((r) => [r.account, BigInt(r.balanceWei)]))
+  }
+  async ledgerEntries(filter: { account?: string; transferIdPrefix?: string }): Promise<LedgerEntry[]> {
+    if (this.closed) throw new StoreError('CLOSED', 'store is closed')
+    this.flush()
+    const e = schema.ledgerEntries
+    const where = []
+    if (filter.account !== undefined) where.push(eq(e.account, filter.account))
+    if (filter.transferIdPrefix !== undefined) where.push(sql`substr(${e.transferId}, 1, ${filter.transferIdPrefix.length}) = ${filter.transferIdPrefix}`)
+    const rows = this.d
+      .select({ transferId: e.transferId, account: e.account, amountWei: e.amountWei, atMs: e.atMs })
+      .from(e)
+      .where(and(...where))
+      .orderBy(e.id)
+      .all()
+    return rows.map((r) => ({ ...r, amountWei: BigInt(r.amountWei) }))
   }
 
   // ------------------------------------------------------------------ epochs
@@ -338,6 +407,18 @@ class SqliteStoreImpl implements SqliteStore {
       .all()
       .map((r) => ({ payee: r.payee, serviceMs: r.serviceMs, amountWei: BigInt(r.amountWei), cumulativeWei: BigInt(r.cumulativeWei) }))
   }
+  async latestPayoutEpoch(filter: { posted?: boolean } = {}) {
+    // Walks the primary key backwards from the newest epoch: only epochs without a tree (before anyone was ever paid) are skipped.
+    const e = schema.epochs
+    const row = this.d
+      .select({ epoch: e.epoch, root: e.root, totalEntitledWei: e.totalEntitledWei, txHash: e.txHash })
+      .from(e)
+      .where(filter.posted ? and(ne(e.root, EMPTY_TREE_ROOT), isNotNull(e.txHash)) : ne(e.root, EMPTY_TREE_ROOT))
+      .orderBy(desc(e.epoch))
+      .limit(1)
+      .get()
+    return row ? { epoch: row.epoch, root: row.root, totalEntitledWei: BigInt(row.totalEntitledWei), txHash: row.txHash } : undefined
+  }
   async markEpochPosted(epoch: number, txHash: string, atMs: number) {
     this.d.update(schema.epochs).set({ txHash, postedAtMs: atMs }).where(eq(schema.epochs.epoch, epoch)).run()
   }
@@ -362,7 +443,8 @@ class SqliteStoreImpl implements SqliteStore {
 }
 
 function toNode(row: typeof schema.nodes.$inferSelect): NodeRecord {
-  return { ...row, nodeId: row.nodeId as NodeId }
+  const { latestReportId: _i, latestSessionId: _s, latestObservedAtMs: _o, latestBlockNumber: _n, latestBlockHash: _h, latestPeers: _p, ...node } = row
+  return { ...node, nodeId: row.nodeId as NodeId }
 }
 
 function toEpoch(row: typeof schema.epochs.$inferSelect): EpochRecord {

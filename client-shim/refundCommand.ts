@@ -1,0 +1,56 @@
+/**
+ * `vipnode client refund`: ask the pool for the client node's unspent
+ * deposits back. Signs a refund request with the node key (protocol/refund.ts)
+ * after checking the pool id the way logins do (`<nodekey>.pools.json`, or
+ * --pool-id), prints what will be refunded, sends it to POST /v1/refunds and
+ * prints the result. One JSON object per line on stdout.
+ */
+import { Command } from 'commander'
+import { opt } from '../lib/cli.ts'
+import { DEFAULT_DATADIR, findNodeKeyFile } from '../agent/nodeIdentity.ts'
+import { KnownPools } from '../agent/knownPools.ts'
+import { assertSecureCoordinatorUrl, loadNodeKey, nodeIdOf, nodeKeyAddress, normaliseOrigin, REFUNDS_PATH, signRefundRequest } from '../protocol/index.ts'
+
+const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`)
+
+async function getJson(url: URL): Promise<any> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(15_000) })
+  const body = (await res.json().catch(() => ({}))) as { error?: { message?: string } }
+  if (!res.ok) throw new Error(`${url.pathname}: ${body.error?.message ?? `HTTP ${res.status}`}`)
+  return body
+}
+
+export function refundCommand(): Command {
+  return new Command('refund')
+    .description("ask the pool for this client node's unspent deposits back (trial and credit money is not refunded); the node is not served again until it deposits again")
+    .addOption(opt('--bootstrap <url>', 'the coordinator base URL (as for vipnode client); required'))
+    .addOption(opt('--to <address>', "the address that will claim the refund (default: the node key's own Ethereum address)"))
+    .addOption(opt('--nodekey <file>', "the client node's key file (default: found under --datadir)"))
+    .addOption(opt('--datadir <dir>', "the node's data directory, to find its key").default(DEFAULT_DATADIR))
+    .addOption(opt('--pool-id <id>', 'the pool id the coordinator must announce (default: the one remembered in <nodekey>.pools.json)'))
+    .addOption(opt('--insecure-coordinator', 'allow plain http:// to a coordinator off loopback (lab networks only)'))
+    .action(async (_opts: unknown, cmd: Command) => {
+      // `vipnode client` defines the same flags and commander lets it take them wherever they stand: read both.
+      const o = cmd.optsWithGlobals<{ bootstrap?: string; to?: string; nodekey?: string; datadir: string; poolId?: string; insecureCoordinator?: boolean }>()
+      if (!o.bootstrap) cmd.error("error: required option '--bootstrap <url>' not specified")
+      assertSecureCoordinatorUrl(o.bootstrap, Boolean(o.insecureCoordinator))
+      if (o.to !== undefined && !/^0x[0-9a-fA-F]{40}$/.test(o.to)) throw new Error(`--to must be a 0x-prefixed 20-byte address, got ${JSON.stringify(o.to)}`)
+      const keyFile = findNodeKeyFile(o.nodekey, o.datadir)
+      const key = loadNodeKey(keyFile)
+      const nodeId = nodeIdOf(key)
+      const base = o.bootstrap.replace(/^ws/, 'http')
+      const config = await getJson(new URL('/v1/join/config', base))
+      // Never sign for a pool this key does not recognise (a changed pool id at a known origin).
+      new KnownPools({ file: KnownPools.fileFor(keyFile), ...(o.poolId ? { expectedPoolId: o.poolId } : {}) }).accept(normaliseOrigin(o.bootstrap), config.poolId)
+      const node = await getJson(new URL(`/v1/nodes/${nodeId}`, base))
+      const to = (o.to ?? nodeKeyAddress(key)).toLowerCase()
+      const keepWei = BigInt(node.balanceWei) - BigInt(node.refundableWei)
+      print({ nodeId, to, refundableWei: node.refundableWei, balanceWei: node.balanceWei, notRefundedWei: keepWei.toString(), message: `refunding ${node.refundableWei} wei to ${to}${keepWei > 0n ? ` (${keepWei} wei of trial or credit money stays with the pool)` : ''}; the node will not be served until it deposits again` })
+      if (BigInt(node.refundableWei) <= 0n) throw new Error('nothing to refund: this node has no deposited money left')
+      const request = signRefundRequest(key, { coordinatorUrl: o.bootstrap, poolId: config.poolId, contract: config.deposits?.contract ?? null, to, nowMs: Date.now() })
+      const res = await fetch(new URL(REFUNDS_PATH, base), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request), signal: AbortSignal.timeout(30_000) })
+      const body = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string }; refundedWei?: string; settlesWithEpoch?: number }
+      if (!res.ok) throw new Error(`refund refused (${body.error?.code ?? res.status}): ${body.error?.message ?? res.statusText}`)
+      print({ ...body, message: `refunded ${body.refundedWei} wei to ${to}: claimable after epoch ${body.settlesWithEpoch} settles and its root is on chain (vipnode host claim --payout ${to}, or /join?payout=${to})` })
+    })
+}

@@ -1,0 +1,136 @@
+/**
+ * `vipnode verify-root`: check a payout root without trusting the coordinator. Fetches the epoch's
+ * published tree (GET /v1/epochs/:n/tree) and the previous one, rebuilds the root from the leaves,
+ * and checks it against the contract: posted, with the same total, no payee's cumulative down, and
+ * no more promised than the contract ever received. Prints one line per check; exits 1 on any failure.
+ */
+import { Command } from 'commander'
+import { Contract, JsonRpcProvider, type EventLog } from 'ethers'
+import { opt, parseIntArg } from '../lib/cli.ts'
+import { parseTreeFile, checkOnChain, checkMonotonic, checkSolvent, type ChainRootView, type CheckResult, type ParsedTree } from '../coordinator/logic/verifyRoot.ts'
+
+/** The part of IVipnodePool that verify-root reads (no compiler needed to check a root). */
+export const CHAIN_ROOT_ABI = [
+  'function root() view returns (bytes32)',
+  'function totalReceived() view returns (uint256)',
+  'event RootProposed(uint64 indexed epoch, bytes32 root, uint256 totalEntitled, uint256 claimableAt)',
+]
+
+/**
+ * Everything verify-root reads from the chain, in one place: the root claims are checked against now
+ * (`root()`: the active one, or a pending one whose delay has passed) and the root's own proposal.
+ */
+export async function readChainRoot(pool: Contract, root: string, fromBlock: number): Promise<ChainRootView> {
+  // One call at a time: some JSON-RPC servers (the dev chain among them) drop concurrent requests.
+  const activeRoot = (await pool.getFunction('root')()) as string
+  const totalReceivedWei = (await pool.getFunction('totalReceived')()) as bigint
+  const posts = (await pool.queryFilter(pool.filters.RootProposed!(), fromBlock)) as EventLog[]
+  const post = posts.reverse().find((e) => (e.args[1] as string).toLowerCase() === root.toLowerCase())
+  return {
+    activeRoot,
+    totalReceivedWei,
+    posted: post ? { chainEpoch: post.args[0] as bigint, totalEntitledWei: post.args[2] as bigint, txHash: post.transactionHash } : undefined,
+  }
+}
+
+type Fetched = { ok: true; epoch: number; text: string } | { ok: false; status: number; code: string | undefined; message: string }
+
+async function fetchTree(coordinator: string, which: number | 'latest'): Promise<Fetched> {
+  const res = await fetch(new URL(`/v1/epochs/${which}/tree`, coordinator))
+  const text = await res.text()
+  if (!res.ok) {
+    let err: { code?: string; message?: string } | undefined
+    try {
+      err = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error
+    } catch {
+      err = undefined
+    }
+    return { ok: false, status: res.status, code: err?.code, message: err?.message ?? `HTTP ${res.status}` }
+  }
+  const epoch = Number(res.headers.get('x-vipnode-epoch') ?? /\/v1\/epochs\/(\d+)\/tree$/.exec(new URL(res.url).pathname)?.[1])
+  return { ok: true, epoch, text }
+}
+
+export interface VerifyRootOptions {
+  coordinator: string
+  chainRpc: string
+  contract: string
+  epoch?: number
+  fromBlock: number
+}
+
+/** Runs every check it can; a check that cannot run is a failure with its reason. */
+export async function verifyRoot(o: VerifyRootOptions): Promise<{ epoch: number | undefined; root: string | undefined; results: CheckResult[] }> {
+  const results: CheckResult[] = []
+  const fail = (check: string, message: string) => results.push({ ok: false, check, message })
+  const got = await fetchTree(o.coordinator, o.epoch ?? 'latest')
+  if (!got.ok) {
+    fail('tree file', `coordinator: ${got.message}`)
+    return { epoch: o.epoch, root: undefined, results }
+  }
+  const epoch = got.epoch
+  let tree: ParsedTree
+  try {
+    tree = parseTreeFile(got.text, `tree of epoch ${epoch}`)
+  } catch (err) {
+    fail('tree file', (err as Error).message)
+    return { epoch, root: undefined, results }
+  }
+  results.push({ ok: true, check: 'tree file', message: `epoch ${epoch}: ${tree.leaves.size} leaves, root ${tree.root} rebuilt from the leaves` })
+
+  const provider = new JsonRpcProvider(o.chainRpc, undefined, { staticNetwork: true, batchMaxCount: 1 })
+  try {
+    const code = await provider.getCode(o.contract)
+    if (code === '0x') {
+      fail('on chain', `no contract at ${o.contract} on ${o.chainRpc}`)
+    } else {
+      const pool = new Contract(o.contract, CHAIN_ROOT_ABI, provider)
+      const chain = await readChainRoot(pool, tree.root, o.fromBlock)
+      results.push(...checkOnChain(epoch, tree, chain))
+      results.push(checkSolvent(epoch, tree, chain.totalReceivedWei))
+    }
+  } catch (err) {
+    fail('on chain', `could not read the contract: ${(err as Error).message}`)
+  } finally {
+    provider.destroy()
+  }
+
+  if (epoch > 1) {
+    const prev = await fetchTree(o.coordinator, epoch - 1)
+    if (prev.ok) {
+      try {
+        results.push(checkMonotonic(epoch - 1, parseTreeFile(prev.text, `tree of epoch ${epoch - 1}`), epoch, tree))
+      } catch (err) {
+        fail('cumulative', (err as Error).message)
+      }
+    } else if (prev.code === 'NO_PAYOUTS') {
+      results.push(checkMonotonic(epoch - 1, undefined, epoch, tree))
+    } else {
+      fail('cumulative', `the tree of epoch ${epoch - 1} is not available: ${prev.message}`)
+    }
+  } else {
+    results.push(checkMonotonic(0, undefined, epoch, tree))
+  }
+  return { epoch, root: tree.root, results }
+}
+
+export function verifyRootCommand(): Command {
+  return new Command('verify-root')
+    .description("check a payout root without trusting the coordinator: rebuild it from the published tree, compare it with the contract's, check that no payee's cumulative went down since the previous epoch and that the leaves promise no more than the contract received; exit code 1 on any failure")
+    .addOption(opt('--coordinator <url>', 'the coordinator base URL (serves /v1/epochs/:n/tree)').makeOptionMandatory())
+    .addOption(opt('--chain-rpc <url>', 'JSON-RPC URL of the chain').makeOptionMandatory())
+    .addOption(opt('--contract <0x…>', 'the VipnodePool address').makeOptionMandatory())
+    .addOption(opt('--epoch <n>', "the coordinator's epoch to check (default: the newest whose root is on chain)").argParser(parseIntArg(1, Number.MAX_SAFE_INTEGER)))
+    .addOption(opt('--from-block <n>', 'first block to search for RootProposed events (the contract deployment block; lowers the log range on public RPCs)').argParser(parseIntArg(0, Number.MAX_SAFE_INTEGER)).default(0))
+    .action(async (o: VerifyRootOptions) => {
+      const { epoch, root, results } = await verifyRoot(o)
+      for (const r of results) process.stdout.write(`${r.ok ? 'ok  ' : 'FAIL'}  ${r.check}: ${r.message}\n`)
+      const failed = results.filter((r) => !r.ok).length
+      if (failed === 0) {
+        process.stdout.write(`verified: epoch ${epoch} root ${root}\n`)
+      } else {
+        process.stdout.write(`NOT verified: ${failed} of ${results.length} checks failed${epoch ? ` for epoch ${epoch}` : ''}\n`)
+        process.exitCode = 1
+      }
+    })
+}

@@ -1,0 +1,62 @@
+import { describe, test, expect } from 'vitest'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { generateNodeKey, nodeIdOf } from '../../protocol/index.ts'
+import { manualClock } from '../../lib/clock.ts'
+import { silentLogger } from '../../lib/logger.ts'
+import { openSqliteStore } from '../store/sqlite/sqliteStore.ts'
+import { node } from '../store/store.suite.ts'
+import { HistoryPruner } from './historyPruner.ts'
+import { parseRetentionArg } from '../command.ts'
+
+const tmpFile = () => join(mkdtempSync(join(tmpdir(), 'vipnode-prune-')), 'pool.db')
+
+describe('history pruner', () => {
+  test('behavior: keeps the window and every latest report while agents report for "days", in batches no larger than asked', async () => {
+    const store = openSqliteStore(tmpFile())
+    const clock = manualClock(0)
+    const ids = Array.from({ length: 20 }, () => nodeIdOf(generateNodeKey()))
+    for (const id of ids) await store.upsertNode(node(id))
+    const HOUR = 3_600_000
+    const pruner = new HistoryPruner({ retentionMs: 6 * HOUR, batchRows: 50, maxBatchesPerTick: 3 }, { store, clock, log: silentLogger })
+    const counts: number[] = []
+    // Every node reports every 10 minutes for 2 days; the last one stops after the first hour; a pass runs each simulated report round.
+    for (let at = 0; at < 48 * HOUR; at += 10 * 60_000) {
+      clock.set(at)
+      await Promise.all(ids.map((id, i) => (i === ids.length - 1 && at >= HOUR ? undefined : store.recordReport({ nodeId: id, sessionId: 's', observedAtMs: at, blockNumber: at, blockHash: '0xab', peers: [] }))))
+      await pruner.pass()
+      counts.push((await store.historyCounts()).reports)
+    }
+    // 6 h of 6 rounds/h of 19 active nodes (+ up to one round of slack); never more.
+    const window = 6 * 6 * 19
+    expect(Math.max(...counts.slice(100))).toBeLessThanOrEqual(window + 20)
+    expect(counts.at(-1)).toBeGreaterThanOrEqual(window - 19)
+    expect(pruner.stats.deleted.reports).toBeGreaterThan(0)
+    // The node that went quiet after an hour keeps its latest report, and its history is gone.
+    expect((await store.latestReport(ids.at(-1)!))?.observedAtMs).toBe(50 * 60_000)
+    expect(await store.reportHistory(ids.at(-1)!, 0)).toEqual([])
+    await store.close()
+  })
+
+  test('behavior: retention 0 leaves only each node\'s latest report', async () => {
+    const store = openSqliteStore(tmpFile())
+    const clock = manualClock(1_000)
+    const id = nodeIdOf(generateNodeKey())
+    await store.upsertNode(node(id))
+    for (let i = 0; i < 30; i++) await store.recordReport({ nodeId: id, sessionId: 's', observedAtMs: i, blockNumber: i, blockHash: '0xab', peers: [] })
+    const pruner = new HistoryPruner({ retentionMs: 0, batchRows: 7 }, { store, clock, log: silentLogger })
+    expect((await pruner.pass()).reports).toBe(30)
+    expect((await store.historyCounts()).reports).toBe(0)
+    expect((await store.latestReport(id))?.observedAtMs).toBe(29)
+    await store.close()
+  })
+
+  test('error: --report-retention takes a duration, 0 or off, and says what it wants otherwise', () => {
+    expect(parseRetentionArg('7d')).toBe(7 * 86_400_000)
+    expect(parseRetentionArg('0')).toBe(0)
+    expect(parseRetentionArg('off')).toBeNull()
+    expect(() => parseRetentionArg('forever')).toThrow(/invalid duration "forever"/)
+    expect(() => parseRetentionArg('-1d')).toThrow(/invalid duration/)
+  })
+})
