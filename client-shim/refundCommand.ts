@@ -9,7 +9,8 @@ import { Command } from 'commander'
 import { opt } from '../lib/cli.ts'
 import { DEFAULT_DATADIR, findNodeKeyFile } from '../agent/nodeIdentity.ts'
 import { KnownPools } from '../agent/knownPools.ts'
-import { assertSecureCoordinatorUrl, loadNodeKey, nodeIdOf, nodeKeyAddress, normaliseOrigin, REFUNDS_PATH, signRefundRequest } from '../protocol/index.ts'
+import { assertSecureCoordinatorUrl, DEFAULT_NODE_QUERY_TTL_MS, loadNodeKey, nodeKeyAddress, normaliseOrigin, REFUNDS_PATH, signRefundRequest } from '../protocol/index.ts'
+import { httpBase, signedNodeLinks } from './statusCommand.ts'
 
 const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`)
 
@@ -37,12 +38,14 @@ export function refundCommand(): Command {
       if (o.to !== undefined && !/^0x[0-9a-fA-F]{40}$/.test(o.to)) throw new Error(`--to must be a 0x-prefixed 20-byte address, got ${JSON.stringify(o.to)}`)
       const keyFile = findNodeKeyFile(o.nodekey, o.datadir)
       const key = loadNodeKey(keyFile)
-      const nodeId = nodeIdOf(key)
-      const base = o.bootstrap.replace(/^ws/, 'http')
+      const base = httpBase(o.bootstrap)
       const config = await getJson(new URL('/v1/join/config', base))
       // Never sign for a pool this key does not recognise (a changed pool id at a known origin).
       new KnownPools({ file: KnownPools.fileFor(keyFile), ...(o.poolId ? { expectedPoolId: o.poolId } : {}) }).accept(normaliseOrigin(o.bootstrap), config.poolId)
-      const node = await getJson(new URL(`/v1/nodes/${nodeId}`, base))
+      // The node's balance is only shown to a query signed by its key.
+      const { nodeId, api } = await signedNodeLinks(o.bootstrap, keyFile, DEFAULT_NODE_QUERY_TTL_MS)
+      const node = await getJson(new URL(api))
+      if (node.refundableWei === undefined) throw new Error(`${base}/v1/nodes/${nodeId} did not show this node's balance (is the pool id right?)`)
       const to = (o.to ?? nodeKeyAddress(key)).toLowerCase()
       const keepWei = BigInt(node.balanceWei) - BigInt(node.refundableWei)
       print({ nodeId, to, refundableWei: node.refundableWei, balanceWei: node.balanceWei, notRefundedWei: keepWei.toString(), message: `refunding ${node.refundableWei} wei to ${to}${keepWei > 0n ? ` (${keepWei} wei of trial or credit money stays with the pool)` : ''}; the node will not be served until it deposits again` })

@@ -13,22 +13,29 @@ import { parseTreeFile, checkOnChain, checkMonotonic, checkSolvent, type ChainRo
 export const CHAIN_ROOT_ABI = [
   'function root() view returns (bytes32)',
   'function totalReceived() view returns (uint256)',
+  'function pendingRoot() view returns (uint64 epoch, bytes32 root, uint256 totalEntitled, uint256 claimableAt)',
   'event RootProposed(uint64 indexed epoch, bytes32 root, uint256 totalEntitled, uint256 claimableAt)',
+  'event RootRevoked(uint64 indexed epoch, bytes32 root, address guardian)',
 ]
 
 /**
  * Everything verify-root reads from the chain, in one place: the root claims are checked against now
- * (`root()`: the active one, or a pending one whose delay has passed) and the root's own proposal.
+ * (`root()`: the active one, or a pending one whose delay has passed), the proposal still waiting
+ * out its delay, and the root's own proposal and revocation.
  */
 export async function readChainRoot(pool: Contract, root: string, fromBlock: number): Promise<ChainRootView> {
   // One call at a time: some JSON-RPC servers (the dev chain among them) drop concurrent requests.
   const activeRoot = (await pool.getFunction('root')()) as string
   const totalReceivedWei = (await pool.getFunction('totalReceived')()) as bigint
-  const posts = (await pool.queryFilter(pool.filters.RootProposed!(), fromBlock)) as EventLog[]
-  const post = posts.reverse().find((e) => (e.args[1] as string).toLowerCase() === root.toLowerCase())
+  const [, pendingRoot, , claimableAt] = (await pool.getFunction('pendingRoot')()) as [bigint, string, bigint, bigint]
+  const same = (e: EventLog) => (e.args[1] as string).toLowerCase() === root.toLowerCase()
+  const post = ((await pool.queryFilter(pool.filters.RootProposed!(), fromBlock)) as EventLog[]).reverse().find(same)
+  const revocation = post ? ((await pool.queryFilter(pool.filters.RootRevoked!(), post.blockNumber)) as EventLog[]).find(same) : undefined
   return {
     activeRoot,
     totalReceivedWei,
+    pending: BigInt(pendingRoot) === 0n ? undefined : { root: pendingRoot, claimableAtMs: Number(claimableAt) * 1000 },
+    revoked: revocation ? { txHash: revocation.transactionHash, guardian: revocation.args[2] as string } : undefined,
     posted: post ? { chainEpoch: post.args[0] as bigint, totalEntitledWei: post.args[2] as bigint, txHash: post.transactionHash } : undefined,
   }
 }

@@ -35,12 +35,22 @@ test('attack: a tampered tree file (a raised leaf, a stated root, a repeated pay
 test('attack: a root that is not on chain, or posted with another total, fails', () => {
   const tree = parseTreeFile(file([[a!, 5n]]), 'epoch 2')
   const absent: ChainRootView = { activeRoot: `0x${'22'.repeat(32)}`, posted: undefined, totalReceivedWei: 10n }
-  expect(checkOnChain(2, tree, absent)).toEqual([{ ok: false, check: 'on chain', message: `the root of epoch 2 (${tree.root}) was never posted to the contract; its active root is 0x${'22'.repeat(32)}` }])
+  expect(checkOnChain(2, tree, absent)).toEqual([{ ok: false, check: 'on chain', message: `the root of epoch 2 (${tree.root}) was never proposed to the contract; its active root is 0x${'22'.repeat(32)}` }])
   const otherTotal: ChainRootView = { activeRoot: tree.root, posted: { chainEpoch: 1n, totalEntitledWei: 6n, txHash: '0xaa' }, totalReceivedWei: 10n }
   const results = checkOnChain(2, tree, otherTotal)
   expect(results[0]!.ok).toBe(true)
   expect(results[1]).toEqual({ ok: false, check: 'posted total', message: 'totalEntitled on chain is 6 wei but the leaves sum to 5 wei' })
   expect(checkOnChain(2, tree, { ...otherTotal, posted: { ...otherTotal.posted!, totalEntitledWei: 5n } }).every((r) => r.ok)).toBe(true)
+})
+
+test('attack: a root the guardian revoked fails; a pending one passes and says when it becomes claimable', () => {
+  const tree = parseTreeFile(file([[a!, 5n]]), 'epoch 2')
+  const proposed: ChainRootView = { activeRoot: `0x${'00'.repeat(32)}`, posted: { chainEpoch: 1n, totalEntitledWei: 5n, txHash: '0xaa' }, totalReceivedWei: 10n }
+  const revoked = checkOnChain(2, tree, { ...proposed, revoked: { txHash: '0xbb', guardian: '0xG' } })
+  expect(revoked).toEqual([{ ok: false, check: 'on chain', message: `root ${tree.root} proposed as contract epoch 1 (tx 0xaa) was revoked by the guardian 0xG (tx 0xbb); its active root is none yet` }])
+  const pending = checkOnChain(2, tree, { ...proposed, pending: { root: tree.root, claimableAtMs: Date.UTC(2026, 0, 1) } })
+  expect(pending.every((r) => r.ok)).toBe(true)
+  expect(pending[0]!.message).toContain('; pending, claimable from 2026-01-01T00:00:00.000Z unless the guardian revokes it (the active root is none yet)')
 })
 
 test('attack: a payee whose cumulative went down, or who vanished, fails the cumulative check', () => {

@@ -24,8 +24,12 @@ export interface ParsedTree {
 export interface ChainRootView {
   /** The root claims are checked against now. */
   activeRoot: string
-  /** The root's own posting, when it was ever posted. */
+  /** The root's own proposal, when it was ever proposed. */
   posted: { chainEpoch: bigint; totalEntitledWei: bigint; txHash: string } | undefined
+  /** The proposal waiting out its delay, if any (not yet claimable). */
+  pending?: { root: string; claimableAtMs: number } | undefined
+  /** The guardian's revocation of this root, if it was revoked. */
+  revoked?: { txHash: string; guardian: string } | undefined
   /** Everything ever deposited into the contract. */
   totalReceivedWei: bigint
 }
@@ -71,12 +75,25 @@ export function parseTreeFile(text: string, label: string): ParsedTree {
 }
 
 export function checkOnChain(epoch: number, tree: ParsedTree, chain: ChainRootView): CheckResult[] {
+  const ZERO_ROOT = `0x${'0'.repeat(64)}`
+  const active = chain.activeRoot.toLowerCase() === ZERO_ROOT ? 'none yet' : chain.activeRoot
   if (!chain.posted) {
-    return [{ ok: false, check: 'on chain', message: `the root of epoch ${epoch} (${tree.root}) was never posted to the contract; its active root is ${chain.activeRoot}` }]
+    const pending = chain.pending ? `, pending ${chain.pending.root}` : ''
+    return [{ ok: false, check: 'on chain', message: `the root of epoch ${epoch} (${tree.root}) was never proposed to the contract; its active root is ${active}${pending}` }]
   }
-  const out: CheckResult[] = [
-    { ok: true, check: 'on chain', message: `root ${tree.root} posted as contract epoch ${chain.posted.chainEpoch} (tx ${chain.posted.txHash})${chain.activeRoot.toLowerCase() === tree.root.toLowerCase() ? ', the active root' : `; the active root is now ${chain.activeRoot}`}` },
-  ]
+  const proposed = `root ${tree.root} proposed as contract epoch ${chain.posted.chainEpoch} (tx ${chain.posted.txHash})`
+  // A revoked root is one the guardian refused: nobody can claim against it.
+  if (chain.revoked) {
+    return [{ ok: false, check: 'on chain', message: `${proposed} was revoked by the guardian ${chain.revoked.guardian} (tx ${chain.revoked.txHash}); its active root is ${active}` }]
+  }
+  const isActive = chain.activeRoot.toLowerCase() === tree.root.toLowerCase()
+  const isPending = chain.pending?.root.toLowerCase() === tree.root.toLowerCase()
+  const state = isActive
+    ? ', the active root'
+    : isPending
+      ? `; pending, claimable from ${new Date(chain.pending!.claimableAtMs).toISOString()} unless the guardian revokes it (the active root is ${active})`
+      : `; the active root is now ${active}`
+  const out: CheckResult[] = [{ ok: true, check: 'on chain', message: `${proposed}${state}` }]
   out.push(
     chain.posted.totalEntitledWei === tree.totalWei
       ? { ok: true, check: 'posted total', message: `totalEntitled on chain ${chain.posted.totalEntitledWei} wei equals the sum of the leaves` }

@@ -31,16 +31,20 @@ afterAll(async () => {
 })
 
 /**
- * The one place that knows when a settled epoch's root can be claimed. Today a
- * posted root is claimable at once; with a delay between proposing and
- * claiming (issue 17, roles), wait it out here.
+ * The one place that knows when a settled epoch's root can be claimed: the
+ * coordinator proposes it, the dev chain's clock jumps past the root delay
+ * (the guardian's window), and the chain service sees it active.
  */
-async function untilClaimable(c: RunningCoordinator, pool: Contract, epoch: number): Promise<string> {
+async function untilClaimable(c: RunningCoordinator, chain: Devchain, pool: Contract, epoch: number): Promise<string> {
   await c.chain!.tick()
   const settled = await eventually(async () => {
     const e = await c.services.store.getEpoch(epoch)
     return e?.txHash ? e : undefined
-  }, `root of epoch ${epoch} posted`) as EpochRecord
+  }, `root of epoch ${epoch} proposed`) as EpochRecord
+  expect(await pool.getFunction('root')()).not.toBe(settled.root) // still in its delay
+  await chain.provider.request({ method: 'evm_increaseTime', params: [chain.rootDelaySeconds] })
+  await chain.provider.request({ method: 'evm_mine', params: [] })
+  await c.chain!.tick()
   expect(await pool.getFunction('root')()).toBe(settled.root)
   return settled.root
 }
@@ -103,7 +107,7 @@ test('behavior: deposit, partial service, refund with the CLI, settlement, root,
   const epoch = c.services.epochs.epochOf(clock.now())
   clock.set(c.services.epochs.bounds(epoch).endMs)
   await c.services.settlement.settleDue()
-  await untilClaimable(c, pool, epoch)
+  await untilClaimable(c, chain, pool, epoch)
   // The root promises no more than the contract holds.
   expect(await pool.getFunction('totalEntitled')()).toBeLessThanOrEqual(await pool.getFunction('totalReceived')())
 

@@ -59,6 +59,7 @@ test('behavior: a posted root verifies; a root off chain, a payee going down and
   const base = ['--coordinator', c.url, '--chain-rpc', chain.url, '--contract', chain.contractAddress]
   const good = await verify(base)
   expect(good.out).toContain(`verified: epoch 2 root ${e2.root}`)
+  expect(good.out).toContain('; pending, claimable from ')
   expect(good.out).toMatch(/ok {4}cumulative: no payee's cumulative went down from epoch 1 \(2 payees\) to epoch 2 \(2 payees\)/)
   expect(good.code).toBe(0)
 
@@ -66,7 +67,7 @@ test('behavior: a posted root verifies; a root off chain, a payee going down and
   const e3 = await seedPayoutEpoch(store, 3, [{ payee: a, cumulativeWei: parseEther('1.9') }, { payee: b, cumulativeWei: parseEther('0.1') }])
   const bad = await verify([...base, '--epoch', '3'])
   expect(bad.code).toBe(1)
-  expect(bad.out).toContain(`FAIL  on chain: the root of epoch 3 (${e3.root}) was never posted to the contract; its active root is ${e2.root}`)
+  expect(bad.out).toContain(`FAIL  on chain: the root of epoch 3 (${e3.root}) was never proposed to the contract; its active root is none yet, pending ${e2.root}`)
   expect(bad.out).toContain(`FAIL  cumulative: ${b} cumulative went down: 300000000000000000 wei in epoch 2, 100000000000000000 wei in epoch 3`)
   expect(bad.out).toContain('FAIL  total: epoch 3 promises 2000000000000000000 wei, more than the 1000000000000000000 wei the contract ever received')
   expect(bad.out).toContain('NOT verified: 3 of 4 checks failed for epoch 3')
@@ -78,6 +79,13 @@ test('behavior: a posted root verifies; a root off chain, a payee going down and
   const wrong = await verify(['--coordinator', c.url, '--chain-rpc', chain.url, '--contract', a])
   expect(wrong.code).toBe(1)
   expect(wrong.out).toContain(`FAIL  on chain: no contract at ${a}`)
+
+  // The guardian (accounts[9]) revokes epoch 2's pending root: it no longer verifies, and says why.
+  const guardian = vipnodePoolAt(chain.contractAddress, new Wallet(chain.accounts[9]!.privateKey, rpc))
+  await (await guardian.getFunction('revokeRoot')(e2.root)).wait()
+  const revoked = await verify([...base, '--epoch', '2'])
+  expect(revoked.code).toBe(1)
+  expect(revoked.out).toMatch(new RegExp(`FAIL  on chain: root ${e2.root} proposed as contract epoch 1 \\(tx 0x[0-9a-f]{64}\\) was revoked by the guardian ${chain.accounts[9]!.address} \\(tx 0x[0-9a-f]{64}\\); its active root is none yet`))
 })
 
 test('behavior: verify-root --help names every flag and its environment variable', { timeout: 60_000 }, async () => {
