@@ -7,6 +7,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Request } from 'express'
 import type { Clock } from '../../lib/clock.ts'
+import { KeyedRateLimiter } from '../../lib/rateLimit.ts'
 
 export const SESSION_COOKIE = 'vipnode_admin'
 
@@ -98,45 +99,38 @@ export class AdminSessions {
 }
 
 /**
- * At most `limit` admin attempts per address in any `windowMs` (a sliding
- * window): every dashboard sign-in, and every request with a wrong bearer
- * token. One instance per coordinator (`adminAttempts`) serves both, so
- * guesses on one path count against the other. The address is the client's
- * (`services.clientAddress`: X-Forwarded-For only from --trust-proxy).
+ * Admin attempts per address (a `KeyedRateLimiter`, lib/rateLimit.ts): `limit`
+ * at once, then `limit` per `windowMs` on average; every dashboard sign-in, and
+ * every request with a wrong bearer token. One instance per coordinator
+ * (`adminAttempts`) serves both, so guesses on one path count against the
+ * other. The address is the client's (`services.clientAddress`:
+ * X-Forwarded-For only from --trust-proxy).
  */
 export class LoginLimiter {
-  private readonly attempts = new Map<string, number[]>()
+  private readonly attempts: KeyedRateLimiter<string>
 
   constructor(
     private readonly clock: Clock,
     readonly limit = 5,
     readonly windowMs = 60_000,
-  ) {}
+  ) {
+    this.attempts = new KeyedRateLimiter({ ratePerSec: (limit * 1000) / windowMs, burst: limit })
+  }
 
-  /** Count an attempt; refused (with seconds until the next is allowed) once the window is full. */
+  /** Count an attempt; refused (with seconds until the next is allowed) while the address is out of attempts. */
   attempt(address: string): { ok: true } | { ok: false; retryAfterS: number } {
     const now = this.clock.now()
-    if (this.attempts.size > 10_000) this.prune(now)
-    const recent = (this.attempts.get(address) ?? []).filter((t) => now - t < this.windowMs)
-    if (recent.length >= this.limit) {
-      this.attempts.set(address, recent)
-      return { ok: false, retryAfterS: Math.max(1, Math.ceil((recent[0]! + this.windowMs - now) / 1000)) }
-    }
-    recent.push(now)
-    this.attempts.set(address, recent)
-    return { ok: true }
+    return this.attempts.take(address, now) ? { ok: true } : this.refusal(address, now)
   }
 
   /** Whether the address is locked out now, without counting an attempt. */
   check(address: string): { ok: true } | { ok: false; retryAfterS: number } {
     const now = this.clock.now()
-    const recent = (this.attempts.get(address) ?? []).filter((t) => now - t < this.windowMs)
-    if (recent.length < this.limit) return { ok: true }
-    return { ok: false, retryAfterS: Math.max(1, Math.ceil((recent[0]! + this.windowMs - now) / 1000)) }
+    return this.attempts.waitMs(address, now) === 0 ? { ok: true } : this.refusal(address, now)
   }
 
-  private prune(now: number): void {
-    for (const [address, times] of this.attempts) if (times.every((t) => now - t >= this.windowMs)) this.attempts.delete(address)
+  private refusal(address: string, now: number): { ok: false; retryAfterS: number } {
+    return { ok: false, retryAfterS: Math.max(1, Math.ceil(this.attempts.waitMs(address, now) / 1000)) }
   }
 }
 

@@ -64,17 +64,19 @@ describe('auth', () => {
     expect([sessions.valid(a.id), sessions.valid(b.id), sessions.valid(c.id)]).toEqual([false, true, true])
   })
 
-  test('behavior: the login limiter allows `limit` attempts per address per sliding window', () => {
+  test('behavior: the login limiter allows `limit` attempts at once per address, then `limit` per window', () => {
     const clock = manualClock(0)
     const limiter = new LoginLimiter(clock, 3, 60_000)
-    for (let i = 0; i < 3; i++) {
-      expect(limiter.attempt('1.2.3.4')).toEqual({ ok: true })
-      clock.advance(10_000)
-    }
-    expect(limiter.attempt('1.2.3.4')).toEqual({ ok: false, retryAfterS: 30 })
+    for (let i = 0; i < 3; i++) expect(limiter.attempt('1.2.3.4')).toEqual({ ok: true })
+    expect(limiter.attempt('1.2.3.4')).toEqual({ ok: false, retryAfterS: 20 }) // 3 per minute: one every 20 s
+    expect(limiter.check('1.2.3.4')).toEqual({ ok: false, retryAfterS: 20 })
     expect(limiter.attempt('5.6.7.8')).toEqual({ ok: true })
-    clock.advance(30_000)
+    clock.advance(19_000)
+    expect(limiter.attempt('1.2.3.4')).toEqual({ ok: false, retryAfterS: 1 })
+    clock.advance(1_000)
+    expect(limiter.check('1.2.3.4')).toEqual({ ok: true })
     expect(limiter.attempt('1.2.3.4')).toEqual({ ok: true })
+    expect(limiter.attempt('1.2.3.4')).toEqual({ ok: false, retryAfterS: 20 })
   })
 
   test('default: token comparison', () => {

@@ -20,7 +20,7 @@ import {
 import { handlers, publicMethods } from '../rpc/index.ts'
 import type { CoordinatorServices, ServerConnection } from '../rpc/context.ts'
 import { CloseCode } from '../services/sessions.ts'
-import { TokenBucket } from './rateLimiter.ts'
+import { TokenBucket } from '../../lib/rateLimit.ts'
 import { SocketGate, setFrameLimit, type GateTicket } from './socketGate.ts'
 
 /** A socket whose unsent data grows past this is a slow consumer and is dropped. */
@@ -57,7 +57,7 @@ export function createAgentSocketServer(services: CoordinatorServices): AgentSoc
     setFrameLimit(ws, Math.min(config.maxPreAuthFrameBytes, hardFrameCap))
     const socketId = randomUUID()
     const sockLog = log.child({ socket: socketId, remote: remoteAddress })
-    const bucket = new TokenBucket(config.rateLimitPerSecond, config.rateLimitBurst, clock.now())
+    const bucket = new TokenBucket({ ratePerSec: config.rateLimitPerSecond, burst: config.rateLimitBurst }, clock.now())
     let limitedLogged = false
     alive.set(ws, true)
     metrics.pendingSockets.inc()

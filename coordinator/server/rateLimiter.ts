@@ -1,52 +1,25 @@
 import type { IncomingMessage } from 'node:http'
+import { KeyedRateLimiter } from '../../lib/rateLimit.ts'
 import { addressKey, type ClientAddress } from './clientAddress.ts'
 
-/** A token bucket: `ratePerSecond` sustained, `burst` at once. Time is passed in. */
-export class TokenBucket {
-  private tokens: number
-  private lastMs: number
-
-  constructor(
-    private readonly ratePerSecond: number,
-    private readonly burst: number,
-    nowMs: number,
-  ) {
-    this.tokens = burst
-    this.lastMs = nowMs
-  }
-
-  take(nowMs: number): boolean {
-    const elapsed = Math.max(0, nowMs - this.lastMs)
-    this.lastMs = nowMs
-    this.tokens = Math.min(this.burst, this.tokens + (elapsed * this.ratePerSecond) / 1000)
-    if (this.tokens < 1) return false
-    this.tokens -= 1
-    return true
-  }
-}
-
 /**
- * One token bucket per remote address, the least recently used forgotten beyond `maxTracked` (it gets a
- * full bucket back). The public HTTP lookups share this; each route family has its own instance.
+ * One token bucket per remote address (lib/rateLimit.ts), the least recently used forgotten beyond
+ * `maxTracked`. The public HTTP lookups share this; each route family has its own instance.
  */
 export class AddressRateLimiter {
-  private readonly buckets = new Map<string, TokenBucket>()
+  private readonly buckets: KeyedRateLimiter<string>
 
   constructor(
     readonly ratePerSecond: number,
     readonly burst: number,
     private readonly now: () => number,
-    private readonly maxTracked = 10_000,
-  ) {}
+    maxTracked = 10_000,
+  ) {
+    this.buckets = new KeyedRateLimiter({ ratePerSec: ratePerSecond, burst }, maxTracked)
+  }
 
   take(address: string): boolean {
-    const now = this.now()
-    let bucket = this.buckets.get(address)
-    if (bucket) this.buckets.delete(address) // re-inserted last: the Map's order is least recently used first
-    else bucket = new TokenBucket(this.ratePerSecond, this.burst, now)
-    this.buckets.set(address, bucket)
-    if (this.buckets.size > this.maxTracked) this.buckets.delete(this.buckets.keys().next().value!)
-    return bucket.take(now)
+    return this.buckets.take(address, this.now())
   }
 
   /**

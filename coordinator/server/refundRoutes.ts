@@ -2,13 +2,13 @@
  * POST /v1/refunds: a client's signed refund request (protocol/refund.ts).
  * HTTP rather than a socket method, so a client that left, or whose node is
  * gone, can still ask, from the CLI or with a signature pasted into the join
- * page. Public and rate-limited per socket address; errors carry the
+ * page. Public and rate-limited per client address (`services.clientAddress`); errors carry the
  * protocol's code names (docs/protocol.md).
  */
 import express, { Router } from 'express'
 import { originFromHostHeader, parseParams, refundRequestSchema, REFUNDS_PATH, RpcError, type ErrorCodeName } from '../../protocol/index.ts'
 import type { CoordinatorServices } from '../rpc/context.ts'
-import { TokenBucket } from './rateLimiter.ts'
+import { AddressRateLimiter } from './rateLimiter.ts'
 
 /** Refunds are rare: a person retrying, not a crawler. */
 const RATE_PER_SECOND = 1
@@ -27,20 +27,9 @@ const STATUS: Partial<Record<ErrorCodeName, number>> = {
 
 export function refundRoutes(services: CoordinatorServices): Router {
   const r = Router()
-  const buckets = new Map<string, TokenBucket>()
-  r.post(REFUNDS_PATH, express.json({ limit: '4kb', strict: true }), async (req, res) => {
+  const limiter = new AddressRateLimiter(RATE_PER_SECOND, RATE_BURST, () => services.clock.now(), MAX_TRACKED_IPS)
+  r.post(REFUNDS_PATH, limiter.middleware(services.clientAddress), express.json({ limit: '4kb', strict: true }), async (req, res) => {
     res.set('Cache-Control', 'no-store')
-    const ip = req.socket.remoteAddress ?? 'unknown'
-    const now = Date.now()
-    let bucket = buckets.get(ip)
-    if (bucket) buckets.delete(ip)
-    else bucket = new TokenBucket(RATE_PER_SECOND, RATE_BURST, now)
-    buckets.set(ip, bucket)
-    if (buckets.size > MAX_TRACKED_IPS) buckets.delete(buckets.keys().next().value!)
-    if (!bucket.take(now)) {
-      res.set('Retry-After', '1').status(429).json({ error: { code: 'RATE_LIMITED', message: `at most ${RATE_PER_SECOND} refund request per second (burst ${RATE_BURST}) per address` } })
-      return
-    }
     try {
       const request = parseParams(refundRequestSchema, req.body, 'refund')
       const reached = originFromHostHeader(req.headers.host, 'encrypted' in req.socket && req.socket.encrypted === true)

@@ -22,7 +22,7 @@ import type { Registry } from 'prom-client'
 import type { Logger } from '../../lib/logger.ts'
 import type { Clock } from '../../lib/clock.ts'
 import { shortNodeId } from '../../protocol/enode.ts'
-import { TokenBucket } from '../server/rateLimiter.ts'
+import { TokenBucket } from '../../lib/rateLimit.ts'
 import { SocketGate, setFrameLimit, type GateTicket } from '../server/socketGate.ts'
 import {
   READY_FRAME,
@@ -268,7 +268,7 @@ export function createTracker(opts: TrackerOptions, deps: TrackerDeps): Tracker 
       ws,
       remoteAddress,
       log: log.child({ remote: remoteAddress }),
-      bucket: new TokenBucket(rate, burst, now),
+      bucket: new TokenBucket({ ratePerSec: rate, burst }, now),
       ticket: ticketByRequest.get(req)!,
       connectedAtMs: now,
       lastSeenMs: now,

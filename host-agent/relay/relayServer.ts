@@ -36,7 +36,7 @@ import { openNodeSocket, type NodeSocket } from './nodeSocket.ts'
 import { RelayErrorCode, WS_CLOSE_NODE_LOST, WS_CLOSE_TOKEN_INVALID } from '../../agent/relay/relayErrors.ts'
 import { createRelayPolicy, type RelayPolicy, type RelayTransport } from './relayPolicy.ts'
 import { alignReplies, callFrame, replyWithId, errorReply, INTERNAL_ERROR, INVALID_REQUEST, parseBody, type RpcCall, type RpcReply } from '../../agent/relay/rpcFrames.ts'
-import { RateLimiter } from './rateLimit.ts'
+import { KeyedRateLimiter } from '../../lib/rateLimit.ts'
 import { readBody } from '../../agent/relay/httpBody.ts'
 import { hashRelayToken, type RelayTokenBook } from './tokenBook.ts'
 
@@ -127,7 +127,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   const log = options.logger
   const tokens = options.tokens
   const policy = options.policy ?? createRelayPolicy()
-  const limiter = new RateLimiter<NodeId>({ ratePerSec: limits.ratePerSec, burst: limits.burst })
+  const limiter = new KeyedRateLimiter<NodeId>({ ratePerSec: limits.ratePerSec, burst: limits.burst })
   const meter = new ActivityMeter<NodeId>(clock)
   const node = nodeHttpTarget(options.nodeHttpUrl)
   const nodeWsUrl = options.nodeWsUrl
