@@ -7,6 +7,7 @@ import { connect as netConnect } from 'node:net'
 import { isAbsolute } from 'node:path'
 import WebSocket from 'ws'
 import { scrubUrl } from '../lib/logger.ts'
+import { PendingCalls } from '../lib/pendingCalls.ts'
 import { NodeRpcError, NodeUnavailableError } from './errors.ts'
 import type { NodeRpc } from './ethNode.ts'
 import { createJsonStream } from './jsonStream.ts'
@@ -123,37 +124,19 @@ interface StreamConn {
   close(): void
 }
 
-interface Pending {
-  resolve(value: unknown): void
-  reject(error: Error): void
-  timer: NodeJS.Timeout
-  /** The connection the request went out on: only its own failure may fail it. */
-  conn: Promise<StreamConn>
-}
-
 /** Request/reply matching by id over any message stream (WebSocket, IPC). */
 function streamRpc(where: string, timeoutMs: number, open: (h: StreamHandlers) => Promise<StreamConn>): NodeRpc {
-  const pending = new Map<number, Pending>()
+  // Each call is tagged with the connection it went out on: only that connection's failure may fail it.
+  const pending = new PendingCalls<unknown, Promise<StreamConn>>()
   let conn: Promise<StreamConn> | undefined
-  let nextId = 1
   let closed = false
 
-  const fail = (error: Error, on?: Promise<StreamConn>) => {
-    for (const [id, p] of pending) {
-      if (on && p.conn !== on) continue
-      pending.delete(id)
-      clearTimeout(p.timer)
-      p.reject(error)
-    }
-  }
+  const fail = (error: Error, on?: Promise<StreamConn>) => pending.failAll(error, on ? (tag) => tag === on : undefined)
 
   const onValue = (value: unknown) => {
     for (const reply of Array.isArray(value) ? value : [value]) {
-      const id = (reply as JsonRpcReply | null)?.id
-      const p = typeof id === 'number' ? pending.get(id) : undefined
+      const p = pending.take((reply as JsonRpcReply | null)?.id)
       if (!p) continue // a subscription notification or a reply we gave up on
-      pending.delete(id as number)
-      clearTimeout(p.timer)
       const out = settle(reply, where)
       if (out.ok) p.resolve(out.value)
       else p.reject(out.error)
@@ -191,21 +174,13 @@ function streamRpc(where: string, timeoutMs: number, open: (h: StreamHandlers) =
       } catch (err) {
         throw unavailable(where, err)
       }
-      const id = nextId++
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          pending.delete(id)
-          reject(timedOut(where, method, timeoutMs))
-        }, timeoutMs)
-        pending.set(id, { resolve, reject, timer, conn: opening })
-        try {
-          c.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }))
-        } catch (err) {
-          pending.delete(id)
-          clearTimeout(timer)
-          reject(unavailable(where, err))
-        }
-      })
+      const { id, reply } = pending.open(timeoutMs, () => timedOut(where, method, timeoutMs), opening)
+      try {
+        c.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }))
+      } catch (err) {
+        pending.fail(id, unavailable(where, err))
+      }
+      return reply
     },
     async close() {
       closed = true

@@ -1,12 +1,14 @@
 /**
  * One end of a bidirectional JSON-RPC 2.0 connection over any text transport.
  * Both the coordinator and the agents use it: either side may call the other.
- * It keeps one map of pending calls keyed by id, times each call out, and
- * fails every pending call with CONNECTION_CLOSED when the transport closes.
+ * Its calls wait in the one pending-call core (lib/pendingCalls.ts): each is
+ * timed out, and every waiting call fails with CONNECTION_CLOSED when the
+ * transport closes.
  */
 import type { z } from 'zod'
+import { PendingCalls } from '../lib/pendingCalls.ts'
 import { RpcError, rpcError, fromWire } from './errors.ts'
-import { parseFrame, encodeError, encodeNotification, encodeRequest, encodeSuccess, type NotificationFrame, type RequestFrame, type RpcId } from './envelope.ts'
+import { parseFrame, encodeError, encodeNotification, encodeRequest, encodeSuccess, type NotificationFrame, type RequestFrame } from './envelope.ts'
 
 type InboundCall = RequestFrame | NotificationFrame
 import type { MethodSpec } from './methods.ts'
@@ -30,15 +32,8 @@ export interface RpcPeerOptions {
   serialDispatch?: boolean
 }
 
-interface Pending {
-  resolve(value: unknown): void
-  reject(error: RpcError): void
-  timer: NodeJS.Timeout
-}
-
 export class RpcPeer {
-  private nextId = 1
-  private readonly pending = new Map<RpcId, Pending>()
+  private readonly pending = new PendingCalls<unknown>()
   private closed = false
   private readonly timeoutMs: number
   /** The inbound request or notification being dispatched, when dispatch is serial. */
@@ -69,14 +64,12 @@ export class RpcPeer {
       case 'success':
       case 'error': {
         const id = frame.id
-        const waiting = id === null ? undefined : this.pending.get(id)
+        const waiting = this.pending.take(id)
         if (!waiting) {
           // A reply nobody asked for (or one that arrived after its timeout). Nothing to answer.
           this.options.onProtocolError?.(rpcError('INVALID_REQUEST', 'response to an unknown request id'), { id })
           return
         }
-        this.pending.delete(id!)
-        clearTimeout(waiting.timer)
         if (frame.kind === 'success') waiting.resolve(frame.result)
         else waiting.reject(fromWire(frame.error))
         return
@@ -117,22 +110,14 @@ export class RpcPeer {
 
   call(method: string, params: unknown, options: { timeoutMs?: number } = {}): Promise<unknown> {
     if (this.closed) return Promise.reject(rpcError('CONNECTION_CLOSED'))
-    const id = this.nextId++
-    return new Promise((resolve, reject) => {
-      const timeoutMs = options.timeoutMs ?? this.timeoutMs
-      const timer = setTimeout(() => {
-        this.pending.delete(id)
-        reject(rpcError('TIMEOUT', `${method} timed out after ${timeoutMs} ms`))
-      }, timeoutMs)
-      this.pending.set(id, { resolve, reject, timer })
-      try {
-        this.options.send(encodeRequest(id, method, params))
-      } catch (err) {
-        clearTimeout(timer)
-        this.pending.delete(id)
-        reject(rpcError('CONNECTION_CLOSED', `send failed: ${(err as Error).message}`))
-      }
-    })
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs
+    const { id, reply } = this.pending.open(timeoutMs, () => rpcError('TIMEOUT', `${method} timed out after ${timeoutMs} ms`))
+    try {
+      this.options.send(encodeRequest(id, method, params))
+    } catch (err) {
+      this.pending.fail(id, rpcError('CONNECTION_CLOSED', `send failed: ${(err as Error).message}`))
+    }
+    return reply
   }
 
   /** Call a method from a protocol table and validate the reply against its result schema. */
@@ -152,11 +137,7 @@ export class RpcPeer {
   close(reason = 'connection closed'): void {
     if (this.closed) return
     this.closed = true
-    for (const [id, p] of this.pending) {
-      clearTimeout(p.timer)
-      p.reject(rpcError('CONNECTION_CLOSED', reason))
-      this.pending.delete(id)
-    }
+    this.pending.failAll(rpcError('CONNECTION_CLOSED', reason))
   }
 
   private sendRaw(text: string): void {

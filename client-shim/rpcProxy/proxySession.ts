@@ -15,6 +15,7 @@ import type { IncomingMessage } from 'node:http'
 import WebSocket from 'ws'
 import type { Clock } from '../../lib/clock.ts'
 import type { Logger } from '../../lib/logger.ts'
+import { ConnectionClosedError, PendingCalls } from '../../lib/pendingCalls.ts'
 import type { NodeId } from '../../protocol/enode.ts'
 import type { ActivityMeter } from '../../agent/relay/activity.ts'
 import { RelayErrorCode } from '../../agent/relay/relayErrors.ts'
@@ -49,10 +50,9 @@ type Reply = { result?: unknown; error?: { code: number; message: string; data?:
 interface Upstream {
   host: NodeId
   ws: WebSocket
-  pending: Map<number, { resolve(r: Reply): void; reject(e: Error): void; timer: NodeJS.Timeout }>
+  pending: PendingCalls<Reply>
   /** Host subscription id -> client subscription id. */
   bySub: Map<string, string>
-  nextId: number
   endActivity(): void
 }
 
@@ -271,7 +271,7 @@ export class ProxySession {
         if (!up) reject(new Error(describe(err)))
       })
       ws.on('open', () => {
-        up = { host: target.hostNodeId, ws, pending: new Map(), bySub: new Map(), nextId: 1, endActivity: () => {} }
+        up = { host: target.hostNodeId, ws, pending: new PendingCalls<Reply>(), bySub: new Map(), endActivity: () => {} }
         resolve(up)
       })
       ws.on('message', (data) => {
@@ -279,11 +279,7 @@ export class ProxySession {
       })
       ws.on('close', (code, reason) => {
         if (!up) return reject(new Error(`closed during handshake (code ${code})`))
-        for (const p of up.pending.values()) {
-          clearTimeout(p.timer)
-          p.reject(new Error(`relay connection closed (code ${code})`))
-        }
-        up.pending.clear()
+        up.pending.failAll(new ConnectionClosedError(`relay connection closed (code ${code})`))
         this.#lost(up, `relay closed the connection (code ${code}${reason.length ? `: ${reason.toString()}` : ''})`, true)
       })
     })
@@ -297,11 +293,9 @@ export class ProxySession {
       return
     }
     for (const m of Array.isArray(msg) ? msg : [msg]) {
-      if (typeof m?.id === 'number' && up.pending.has(m.id)) {
-        const p = up.pending.get(m.id)!
-        up.pending.delete(m.id)
-        clearTimeout(p.timer)
-        p.resolve(m as Reply)
+      const waiting = up.pending.take(m?.id)
+      if (waiting) {
+        waiting.resolve(m as Reply)
       } else if (m?.method === 'eth_subscription' && up === this.#upstream) {
         const clientId = up.bySub.get(m.params?.subscription)
         if (clientId && this.#subs.has(clientId)) this.#send({ jsonrpc: '2.0', method: 'eth_subscription', params: { subscription: clientId, result: m.params.result } })
@@ -320,29 +314,21 @@ export class ProxySession {
   }
 
   #call(up: Upstream, method: string, params: unknown): Promise<Reply> {
-    return new Promise((resolve, reject) => {
-      if (up.ws.readyState !== up.ws.OPEN) return reject(new Error('relay connection closed'))
-      const id = up.nextId++
-      const timer = setTimeout(() => {
-        const p = up.pending.get(id)
-        up.pending.delete(id)
-        p?.reject(new Error(`no answer within ${this.#d.requestTimeoutMs} ms`))
-      }, this.#d.requestTimeoutMs)
-      // Metered as the relay meters it: served only with a result.
-      const endCall = this.#d.meter.call(up.host)
-      up.pending.set(id, {
-        resolve: (r) => {
-          endCall(callVerdict({ jsonrpc: '2.0', id, ...r }) === 'served' ? 1 : 0)
-          resolve(r)
-        },
-        reject: (e) => {
-          endCall(0)
-          reject(e)
-        },
-        timer,
-      })
-      up.ws.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }))
-    })
+    if (up.ws.readyState !== up.ws.OPEN) return Promise.reject(new ConnectionClosedError('relay connection closed'))
+    const { id, reply } = up.pending.open(this.#d.requestTimeoutMs, () => new Error(`no answer within ${this.#d.requestTimeoutMs} ms`))
+    up.ws.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }))
+    // Metered as the relay meters it: served only with a result.
+    const endCall = this.#d.meter.call(up.host)
+    return reply.then(
+      (r) => {
+        endCall(callVerdict({ jsonrpc: '2.0', id, ...r }) === 'served' ? 1 : 0)
+        return r
+      },
+      (e: unknown) => {
+        endCall(0)
+        throw e
+      },
+    )
   }
 
   /** The upstream is gone: move every subscription to another host. `failed`: the host misbehaved (cool it down). */

@@ -5,6 +5,7 @@
  * it, so a lost connection ends the session (the client re-subscribes).
  */
 import WebSocket from 'ws'
+import { ConnectionClosedError, PendingCalls } from '../../lib/pendingCalls.ts'
 
 export interface NodeSocket {
   /** Send a call; resolves with the node's whole reply object. */
@@ -22,31 +23,18 @@ export interface NodeSocketHandlers {
 export function openNodeSocket(url: string, timeoutMs: number, h: NodeSocketHandlers): Promise<NodeSocket> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { handshakeTimeout: timeoutMs, maxPayload: 64 << 20 })
-    const pending = new Map<number, { resolve(v: any): void; reject(e: Error): void; timer: NodeJS.Timeout }>()
-    let nextId = 1
+    const pending = new PendingCalls<any>()
     let open = false
     let closing = false
-    const failAll = (reason: string) => {
-      for (const [id, p] of pending) {
-        clearTimeout(p.timer)
-        pending.delete(id)
-        p.reject(new Error(reason))
-      }
-    }
+    const failAll = (reason: string) => pending.failAll(new ConnectionClosedError(reason))
     ws.on('open', () => {
       open = true
       resolve({
         call(method, params, callTimeoutMs) {
-          return new Promise((res, rej) => {
-            if (ws.readyState !== ws.OPEN) return rej(new Error('node connection closed'))
-            const id = nextId++
-            const timer = setTimeout(() => {
-              pending.delete(id)
-              rej(new Error(`node did not answer ${method} within ${callTimeoutMs} ms`))
-            }, callTimeoutMs)
-            pending.set(id, { resolve: res, reject: rej, timer })
-            ws.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }))
-          })
+          if (ws.readyState !== ws.OPEN) return Promise.reject(new ConnectionClosedError('node connection closed'))
+          const { id, reply } = pending.open(callTimeoutMs, () => new Error(`node did not answer ${method} within ${callTimeoutMs} ms`))
+          ws.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }))
+          return reply
         },
         close() {
           closing = true
@@ -66,11 +54,9 @@ export function openNodeSocket(url: string, timeoutMs: number, h: NodeSocketHand
         return
       }
       for (const m of Array.isArray(msg) ? msg : [msg]) {
-        if (typeof m?.id === 'number' && pending.has(m.id)) {
-          const p = pending.get(m.id)!
-          pending.delete(m.id)
-          clearTimeout(p.timer)
-          p.resolve(m)
+        const waiting = pending.take(m?.id)
+        if (waiting) {
+          waiting.resolve(m)
         } else if (m?.method === 'eth_subscription' && typeof m.params === 'object' && m.params !== null) {
           h.notification(m)
         }
