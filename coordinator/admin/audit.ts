@@ -6,6 +6,7 @@
 import { StandardMerkleTree } from '@openzeppelin/merkle-tree'
 import type { Store } from '../store/store.ts'
 import { clientMoney, REFUND_TRANSFER_PREFIX } from '../logic/refunds.ts'
+import { AccountPrefix, Accounts, ownerOf } from '../logic/accounts.ts'
 
 export interface AuditReport {
   ok: boolean
@@ -17,23 +18,23 @@ export async function audit(store: Store): Promise<AuditReport> {
   const problems: string[] = []
   const sum = await store.sumAll()
   if (sum !== 0n) problems.push(`ledger does not balance: accounts sum to ${sum} wei`)
-  const clients = await store.balancesWithPrefix('client:')
+  const clients = await store.balancesWithPrefix(AccountPrefix.client)
   for (const [account, balance] of clients) if (balance < 0n) problems.push(`${account} is overdrawn: ${balance} wei`)
-  const payees = await store.balancesWithPrefix('payee:')
+  const payees = await store.balancesWithPrefix(AccountPrefix.payee)
   for (const [account, balance] of payees) if (balance < 0n) problems.push(`${account} is negative: ${balance} wei`)
   // Trials are paid from the trial budget through each epoch's allowance: neither may ever go below zero.
   // Refunds waiting for the next settlement can never be negative, and no client was ever refunded more than
   // it deposited and had left: replaying its account (gifts spent first) must never overdraw its deposits.
-  const refunds = await store.balancesWithPrefix('refund:')
+  const refunds = await store.balancesWithPrefix(AccountPrefix.refund)
   for (const [account, balance] of refunds) if (balance < 0n) problems.push(`${account} is negative: ${balance} wei`)
   const refundedClients = new Set<string>()
-  for (const e of await store.ledgerEntries({ transferIdPrefix: REFUND_TRANSFER_PREFIX })) if (e.account.startsWith('client:')) refundedClients.add(e.account)
+  for (const e of await store.ledgerEntries({ transferIdPrefix: REFUND_TRANSFER_PREFIX })) if (ownerOf(AccountPrefix.client, e.account)) refundedClients.add(e.account)
   for (const account of refundedClients) {
     const money = clientMoney(await store.ledgerEntries({ account }))
     if (money.overdrawnWei > 0n) problems.push(`${account} was refunded or charged ${money.overdrawnWei} wei more than its deposits and gifts held`)
     if (money.refundedWei > money.depositedWei) problems.push(`${account} was refunded ${money.refundedWei} wei but deposited only ${money.depositedWei}`)
   }
-  const trials = new Map([...(await store.balancesWithPrefix('trial-budget')), ...(await store.balancesWithPrefix('trial-epoch:'))])
+  const trials = new Map([...(await store.balancesWithPrefix(Accounts.trialBudget)), ...(await store.balancesWithPrefix(AccountPrefix.trialEpoch))])
   for (const [account, balance] of trials) if (balance < 0n) problems.push(`${account} is overdrawn: ${balance} wei`)
 
   const epochs = await store.listEpochs()
@@ -62,8 +63,9 @@ export async function audit(store: Store): Promise<AuditReport> {
     }
     if (e === epochs.at(-1)) {
       for (const [account, balance] of payees) {
-        const leaf = leaves.get(account.slice('payee:'.length)) ?? 0n
-        if (leaf !== balance) problems.push(`latest tree owes ${account.slice(6)} ${leaf} wei, the ledger credited ${balance}`)
+        const payee = ownerOf(AccountPrefix.payee, account)!
+        const leaf = leaves.get(payee) ?? 0n
+        if (leaf !== balance) problems.push(`latest tree owes ${payee} ${leaf} wei, the ledger credited ${balance}`)
       }
     }
   }

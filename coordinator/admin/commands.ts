@@ -10,7 +10,7 @@ import { opt, parseIntArg } from '../../lib/cli.ts'
 import { parseAmount, parseEnodeOrNodeId } from '../../protocol/index.ts'
 import { openSqliteStore } from '../store/sqlite/sqliteStore.ts'
 import { defaultCoordinatorConfig } from '../config.ts'
-import { Accounts } from '../services/metering.ts'
+import { Accounts } from '../logic/accounts.ts'
 import { audit } from './audit.ts'
 
 function openExisting(path: string) {

@@ -12,7 +12,7 @@ import { vipnodePoolAt, vipnodePoolInterface } from '../../contracts/artifacts.t
 import { manualClock } from '../../lib/clock.ts'
 import { silentLogger } from '../../lib/logger.ts'
 import { openSqliteStore, type SqliteStore } from '../store/sqlite/sqliteStore.ts'
-import { Accounts } from '../services/metering.ts'
+import { Accounts } from '../logic/accounts.ts'
 import { ChainService, depositTransferId } from './chainService.ts'
 
 const cleanup: (() => Promise<unknown>)[] = []

@@ -28,7 +28,7 @@ import { depositAccountOf } from '../../contracts/depositAccount.ts'
 import type { Clock } from '../../lib/clock.ts'
 import type { Logger } from '../../lib/logger.ts'
 import { StoreError, type Store } from '../store/store.ts'
-import { Accounts } from '../services/metering.ts'
+import { AccountPrefix, Accounts, ownerOf, TransferPrefix } from '../logic/accounts.ts'
 import type { NodeId } from '../../protocol/index.ts'
 
 export interface ChainOptions {
@@ -68,9 +68,8 @@ const DEPOSIT_ID_SCHEME = 'tx-log-index'
 
 /** A deposit's transfer id: its transaction and the log's index within that transaction's receipt. */
 export function depositTransferId(txHash: string, logIndexInTx: number): string {
-  return `deposit:${txHash.toLowerCase()}:tx-log:${logIndexInTx}`
+  return `${TransferPrefix.deposit}${txHash.toLowerCase()}:tx-log:${logIndexInTx}`
 }
-const unassigned = (account: string) => `deposit:${account.toLowerCase()}`
 
 export class ChainService {
   private readonly provider: JsonRpcProvider
@@ -235,7 +234,7 @@ export class ChainService {
         const [account, depositor, amount] = ev.args as unknown as [string, string, bigint]
         const owner = owners.get(account.toLowerCase())
         const id = depositTransferId(ev.transactionHash, await this.logIndexInTx(ev))
-        const credited = await this.post(id, owner ? Accounts.client(owner) : unassigned(account), amount, `deposit from ${depositor}`)
+        const credited = await this.post(id, owner ? Accounts.client(owner) : Accounts.unclaimedDeposit(account), amount, `deposit from ${depositor}`)
         if (credited) {
           this.metrics.deposits.inc()
           log.info('deposit credited', { account, client: owner, amountWei: amount.toString(), tx: ev.transactionHash, block: ev.blockNumber })
@@ -245,11 +244,11 @@ export class ChainService {
       from = to + 1
     }
     // Deposits made before their node first connected wait in deposit:<account>; hand them over now.
-    for (const [name, balance] of await store.balancesWithPrefix('deposit:')) {
-      const owner = owners.get(name.slice('deposit:'.length))
+    for (const [name, balance] of await store.balancesWithPrefix(AccountPrefix.deposit)) {
+      const owner = owners.get(ownerOf(AccountPrefix.deposit, name)!)
       if (owner && balance > 0n) {
         await store.post({
-          id: `deposit-assign:${name}:${this.deps.clock.now()}`,
+          id: `${TransferPrefix.depositHandOver}${name}:${this.deps.clock.now()}`,
           atMs: this.deps.clock.now(),
           memo: 'deposit assigned to its node',
           entries: [

@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url'
 import { normaliseOrigin, originFromHostHeader, parseNodeId, verifyNodeQuery, type NodeId } from '../../protocol/index.ts'
 import { depositAccountOf } from '../../contracts/depositAccount.ts'
 import type { CoordinatorServices } from '../rpc/context.ts'
-import { Accounts } from '../services/metering.ts'
+import { Accounts } from '../logic/accounts.ts'
 import { AddressRateLimiter } from '../server/rateLimiter.ts'
 import { stoppedByRefund } from '../logic/refunds.ts'
 import { status } from '../server/status.ts'
@@ -268,7 +268,7 @@ export function joinRoutes(services: CoordinatorServices): Router {
     const [node, balance, pending, served, money] = await Promise.all([
       store.getNode(nodeId),
       store.balanceOf(Accounts.client(nodeId)),
-      store.balanceOf(`deposit:${account.toLowerCase()}`),
+      store.balanceOf(Accounts.unclaimedDeposit(account)),
       metering.canBeServed(nodeId),
       services.refunds.moneyOf(nodeId),
     ])

@@ -11,11 +11,12 @@
  * account's ledger history, in write order, classifying each entry by its
  * transfer id. Pure: no clock, no I/O.
  */
+import { TransferPrefix } from './accounts.ts'
 
 /** Transfer ids that bring a client real money: an on-chain deposit, or one that waited for its node and was handed over. */
-const DEPOSIT_PREFIXES = ['deposit:', 'deposit-assign:'] as const
+const DEPOSIT_PREFIXES = [TransferPrefix.deposit, TransferPrefix.depositHandOver] as const
 /** Refunds out of a client account: `refund:<nodeId>:<nonce>`. */
-export const REFUND_TRANSFER_PREFIX = 'refund:'
+export const REFUND_TRANSFER_PREFIX = TransferPrefix.refund
 
 export type EntryKind = 'deposit' | 'refund' | 'gift' | 'spend'
 

@@ -20,7 +20,7 @@ import {
   type ConnectResult,
 } from '../../protocol/index.ts'
 import type { Handler } from './context.ts'
-import { Accounts } from '../services/metering.ts'
+import { Accounts } from '../logic/accounts.ts'
 import type { AgentSession } from '../services/sessions.ts'
 import { randomUUID } from 'node:crypto'
 import { lookup } from 'node:dns/promises'

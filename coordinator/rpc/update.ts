@@ -6,7 +6,8 @@
 import { parseParams, parseNodeId, parseEnode, updateParamsSchema, weiToWire, type NodeId, type UpdateResult } from '../../protocol/index.ts'
 import type { CoordinatorServices, Handler } from './context.ts'
 import { isImplausibleHead } from '../logic/heads.ts'
-import { Accounts, topupLink } from '../services/metering.ts'
+import { topupLink } from '../services/metering.ts'
+import { Accounts } from '../logic/accounts.ts'
 
 /** The peer's node ID: from `enode` when present (geth >= 1.9 hashes `id`), else from a public-key `id`. */
 export function peerNodeId(peer: { id: string; enode?: string | undefined }): NodeId | undefined {

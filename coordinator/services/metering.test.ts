@@ -7,7 +7,7 @@ import { testCoordinator } from '../../test/harness/coordinator.ts'
 import { testAgent, eventually, type TestAgent } from '../../test/harness/agents.ts'
 import type { RunningCoordinator } from '../coordinator.ts'
 import type { CoordinatorConfigInput } from '../config.ts'
-import { Accounts } from './metering.ts'
+import { Accounts } from '../logic/accounts.ts'
 
 const HASH = `0x${'12'.repeat(32)}`
 const PAYOUT_A = `0x${'a1'.repeat(20)}`

@@ -17,6 +17,7 @@ import { REFUND_TRANSFER_PREFIX } from '../logic/refunds.ts'
 import type { AssignmentService } from './assignments.ts'
 import type { AgentSession } from './sessions.ts'
 import type { EpochClock } from './epochClock.ts'
+import { Accounts } from '../logic/accounts.ts'
 
 export interface MeteringOptions {
   capMs: number
@@ -43,23 +44,6 @@ export interface MeteringDeps {
   metrics: CoordinatorMetrics
 }
 
-export const Accounts = {
-  external: 'external',
-  client: (id: NodeId) => `client:${id}`,
-  host: (id: NodeId) => `host:${id}`,
-  revenue: (epoch: number) => `revenue:${epoch}`,
-  carry: 'carry',
-  payee: (address: string) => `payee:${address.toLowerCase()}`,
-  /**
-   * A client refund waiting for the next settlement, by refund address: the settlement moves it into
-   * `payee:<address>`, so a refund address that is also a host payee gets one cumulative leaf.
-   */
-  refund: (address: string) => `refund:${address.toLowerCase()}`,
-  /** Trial money the operator set aside (`vipnode credit --trial-budget`); each epoch's allowance comes out of it. */
-  trialBudget: 'trial-budget',
-  /** One epoch's trial allowance (at most --trial-budget-per-epoch); that epoch's trials are paid from it. */
-  trialEpoch: (epoch: number) => `trial-epoch:${epoch}`,
-} as const
 
 const pairKey = (clientId: NodeId, hostId: NodeId) => `${clientId}:${hostId}`
 

@@ -10,7 +10,7 @@ import { storeSnapshot } from '../../test/harness/storeState.ts'
 import { audit } from '../admin/audit.ts'
 import type { RunningCoordinator } from '../coordinator.ts'
 import type { CoordinatorConfigInput } from '../config.ts'
-import { Accounts } from './metering.ts'
+import { Accounts } from '../logic/accounts.ts'
 
 const HASH = `0x${'12'.repeat(32)}`
 const PAYOUT_A = `0x${'a1'.repeat(20)}`

@@ -17,7 +17,8 @@ import type { Logger } from '../../lib/logger.ts'
 import type { CoordinatorMetrics } from '../metrics.ts'
 import type { EpochStore, LedgerStore } from '../store/store.ts'
 import { clientMoney, REFUND_TRANSFER_PREFIX, stoppedByRefund, type ClientMoney } from '../logic/refunds.ts'
-import { Accounts, type MeteringService } from './metering.ts'
+import { type MeteringService } from './metering.ts'
+import { AccountPrefix, Accounts, ownerOf } from '../logic/accounts.ts'
 import type { AssignmentService } from './assignments.ts'
 
 export interface RefundOptions {
@@ -49,7 +50,8 @@ export class RefundService {
   async load(): Promise<number> {
     const refunded = new Set<NodeId>()
     for (const e of await this.deps.store.ledgerEntries({ transferIdPrefix: REFUND_TRANSFER_PREFIX })) {
-      if (e.account.startsWith('client:')) refunded.add(e.account.slice('client:'.length) as NodeId)
+      const client = ownerOf(AccountPrefix.client, e.account)
+      if (client) refunded.add(client as NodeId)
     }
     let stopped = 0
     for (const id of refunded) {

@@ -11,7 +11,7 @@ import type { CoordinatorMetrics } from '../metrics.ts'
 import { StoreError, type EpochPayout, type EpochRecord, type EpochStore, type LedgerStore, type NodeStore, type ReportStore, type Transfer } from '../store/store.ts'
 import { splitEpoch } from '../logic/splitEpoch.ts'
 import { buildPayoutTree } from '../../contracts/merkle.ts'
-import { Accounts } from './metering.ts'
+import { AccountPrefix, Accounts, ownerOf } from '../logic/accounts.ts'
 import type { EpochClock } from './epochClock.ts'
 
 export interface SettlementOptions {
@@ -89,11 +89,11 @@ export class SettlementService {
     // address. They are not revenue and not part of the split: they join the address's payee account, so an
     // address that is also a host or the fee address has one cumulative leaf for everything it is owed.
     const refunds = new Map<string, bigint>()
-    for (const [account, balance] of await store.balancesWithPrefix('refund:')) if (balance > 0n) refunds.set(account.slice('refund:'.length), balance)
+    for (const [account, balance] of await store.balancesWithPrefix(AccountPrefix.refund)) if (balance > 0n) refunds.set(ownerOf(AccountPrefix.refund, account)!, balance)
     const refundsWei = [...refunds.values()].reduce((a, b) => a + b, 0n)
     // Cumulative entitlement = everything ever credited to the payee, including this epoch.
     const cumulative = new Map<string, bigint>()
-    for (const [account, balance] of await store.balancesWithPrefix('payee:')) cumulative.set(account.slice('payee:'.length), balance)
+    for (const [account, balance] of await store.balancesWithPrefix(AccountPrefix.payee)) cumulative.set(ownerOf(AccountPrefix.payee, account)!, balance)
     for (const [payee, amount] of credits) cumulative.set(payee, (cumulative.get(payee) ?? 0n) + amount)
     for (const [payee, amount] of refunds) cumulative.set(payee, (cumulative.get(payee) ?? 0n) + amount)
     const entries = [...cumulative].filter(([, wei]) => wei > 0n).map(([payee, cumulativeWei]) => ({ payee, cumulativeWei }))

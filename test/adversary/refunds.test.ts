@@ -15,7 +15,7 @@
  */
 import { describe, test, expect, afterEach } from 'vitest'
 import { audit } from '../../coordinator/admin/audit.ts'
-import { Accounts } from '../../coordinator/services/metering.ts'
+import { Accounts } from '../../coordinator/logic/accounts.ts'
 import { manualClock } from '../../lib/clock.ts'
 import { normaliseOrigin, RpcError, type NodeId } from '../../protocol/index.ts'
 import { testCoordinator } from '../harness/coordinator.ts'

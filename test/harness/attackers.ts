@@ -6,7 +6,7 @@
  */
 import type { Socket } from 'node:net'
 import type { RunningCoordinator } from '../../coordinator/coordinator.ts'
-import { Accounts } from '../../coordinator/services/metering.ts'
+import { Accounts } from '../../coordinator/logic/accounts.ts'
 import { REFUNDS_PATH, signRefundRequest, type ConnectBody, type NodeId, type NodeKey, type RefundRequest } from '../../protocol/index.ts'
 import { authenticated, identity, type Identity, type RawAgent } from './rawAgent.ts'
 import { sqliteOf } from './storeState.ts'
