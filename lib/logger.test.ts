@@ -1,23 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import { Writable } from 'node:stream'
 import { createLogger } from './logger.ts'
-
-/** The top-level keys of one JSON log line in the order written, duplicates kept (JSON.parse would hide them). */
-export function topLevelKeys(line: string): string[] {
-  const keys: string[] = []
-  let depth = 0
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i]
-    if (ch === '"') {
-      let j = i + 1
-      while (line[j] !== '"') j += line[j] === '\\' ? 2 : 1
-      if (depth === 1 && line[j + 1] === ':') keys.push(JSON.parse(line.slice(i, j + 1)) as string)
-      i = j
-    } else if (ch === '{' || ch === '[') depth++
-    else if (ch === '}' || ch === ']') depth--
-  }
-  return keys
-}
+import { duplicateKeys, topLevelKeys } from '../test/harness/logLines.ts'
 
 function capture(): { lines: string[]; stream: Writable } {
   const lines: string[] = []
@@ -29,8 +13,6 @@ function capture(): { lines: string[]; stream: Writable } {
   })
   return { lines, stream }
 }
-
-const duplicates = (keys: string[]) => keys.filter((k, i) => keys.indexOf(k) !== i)
 
 describe('logger', () => {
   test('topLevelKeys sees a repeated key that JSON.parse would hide', () => {
@@ -45,7 +27,7 @@ describe('logger', () => {
     settlement.warn('odd', { epoch: 2 }, new Error('boom'))
     settlement.debug('quiet')
     expect(lines).toHaveLength(3)
-    for (const line of lines) expect(duplicates(topLevelKeys(line)), line).toEqual([])
+    for (const line of lines) expect(duplicateKeys(line), line).toEqual([])
     const [settled, odd] = lines.map((l) => JSON.parse(l) as Record<string, unknown>)
     expect(settled).toMatchObject({ module: 'settlement', epoch: 1, payees: 3, msg: 'settled', level: 'info' })
     expect(odd).toMatchObject({ module: 'settlement', epoch: 2, msg: 'odd', err: { message: 'boom' } })

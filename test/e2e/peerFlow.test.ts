@@ -170,4 +170,10 @@ describe('peer flow across processes', () => {
     await eventually(() => itsHosts.every((h) => !h.trusted.has(leaver.nodeId) && !h.peers().includes(leaver.nodeId)), 'hosts dropped the client', 15_000)
     expect(activeAssignments().some((a) => a.clientId === leaver.nodeId)).toBe(false)
   }, 30_000)
+
+  test('behavior: every log line of the coordinator, the host agents and the client shims writes each key once', () => {
+    const lines = procs.reduce((n, p) => n + p.logs.length, 0)
+    expect(lines).toBeGreaterThan(50) // they logged through every phase above
+    for (const p of procs) expect(p.duplicateKeyLines).toEqual([])
+  })
 })

@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
+import { duplicateKeys } from './logLines.ts'
 
 export const VIPNODE_BIN = fileURLToPath(new URL('../../bin/vipnode.js', import.meta.url))
 
@@ -10,6 +11,8 @@ export interface Proc {
   /** Parsed JSON log lines (stdout), in order. */
   logs: Record<string, any>[]
   stderr: string[]
+  /** Log lines that wrote a key twice (every process's lines are checked as they arrive; see test/harness/logLines.ts). */
+  duplicateKeyLines: string[]
   waitForLog(predicate: (line: Record<string, any>) => boolean, what: string, timeoutMs?: number): Promise<Record<string, any>>
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>
@@ -28,11 +31,13 @@ export function spawnTs(script: string, args: string[], env: Record<string, stri
 function track(child: ChildProcess): Proc {
   const logs: Record<string, any>[] = []
   const stderr: string[] = []
+  const duplicateKeyLines: string[] = []
   const listeners = new Set<() => void>()
   const wake = () => {
     for (const l of listeners) l()
   }
   createInterface({ input: child.stdout! }).on('line', (line) => {
+    if (duplicateKeys(line).length > 0) duplicateKeyLines.push(line)
     try {
       logs.push(JSON.parse(line))
     } catch {
@@ -56,6 +61,7 @@ function track(child: ChildProcess): Proc {
     child,
     logs,
     stderr,
+    duplicateKeyLines,
     exited,
     waitForLog(predicate, what, timeoutMs = 15_000) {
       return new Promise((resolve, reject) => {
