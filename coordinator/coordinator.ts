@@ -13,6 +13,8 @@ import { createCoordinatorMetrics, instrumentStore } from './metrics.ts'
 import { openSqliteStore } from './store/sqlite/sqliteStore.ts'
 import type { Store } from './store/store.ts'
 import { SessionRegistry } from './services/sessions.ts'
+import { LoginService } from './services/logins.ts'
+import { ReportService } from './services/reports.ts'
 import { AssignmentService } from './services/assignments.ts'
 import { MeteringService } from './services/metering.ts'
 import { Accounts } from './logic/accounts.ts'
@@ -135,7 +137,9 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   const disputes = new DisputeService(disputePolicy, { assignments, metering, sessions, clock, log: log.child({ module: 'disputes' }), metrics })
   const settlement = new SettlementService({ feeBps: config.feeBps, feeAddress: config.feeAddress }, { store, epochs, clock, log: log.child({ module: 'settlement' }), metrics })
   metrics.setStateSizes(() => stateSizes(services))
-  const services: CoordinatorServices = { config, poolId, store, sessions, assignments, metering, refunds, disputes, settlement, epochs, tracker, chainHeads, relayTokens, clock, log, metrics, clientAddress, trustedProxies }
+  const logins = new LoginService({ config, poolId, store, sessions, metering, clock, log, metrics })
+  const reports = new ReportService({ config, store, sessions, assignments, metering, chainHeads, clock, log, metrics })
+  const services: CoordinatorServices = { config, poolId, store, sessions, logins, reports, assignments, metering, refunds, disputes, settlement, epochs, tracker, chainHeads, relayTokens, clock, log, metrics, clientAddress, trustedProxies }
 
   let chain: ChainService | undefined
   if (config.chainRpc && config.contract && config.operatorKey) {

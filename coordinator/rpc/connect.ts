@@ -1,165 +1,19 @@
-/**
- * vipnode_connect: the agent proves it owns its node ID by signing this
- * socket's challenge with its node key. Checks run cheapest first; the
- * challenge is burned by the first attempt, good or bad, so a socket gets one
- * try and a signature can never be replayed on another socket.
- */
-import {
-  connectParamsSchema,
-  enodeHostProblem,
-  relayUrlProblem,
-  resolvedNameProblem,
-  normaliseOrigin,
-  parseEnode,
-  parseParams,
-  PROTOCOL_VERSION,
-  recoverSigner,
-  rpcError,
-  SUPPORTED_PROTOCOL_VERSIONS,
-  weiToWire,
-  type ConnectResult,
-} from '../../protocol/index.ts'
+/** vipnode_connect: the login (services/logins.ts checks it and opens the session); the reply welcomes the agent. */
+import { connectParamsSchema, parseParams, weiToWire } from '../../protocol/index.ts'
 import type { Handler } from './context.ts'
-import { Accounts } from '../logic/accounts.ts'
-import type { AgentSession } from '../services/sessions.ts'
-import { randomUUID } from 'node:crypto'
-import { lookup } from 'node:dns/promises'
 
-export const connect: Handler = async (raw, conn, services) => {
-  const { config, poolId, clock, store, sessions, log, metrics } = services
-  if (conn.session) throw rpcError('ALREADY_AUTHENTICATED')
+export const connect: Handler<'vipnode_connect'> = async (raw, conn, services) => {
   const params = parseParams(connectParamsSchema, raw, 'vipnode_connect')
-  if (!SUPPORTED_PROTOCOL_VERSIONS.includes(params.protocolVersion)) {
-    throw rpcError('UNSUPPORTED_VERSION', `protocol version ${params.protocolVersion} is not supported; this pool speaks ${PROTOCOL_VERSION}`)
-  }
-  if (params.challenge !== conn.auth.challenge || conn.auth.used) {
-    throw rpcError('REPLAY', 'challenge already used or not issued to this connection: reconnect for a fresh one')
-  }
-  conn.auth.used = true
-  if (clock.now() > conn.auth.expiresAtMs) throw rpcError('CHALLENGE_EXPIRED')
-  checkOrigin(params.origin, config.publicUrls, conn.auth.reachedOrigin)
-  const enode = parseEnode(params.enode)
-  if (enode.nodeId !== params.nodeId) {
-    throw rpcError('ENODE_MISMATCH', 'nodeId does not match the public key in enode')
-  }
-  const { challenge, signature, ...body } = params
-  let signer: string
-  try {
-    signer = recoverSigner({ method: 'vipnode_connect', poolId, chainId: params.chainId, challenge, body }, signature)
-  } catch {
-    throw rpcError('BAD_SIGNATURE', 'signature is malformed')
-  }
-  if (signer !== params.nodeId) throw rpcError('BAD_SIGNATURE')
-  if (config.chainId !== undefined && params.chainId !== config.chainId) {
-    throw rpcError('WRONG_NETWORK', `this pool serves chain ${config.chainId}, the node is on chain ${params.chainId}`)
-  }
-  if (params.role === 'host' && !params.capacity) {
-    throw rpcError('INVALID_PARAMS', 'invalid params for vipnode_connect: capacity: hosts must declare a capacity of at least 1')
-  }
-  if (params.role === 'host' && params.kind === 'rpc' && !params.relayUrl) {
-    throw rpcError('INVALID_PARAMS', 'invalid params for vipnode_connect: relayUrl: rpc hosts must say where clients reach their relay')
-  }
-  // Addresses other members will dial or post to: public only, unless the pool runs for development.
-  // An rpc client's enode is never dialled (it carries only the identity), so its address is not checked.
-  if (!(params.role === 'client' && params.kind === 'rpc')) {
-    const problem = enodeHostProblem(enode.host, config.allowPrivateAddresses)
-    if (problem) throw rpcError('INVALID_PARAMS', `invalid params for vipnode_connect: enode: ${problem}`)
-  }
-  if (params.relayUrl !== undefined) await checkRelayUrl(params.relayUrl, config.allowPrivateAddresses)
-
-  const now = clock.now()
-  const session: AgentSession = {
-    sessionId: randomUUID(),
-    nodeId: params.nodeId,
-    role: params.role,
-    enode: params.enode,
-    chainId: params.chainId,
-    kind: params.kind,
-    capacity: params.role === 'host' ? params.capacity! : 0,
-    payout: params.payout?.toLowerCase() ?? null,
-    region: params.region ?? null,
-    clientVersion: params.clientVersion,
-    connectedAtMs: now,
-    lastReportAtMs: now,
-    blockNumber: 0,
-    ...(params.role === 'host' && params.kind === 'rpc' ? { relayUrl: params.relayUrl, capabilities: new Set(params.capabilities ?? []) } : {}),
-  }
-  // Read before the upsert below: only a key the pool has never seen is told that the trial budget is spent.
-  const newKey = session.role === 'client' && config.trialWei > 0n && (await store.getNode(session.nodeId)) === undefined
-  await store.upsertNode({
-    nodeId: session.nodeId,
-    role: session.role,
-    enode: session.enode,
-    chainId: session.chainId,
-    kind: session.kind,
-    clientVersion: session.clientVersion,
-    payout: session.payout,
-    capacity: session.capacity,
-    region: session.region,
-    firstSeenMs: now,
-    lastSeenMs: now,
-  })
-  await store.openSession({ id: session.sessionId, nodeId: session.nodeId, role: session.role, remoteAddress: conn.remoteAddress, connectedAtMs: now })
-  conn.session = session
-  const superseded = sessions.attach(conn)
-  if (superseded?.session) await store.closeSession(superseded.session.sessionId, now, 'superseded')
-  metrics.agentSockets.set({ role: 'host' }, sessions.count('host'))
-  metrics.agentSockets.set({ role: 'client' }, sessions.count('client'))
-  log.info('agent authenticated', { node: session.nodeId, role: session.role, chainId: session.chainId, session: session.sessionId, superseded: Boolean(superseded) })
-
-  const trial = session.role === 'client' ? await services.metering.grantTrial(session.nodeId, now, newKey) : 'off'
-  if (trial === 'granted') log.info('trial credit granted', { node: session.nodeId })
-  else if (trial === 'budget-spent') log.info('no trial credit: the trial allowance of this epoch is spent', { node: session.nodeId })
-  const balance = session.role === 'client' ? await store.balanceOf(Accounts.client(session.nodeId)) : 0n
-  const result: ConnectResult = {
+  const { session, balanceWei, trial } = await services.logins.login(conn, params)
+  const { poolId, config } = services
+  return {
     sessionId: session.sessionId,
     poolId,
     nodeId: session.nodeId,
     role: session.role,
     updateIntervalMs: config.updateIntervalMs,
-    balanceWei: weiToWire(balance),
+    balanceWei: weiToWire(balanceWei),
     allowPrivateAddresses: config.allowPrivateAddresses,
     message: trial === 'budget-spent' ? `welcome to vipnode pool ${poolId}; no trial credit: the pool's trial budget for this epoch is spent` : `welcome to vipnode pool ${poolId}`,
   }
-  return result
-}
-
-/**
- * The signed origin must be one of this coordinator's own: a login signed for another pool's URL is one
- * that pool relayed here (or a man in the middle did). Without --public-url the Host header decides.
- */
-function checkOrigin(given: string, publicUrls: readonly string[] | undefined, reachedOrigin: string | undefined): void {
-  const accepted = publicUrls?.length ? publicUrls.map(normaliseOrigin) : reachedOrigin ? [reachedOrigin] : []
-  if (accepted.length === 0) {
-    throw rpcError('WRONG_ORIGIN', `this coordinator cannot tell its own origin (no --public-url and no Host header), so it cannot accept the login signed for ${given.slice(0, 300)}`)
-  }
-  if (!accepted.includes(given)) {
-    throw rpcError('WRONG_ORIGIN', `login signed for origin ${given.slice(0, 300)}, but this coordinator is ${accepted.join(', ')}: it was made for another pool (relayed?) or the agent dialled an address the pool does not list in --public-url`, { expected: accepted, given: given.slice(0, 300) })
-  }
-}
-
-/** How long a relay URL's name may take to resolve at connect. */
-const RESOLVE_TIMEOUT_MS = 5_000
-
-/**
- * A relay URL clients will post to: https and a public address outside development. A DNS name is
- * resolved once, here, and every answer must be public; it may resolve elsewhere later (DNS rebinding),
- * which the shim's own check at connection time narrows (docs/security.md).
- */
-async function checkRelayUrl(url: string, allowPrivate: boolean): Promise<void> {
-  const r = relayUrlProblem(url, allowPrivate)
-  if ('problem' in r) throw rpcError('INVALID_PARAMS', `invalid params for vipnode_connect: relayUrl: ${r.problem}`)
-  if (!r.needsResolve) return
-  let addresses: string[]
-  try {
-    const answers = await Promise.race([
-      lookup(r.needsResolve, { all: true, verbatim: true }),
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${RESOLVE_TIMEOUT_MS} ms`)), RESOLVE_TIMEOUT_MS).unref()),
-    ])
-    addresses = answers.map((a) => a.address)
-  } catch (err) {
-    throw rpcError('INVALID_PARAMS', `invalid params for vipnode_connect: relayUrl: ${r.needsResolve} could not be resolved (${(err as { code?: string }).code ?? (err as Error).message})`)
-  }
-  const problem = resolvedNameProblem(r.needsResolve, addresses)
-  if (problem) throw rpcError('INVALID_PARAMS', `invalid params for vipnode_connect: relayUrl: ${problem}`)
 }

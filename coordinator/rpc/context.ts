@@ -14,26 +14,26 @@ import type { Tracker } from '../tracker/index.ts'
 import type { ChainHeads } from '../services/chainHeads.ts'
 import type { RelayTokens } from '../logic/relayTokens.ts'
 import type { ClientAddress } from '../server/clientAddress.ts'
-import type { AgentConnection, SessionRegistry } from '../services/sessions.ts'
+import type { SessionRegistry } from '../services/sessions.ts'
+import type { LoginConnection, LoginService } from '../services/logins.ts'
+import type { ReportService } from '../services/reports.ts'
+import type { z } from 'zod'
+import type { AgentMethod, agentToCoordinator } from '../../protocol/index.ts'
 
-/** The per-socket state the transport keeps for authentication. */
-export interface PendingAuth {
-  challenge: string
-  expiresAtMs: number
-  used: boolean
-  /** The origin the socket was reached at (Host header), normalised; accepted when no --public-url is set. */
-  reachedOrigin: string | undefined
-}
+export type { PendingAuth } from '../services/logins.ts'
 
-export interface ServerConnection extends AgentConnection {
-  auth: PendingAuth
-}
+/** The transport's connection: an agent connection with its login state. */
+export type ServerConnection = LoginConnection
 
 export interface CoordinatorServices {
   config: CoordinatorConfig
   poolId: string
   store: Store
   sessions: SessionRegistry
+  /** vipnode_connect: checks a login and opens the session. */
+  logins: LoginService
+  /** vipnode_update: meters a report and answers whom to keep and drop. */
+  reports: ReportService
   assignments: AssignmentService
   metering: MeteringService
   /** Client refunds (POST /v1/refunds) and whether a refunded node may be served again. */
@@ -59,4 +59,5 @@ export interface CoordinatorServices {
   trustedProxies: ReadonlySet<string>
 }
 
-export type Handler = (params: unknown, conn: ServerConnection, services: CoordinatorServices) => Promise<unknown>
+/** A handler parses its params, calls one service and shapes the reply its method's result schema describes. */
+export type Handler<M extends AgentMethod = AgentMethod> = (params: unknown, conn: ServerConnection, services: CoordinatorServices) => Promise<z.infer<(typeof agentToCoordinator)[M]['result']>>

@@ -5,7 +5,7 @@ import { connect } from './connect.ts'
 import { update } from './update.ts'
 import { requestHosts } from './requestHosts.ts'
 
-export const handlers: Record<AgentMethod, Handler> = {
+export const handlers: { [M in AgentMethod]: Handler<M> } = {
   vipnode_connect: connect,
   vipnode_update: update,
   vipnode_requestHosts: requestHosts,

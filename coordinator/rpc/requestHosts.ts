@@ -1,9 +1,9 @@
 /** vipnode_requestHosts: a client asks for hosts; only clients may. */
-import { parseParams, requestHostsParamsSchema, rpcError, type RequestHostsResult } from '../../protocol/index.ts'
+import { parseParams, requestHostsParamsSchema, rpcError } from '../../protocol/index.ts'
 import type { Handler } from './context.ts'
 import { topupLink } from '../services/metering.ts'
 
-export const requestHosts: Handler = async (raw, conn, services) => {
+export const requestHosts: Handler<'vipnode_requestHosts'> = async (raw, conn, services) => {
   const session = conn.session!
   if (session.role !== 'client') throw rpcError('UNAUTHORIZED', 'only clients may request hosts')
   const params = parseParams(requestHostsParamsSchema, raw, 'vipnode_requestHosts')
@@ -27,8 +27,7 @@ export const requestHosts: Handler = async (raw, conn, services) => {
   }
   const end = services.metrics.assignmentSeconds.startTimer()
   try {
-    const result: RequestHostsResult = await services.assignments.requestHosts(session, params.count, params.kind, { replace: params.replace, affordable })
-    return result
+    return await services.assignments.requestHosts(session, params.count, params.kind, { replace: params.replace, affordable })
   } finally {
     end()
   }

@@ -83,6 +83,7 @@ export function createAgentSocketServer(services: CoordinatorServices): AgentSoc
         used: false,
         reachedOrigin: originFromHostHeader(req.headers.host, 'encrypted' in req.socket && req.socket.encrypted === true),
       },
+      isOpen: () => ws.readyState === ws.OPEN,
       call: (method, params, options) => peer.call(method, params, options),
       notify: (method, params) => peer.notify(method, params),
       close: (code, reason) => ws.close(code, reason),
@@ -168,11 +169,8 @@ export function createAgentSocketServer(services: CoordinatorServices): AgentSoc
         return
       }
       const session = conn.session
-      const wasCurrent = services.sessions.detach(conn)
-      metrics.agentSockets.set({ role: 'host' }, services.sessions.count('host'))
-      metrics.agentSockets.set({ role: 'client' }, services.sessions.count('client'))
+      const wasCurrent = services.logins.logout(conn, `closed ${code}`)
       sockLog.info('agent disconnected', { node: session.nodeId, role: session.role, code, reason: reason.toString().slice(0, 120), current: wasCurrent })
-      services.store.closeSession(session.sessionId, clock.now(), `closed ${code}`).catch((err: unknown) => sockLog.error('closing session failed', {}, err))
     })
 
     ws.on('error', (err) => sockLog.warn('socket error', { error: err.message }))

@@ -74,7 +74,7 @@ function setup(opts: Partial<AssignmentOptions> = {}, deps: Partial<AssignmentDe
     }
     const conn: AgentConnection = {
       socketId: fake.session.sessionId,
-      remoteAddress: '127.0.0.1',
+      remoteAddress: '127.0.0.1', isOpen: () => true,
       session: fake.session,
       call: async (method, params) => {
         fake.calls.push({ method, params })

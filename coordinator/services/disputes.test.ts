@@ -61,7 +61,7 @@ function setup() {
     }
     const conn: AgentConnection = {
       socketId: session.sessionId,
-      remoteAddress: '127.0.0.1',
+      remoteAddress: '127.0.0.1', isOpen: () => true,
       session,
       call: async (method, params: any) => {
         if (method === 'vipnode_evict') evicted.push(params.nodeId)

@@ -34,6 +34,8 @@ export interface AgentConnection {
   readonly socketId: string
   readonly remoteAddress: string
   session: AgentSession | undefined
+  /** False once the socket is closing or closed: a login that finishes later must not attach it. */
+  isOpen(): boolean
   call(method: string, params: unknown, options?: { timeoutMs?: number }): Promise<unknown>
   notify(method: string, params: unknown): void
   close(code: number, reason: string): void

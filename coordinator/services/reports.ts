@@ -1,0 +1,154 @@
+/**
+ * An agent's report (vipnode_update): its node's pool peers and head. Metered
+ * by the bilateral rule (services/metering.ts); the answer says which pool
+ * peers the coordinator vouches for and which the agent should drop, and cuts
+ * off a client whose balance ran out.
+ */
+import { parseEnode, parseNodeId, type NodeId, type RelayGrant, type updateParamsSchema } from '../../protocol/index.ts'
+import type { z } from 'zod'
+import type { Clock } from '../../lib/clock.ts'
+import type { Logger } from '../../lib/logger.ts'
+import type { CoordinatorConfig } from '../config.ts'
+import type { CoordinatorMetrics } from '../metrics.ts'
+import type { LedgerStore } from '../store/store.ts'
+import { Accounts } from '../logic/accounts.ts'
+import { isImplausibleHead } from '../logic/heads.ts'
+import type { AssignmentService } from './assignments.ts'
+import type { ChainHeads } from './chainHeads.ts'
+import { topupLink, type MeteringService } from './metering.ts'
+import type { AgentSession, SessionRegistry } from './sessions.ts'
+
+export interface ReportDeps {
+  config: CoordinatorConfig
+  store: LedgerStore
+  sessions: SessionRegistry
+  assignments: AssignmentService
+  metering: MeteringService
+  chainHeads: ChainHeads
+  clock: Clock
+  log: Logger
+  metrics: CoordinatorMetrics
+}
+
+export interface ReportAnswer {
+  /** The pool peers the coordinator vouches for now. */
+  peers: NodeId[]
+  /** Online pool agents of the other role among the reported peers, not assigned to this one. */
+  drop: NodeId[]
+  balanceWei: bigint
+  relays: RelayGrant[]
+}
+
+/** The peer's node ID: from `enode` when present (geth >= 1.9 hashes `id`), else from a public-key `id`. */
+export function peerNodeId(peer: { id: string; enode?: string | undefined }): NodeId | undefined {
+  if (peer.enode) {
+    try {
+      return parseEnode(peer.enode).nodeId
+    } catch {
+      return undefined
+    }
+  }
+  try {
+    return parseNodeId(peer.id)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Agents report the same peers every interval: parsing each enode once
+ * instead of every time took a tenth of the report path off the profile.
+ * Bounded; cleared whole when full, which costs one re-parse per entry.
+ * Enodes and bare ids are parsed differently, so they are keyed apart: in one
+ * key space an agent's malformed `{id: "<an enode>"}` cached "no node" for
+ * that enode, and the host that reported it properly lost its metering.
+ */
+const peerIdCache = new Map<string, NodeId | null>()
+const PEER_ID_CACHE_MAX = 200_000
+
+export function cachedPeerNodeId(peer: { id: string; enode?: string | undefined }): NodeId | undefined {
+  const key = peer.enode !== undefined ? `enode:${peer.enode}` : `id:${peer.id}`
+  let id = peerIdCache.get(key)
+  if (id === undefined) {
+    if (peerIdCache.size >= PEER_ID_CACHE_MAX) peerIdCache.clear()
+    id = peerNodeId(peer) ?? null
+    peerIdCache.set(key, id)
+  }
+  return id ?? undefined
+}
+
+export class ReportService {
+  constructor(private readonly deps: ReportDeps) {}
+
+  async report(session: AgentSession, params: z.output<typeof updateParamsSchema>): Promise<ReportAnswer> {
+    const { config, store, clock, assignments, sessions, metrics, metering, chainHeads, log } = this.deps
+    const now = clock.now()
+    session.lastReportAtMs = now // a host that stops reporting (its node hangs) goes stale: services/assignments.ts
+    const otherRole = session.role === 'host' ? 'client' : 'host'
+    const isOnlineCounterpart = (id: NodeId) => sessions.get(id)?.session?.role === otherRole
+    const vouchedNow = () => (session.role === 'host' ? assignments.vouchedClientsOf(session.nodeId) : assignments.hostsOf(session.nodeId))
+    const vouchedBefore = new Set(vouchedNow())
+    // Only pool agents among the peers matter (to metering and to drop): the
+    // rest, often most of a host's peers, is neither kept nor stored.
+    const peers = new Set<NodeId>()
+    const keepIfPoolAgent = (id: NodeId) => {
+      if (vouchedBefore.has(id) || isOnlineCounterpart(id)) peers.add(id)
+    }
+    for (const p of params.peers) {
+      const id = cachedPeerNodeId(p)
+      if (id) keepIfPoolAgent(id)
+    }
+    for (const id of params.peerIds ?? []) keepIfPoolAgent(id)
+    // rpc service: a relay session with traffic (or an open socket) since the last report counts as being
+    // peered, so the same bilateral rule meters it: both sides must report each other.
+    for (const r of params.relays ?? []) {
+      if (r.requests === 0 && r.busyMs === 0) continue
+      keepIfPoolAgent(r.nodeId)
+      if (r.requests > 0) metrics.relayRequests.inc({ role: session.role }, r.requests)
+    }
+    if (params.capabilities && session.role === 'host' && session.kind === 'rpc') session.capabilities = new Set(params.capabilities)
+    // A report sooner than half an interval after the last metered one is answered but not metered: agents
+    // report early now and then (on connect, on a notice), and metering every frame of a burst bought nothing
+    // but chances to bill the same interval twice.
+    let exhausted: NodeId[] = []
+    if (session.lastMeteredAtMs === undefined || now - session.lastMeteredAtMs >= config.updateIntervalMs / 2) {
+      session.lastMeteredAtMs = now
+      ;({ exhausted } = await metering.ingest(session, peers, params.block, now))
+    } else metrics.reportsUnmetered.inc()
+    // Kept as reported: only hosts' heads count, and only as a quorum (logic/heads.ts), so a claim far ahead
+    // moves nothing alone. It is counted, to show who tries.
+    const bestHead = chainHeads.bestHead(session.chainId)
+    if (isImplausibleHead(params.block.number, bestHead, config.maxBlockLag)) {
+      metrics.implausibleHeads.inc({ role: session.role })
+      log.warn('implausible head', { node: session.nodeId, role: session.role, reported: params.block.number, bestHead })
+    }
+    session.blockNumber = params.block.number
+    for (const clientId of exhausted) await this.cutOff(clientId)
+
+    // Read after the write settled: admissions and releases may have happened meanwhile.
+    const vouched = vouchedNow()
+    const vouchedSet = new Set(vouched)
+    // A reported peer that is an online pool agent of the other role, but not
+    // assigned to this one, is using the pool without paying for it.
+    const drop: NodeId[] = []
+    for (const id of peers) {
+      if (!vouchedSet.has(id) && isOnlineCounterpart(id)) drop.push(id)
+    }
+    const balanceWei = session.role === 'client' ? await store.balanceOf(Accounts.client(session.nodeId)) : 0n
+    return { peers: vouched, drop, balanceWei, relays: assignments.relayGrantsFor(session) }
+  }
+
+  /** A client that can no longer pay: evicted from its hosts and told how to top up. */
+  private async cutOff(clientId: NodeId): Promise<void> {
+    const { assignments, sessions, config, log } = this.deps
+    const released = await assignments.releaseClient(clientId, 'insufficient-balance')
+    if (released === 0) return
+    log.info('client out of funds', { client: clientId, hostsReleased: released })
+    sessions.get(clientId)?.notify('vipnode_notice', {
+      level: 'error',
+      code: 'insufficient-balance',
+      message: `your balance ran out and your hosts were released: top up to be served again`,
+      ...(config.topupUrl ? { url: topupLink(config.topupUrl, clientId) } : {}),
+    })
+  }
+}
