@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
-import { afterAll } from 'vitest'
+import { afterAll, afterEach } from 'vitest'
 
 /** Any database on the test server: scratch databases are created and dropped from a connection to it. */
 export const TEST_POSTGRES_URL = process.env.VIPNODE_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -39,14 +39,18 @@ export async function createScratchDatabase(): Promise<ScratchDatabase> {
 }
 
 /**
- * For a test file: returns a creator of scratch databases, every one of
- * which is dropped after the file's tests (afterAll), whatever they left open.
+ * For a test file: returns a creator of scratch databases, each dropped after
+ * the test that created it (one at a time: a drop takes a checkpoint, and a
+ * file's worth at the end would outlast a hook's timeout), whatever the test
+ * left connected. Call it at the top level of the file.
  */
 export function scratchDatabases(): () => Promise<string> {
   const created: ScratchDatabase[] = []
-  afterAll(async () => {
+  const dropAll = async () => {
     for (const db of created.splice(0)) await db.drop()
-  })
+  }
+  afterEach(dropAll)
+  afterAll(dropAll)
   return async () => {
     const db = await createScratchDatabase()
     created.push(db)
