@@ -66,6 +66,8 @@ export const connect: Handler = async (raw, conn, services) => {
     if (problem) throw rpcError('INVALID_PARAMS', `invalid params for vipnode_connect: enode: ${problem}`)
   }
   if (params.relayUrl !== undefined) await checkRelayUrl(params.relayUrl, config.allowPrivateAddresses)
+  // Gone while the name resolved: write nothing for it.
+  if (conn.closed) throw rpcError('CONNECTION_CLOSED', 'the socket closed during vipnode_connect: reconnect')
 
   const now = clock.now()
   const session: AgentSession = {
@@ -100,6 +102,13 @@ export const connect: Handler = async (raw, conn, services) => {
     lastSeenMs: now,
   })
   await store.openSession({ id: session.sessionId, nodeId: session.nodeId, role: session.role, remoteAddress: conn.remoteAddress, connectedAtMs: now })
+  // The socket may have closed while the store was written (an asynchronous store makes that window wide).
+  // Its close handler saw no session and will not run again: attaching now would leave a dead connection
+  // registered as live, with assignments made to it. Checked with no await before the attach.
+  if (conn.closed) {
+    await store.closeSession(session.sessionId, clock.now(), 'closed during login')
+    throw rpcError('CONNECTION_CLOSED', 'the socket closed during vipnode_connect: reconnect')
+  }
   conn.session = session
   const superseded = sessions.attach(conn)
   if (superseded?.session) await store.closeSession(superseded.session.sessionId, now, 'superseded')

@@ -27,6 +27,8 @@ export interface PendingAuth {
 
 export interface ServerConnection extends AgentConnection {
   auth: PendingAuth
+  /** The socket is closing or closed: a login still awaiting the store must not attach it (rpc/connect.ts). */
+  readonly closed: boolean
 }
 
 export interface CoordinatorServices {

@@ -86,6 +86,9 @@ export function createAgentSocketServer(services: CoordinatorServices): AgentSoc
       call: (method, params, options) => peer.call(method, params, options),
       notify: (method, params) => peer.notify(method, params),
       close: (code, reason) => ws.close(code, reason),
+      get closed() {
+        return ws.readyState !== ws.OPEN
+      },
     }
 
     const peer = new RpcPeer({
