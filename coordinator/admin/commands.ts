@@ -13,6 +13,7 @@ import { isPostgresUrl, openStore } from '../store/openStore.ts'
 import { defaultCoordinatorConfig } from '../config.ts'
 import { Accounts } from '../services/metering.ts'
 import { audit } from './audit.ts'
+import { migrateSqliteToPostgres } from './migrate.ts'
 
 /** The pool's store; a SQLite path must exist (a typo must not create an empty pool). */
 export async function openExisting(db: string) {
@@ -133,5 +134,17 @@ export function backupCommand(): Command {
     .action(async (o: { db: string; to: string }) => {
       const { pages } = await backupDatabase(o.db, o.to)
       process.stdout.write(`${JSON.stringify({ backup: o.to, pages })}\n`)
+    })
+}
+
+export function migrateCommand(): Command {
+  return new Command('migrate')
+    .description('copy a pool from its SQLite file into a new, empty PostgreSQL database, then check both (rows, audit, balances, epochs, roots); stop the coordinator first; exits 1 on any difference')
+    .addOption(opt('--from <file>', 'the SQLite file the coordinator used as --db').default(defaultCoordinatorConfig.db))
+    .addOption(opt('--to <url>', 'postgres://… of a new, empty database').makeOptionMandatory())
+    .action(async (o: { from: string; to: string }) => {
+      const report = await migrateSqliteToPostgres(o.from, o.to, { progress: (line) => process.stderr.write(`${line}\n`) })
+      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
+      if (!report.ok) process.exitCode = 1
     })
 }

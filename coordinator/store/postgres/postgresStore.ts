@@ -78,17 +78,14 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
   // The next query on the pool gets a fresh connection (or a clear error), so there is nothing to do here.
   pool.on('error', () => undefined)
   try {
-    const client = await pool.connect()
-    try {
+    await withClient(pool, async (client) => {
       await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK.toString()])
       try {
         await migrate(drizzle(client), { migrationsFolder: MIGRATIONS })
       } finally {
         await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK.toString()])
       }
-    } finally {
-      client.release()
-    }
+    })
   } catch (err) {
     await pool.end().catch(() => undefined)
     throw new Error(`cannot open the PostgreSQL store at ${redactUrl(url)}: ${(err as Error).message}`, { cause: err })
@@ -176,21 +173,8 @@ class PostgresStoreImpl implements PostgresStore {
     void this.enqueue(() => this.writeBatch(batch))
   }
 
-  private async transaction<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect()
-    let broken: Error | undefined
-    try {
-      await client.query('BEGIN')
-      const out = await fn(client)
-      await client.query('COMMIT')
-      return out
-    } catch (err) {
-      await client.query('ROLLBACK').catch((e: Error) => (broken = e))
-      throw err
-    } finally {
-      // A connection that cannot even roll back is dropped, not handed to the next caller.
-      client.release(broken)
-    }
+  private transaction<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    return withClient(this.pool, (client, drop) => inTransaction(client, drop, () => fn(client)))
   }
 
   // ------------------------------------------------------------------ reports
@@ -260,25 +244,21 @@ class PostgresStoreImpl implements PostgresStore {
   }
 
   /** One transaction whose id balanceOf can see: known from the first statement, forgotten before a rollback. */
-  private async batchTransaction<T>(batch: Batch, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect()
-    let broken: Error | undefined
-    try {
-      await client.query('BEGIN')
-      const { rows } = await client.query<{ xid: string }>({ name: 'vipnode-xid', text: 'SELECT pg_current_xact_id()::text AS xid' })
-      batch.xid = BigInt(rows[0]!.xid)
-      const out = await fn(client)
-      await client.query('COMMIT')
-      return out
-    } catch (err) {
-      // Cleared first: a snapshot taken after the rollback shows this transaction as finished, and its
-      // amounts must still count while the batch is retried.
-      batch.xid = undefined
-      await client.query('ROLLBACK').catch((e: Error) => (broken = e))
-      throw err
-    } finally {
-      client.release(broken)
-    }
+  private batchTransaction<T>(batch: Batch, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    return withClient(this.pool, (client, drop) =>
+      inTransaction(
+        client,
+        drop,
+        async () => {
+          const { rows } = await client.query<{ xid: string }>({ name: 'vipnode-xid', text: 'SELECT pg_current_xact_id()::text AS xid' })
+          batch.xid = BigInt(rows[0]!.xid)
+          return fn(client)
+        },
+        // Cleared before the rollback: a snapshot taken after it shows this transaction as finished, and the
+        // batch's amounts must still count while it is written again.
+        () => (batch.xid = undefined),
+      ),
+    )
   }
 
   /**
@@ -734,6 +714,42 @@ class PostgresStoreImpl implements PostgresStore {
     this.closed = true
     await this.tail
     await this.pool.end()
+  }
+}
+
+/**
+ * A pooled connection for several statements. While it is checked out the pool
+ * does not listen for its errors: a connection the server drops would then
+ * throw from an 'error' event. Here that error fails the statement in flight,
+ * and a connection that failed (or could not roll back: `drop`) is closed
+ * rather than handed to the next caller.
+ */
+async function withClient<T>(pool: pg.Pool, fn: (c: pg.PoolClient, drop: (err: Error) => void) => Promise<T>): Promise<T> {
+  const client = await pool.connect()
+  let broken: Error | undefined
+  const drop = (err: Error) => {
+    broken ??= err
+  }
+  client.on('error', drop)
+  try {
+    return await fn(client, drop)
+  } finally {
+    client.off('error', drop)
+    client.release(broken)
+  }
+}
+
+/** BEGIN, `fn`, COMMIT; on any failure ROLLBACK (a connection that cannot roll back is dropped) and rethrow. */
+async function inTransaction<T>(client: pg.PoolClient, drop: (err: Error) => void, fn: () => Promise<T>, beforeRollback: () => void = () => undefined): Promise<T> {
+  await client.query('BEGIN')
+  try {
+    const out = await fn()
+    await client.query('COMMIT')
+    return out
+  } catch (err) {
+    beforeRollback()
+    await client.query('ROLLBACK').catch(drop)
+    throw err
   }
 }
 
