@@ -6,7 +6,7 @@ import { hostCommand } from '../host-agent/command.ts'
 import { clientCommand } from '../client-shim/command.ts'
 import { refundCommand } from '../client-shim/refundCommand.ts'
 import { clientStatusCommand } from '../client-shim/statusCommand.ts'
-import { creditCommand, auditCommand, payoutsCommand, backupCommand } from '../coordinator/admin/commands.ts'
+import { creditCommand, auditCommand, payoutsCommand, backupCommand, migrateCommand } from '../coordinator/admin/commands.ts'
 import { devchainCommand, contractCommand, claimCommand } from '../contracts/commands.ts'
 import { verifyRootCommand } from '../contracts/verifyRoot.ts'
 import { VERSION } from '../lib/packageVersion.ts'
@@ -26,6 +26,7 @@ export function buildProgram(): Command {
     .addCommand(payoutsCommand())
     .addCommand(auditCommand())
     .addCommand(backupCommand())
+    .addCommand(migrateCommand())
     .addCommand(contractCommand())
     .addCommand(devchainCommand())
     .addCommand(verifyRootCommand())

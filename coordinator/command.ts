@@ -16,7 +16,7 @@ export function coordinatorCommand(): Command {
     .description('run the pool coordinator: agent WebSocket, bootstrap, status and metrics on one port')
     .addOption(opt('--host <address>', 'interface to listen on').default(d.host))
     .addOption(opt('--port <port>', 'TCP port to listen on (0 picks a free one)').argParser(parseIntArg(0, 65535)).default(d.port))
-    .addOption(opt('--db <file>', "SQLite database file (':memory:' for a throwaway pool)").default(d.db))
+    .addOption(opt('--db <file|url>', "SQLite database file (':memory:' for a throwaway pool), or a postgres:// URL").default(d.db))
     .addOption(opt('--pool-id <id>', 'pool identity bound into every signature (default: generated once, kept in the database)'))
     .addOption(opt('--chain-id <id>', 'only accept nodes on this chain').argParser(parseIntArg(1, Number.MAX_SAFE_INTEGER)))
     .addOption(opt('--update-interval <duration>', 'how often agents report peers').argParser(parseDurationArg).default(...durationDefault(d.updateIntervalMs)))

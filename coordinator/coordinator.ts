@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs'
 import { Registry } from 'prom-client'
 import { coordinatorConfigSchema, type CoordinatorConfigInput, type CoordinatorConfig } from './config.ts'
 import { createCoordinatorMetrics, instrumentStore } from './metrics.ts'
-import { openSqliteStore } from './store/sqlite/sqliteStore.ts'
+import { describeDb, openStore } from './store/openStore.ts'
 import type { Store } from './store/store.ts'
 import { SessionRegistry } from './services/sessions.ts'
 import { LoginService } from './services/logins.ts'
@@ -74,7 +74,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   const trackerSecrets = config.ethstatsSecretsFile ? readTrackerSecretsFile(config.ethstatsSecretsFile) : undefined
   const registry = new Registry()
   const metrics = createCoordinatorMetrics(registry)
-  const store = instrumentStore(overrides.store ?? openSqliteStore(config.db), metrics)
+  const store = instrumentStore(overrides.store ?? (await openStore(config.db)), metrics)
 
   const leftOpen = await store.closeOpenSessions(clock.now(), 'coordinator restarted')
   const poolId = await resolvePoolId(store, config.poolId)
@@ -225,7 +225,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   const settler = setInterval(settleTick, Math.min(30_000, Math.max(50, Math.floor(config.epochMs / 10))))
   settler.unref()
   ready = true
-  log.info('coordinator listening', { url, ...(metricsUrl ? { metricsUrl } : {}), poolId, db: overrides.store ? 'custom' : config.db, restoredAssignments: restored, closedStaleSessions: leftOpen })
+  log.info('coordinator listening', { url, ...(metricsUrl ? { metricsUrl } : {}), poolId, db: overrides.store ? 'custom' : describeDb(config.db), restoredAssignments: restored, closedStaleSessions: leftOpen })
   if (trackerSecrets) log.info('tracker per-node secrets loaded', { file: config.ethstatsSecretsFile, names: Object.keys(trackerSecrets).length })
   if (config.allowPrivateAddresses && !isLoopbackHost(config.host)) {
     // Development mode on a reachable interface: hosts may point clients at loopback and private networks.

@@ -1,6 +1,7 @@
 /**
- * Operator commands that work on the pool's database file directly (they are
- * safe while the coordinator runs: SQLite serialises the writers).
+ * Operator commands that work on the pool's database directly (they are
+ * safe while the coordinator runs: SQLite serialises the writers, PostgreSQL
+ * transactions do the same).
  */
 import { Command } from 'commander'
 import { randomUUID } from 'node:crypto'
@@ -8,17 +9,19 @@ import { existsSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import { opt, parseIntArg } from '../../lib/cli.ts'
 import { parseAmount, parseEnodeOrNodeId } from '../../protocol/index.ts'
-import { openSqliteStore } from '../store/sqlite/sqliteStore.ts'
+import { isPostgresUrl, openStore } from '../store/openStore.ts'
 import { defaultCoordinatorConfig } from '../config.ts'
 import { Accounts } from '../logic/accounts.ts'
 import { audit } from './audit.ts'
+import { migrateSqliteToPostgres } from './migrate.ts'
 
-function openExisting(path: string) {
-  if (path !== ':memory:' && !existsSync(path)) throw new Error(`no pool database at ${path} (pass --db FILE)`)
-  return openSqliteStore(path)
+/** The pool's store; a SQLite path must exist (a typo must not create an empty pool). */
+export async function openExisting(db: string) {
+  if (!isPostgresUrl(db) && db !== ':memory:' && !existsSync(db)) throw new Error(`no pool database at ${db} (pass --db FILE or --db postgres://…)`)
+  return openStore(db)
 }
 
-const dbOption = () => opt('--db <file>', 'the pool database').default(defaultCoordinatorConfig.db)
+const dbOption = () => opt('--db <file|url>', 'the pool database: a SQLite file or a postgres:// URL').default(defaultCoordinatorConfig.db)
 
 export function creditCommand(): Command {
   return new Command('credit')
@@ -33,7 +36,7 @@ export function creditCommand(): Command {
       if (o.trialBudget !== undefined) {
         const amount = parseAmount(o.trialBudget)
         if (amount <= 0n) throw new Error('--trial-budget must be positive')
-        const store = openExisting(o.db)
+        const store = await openExisting(o.db)
         try {
           const id = `trial-budget:${randomUUID()}`
           await store.post({ id, atMs: Date.now(), memo: o.memo, entries: [{ account: Accounts.external, amountWei: -amount }, { account: Accounts.trialBudget, amountWei: amount }] })
@@ -47,7 +50,7 @@ export function creditCommand(): Command {
       const { nodeId } = parseEnodeOrNodeId(o.node!)
       const amount = parseAmount(o.amount)
       if (amount <= 0n) throw new Error('--amount must be positive')
-      const store = openExisting(o.db)
+      const store = await openExisting(o.db)
       try {
         const id = `credit:${randomUUID()}`
         await store.post({ id, atMs: Date.now(), memo: o.memo, entries: [{ account: Accounts.external, amountWei: -amount }, { account: Accounts.client(nodeId), amountWei: amount }] })
@@ -63,7 +66,7 @@ export function auditCommand(): Command {
     .description('check the books: ledger sums to zero, every epoch adds up, roots match their trees; exits 1 on any problem')
     .addOption(dbOption())
     .action(async (o: { db: string }) => {
-      const store = openExisting(o.db)
+      const store = await openExisting(o.db)
       try {
         const report = await audit(store)
         process.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
@@ -81,7 +84,7 @@ export function payoutsCommand(): Command {
     .addOption(opt('--epoch <n>', 'which epoch').argParser(parseIntArg(1, Number.MAX_SAFE_INTEGER)))
     .option('--json', 'print JSON instead of a table', false)
     .action(async (o: { db: string; epoch?: number; json: boolean }) => {
-      const store = openExisting(o.db)
+      const store = await openExisting(o.db)
       try {
         const epoch = o.epoch !== undefined ? await store.getEpoch(o.epoch) : (await store.listEpochs()).at(-1)
         if (!epoch) throw new Error(o.epoch !== undefined ? `epoch ${o.epoch} is not settled` : 'no epoch has been settled yet')
@@ -111,6 +114,7 @@ export function payoutsCommand(): Command {
  * writes, and the copy is a consistent database of its own. Refuses to overwrite an existing file.
  */
 export async function backupDatabase(from: string, to: string): Promise<{ pages: number }> {
+  if (isPostgresUrl(from)) throw new Error('vipnode backup copies SQLite files; back up a PostgreSQL pool with pg_dump (docs/operations.md)')
   if (!existsSync(from)) throw new Error(`no pool database at ${from} (pass --db FILE)`)
   if (existsSync(to)) throw new Error(`${to} exists: pick a new file, a backup never overwrites`)
   const db = new Database(from, { readonly: true, fileMustExist: true })
@@ -130,5 +134,17 @@ export function backupCommand(): Command {
     .action(async (o: { db: string; to: string }) => {
       const { pages } = await backupDatabase(o.db, o.to)
       process.stdout.write(`${JSON.stringify({ backup: o.to, pages })}\n`)
+    })
+}
+
+export function migrateCommand(): Command {
+  return new Command('migrate')
+    .description('copy a pool from its SQLite file into a new, empty PostgreSQL database, then check both (rows, audit, balances, epochs, roots); stop the coordinator first; exits 1 on any difference')
+    .addOption(opt('--from <file>', 'the SQLite file the coordinator used as --db').default(defaultCoordinatorConfig.db))
+    .addOption(opt('--to <url>', 'postgres://… of a new, empty database').makeOptionMandatory())
+    .action(async (o: { from: string; to: string }) => {
+      const report = await migrateSqliteToPostgres(o.from, o.to, { progress: (line) => process.stderr.write(`${line}\n`) })
+      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
+      if (!report.ok) process.exitCode = 1
     })
 }

@@ -105,6 +105,7 @@ export class LoginService {
       if (problem) throw rpcError('INVALID_PARAMS', `invalid params for vipnode_connect: enode: ${problem}`)
     }
     if (params.relayUrl !== undefined) await checkRelayUrl(params.relayUrl, config.allowPrivateAddresses)
+    if (!conn.isOpen()) throw rpcError('CONNECTION_CLOSED', 'the connection closed during login')
 
     const now = clock.now()
     const session: AgentSession = {

@@ -1,9 +1,10 @@
-/** Metering, charging and settlement through the coordinator: real sockets, a real SQLite file, a manual clock. */
+/** Metering, charging and settlement through the coordinator: real sockets, a real SQLite file or PostgreSQL database, a manual clock. */
 import { describe, test, expect, afterEach } from 'vitest'
 import { StandardMerkleTree } from '@openzeppelin/merkle-tree'
 import { ErrorCode, type RpcError } from '../../protocol/index.ts'
 import { manualClock } from '../../lib/clock.ts'
 import { testCoordinator } from '../../test/harness/coordinator.ts'
+import { scratchDatabases } from '../../test/harness/postgres.ts'
 import { testAgent, eventually, type TestAgent } from '../../test/harness/agents.ts'
 import type { RunningCoordinator } from '../coordinator.ts'
 import type { CoordinatorConfigInput } from '../config.ts'
@@ -14,22 +15,12 @@ const PAYOUT_A = `0x${'a1'.repeat(20)}`
 const PAYOUT_B = `0x${'b2'.repeat(20)}`
 const FEE = `0x${'fe'.repeat(20)}`
 const INTERVAL = 10_000
+// Registered first so that it runs last (after-hooks run in reverse): databases are dropped after the coordinators closed.
+const scratchDatabase = scratchDatabases()
 const cleanup: (() => Promise<unknown>)[] = []
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f().catch(() => undefined)
 })
-
-async function pool(config: CoordinatorConfigInput = {}) {
-  const clock = manualClock(Date.UTC(2026, 0, 1))
-  const c = await testCoordinator({ updateIntervalMs: INTERVAL, epochMs: 3_600_000, ...config }, { clock })
-  cleanup.push(() => c.close())
-  const agent = async (...args: Parameters<typeof testAgent> extends [string, ...infer R] ? R : never) => {
-    const a = await testAgent(c.url, ...args)
-    cleanup.push(() => a.close())
-    return a
-  }
-  return { c, clock, agent }
-}
 
 /** Both sides of each pair report each other, `steps` times, `INTERVAL` apart. */
 async function serve(clock: ReturnType<typeof manualClock>, steps: number, reports: [TestAgent, TestAgent[]][]) {
@@ -43,140 +34,158 @@ async function serve(clock: ReturnType<typeof manualClock>, steps: number, repor
 
 const usageOf = async (c: RunningCoordinator) => (await c.services.store.usage()).reduce((n, u) => n + u.serviceMs, 0)
 
-describe('metering', () => {
-  test('default: service accrues only while both sides list each other', async () => {
-    const { c, clock, agent } = await pool()
-    const host = await agent({ role: 'host', payout: PAYOUT_A })
-    const client = await agent({ role: 'client' })
-    await client.conn.call('vipnode_requestHosts', { count: 1 })
-    // One-sided: the host claims the client; the client lists nobody.
-    await serve(clock, 6, [[host, [client]], [client, []]])
-    expect(await usageOf(c)).toBe(0)
-    // Both sides: the first corroborated step starts the chain, each later step adds the half interval between them.
-    await serve(clock, 6, [[host, [client]], [client, [host]]])
-    expect(await usageOf(c)).toBe(5 * (INTERVAL / 2))
-  })
-
-  test('error: a client that claims an unassigned host, or a host claiming an unknown peer, accrues nothing', async () => {
-    const { c, clock, agent } = await pool()
-    const host = await agent({ role: 'host' })
-    const client = await agent({ role: 'client' })
-    const stranger = await agent({ role: 'client' })
-    // No assignment between them.
-    await serve(clock, 4, [[host, [client, stranger]], [client, [host]], [stranger, [host]]])
-    expect(await usageOf(c)).toBe(0)
-  })
-
-  test('behavior: a paying client is charged into the epoch revenue, runs out, is evicted and told how to top up', async () => {
-    // 60,000 wei per host-minute = 10,000 wei per 10 s; the trial covers 25 s of service.
-    const { c, clock, agent } = await pool({ priceWeiPerMinute: 60_000n, trialWei: 25_000n, topupUrl: 'https://pool.example/join' })
-    const host = await agent({ role: 'host', payout: PAYOUT_A })
-    const client = await agent({ role: 'client' })
-    expect(await c.services.store.balanceOf(`client:${client.id.nodeId}`)).toBe(25_000n)
-    await client.conn.call('vipnode_requestHosts', { count: 1 })
-    await serve(clock, 8, [[host, [client]], [client, [host]]])
-
-    const epoch = c.services.epochs.epochOf(clock.now())
-    expect(await c.services.store.balanceOf(`client:${client.id.nodeId}`)).toBe(0n)
-    expect(await c.services.store.balanceOf(`revenue:${epoch}`)).toBe(25_000n)
-    // Only the paid-for time is credited: 25 s.
-    expect(await usageOf(c)).toBe(25_000)
-    expect(await c.services.store.sumAll()).toBe(0n)
-    await eventually(() => host.calls.some((x) => x.method === 'vipnode_evict' && x.params.reason === 'insufficient-balance'), 'evict')
-    await eventually(() => client.calls.find((x) => x.method === 'vipnode_notice' && x.params.code === 'insufficient-balance'), 'notice')
-    const notice = client.calls.find((x) => x.method === 'vipnode_notice')!.params
-    expect(notice.url).toBe(`https://pool.example/join?node=${client.id.nodeId}`)
-    const err = await client.conn.call('vipnode_requestHosts', { count: 1 }).catch((e: RpcError) => e)
-    expect(err).toMatchObject({ code: ErrorCode.INSUFFICIENT_BALANCE, message: expect.stringContaining('top up at https://pool.example/join') })
-  })
-
-  test('behavior: the trial is given once per node, across reconnects', async () => {
-    const { c, agent } = await pool({ priceWeiPerMinute: 1n, trialWei: 7n })
-    const client = await agent({ role: 'client' })
-    await client.close()
-    await agent({ role: 'client' }, {}, client.id)
-    expect(await c.services.store.balanceOf(`client:${client.id.nodeId}`)).toBe(7n)
-  })
-
-  test('behavior: with a trial budget, each epoch draws at most its allowance and what an epoch left goes back to the budget', async () => {
-    const { c, clock, agent } = await pool({ priceWeiPerMinute: 1n, trialWei: 10n, trialBudgetPerEpochWei: 30n })
-    const { store, epochs } = c.services
-    const balance = (account: string) => store.balanceOf(account)
-    const first = await agent({ role: 'client' }) // nothing funded yet: no trial, and no allowance is opened
-    expect(await balance(Accounts.client(first.id.nodeId))).toBe(0n)
-    await store.post({ id: 'fund', atMs: clock.now(), memo: 'test', entries: [{ account: Accounts.external, amountWei: -45n }, { account: Accounts.trialBudget, amountWei: 45n }] })
-    const epoch = epochs.epochOf(clock.now())
-    await agent({ role: 'client' })
-    expect(await balance(Accounts.trialEpoch(epoch))).toBe(20n) // 30 moved, 10 granted
-    expect(await balance(Accounts.trialBudget)).toBe(15n)
-    clock.set(epochs.bounds(epoch).endMs)
-    const late = await agent({ role: 'client' })
-    expect(await balance(Accounts.client(late.id.nodeId))).toBe(10n)
-    expect(await balance(Accounts.trialEpoch(epoch))).toBe(0n) // its 20 went back: 15 + 20 = 35, of which 30 moved on
-    expect(await balance(Accounts.trialEpoch(epoch + 1))).toBe(20n)
-    expect(await balance(Accounts.trialBudget)).toBe(5n)
-    expect(await store.sumAll()).toBe(0n)
-  })
-})
-
-describe('settlement', () => {
-  test('default: two hosts, three clients, one epoch: split by service time, fee to the fee address, proofs verify', async () => {
-    const { c, clock, agent } = await pool({ priceWeiPerMinute: 60_000n, trialWei: 10n ** 9n, feeBps: 500, feeAddress: FEE })
-    const hostA = await agent({ role: 'host', payout: PAYOUT_A, capacity: 2 })
-    const hostB = await agent({ role: 'host', payout: PAYOUT_B, capacity: 2 })
-    const clients = [await agent({ role: 'client' }), await agent({ role: 'client' }), await agent({ role: 'client' })]
-    for (const cl of clients) await cl.conn.call('vipnode_requestHosts', { count: 1 })
-    const hostOf = (cl: TestAgent) => c.services.assignments.hostsOf(cl.id.nodeId)[0]
-    const served = (h: TestAgent) => clients.filter((cl) => hostOf(cl) === h.id.nodeId)
-    await serve(clock, 5, [
-      [hostA, served(hostA)],
-      [hostB, served(hostB)],
-      ...clients.map((cl) => [cl, [hostOf(cl) === hostA.id.nodeId ? hostA : hostB]] as [TestAgent, TestAgent[]]),
-    ])
-    const epoch = c.services.epochs.epochOf(clock.now())
-    clock.set(c.services.epochs.bounds(epoch).endMs)
-    expect(await c.services.settlement.settleDue()).toEqual([epoch])
-    expect(await c.services.settlement.settleDue()).toEqual([]) // idempotent
-
-    const e = (await c.services.store.getEpoch(epoch))!
-    const payouts = await c.services.store.epochPayouts(epoch)
-    const paid = payouts.reduce((n, p) => n + p.amountWei, 0n)
-    expect(paid + e.carriedOutWei).toBe(e.revenueWei + e.carriedInWei)
-    expect(payouts.find((p) => p.payee === FEE)?.amountWei).toBe(e.feeWei)
-    expect(e.feeWei).toBe((e.revenueWei * 500n) / 10_000n)
-    // Each host's share is proportional to its service time.
-    const usage = await c.services.store.usage({ epoch })
-    const msOf = (h: TestAgent) => usage.filter((u) => u.hostId === h.id.nodeId).reduce((n, u) => n + u.serviceMs, 0)
-    const totalMs = BigInt(msOf(hostA) + msOf(hostB))
-    for (const [h, addr] of [[hostA, PAYOUT_A], [hostB, PAYOUT_B]] as const) {
-      expect(payouts.find((p) => p.payee === addr)?.amountWei).toBe(((e.revenueWei - e.feeWei) * BigInt(msOf(h))) / totalMs)
+// The same flows on both stores: the coordinator must not care which one it has.
+for (const database of ['sqlite', 'postgres'] as const) {
+  describe(`on ${database}`, () => {
+    async function pool(config: CoordinatorConfigInput = {}) {
+      const clock = manualClock(Date.UTC(2026, 0, 1))
+      const db = database === 'postgres' ? { db: await scratchDatabase() } : {}
+      const c = await testCoordinator({ updateIntervalMs: INTERVAL, epochMs: 3_600_000, ...db, ...config }, { clock })
+      cleanup.push(() => c.close())
+      const agent = async (...args: Parameters<typeof testAgent> extends [string, ...infer R] ? R : never) => {
+        const a = await testAgent(c.url, ...args)
+        cleanup.push(() => a.close())
+        return a
+      }
+      return { c, clock, agent }
     }
-    expect(await c.services.store.sumAll()).toBe(0n)
 
-    const res = await fetch(`${c.url}/v1/payouts/${PAYOUT_A.toUpperCase().replace('0X', '0x')}`)
-    expect(res.status).toBe(200)
-    const body = (await res.json()) as { root: string; cumulativeWei: string; proof: string[]; address: string }
-    expect(body.root).toBe(e.root)
-    expect(body.cumulativeWei).toBe(payouts.find((p) => p.payee === PAYOUT_A)!.cumulativeWei.toString())
-    expect(StandardMerkleTree.verify(e.root, ['address', 'uint256'], [body.address, body.cumulativeWei], body.proof)).toBe(true)
-    expect((await fetch(`${c.url}/v1/payouts/0x${'00'.repeat(20)}`)).status).toBe(404)
-    expect((await fetch(`${c.url}/v1/payouts/nope`)).status).toBe(400)
-  })
+    describe('metering', () => {
+      test('default: service accrues only while both sides list each other', async () => {
+        const { c, clock, agent } = await pool()
+        const host = await agent({ role: 'host', payout: PAYOUT_A })
+        const client = await agent({ role: 'client' })
+        await client.conn.call('vipnode_requestHosts', { count: 1 })
+        // One-sided: the host claims the client; the client lists nobody.
+        await serve(clock, 6, [[host, [client]], [client, []]])
+        expect(await usageOf(c)).toBe(0)
+        // Both sides: the first corroborated step starts the chain, each later step adds the half interval between them.
+        await serve(clock, 6, [[host, [client]], [client, [host]]])
+        expect(await usageOf(c)).toBe(5 * (INTERVAL / 2))
+      })
 
-  test('behavior: an epoch with no service carries everything, and cumulative entitlements persist', async () => {
-    const { c, clock } = await pool()
-    clock.advance(3 * 3_600_000)
-    const settled = await c.services.settlement.settleDue()
-    expect(settled.length).toBeGreaterThanOrEqual(3)
-    for (const n of settled) expect((await c.services.store.getEpoch(n))?.root).toBe(`0x${'00'.repeat(32)}`)
-  })
+      test('error: a client that claims an unassigned host, or a host claiming an unknown peer, accrues nothing', async () => {
+        const { c, clock, agent } = await pool()
+        const host = await agent({ role: 'host' })
+        const client = await agent({ role: 'client' })
+        const stranger = await agent({ role: 'client' })
+        // No assignment between them.
+        await serve(clock, 4, [[host, [client, stranger]], [client, [host]], [stranger, [host]]])
+        expect(await usageOf(c)).toBe(0)
+      })
 
-  test('error: the admin API refuses anonymous and wrong tokens', async () => {
-    const { c } = await pool({ adminToken: 'correct-horse-battery-staple' })
-    expect((await fetch(`${c.url}/v1/admin/epochs`)).status).toBe(401)
-    expect((await fetch(`${c.url}/v1/admin/epochs`, { headers: { authorization: 'Bearer wrong-token-wrong-token' } })).status).toBe(401)
-    const ok = await fetch(`${c.url}/v1/admin/usage?epoch=1`, { headers: { authorization: 'Bearer correct-horse-battery-staple' } })
-    expect(ok.status).toBe(200)
-    expect(await ok.json()).toEqual({ epoch: 1, pairs: [] })
+      test('behavior: a paying client is charged into the epoch revenue, runs out, is evicted and told how to top up', async () => {
+        // 60,000 wei per host-minute = 10,000 wei per 10 s; the trial covers 25 s of service.
+        const { c, clock, agent } = await pool({ priceWeiPerMinute: 60_000n, trialWei: 25_000n, topupUrl: 'https://pool.example/join' })
+        const host = await agent({ role: 'host', payout: PAYOUT_A })
+        const client = await agent({ role: 'client' })
+        expect(await c.services.store.balanceOf(`client:${client.id.nodeId}`)).toBe(25_000n)
+        await client.conn.call('vipnode_requestHosts', { count: 1 })
+        await serve(clock, 8, [[host, [client]], [client, [host]]])
+
+        const epoch = c.services.epochs.epochOf(clock.now())
+        expect(await c.services.store.balanceOf(`client:${client.id.nodeId}`)).toBe(0n)
+        expect(await c.services.store.balanceOf(`revenue:${epoch}`)).toBe(25_000n)
+        // Only the paid-for time is credited: 25 s.
+        expect(await usageOf(c)).toBe(25_000)
+        expect(await c.services.store.sumAll()).toBe(0n)
+        await eventually(() => host.calls.some((x) => x.method === 'vipnode_evict' && x.params.reason === 'insufficient-balance'), 'evict')
+        await eventually(() => client.calls.find((x) => x.method === 'vipnode_notice' && x.params.code === 'insufficient-balance'), 'notice')
+        const notice = client.calls.find((x) => x.method === 'vipnode_notice')!.params
+        expect(notice.url).toBe(`https://pool.example/join?node=${client.id.nodeId}`)
+        const err = await client.conn.call('vipnode_requestHosts', { count: 1 }).catch((e: RpcError) => e)
+        expect(err).toMatchObject({ code: ErrorCode.INSUFFICIENT_BALANCE, message: expect.stringContaining('top up at https://pool.example/join') })
+      })
+
+      test('behavior: the trial is given once per node, across reconnects', async () => {
+        const { c, agent } = await pool({ priceWeiPerMinute: 1n, trialWei: 7n })
+        const client = await agent({ role: 'client' })
+        await client.close()
+        await agent({ role: 'client' }, {}, client.id)
+        expect(await c.services.store.balanceOf(`client:${client.id.nodeId}`)).toBe(7n)
+      })
+
+      test('behavior: with a trial budget, each epoch draws at most its allowance and what an epoch left goes back to the budget', async () => {
+        const { c, clock, agent } = await pool({ priceWeiPerMinute: 1n, trialWei: 10n, trialBudgetPerEpochWei: 30n })
+        const { store, epochs } = c.services
+        const balance = (account: string) => store.balanceOf(account)
+        const first = await agent({ role: 'client' }) // nothing funded yet: no trial, and no allowance is opened
+        expect(await balance(Accounts.client(first.id.nodeId))).toBe(0n)
+        await store.post({ id: 'fund', atMs: clock.now(), memo: 'test', entries: [{ account: Accounts.external, amountWei: -45n }, { account: Accounts.trialBudget, amountWei: 45n }] })
+        const epoch = epochs.epochOf(clock.now())
+        await agent({ role: 'client' })
+        expect(await balance(Accounts.trialEpoch(epoch))).toBe(20n) // 30 moved, 10 granted
+        expect(await balance(Accounts.trialBudget)).toBe(15n)
+        clock.set(epochs.bounds(epoch).endMs)
+        const late = await agent({ role: 'client' })
+        expect(await balance(Accounts.client(late.id.nodeId))).toBe(10n)
+        expect(await balance(Accounts.trialEpoch(epoch))).toBe(0n) // its 20 went back: 15 + 20 = 35, of which 30 moved on
+        expect(await balance(Accounts.trialEpoch(epoch + 1))).toBe(20n)
+        expect(await balance(Accounts.trialBudget)).toBe(5n)
+        expect(await store.sumAll()).toBe(0n)
+      })
+    })
+
+    describe('settlement', () => {
+      test('default: two hosts, three clients, one epoch: split by service time, fee to the fee address, proofs verify', async () => {
+        const { c, clock, agent } = await pool({ priceWeiPerMinute: 60_000n, trialWei: 10n ** 9n, feeBps: 500, feeAddress: FEE })
+        const hostA = await agent({ role: 'host', payout: PAYOUT_A, capacity: 2 })
+        const hostB = await agent({ role: 'host', payout: PAYOUT_B, capacity: 2 })
+        const clients = [await agent({ role: 'client' }), await agent({ role: 'client' }), await agent({ role: 'client' })]
+        for (const cl of clients) await cl.conn.call('vipnode_requestHosts', { count: 1 })
+        const hostOf = (cl: TestAgent) => c.services.assignments.hostsOf(cl.id.nodeId)[0]
+        const served = (h: TestAgent) => clients.filter((cl) => hostOf(cl) === h.id.nodeId)
+        await serve(clock, 5, [
+          [hostA, served(hostA)],
+          [hostB, served(hostB)],
+          ...clients.map((cl) => [cl, [hostOf(cl) === hostA.id.nodeId ? hostA : hostB]] as [TestAgent, TestAgent[]]),
+        ])
+        const epoch = c.services.epochs.epochOf(clock.now())
+        clock.set(c.services.epochs.bounds(epoch).endMs)
+        expect(await c.services.settlement.settleDue()).toEqual([epoch])
+        expect(await c.services.settlement.settleDue()).toEqual([]) // idempotent
+
+        const e = (await c.services.store.getEpoch(epoch))!
+        const payouts = await c.services.store.epochPayouts(epoch)
+        const paid = payouts.reduce((n, p) => n + p.amountWei, 0n)
+        expect(paid + e.carriedOutWei).toBe(e.revenueWei + e.carriedInWei)
+        expect(payouts.find((p) => p.payee === FEE)?.amountWei).toBe(e.feeWei)
+        expect(e.feeWei).toBe((e.revenueWei * 500n) / 10_000n)
+        // Each host's share is proportional to its service time.
+        const usage = await c.services.store.usage({ epoch })
+        const msOf = (h: TestAgent) => usage.filter((u) => u.hostId === h.id.nodeId).reduce((n, u) => n + u.serviceMs, 0)
+        const totalMs = BigInt(msOf(hostA) + msOf(hostB))
+        for (const [h, addr] of [[hostA, PAYOUT_A], [hostB, PAYOUT_B]] as const) {
+          expect(payouts.find((p) => p.payee === addr)?.amountWei).toBe(((e.revenueWei - e.feeWei) * BigInt(msOf(h))) / totalMs)
+        }
+        expect(await c.services.store.sumAll()).toBe(0n)
+
+        const res = await fetch(`${c.url}/v1/payouts/${PAYOUT_A.toUpperCase().replace('0X', '0x')}`)
+        expect(res.status).toBe(200)
+        const body = (await res.json()) as { root: string; cumulativeWei: string; proof: string[]; address: string }
+        expect(body.root).toBe(e.root)
+        expect(body.cumulativeWei).toBe(payouts.find((p) => p.payee === PAYOUT_A)!.cumulativeWei.toString())
+        expect(StandardMerkleTree.verify(e.root, ['address', 'uint256'], [body.address, body.cumulativeWei], body.proof)).toBe(true)
+        expect((await fetch(`${c.url}/v1/payouts/0x${'00'.repeat(20)}`)).status).toBe(404)
+        expect((await fetch(`${c.url}/v1/payouts/nope`)).status).toBe(400)
+      })
+
+      test('behavior: an epoch with no service carries everything, and cumulative entitlements persist', async () => {
+        const { c, clock } = await pool()
+        clock.advance(3 * 3_600_000)
+        const settled = await c.services.settlement.settleDue()
+        expect(settled.length).toBeGreaterThanOrEqual(3)
+        for (const n of settled) expect((await c.services.store.getEpoch(n))?.root).toBe(`0x${'00'.repeat(32)}`)
+      })
+
+      test('error: the admin API refuses anonymous and wrong tokens', async () => {
+        const { c } = await pool({ adminToken: 'correct-horse-battery-staple' })
+        expect((await fetch(`${c.url}/v1/admin/epochs`)).status).toBe(401)
+        expect((await fetch(`${c.url}/v1/admin/epochs`, { headers: { authorization: 'Bearer wrong-token-wrong-token' } })).status).toBe(401)
+        const ok = await fetch(`${c.url}/v1/admin/usage?epoch=1`, { headers: { authorization: 'Bearer correct-horse-battery-staple' } })
+        expect(ok.status).toBe(200)
+        expect(await ok.json()).toEqual({ epoch: 1, pairs: [] })
+      })
+    })
   })
-})
+}

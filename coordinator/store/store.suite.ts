@@ -26,7 +26,12 @@ export function node(nodeId: NodeId, overrides: Partial<NodeRecord> = {}): NodeR
 const ids = Array.from({ length: 3 }, () => nodeIdOf(generateNodeKey()))
 const [hostId, clientId, otherId] = ids as [NodeId, NodeId, NodeId]
 
-export function describeStore(name: string, openStore: () => Promise<Store>) {
+export interface DescribeStoreOptions {
+  /** Open the closed store's database again (file and server stores): enables the reopening tests. */
+  reopen?: (closed: Store) => Promise<Store>
+}
+
+export function describeStore(name: string, openStore: () => Promise<Store>, opts: DescribeStoreOptions = {}) {
   describe(`store: ${name}`, () => {
     let store: Store
     beforeEach(async () => {
@@ -274,6 +279,68 @@ export function describeStore(name: string, openStore: () => Promise<Store>) {
       await store.markEpochPosted(2, `0x${'aa'.repeat(32)}`, 5)
       expect(await store.latestPayoutEpoch({ posted: true })).toEqual({ epoch: 2, root: `0x${'22'.repeat(32)}`, totalEntitledWei: 5n, txHash: `0x${'aa'.repeat(32)}` })
     })
+
+    test('behavior: reports issued in one event-loop turn settle after it, in call order, with ids in call order', async () => {
+      await store.upsertNode(node(hostId))
+      const settled: number[] = []
+      const writes = Array.from({ length: 50 }, (_, i) =>
+        store.recordReport({ nodeId: hostId, sessionId: 's', observedAtMs: i + 1, blockNumber: 1, blockHash: `0x${'ab'.repeat(32)}`, peers: [] }).then((id) => {
+          settled.push(i)
+          return id
+        }),
+      )
+      await Promise.resolve()
+      expect(settled).toEqual([]) // queued: nobody was told it was written
+      const ids = await Promise.all(writes)
+      expect(settled).toEqual(Array.from({ length: 50 }, (_, i) => i))
+      expect([...ids].sort((a, b) => a - b)).toEqual(ids)
+      expect((await store.reportHistory(hostId, 0)).map((r) => r.observedAtMs)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1))
+      expect((await store.latestReport(hostId))?.id).toBe(ids.at(-1))
+    })
+
+    test('behavior: amounts far beyond 64 bits are kept to the wei', async () => {
+      const big = 2n ** 200n + 12_345n
+      await store.post({ id: 'big', atMs: 1, memo: 'm', entries: [{ account: 'external', amountWei: -big }, { account: 'revenue:1', amountWei: big }] })
+      const epoch = { epoch: 1, startMs: 0, endMs: 1000, revenueWei: big, carriedInWei: 0n, feeWei: 1n, carriedOutWei: 0n, totalEntitledWei: big - 1n, root: `0x${'11'.repeat(32)}`, tree: '{}', settledAtMs: 1000, txHash: null, postedAtMs: null }
+      const payee = `0x${'cd'.repeat(20)}`
+      await store.settleEpoch(epoch, [{ payee, serviceMs: 1, amountWei: big - 1n, cumulativeWei: big - 1n }], {
+        id: 'settle:1',
+        atMs: 1000,
+        memo: 'settle',
+        entries: [{ account: 'revenue:1', amountWei: -big }, { account: `payee:${payee}`, amountWei: big - 1n }, { account: 'fee', amountWei: 1n }],
+      })
+      expect(await store.balanceOf(`payee:${payee}`)).toBe(big - 1n)
+      expect(await store.getEpoch(1)).toEqual(epoch)
+      expect((await store.epochPayouts(1))[0]?.cumulativeWei).toBe(big - 1n)
+      expect((await store.ledgerEntries({ transferIdPrefix: 'big' })).map((e) => e.amountWei)).toEqual([-big, big])
+      expect(await store.sumAll()).toBe(0n)
+    })
+
+    // Only stores that can be reopened define these (no skipped tests for :memory:).
+    const reopen = opts.reopen
+    if (reopen) {
+      test('behavior: close commits what is queued, and a reopened store has it', async () => {
+        await store.upsertNode(node(hostId))
+        const write = store.recordReport({ nodeId: hostId, sessionId: 's', observedAtMs: 5, blockNumber: 1, blockHash: `0x${'ab'.repeat(32)}`, peers: [] })
+        await store.close()
+        await write
+        store = await reopen(store)
+        expect((await store.latestReport(hostId))?.observedAtMs).toBe(5)
+      })
+
+      test('behavior: reopening keeps every kind of row', async () => {
+        await store.upsertNode(node(hostId))
+        await store.setMeta('poolId', 'kept')
+        await store.post({ id: 't', atMs: 1, memo: 'm', entries: [{ account: 'a', amountWei: -3n }, { account: 'b', amountWei: 3n }] })
+        await store.addAssignment({ clientId, hostId, kind: 'peer', assignedAtMs: 1 })
+        await store.close()
+        store = await reopen(store)
+        expect(await store.getNode(hostId)).toMatchObject({ nodeId: hostId })
+        expect(await store.getMeta('poolId')).toBe('kept')
+        expect(await store.balanceOf('b')).toBe(3n)
+        expect(await store.activeAssignments()).toHaveLength(1)
+      })
+    }
 
     test('error: a closed store refuses calls', async () => {
       await store.close()

@@ -1,0 +1,845 @@
+/**
+ * The PostgreSQL store (node-postgres through drizzle), for pools that
+ * outgrow one SQLite file or want several coordinators on one database.
+ * drizzle-kit migrations shipped beside this file are applied at open, under
+ * an advisory lock so replicas starting together migrate once.
+ *
+ * The contract is the SQLite store's (../store.suite.ts):
+ * - Reports are group-committed: every report that arrives in one turn of the
+ *   event loop goes into one transaction, and its promise settles after the
+ *   commit. The batch is written with a handful of set-based statements
+ *   (unnest arrays), so a commit costs about ten round trips whatever its size.
+ *   A report that would fail (unknown node, reused transfer id) is found
+ *   before writing and fails alone; should the set-based write fail anyway,
+ *   the batch is written again one savepoint per report.
+ * - Write order is call order: every call goes through one serial lane, and
+ *   any other call first seals the reports queued so far into it.
+ * - balanceOf never waits for the lane (metering calls it per report: waiting
+ *   would make every report wait for the previous commit). It reads the
+ *   committed balance with the statement's snapshot and adds the charges of
+ *   this store's batches that snapshot does not show yet (see balanceOf).
+ *
+ * Several coordinators on one database: balances change by `balance + delta`
+ * in SQL, rows are upserted in a sorted order (no lock-order deadlocks), a
+ * transfer id is guarded by an advisory transaction lock while it is checked
+ * and written (ledger_entries has no unique transfer id, as in SQLite), and an
+ * epoch row's primary key makes a second settlement DUPLICATE_EPOCH.
+ */
+import { createHash } from 'node:crypto'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import pg from 'pg'
+import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres'
+import { migrate } from 'drizzle-orm/node-postgres/migrator'
+import { and, desc, eq, gte, isNotNull, isNull, ne, sql } from 'drizzle-orm'
+import type { NodeId } from '../../../protocol/index.ts'
+import * as schema from './schema.ts'
+import {
+  StoreError,
+  checkTransfer,
+  type AssignmentRecord,
+  type EpochPayout,
+  type EpochRecord,
+  type LedgerEntry,
+  type MeteringDelta,
+  type NodeRecord,
+  type PairMeter,
+  type PeerReport,
+  type PrunedRows,
+  type SessionRecord,
+  type Store,
+  type StoredReport,
+  type Transfer,
+  type UsageRecord,
+} from '../store.ts'
+
+const MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), 'migrations')
+/** The root of an epoch without payouts (settlement's EMPTY_ROOT). */
+const EMPTY_TREE_ROOT = `0x${'00'.repeat(32)}`
+/** Reports committed together at most; more wait for the next transaction (as in SQLite). */
+const MAX_REPORT_BATCH = 2_000
+/** pg_advisory_lock key held while migrating: any constant of our own ("vipnode" in ASCII). */
+const MIGRATION_LOCK = 0x7669706e6f6465n
+
+export interface PostgresStore extends Store {
+  /** The connection pool, for the migrate command and tests. */
+  readonly pool: pg.Pool
+}
+
+export interface PostgresStoreOptions {
+  /** Connections in the pool (default 10): the lane uses one at a time, balanceOf and closing sessions the rest. */
+  maxConnections?: number
+}
+
+/** Connect, migrate (once, whoever else is starting) and open. */
+export async function openPostgresStore(url: string, opts: PostgresStoreOptions = {}): Promise<PostgresStore> {
+  const pool = new pg.Pool({ connectionString: url, max: opts.maxConnections ?? 10 })
+  // An idle connection that the server drops emits 'error' on the pool; unhandled it would kill the process.
+  // The next query on the pool gets a fresh connection (or a clear error), so there is nothing to do here.
+  pool.on('error', () => undefined)
+  try {
+    await withClient(pool, async (client) => {
+      await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK.toString()])
+      try {
+        await migrate(drizzle(client), { migrationsFolder: MIGRATIONS })
+      } finally {
+        await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK.toString()])
+      }
+    })
+  } catch (err) {
+    await pool.end().catch(() => undefined)
+    throw new Error(`cannot open the PostgreSQL store at ${redactUrl(url)}: ${(err as Error).message}`, { cause: err })
+  }
+  return new PostgresStoreImpl(pool)
+}
+
+/** A URL without its password, for messages and logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url)
+    if (u.password) u.password = '***'
+    return u.toString()
+  } catch {
+    return '(unparseable URL)'
+  }
+}
+
+interface QueuedReport {
+  report: PeerReport
+  metering: MeteringDelta | undefined
+  resolve: (id: number) => void
+  reject: (err: unknown) => void
+}
+
+/** Reports written in one transaction, and what balanceOf must know of them until every read that may miss them is done. */
+interface Batch {
+  items: QueuedReport[]
+  /** Ledger amounts per account of the reports expected to land (after the commit: of those that did). */
+  amounts: Map<string, bigint>
+  /** The writing transaction's id, known from its first statement; cleared before any rollback. */
+  xid: bigint | undefined
+  /** Stamp at completion (committed or failed), for forgetting it. */
+  completedAt: number | undefined
+}
+
+type Db = NodePgDatabase<typeof schema>
+type Queryable = pg.PoolClient | pg.Pool
+
+class PostgresStoreImpl implements PostgresStore {
+  private closed = false
+  private readonly db: Db
+  /** The serial lane: every call but balanceOf runs after the previous one settled. */
+  private tail: Promise<unknown> = Promise.resolve()
+  /** Reports collected in this event-loop turn, not yet in the lane. */
+  private collecting: Batch | undefined
+  /** Batches not yet committed, or committed while a balanceOf issued before was still reading. */
+  private tracked: Batch[] = []
+  /** Orders balanceOf reads against batch completions. */
+  private stamp = 0
+  private readonly readers = new Set<number>()
+
+  constructor(readonly pool: pg.Pool) {
+    this.db = drizzle(pool, { schema })
+  }
+
+  // ------------------------------------------------------------------ lane
+
+  private refuseIfClosed(): void {
+    if (this.closed) throw new StoreError('CLOSED', 'store is closed')
+  }
+
+  /** Run `op` after everything called before it (queued reports included). */
+  private lane<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      this.refuseIfClosed()
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    this.seal()
+    return this.enqueue(op)
+  }
+
+  private enqueue<T>(op: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(op)
+    this.tail = result.catch(() => undefined)
+    return result
+  }
+
+  /** The reports collected so far go into the lane now, as one batch. */
+  private seal(): void {
+    const batch = this.collecting
+    if (!batch) return
+    this.collecting = undefined
+    void this.enqueue(() => this.writeBatch(batch))
+  }
+
+  private transaction<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    return withClient(this.pool, (client, drop) => inTransaction(client, drop, () => fn(client)))
+  }
+
+  // ------------------------------------------------------------------ reports
+
+  async recordReport(report: PeerReport, metering?: MeteringDelta): Promise<number> {
+    this.refuseIfClosed()
+    for (const t of metering?.transfers ?? []) checkTransfer(t)
+    return new Promise<number>((resolve, reject) => {
+      let batch = this.collecting
+      if (!batch) {
+        batch = { items: [], amounts: new Map(), xid: undefined, completedAt: undefined }
+        this.collecting = batch
+        this.tracked.push(batch)
+        const sealing = batch
+        // After the I/O callbacks of this loop turn: every report read in it shares the commit.
+        setImmediate(() => {
+          if (this.collecting === sealing) this.seal()
+        })
+      }
+      batch.items.push({ report, metering, resolve, reject })
+      addAmounts(batch.amounts, metering?.transfers ?? [])
+      if (batch.items.length >= MAX_REPORT_BATCH) this.seal()
+    })
+  }
+
+  private async writeBatch(batch: Batch): Promise<void> {
+    let outcomes: (number | Error)[]
+    try {
+      outcomes = await this.batchTransaction(batch, (c) => this.writeReports(c, batch.items))
+    } catch {
+      // The set-based write failed where the checks foresaw nothing (a constraint, a value out of range, a
+      // replica racing us): write the batch again, one savepoint per report, so a bad report fails alone.
+      try {
+        outcomes = await this.batchTransaction(batch, async (c) => {
+          const out: (number | Error)[] = []
+          for (const item of batch.items) {
+            await c.query('SAVEPOINT report')
+            try {
+              const [one] = await this.writeReports(c, [item])
+              out.push(one!)
+              await c.query('RELEASE SAVEPOINT report')
+            } catch (err) {
+              await c.query('ROLLBACK TO SAVEPOINT report')
+              out.push(err instanceof Error ? err : new Error(String(err)))
+            }
+          }
+          return out
+        })
+      } catch (err) {
+        // The transaction itself failed (connection lost, server gone): nothing in the batch was written.
+        outcomes = batch.items.map(() => (err instanceof Error ? err : new Error(String(err))))
+      }
+    }
+    // What landed is what balanceOf adds while a read that began before this commit is still out.
+    batch.amounts = new Map()
+    addAmounts(
+      batch.amounts,
+      batch.items.flatMap((q, i) => (typeof outcomes[i] === 'number' ? (q.metering?.transfers ?? []) : [])),
+    )
+    batch.completedAt = ++this.stamp
+    this.forgetBatches()
+    batch.items.forEach((q, i) => {
+      const outcome = outcomes[i]!
+      if (typeof outcome === 'number') q.resolve(outcome)
+      else q.reject(outcome)
+    })
+  }
+
+  /** One transaction whose id balanceOf can see: known from the first statement, forgotten before a rollback. */
+  private batchTransaction<T>(batch: Batch, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    return withClient(this.pool, (client, drop) =>
+      inTransaction(
+        client,
+        drop,
+        async () => {
+          const { rows } = await client.query<{ xid: string }>({ name: 'vipnode-xid', text: 'SELECT pg_current_xact_id()::text AS xid' })
+          batch.xid = BigInt(rows[0]!.xid)
+          return fn(client)
+        },
+        // Cleared before the rollback: a snapshot taken after it shows this transaction as finished, and the
+        // batch's amounts must still count while it is written again.
+        () => (batch.xid = undefined),
+      ),
+    )
+  }
+
+  /**
+   * Write the reports that can be written, set-based; the others get their
+   * error. Runs inside a transaction: nodes are checked, transfer ids locked
+   * and checked, then every table gets one statement.
+   */
+  private async writeReports(c: pg.PoolClient, items: readonly QueuedReport[]): Promise<(number | Error)[]> {
+    const nodeIds = [...new Set(items.map((q) => q.report.nodeId))]
+    const known = new Set(
+      (await c.query<{ node_id: string }>({ name: 'vipnode-known-nodes', text: 'SELECT node_id FROM nodes WHERE node_id = ANY($1::text[])', values: [nodeIds] })).rows.map(
+        (r) => r.node_id,
+      ),
+    )
+    const taken = await lockTransferIds(
+      c,
+      items.flatMap((q) => (q.metering?.transfers ?? []).map((t) => t.id)),
+    )
+    const outcomes: (number | Error | undefined)[] = []
+    const accepted: QueuedReport[] = []
+    for (const q of items) {
+      if (!known.has(q.report.nodeId)) {
+        outcomes.push(new StoreError('UNKNOWN_NODE', `report from unregistered node ${q.report.nodeId}`))
+        continue
+      }
+      const ids = (q.metering?.transfers ?? []).map((t) => t.id)
+      const dup = ids.find((id, i) => taken.has(id) || ids.indexOf(id) !== i)
+      if (dup !== undefined) {
+        outcomes.push(new StoreError('DUPLICATE_TRANSFER', `transfer ${dup} was already posted`))
+        continue
+      }
+      for (const id of ids) taken.add(id)
+      outcomes.push(undefined)
+      accepted.push(q)
+    }
+    if (accepted.length === 0) return outcomes as (number | Error)[]
+
+    const r = accepted.map((q) => q.report)
+    const peers = r.map((x) => JSON.stringify(x.peers))
+    const inserted = await c.query<{ id: string }>({
+      name: 'vipnode-insert-reports',
+      text: `INSERT INTO reports (node_id, session_id, observed_at_ms, block_number, block_hash, peers)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::text[], $6::text[]) RETURNING id`,
+      values: [r.map((x) => x.nodeId), r.map((x) => x.sessionId), r.map((x) => x.observedAtMs), r.map((x) => x.blockNumber), r.map((x) => x.blockHash), peers],
+    })
+    // The sequence hands out ids in the order unnest produces the rows: ascending ids are the reports in call order.
+    const ids = inserted.rows.map((row) => Number(row.id)).sort((a, b) => a - b)
+
+    // Each node's row carries its latest report (the last one in call order) and the latest time it was seen.
+    const latest = new Map<string, { at: number; i: number }>()
+    r.forEach((x, i) => {
+      const prev = latest.get(x.nodeId)
+      latest.set(x.nodeId, { at: Math.max(prev?.at ?? x.observedAtMs, x.observedAtMs), i })
+    })
+    const touched = [...latest.entries()].sort(([a], [b]) => (a < b ? -1 : 1))
+    await c.query({
+      name: 'vipnode-touch-nodes',
+      text: `UPDATE nodes SET last_seen_ms = GREATEST(nodes.last_seen_ms, v.seen), latest_report_id = v.id, latest_session_id = v.session_id,
+               latest_observed_at_ms = v.observed, latest_block_number = v.block_number, latest_block_hash = v.block_hash, latest_peers = v.peers
+             FROM unnest($1::text[], $2::int8[], $3::int8[], $4::text[], $5::int8[], $6::int8[], $7::text[], $8::text[])
+               AS v(node_id, seen, id, session_id, observed, block_number, block_hash, peers)
+             WHERE nodes.node_id = v.node_id`,
+      values: [
+        touched.map(([id]) => id),
+        touched.map(([, t]) => t.at),
+        touched.map(([, t]) => ids[t.i]),
+        touched.map(([, t]) => r[t.i]!.sessionId),
+        touched.map(([, t]) => r[t.i]!.observedAtMs),
+        touched.map(([, t]) => r[t.i]!.blockNumber),
+        touched.map(([, t]) => r[t.i]!.blockHash),
+        touched.map(([, t]) => peers[t.i]),
+      ],
+    })
+
+    // Pair states: the last write of each pair wins, as if written one report after another.
+    const pairs = new Map<string, PairMeter>()
+    for (const q of accepted) for (const p of q.metering?.pairs ?? []) pairs.set(`${p.clientId}:${p.hostId}`, p)
+    if (pairs.size > 0) {
+      const rows = sortedValues(pairs)
+      await c.query({
+        name: 'vipnode-upsert-pairs',
+        text: `INSERT INTO pair_meters (client_id, host_id, last_corroborated_at_ms) SELECT * FROM unnest($1::text[], $2::text[], $3::int8[])
+               ON CONFLICT (client_id, host_id) DO UPDATE SET last_corroborated_at_ms = excluded.last_corroborated_at_ms`,
+        values: [rows.map((p) => p.clientId), rows.map((p) => p.hostId), rows.map((p) => p.lastCorroboratedAtMs)],
+      })
+    }
+
+    // Usage adds up: one row per (epoch, pair), the batch's sums added to what is stored.
+    const usage = new Map<string, { epoch: number; clientId: string; hostId: string; addMs: number; chargedWei: bigint }>()
+    for (const q of accepted) {
+      for (const u of q.metering?.usage ?? []) {
+        const key = `${u.epoch}:${u.clientId}:${u.hostId}`
+        const sum = usage.get(key)
+        if (sum) {
+          sum.addMs += u.addMs
+          sum.chargedWei += u.chargedWei
+        } else usage.set(key, { ...u })
+      }
+    }
+    if (usage.size > 0) {
+      const rows = sortedValues(usage)
+      await c.query({
+        name: 'vipnode-upsert-usage',
+        text: `INSERT INTO usage (epoch, client_id, host_id, service_ms, charged_wei) SELECT * FROM unnest($1::int4[], $2::text[], $3::text[], $4::int8[], $5::numeric[])
+               ON CONFLICT (epoch, client_id, host_id) DO UPDATE SET service_ms = usage.service_ms + excluded.service_ms, charged_wei = usage.charged_wei + excluded.charged_wei`,
+        values: [rows.map((u) => u.epoch), rows.map((u) => u.clientId), rows.map((u) => u.hostId), rows.map((u) => u.addMs), rows.map((u) => u.chargedWei.toString())],
+      })
+    }
+
+    await writeTransfers(
+      c,
+      accepted.flatMap((q) => q.metering?.transfers ?? []),
+    )
+    let next = 0
+    return outcomes.map((o) => o ?? ids[next++]!)
+  }
+
+  // ------------------------------------------------------------------ meta
+  getMeta(key: string) {
+    return this.lane(async () => (await this.db.select().from(schema.meta).where(eq(schema.meta.key, key)))[0]?.value)
+  }
+  setMeta(key: string, value: string) {
+    return this.lane(async () => {
+      await this.db.insert(schema.meta).values({ key, value }).onConflictDoUpdate({ target: schema.meta.key, set: { value } })
+    })
+  }
+
+  // ------------------------------------------------------------------ nodes
+  upsertNode(n: NodeRecord) {
+    return this.lane(async () => {
+      await this.pool.query({
+        name: 'vipnode-upsert-node',
+        text: `INSERT INTO nodes (node_id, role, enode, chain_id, kind, client_version, payout, capacity, region, first_seen_ms, last_seen_ms)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+               ON CONFLICT (node_id) DO UPDATE SET role = excluded.role, enode = excluded.enode, chain_id = excluded.chain_id, kind = excluded.kind,
+                 client_version = excluded.client_version, payout = excluded.payout, capacity = excluded.capacity, region = excluded.region,
+                 last_seen_ms = GREATEST(nodes.last_seen_ms, excluded.last_seen_ms)`,
+        values: [n.nodeId, n.role, n.enode, n.chainId, n.kind, n.clientVersion, n.payout, n.capacity, n.region, n.firstSeenMs, n.lastSeenMs],
+      })
+    })
+  }
+  getNode(nodeId: NodeId) {
+    return this.lane(async () => {
+      const row = (await this.db.select().from(schema.nodes).where(eq(schema.nodes.nodeId, nodeId)))[0]
+      return row ? toNode(row) : undefined
+    })
+  }
+  listNodes(filter: { role?: 'host' | 'client' } = {}) {
+    return this.lane(async () => {
+      const q = this.db.select().from(schema.nodes)
+      const rows = filter.role ? await q.where(eq(schema.nodes.role, filter.role)) : await q
+      return rows.map(toNode)
+    })
+  }
+
+  // ------------------------------------------------------------------ sessions
+  openSession(s: Omit<SessionRecord, 'closedAtMs' | 'closeReason'>) {
+    return this.lane(async () => {
+      await this.pool.query({
+        name: 'vipnode-open-session',
+        text: 'INSERT INTO sessions (id, node_id, role, remote_address, connected_at_ms) VALUES ($1, $2, $3, $4, $5)',
+        values: [s.id, s.nodeId, s.role, s.remoteAddress, s.connectedAtMs],
+      })
+    })
+  }
+  closeSession(id: string, closedAtMs: number, reason: string) {
+    return this.lane(async () => {
+      await this.pool.query({
+        name: 'vipnode-close-session',
+        text: 'UPDATE sessions SET closed_at_ms = $1, close_reason = $2 WHERE id = $3 AND closed_at_ms IS NULL',
+        values: [closedAtMs, reason, id],
+      })
+    })
+  }
+  closeOpenSessions(closedAtMs: number, reason: string) {
+    return this.lane(async () => {
+      const res = await this.db.update(schema.sessions).set({ closedAtMs, closeReason: reason }).where(isNull(schema.sessions.closedAtMs))
+      return res.rowCount ?? 0
+    })
+  }
+  getSession(id: string) {
+    return this.lane(async () => {
+      const row = (await this.db.select().from(schema.sessions).where(eq(schema.sessions.id, id)))[0]
+      return row ? ({ ...row, nodeId: row.nodeId as NodeId } satisfies SessionRecord) : undefined
+    })
+  }
+
+  // ------------------------------------------------------------------ assignments
+  addAssignment(a: Omit<AssignmentRecord, 'id' | 'releasedAtMs' | 'releaseReason'>) {
+    return this.lane(async () => toAssignment((await this.db.insert(schema.assignments).values(a).returning())[0]!))
+  }
+  releaseAssignment(clientId: NodeId, hostId: NodeId, atMs: number, reason: string) {
+    return this.lane(() =>
+      this.transaction(async (c) => {
+        const res = await c.query({
+          name: 'vipnode-release-assignment',
+          text: 'UPDATE assignments SET released_at_ms = $1, release_reason = $2 WHERE client_id = $3 AND host_id = $4 AND released_at_ms IS NULL',
+          values: [atMs, reason, clientId, hostId],
+        })
+        // The pair's metering state goes with it: a later assignment of the same pair starts a new chain.
+        await c.query({ name: 'vipnode-forget-pair', text: 'DELETE FROM pair_meters WHERE client_id = $1 AND host_id = $2', values: [clientId, hostId] })
+        return (res.rowCount ?? 0) > 0
+      }),
+    )
+  }
+  activeAssignments(filter: { clientId?: NodeId; hostId?: NodeId } = {}) {
+    return this.lane(async () => {
+      const a = schema.assignments
+      const conds = [isNull(a.releasedAtMs)]
+      if (filter.clientId) conds.push(eq(a.clientId, filter.clientId))
+      if (filter.hostId) conds.push(eq(a.hostId, filter.hostId))
+      return (await this.db.select().from(a).where(and(...conds)).orderBy(a.id)).map(toAssignment)
+    })
+  }
+
+  // ------------------------------------------------------------------ report reads
+  pairMeters(): Promise<PairMeter[]> {
+    return this.lane(async () =>
+      (await this.db.select().from(schema.pairMeters).orderBy(schema.pairMeters.clientId, schema.pairMeters.hostId)).map((r) => ({
+        ...r,
+        clientId: r.clientId as NodeId,
+        hostId: r.hostId as NodeId,
+      })),
+    )
+  }
+  usage(filter: { epoch?: number; clientId?: NodeId; hostId?: NodeId } = {}): Promise<UsageRecord[]> {
+    return this.lane(async () => {
+      const u = schema.usage
+      const conditions = [
+        filter.epoch === undefined ? undefined : eq(u.epoch, filter.epoch),
+        filter.clientId === undefined ? undefined : eq(u.clientId, filter.clientId),
+        filter.hostId === undefined ? undefined : eq(u.hostId, filter.hostId),
+      ].filter((c) => c !== undefined)
+      const rows = await this.db
+        .select()
+        .from(u)
+        .where(conditions.length === 0 ? undefined : and(...conditions))
+        .orderBy(u.epoch, u.clientId, u.hostId)
+      return rows.map((r) => ({ ...r, clientId: r.clientId as NodeId, hostId: r.hostId as NodeId, chargedWei: BigInt(r.chargedWei) }))
+    })
+  }
+  latestReport(nodeId: NodeId): Promise<StoredReport | undefined> {
+    return this.lane(async () => {
+      const n = (await this.db.select().from(schema.nodes).where(eq(schema.nodes.nodeId, nodeId)))[0]
+      if (!n || n.latestReportId === null) return undefined
+      return {
+        id: n.latestReportId,
+        nodeId,
+        sessionId: n.latestSessionId!,
+        observedAtMs: n.latestObservedAtMs!,
+        blockNumber: n.latestBlockNumber!,
+        blockHash: n.latestBlockHash!,
+        peers: JSON.parse(n.latestPeers!) as NodeId[],
+      }
+    })
+  }
+  reportHistory(nodeId: NodeId, sinceMs: number): Promise<StoredReport[]> {
+    return this.lane(async () =>
+      (
+        await this.db
+          .select()
+          .from(schema.reports)
+          .where(and(eq(schema.reports.nodeId, nodeId), gte(schema.reports.observedAtMs, sinceMs)))
+          .orderBy(schema.reports.id)
+      ).map((row) => ({ ...row, nodeId: row.nodeId as NodeId, peers: JSON.parse(row.peers) as NodeId[] })),
+    )
+  }
+
+  // ------------------------------------------------------------------ history
+  pruneHistory(beforeMs: number, limit: number): Promise<PrunedRows> {
+    // As in SQLite: report ids grow with time, so each call looks at the `limit` lowest ids only.
+    return this.lane(() =>
+      this.transaction(async (c) => ({
+        reports:
+          (await c.query({ name: 'vipnode-prune-reports', text: 'DELETE FROM reports WHERE id IN (SELECT id FROM reports ORDER BY id LIMIT $1) AND observed_at_ms < $2', values: [limit, beforeMs] }))
+            .rowCount ?? 0,
+        sessions:
+          (await c.query({ name: 'vipnode-prune-sessions', text: 'DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE closed_at_ms < $1 LIMIT $2)', values: [beforeMs, limit] }))
+            .rowCount ?? 0,
+        assignments:
+          (
+            await c.query({
+              name: 'vipnode-prune-assignments',
+              text: 'DELETE FROM assignments WHERE id IN (SELECT id FROM assignments WHERE released_at_ms < $1 LIMIT $2)',
+              values: [beforeMs, limit],
+            })
+          ).rowCount ?? 0,
+      })),
+    )
+  }
+  historyCounts(): Promise<PrunedRows> {
+    return this.lane(async () => {
+      const { rows } = await this.pool.query<{ reports: string; sessions: string; assignments: string }>(
+        `SELECT (SELECT count(*) FROM reports) AS reports, (SELECT count(*) FROM sessions WHERE closed_at_ms IS NOT NULL) AS sessions,
+                (SELECT count(*) FROM assignments WHERE released_at_ms IS NOT NULL) AS assignments`,
+      )
+      const row = rows[0]!
+      return { reports: Number(row.reports), sessions: Number(row.sessions), assignments: Number(row.assignments) }
+    })
+  }
+
+  // ------------------------------------------------------------------ ledger
+  async post(transfer: Transfer) {
+    this.refuseIfClosed()
+    checkTransfer(transfer)
+    return this.lane(() =>
+      this.transaction(async (c) => {
+        if ((await lockTransferIds(c, [transfer.id])).size > 0) throw new StoreError('DUPLICATE_TRANSFER', `transfer ${transfer.id} was already posted`)
+        await writeTransfers(c, [transfer])
+      }),
+    )
+  }
+  balancesWithPrefix(prefix: string) {
+    return this.lane(async () => {
+      const rows = await this.db
+        .select()
+        .from(schema.accounts)
+        .where(sql`starts_with(${schema.accounts.account}, ${prefix})`)
+        .orderBy(schema.accounts.account)
+      return new Map(rows.map((r) => [r.account, BigInt(r.balanceWei)]))
+    })
+  }
+  ledgerEntries(filter: { account?: string; transferIdPrefix?: string }): Promise<LedgerEntry[]> {
+    return this.lane(async () => {
+      const e = schema.ledgerEntries
+      const where = []
+      if (filter.account !== undefined) where.push(eq(e.account, filter.account))
+      if (filter.transferIdPrefix !== undefined) where.push(sql`starts_with(${e.transferId}, ${filter.transferIdPrefix})`)
+      const rows = await this.db
+        .select({ transferId: e.transferId, account: e.account, amountWei: e.amountWei, atMs: e.atMs })
+        .from(e)
+        .where(and(...where))
+        .orderBy(e.id)
+      return rows.map((r) => ({ ...r, amountWei: BigInt(r.amountWei) }))
+    })
+  }
+
+  /**
+   * Committed balance plus the entries of this store's reports not yet
+   * committed, without waiting for them. The committed balance is read with
+   * the statement's snapshot, returned beside it: a batch whose transaction
+   * that snapshot shows finished is in the balance already (or failed and
+   * never will be); any other batch, queued or being written, is added.
+   */
+  async balanceOf(account: string) {
+    this.refuseIfClosed()
+    const issuedAt = ++this.stamp
+    this.readers.add(issuedAt)
+    try {
+      const { rows } = await this.pool.query<{ balance: string | null; snapshot: string }>({
+        name: 'vipnode-balance-of',
+        text: 'SELECT (SELECT balance_wei::text FROM accounts WHERE account = $1) AS balance, pg_current_snapshot()::text AS snapshot',
+        values: [account],
+      })
+      const snapshot = parseSnapshot(rows[0]!.snapshot)
+      let balance = BigInt(rows[0]!.balance ?? '0')
+      for (const b of this.tracked) {
+        // Completed before this read began: the snapshot has it.
+        if (b.completedAt !== undefined && b.completedAt < issuedAt) continue
+        if (b.xid !== undefined && finishedIn(snapshot, b.xid)) continue
+        balance += b.amounts.get(account) ?? 0n
+      }
+      return balance
+    } finally {
+      this.readers.delete(issuedAt)
+      this.forgetBatches()
+    }
+  }
+
+  /** Drop completed batches that no read in flight began before. */
+  private forgetBatches(): void {
+    let oldestReader = Infinity
+    for (const r of this.readers) oldestReader = Math.min(oldestReader, r)
+    this.tracked = this.tracked.filter((b) => b.completedAt === undefined || b.completedAt > oldestReader)
+  }
+
+  sumAll() {
+    return this.lane(async () => {
+      const { rows } = await this.pool.query<{ sum: string }>('SELECT coalesce(sum(balance_wei), 0)::text AS sum FROM accounts')
+      return BigInt(rows[0]!.sum)
+    })
+  }
+
+  // ------------------------------------------------------------------ epochs
+  async settleEpoch(e: EpochRecord, payouts: readonly EpochPayout[], transfer: Transfer) {
+    this.refuseIfClosed()
+    checkTransfer(transfer)
+    return this.lane(() =>
+      this.transaction(async (c) => {
+        // The epoch row first: a second coordinator settling the same epoch waits on it here and then finds it taken.
+        const inserted = await c.query({
+          name: 'vipnode-insert-epoch',
+          text: `INSERT INTO epochs (epoch, start_ms, end_ms, revenue_wei, carried_in_wei, fee_wei, carried_out_wei, total_entitled_wei, root, tree, settled_at_ms, tx_hash, posted_at_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (epoch) DO NOTHING`,
+          values: [e.epoch, e.startMs, e.endMs, e.revenueWei.toString(), e.carriedInWei.toString(), e.feeWei.toString(), e.carriedOutWei.toString(), e.totalEntitledWei.toString(), e.root, e.tree, e.settledAtMs, e.txHash, e.postedAtMs],
+        })
+        if (inserted.rowCount === 0) throw new StoreError('DUPLICATE_EPOCH', `epoch ${e.epoch} is already settled`)
+        if ((await lockTransferIds(c, [transfer.id])).size > 0) throw new StoreError('DUPLICATE_TRANSFER', `transfer ${transfer.id} was already posted`)
+        await writeTransfers(c, [transfer])
+        if (payouts.length > 0) {
+          await c.query({
+            name: 'vipnode-insert-payouts',
+            text: 'INSERT INTO epoch_payouts (epoch, payee, service_ms, amount_wei, cumulative_wei) SELECT $1, * FROM unnest($2::text[], $3::int8[], $4::numeric[], $5::numeric[])',
+            values: [e.epoch, payouts.map((p) => p.payee), payouts.map((p) => p.serviceMs), payouts.map((p) => p.amountWei.toString()), payouts.map((p) => p.cumulativeWei.toString())],
+          })
+        }
+      }),
+    )
+  }
+  getEpoch(epoch: number) {
+    return this.lane(async () => {
+      const row = (await this.db.select().from(schema.epochs).where(eq(schema.epochs.epoch, epoch)))[0]
+      return row ? toEpoch(row) : undefined
+    })
+  }
+  listEpochs() {
+    return this.lane(async () => (await this.db.select().from(schema.epochs).orderBy(schema.epochs.epoch)).map(toEpoch))
+  }
+  epochPayouts(epoch: number) {
+    return this.lane(async () =>
+      (await this.db.select().from(schema.epochPayouts).where(eq(schema.epochPayouts.epoch, epoch)).orderBy(schema.epochPayouts.payee)).map((r) => ({
+        payee: r.payee,
+        serviceMs: r.serviceMs,
+        amountWei: BigInt(r.amountWei),
+        cumulativeWei: BigInt(r.cumulativeWei),
+      })),
+    )
+  }
+  latestPayoutEpoch(filter: { posted?: boolean } = {}) {
+    return this.lane(async () => {
+      const e = schema.epochs
+      const row = (
+        await this.db
+          .select({ epoch: e.epoch, root: e.root, totalEntitledWei: e.totalEntitledWei, txHash: e.txHash })
+          .from(e)
+          .where(filter.posted ? and(ne(e.root, EMPTY_TREE_ROOT), isNotNull(e.txHash)) : ne(e.root, EMPTY_TREE_ROOT))
+          .orderBy(desc(e.epoch))
+          .limit(1)
+      )[0]
+      return row ? { epoch: row.epoch, root: row.root, totalEntitledWei: BigInt(row.totalEntitledWei), txHash: row.txHash } : undefined
+    })
+  }
+  markEpochPosted(epoch: number, txHash: string, atMs: number) {
+    return this.lane(async () => {
+      await this.db.update(schema.epochs).set({ txHash, postedAtMs: atMs }).where(eq(schema.epochs.epoch, epoch))
+    })
+  }
+
+  async close() {
+    if (this.closed) return
+    // Queued reports and calls already made finish first; nothing new is accepted.
+    this.seal()
+    this.closed = true
+    await this.tail
+    await this.pool.end()
+  }
+}
+
+/**
+ * A pooled connection for several statements. While it is checked out the pool
+ * does not listen for its errors: a connection the server drops would then
+ * throw from an 'error' event. Here that error fails the statement in flight,
+ * and a connection that failed (or could not roll back: `drop`) is closed
+ * rather than handed to the next caller.
+ */
+async function withClient<T>(pool: pg.Pool, fn: (c: pg.PoolClient, drop: (err: Error) => void) => Promise<T>): Promise<T> {
+  const client = await pool.connect()
+  let broken: Error | undefined
+  const drop = (err: Error) => {
+    broken ??= err
+  }
+  client.on('error', drop)
+  try {
+    return await fn(client, drop)
+  } finally {
+    client.off('error', drop)
+    client.release(broken)
+  }
+}
+
+/** BEGIN, `fn`, COMMIT; on any failure ROLLBACK (a connection that cannot roll back is dropped) and rethrow. */
+async function inTransaction<T>(client: pg.PoolClient, drop: (err: Error) => void, fn: () => Promise<T>, beforeRollback: () => void = () => undefined): Promise<T> {
+  await client.query('BEGIN')
+  try {
+    const out = await fn()
+    await client.query('COMMIT')
+    return out
+  } catch (err) {
+    beforeRollback()
+    await client.query('ROLLBACK').catch(drop)
+    throw err
+  }
+}
+
+/**
+ * Take each transfer id's advisory lock for the rest of the transaction
+ * (sorted, so two writers never wait on each other in a cycle) and return the
+ * ids already in the ledger. ledger_entries has no unique transfer id (one
+ * row per entry, as in SQLite): the lock is what stops two coordinators from
+ * both finding an id unused and both writing it.
+ */
+async function lockTransferIds(c: pg.PoolClient, ids: readonly string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set()
+  const unique = [...new Set(ids)]
+  const keys = [...new Set(unique.map(lockKey))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map(String)
+  await c.query({ name: 'vipnode-lock-transfers', text: 'SELECT pg_advisory_xact_lock(k) FROM unnest($1::int8[]) AS k', values: [keys] })
+  const { rows } = await c.query<{ transfer_id: string }>({
+    name: 'vipnode-taken-transfers',
+    text: 'SELECT DISTINCT transfer_id FROM ledger_entries WHERE transfer_id = ANY($1::text[])',
+    values: [unique],
+  })
+  return new Set(rows.map((r) => r.transfer_id))
+}
+
+/** A transfer id's advisory lock key: the first 8 bytes of its sha256, as a signed 64-bit integer. */
+function lockKey(id: string): bigint {
+  return createHash('sha256').update(id).digest().readBigInt64BE(0)
+}
+
+/** Entries in order, then each account's balance moved by the sum of its entries (accounts sorted: one lock order for every writer). */
+async function writeTransfers(c: Queryable, transfers: readonly Transfer[]): Promise<void> {
+  const entries = transfers.flatMap((t) => t.entries.map((e) => ({ t, e })))
+  if (entries.length === 0) return
+  await c.query({
+    name: 'vipnode-insert-entries',
+    text: `INSERT INTO ledger_entries (transfer_id, account, amount_wei, at_ms, memo)
+           SELECT t, a, w, at, m FROM unnest($1::text[], $2::text[], $3::numeric[], $4::int8[], $5::text[]) WITH ORDINALITY AS e(t, a, w, at, m, n) ORDER BY n`,
+    values: [entries.map((x) => x.t.id), entries.map((x) => x.e.account), entries.map((x) => x.e.amountWei.toString()), entries.map((x) => x.t.atMs), entries.map((x) => x.t.memo)],
+  })
+  const deltas = new Map<string, bigint>()
+  addAmounts(deltas, transfers)
+  const accounts = [...deltas.keys()].sort()
+  await c.query({
+    name: 'vipnode-move-balances',
+    text: `INSERT INTO accounts (account, balance_wei) SELECT * FROM unnest($1::text[], $2::numeric[])
+           ON CONFLICT (account) DO UPDATE SET balance_wei = accounts.balance_wei + excluded.balance_wei`,
+    values: [accounts, accounts.map((a) => deltas.get(a)!.toString())],
+  })
+}
+
+function addAmounts(into: Map<string, bigint>, transfers: readonly Transfer[]): void {
+  for (const t of transfers) for (const e of t.entries) into.set(e.account, (into.get(e.account) ?? 0n) + e.amountWei)
+}
+
+/** A map's values ordered by key: every writer upserts rows in the same order. */
+function sortedValues<T>(m: Map<string, T>): T[] {
+  return [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v)
+}
+
+interface Snapshot {
+  xmax: bigint
+  inProgress: Set<bigint>
+}
+
+/** pg_snapshot text: `xmin:xmax:xip,xip,…`. */
+function parseSnapshot(text: string): Snapshot {
+  const [, xmax, xip] = text.split(':')
+  return { xmax: BigInt(xmax!), inProgress: new Set(xip ? xip.split(',').map(BigInt) : []) }
+}
+
+/** Whether a transaction had finished (committed or rolled back) when the snapshot was taken (pg_visible_in_snapshot). */
+function finishedIn(s: Snapshot, xid: bigint): boolean {
+  return xid < s.xmax && !s.inProgress.has(xid)
+}
+
+function toNode(row: typeof schema.nodes.$inferSelect): NodeRecord {
+  const { latestReportId: _i, latestSessionId: _s, latestObservedAtMs: _o, latestBlockNumber: _n, latestBlockHash: _h, latestPeers: _p, ...node } = row
+  return { ...node, nodeId: row.nodeId as NodeId }
+}
+
+function toEpoch(row: typeof schema.epochs.$inferSelect): EpochRecord {
+  return {
+    ...row,
+    revenueWei: BigInt(row.revenueWei),
+    carriedInWei: BigInt(row.carriedInWei),
+    feeWei: BigInt(row.feeWei),
+    carriedOutWei: BigInt(row.carriedOutWei),
+    totalEntitledWei: BigInt(row.totalEntitledWei),
+  }
+}
+
+function toAssignment(row: typeof schema.assignments.$inferSelect): AssignmentRecord {
+  return { ...row, clientId: row.clientId as NodeId, hostId: row.hostId as NodeId }
+}
