@@ -1,10 +1,12 @@
 /**
  * Helpers for commander options: every flag is also read from VIPNODE_<FLAG>
  * (e.g. --update-interval -> VIPNODE_UPDATE_INTERVAL), and values are parsed
- * with a clear error instead of a stack trace.
+ * with a clear error instead of a stack trace. The long-running commands build
+ * their options from a table instead (lib/cliOptions.ts); these serve the
+ * one-shot commands.
  */
 import { Option, InvalidArgumentError } from 'commander'
-import { parseDuration, formatDuration } from './duration.ts'
+import { parseDuration } from './duration.ts'
 
 export function envName(flag: string): string {
   return `VIPNODE_${flag.replace(/^--/, '').replace(/-/g, '_').toUpperCase()}`
@@ -37,11 +39,3 @@ export const parseIntArg = (min: number, max: number) =>
     if (n < min || n > max) throw new Error(`${n} is out of range (${min}..${max})`)
     return n
   })
-
-export const parseNumberArg = wrap((text: string) => {
-  const n = Number(text)
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`"${text}" is not a positive number`)
-  return n
-})
-
-export const durationDefault = (ms: number) => [ms, formatDuration(ms)] as const
