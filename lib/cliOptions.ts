@@ -45,6 +45,8 @@ export interface OptionSpec<T> {
   readonly parser: ValueParser<T>
   /** Replaced by `<redacted>` in --print-config (tokens, shared secrets). */
   readonly secret?: boolean
+  /** How --help writes the default when its value differs per machine (`~/.ethereum`, not this user's home). */
+  readonly defaultText?: string
 }
 
 /**
@@ -98,6 +100,7 @@ export function defineOptions<S extends ObjectSchema>(schema: S, table: OptionTa
   }
   const defaultText = (key: string, spec: OptionSpec<unknown>): string | undefined => {
     const { value } = defaultOf(key)
+    if (value !== undefined && spec.defaultText !== undefined) return spec.defaultText
     if (value === undefined || value === false || spec.parser.arity === 'switch') return undefined
     if (Array.isArray(value) && value.length === 0) return undefined
     return spec.parser.format(value)

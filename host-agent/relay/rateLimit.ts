@@ -12,7 +12,15 @@ export interface RateLimitOptions {
   burst: number
 }
 
-export const DEFAULT_RATE_LIMIT: RateLimitOptions = { ratePerSec: 50, burst: 100 }
+/** Relayed calls per second per client unless the host says otherwise (`vipnode host --relay-rate`). */
+export const DEFAULT_RELAY_RATE_PER_SEC = 50
+
+/** A client may burst twice its sustained rate. */
+export function relayRateLimit(ratePerSec: number): RateLimitOptions {
+  return { ratePerSec, burst: 2 * ratePerSec }
+}
+
+export const DEFAULT_RATE_LIMIT: RateLimitOptions = relayRateLimit(DEFAULT_RELAY_RATE_PER_SEC)
 
 /** EIP-1474 "limit exceeded": the code Ethereum tooling already reads as "slow down". */
 export const RATE_LIMITED_CODE = -32005
