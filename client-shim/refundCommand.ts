@@ -26,7 +26,7 @@ export function refundCommand(): Command {
     .addOption(opt('--bootstrap <url>', 'the coordinator base URL (as for vipnode client); required'))
     .addOption(opt('--to <address>', "the address that will claim the refund (default: the node key's own Ethereum address)"))
     .addOption(opt('--nodekey <file>', "the client node's key file (default: found under --datadir)"))
-    .addOption(opt('--datadir <dir>', "the node's data directory, to find its key").default(DEFAULT_DATADIR))
+    .addOption(opt('--datadir <dir>', "the node's data directory, to find its key").default(DEFAULT_DATADIR, '~/.ethereum'))
     .addOption(opt('--pool-id <id>', 'the pool id the coordinator must announce (default: the one remembered in <nodekey>.pools.json)'))
     .addOption(opt('--insecure-coordinator', 'allow plain http:// to a coordinator off loopback (lab networks only)'))
     .action(async (_opts: unknown, cmd: Command) => {
