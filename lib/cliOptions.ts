@@ -20,7 +20,6 @@ import { Option, type Command } from 'commander'
 import type { z } from 'zod'
 import { formatDuration, parseDuration } from './duration.ts'
 import { parseHostPort } from './hostPort.ts'
-import { envName } from './cli.ts'
 // A leaf module (no imports): amounts are parsed the same way on the command line and in the admin commands.
 import { parseAmount } from '../protocol/amount.ts'
 
@@ -179,6 +178,11 @@ export function defineOptions<S extends ObjectSchema>(schema: S, table: OptionTa
       return out
     },
   }
+}
+
+/** The variable each flag is also read from: --update-interval -> VIPNODE_UPDATE_INTERVAL. */
+export function envName(flag: string): string {
+  return `VIPNODE_${flag.replace(/^--/, '').replace(/-/g, '_').toUpperCase()}`
 }
 
 /** JSON with bigints (wei) as decimal strings, as on the wire. */
