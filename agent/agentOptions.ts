@@ -7,7 +7,7 @@ import { z } from 'zod'
 import { DEFAULT_LOG_LEVEL, LOG_LEVELS } from '../lib/logger.ts'
 import { duration, flag, oneOf, text, type OptionTable } from '../lib/cliOptions.ts'
 import { AGENT_NODE_TIMEOUT_MS } from './connectNode.ts'
-import { DEFAULT_DATADIR } from './nodeIdentity.ts'
+import { DEFAULT_DATADIR, DEFAULT_DATADIR_TEXT } from './nodeIdentity.ts'
 import type { AgentNodeConfig, PoolTrustConfig } from './agentNode.ts'
 
 /** Where a node's admin RPC usually is: geth's default HTTP endpoint. */
@@ -34,7 +34,7 @@ export type AgentCliConfig = z.output<z.ZodObject<typeof agentConfigShape>>
 export const agentOptionTable: OptionTable<AgentConfigInput> = {
   nodeRpc: { flags: '--node-rpc <url>', description: "the node's admin RPC: http://…, ws://… or an IPC socket path", parser: text },
   nodekey: { flags: '--nodekey <file>', description: "the node's key file (default: found under --datadir)", parser: text },
-  datadir: { flags: '--datadir <dir>', description: "the node's data directory, to find its key", parser: text, defaultText: '~/.ethereum' },
+  datadir: { flags: '--datadir <dir>', description: "the node's data directory, to find its key", parser: text, defaultText: DEFAULT_DATADIR_TEXT },
   updateIntervalMs: { flags: '--update-interval <duration>', description: "how often to report peers (default: the coordinator's)", parser: duration },
   nodeTimeoutMs: { flags: '--node-timeout <duration>', description: 'how long to wait for the node', parser: duration },
   logLevel: { flags: '--log-level <level>', description: LOG_LEVELS.join('|'), parser: oneOf(LOG_LEVELS) },
