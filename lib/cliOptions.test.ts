@@ -73,7 +73,20 @@ describe('defineOptions', () => {
 
   test('behavior: an empty variable counts as unset', async () => {
     vi.stubEnv('VIPNODE_COUNT', '')
-    expect(options.read(await parse(['--url', 'u'])).count).toBe(3)
+    vi.stubEnv('VIPNODE_INSECURE', '')
+    const config = options.read(await parse(['--url', 'u']))
+    expect(config.count).toBe(3)
+    expect(config.insecure).toBeUndefined()
+  })
+
+  test.each(['1', 'true', 'on', 'YES'])('behavior: a switch is on from its variable set to %s', async (value) => {
+    vi.stubEnv('VIPNODE_INSECURE', value)
+    expect(options.read(await parse(['--url', 'u'])).insecure).toBe(true)
+  })
+
+  test.each(['false', '0', 'off', 'enabled'])('error: a switch variable set to %s is refused, not read as on', async (value) => {
+    vi.stubEnv('VIPNODE_INSECURE', value)
+    expect(() => options.read(parseSync(['--url', 'u']))).toThrow(`VIPNODE_INSECURE: expected 1, true, on or yes (unset it for off), got "${value}"`)
   })
 
   test('behavior: --print-config prints the resolved config as JSON, bigints as decimal strings and secrets redacted', async () => {

@@ -91,6 +91,8 @@ export function defineOptions<S extends ObjectSchema>(schema: S, table: OptionTa
   }
   const longOf = (spec: OptionSpec<unknown>) => longFlag(spec.flags)
   const attributeOf = (spec: OptionSpec<unknown>) => new Option(spec.flags).attributeName()
+  // The variable's own text: for a switch commander keeps only `true`, whatever the variable says.
+  const envText = (spec: OptionSpec<unknown>) => process.env[envName(longOf(spec))] ?? ''
   const shape = schema.shape as Record<string, z.ZodType>
   const defaultOf = (key: string): { required: boolean; value: unknown } => {
     // A field's default (or undefined for an optional one) is what it makes of a missing value.
@@ -106,8 +108,8 @@ export function defineOptions<S extends ObjectSchema>(schema: S, table: OptionTa
   }
   const sourceOf = (command: Command, spec: OptionSpec<unknown>): 'cli' | 'env' | 'default' => {
     const source = command.getOptionValueSource(attributeOf(spec))
-    // An empty variable means unset (VIPNODE_REGION= in a compose file), as it did before the table.
-    if (source === 'env' && command.getOptionValue(attributeOf(spec)) === '') return 'default'
+    // An empty variable means unset (VIPNODE_REGION= in a compose file).
+    if (source === 'env' && envText(spec) === '') return 'default'
     if (source === 'cli') return 'cli'
     return source === 'env' ? 'env' : 'default'
   }
@@ -136,7 +138,7 @@ export function defineOptions<S extends ObjectSchema>(schema: S, table: OptionTa
           continue
         }
         const raw: unknown = command.getOptionValue(attributeOf(spec))
-        const text = Array.isArray(raw) ? raw.join(',') : String(raw)
+        const text = source === 'env' ? envText(spec) : Array.isArray(raw) ? raw.join(',') : String(raw)
         const where = source === 'cli' ? longOf(spec) : envName(longOf(spec))
         try {
           input[key] = spec.parser.parse(text)
@@ -263,8 +265,19 @@ export const list: ValueParser<string[]> = {
   format: (v) => v.join(','),
 }
 
-/** Present or not; any value of its environment variable turns it on (commander's rule for switches). */
-export const flag: ValueParser<boolean> = { expected: 'no value', arity: 'switch', parse: () => true, format: (v) => (v ? 'on' : 'off') }
+/**
+ * Present or not. Its variable turns it on with 1, true, on or yes; `VIPNODE_X=false` is refused rather than
+ * read as on (commander alone would turn a switch on for any value).
+ */
+export const flag: ValueParser<boolean> = {
+  expected: '1, true, on or yes (unset it for off)',
+  arity: 'switch',
+  parse(t) {
+    if (!/^(1|true|on|yes)$/i.test(t.trim())) throw new Error('not a way to say on')
+    return true
+  },
+  format: (v) => (v ? 'on' : 'off'),
+}
 
 export function oneOf<const T extends string>(choices: readonly T[]): ValueParser<T> {
   return {
