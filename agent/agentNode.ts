@@ -9,9 +9,7 @@ import { isLoopbackHost } from '../protocol/index.ts'
 import type { Logger } from '../lib/logger.ts'
 import { VERSION } from '../lib/packageVersion.ts'
 import { connectNodeWithRetry } from './connectNode.ts'
-import { findNodeKeyFile, verifyNodeIdentity, DEFAULT_DATADIR, type NodeIdentity } from './nodeIdentity.ts'
-import type { Option } from 'commander'
-import { opt, parseDurationArg } from '../lib/cli.ts'
+import { findNodeKeyFile, verifyNodeIdentity, type NodeIdentity } from './nodeIdentity.ts'
 import { onGracefulShutdown } from '../lib/shutdown.ts'
 import { KnownPools } from './knownPools.ts'
 
@@ -66,21 +64,6 @@ export async function openAgentNode(config: AgentNodeConfig, deps: { log: Logger
   }
 }
 
-/** The flags both agent commands take for their node, and their mapping onto AgentNodeConfig. */
-export function agentNodeOptions(): Option[] {
-  return [
-    opt('--node-rpc <url>', "the node's admin RPC: http://…, ws://… or an IPC socket path").default('http://127.0.0.1:8545'),
-    opt('--nodekey <file>', "the node's key file (default: found under --datadir)"),
-    opt('--datadir <dir>', "the node's data directory, to find its key").default(DEFAULT_DATADIR),
-    opt('--update-interval <duration>', "how often to report peers (default: the coordinator's)").argParser(parseDurationArg),
-    opt('--node-timeout <duration>', 'how long to wait for the node').argParser(parseDurationArg).default(5_000, '5s'),
-    opt('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent').default('info'),
-    opt('--pool-id <id>', 'the pool id the coordinator must announce (default: the one remembered in <nodekey>.pools.json from the first login)'),
-    opt('--allow-private-addresses', 'client: dial host enodes and post to relay URLs on loopback, private or link-local addresses, and plain http relays (default: only when the coordinator itself is on loopback)'),
-    opt('--insecure-coordinator', 'allow plain ws:// or http:// to a coordinator that is not on loopback (labs only: anyone on the path can relay the login)'),
-  ]
-}
-
 /** Who the agent trusts to be its pool: --pool-id and --insecure-coordinator (see agent/knownPools.ts). */
 export interface PoolTrustConfig {
   expectedPoolId?: string
@@ -109,24 +92,6 @@ export function poolTrustOptions(keyFile: string, trust: PoolTrustConfig): { kno
   return {
     knownPools: new KnownPools({ file: KnownPools.fileFor(keyFile), ...(trust.expectedPoolId !== undefined ? { expectedPoolId: trust.expectedPoolId } : {}) }),
     allowInsecureCoordinator: trust.allowInsecureCoordinator ?? false,
-  }
-}
-
-export function poolTrustConfig(o: Record<string, unknown>): PoolTrustConfig {
-  return {
-    ...(o.poolId ? { expectedPoolId: o.poolId as string } : {}),
-    ...(o.insecureCoordinator ? { allowInsecureCoordinator: true } : {}),
-    ...(o.allowPrivateAddresses ? { allowPrivateAddresses: true } : {}),
-  }
-}
-
-export function agentNodeConfig(o: Record<string, unknown>): AgentNodeConfig & { updateIntervalMs?: number } {
-  return {
-    nodeRpc: o.nodeRpc as string,
-    datadir: o.datadir as string,
-    nodeTimeoutMs: o.nodeTimeout as number,
-    ...(o.nodekey ? { nodekey: o.nodekey as string } : {}),
-    ...(o.updateInterval ? { updateIntervalMs: o.updateInterval as number } : {}),
   }
 }
 

@@ -4,7 +4,10 @@ import type { Logger } from '../lib/logger.ts'
 import { scrubUrl } from '../lib/logger.ts'
 import { Backoff, sleep } from './backoff.ts'
 
-export async function connectNodeWithRetry(url: string, log: Logger, signal: AbortSignal, timeoutMs = 5_000): Promise<EthNode | undefined> {
+/** How long an agent waits for one answer from its node (`--node-timeout`). */
+export const AGENT_NODE_TIMEOUT_MS = 5_000
+
+export async function connectNodeWithRetry(url: string, log: Logger, signal: AbortSignal, timeoutMs = AGENT_NODE_TIMEOUT_MS): Promise<EthNode | undefined> {
   const backoff = new Backoff(500, 15_000)
   while (!signal.aborted) {
     try {

@@ -17,6 +17,8 @@ export class IdentityError extends Error {
 const KEY_FILES = ['geth/nodekey', 'nodekey', 'discovery-secret', 'key', 'keystore/node.key.plain']
 
 export const DEFAULT_DATADIR = join(homedir(), '.ethereum')
+/** DEFAULT_DATADIR as --help and the README write it, the same for every user. */
+export const DEFAULT_DATADIR_TEXT = '~/.ethereum'
 
 export function findNodeKeyFile(explicit: string | undefined, datadir: string = DEFAULT_DATADIR): string {
   if (explicit) return explicit

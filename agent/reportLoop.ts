@@ -6,6 +6,7 @@
 import type { Logger } from '../lib/logger.ts'
 import type { PoolConnection } from './poolConnection.ts'
 import { Backoff } from './backoff.ts'
+import { DEFAULT_UPDATE_INTERVAL_MS } from '../protocol/index.ts'
 import type { Ticker } from './ticker.ts'
 
 export interface ReportLoopOptions {
@@ -20,9 +21,9 @@ export interface ReportLoopOptions {
   step(): Promise<void>
 }
 
-/** The report interval: the agent's override, else what the coordinator asked for, else 30 s until it has said. */
+/** The report interval: the agent's override, else what the coordinator asked for, else the protocol default until it has said. */
 export function reportIntervalMs(pool: PoolConnection, override: number | undefined): number {
-  return override ?? pool.current?.updateIntervalMs ?? 30_000
+  return override ?? pool.current?.updateIntervalMs ?? DEFAULT_UPDATE_INTERVAL_MS
 }
 
 export async function runReportLoop(o: ReportLoopOptions): Promise<void> {

@@ -1,46 +1,39 @@
-/** `vipnode client`: flags and env -> startClientShim (peer) or startRpcClientShim (rpc). */
+/** `vipnode client`: flags and env (the table in config.ts) -> startClientShim (peer) or startRpcClientShim (rpc). */
 import { Command } from 'commander'
-import { opt, parseIntArg, wrap } from '../lib/cli.ts'
-import { parseHostPort } from '../lib/hostPort.ts'
-import { createLogger, type LogLevel } from '../lib/logger.ts'
-import { agentNodeConfig, agentNodeOptions, poolTrustConfig, runAgentUntilSignal } from '../agent/agentNode.ts'
+import { createLogger } from '../lib/logger.ts'
+import { runAgentUntilSignal } from '../agent/agentNode.ts'
+import { agentNodeConfig, poolTrustConfig } from '../agent/agentOptions.ts'
 import { assertSecureCoordinatorUrl } from '../protocol/index.ts'
 import { startClientShim, type ClientShimConfig } from './clientShim.ts'
 import { startRpcClientShim } from './rpcClientShim.ts'
+import { clientOptions, type ClientCliConfig } from './config.ts'
 
 export function clientCommand(): Command {
-  const cmd = new Command('client')
-    .description('run the client shim: keep a node peered with pool hosts (peer), or serve a local JSON-RPC endpoint for light clients through pool hosts (rpc)')
-    // Required, checked in the action: a mandatory option here would also be demanded of `vipnode client status`.
-    .addOption(opt('--bootstrap <url>', 'the coordinator base URL (http(s):// or ws(s)://)'))
-    .addOption(opt('--hosts <n>', 'how many hosts to keep').argParser(parseIntArg(1, 16)).default(3))
-    .addOption(opt('--service <kind>', 'peer: peer a local node with hosts; rpc: a local JSON-RPC endpoint relayed through hosts (no node needed)').choices(['peer', 'rpc']).default('peer'))
-    .addOption(opt('--listen <host:port>', 'rpc: where the local JSON-RPC endpoint listens (HTTP and WebSocket)').argParser(wrap((t) => parseHostPort(t))).default({ host: '127.0.0.1', port: 8545 }, '127.0.0.1:8545'))
-    .addOption(opt('--chain-id <id>', 'rpc: the chain to get hosts for').argParser(parseIntArg(1, Number.MAX_SAFE_INTEGER)))
-    .addOption(opt('--allow-origin <origin...>', 'rpc: browser origins allowed to use the endpoint (default none)'))
-  for (const o of agentNodeOptions()) cmd.addOption(o)
+  const command = new Command('client').description(
+    'run the client shim: keep a node peered with pool hosts (peer), or serve a local JSON-RPC endpoint for light clients through pool hosts (rpc)',
+  )
+  // --bootstrap is checked when the config is read, not by commander: a mandatory option here would also be demanded of `vipnode client status`.
+  clientOptions.addTo(command)
   // Options after `status` belong to it (it has its own --bootstrap and --nodekey).
-  cmd.enablePositionalOptions()
-  return cmd.action(async (o: Record<string, unknown>) => {
-    if (!o.bootstrap) throw new Error("required option '--bootstrap <url>' not specified")
+  command.enablePositionalOptions()
+  return command.action(async () => {
+    const c = clientOptions.read(command)
+    const rpc = c.service === 'rpc' ? rpcIdentity(c) : undefined
+    if (clientOptions.printConfig(command, c)) return
     // Before the node is even dialled: an unencrypted pool URL off loopback is a configuration error.
-    assertSecureCoordinatorUrl(o.bootstrap as string, Boolean(o.insecureCoordinator))
-    const log = createLogger({ level: o.logLevel as LogLevel })
-    if (o.service === 'rpc') {
-      if (!o.nodekey) throw new Error('--service rpc needs --nodekey FILE: the identity the pool bills (create one with `vipnode keygen`)')
-      if (!o.chainId) throw new Error('--service rpc needs --chain-id (1 for mainnet)')
-      const listen = o.listen as { host: string; port: number }
+    assertSecureCoordinatorUrl(c.bootstrap, Boolean(c.insecureCoordinator))
+    const log = createLogger({ level: c.logLevel })
+    if (rpc) {
       const shim = await startRpcClientShim(
         {
-          bootstrap: o.bootstrap as string,
-          nodekey: o.nodekey as string,
-          chainId: o.chainId as number,
-          hosts: o.hosts as number,
-          ...poolTrustConfig(o),
-          listenHost: listen.host,
-          listenPort: listen.port,
-          ...(o.allowOrigin ? { allowedOrigins: o.allowOrigin as string[] } : {}),
-          ...(o.updateInterval ? { updateIntervalMs: o.updateInterval as number } : {}),
+          ...rpc,
+          bootstrap: c.bootstrap,
+          hosts: c.hosts,
+          ...poolTrustConfig(c),
+          listenHost: c.listen.host,
+          listenPort: c.listen.port,
+          ...(c.allowOrigin !== undefined ? { allowedOrigins: c.allowOrigin } : {}),
+          ...(c.updateIntervalMs !== undefined ? { updateIntervalMs: c.updateIntervalMs } : {}),
         },
         { log: log.child({ module: 'client' }) },
       )
@@ -48,9 +41,16 @@ export function clientCommand(): Command {
       runAgentUntilSignal(shim, log)
       return
     }
-    const config: ClientShimConfig = { ...agentNodeConfig(o), ...poolTrustConfig(o), bootstrap: o.bootstrap as string, hosts: o.hosts as number }
+    const config: ClientShimConfig = { ...agentNodeConfig(c), ...poolTrustConfig(c), bootstrap: c.bootstrap, hosts: c.hosts }
     const shim = await startClientShim(config, { log: log.child({ module: 'client' }) })
     log.info('client shim running', { nodeId: shim.identity.nodeId, hosts: config.hosts })
     runAgentUntilSignal(shim, log)
   })
+}
+
+/** An rpc client has no node: its identity is a key file (`vipnode keygen`), and it names the chain it wants. */
+function rpcIdentity(c: ClientCliConfig): { nodekey: string; chainId: number } {
+  if (c.nodekey === undefined) throw new Error('--service rpc needs --nodekey FILE: the identity the pool bills (create one with `vipnode keygen`)')
+  if (c.chainId === undefined) throw new Error('--service rpc needs --chain-id (1 for mainnet)')
+  return { nodekey: c.nodekey, chainId: c.chainId }
 }

@@ -7,7 +7,7 @@
  */
 import { Command } from 'commander'
 import { opt } from '../lib/cli.ts'
-import { DEFAULT_DATADIR, findNodeKeyFile } from '../agent/nodeIdentity.ts'
+import { DEFAULT_DATADIR, DEFAULT_DATADIR_TEXT, findNodeKeyFile } from '../agent/nodeIdentity.ts'
 import { KnownPools } from '../agent/knownPools.ts'
 import { assertSecureCoordinatorUrl, DEFAULT_NODE_QUERY_TTL_MS, loadNodeKey, nodeKeyAddress, normaliseOrigin, REFUNDS_PATH, signRefundRequest } from '../protocol/index.ts'
 import { httpBase, signedNodeLinks } from './statusCommand.ts'
@@ -27,7 +27,7 @@ export function refundCommand(): Command {
     .addOption(opt('--bootstrap <url>', 'the coordinator base URL (as for vipnode client); required'))
     .addOption(opt('--to <address>', "the address that will claim the refund (default: the node key's own Ethereum address)"))
     .addOption(opt('--nodekey <file>', "the client node's key file (default: found under --datadir)"))
-    .addOption(opt('--datadir <dir>', "the node's data directory, to find its key").default(DEFAULT_DATADIR))
+    .addOption(opt('--datadir <dir>', "the node's data directory, to find its key").default(DEFAULT_DATADIR, DEFAULT_DATADIR_TEXT))
     .addOption(opt('--pool-id <id>', 'the pool id the coordinator must announce (default: the one remembered in <nodekey>.pools.json)'))
     .addOption(opt('--insecure-coordinator', 'allow plain http:// to a coordinator off loopback (lab networks only)'))
     .action(async (_opts: unknown, cmd: Command) => {

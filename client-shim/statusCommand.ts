@@ -5,7 +5,8 @@
  */
 import { Command } from 'commander'
 import { opt, parseDurationArg } from '../lib/cli.ts'
-import { findNodeKeyFile, DEFAULT_DATADIR } from '../agent/nodeIdentity.ts'
+import { findNodeKeyFile, DEFAULT_DATADIR, DEFAULT_DATADIR_TEXT } from '../agent/nodeIdentity.ts'
+import { formatDuration } from '../lib/duration.ts'
 import { DEFAULT_NODE_QUERY_TTL_MS, loadNodeKey, MAX_NODE_QUERY_TTL_MS, nodeIdOf, normaliseOrigin, signNodeQuery } from '../protocol/index.ts'
 
 /** The coordinator's HTTP base for a bootstrap URL given as http(s):// or ws(s)://. */
@@ -32,8 +33,8 @@ export function clientStatusCommand(): Command {
     .description("show this node's balance, service this epoch and hosts (a query signed by the node key: nobody else can see them)")
     .addOption(opt('--bootstrap <url>', 'the coordinator base URL (http(s):// or ws(s)://)').makeOptionMandatory())
     .addOption(opt('--nodekey <file>', "the node's key file (default: found under --datadir)"))
-    .addOption(opt('--datadir <dir>', "the node's data directory, to find its key").default(DEFAULT_DATADIR))
-    .addOption(opt('--ttl <duration>', `how long the signed query or link stays valid (at most ${MAX_NODE_QUERY_TTL_MS / 60_000}m)`).argParser(parseDurationArg).default(DEFAULT_NODE_QUERY_TTL_MS, '15m'))
+    .addOption(opt('--datadir <dir>', "the node's data directory, to find its key").default(DEFAULT_DATADIR, DEFAULT_DATADIR_TEXT))
+    .addOption(opt('--ttl <duration>', `how long the signed query or link stays valid (at most ${MAX_NODE_QUERY_TTL_MS / 60_000}m)`).argParser(parseDurationArg).default(DEFAULT_NODE_QUERY_TTL_MS, formatDuration(DEFAULT_NODE_QUERY_TTL_MS)))
     .addOption(opt('--link', 'print a signed join-page link instead (balance and deposits in a browser)'))
     .addOption(opt('--token', 'print only the signed token, for ?auth= on /v1/nodes/<node id>'))
     .action(async (o: { bootstrap: string; nodekey?: string; datadir: string; ttl: number; link?: boolean; token?: boolean }) => {

@@ -1,10 +1,15 @@
 /**
- * The coordinator's configuration: one zod schema, defaults in code. The CLI
- * maps flags and VIPNODE_* environment variables onto it.
+ * The coordinator's configuration: one zod schema with the defaults (a module's
+ * own constant where the module also needs it), and beside it the table of
+ * flags (`coordinatorOptions`) that `vipnode coordinator` is built from.
  */
 import { z } from 'zod'
 import { isIP } from 'node:net'
 import { normaliseAddress } from './server/clientAddress.ts'
+import { DEFAULT_ADMIT_RETRIES, DEFAULT_MAX_BLOCK_LAG, DEFAULT_SLOW_START_SLOTS } from './services/assignments.ts'
+import { DEFAULT_UPDATE_INTERVAL_MS, MAX_HOSTS_PER_REQUEST } from '../protocol/index.ts'
+import { DEFAULT_LOG_LEVEL, LOG_LEVELS } from '../lib/logger.ts'
+import { defineOptions, duration, durationOrOff, flag, hostPort, integer, list, oneOf, positiveNumber, text, wei } from '../lib/cliOptions.ts'
 
 export const coordinatorConfigSchema = z
   .object({
@@ -17,7 +22,7 @@ export const coordinatorConfigSchema = z
     /** When set, agents on other chains are refused with WRONG_NETWORK. */
     chainId: z.number().int().positive().optional(),
     /** How often agents report; also the grace period before a vanished agent's assignments are released. */
-    updateIntervalMs: z.number().int().positive().default(30_000),
+    updateIntervalMs: z.number().int().positive().default(DEFAULT_UPDATE_INTERVAL_MS),
     /** How long an issued challenge stays valid, and how long a socket may stay unauthenticated. */
     challengeTtlMs: z.number().int().positive().default(30_000),
     /** Frames above this size get PAYLOAD_TOO_LARGE; frames above 4x are cut off by the socket. */
@@ -28,18 +33,18 @@ export const coordinatorConfigSchema = z
     /** How long a host has to acknowledge vipnode_admit. */
     admitTimeoutMs: z.number().int().positive().default(5_000),
     /** Further rounds of admissions on other hosts when some refuse or time out (0: ask once). */
-    admitRetries: z.number().int().min(0).max(5).default(1),
+    admitRetries: z.number().int().min(0).max(5).default(DEFAULT_ADMIT_RETRIES),
     /** Hosts more than this many blocks behind the pool's best head get no new clients, and lose theirs if it lasts. */
-    maxBlockLag: z.number().int().min(0).max(1_000_000).default(8),
+    maxBlockLag: z.number().int().min(0).max(1_000_000).default(DEFAULT_MAX_BLOCK_LAG),
     /**
      * A new pair must corroborate (both sides report each other) within this long, and a corroborated pair
      * again within 2.5 update intervals, or it is released as disputed. Default: three update intervals, at least 15 s.
      */
     connectGraceMs: z.number().int().positive().optional(),
     /** Slow start: the slots a host serving nobody yet is offered, growing by two per client it serves; 0 turns it off. */
-    slowStartSlots: z.number().int().min(0).max(1_000_000).default(2),
+    slowStartSlots: z.number().int().min(0).max(1_000_000).default(DEFAULT_SLOW_START_SLOTS),
     /** The most hosts one client may hold at a time (admissions in flight included). */
-    maxHostsPerClient: z.number().int().min(1).max(16).default(16),
+    maxHostsPerClient: z.number().int().min(1).max(MAX_HOSTS_PER_REQUEST).default(MAX_HOSTS_PER_REQUEST),
     /** Host region preferred for clients that declare none (and for GET /v1/bootstrap without ?region). */
     region: z.string().min(1).max(32).optional(),
     /**
@@ -118,7 +123,7 @@ export const coordinatorConfigSchema = z
     allowPrivateAddresses: z.boolean().default(false),
     /** Serve /metrics on this separate host:port only (and no longer on the public port). */
     metricsListen: z.object({ host: z.string(), port: z.number().int().min(0).max(65535) }).optional(),
-    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    logLevel: z.enum(LOG_LEVELS).default(DEFAULT_LOG_LEVEL),
     /**
      * The URLs agents dial this coordinator at; a login signed for any other origin is WRONG_ORIGIN. Unset: the
      * Host header each socket arrived with, which a reverse proxy may rewrite, so production pools set this.
@@ -140,3 +145,120 @@ export type CoordinatorConfig = z.output<typeof coordinatorConfigSchema>
 export type CoordinatorConfigInput = z.input<typeof coordinatorConfigSchema>
 
 export const defaultCoordinatorConfig: CoordinatorConfig = coordinatorConfigSchema.parse({})
+
+/**
+ * `vipnode coordinator`'s flags, one per key of the schema (each also read from
+ * VIPNODE_<FLAG>). Defaults come from the schema above; --help, --print-config
+ * and the README check are built from this table.
+ */
+export const coordinatorOptions = defineOptions(coordinatorConfigSchema, {
+  host: { flags: '--host <address>', description: 'interface to listen on', parser: text },
+  port: { flags: '--port <port>', description: 'TCP port to listen on (0 picks a free one)', parser: integer(0, 65535) },
+  db: { flags: '--db <file|url>', description: "SQLite database file (':memory:' for a throwaway pool), or a postgres:// URL", parser: text },
+  poolId: { flags: '--pool-id <id>', description: 'pool identity bound into every signature (default: generated once, kept in the database)', parser: text },
+  chainId: { flags: '--chain-id <id>', description: 'only accept nodes on this chain', parser: integer(1, Number.MAX_SAFE_INTEGER) },
+  updateIntervalMs: { flags: '--update-interval <duration>', description: 'how often agents report peers', parser: duration },
+  challengeTtlMs: { flags: '--challenge-ttl <duration>', description: 'how long a socket may take to authenticate', parser: duration },
+  maxFrameBytes: { flags: '--max-frame-bytes <n>', description: 'largest agent frame accepted', parser: integer(1024, 64 * 1024 * 1024) },
+  rateLimitPerSecond: { flags: '--rate-limit <perSecond>', description: 'frames per second allowed per socket', parser: positiveNumber },
+  rateLimitBurst: { flags: '--rate-burst <n>', description: 'burst of frames allowed per socket', parser: integer(1, 1_000_000) },
+  admitTimeoutMs: { flags: '--admit-timeout <duration>', description: 'how long a host has to acknowledge an admission', parser: duration },
+  admitRetries: { flags: '--admit-retries <n>', description: 'further rounds on other hosts when admissions fail (0: ask once)', parser: integer(0, 5) },
+  maxBlockLag: { flags: '--max-block-lag <blocks>', description: "hosts further behind the pool's best head get no new clients, and lose theirs if it lasts", parser: integer(0, 1_000_000) },
+  connectGraceMs: {
+    flags: '--connect-grace <duration>',
+    description: 'how long a new pair has to corroborate before it is released as disputed (default: 3 update intervals, at least 15s)',
+    parser: duration,
+  },
+  slowStartSlots: { flags: '--slow-start-slots <n>', description: 'slots offered to a host that serves nobody yet; two more per client it serves (0: off)', parser: integer(0, 1_000_000) },
+  maxHostsPerClient: { flags: '--max-hosts-per-client <n>', description: 'most hosts one client may hold at a time', parser: integer(1, MAX_HOSTS_PER_REQUEST) },
+  region: { flags: '--region <name>', description: 'host region preferred for clients that declare none', parser: text },
+  maxPendingSocketsPerAddress: {
+    flags: '--max-pending-per-address <n>',
+    description: 'agent sockets one address may hold open before authenticating (HTTP 429 beyond)',
+    parser: integer(1, 1_000_000),
+  },
+  maxPendingSockets: {
+    flags: '--max-pending-sockets <n>',
+    description: 'agent (and tracker) sockets waiting to authenticate, all addresses together (HTTP 503 beyond)',
+    parser: integer(1, 10_000_000),
+  },
+  maxAgentsPerAddress: {
+    flags: '--max-agents-per-address <n>',
+    description: 'authenticated agent (and tracker) sockets one address or IPv6 /64 may hold (login refused beyond)',
+    parser: integer(1, 10_000_000),
+  },
+  maxPreAuthFrameBytes: {
+    flags: '--max-preauth-frame-bytes <n>',
+    description: 'largest frame before vipnode_connect succeeds (the socket is closed with 1009 beyond)',
+    parser: integer(4096, 1024 * 1024),
+  },
+  trustProxy: {
+    flags: '--trust-proxy <addresses>',
+    description: 'reverse proxies (IP addresses, comma-separated) whose X-Forwarded-For and X-Forwarded-Proto are believed; per-address limits then count the forwarded client',
+    parser: list,
+  },
+  pingIntervalMs: { flags: '--ping-interval <duration>', description: 'WebSocket ping interval (half-open detection)', parser: duration },
+  relayTokenWindowMs: { flags: '--relay-token-window <duration>', description: 'rpc service: relay tokens live one to two windows', parser: duration },
+  priceWeiPerMinute: {
+    flags: '--price <amount>',
+    description: 'price per host-minute: wei, or 100 gwei, 0.001 ether (0: a free pool that serves everyone)',
+    parser: wei,
+  },
+  trialWei: { flags: '--trial <amount>', description: 'one-time credit for each new client node', parser: wei },
+  minBalanceWei: { flags: '--min-balance <amount>', description: 'paying clients below this are not served', parser: wei },
+  topupUrl: { flags: '--topup-url <url>', description: 'where clients top up; sent in low-balance notices with ?node=<id>', parser: text },
+  epochMs: { flags: '--epoch <duration>', description: 'settlement period', parser: duration },
+  feeBps: { flags: '--fee-bps <n>', description: 'pool fee in basis points of revenue', parser: integer(0, 10_000) },
+  feeAddress: { flags: '--fee-address <0x…>', description: 'receives the pool fee (required when --fee-bps > 0)', parser: text },
+  chainRpc: { flags: '--chain-rpc <url>', description: 'settle on chain: JSON-RPC URL of the chain with the payout contract', parser: text },
+  contract: { flags: '--contract <0x…>', description: 'the VipnodePool contract address', parser: text },
+  operatorKey: {
+    flags: '--operator-key <file>',
+    description: "the contract operator's JSON keystore (password from VIPNODE_OPERATOR_PASSWORD or --operator-password-file)",
+    parser: text,
+  },
+  operatorPasswordFile: { flags: '--operator-password-file <file>', description: 'file holding the keystore password', parser: text },
+  confirmations: { flags: '--confirmations <n>', description: 'blocks before a deposit is credited', parser: integer(0, 1_000) },
+  chainPollMs: { flags: '--chain-poll <duration>', description: 'how often to read deposits and post roots', parser: duration },
+  ethstatsSecret: {
+    flags: '--ethstats-secret <secret>',
+    description: 'shared secret for nodes reporting with --ethstats name:secret@host:port (tracker at /api)',
+    parser: text,
+    secret: true,
+  },
+  ethstatsSecretsFile: {
+    flags: '--ethstats-secrets-file <file>',
+    description: 'per-node tracker secrets, name:secret per line (read at start and on SIGHUP); a listed name logs in only with its own secret',
+    parser: text,
+  },
+  adminToken: {
+    flags: '--admin-token <token>',
+    description: 'bearer token for the admin API (at least 16 characters; off without it). Visible in the process list: prefer --admin-token-file',
+    parser: text,
+    secret: true,
+  },
+  adminTokenFile: { flags: '--admin-token-file <file>', description: 'file whose first line is the admin token', parser: text },
+  trialBudgetPerEpochWei: {
+    flags: '--trial-budget-per-epoch <amount>',
+    description: 'most trial credit granted per epoch, out of the budget funded with vipnode credit --trial-budget (required with --trial and --chain-rpc)',
+    parser: wei,
+  },
+  reportRetentionMs: {
+    flags: '--report-retention <duration|off>',
+    description: "how long report history, closed sessions and released assignments are kept (the dispute window); 0: only each node's latest report; off: for ever",
+    parser: durationOrOff,
+  },
+  allowPrivateAddresses: {
+    flags: '--allow-private-addresses',
+    description: 'development only: accept relay URLs and enodes on loopback, private or link-local addresses, and plain http relay URLs (refused otherwise)',
+    parser: flag,
+  },
+  metricsListen: { flags: '--metrics-listen <host:port>', description: 'serve /metrics only on this separate address (no longer on the public port)', parser: hostPort() },
+  logLevel: { flags: '--log-level <level>', description: LOG_LEVELS.join('|'), parser: oneOf(LOG_LEVELS) },
+  publicUrls: {
+    flags: '--public-url <url...>',
+    description: 'the URL(s) agents dial this pool at, repeatable or comma-separated; logins signed for any other origin are refused (set it in production: behind a proxy the Host header may differ)',
+    parser: list,
+  },
+})

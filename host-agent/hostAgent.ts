@@ -24,11 +24,13 @@ import { probeCapabilities } from '../ethnode/capabilities.ts'
 import { connectNodeRpc } from '../ethnode/index.ts'
 import { RelayTokenBook } from './relay/tokenBook.ts'
 import { startRelayServer, type RelayServer } from './relay/relayServer.ts'
+import { relayRateLimit } from './relay/rateLimit.ts'
 import { NodeRpcError, type EthNode } from '../ethnode/index.ts'
 import { PoolConnection } from '../agent/poolConnection.ts'
 import type { NodeIdentity } from '../agent/nodeIdentity.ts'
 import { openAgentNode, poolTrustOptions, type AgentNodeConfig, type PoolTrustConfig } from '../agent/agentNode.ts'
 import { runReportLoop } from '../agent/reportLoop.ts'
+import { AGENT_NODE_TIMEOUT_MS } from '../agent/connectNode.ts'
 import { Ticker } from '../agent/ticker.ts'
 import type { Logger } from '../lib/logger.ts'
 
@@ -52,7 +54,7 @@ export interface HostRelayConfig {
   nodeHttpUrl: string
   /** The node's WebSocket JSON-RPC, for subscriptions; without it eth_subscribe is refused. */
   nodeWsUrl?: string
-  /** Relayed calls per second per client (burst: twice that). */
+  /** Relayed calls per second per client (burst: twice that). Default DEFAULT_RELAY_RATE_PER_SEC. */
   ratePerSec?: number
   /** Re-probe the node's methods every this many reports. */
   probeEveryReports?: number
@@ -87,7 +89,7 @@ export async function startHostAgent(config: HostAgentConfig, deps: { log: Logge
   let relayUrl: string | undefined
   let capabilities: string[] = []
   const probe = async (): Promise<string[]> => {
-    const rpc = connectNodeRpc(config.relay!.nodeHttpUrl, { timeoutMs: config.nodeTimeoutMs ?? 5_000 })
+    const rpc = connectNodeRpc(config.relay!.nodeHttpUrl, { timeoutMs: config.nodeTimeoutMs ?? AGENT_NODE_TIMEOUT_MS })
     try {
       const report = await probeCapabilities(rpc)
       if (report.missing.length > 0) log.warn('the node does not serve some methods light clients need: the pool will not send it rpc clients', { missing: report.missing })
@@ -104,7 +106,7 @@ export async function startHostAgent(config: HostAgentConfig, deps: { log: Logge
       nodeHttpUrl: config.relay.nodeHttpUrl,
       ...(config.relay.nodeWsUrl ? { nodeWsUrl: config.relay.nodeWsUrl } : {}),
       tokens,
-      ...(config.relay.ratePerSec ? { limits: { ratePerSec: config.relay.ratePerSec, burst: 2 * config.relay.ratePerSec } } : {}),
+      ...(config.relay.ratePerSec ? { limits: relayRateLimit(config.relay.ratePerSec) } : {}),
       logger: log.child({ module: 'relay' }),
     })
     relayUrl = config.relay.publicUrl ?? boundRelayUrl(relay.url)

@@ -1,14 +1,12 @@
 /**
  * Helpers for commander options: every flag is also read from VIPNODE_<FLAG>
  * (e.g. --update-interval -> VIPNODE_UPDATE_INTERVAL), and values are parsed
- * with a clear error instead of a stack trace.
+ * with a clear error instead of a stack trace. The long-running commands build
+ * their options from a table instead (lib/cliOptions.ts); these serve the
+ * one-shot commands.
  */
 import { Option, InvalidArgumentError } from 'commander'
-import { parseDuration, formatDuration } from './duration.ts'
-
-export function envName(flag: string): string {
-  return `VIPNODE_${flag.replace(/^--/, '').replace(/-/g, '_').toUpperCase()}`
-}
+import { duration, envName, integer, type ValueParser } from './cliOptions.ts'
 
 /** `--long-name <value>` with its environment variable attached. */
 export function opt(flags: string, description: string): Option {
@@ -17,31 +15,20 @@ export function opt(flags: string, description: string): Option {
   return new Option(flags, description).env(envName(long))
 }
 
-/** Turn a parser that throws into a commander argument parser with a readable error. */
-export function wrap<T>(parse: (text: string) => T): (text: string) => T {
+/**
+ * A commander argParser from one of lib/cliOptions.ts's parsers, so the one-shot commands read numbers and
+ * durations exactly as the long-running ones do (commander prefixes the flag to the message).
+ */
+export function argParser<T>(parser: ValueParser<T>): (text: string) => T {
   return (text) => {
     try {
-      return parse(text)
-    } catch (err) {
-      throw new InvalidArgumentError((err as Error).message)
+      return parser.parse(text)
+    } catch {
+      throw new InvalidArgumentError(`expected ${parser.expected}, got ${JSON.stringify(text)}`)
     }
   }
 }
 
-export const parseDurationArg = wrap(parseDuration)
+export const parseDurationArg = argParser(duration)
 
-export const parseIntArg = (min: number, max: number) =>
-  wrap((text: string) => {
-    if (!/^\d+$/.test(text.trim())) throw new Error(`"${text}" is not a whole number`)
-    const n = Number(text)
-    if (n < min || n > max) throw new Error(`${n} is out of range (${min}..${max})`)
-    return n
-  })
-
-export const parseNumberArg = wrap((text: string) => {
-  const n = Number(text)
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`"${text}" is not a positive number`)
-  return n
-})
-
-export const durationDefault = (ms: number) => [ms, formatDuration(ms)] as const
+export const parseIntArg = (min: number, max: number) => argParser(integer(min, max))

@@ -16,6 +16,8 @@ export interface Logger {
 }
 
 export type LogLevel = LevelWithSilent
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const satisfies readonly LogLevel[]
+export const DEFAULT_LOG_LEVEL: LogLevel = 'info'
 
 export interface LoggerOptions {
   level?: LogLevel
@@ -26,7 +28,7 @@ export interface LoggerOptions {
 export function createLogger(options: LoggerOptions = {}): Logger {
   const root = pino(
     {
-      level: options.level ?? 'info',
+      level: options.level ?? DEFAULT_LOG_LEVEL,
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },

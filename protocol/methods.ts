@@ -8,6 +8,10 @@ import { ipHostProblem, isNodeId, parseEnode, type NodeId } from './enode.ts'
 
 export const MAX_PEERS_PER_REPORT = 1024
 export const MAX_HOSTS_PER_REQUEST = 16
+/** Hosts a client asks for when it does not say: vipnode_requestHosts' count, GET /v1/bootstrap's, `vipnode client --hosts`. */
+export const DEFAULT_HOSTS_PER_CLIENT = 3
+/** How often agents report unless the pool says otherwise: the coordinator's --update-interval, and what an agent assumes until vipnode_connect answers. */
+export const DEFAULT_UPDATE_INTERVAL_MS = 30_000
 
 export const nodeIdSchema = z
   .string()
@@ -193,7 +197,7 @@ export const updateResultSchema = z.object({
 export type UpdateResult = z.infer<typeof updateResultSchema>
 
 export const requestHostsParamsSchema = z.object({
-  count: z.number().int().min(1).max(MAX_HOSTS_PER_REQUEST).default(3),
+  count: z.number().int().min(1).max(MAX_HOSTS_PER_REQUEST).default(DEFAULT_HOSTS_PER_CLIENT),
   kind: serviceKindSchema.default('peer'),
   /**
    * Assigned hosts the client gives up because they never served it (never

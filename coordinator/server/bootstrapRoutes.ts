@@ -14,12 +14,11 @@
  */
 import { addressKey } from './clientAddress.ts'
 import { Router, type Request } from 'express'
-import { MAX_HOSTS_PER_REQUEST, parseNodeId, type NodeId } from '../../protocol/index.ts'
+import { DEFAULT_HOSTS_PER_CLIENT, MAX_HOSTS_PER_REQUEST, parseNodeId, type NodeId } from '../../protocol/index.ts'
 import type { CoordinatorServices } from '../rpc/context.ts'
 import { AddressRateLimiter } from './rateLimiter.ts'
 
 export const BOOTSTRAP_PATH = '/v1/bootstrap'
-const DEFAULT_COUNT = 3
 /** Per IP: one request per second sustained, ten at once. Plenty for a node operator, little for a crawler. */
 const RATE_PER_SECOND = 1
 const RATE_BURST = 10
@@ -47,7 +46,7 @@ export function parseBootstrapQuery(query: Record<string, unknown>, poolChainId:
 
   const countText = one('count')
   if (countText === null) return bad('count must be given once')
-  const count = countText === undefined ? DEFAULT_COUNT : /^\d{1,3}$/.test(countText) ? Number(countText) : NaN
+  const count = countText === undefined ? DEFAULT_HOSTS_PER_CLIENT : /^\d{1,3}$/.test(countText) ? Number(countText) : NaN
   if (!Number.isInteger(count) || count < 1 || count > MAX_HOSTS_PER_REQUEST) return bad(`count must be a whole number from 1 to ${MAX_HOSTS_PER_REQUEST}`)
 
   const networkText = one('network')

@@ -8,7 +8,10 @@ import { silentLogger } from '../../lib/logger.ts'
 import { openSqliteStore } from '../store/sqlite/sqliteStore.ts'
 import { node } from '../store/store.suite.ts'
 import { HistoryPruner } from './historyPruner.ts'
-import { parseRetentionArg } from '../command.ts'
+import { durationOrOff } from '../../lib/cliOptions.ts'
+
+// --report-retention's parser (the coordinator's option table).
+const parseRetentionArg = (text: string) => durationOrOff.parse(text)
 
 const tmpFile = () => join(mkdtempSync(join(tmpdir(), 'vipnode-prune-')), 'pool.db')
 

@@ -37,6 +37,7 @@ import { RelayErrorCode, WS_CLOSE_NODE_LOST, WS_CLOSE_TOKEN_INVALID } from '../.
 import { createRelayPolicy, type RelayPolicy, type RelayTransport } from './relayPolicy.ts'
 import { alignReplies, callFrame, replyWithId, errorReply, INTERNAL_ERROR, INVALID_REQUEST, parseBody, type RpcCall, type RpcReply } from '../../agent/relay/rpcFrames.ts'
 import { KeyedRateLimiter } from '../../lib/rateLimit.ts'
+import { DEFAULT_RATE_LIMIT } from './rateLimit.ts'
 import { readBody } from '../../agent/relay/httpBody.ts'
 import { hashRelayToken, type RelayTokenBook } from './tokenBook.ts'
 
@@ -66,8 +67,7 @@ export const DEFAULT_RELAY_LIMITS: RelayLimits = {
   maxBodyBytes: 1 << 20,
   maxBatch: 100,
   requestTimeoutMs: 10_000,
-  ratePerSec: 50,
-  burst: 100,
+  ...DEFAULT_RATE_LIMIT,
   maxSessionsPerClient: 8,
   maxSubscriptionsPerSession: 64,
   sweepMs: 1_000,

@@ -36,7 +36,7 @@ describe('vipnode CLI', () => {
 
   test('error: a malformed duration is refused with a readable message', async () => {
     const err = await vipnode(['coordinator', '--update-interval', '5 minutes']).catch((e: { code: number; stderr: string }) => e)
-    expect(err).toMatchObject({ code: 1, stderr: expect.stringContaining('write it like 500ms, 5s, 2m') })
+    expect(err).toMatchObject({ code: 1, stderr: expect.stringContaining('vipnode: --update-interval: expected a duration like 500ms, 5s, 2m') })
   })
 
   test('default: the coordinator starts from env, serves /healthz, and exits cleanly on SIGTERM', async () => {

@@ -1,0 +1,63 @@
+/**
+ * `vipnode host`'s configuration: one zod schema (the agent settings shared
+ * with `vipnode client` spread in from agent/agentOptions.ts) and beside it the
+ * table of flags the command is built from. host-agent/command.ts maps the
+ * result onto HostAgentConfig.
+ */
+import { z } from 'zod'
+import { agentConfigShape, agentOptionTable } from '../agent/agentOptions.ts'
+import { defineOptions, hostPort, integer, oneOf, text } from '../lib/cliOptions.ts'
+import { DEFAULT_RELAY_RATE_PER_SEC } from './relay/rateLimit.ts'
+
+export const SERVICE_KINDS = ['peer', 'rpc'] as const
+/** Slots a host offers the pool unless it says (the pool may offer fewer: slow start). */
+export const DEFAULT_HOST_CAPACITY = 10
+/** The relay's default listen address: all interfaces, the port after a node's usual 8545. */
+export const DEFAULT_RELAY_LISTEN = { host: '0.0.0.0', port: 8546 }
+
+export const hostConfigSchema = z
+  .object({
+    /** The coordinator base URL, http(s):// or ws(s)://. */
+    coordinator: z.string().min(1),
+    payout: z
+      .string()
+      .regex(/^0x[0-9a-fA-F]{40}$/, { message: 'must be a 0x-prefixed 20-byte address' })
+      .optional(),
+    capacity: z.number().int().min(1).max(10_000).default(DEFAULT_HOST_CAPACITY),
+    publicEnode: z.string().min(1).optional(),
+    region: z.string().min(1).optional(),
+    service: z.enum(SERVICE_KINDS).default('peer'),
+    /** rpc service: the relay's listen address, the URL clients reach it at, the node's endpoints it relays to, the rate per client. */
+    relayListen: z.object({ host: z.string(), port: z.number().int().min(0).max(65535) }).default(DEFAULT_RELAY_LISTEN),
+    relayUrl: z.string().min(1).optional(),
+    relayNodeHttp: z.string().min(1).optional(),
+    relayNodeWs: z.string().min(1).optional(),
+    relayRate: z.number().int().min(1).max(100_000).default(DEFAULT_RELAY_RATE_PER_SEC),
+    ...agentConfigShape,
+  })
+  .strict()
+
+export type HostCliConfig = z.output<typeof hostConfigSchema>
+
+export const hostOptions = defineOptions(hostConfigSchema, {
+  coordinator: { flags: '--coordinator <url>', description: 'the coordinator base URL (http(s):// or ws(s)://) (required)', parser: text },
+  payout: { flags: '--payout <address>', description: 'the 0x address that receives earnings', parser: text },
+  capacity: { flags: '--capacity <n>', description: 'how many pool clients this node serves at most', parser: integer(1, 10_000) },
+  publicEnode: { flags: '--public-enode <enode>', description: "the enode clients should dial (behind NAT); must carry this node's ID", parser: text },
+  region: { flags: '--region <name>', description: 'a region label for clients that prefer nearby hosts', parser: text },
+  service: {
+    flags: '--service <kind>',
+    description: 'peer: clients peer with the node over devp2p; rpc: light clients use its JSON-RPC through a relay',
+    parser: oneOf(SERVICE_KINDS),
+  },
+  relayListen: { flags: '--relay-listen <host:port>', description: 'rpc: where the relay listens', parser: hostPort('0.0.0.0') },
+  relayUrl: {
+    flags: '--relay-url <url>',
+    description: 'rpc: the URL clients reach the relay at (default: http://<listen address>:<bound port>, 127.0.0.1 for 0.0.0.0: set it for remote clients)',
+    parser: text,
+  },
+  relayNodeHttp: { flags: '--relay-node-http <url>', description: "rpc: the node's HTTP JSON-RPC to relay to (default: --node-rpc when it is http)", parser: text },
+  relayNodeWs: { flags: '--relay-node-ws <url>', description: "rpc: the node's WebSocket JSON-RPC, for subscriptions (default: --node-rpc when it is ws)", parser: text },
+  relayRate: { flags: '--relay-rate <n>', description: 'rpc: relayed calls per second per client', parser: integer(1, 100_000) },
+  ...agentOptionTable,
+})
