@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
 import { generateNodeKey, nodeIdOf, type NodeId } from '../../protocol/index.ts'
 import { spawnTs, spawnVipnode, type Proc } from '../harness/processes.ts'
-import { eventually } from '../harness/agents.ts'
+import { waitFor } from '../harness/waitFor.ts'
 import { HELIOS_START, postRpc, rpcCall } from '../harness/jsonRpcClient.ts'
 
 const INTERVAL_MS = 300
@@ -214,7 +214,7 @@ beforeAll(async () => {
   nodes = up.map((x) => x.node)
   hosts = up.map((x) => x.host)
   // A shim that asked before both hosts were up asks again after an interval.
-  await eventually(() => shim.logs.filter((l) => l.msg === 'relaying through host').length >= 2, 'both rpc hosts assigned to the shim', 15_000)
+  await waitFor(() => shim.logs.filter((l) => l.msg === 'relaying through host').length >= 2, 'both rpc hosts assigned to the shim', { timeoutMs: 15_000 })
   console.log(`6 processes up and the shim has 2 rpc hosts in ${Date.now() - started} ms`)
 }, 40_000)
 
@@ -292,7 +292,7 @@ describe('rpc service across processes', () => {
     expect(served.filter(Boolean)).toHaveLength(1)
     killed = hosts[served.indexOf(true)]!
     survivor = hosts[served.indexOf(false)]!
-    await eventually(async () => (await nodeSubscriptions(killed!.node)) === 1, 'the subscription reached the node in use')
+    await waitFor(async () => (await nodeSubscriptions(killed!.node)) === 1, 'the subscription reached the node in use')
     expect(await nodeSubscriptions(survivor.node)).toBe(0)
 
     // A light client polling without pause (Helios: the head, the block and a proof at it every block), so
@@ -326,7 +326,7 @@ describe('rpc service across processes', () => {
     while (head < START_HEAD + 4 || ((await serviceMs(killed)) < INTERVAL_MS && Date.now() - servingSince < 10_000)) await nextBlock()
     expect(await serviceMs(killed), 'the host in use is metered while it serves').toBeGreaterThanOrEqual(INTERVAL_MS)
     const lastBeforeKill = head
-    await eventually(() => client.notifications.at(-1)?.number === lastBeforeKill, 'newHeads before the kill')
+    await waitFor(() => client.notifications.at(-1)?.number === lastBeforeKill, 'newHeads before the kill')
 
     const proofsOnSurvivor = async () => (await nodeCalls(survivor!.node)).filter((m) => m === 'eth_getProof').length
     const survivorProofsBefore = await proofsOnSurvivor()
@@ -348,7 +348,7 @@ describe('rpc service across processes', () => {
     await poller
     expect(errors).toEqual([])
     expect(resumedAt, 'notifications resumed after the kill').toBeDefined()
-    await eventually(() => client.notifications.at(-1)?.number === head, 'the latest block notified')
+    await waitFor(() => client.notifications.at(-1)?.number === head, 'the latest block notified')
     console.log(`host killed -> newHeads resumed at block ${resumedAt} (${resumedAt! - lastBeforeKill - 1} block(s) produced during the move were not delivered)`)
 
     const numbers = client.notifications.map((n) => n.number)
