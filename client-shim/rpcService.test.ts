@@ -84,11 +84,16 @@ describe('rpc service', () => {
 
     // A light client polls the head (Helios: every block). Both sides report that traffic, so the pair accrues service.
     const metered = async () => (await c.services.store.usage()).find((u) => u.hostId === other.agent.identity.nodeId && u.clientId === shim.nodeId)?.serviceMs ?? 0
-    const deadline = Date.now() + 10_000
-    while ((await metered()) < 300 && Date.now() < deadline) {
-      expect((await post(shim.proxy.url, call('eth_blockNumber'))).json.error).toBeUndefined()
-      await new Promise((r) => setTimeout(r, 40))
-    }
+    const replies: Awaited<ReturnType<typeof post>>['json'][] = []
+    await waitFor(
+      async () => {
+        replies.push((await post(shim.proxy.url, call('eth_blockNumber'))).json)
+        return (await metered()) >= 300
+      },
+      'the pair to be metered',
+      { timeoutMs: 10_000, intervalMs: 40 },
+    )
+    for (const json of replies) expect(json.error).toBeUndefined()
     expect(await metered()).toBeGreaterThanOrEqual(300)
     // The dead host served nothing after it died, so it accrued nothing more (at most the 2-interval cap before).
     const deadHostMs = (await c.services.store.usage()).find((u) => u.hostId === used.agent.identity.nodeId)?.serviceMs ?? 0

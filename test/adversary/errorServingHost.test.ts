@@ -118,12 +118,18 @@ describe('adversary: error-serving rpc host (attack 9)', () => {
 
     // Served by the honest host from now on, until its service is metered (the bound below is not vacuous).
     const usage = async (host: NodeId) => (await c.services.store.usage()).find((u) => u.hostId === host && u.clientId === shim.nodeId)
-    const deadline = Date.now() + 10_000
-    while (((await usage(honest.agent.identity.nodeId))?.serviceMs ?? 0) < 2 * INTERVAL_MS && Date.now() < deadline) {
-      const { json } = await postRpc(shim.proxy.url, rpcCall('eth_blockNumber'))
+    const replies: Awaited<ReturnType<typeof postRpc>>['json'][] = []
+    await waitFor(
+      async () => {
+        replies.push((await postRpc(shim.proxy.url, rpcCall('eth_blockNumber'))).json)
+        return ((await usage(honest.agent.identity.nodeId))?.serviceMs ?? 0) >= 2 * INTERVAL_MS
+      },
+      'the honest host to be metered for two intervals',
+      { timeoutMs: 10_000, intervalMs: 40 },
+    )
+    for (const json of replies) {
       expect(json.error).toBeUndefined()
       expect(json.result).toBe(`0x${HEAD.toString(16)}`)
-      await new Promise((r) => setTimeout(r, 40))
     }
     const honestUsage = await usage(honest.agent.identity.nodeId)
     expect(honestUsage?.serviceMs).toBeGreaterThanOrEqual(2 * INTERVAL_MS)

@@ -11,7 +11,7 @@ import { test, expect, afterEach } from 'vitest'
 import { testCoordinator } from '../harness/coordinator.ts'
 import { testAgent, type TestAgent } from '../harness/agents.ts'
 import { waitFor } from '../harness/waitFor.ts'
-import { ScriptedReporter } from '../../coordinator/tracker/testReporter.ts'
+import { ScriptedReporter } from '../harness/trackerReporter.ts'
 import { READY_FRAME } from '../../coordinator/tracker/frames.ts'
 
 const HASH = `0x${'12'.repeat(32)}`
