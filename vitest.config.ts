@@ -3,9 +3,9 @@ import { defineConfig } from 'vitest/config'
 /**
  * Two projects; `npm test` runs both, `npm run test:unit` / `npm run test:e2e` one.
  * - e2e: tests that spawn processes (bin/vipnode.js, the fake node, ethereumjs,
- *   promtool), drive chromium, or play an attack, a fault or a fuzz campaign
- *   for seconds: the scenario folders under test/ and the browser and promtool
- *   tests beside the dashboard and join page.
+ *   promtool), drive chromium, or run for seconds (an attack, a fault or a fuzz
+ *   campaign, the contract's EVM suite): the scenario folders under test/ and
+ *   the files listed below that sit beside the code.
  * - unit: everything else, in-process and fast: the tests beside the code and
  *   test/architecture.test.ts.
  * A new test beside the code is a unit test unless it is listed here.
@@ -40,7 +40,7 @@ export default defineConfig({
       // still cleans up after itself; nothing in these tests mocks modules or globals. Two workers
       // (vitest's default here is cores − 1 = 1) so that one file's timers overlap another's work.
       { extends: true, test: { name: 'unit', include: ['**/*.test.ts'], exclude: E2E, isolate: false, maxWorkers: 2, sequence: { groupOrder: 0 } } },
-      // e2e: after unit, as before one file at a time, each in a fresh process.
+      // e2e: after unit, each file in a fresh process, vitest's default worker count (1 on 2 cores), as before.
       { extends: true, test: { name: 'e2e', include: E2E, sequence: { groupOrder: 1 } } },
     ],
   },
