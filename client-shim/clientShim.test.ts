@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startFakeNode } from '../test/fakenode/fakeNode.ts'
 import { testCoordinator } from '../test/harness/coordinator.ts'
-import { eventually, recordingLogger, testAgent } from '../test/harness/agents.ts'
+import { recordingLogger, testAgent } from '../test/harness/agents.ts'
+import { waitFor } from '../test/harness/waitFor.ts'
 import { identity } from '../test/harness/rawAgent.ts'
 import { startClientShim } from './clientShim.ts'
 
@@ -27,18 +28,18 @@ test('default: asks for hosts, dials them, shows notices, and replaces a host th
   const shim = await startClientShim({ bootstrap: c.url, nodeRpc: node.url, nodekey: keyFile, hosts: 1, updateIntervalMs: 100 }, { log })
   cleanup.push(() => shim.close())
 
-  await eventually(() => node.calls.some((x) => x.method === 'admin_addPeer' && JSON.stringify(x.params).includes(hostA.id.nodeId)), 'dial host A')
+  await waitFor(() => node.calls.some((x) => x.method === 'admin_addPeer' && JSON.stringify(x.params).includes(hostA.id.nodeId)), 'dial host A')
   expect(log.lines.some((l) => l.message.startsWith('*** POOL: welcome to vipnode pool test-pool'))).toBe(true)
 
   c.services.sessions.get(node.nodeId)!.notify('vipnode_notice', { level: 'warn', code: 'low-balance', message: 'balance low', url: 'https://pool.example/join' })
-  await eventually(() => log.lines.find((l) => l.level === 'warn' && l.message === '*** POOL NOTICE: balance low -> https://pool.example/join ***'), 'notice shown')
+  await waitFor(() => log.lines.find((l) => l.level === 'warn' && l.message === '*** POOL NOTICE: balance low -> https://pool.example/join ***'), 'notice shown')
 
   // Host A vanishes; host B is online: the shim drops A and dials B.
   const hostB = await testAgent(c.url, { role: 'host' }, {}, identity(30302))
   cleanup.push(() => hostB.close())
   await hostA.close()
-  await eventually(() => node.calls.some((x) => x.method === 'admin_addPeer' && JSON.stringify(x.params).includes(hostB.id.nodeId)), 'dial host B')
+  await waitFor(() => node.calls.some((x) => x.method === 'admin_addPeer' && JSON.stringify(x.params).includes(hostB.id.nodeId)), 'dial host B')
   expect(node.calls.some((x) => x.method === 'admin_removePeer' && JSON.stringify(x.params).includes(hostA.id.nodeId))).toBe(true)
   // The node records admin_addPeer when the call arrives; the shim records the host when the reply comes back.
-  await eventually(() => shim.hosts.size === 1 && shim.hosts.has(hostB.id.nodeId), 'the shim to hold host B only')
+  await waitFor(() => shim.hosts.size === 1 && shim.hosts.has(hostB.id.nodeId), 'the shim to hold host B only')
 })

@@ -7,7 +7,7 @@ import { describe, test, expect } from 'vitest'
 import { startFakeNode, type FakeNode } from '../test/fakenode/fakeNode.ts'
 import { createFakeNetwork } from '../test/fakenode/fakeNetwork.ts'
 import { testCoordinator } from '../test/harness/coordinator.ts'
-import { eventually } from '../test/harness/agents.ts'
+import { waitFor } from '../test/harness/waitFor.ts'
 import { generateNodeKey } from '../protocol/index.ts'
 import { silentLogger } from '../lib/logger.ts'
 import { startHostAgent, type RunningHostAgent } from '../host-agent/hostAgent.ts'
@@ -49,7 +49,7 @@ describe('rpc service', () => {
 
     const shim = await startRpcClientShim({ bootstrap: c.url, nodekey: keyFile(generateNodeKey()), chainId: 1337, hosts: 2, listenHost: '127.0.0.1', listenPort: 0, updateIntervalMs: 100 }, { log: silentLogger })
     cleanup.push(() => shim.close())
-    await eventually(() => shim.proxy.targets().length === 2, 'two rpc hosts assigned')
+    await waitFor(() => shim.proxy.targets().length === 2, 'two rpc hosts assigned')
 
     // The Helios start sequence, one by one and as a batch: the node's own answers come back.
     for (const req of HELIOS_START) {
@@ -73,7 +73,7 @@ describe('rpc service', () => {
     expect(forged.status).toBe(401)
 
     // Kill the host in use: the next requests go to the other one without an error.
-    const used = (await eventually(() => [a, b].find((h) => h.node.rpcCalls.some((x) => x.method === 'eth_getProof')), 'a host served the proof'))!
+    const used = (await waitFor(() => [a, b].find((h) => h.node.rpcCalls.some((x) => x.method === 'eth_getProof')), 'a host served the proof'))!
     const other = used === a ? b : a
     await used.agent.relay!.close()
     for (const req of HELIOS_START) {
@@ -84,11 +84,16 @@ describe('rpc service', () => {
 
     // A light client polls the head (Helios: every block). Both sides report that traffic, so the pair accrues service.
     const metered = async () => (await c.services.store.usage()).find((u) => u.hostId === other.agent.identity.nodeId && u.clientId === shim.nodeId)?.serviceMs ?? 0
-    const deadline = Date.now() + 10_000
-    while ((await metered()) < 300 && Date.now() < deadline) {
-      expect((await post(shim.proxy.url, call('eth_blockNumber'))).json.error).toBeUndefined()
-      await new Promise((r) => setTimeout(r, 40))
-    }
+    const replies: Awaited<ReturnType<typeof post>>['json'][] = []
+    await waitFor(
+      async () => {
+        replies.push((await post(shim.proxy.url, call('eth_blockNumber'))).json)
+        return (await metered()) >= 300
+      },
+      'the pair to be metered',
+      { timeoutMs: 10_000, intervalMs: 40 },
+    )
+    for (const json of replies) expect(json.error).toBeUndefined()
     expect(await metered()).toBeGreaterThanOrEqual(300)
     // The dead host served nothing after it died, so it accrued nothing more (at most the 2-interval cap before).
     const deadHostMs = (await c.services.store.usage()).find((u) => u.hostId === used.agent.identity.nodeId)?.serviceMs ?? 0
@@ -109,9 +114,9 @@ describe('rpc service: addresses chosen by the other side (shim side)', () => {
     cleanup.push(() => shim.close())
     let reports = 0
     shim.onReport(() => reports++)
-    await eventually(() => c.services.assignments.hostsOf(shim.nodeId).includes(a.agent.identity.nodeId), 'the pool assigns the loopback host')
+    await waitFor(() => c.services.assignments.hostsOf(shim.nodeId).includes(a.agent.identity.nodeId), 'the pool assigns the loopback host')
     const seen = reports
-    await eventually(() => reports >= seen + 3, 'three more reports with the grant')
+    await waitFor(() => reports >= seen + 3, 'three more reports with the grant')
     expect(shim.proxy.targets()).toEqual([])
     const proofsBefore = a.node.calls.filter((x) => x.method === 'eth_getProof').length
     const { json } = await post(shim.proxy.url, call('eth_getProof', ['0x0000000000000000000000000000000000000000', [], 'latest']))

@@ -2,7 +2,8 @@
 import { describe, test, expect, afterEach } from 'vitest'
 import { ErrorCode, RpcError } from '../protocol/index.ts'
 import { testCoordinator, tempDb } from '../test/harness/coordinator.ts'
-import { testAgent, eventually, type TestAgent } from '../test/harness/agents.ts'
+import { testAgent, type TestAgent } from '../test/harness/agents.ts'
+import { waitFor } from '../test/harness/waitFor.ts'
 import type { RunningCoordinator } from './coordinator.ts'
 
 const HASH = `0x${'12'.repeat(32)}`
@@ -85,7 +86,7 @@ describe('assignment', () => {
     const clients = await Promise.all(Array.from({ length: 12 }, () => agent(c, { role: 'client' })))
     const pending = clients.map((cl) => cl.conn.call('vipnode_requestHosts', { count: 2 }).then((r) => r.hosts.length, () => 0))
     // Every request is in by the time all four hosts have been asked to admit up to their capacity.
-    await eventually(() => hosts.every((h, i) => h.calls.filter((x) => x.method === 'vipnode_admit').length === i + 1), 'hosts asked up to capacity')
+    await waitFor(() => hosts.every((h, i) => h.calls.filter((x) => x.method === 'vipnode_admit').length === i + 1), 'hosts asked up to capacity')
     release()
     const got = await Promise.all(pending)
     expect(got.reduce((a, b) => a + b, 0)).toBe(10)
@@ -128,7 +129,7 @@ describe('assignment', () => {
     const client = await agent(c, { role: 'client' })
     await client.conn.call('vipnode_requestHosts', { count: 1 })
     await client.close()
-    await eventually(async () => (await c.services.store.activeAssignments()).length === 0, 'client-gone release')
+    await waitFor(async () => (await c.services.store.activeAssignments()).length === 0, 'client-gone release')
     // Equal load ratios (0): without stickiness the host with more free slots would win every time.
     await agent(c, { role: 'host', capacity: 5 })
     const back = await agent(c, { role: 'client' }, {}, client.id)
@@ -207,12 +208,12 @@ describe('lagging hosts', () => {
       for (const [a, n] of [[slow, 991], [fast, 1_000], [fast2, 1_000]] as const) void report(a, n).catch(() => undefined)
     }, 100)
     try {
-      await eventually(() => slow.calls.some((x) => x.method === 'vipnode_evict'), 'evict for lag')
+      await waitFor(() => slow.calls.some((x) => x.method === 'vipnode_evict'), 'evict for lag')
     } finally {
       clearInterval(keepReporting)
     }
     expect(slow.calls.find((x) => x.method === 'vipnode_evict')?.params).toEqual({ nodeId: client.id.nodeId, reason: 'host-lagging' })
-    await eventually(() => client.calls.some((x) => x.method === 'vipnode_notice'), 'notice')
+    await waitFor(() => client.calls.some((x) => x.method === 'vipnode_notice'), 'notice')
     expect(client.calls.find((x) => x.method === 'vipnode_notice')?.params).toMatchObject({ code: 'host-gone', message: expect.stringContaining('fell behind') })
     expect(c.services.assignments.hostsOf(client.id.nodeId)).toEqual([])
     expect((await c.services.store.activeAssignments({ hostId: slow.id.nodeId })).length).toBe(0)
@@ -246,7 +247,7 @@ describe('agents that go away', () => {
     const client = await agent(c, { role: 'client' })
     await client.conn.call('vipnode_requestHosts', { count: 1 })
     await host.close()
-    await eventually(async () => (await c.services.store.activeAssignments()).length === 0, 'release')
+    await waitFor(async () => (await c.services.store.activeAssignments()).length === 0, 'release')
     const r = await client.conn.call('vipnode_update', { peers: [], block: { number: 1, hash: HASH } })
     expect(r.peers).toEqual([])
   })
@@ -257,7 +258,7 @@ describe('agents that go away', () => {
     const client = await agent(c, { role: 'client' })
     await client.conn.call('vipnode_requestHosts', { count: 1 })
     await client.close()
-    await eventually(() => host.calls.some((x) => x.method === 'vipnode_evict'), 'evict')
+    await waitFor(() => host.calls.some((x) => x.method === 'vipnode_evict'), 'evict')
     expect(host.calls.at(-1)).toEqual({ method: 'vipnode_evict', params: { nodeId: client.id.nodeId, reason: 'client-gone' } })
   })
 
@@ -269,7 +270,7 @@ describe('agents that go away', () => {
     await client.conn.call('vipnode_requestHosts', { count: 1 })
     const port = first.port
     await first.close()
-    await eventually(() => !host.conn.current && !client.conn.current, 'agents see the restart')
+    await waitFor(() => !host.conn.current && !client.conn.current, 'agents see the restart')
 
     const second = await start({ db, port, poolId: undefined as unknown as string, updateIntervalMs: 60_000 })
     expect(second.poolId).toBe(first.poolId)

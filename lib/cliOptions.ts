@@ -21,7 +21,7 @@ import type { z } from 'zod'
 import { formatDuration, parseDuration } from './duration.ts'
 import { parseHostPort } from './hostPort.ts'
 // A leaf module (no imports): amounts are parsed the same way on the command line and in the admin commands.
-import { parseAmount } from '../protocol/amount.ts'
+import { parseAmount } from './amount.ts'
 
 /** How the text of one flag (or of its environment variable) becomes a value. */
 export interface ValueParser<T> {

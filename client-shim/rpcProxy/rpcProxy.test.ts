@@ -9,7 +9,7 @@ import { startRelayServer, type RelayServer } from '../../host-agent/relay/relay
 import { RelayTokenBook } from '../../host-agent/relay/tokenBook.ts'
 import { createFakeNetwork } from '../../test/fakenode/fakeNetwork.ts'
 import { startFakeNode, type FakeNode } from '../../test/fakenode/fakeNode.ts'
-import { waitFor } from '../../test/fakenode/waitFor.ts'
+import { waitFor } from '../../test/harness/waitFor.ts'
 import { startRpcProxy, type RpcProxy, type RpcProxyOptions, type RpcTarget } from './rpcProxy.ts'
 import { postRpc, rpcCall, wsRpcClient } from '../../test/harness/jsonRpcClient.ts'
 

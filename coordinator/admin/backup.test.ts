@@ -13,7 +13,9 @@ afterEach(async () => {
 
 test('behavior: a backup taken while the coordinator writes reports opens, keeps the latest reports and passes the audit', async () => {
   const db = tempDb()
-  const c = await testCoordinator({ db, updateIntervalMs: 1_000 })
+  // No per-socket rate limit: the writer below reports as fast as it is answered, and a RATE_LIMITED error
+  // (id null) would leave it waiting for a reply that never comes once the backup outlasts the burst.
+  const c = await testCoordinator({ db, updateIntervalMs: 1_000, rateLimitPerSecond: 1_000_000, rateLimitBurst: 1_000_000 })
   cleanup.push(() => c.close())
   const host = await poolAgent(c, { role: 'host' })
   const client = await poolAgent(c, { role: 'client' })

@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { manualClock } from '../../lib/clock.ts'
 import { testCoordinator } from '../../test/harness/coordinator.ts'
-import { testAgent, eventually, type TestAgent } from '../../test/harness/agents.ts'
+import { testAgent, type TestAgent } from '../../test/harness/agents.ts'
+import { waitFor } from '../../test/harness/waitFor.ts'
 import type { RunningCoordinator } from '../coordinator.ts'
 import { dashboardHubOf } from './routes.ts'
 import type { CoordinatorConfigInput } from '../config.ts'
@@ -85,7 +86,7 @@ async function scenario() {
   for (const cl of clients) await cl.conn.call('vipnode_requestHosts', { count: 1 })
   // The chart's history: wait for the hub to record the change before the clock moves on.
   const sampled = (hosts: number, clients: number) =>
-    eventually(() => {
+    waitFor(() => {
       const last = dashboardHubOf(c.services)?.samples.last()
       return last?.hosts === hosts && last.clients === clients
     }, `a sample of ${hosts} hosts and ${clients} clients`)
@@ -124,7 +125,7 @@ async function scenario() {
   await serveSteps(7, all())
   await settle()
   await hostD.close()
-  await eventually(() => !c.services.sessions.isOnline(hostD.id.nodeId), 'host D offline')
+  await waitFor(() => !c.services.sessions.isOnline(hostD.id.nodeId), 'host D offline')
   await sampled(3, 5)
   // D's clients keep it assigned (the release sweep runs on real time) but no longer report it: D earns nothing more.
   await serveSteps(9, all().filter((x) => x !== hostD))

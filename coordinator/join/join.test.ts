@@ -18,7 +18,8 @@ import { vipnodePoolAt } from '../../contracts/artifacts.ts'
 import { depositAccountOf } from '../../contracts/depositAccount.ts'
 import { manualClock } from '../../lib/clock.ts'
 import { testCoordinator } from '../../test/harness/coordinator.ts'
-import { testAgent, eventually, type TestAgent } from '../../test/harness/agents.ts'
+import { testAgent, type TestAgent } from '../../test/harness/agents.ts'
+import { waitFor } from '../../test/harness/waitFor.ts'
 import { BrowserWallet, installWallet, type BrowserWalletOptions } from '../../test/harness/browserWallet.ts'
 import { topupLink } from '../services/metering.ts'
 import { deposit, postRefund, refundRequest } from '../../test/harness/attackers.ts'
@@ -136,7 +137,7 @@ function settledEntitlement() {
     const client = await agent({ role: 'client' })
     const depositor = new Wallet(chain.accounts[4]!.privateKey, rpc)
     await (await vipnodePoolAt(chain.contractAddress, depositor).getFunction('deposit')(depositAccountOf(client.id.nodeId), { value: parseEther('0.01') })).wait()
-    await eventually(async () => (await balanceOf(client.id.nodeId)) === parseEther('0.01'), 'the deposit credited', 15_000)
+    await waitFor(async () => (await balanceOf(client.id.nodeId)) === parseEther('0.01'), 'the deposit credited', { timeoutMs: 15_000 })
     const { hosts } = (await client.conn.call('vipnode_requestHosts', { count: 1 })) as { hosts: { nodeId: string }[] }
     expect(hosts.map((h) => h.nodeId)).toEqual([host.id.nodeId])
     for (let i = 0; i < 31; i++) {
@@ -299,7 +300,7 @@ describe('join page in a browser', () => {
     expect(await page.textContent('#deposit-state')).toContain('Deposit confirmed on chain')
     await shot(page, 'deposit-anonymous')
     await c.chain!.tick()
-    await eventually(async () => (await balanceOf(client.id.nodeId)) - before === parseEther('0.002'), 'the deposit credited', 15_000)
+    await waitFor(async () => (await balanceOf(client.id.nodeId)) - before === parseEther('0.002'), 'the deposit credited', { timeoutMs: 15_000 })
     expect(wallet!.requests.filter((r) => r.method === 'eth_sendTransaction')).toHaveLength(1)
     expect(nodeResponses.every((u) => !u.includes('auth='))).toBe(true)
     expect(errors).toEqual([])

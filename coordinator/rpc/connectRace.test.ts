@@ -9,7 +9,7 @@ import { ErrorCode } from '../../protocol/index.ts'
 import { testCoordinator } from '../../test/harness/coordinator.ts'
 import { scratchDatabases } from '../../test/harness/postgres.ts'
 import { closeAfterEach } from '../../test/harness/scratch.ts'
-import { eventually } from '../../test/harness/agents.ts'
+import { waitFor } from '../../test/harness/waitFor.ts'
 import { poolAgent } from '../../test/harness/attackers.ts'
 import { RawAgent, connectBody, identity, signedConnect } from '../../test/harness/rawAgent.ts'
 import { openPostgresStore } from '../store/postgres/postgresStore.ts'
@@ -61,9 +61,9 @@ for (const database of ['postgres', 'sqlite'] as const) {
     await reached
     agent.ws.terminate()
     // The coordinator has handled the close: no socket is waiting to authenticate any more.
-    await eventually(async () => (await metricValue(c, 'vipnode_agent_unauthenticated_sockets')) === 0, 'the close seen by the coordinator')
+    await waitFor(async () => (await metricValue(c, 'vipnode_agent_unauthenticated_sockets')) === 0, 'the close seen by the coordinator')
     release()
-    await eventually(async () => (await metricValue(c, 'vipnode_rpc_requests_total', { method: 'vipnode_connect', code: ErrorCode.CONNECTION_CLOSED })) === 1, 'the login refused')
+    await waitFor(async () => (await metricValue(c, 'vipnode_rpc_requests_total', { method: 'vipnode_connect', code: ErrorCode.CONNECTION_CLOSED })) === 1, 'the login refused')
 
     expect(c.services.sessions.get(hostId.nodeId)).toBeUndefined()
     expect(c.services.sessions.count('host')).toBe(0)

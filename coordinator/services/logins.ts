@@ -23,7 +23,6 @@ import {
 import type { z } from 'zod'
 import type { Clock } from '../../lib/clock.ts'
 import type { Logger } from '../../lib/logger.ts'
-import type { CoordinatorConfig } from '../config.ts'
 import type { CoordinatorMetrics } from '../metrics.ts'
 import type { LedgerStore, NodeStore, SessionStore } from '../store/store.ts'
 import { Accounts } from '../logic/accounts.ts'
@@ -41,8 +40,17 @@ export interface PendingAuth {
 
 export type LoginConnection = AgentConnection & { auth: PendingAuth }
 
+/** What a login is checked against (from the coordinator's config). */
+export interface LoginConfig {
+  /** The origins agents may sign logins for (--public-url); without it the Host header decides. */
+  publicUrls?: readonly string[] | undefined
+  chainId?: number | undefined
+  allowPrivateAddresses: boolean
+  trialWei: bigint
+}
+
 export interface LoginDeps {
-  config: CoordinatorConfig
+  config: LoginConfig
   poolId: string
   store: NodeStore & SessionStore & LedgerStore
   sessions: SessionRegistry

@@ -5,7 +5,8 @@ import { ErrorCode, type RpcError } from '../../protocol/index.ts'
 import { manualClock } from '../../lib/clock.ts'
 import { testCoordinator } from '../../test/harness/coordinator.ts'
 import { scratchDatabases } from '../../test/harness/postgres.ts'
-import { testAgent, eventually, type TestAgent } from '../../test/harness/agents.ts'
+import { testAgent, type TestAgent } from '../../test/harness/agents.ts'
+import { waitFor } from '../../test/harness/waitFor.ts'
 import type { RunningCoordinator } from '../coordinator.ts'
 import type { CoordinatorConfigInput } from '../config.ts'
 import { Accounts } from '../logic/accounts.ts'
@@ -89,8 +90,8 @@ for (const database of ['sqlite', 'postgres'] as const) {
         // Only the paid-for time is credited: 25 s.
         expect(await usageOf(c)).toBe(25_000)
         expect(await c.services.store.sumAll()).toBe(0n)
-        await eventually(() => host.calls.some((x) => x.method === 'vipnode_evict' && x.params.reason === 'insufficient-balance'), 'evict')
-        await eventually(() => client.calls.find((x) => x.method === 'vipnode_notice' && x.params.code === 'insufficient-balance'), 'notice')
+        await waitFor(() => host.calls.some((x) => x.method === 'vipnode_evict' && x.params.reason === 'insufficient-balance'), 'evict')
+        await waitFor(() => client.calls.find((x) => x.method === 'vipnode_notice' && x.params.code === 'insufficient-balance'), 'notice')
         const notice = client.calls.find((x) => x.method === 'vipnode_notice')!.params
         expect(notice.url).toBe(`https://pool.example/join?node=${client.id.nodeId}`)
         const err = await client.conn.call('vipnode_requestHosts', { count: 1 }).catch((e: RpcError) => e)

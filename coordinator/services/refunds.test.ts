@@ -3,7 +3,8 @@ import { describe, test, expect, afterEach } from 'vitest'
 import { ErrorCode, type RpcError } from '../../protocol/index.ts'
 import { manualClock } from '../../lib/clock.ts'
 import { testCoordinator } from '../../test/harness/coordinator.ts'
-import { testAgent, eventually, type TestAgent } from '../../test/harness/agents.ts'
+import { testAgent, type TestAgent } from '../../test/harness/agents.ts'
+import { waitFor } from '../../test/harness/waitFor.ts'
 import { identity } from '../../test/harness/rawAgent.ts'
 import { chargedWei, deposit, postRefund, refundRequest } from '../../test/harness/attackers.ts'
 import { storeSnapshot } from '../../test/harness/storeState.ts'
@@ -70,7 +71,7 @@ describe('refunds', () => {
     expect(res).toMatchObject({ status: 200, body: { nodeId: client.id.nodeId, to: PAYOUT_A, refundedWei: '90000', keptGiftWei: '0', settlesWithEpoch: 1, releasedHosts: 1 } })
     expect(await c.services.store.balanceOf(Accounts.client(client.id.nodeId))).toBe(0n)
     expect(await c.services.store.balanceOf(Accounts.refund(PAYOUT_A))).toBe(90_000n)
-    await eventually(() => host.calls.some((x) => x.method === 'vipnode_evict' && x.params.reason === 'refunded'), 'evict refunded')
+    await waitFor(() => host.calls.some((x) => x.method === 'vipnode_evict' && x.params.reason === 'refunded'), 'evict refunded')
 
     // Nothing more is billed, and no hosts until it deposits again.
     await serve(clock, 4, [[host, [client]], [client, [host]]])

@@ -8,7 +8,6 @@ import { parseEnode, parseNodeId, type NodeId, type RelayGrant, type updateParam
 import type { z } from 'zod'
 import type { Clock } from '../../lib/clock.ts'
 import type { Logger } from '../../lib/logger.ts'
-import type { CoordinatorConfig } from '../config.ts'
 import type { CoordinatorMetrics } from '../metrics.ts'
 import type { LedgerStore } from '../store/store.ts'
 import { Accounts } from '../logic/accounts.ts'
@@ -18,8 +17,15 @@ import type { ChainHeads } from './chainHeads.ts'
 import { topupLink, type MeteringService } from './metering.ts'
 import type { AgentSession, SessionRegistry } from './sessions.ts'
 
+/** What the report path reads of the coordinator's config. */
+export interface ReportConfig {
+  updateIntervalMs: number
+  maxBlockLag: number
+  topupUrl?: string | undefined
+}
+
 export interface ReportDeps {
-  config: CoordinatorConfig
+  config: ReportConfig
   store: LedgerStore
   sessions: SessionRegistry
   assignments: AssignmentService

@@ -1,7 +1,8 @@
 /** The tracker as mounted in the coordinator: same port as the agents, `--ethstats-secret`, and the JSON feed. */
 import { test, expect, afterEach } from 'vitest'
 import { testCoordinator } from '../../test/harness/coordinator.ts'
-import { ScriptedReporter } from './testReporter.ts'
+import { ScriptedReporter } from '../../test/harness/trackerReporter.ts'
+import { waitFor } from '../../test/harness/waitFor.ts'
 import { READY_FRAME, SERVER_CLOSE_FRAME } from './frames.ts'
 import type { RunningCoordinator } from '../coordinator.ts'
 
@@ -25,13 +26,15 @@ test('default: a geth reporter logs in at /api?_primuscb=…, gets exactly ready
   r.emit('hello', { id: 'geth-1', info, secret: 's3cret' })
   expect(await r.next()).toBe(READY_FRAME)
   r.emit('block', { id: 'geth-1', block: { number: 1234, hash: `0x${'ab'.repeat(32)}`, parentHash: `0x${'cd'.repeat(32)}`, timestamp: 1_700_000_000, miner: `0x${'00'.repeat(20)}`, gasUsed: 0, gasLimit: 30_000_000, difficulty: '0', totalDifficulty: '0', transactions: [], uncles: [] } })
-  const deadline = Date.now() + 3_000
-  let feed: { nodes: { name: string; block?: { number: number } | null }[] } = { nodes: [] }
-  while (Date.now() < deadline) {
-    feed = (await (await fetch(`${c.url}/v1/tracker/nodes`)).json()) as typeof feed
-    if (feed.nodes.some((n) => n.name === 'geth-1' && JSON.stringify(n).includes('1234'))) break
-    await new Promise((res) => setTimeout(res, 25))
-  }
+  type Feed = { nodes: { name: string; block?: { number: number } | null }[] }
+  const feed = await waitFor(
+    async () => {
+      const f = (await (await fetch(`${c.url}/v1/tracker/nodes`)).json()) as Feed
+      return f.nodes.some((n) => n.name === 'geth-1' && JSON.stringify(n).includes('1234')) && f
+    },
+    'the block in /v1/tracker/nodes',
+    { timeoutMs: 3_000, intervalMs: 25 },
+  )
   expect(JSON.stringify(feed.nodes.find((n) => n.name === 'geth-1'))).toContain('1234')
   expect(c.services.tracker.bestHead()?.number).toBe(1234)
 })

@@ -8,7 +8,8 @@ import fc from 'fast-check'
 import { isTrackerPath, TrackerCloseCode, type TrackerOptions } from './trackerServer.ts'
 import { trackerFeed } from './feed.ts'
 import type { BestHead } from './state.ts'
-import { ScriptedReporter, startTracker, waitForNode, within, isEmit, pollUntil, type RunningTracker } from './testReporter.ts'
+import { ScriptedReporter, startTracker, waitForNode, isEmit, type RunningTracker } from '../../test/harness/trackerReporter.ts'
+import { waitFor, within } from '../../test/harness/waitFor.ts'
 import { Counter, Gauge, Registry } from 'prom-client'
 
 const SECRET = 'pool-secret'
@@ -312,7 +313,7 @@ describe('login', () => {
     await waitForNode(t.tracker, 'dup', (n) => n.block?.number === 10)
     const second = await login('dup')
     expect((await within(first.closed, 3_000, 'older socket closed')).code).toBe(TrackerCloseCode.REPLACED)
-    await pollUntil(() => t.tracker.socketCount() === 1, 3_000, 'the server to drop the older socket')
+    await waitFor(() => t.tracker.socketCount() === 1, 'the server to drop the older socket', { timeoutMs: 3_000, intervalMs: 5 })
     const node = t.tracker.node('dup')
     expect(node).toMatchObject({ connected: true, block: { number: 10 } })
     second.emit('block', { id: 'dup', block: { number: 11, hash: hash(11) } })

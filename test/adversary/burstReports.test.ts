@@ -16,7 +16,7 @@ import type { RunningCoordinator } from '../../coordinator/coordinator.ts'
 import { audit } from '../../coordinator/admin/audit.ts'
 import type { NodeId } from '../../protocol/index.ts'
 import { testCoordinator } from '../harness/coordinator.ts'
-import { eventually } from '../harness/agents.ts'
+import { waitFor } from '../harness/waitFor.ts'
 import { assignmentHistory, balanceOf, chargedWei, poolAgent, sendBurst, serviceMs, type PoolAgent } from '../harness/attackers.ts'
 
 const INTERVAL = 400
@@ -59,7 +59,7 @@ async function burst(c: RunningCoordinator, host: PoolAgent, client: PoolAgent, 
       lastIds.push({ agent: sender, id: (JSON.parse(frames.at(-1)!) as { id: number }).id })
     }
     // Await this burst's last replies (one socket's frames are handled in order: all of it is metered then).
-    await eventually(() => lastIds.slice(-2).every(({ agent, id }) => agent.agent.frames.some((f) => f.id === id)), `burst ${i} answered`, 10_000)
+    await waitFor(() => lastIds.slice(-2).every(({ agent, id }) => agent.agent.frames.some((f) => f.id === id)), `burst ${i} answered`, { timeoutMs: 10_000 })
     await onEach()
     const next = at + INTERVAL - Date.now()
     if (next > 0) await new Promise((resolve) => setTimeout(resolve, next)) // the agents' cadence, not a wait for an event
@@ -99,7 +99,7 @@ describe('attack 2: burst reports', () => {
     expect(chargedWei(c, client.nodeId)).toBeLessThanOrEqual(TRIAL)
     expect(billed).toBeLessThanOrEqual(Number(TRIAL)) // the time its balance paid for, and no more
     expect(assignmentHistory(c, client.nodeId).map((r) => r.releaseReason)).toEqual(['insufficient-balance'])
-    await eventually(() => client.notices.some((n) => n.code === 'insufficient-balance'), 'the insufficient-balance notice')
+    await waitFor(() => client.notices.some((n) => n.code === 'insufficient-balance'), 'the insufficient-balance notice')
     expect(await audit(c.services.store)).toMatchObject({ ok: true })
   })
 })

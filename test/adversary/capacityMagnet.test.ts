@@ -14,7 +14,7 @@ import { describe, test, expect, afterEach } from 'vitest'
 import type { NodeId } from '../../protocol/index.ts'
 import { DEFAULT_SLOW_START_SLOTS } from '../../coordinator/services/assignments.ts'
 import { testCoordinator } from '../harness/coordinator.ts'
-import { eventually } from '../harness/agents.ts'
+import { waitFor } from '../harness/waitFor.ts'
 import { assignmentHistory, disputeCounts, every, poolAgent, type PoolAgent } from '../harness/attackers.ts'
 
 const INTERVAL = 400
@@ -73,7 +73,7 @@ describe('attack 7: capacity magnet', () => {
     )
 
     const honestIds = new Set<NodeId>(honest.map((h) => h.nodeId))
-    await eventually(() => clients.every((cl) => assignments.hostsOf(cl.nodeId).some((id) => honestIds.has(id))), 'every client on an honest host', 60_000)
+    await waitFor(() => clients.every((cl) => assignments.hostsOf(cl.nodeId).some((id) => honestIds.has(id))), 'every client on an honest host', { timeoutMs: 60_000 })
     const servedMs = Date.now() - start
 
     const magnetRows = clients.flatMap((cl) => assignmentHistory(c, cl.nodeId)).filter((r) => r.hostId === magnet.nodeId)

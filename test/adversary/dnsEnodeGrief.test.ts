@@ -11,7 +11,8 @@
 import { afterEach, describe, expect, test } from 'vitest'
 import { ErrorCode, formatEnode, rpcError, type NodeId } from '../../protocol/index.ts'
 import { testCoordinator } from '../harness/coordinator.ts'
-import { eventually, testAgent, type TestAgent } from '../harness/agents.ts'
+import { testAgent, type TestAgent } from '../harness/agents.ts'
+import { waitFor } from '../harness/waitFor.ts'
 import { authenticated, identity } from '../harness/rawAgent.ts'
 import { storeSnapshot } from '../harness/storeState.ts'
 import type { RunningCoordinator } from '../../coordinator/coordinator.ts'
@@ -145,7 +146,7 @@ describe('attack 6: cool-down griefing via client input', () => {
     expect(c.services.assignments.clientCoolDownOf(client.id.nodeId)).toBeUndefined()
     // The first witness leaves, so the next request can only meet a second, distinct host.
     await first.close()
-    await eventually(() => c.services.sessions.get(first.id.nodeId)?.session === undefined, 'first host gone')
+    await waitFor(() => c.services.sessions.get(first.id.nodeId)?.session === undefined, 'first host gone')
     await agent({ role: 'host', capacity: 5 }, refusing('everyone'), identity(31301))
     clock.advance(gapMs)
     await expect(client.conn.call('vipnode_requestHosts', { count: 1 })).rejects.toMatchObject({ code: ErrorCode.NO_HOSTS_AVAILABLE })

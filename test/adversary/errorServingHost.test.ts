@@ -22,7 +22,8 @@ import { createServer, type Server } from 'node:http'
 import { startFakeNode, type FakeNode } from '../fakenode/fakeNode.ts'
 import { createFakeNetwork } from '../fakenode/fakeNetwork.ts'
 import { testCoordinator } from '../harness/coordinator.ts'
-import { eventually, recordingLogger, testAgent } from '../harness/agents.ts'
+import { recordingLogger, testAgent } from '../harness/agents.ts'
+import { waitFor } from '../harness/waitFor.ts'
 import { identity } from '../harness/rawAgent.ts'
 import { postRpc, rpcCall } from '../harness/jsonRpcClient.ts'
 import { generateNodeKey, RPC_REQUIRED_METHODS, type NodeId } from '../../protocol/index.ts'
@@ -91,7 +92,7 @@ describe('adversary: error-serving rpc host (attack 9)', () => {
     const shim = await startRpcClientShim({ bootstrap: c.url, nodekey: keyFile(generateNodeKey()), chainId: 1337, hosts: 2, listenHost: '127.0.0.1', listenPort: 0, updateIntervalMs: 100 }, { log: shimLog })
     cleanup.push(() => shim.close())
     clientId = shim.nodeId
-    await eventually(() => shim.proxy.targets().some((t) => t.hostNodeId === attacker.id.nodeId), 'the attacker assigned to the client')
+    await waitFor(() => shim.proxy.targets().some((t) => t.hostNodeId === attacker.id.nodeId), 'the attacker assigned to the client')
 
     // The light client gets only refusals from it, ten requests over several report intervals (while the
     // attacker claims them), and then the proxy benches it.
@@ -102,27 +103,33 @@ describe('adversary: error-serving rpc host (attack 9)', () => {
       await new Promise((r) => setTimeout(r, INTERVAL_MS / 2))
     }
     expect(relay.requests()).toBe(10)
-    const bench = await eventually(() => shimLog.lines.find((l) => l.message.startsWith('pool host benched')), 'the proxy to bench the attacker')
+    const bench = await waitFor(() => shimLog.lines.find((l) => l.message.startsWith('pool host benched')), 'the proxy to bench the attacker')
     expect(bench!.context).toMatchObject({ host: attacker.id.nodeId, reason: '10 of its last 10 requests failed on its side' })
 
     // The shim hands it back (replace); the pool releases the pair as client-replaced and gives the honest host instead.
-    const releasedAfterMs = (await eventually(() => log.lines.some((l) => l.message === 'assignment released' && l.context?.host === attacker.id.nodeId), 'the attacker released'), Date.now() - firstRefusalAt)
+    const releasedAfterMs = (await waitFor(() => log.lines.some((l) => l.message === 'assignment released' && l.context?.host === attacker.id.nodeId), 'the attacker released'), Date.now() - firstRefusalAt)
     const honest = await honestHost(c.url)
-    await eventually(() => {
+    await waitFor(() => {
       const t = shim.proxy.targets()
       return t.length === 1 && t[0]!.hostNodeId === honest.agent.identity.nodeId
-    }, 'the honest host in place of the attacker', 10_000)
+    }, 'the honest host in place of the attacker', { timeoutMs: 10_000 })
     const released = log.lines.find((l) => l.message === 'assignment released' && l.context?.host === attacker.id.nodeId)
     expect(released?.context).toMatchObject({ client: shim.nodeId, reason: 'client-replaced' })
 
     // Served by the honest host from now on, until its service is metered (the bound below is not vacuous).
     const usage = async (host: NodeId) => (await c.services.store.usage()).find((u) => u.hostId === host && u.clientId === shim.nodeId)
-    const deadline = Date.now() + 10_000
-    while (((await usage(honest.agent.identity.nodeId))?.serviceMs ?? 0) < 2 * INTERVAL_MS && Date.now() < deadline) {
-      const { json } = await postRpc(shim.proxy.url, rpcCall('eth_blockNumber'))
+    const replies: Awaited<ReturnType<typeof postRpc>>['json'][] = []
+    await waitFor(
+      async () => {
+        replies.push((await postRpc(shim.proxy.url, rpcCall('eth_blockNumber'))).json)
+        return ((await usage(honest.agent.identity.nodeId))?.serviceMs ?? 0) >= 2 * INTERVAL_MS
+      },
+      'the honest host to be metered for two intervals',
+      { timeoutMs: 10_000, intervalMs: 40 },
+    )
+    for (const json of replies) {
       expect(json.error).toBeUndefined()
       expect(json.result).toBe(`0x${HEAD.toString(16)}`)
-      await new Promise((r) => setTimeout(r, 40))
     }
     const honestUsage = await usage(honest.agent.identity.nodeId)
     expect(honestUsage?.serviceMs).toBeGreaterThanOrEqual(2 * INTERVAL_MS)

@@ -15,7 +15,7 @@ import type { RunningCoordinator } from '../../coordinator/coordinator.ts'
 import { disputePolicyFor } from '../../coordinator/logic/disputes.ts'
 import { ErrorCode, type NodeId } from '../../protocol/index.ts'
 import { testCoordinator } from '../harness/coordinator.ts'
-import { eventually } from '../harness/agents.ts'
+import { waitFor } from '../harness/waitFor.ts'
 import { assignmentHistory, balanceOf, chargedWei, disputeCounts, every, poolAgent, serviceMs, type PoolAgent } from '../harness/attackers.ts'
 import { audit } from '../../coordinator/admin/audit.ts'
 import { RPC_REQUIRED_METHODS } from '../../protocol/index.ts'
@@ -77,7 +77,7 @@ async function honestPair(c: RunningCoordinator, host: PoolAgent, hostLists: () 
       [host, hostLists],
     ]),
   )
-  await eventually(() => serviceMs(c, honest.nodeId, host.nodeId) > 0, 'the honest pair corroborates', 10_000)
+  await waitFor(() => serviceMs(c, honest.nodeId, host.nodeId) > 0, 'the honest pair corroborates', { timeoutMs: 10_000 })
   return honest
 }
 
@@ -93,14 +93,14 @@ describe('attack 1: free ride', () => {
     const rider = await agent(c, 'client')
     const hostId = await requestOne(rider)
 
-    const row = await eventually(() => releasedRow(c, rider.nodeId, hostId), 'the silent client is released', 10 * GRACE)
+    const row = await waitFor(() => releasedRow(c, rider.nodeId, hostId), 'the silent client is released', { timeoutMs: 10 * GRACE })
     const releaseMs = row!.releasedAtMs! - row!.assignedAtMs
     console.log(`figures: free ride (silent client): released ${releaseMs} ms = ${(releaseMs / INTERVAL).toFixed(2)} intervals after assignment (grace ${GRACE} ms)`)
     expect(row!.releaseReason).toBe('disputed')
     expect(releaseMs).toBeGreaterThanOrEqual(GRACE)
     expect(releaseMs).toBeLessThanOrEqual(GRACE + INTERVAL)
     expect(await disputeCounts(c)).toEqual({ 'client-silent,client': 1 })
-    await eventually(() => rider.notices.some((n) => n.code === 'disputed'), 'the disputed notice')
+    await waitFor(() => rider.notices.some((n) => n.code === 'disputed'), 'the disputed notice')
     expect(serviceMs(c, rider.nodeId)).toBe(0)
     expect(await balanceOf(c, rider.nodeId)).toBe(TRIAL)
 
@@ -112,12 +112,12 @@ describe('attack 1: free ride', () => {
 
     // The pause runs out (the coordinator's clock jumps past it); the same key free-rides again, on the other host.
     offsetMs += CLIENT_PAUSE_MS
-    const again = await eventually(async () => {
+    const again = await waitFor(async () => {
       const r = await rider.request('vipnode_requestHosts', { count: 1 })
       return r.result?.hosts[0].nodeId as NodeId | undefined
     }, 'the rider gets a host after its pause')
     expect(again).not.toBe(hostId) // the disputed pair is avoided
-    await eventually(() => releasedRow(c, rider.nodeId, again!), 'the repeat offender is released', 10 * GRACE)
+    await waitFor(() => releasedRow(c, rider.nodeId, again!), 'the repeat offender is released', { timeoutMs: 10 * GRACE })
     const strike2 = c.services.assignments.clientCoolDownOf(rider.nodeId)!
     expect(strike2.strikes).toBe(2)
     expect(strike2.untilMs - strike2.lastFailureMs).toBe(2 * CLIENT_PAUSE_MS)
@@ -145,16 +145,16 @@ describe('attack 1: free ride', () => {
         ],
       ]),
     )
-    await eventually(() => serviceMs(c, rider.nodeId, host.nodeId) >= 2 * INTERVAL, 'the rider is served and billed for a while', 10_000)
+    await waitFor(() => serviceMs(c, rider.nodeId, host.nodeId) >= 2 * INTERVAL, 'the rider is served and billed for a while', { timeoutMs: 10_000 })
     denies = true
     deniedAt = Date.now()
     // The pair's dispute clock is read while it lives: its last corroboration is what the gap counts from.
     let lastCorroboratedMs = 0
-    const row = await eventually(() => {
+    const row = await waitFor(() => {
       const watch = c.services.assignments.pairWatches().find((w) => w.clientId === rider.nodeId)
       if (watch?.corroboratedAtMs !== undefined) lastCorroboratedMs = watch.corroboratedAtMs
       return releasedRow(c, rider.nodeId, host.nodeId)
-    }, 'the denying client is released', 20 * INTERVAL)
+    }, 'the denying client is released', { timeoutMs: 20 * INTERVAL })
     const releaseMs = row!.releasedAtMs! - lastCorroboratedMs
     console.log(`figures: free ride (denying client): released ${releaseMs} ms = ${(releaseMs / INTERVAL).toFixed(2)} intervals after its last corroboration (gap ${GAP} ms)`)
     expect(row!.releaseReason).toBe('disputed')
@@ -189,13 +189,13 @@ describe('attack 1: free ride', () => {
         honest.report([], { relays: [traffic(host.nodeId)] })
       }),
     )
-    await eventually(() => serviceMs(c, honest.nodeId, host.nodeId) > 0, 'the honest rpc pair corroborates', 10_000)
+    await waitFor(() => serviceMs(c, honest.nodeId, host.nodeId) > 0, 'the honest rpc pair corroborates', { timeoutMs: 10_000 })
     expect(await ask(rider)).toMatchObject({ nodeId: host.nodeId, relay: { token: expect.any(String) } })
     cleanup.push(every(INTERVAL, () => void rider.report([], { relays: [] })))
     const grantedTo = (frameId: number | undefined) => (host.agent.frames.find((f) => f.id === frameId)?.result?.relays ?? []).map((g: { nodeId: NodeId }) => g.nodeId)
-    await eventually(() => grantedTo(hostReportIds.at(-1)).includes(rider.nodeId), 'the host is granted the rider\u2019s token')
+    await waitFor(() => grantedTo(hostReportIds.at(-1)).includes(rider.nodeId), 'the host is granted the rider\u2019s token')
 
-    const row = await eventually(() => releasedRow(c, rider.nodeId, host.nodeId), 'the rider is released', 10 * GRACE)
+    const row = await waitFor(() => releasedRow(c, rider.nodeId, host.nodeId), 'the rider is released', { timeoutMs: 10 * GRACE })
     expect(row!.releaseReason).toBe('disputed')
     expect(row!.releasedAtMs! - row!.assignedAtMs).toBeLessThanOrEqual(GRACE + INTERVAL)
     expect(await disputeCounts(c)).toEqual({ 'client-denies,client': 1 })
@@ -203,7 +203,7 @@ describe('attack 1: free ride', () => {
     expect(serviceMs(c, rider.nodeId)).toBe(0)
     // The host stops accepting the rider's token: its report replies no longer grant it.
     const afterRelease = hostReportIds.length
-    await eventually(() => hostReportIds.length > afterRelease + 1 && host.agent.frames.some((f) => f.id === hostReportIds.at(-1)), 'a host report after the release answered')
+    await waitFor(() => hostReportIds.length > afterRelease + 1 && host.agent.frames.some((f) => f.id === hostReportIds.at(-1)), 'a host report after the release answered')
     expect(new Set(grantedTo(hostReportIds.at(-1)))).toEqual(new Set([honest.nodeId]))
   })
 
@@ -219,12 +219,12 @@ describe('attack 1: free ride', () => {
         [client, () => []],
       ]),
     )
-    const row = await eventually(() => releasedRow(c, client.nodeId, blackHole.nodeId), 'the unserved pair is released', 10 * GRACE)
+    const row = await waitFor(() => releasedRow(c, client.nodeId, blackHole.nodeId), 'the unserved pair is released', { timeoutMs: 10 * GRACE })
     const releaseMs = row!.releasedAtMs! - row!.assignedAtMs
     console.log(`figures: free ride (black-hole host): released ${releaseMs} ms = ${(releaseMs / INTERVAL).toFixed(2)} intervals after assignment (grace ${GRACE} ms)`)
     expect(releaseMs).toBeLessThanOrEqual(GRACE + INTERVAL)
     expect(await disputeCounts(c)).toEqual({ 'never-connected,none': 1 })
-    await eventually(() => client.notices.some((n) => n.code === 'host-gone'), 'the host-gone notice')
+    await waitFor(() => client.notices.some((n) => n.code === 'host-gone'), 'the host-gone notice')
     expect(c.services.assignments.clientCoolDownOf(client.nodeId)).toBeUndefined()
     expect(serviceMs(c, client.nodeId)).toBe(0)
 
@@ -253,15 +253,15 @@ describe('attack 1: free ride', () => {
         ],
       ]),
     )
-    await eventually(() => serviceMs(c, client.nodeId) > 0, 'the pair corroborates', 10_000)
+    await waitFor(() => serviceMs(c, client.nodeId) > 0, 'the pair corroborates', { timeoutMs: 10_000 })
     const latestOf = (id: NodeId) => c.services.metering.latestOf(id)?.atMs ?? 0
     missNext = true
     const beforeMiss = latestOf(client.nodeId)
     // The next report after the miss: the gap between the client's reports is two intervals.
-    await eventually(() => !missNext && latestOf(client.nodeId) > beforeMiss, 'the client reports again after missing one', 10 * INTERVAL)
+    await waitFor(() => !missNext && latestOf(client.nodeId) > beforeMiss, 'the client reports again after missing one', { timeoutMs: 10 * INTERVAL })
     const resumed = latestOf(client.nodeId)
     console.log(`figures: free ride (one missed report): the client's reports were ${resumed - beforeMiss} ms apart (${((resumed - beforeMiss) / INTERVAL).toFixed(2)} intervals); gap ${GAP} ms`)
-    await eventually(() => (c.services.assignments.pairWatches()[0]?.corroboratedAtMs ?? 0) >= resumed, 'the pair corroborates again', 10 * INTERVAL)
+    await waitFor(() => (c.services.assignments.pairWatches()[0]?.corroboratedAtMs ?? 0) >= resumed, 'the pair corroborates again', { timeoutMs: 10 * INTERVAL })
     expect(c.services.assignments.hostsOf(client.nodeId)).toEqual([host.nodeId])
     expect(await disputeCounts(c)).toEqual({})
   })

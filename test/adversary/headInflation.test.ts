@@ -9,8 +9,9 @@
  */
 import { test, expect, afterEach } from 'vitest'
 import { testCoordinator } from '../harness/coordinator.ts'
-import { testAgent, eventually, type TestAgent } from '../harness/agents.ts'
-import { ScriptedReporter } from '../../coordinator/tracker/testReporter.ts'
+import { testAgent, type TestAgent } from '../harness/agents.ts'
+import { waitFor } from '../harness/waitFor.ts'
+import { ScriptedReporter } from '../harness/trackerReporter.ts'
 import { READY_FRAME } from '../../coordinator/tracker/frames.ts'
 
 const HASH = `0x${'12'.repeat(32)}`
@@ -58,7 +59,7 @@ test('head inflation: clients, tracker reporters and a minority host claiming H+
   reporter.emit('hello', { id: liarHost.id.nodeId, info: { name: 'liar', node: 'Geth/v1.14.12-stable/linux-amd64/go1.23.4', port: 30303, net: String(CHAIN), protocol: 'eth/68', api: 'No', os: 'linux', os_v: 'amd64', client: '0.1.1', canUpdateHistory: true }, secret: SECRET })
   expect(await reporter.next()).toBe(READY_FRAME)
   reporter.emit('block', { id: liarHost.id.nodeId, block: { number: INFLATED, hash: HASH, parentHash: HASH, timestamp: 1_700_000_000, miner: `0x${'00'.repeat(20)}`, gasUsed: 0, gasLimit: 30_000_000, difficulty: '0', totalDifficulty: '0', transactions: [], uncles: [] } })
-  await eventually(() => c.services.tracker.nodeByNodeId(liarHost.id.nodeId)?.block?.number === INFLATED, 'the tracker to take the inflated head')
+  await waitFor(() => c.services.tracker.nodeByNodeId(liarHost.id.nodeId)?.block?.number === INFLATED, 'the tracker to take the inflated head')
 
   // Everyone keeps reporting: pairs corroborate (no dispute), hosts stay fresh, the liars keep lying, the laggard lags.
   const clientsOf = (h: TestAgent) => clients.filter((cl) => hostsOf(cl).includes(h.id.nodeId))
@@ -77,7 +78,7 @@ test('head inflation: clients, tracker reporters and a minority host claiming H+
   }, INTERVAL / 2)
   try {
     // The lag sweep has run past its grace with the inflated claims in place: the real laggard is moved on.
-    await eventually(() => laggard.calls.find((x) => x.method === 'vipnode_evict' && x.params.reason === 'host-lagging'), 'the real laggard to be released', 10_000)
+    await waitFor(() => laggard.calls.find((x) => x.method === 'vipnode_evict' && x.params.reason === 'host-lagging'), 'the real laggard to be released', { timeoutMs: 10_000 })
     const lagReleaseMs = Date.now() - startedAt
 
     expect(c.services.assignments.bestHead(CHAIN)).toBe(H)

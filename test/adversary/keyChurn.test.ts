@@ -9,7 +9,7 @@
 import { test, expect, afterEach } from 'vitest'
 import { manualClock } from '../../lib/clock.ts'
 import { testCoordinator } from '../harness/coordinator.ts'
-import { eventually } from '../harness/agents.ts'
+import { waitFor } from '../harness/waitFor.ts'
 import { poolAgent, type PoolAgent } from '../harness/attackers.ts'
 import type { RunningCoordinator } from '../../coordinator/coordinator.ts'
 
@@ -70,31 +70,31 @@ test('key churn: 2,000 free keys connect, get assigned, report and leave; every 
 
   // Everyone leaves at once (sockets cut, as a crashing attacker would).
   for (const a of [...hosts, ...clients]) a.close()
-  await eventually(async () => (await stateEntries(c)).sessions === 2, "the attackers' sessions are gone", 30_000)
+  await waitFor(async () => (await stateEntries(c)).sessions === 2, "the attackers' sessions are gone", { timeoutMs: 30_000 })
   expect((await stateEntries(c)).sessionsGone).toBe(HOSTS + CLIENTS)
 
   // The release grace passes (one interval); the honest pair reports on. The attackers' assignments, latest
   // reports and gone marks are dropped; the honest pair's state stays.
   clock.advance(INTERVAL + 1)
   await honestReport()
-  const settled = await eventually(async () => {
+  const settled = await waitFor(async () => {
     const now = await stateEntries(c)
     return now.sessionsGone === 0 && now.latestReports === 2 && now.pairWatches === 1 ? now : undefined
-  }, 'the attackers released and forgotten', 30_000)
+  }, 'the attackers released and forgotten', { timeoutMs: 30_000 })
   expect(settled).toMatchObject({ sessions: 2, assignedClients: 1, assignedHosts: 1, pairChains: 1 })
   expect(c.services.assignments.hostsOf(client.nodeId)).toEqual([host.nodeId])
 
   // The honest pair leaves too, and the longest memory (client cool-downs: 1 h per strike) passes.
   host.close()
   client.close()
-  await eventually(async () => (await stateEntries(c)).sessions === 0, 'the honest sessions are gone', 10_000)
+  await waitFor(async () => (await stateEntries(c)).sessions === 0, 'the honest sessions are gone', { timeoutMs: 10_000 })
   clock.advance(INTERVAL + 1)
-  await eventually(async () => (await stateEntries(c)).assignedClients === 0, 'the honest pair released', 10_000)
+  await waitFor(async () => (await stateEntries(c)).assignedClients === 0, 'the honest pair released', { timeoutMs: 10_000 })
   clock.advance(2 * 3_600_000)
-  const after = await eventually(async () => {
+  const after = await waitFor(async () => {
     const now = await stateEntries(c)
     return Object.entries(baseline).every(([k, v]) => now[k] === v) ? now : undefined
-  }, 'every map back at its baseline', 20_000).catch(async (err: unknown) => {
+  }, 'every map back at its baseline', { timeoutMs: 20_000 }).catch(async (err: unknown) => {
     throw new Error(`${(err as Error).message}; baseline ${JSON.stringify(baseline)}, now ${JSON.stringify(await stateEntries(c))}`)
   })
   console.log(`figures: key churn: state entries after ${JSON.stringify(after)}`)

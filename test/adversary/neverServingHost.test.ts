@@ -26,7 +26,8 @@ import { describe, test, expect } from 'vitest'
 import { createServer } from 'node:net'
 import { startFakeNode } from '../fakenode/fakeNode.ts'
 import { testCoordinator } from '../harness/coordinator.ts'
-import { eventually, recordingLogger, testAgent } from '../harness/agents.ts'
+import { recordingLogger, testAgent } from '../harness/agents.ts'
+import { waitFor } from '../harness/waitFor.ts'
 import { identity } from '../harness/rawAgent.ts'
 import { silentLogger } from '../../lib/logger.ts'
 import { startHostAgent } from '../../host-agent/hostAgent.ts'
@@ -76,7 +77,7 @@ describe('adversary: a host that never serves its client (attack 1, shim side)',
     )
     cleanup.push(() => shim.close())
     clientId = shim.identity.nodeId
-    await eventually(() => shim.hosts.has(attacker.id.nodeId), 'the attacker assigned to the client')
+    await waitFor(() => shim.hosts.has(attacker.id.nodeId), 'the attacker assigned to the client')
     const assignedAt = Date.now()
 
     // The honest host comes online while the client is stuck with the attacker.
@@ -87,18 +88,18 @@ describe('adversary: a host that never serves its client (attack 1, shim side)',
     cleanup.push(() => honest.close())
     await honest.pool.ready()
 
-    const released = await eventually(
+    const released = await waitFor(
       () => log.lines.find((l) => l.message === 'assignment released' && l.context?.host === attacker.id.nodeId),
       'the attacker handed back',
-      GRACE_MS + 10 * INTERVAL_MS,
+      { timeoutMs: GRACE_MS + 10 * INTERVAL_MS },
     )
     const handedBackMs = Date.now() - assignedAt
     expect(released!.context).toMatchObject({ client: shim.identity.nodeId, reason: 'client-replaced' })
     expect(handedBackMs).toBeGreaterThanOrEqual(GRACE_MS)
 
     // The client is peered with the honest host instead.
-    await eventually(() => clientNode.peers().includes(honest.identity.nodeId), 'the client node peered with the honest host', 10_000)
-    await eventually(() => shim.hosts.size === 1 && shim.hosts.has(honest.identity.nodeId), 'the shim to hold the honest host only')
+    await waitFor(() => clientNode.peers().includes(honest.identity.nodeId), 'the client node peered with the honest host', { timeoutMs: 10_000 })
+    await waitFor(() => shim.hosts.size === 1 && shim.hosts.has(honest.identity.nodeId), 'the shim to hold the honest host only')
 
     // Past the grace again: the serving host is kept, the attacker is not offered again.
     await new Promise((r) => setTimeout(r, GRACE_MS + 2 * INTERVAL_MS))

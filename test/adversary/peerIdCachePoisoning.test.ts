@@ -12,7 +12,7 @@ import { describe, test, expect, afterEach } from 'vitest'
 import { randomBytes } from 'node:crypto'
 import { audit } from '../../coordinator/admin/audit.ts'
 import { testCoordinator } from '../harness/coordinator.ts'
-import { eventually } from '../harness/agents.ts'
+import { waitFor } from '../harness/waitFor.ts'
 import { BLOCK, poolAgent, serviceMs } from '../harness/attackers.ts'
 
 const INTERVAL = 300
@@ -62,7 +62,7 @@ describe('attack 10: peer-ID cache poisoning', () => {
       const next = at + INTERVAL - Date.now()
       if (next > 0) await new Promise((resolve) => setTimeout(resolve, next)) // the agents' cadence, not a wait for an event
     }
-    await eventually(() => host.agent.frames.some((f) => f.id === lastIds[0]) && client.agent.frames.some((f) => f.id === lastIds[1]), 'the last reports answered')
+    await waitFor(() => host.agent.frames.some((f) => f.id === lastIds[0]) && client.agent.frames.some((f) => f.id === lastIds[1]), 'the last reports answered')
 
     const wallMs = ticks.at(-1)! - ticks[0]!
     const billed = serviceMs(c, client.nodeId, host.nodeId)

@@ -19,7 +19,7 @@ import { Accounts } from '../../coordinator/logic/accounts.ts'
 import { manualClock } from '../../lib/clock.ts'
 import { normaliseOrigin, RpcError, type NodeId } from '../../protocol/index.ts'
 import { testCoordinator } from '../harness/coordinator.ts'
-import { eventually } from '../harness/agents.ts'
+import { waitFor } from '../harness/waitFor.ts'
 import { authenticated, identity, type Identity } from '../harness/rawAgent.ts'
 import { balanceOf, chargedWei, deposit, poolAgent, postRefund, refundRequest, sendBurst, serviceMs } from '../harness/attackers.ts'
 
@@ -137,7 +137,7 @@ describe('attack 12: refunds', () => {
         sendBurst(sender.agent, frames)
         lastIds.push({ agent: sender, id: (JSON.parse(frames.at(-1)!) as { id: number }).id })
       }
-      await eventually(() => lastIds.every(({ agent, id }) => agent.agent.frames.some((f) => f.id === id)), `burst ${i} answered`, 10_000)
+      await waitFor(() => lastIds.every(({ agent, id }) => agent.agent.frames.some((f) => f.id === id)), `burst ${i} answered`, { timeoutMs: 10_000 })
       const next = at + INTERVAL - Date.now()
       if (next > 0) await new Promise((resolve) => setTimeout(resolve, next)) // the agents' cadence, not a wait for an event
     }
@@ -154,7 +154,7 @@ describe('attack 12: refunds', () => {
     expect(charged).toBe(chargedAtRefund) // nothing billed after the refund
     expect(refunded).toBe(DEPOSIT - charged) // exactly
     expect(await balanceOf(c, client.nodeId)).toBe(0n)
-    await eventually(() => host.calls.some((x) => x.method === 'vipnode_evict' && x.params.reason === 'refunded'), 'evict refunded')
+    await waitFor(() => host.calls.some((x) => x.method === 'vipnode_evict' && x.params.reason === 'refunded'), 'evict refunded')
     expect(await audit(c.services.store)).toMatchObject({ ok: true, problems: [] })
   })
 })

@@ -14,7 +14,7 @@ import { describe, test, expect, afterEach } from 'vitest'
 import type { RunningCoordinator } from '../../coordinator/coordinator.ts'
 import { ErrorCode, type NodeId } from '../../protocol/index.ts'
 import { testCoordinator } from '../harness/coordinator.ts'
-import { eventually } from '../harness/agents.ts'
+import { waitFor } from '../harness/waitFor.ts'
 import { identity } from '../harness/rawAgent.ts'
 import { assignmentHistory, every, fund, poolAgent, sendBurst, serviceMs, type PoolAgent } from '../harness/attackers.ts'
 
@@ -71,9 +71,9 @@ describe('attack 5: slot squatting', () => {
       sockets.push(s)
     }
     const last = sockets.at(-1)!
-    await eventually(() => [1_000 * 3, 1_000 * 3 + 49].every((id) => last.agent.frames.some((f) => f.id === id)), 'the last socket’s requests answered', 20_000)
+    await waitFor(() => [1_000 * 3, 1_000 * 3 + 49].every((id) => last.agent.frames.some((f) => f.id === id)), 'the last socket’s requests answered', { timeoutMs: 20_000 })
     // Superseded sockets' requests may still be admitting: wait until none is in flight for this key.
-    await eventually(() => all.every((h) => !c.services.assignments.vouchedClientsOf(h.nodeId).includes(squatter.nodeId) || c.services.assignments.clientsOf(h.nodeId).includes(squatter.nodeId)), 'no admission in flight')
+    await waitFor(() => all.every((h) => !c.services.assignments.vouchedClientsOf(h.nodeId).includes(squatter.nodeId) || c.services.assignments.clientsOf(h.nodeId).includes(squatter.nodeId)), 'no admission in flight')
 
     const admitted = admitsFor(all, squatter.nodeId)
     const active = assignmentHistory(c, squatter.nodeId).filter((r) => r.releasedAtMs === null).length
@@ -121,10 +121,10 @@ describe('attack 5: slot squatting', () => {
     const fullAt = Date.now()
 
     // The squatters never report: after the grace their slots are free again and they are struck.
-    const served = await eventually(async () => {
+    const served = await waitFor(async () => {
       const r = await honest.request('vipnode_requestHosts', { count: CAP })
       return r.result?.hosts.length === CAP ? r.result.hosts : undefined
-    }, 'the honest client is served', 10 * GRACE)
+    }, 'the honest client is served', { timeoutMs: 10 * GRACE })
     const freedMs = Date.now() - fullAt
     const releasedAfter = squatters.flatMap((s) => assignmentHistory(c, s.nodeId)).map((r) => r.releasedAtMs! - r.assignedAtMs)
     console.log(`figures: slot squatting: squatters' slots released ${Math.max(...releasedAfter)} ms after assignment at most (grace ${GRACE} ms); honest client served ${freedMs} ms after the pool was full`)

@@ -15,7 +15,8 @@ import { vipnodePoolAt } from '../../contracts/artifacts.ts'
 import { depositAccountOf } from '../../contracts/depositAccount.ts'
 import { manualClock } from '../../lib/clock.ts'
 import { testCoordinator } from '../harness/coordinator.ts'
-import { testAgent, eventually, type TestAgent } from '../harness/agents.ts'
+import { testAgent, type TestAgent } from '../harness/agents.ts'
+import { waitFor } from '../harness/waitFor.ts'
 
 const cleanup: (() => Promise<unknown>)[] = []
 afterAll(async () => {
@@ -64,7 +65,7 @@ test('behavior: deposit, service, settlement, one root on chain, and a claim of 
   await c.chain!.tick()
   expect(await balance()).toBe(0n)
   await chain.provider.request({ method: 'hardhat_mine', params: ['0x2'] })
-  await eventually(async () => (await balance()) === parseEther('0.01'), 'deposit credited')
+  await waitFor(async () => (await balance()) === parseEther('0.01'), 'deposit credited')
   await c.chain!.tick()
   expect(await balance()).toBe(parseEther('0.01')) // a rescan never credits twice
 

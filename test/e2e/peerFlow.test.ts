@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { startFakeNode, type FakeNode } from '../fakenode/fakeNode.ts'
 import { spawnVipnode, type Proc } from '../harness/processes.ts'
-import { eventually } from '../harness/agents.ts'
+import { waitFor } from '../harness/waitFor.ts'
 import type { NodeId } from '../../protocol/index.ts'
 
 const INTERVAL = '500ms'
@@ -77,7 +77,7 @@ beforeAll(async () => {
   outsider = await startFakeNode({ kind: 'geth', chainId: 1337 })
   nodes.push(...hosts, ...clients, outsider)
   await fetch(outsider.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'admin_addPeer', params: [hosts[0]!.enode] }) })
-  await eventually(() => hosts[0]!.peers().includes(outsider.nodeId), 'outsider fills host 0')
+  await waitFor(() => hosts[0]!.peers().includes(outsider.nodeId), 'outsider fills host 0')
 
   coordinator = await startCoordinator(0)
   for (const h of hosts) {
@@ -96,7 +96,7 @@ afterAll(async () => {
 
 describe('peer flow across processes', () => {
   test('default: every client peers with its 2 hosts; each host node trusts exactly its assigned clients', async () => {
-    await eventually(() => clients.every((c) => hostPeersOf(c).length === 2), 'every client peered with 2 hosts', 30_000).catch((err: Error) => {
+    await waitFor(() => clients.every((c) => hostPeersOf(c).length === 2), 'every client peered with 2 hosts', { timeoutMs: 30_000 }).catch((err: Error) => {
       // Say what each node saw: the admin calls and dials are the evidence of where peering broke.
       const short = (id: string) => id.slice(0, 8)
       for (const n of [...hosts, ...clients]) {
@@ -135,16 +135,16 @@ describe('peer flow across processes', () => {
     expect(affected.length).toBeGreaterThan(0)
     const started = Date.now()
     await hostAgents[2]!.stop('SIGKILL')
-    await eventually(
+    await waitFor(
       () => {
         const now = activeAssignments()
         return now.length === 10 && now.every((a) => a.hostId !== victim.nodeId)
       },
       'reassignment',
-      15_000,
+      { timeoutMs: 15_000 },
     )
     const reassignedMs = Date.now() - started
-    await eventually(() => clients.every((c) => hostPeersOf(c).filter((id) => id !== victim.nodeId).length === 2), 'clients peered with replacements', 15_000)
+    await waitFor(() => clients.every((c) => hostPeersOf(c).filter((id) => id !== victim.nodeId).length === 2), 'clients peered with replacements', { timeoutMs: 15_000 })
     console.log(`host agent killed -> clients reassigned in ${reassignedMs} ms (coordinator interval ${COORDINATOR_INTERVAL})`)
     for (const id of affected) expect(clients.find((c) => c.nodeId === id)!.peers()).not.toContain(victim.nodeId)
   }, 40_000)
@@ -156,8 +156,8 @@ describe('peer flow across processes', () => {
     expect(await coordinator.stop('SIGTERM')).toEqual({ code: 0, signal: null })
     coordinator = await startCoordinator(coordinatorPort)
     // 2 live host agents and 5 client shims come back and re-authenticate.
-    await eventually(() => coordinator.logs.filter((l) => l.msg === 'agent authenticated').length >= 7, 'agents re-authenticated', 30_000)
-    for (const c of clients) await eventually(() => hostPeersOf(c).length === 2, 'clients still peered', 10_000)
+    await waitFor(() => coordinator.logs.filter((l) => l.msg === 'agent authenticated').length >= 7, 'agents re-authenticated', { timeoutMs: 30_000 })
+    for (const c of clients) await waitFor(() => hostPeersOf(c).length === 2, 'clients still peered', { timeoutMs: 10_000 })
     expect(activeAssignments()).toEqual(before)
     expect(trustCalls()).toBe(admitsBefore)
   }, 60_000)
@@ -167,7 +167,7 @@ describe('peer flow across processes', () => {
     const itsHosts = activeAssignments().filter((a) => a.clientId === leaver.nodeId).map((a) => hosts.find((h) => h.nodeId === a.hostId)!)
     expect(itsHosts.length).toBe(2)
     expect(await clientShims[0]!.stop('SIGTERM')).toEqual({ code: 0, signal: null })
-    await eventually(() => itsHosts.every((h) => !h.trusted.has(leaver.nodeId) && !h.peers().includes(leaver.nodeId)), 'hosts dropped the client', 15_000)
+    await waitFor(() => itsHosts.every((h) => !h.trusted.has(leaver.nodeId) && !h.peers().includes(leaver.nodeId)), 'hosts dropped the client', { timeoutMs: 15_000 })
     expect(activeAssignments().some((a) => a.clientId === leaver.nodeId)).toBe(false)
   }, 30_000)
 

@@ -32,7 +32,7 @@ import Database from 'better-sqlite3'
 import { generateNodeKey, type NodeKey } from '../../protocol/nodeKey.ts'
 import type { NodeId } from '../../protocol/index.ts'
 import { spawnVipnode, type Proc } from '../harness/processes.ts'
-import { waitFor } from '../fakenode/waitFor.ts'
+import { waitFor } from '../harness/waitFor.ts'
 import { cliqueGenesis, newSigner } from '../realnode/genesis.ts'
 import { startRealNode, writeGenesis, type RealNode } from '../realnode/realNode.ts'
 
@@ -58,8 +58,8 @@ let hostUpAt = 0
 /** The host's head just before client B's shim started: B's first sync must reach it. */
 let hostHeadWhenBJoined = -1
 
-/** Poll with a deadline; every 200 ms, as each check is an RPC to a real node or a SQLite read. */
-const eventually = <T>(check: () => T | Promise<T>, what: string, timeoutMs: number) => waitFor(check, what, { timeoutMs, intervalMs: 200 })
+/** Poll every 200 ms, as each check is an RPC to a real node or a SQLite read. */
+const POLL_MS = 200
 
 function spawn(args: string[]): Proc {
   const p = spawnVipnode(args)
@@ -152,14 +152,14 @@ afterAll(async () => {
 describe('peer flow with real ethereumjs nodes over devp2p', () => {
   test('both client nodes peer with the host node: both sides list each other in admin_peers', async () => {
     await explain(async () => {
-      await eventually(() => peeredBothWays(clientA), 'client A and the host to list each other', 30_000)
+      await waitFor(() => peeredBothWays(clientA), 'client A and the host to list each other', { timeoutMs: 30_000, intervalMs: POLL_MS })
       hostHeadWhenAJoined = await host.blockNumber()
       console.log(`ethereumjs: client A peered with the host ${((Date.now() - hostUpAt) / 1000).toFixed(1)} s after it started (block period ${PERIOD_S} s)`)
       // B joins second, once there is a block to sync (see the file header).
-      await eventually(async () => (await host.blockNumber()) >= 1, 'the host to seal its first block', 2 * PERIOD_S * 1000)
+      await waitFor(async () => (await host.blockNumber()) >= 1, 'the host to seal its first block', { timeoutMs: 2 * PERIOD_S * 1000, intervalMs: POLL_MS })
       hostHeadWhenBJoined = await host.blockNumber()
       startShim(clientB)
-      await eventually(() => peeredBothWays(clientB), 'client B and the host to list each other', 30_000)
+      await waitFor(() => peeredBothWays(clientB), 'client B and the host to list each other', { timeoutMs: 30_000, intervalMs: POLL_MS })
     })
     console.log(`ethereumjs: client A joined at host block ${hostHeadWhenAJoined}, client B at block ${hostHeadWhenBJoined}`)
     // The host's pool in join order: A first, so A is the peer it pushes new blocks to.
@@ -171,12 +171,12 @@ describe('peer flow with real ethereumjs nodes over devp2p', () => {
   test('service time accrues for both pairs, from the peer lists the real nodes report', async () => {
     const start = [serviceMs(clientA.nodeId, host.nodeId), serviceMs(clientB.nodeId, host.nodeId)]
     await explain(() =>
-      eventually(
+      waitFor(
         () =>
           serviceMs(clientA.nodeId, host.nodeId) >= start[0]! + 3 * INTERVAL_MS &&
           serviceMs(clientB.nodeId, host.nodeId) >= start[1]! + 3 * INTERVAL_MS,
         'three intervals of service for both pairs',
-        30_000,
+        { timeoutMs: 30_000, intervalMs: POLL_MS },
       ),
     )
     expect(reportedPeers(host.nodeId)).toEqual(expect.arrayContaining([clientA.nodeId, clientB.nodeId]))
@@ -189,12 +189,12 @@ describe('peer flow with real ethereumjs nodes over devp2p', () => {
     expect(hostHeadWhenBJoined).toBeGreaterThanOrEqual(1)
     await explain(async () => {
       // B: its first sync reaches the host's head as of when it joined.
-      await eventually(async () => (await clientB.blockNumber()) >= hostHeadWhenBJoined, `client B to reach block ${hostHeadWhenBJoined}`, 60_000)
+      await waitFor(async () => (await clientB.blockNumber()) >= hostHeadWhenBJoined, `client B to reach block ${hostHeadWhenBJoined}`, { timeoutMs: 60_000, intervalMs: POLL_MS })
       // A: each new head reaches it within a few seconds of the host sealing it.
       for (let i = 0; i < 2; i++) {
         const next = (await host.blockNumber()) + 1
-        await eventually(async () => (await host.blockNumber()) >= next, `the host to seal block ${next}`, 2 * PERIOD_S * 1000)
-        await eventually(async () => (await clientA.blockNumber()) >= next, `client A to follow to block ${next}`, 5_000)
+        await waitFor(async () => (await host.blockNumber()) >= next, `the host to seal block ${next}`, { timeoutMs: 2 * PERIOD_S * 1000, intervalMs: POLL_MS })
+        await waitFor(async () => (await clientA.blockNumber()) >= next, `client A to follow to block ${next}`, { timeoutMs: 5_000, intervalMs: POLL_MS })
       }
     })
     // The same chain, not just the same height.
@@ -209,7 +209,7 @@ describe('peer flow with real ethereumjs nodes over devp2p', () => {
     const killedAt = serviceMs(clientB.nodeId, host.nodeId)
     const otherAt = serviceMs(clientA.nodeId, host.nodeId)
     // The host's devp2p notices a dead peer at once; its next report denies the pair.
-    await eventually(async () => !(await host.peerIds()).includes(clientB.nodeId), 'the host to drop the killed client', 5_000)
+    await waitFor(async () => !(await host.peerIds()).includes(clientB.nodeId), 'the host to drop the killed client', { timeoutMs: 5_000, intervalMs: POLL_MS })
     // Waiting for time to pass is the point here: nothing else can show that accrual stopped.
     await new Promise((r) => setTimeout(r, 3 * INTERVAL_MS))
     const grew = serviceMs(clientB.nodeId, host.nodeId) - killedAt
@@ -222,8 +222,8 @@ describe('peer flow with real ethereumjs nodes over devp2p', () => {
   test('the remaining client still follows the head through the host', async () => {
     await explain(async () => {
       const next = (await host.blockNumber()) + 1
-      await eventually(async () => (await host.blockNumber()) >= next, `the host to seal block ${next}`, 2 * PERIOD_S * 1000)
-      await eventually(async () => (await clientA.blockNumber()) >= next, `client A to follow to block ${next}`, 5_000)
+      await waitFor(async () => (await host.blockNumber()) >= next, `the host to seal block ${next}`, { timeoutMs: 2 * PERIOD_S * 1000, intervalMs: POLL_MS })
+      await waitFor(async () => (await clientA.blockNumber()) >= next, `client A to follow to block ${next}`, { timeoutMs: 5_000, intervalMs: POLL_MS })
     })
   }, 40_000)
 })

@@ -20,7 +20,8 @@ import type { RunningCoordinator } from '../../coordinator/coordinator.ts'
 import type { EpochRecord } from '../../coordinator/store/store.ts'
 import { audit } from '../../coordinator/admin/audit.ts'
 import { testCoordinator } from '../harness/coordinator.ts'
-import { testAgent, eventually, type TestAgent } from '../harness/agents.ts'
+import { testAgent, type TestAgent } from '../harness/agents.ts'
+import { waitFor } from '../harness/waitFor.ts'
 import { chargedWei } from '../harness/attackers.ts'
 import { VIPNODE_BIN } from '../harness/processes.ts'
 
@@ -37,7 +38,7 @@ afterAll(async () => {
  */
 async function untilClaimable(c: RunningCoordinator, chain: Devchain, pool: Contract, epoch: number): Promise<string> {
   await c.chain!.tick()
-  const settled = await eventually(async () => {
+  const settled = await waitFor(async () => {
     const e = await c.services.store.getEpoch(epoch)
     return e?.txHash ? e : undefined
   }, `root of epoch ${epoch} proposed`) as EpochRecord
@@ -81,7 +82,7 @@ test('behavior: deposit, partial service, refund with the CLI, settlement, root,
   await (await pool.getFunction('deposit')(depositAccountOf(client.id.nodeId), { value: DEPOSIT })).wait()
   await chain.provider.request({ method: 'hardhat_mine', params: ['0x1'] })
   await c.chain!.tick()
-  await eventually(async () => (await c.services.store.balanceOf(`client:${client.id.nodeId}`)) === DEPOSIT, 'deposit credited')
+  await waitFor(async () => (await c.services.store.balanceOf(`client:${client.id.nodeId}`)) === DEPOSIT, 'deposit credited')
 
   // Partial service: 2 minutes of corroborated time, well under what the deposit pays for.
   await client.conn.call('vipnode_requestHosts', { count: 1 })

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
 import { generateNodeKey, nodeIdOf, type NodeId } from '../../protocol/index.ts'
 import { spawnTs, spawnVipnode, type Proc } from '../harness/processes.ts'
-import { eventually } from '../harness/agents.ts'
+import { waitFor } from '../harness/waitFor.ts'
 import { HELIOS_START, postRpc, rpcCall } from '../harness/jsonRpcClient.ts'
 
 const INTERVAL_MS = 300
@@ -214,7 +214,7 @@ beforeAll(async () => {
   nodes = up.map((x) => x.node)
   hosts = up.map((x) => x.host)
   // A shim that asked before both hosts were up asks again after an interval.
-  await eventually(() => shim.logs.filter((l) => l.msg === 'relaying through host').length >= 2, 'both rpc hosts assigned to the shim', 15_000)
+  await waitFor(() => shim.logs.filter((l) => l.msg === 'relaying through host').length >= 2, 'both rpc hosts assigned to the shim', { timeoutMs: 15_000 })
   console.log(`6 processes up and the shim has 2 rpc hosts in ${Date.now() - started} ms`)
 }, 40_000)
 
@@ -292,7 +292,7 @@ describe('rpc service across processes', () => {
     expect(served.filter(Boolean)).toHaveLength(1)
     killed = hosts[served.indexOf(true)]!
     survivor = hosts[served.indexOf(false)]!
-    await eventually(async () => (await nodeSubscriptions(killed!.node)) === 1, 'the subscription reached the node in use')
+    await waitFor(async () => (await nodeSubscriptions(killed!.node)) === 1, 'the subscription reached the node in use')
     expect(await nodeSubscriptions(survivor.node)).toBe(0)
 
     // A light client polling without pause (Helios: the head, the block and a proof at it every block), so
@@ -316,17 +316,18 @@ describe('rpc service across processes', () => {
         await new Promise((r) => setTimeout(r, 20))
       }
     })()
-    const nextBlock = async () => {
-      await produceBlock()
-      await new Promise((r) => setTimeout(r, 100))
-    }
-
     // A block every ~100 ms until the pool has metered the host in use (both sides report the open session and the polls).
-    const servingSince = Date.now()
-    while (head < START_HEAD + 4 || ((await serviceMs(killed)) < INTERVAL_MS && Date.now() - servingSince < 10_000)) await nextBlock()
+    await waitFor(
+      async () => {
+        await produceBlock()
+        return head >= START_HEAD + 4 && (await serviceMs(killed!)) >= INTERVAL_MS
+      },
+      'the host in use to be metered while it serves',
+      { timeoutMs: 10_000, intervalMs: 100 },
+    )
     expect(await serviceMs(killed), 'the host in use is metered while it serves').toBeGreaterThanOrEqual(INTERVAL_MS)
     const lastBeforeKill = head
-    await eventually(() => client.notifications.at(-1)?.number === lastBeforeKill, 'newHeads before the kill')
+    await waitFor(() => client.notifications.at(-1)?.number === lastBeforeKill, 'newHeads before the kill')
 
     const proofsOnSurvivor = async () => (await nodeCalls(survivor!.node)).filter((m) => m === 'eth_getProof').length
     const survivorProofsBefore = await proofsOnSurvivor()
@@ -339,16 +340,20 @@ describe('rpc service across processes', () => {
 
     // Keep producing blocks until the subscription has resumed on the other host and carried a few more.
     let resumedAt: number | undefined
-    while (Date.now() - killedAt < 15_000) {
-      await nextBlock()
-      resumedAt ??= client.notifications.find((n) => n.number > lastBeforeKill)?.number
-      if (resumedAt !== undefined && head >= resumedAt + 4) break
-    }
+    await waitFor(
+      async () => {
+        await produceBlock()
+        resumedAt ??= client.notifications.find((n) => n.number > lastBeforeKill)?.number
+        return resumedAt !== undefined && head >= resumedAt + 4
+      },
+      'newHeads to resume after the kill and carry four more blocks',
+      { timeoutMs: 15_000, intervalMs: 100 },
+    )
     polling = false
     await poller
     expect(errors).toEqual([])
     expect(resumedAt, 'notifications resumed after the kill').toBeDefined()
-    await eventually(() => client.notifications.at(-1)?.number === head, 'the latest block notified')
+    await waitFor(() => client.notifications.at(-1)?.number === head, 'the latest block notified')
     console.log(`host killed -> newHeads resumed at block ${resumedAt} (${resumedAt! - lastBeforeKill - 1} block(s) produced during the move were not delivered)`)
 
     const numbers = client.notifications.map((n) => n.number)
@@ -374,12 +379,17 @@ describe('rpc service across processes', () => {
   test('behavior: relayed traffic is service time for the host that served it; the killed host accrues nothing beyond the cap', async () => {
     expect(killedUsageAtDeath).toBeGreaterThanOrEqual(INTERVAL_MS)
     // The subscription keeps both sides busy; a light client also polls every block.
-    const deadline = Date.now() + 10_000
-    while ((await serviceMs(survivor!)) < 3 * INTERVAL_MS && Date.now() < deadline) {
-      await produceBlock()
-      expect((await post(shimUrl, call('eth_blockNumber'))).json.error).toBeUndefined()
-      await new Promise((r) => setTimeout(r, 100))
-    }
+    const replies: Awaited<ReturnType<typeof post>>['json'][] = []
+    await waitFor(
+      async () => {
+        await produceBlock()
+        replies.push((await post(shimUrl, call('eth_blockNumber'))).json)
+        return (await serviceMs(survivor!)) >= 3 * INTERVAL_MS
+      },
+      'the survivor to be metered for three intervals',
+      { timeoutMs: 10_000, intervalMs: 100 },
+    )
+    for (const json of replies) expect(json.error).toBeUndefined()
     expect(await serviceMs(survivor!)).toBeGreaterThanOrEqual(3 * INTERVAL_MS)
     const killedNow = await serviceMs(killed!)
     expect(killedNow - killedUsageAtDeath).toBeLessThanOrEqual(CAP_MS)

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { NodeId } from '../../protocol/enode.ts'
 import { createFakeNetwork } from './fakeNetwork.ts'
 import { startFakeNode, type FakeNode, type FakeNodeOptions } from './fakeNode.ts'
-import { waitFor } from './waitFor.ts'
+import { waitFor } from '../harness/waitFor.ts'
 
 const net = createFakeNetwork()
 const children: ChildProcess[] = []

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { createFakeNetwork } from './fakeNetwork.ts'
 import { startFakeNode, type FakeNodeOptions } from './fakeNode.ts'
-import { waitFor } from './waitFor.ts'
+import { waitFor } from '../harness/waitFor.ts'
 
 const net = createFakeNetwork()
 afterEach(() => net.closeAll())

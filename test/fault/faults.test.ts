@@ -16,7 +16,8 @@ import { describe, test, expect, afterEach } from 'vitest'
 import type { Socket } from 'node:net'
 import type { RunningCoordinator } from '../../coordinator/coordinator.ts'
 import { testCoordinator } from '../harness/coordinator.ts'
-import { testAgent, eventually, type TestAgent } from '../harness/agents.ts'
+import { testAgent, type TestAgent } from '../harness/agents.ts'
+import { waitFor } from '../harness/waitFor.ts'
 import { authenticated, identity, type Identity, type RawAgent } from '../harness/rawAgent.ts'
 import { keepingLogger } from '../harness/fuzzFrames.ts'
 import { sqliteOf } from '../harness/storeState.ts'
@@ -60,14 +61,14 @@ describe('fault: half-open client', () => {
       if (clientReports) client.ws.send(JSON.stringify({ jsonrpc: '2.0', id: nextId++, method: 'vipnode_update', params: { peers: [peerOf(host.id)], block: BLOCK } }))
     }, REPORT_MS)
     cleanup.push(() => clearInterval(reporter))
-    await eventually(() => serviceMs(c, clientId.nodeId, host.id.nodeId) > 300, 'service accrues while both report', 10_000)
+    await waitFor(() => serviceMs(c, clientId.nodeId, host.id.nodeId) > 300, 'service accrues while both report', { timeoutMs: 10_000 })
     expect(((await (await fetch(`${c.url}/v1/status`)).json()) as { clientsOnline: number }).clientsOnline).toBe(1)
 
     // The client vanishes without a FIN: its process stops reading and writing, the socket stays open.
     clientReports = false
     tcpOf(client).pause()
     const t0 = performance.now()
-    await eventually(() => c.services.sessions.get(clientId.nodeId) === undefined, 'half-open client detached', 5_000)
+    await waitFor(() => c.services.sessions.get(clientId.nodeId) === undefined, 'half-open client detached', { timeoutMs: 5_000 })
     const detectedMs = performance.now() - t0
     const status = (await (await fetch(`${c.url}/v1/status`)).json()) as { clientsOnline: number; hostsOnline: number }
     expect(status).toMatchObject({ clientsOnline: 0, hostsOnline: 1 })
@@ -157,7 +158,7 @@ describe('fault: slow consumer', () => {
       await new Promise((r) => setTimeout(r, 1))
     }
     const requestedBytes = requests * REPLY_BYTES
-    await eventually(() => c.services.sessions.get(slowId.nodeId) === undefined, 'slow consumer dropped', 10_000)
+    await waitFor(() => c.services.sessions.get(slowId.nodeId) === undefined, 'slow consumer dropped', { timeoutMs: 10_000 })
     const droppedMs = performance.now() - t0
     probing = false
     await probe

@@ -27,7 +27,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { startFakeNode, type FakeNode } from '../fakenode/fakeNode.ts'
 import { spawnVipnode, type Proc } from '../harness/processes.ts'
-import { eventually } from '../harness/agents.ts'
+import { waitFor } from '../harness/waitFor.ts'
 
 const COORDINATOR_INTERVAL_MS = 1_000
 const AGENT_INTERVAL_MS = 500
@@ -110,13 +110,13 @@ async function hangScenario(name: string, chainMoves: boolean): Promise<HangFigu
   spawn(['client', '--bootstrap', url, '--node-rpc', clientNode.url, '--nodekey', keyFile(clientNode), '--hosts', '1', ...agentArgs])
 
   // Served by one host, and metered for it.
-  const firstHost = await eventually(() => activeHostsOf(clientNode.nodeId)[0], 'client assigned', 20_000)
+  const firstHost = await waitFor(() => activeHostsOf(clientNode.nodeId)[0], 'client assigned', { timeoutMs: 20_000 })
   const victimIndex = hostNodes.findIndex((h) => h.nodeId === firstHost)
   const victim = hostNodes[victimIndex]!
   const spare = hostNodes[1 - victimIndex]!
   const victimAgent = hostAgents[victimIndex]!
-  await eventually(() => clientNode.peers().includes(victim.nodeId), 'client peered with its host', 10_000)
-  await eventually(() => serviceMs(clientNode.nodeId, victim.nodeId) > 0, 'service metered', 10_000)
+  await waitFor(() => clientNode.peers().includes(victim.nodeId), 'client peered with its host', { timeoutMs: 10_000 })
+  await waitFor(() => serviceMs(clientNode.nodeId, victim.nodeId) > 0, 'service metered', { timeoutMs: 10_000 })
 
   // The node hangs: every JSON-RPC request is accepted and never answered. p2p keeps running.
   const logsBefore = victimAgent.logs.length
@@ -136,7 +136,7 @@ async function hangScenario(name: string, chainMoves: boolean): Promise<HangFigu
   let lastService = serviceMs(clientNode.nodeId, victim.nodeId)
   let releasedMs: number | undefined
   let reassignedMs: number | undefined
-  await eventually(
+  await waitFor(
     () => {
       const now = serviceMs(clientNode.nodeId, victim.nodeId)
       if (now !== lastService) {
@@ -149,7 +149,7 @@ async function hangScenario(name: string, chainMoves: boolean): Promise<HangFigu
       return releasedMs !== undefined && reassignedMs !== undefined
     },
     'client released from the hung host and peered with the spare',
-    20_000,
+    { timeoutMs: 20_000 },
   )
   const coordLogs = coordinator.logs.slice(coordLogsBefore)
   const staleLine = coordLogs.find((l) => l.msg === 'host stale: moving its clients' && l.host === victim.nodeId)
@@ -170,7 +170,7 @@ async function hangScenario(name: string, chainMoves: boolean): Promise<HangFigu
     await new Promise((r) => setTimeout(r, 50))
   }
   // The client's node dropped the hung host once it was no longer vouched for.
-  await eventually(() => !clientNode.peers().includes(victim.nodeId), 'client node dropped the hung host', 5_000)
+  await waitFor(() => !clientNode.peers().includes(victim.nodeId), 'client node dropped the hung host', { timeoutMs: 5_000 })
   if (!chainMoves) expect(head, 'the chain stayed quiet').toBe(100)
   return { loggedMs, lastGrowthMs, releasedMs: releasedMs!, reassignedMs: reassignedMs! }
 }

@@ -20,6 +20,7 @@ import { testAgent, type TestAgent } from '../harness/agents.ts'
 import { connectBody, identity, signedConnect, type DialledChallenge, type Identity } from '../harness/rawAgent.ts'
 import { storeSnapshot, sqliteOf } from '../harness/storeState.ts'
 import { FrameSocket, isValidUtf8, keepingLogger, mutateText, mutateValue, textMutation, valueMutation, weirdValue, type TextMutation, type ValueMutation } from '../harness/fuzzFrames.ts'
+import { waitFor } from '../harness/waitFor.ts'
 
 const MAX_FRAME = 8192
 /** Before vipnode_connect succeeds a socket may send at most this (the default --max-preauth-frame-bytes); beyond it the socket is closed with 1009. */
@@ -199,11 +200,7 @@ async function settledClose(s: FrameSocket, sessionId: string | undefined): Prom
   await s.until(() => s.closed !== undefined, 'own close')
   if (!sessionId) return
   const closedAt = () => sqliteOf(c).prepare('SELECT closed_at_ms FROM sessions WHERE id = ?').pluck().get(sessionId)
-  const deadline = Date.now() + 5_000
-  while (closedAt() === null || closedAt() === undefined) {
-    if (Date.now() > deadline) throw new Error('session close was not recorded')
-    await new Promise((r) => setTimeout(r, 5))
-  }
+  await waitFor(() => closedAt() !== null && closedAt() !== undefined, 'the session close to be recorded', { intervalMs: 5 })
 }
 
 beforeAll(async () => {
@@ -308,8 +305,7 @@ describe('fuzz /v1/agent', () => {
         if (outcome.closed) {
           // Cut off for a frame past the hard cap or broken UTF-8: the session closes; authenticate again next time.
           const closedAt = () => sqliteOf(c).prepare('SELECT closed_at_ms FROM sessions WHERE id = ?').pluck().get(target.sessionId)
-          const deadline = Date.now() + 5_000
-          while (closedAt() === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5))
+          await waitFor(() => closedAt() !== null, 'the session close to be recorded', { intervalMs: 5 })
           expect(closedAt()).not.toBeNull()
           return
         }

@@ -12,7 +12,8 @@ import type { RunningCoordinator } from '../../coordinator/coordinator.ts'
 import { testCoordinator } from '../harness/coordinator.ts'
 import { connectBody, identity, signedConnect } from '../harness/rawAgent.ts'
 import { FrameSocket, keepingLogger } from '../harness/fuzzFrames.ts'
-import { startTracker } from '../../coordinator/tracker/testReporter.ts'
+import { startTracker } from '../harness/trackerReporter.ts'
+import { waitFor } from '../harness/waitFor.ts'
 import { READY_FRAME } from '../../coordinator/tracker/frames.ts'
 
 const LIMIT = 20
@@ -82,9 +83,14 @@ describe('connection flood from one address', () => {
     // ... or closes.
     for (const s of open.slice(1)) s.close()
     await Promise.all(open.slice(1).map((s) => s.until(() => s.closed !== undefined, 'close')))
-    const deadline = Date.now() + 3_000
-    let back: FrameSocket | number = 429
-    while (back === 429 && Date.now() < deadline) back = await attempt()
+    const back = await waitFor(
+      async () => {
+        const r = await attempt()
+        return r !== 429 && r
+      },
+      'an upgrade from 127.0.0.1 past the 429s',
+      { timeoutMs: 3_000, intervalMs: 0 },
+    )
     expect(back).toBeInstanceOf(FrameSocket)
     expect((await fetch(`${c.url}/healthz`)).status).toBe(200)
     expect(logger.errors()).toEqual([])

@@ -14,7 +14,7 @@ import { testCoordinator } from '../harness/coordinator.ts'
 import { connectBody, identity, signedConnect, type Identity } from '../harness/rawAgent.ts'
 import { FrameSocket } from '../harness/fuzzFrames.ts'
 import { storeSnapshot } from '../harness/storeState.ts'
-import { eventually } from '../harness/agents.ts'
+import { waitFor } from '../harness/waitFor.ts'
 
 let c: RunningCoordinator | undefined
 const sockets: FrameSocket[] = []
@@ -136,7 +136,7 @@ describe('sockets waiting to authenticate, all addresses together', () => {
     expect(await attempt({ localAddress: '127.0.0.1' })).toBe(503)
     // One authenticates: its slot is free again.
     expect((await login(held[0]!)).result).toBeDefined()
-    const fifth = await eventually(async () => {
+    const fifth = await waitFor(async () => {
       const s = await attempt({ localAddress: '127.0.0.9' })
       if (typeof s === 'number') throw new Error(`still ${s}`)
       return s
@@ -144,7 +144,7 @@ describe('sockets waiting to authenticate, all addresses together', () => {
     expect(await attempt({ localAddress: '127.0.0.10' })).toBe(503)
     // One closes: its slot is free again.
     held[1]!.close()
-    const sixth = await eventually(async () => {
+    const sixth = await waitFor(async () => {
       const s = await attempt({ localAddress: '127.0.0.10' })
       if (typeof s === 'number') throw new Error(`still ${s}`)
       return s
@@ -172,7 +172,7 @@ describe('authenticated sockets per address', () => {
     expect((await login(await open({ localAddress: '127.0.0.2' }))).result).toBeDefined()
     // When one of the two leaves, the address may log in again.
     sockets[0]!.close()
-    await eventually(async () => {
+    await waitFor(async () => {
       const r = await login(await open())
       if (!r.result) throw new Error(JSON.stringify(r.error))
       return true
@@ -232,7 +232,7 @@ describe('the tracker at /api: the same gate', () => {
     sockets.push(w1, w2)
     await expect(FrameSocket.open(trackerUrl(), { localAddress: '127.0.0.4' })).rejects.toThrow(/HTTP 503/)
     w1.close()
-    const next = await eventually(() => FrameSocket.open(trackerUrl(), { localAddress: '127.0.0.4' }), 'a tracker slot after one closed')
+    const next = await waitFor(() => FrameSocket.open(trackerUrl(), { localAddress: '127.0.0.4' }), 'a tracker slot after one closed')
     sockets.push(next)
   })
 })

@@ -18,6 +18,7 @@ import type { TrackedNode } from '../../coordinator/tracker/index.ts'
 import { READY_FRAME } from '../../coordinator/tracker/frames.ts'
 import { testCoordinator } from '../harness/coordinator.ts'
 import { FrameSocket, isValidUtf8, keepingLogger, mutateText, mutateValue, textMutation, valueMutation, weirdValue } from '../harness/fuzzFrames.ts'
+import { waitFor } from '../harness/waitFor.ts'
 
 const SECRET = 'fuzz-secret'
 const RUNS_BEFORE_LOGIN = 400
@@ -187,8 +188,7 @@ describe('fuzz /api (ethstats tracker)', () => {
         sockets.splice(sockets.indexOf(s), 1)
         // The close handler marks a logged-in node disconnected: let it run before the next case takes its snapshot.
         await s.until(() => s.closed !== undefined, 'own close')
-        const deadline = Date.now() + 3_000
-        while (tracker().socketCount() > socketsBefore && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2))
+        await waitFor(() => tracker().socketCount() <= socketsBefore, 'the tracker to drop the closed socket', { timeoutMs: 3_000, intervalMs: 2 })
       }),
       { numRuns: RUNS_BEFORE_LOGIN, endOnFailure: true },
     )

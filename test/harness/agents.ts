@@ -40,22 +40,6 @@ export async function testAgent(
   return { id, conn, calls, close: () => conn.close() }
 }
 
-/** Poll until `check` returns a truthy value, or fail after `timeoutMs`. */
-export async function eventually<T>(check: () => T | Promise<T>, what: string, timeoutMs = 5_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  for (;;) {
-    try {
-      const v = await check()
-      if (v) return v
-    } catch (err) {
-      last = err
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
-}
-
 /** A Logger that keeps every line, for tests that wait on what an agent reported. */
 export function recordingLogger(): import('../../lib/logger.ts').Logger & { lines: { level: string; message: string; context?: Record<string, unknown> }[] } {
   const lines: { level: string; message: string; context?: Record<string, unknown> }[] = []

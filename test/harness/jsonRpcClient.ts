@@ -1,6 +1,6 @@
 /** JSON-RPC over HTTP and WebSocket, as a light client or wallet speaks it: for the relay and proxy tests. */
 import WebSocket from 'ws'
-import { waitFor } from '../fakenode/waitFor.ts'
+import { waitFor } from './waitFor.ts'
 
 /** A JSON-RPC request; the id keeps its type (number unless a string is given). */
 export function rpcCall<I extends number | string = number>(method: string, params: unknown[] = [], id: I = 1 as I) {

@@ -9,9 +9,10 @@ import { WebSocket } from 'ws'
 import { Registry } from 'prom-client'
 import { silentLogger } from '../../lib/logger.ts'
 import { systemClock } from '../../lib/clock.ts'
-import { createTracker, isTrackerPath, type Tracker, type TrackerOptions } from './trackerServer.ts'
-import type { TrackedNode } from './state.ts'
-import type { TrackerMetricsSink } from './metrics.ts'
+import { createTracker, isTrackerPath, type Tracker, type TrackerOptions } from '../../coordinator/tracker/trackerServer.ts'
+import type { TrackedNode } from '../../coordinator/tracker/state.ts'
+import type { TrackerMetricsSink } from '../../coordinator/tracker/metrics.ts'
+import { within } from './waitFor.ts'
 
 export interface CloseInfo {
   code: number
@@ -155,30 +156,6 @@ export function safeParse(text: string): unknown {
 
 export function isEmit(value: unknown, topic: string): boolean {
   return typeof value === 'object' && value !== null && Array.isArray((value as { emit?: unknown }).emit) && (value as { emit: unknown[] }).emit[0] === topic
-}
-
-/** Resolve (or reject) within a deadline. */
-export async function within<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs)
-      }),
-    ])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
-/** For conditions no event announces (e.g. a socket count): check every few ms, fail after the deadline. */
-export async function pollUntil(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 5))
-  }
 }
 
 /** Wait until the tracker's view of `name` satisfies `condition`, woken by tracker events. */
