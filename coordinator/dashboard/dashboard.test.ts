@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { manualClock } from '../../lib/clock.ts'
 import { testCoordinator } from '../../test/harness/coordinator.ts'
-import { testAgent, type TestAgent } from '../../test/harness/agents.ts'
+import { agentsAt, testAgent, type TestAgent } from '../../test/harness/agents.ts'
 import { waitFor } from '../../test/harness/waitFor.ts'
 import type { RunningCoordinator } from '../coordinator.ts'
 import { dashboardHubOf } from './routes.ts'
@@ -50,11 +50,7 @@ async function pool(config: CoordinatorConfigInput = {}) {
     { clock },
   )
   cleanup.push(() => c.close())
-  const agent = async (...args: Parameters<typeof testAgent> extends [string, ...infer R] ? R : never) => {
-    const a = await testAgent(c.url, ...args)
-    cleanup.push(() => a.close())
-    return a
-  }
+  const agent = agentsAt(c.url, (close) => cleanup.push(close))
   return { c, clock, agent }
 }
 

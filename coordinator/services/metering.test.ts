@@ -5,7 +5,7 @@ import { ErrorCode, type RpcError } from '../../protocol/index.ts'
 import { manualClock } from '../../lib/clock.ts'
 import { testCoordinator } from '../../test/harness/coordinator.ts'
 import { scratchDatabases } from '../../test/harness/postgres.ts'
-import { testAgent, type TestAgent } from '../../test/harness/agents.ts'
+import { agentsAt, type TestAgent } from '../../test/harness/agents.ts'
 import { waitFor } from '../../test/harness/waitFor.ts'
 import type { RunningCoordinator } from '../coordinator.ts'
 import type { CoordinatorConfigInput } from '../config.ts'
@@ -43,11 +43,7 @@ for (const database of ['sqlite', 'postgres'] as const) {
       const db = database === 'postgres' ? { db: await scratchDatabase() } : {}
       const c = await testCoordinator({ updateIntervalMs: INTERVAL, epochMs: 3_600_000, ...db, ...config }, { clock })
       cleanup.push(() => c.close())
-      const agent = async (...args: Parameters<typeof testAgent> extends [string, ...infer R] ? R : never) => {
-        const a = await testAgent(c.url, ...args)
-        cleanup.push(() => a.close())
-        return a
-      }
+      const agent = agentsAt(c.url, (close) => cleanup.push(close))
       return { c, clock, agent }
     }
 

@@ -3,7 +3,7 @@ import { describe, test, expect, afterEach } from 'vitest'
 import { ErrorCode, type RpcError } from '../../protocol/index.ts'
 import { manualClock } from '../../lib/clock.ts'
 import { testCoordinator } from '../../test/harness/coordinator.ts'
-import { testAgent, type TestAgent } from '../../test/harness/agents.ts'
+import { agentsAt, testAgent, type TestAgent } from '../../test/harness/agents.ts'
 import { waitFor } from '../../test/harness/waitFor.ts'
 import { identity } from '../../test/harness/rawAgent.ts'
 import { chargedWei, deposit, postRefund, refundRequest } from '../../test/harness/attackers.ts'
@@ -28,11 +28,7 @@ afterEach(async () => {
 async function pool(config: CoordinatorConfigInput = {}, clock = manualClock(Date.UTC(2026, 0, 1))) {
   const c = await testCoordinator({ updateIntervalMs: INTERVAL, epochMs: EPOCH, priceWeiPerMinute: PRICE, ...config }, { clock })
   cleanup.push(() => c.close())
-  const agent = async (...args: Parameters<typeof testAgent> extends [string, ...infer R] ? R : never) => {
-    const a = await testAgent(c.url, ...args)
-    cleanup.push(() => a.close())
-    return a
-  }
+  const agent = agentsAt(c.url, (close) => cleanup.push(close))
   return { c, clock, agent }
 }
 

@@ -40,6 +40,15 @@ export async function testAgent(
   return { id, conn, calls, close: () => conn.close() }
 }
 
+/** `testAgent` bound to one coordinator URL, each agent closed by `onClose` (a test's cleanup list). */
+export function agentsAt(url: string, onClose: (close: () => Promise<void>) => void) {
+  return async (...args: Parameters<typeof testAgent> extends [string, ...infer R] ? R : never): Promise<TestAgent> => {
+    const a = await testAgent(url, ...args)
+    onClose(() => a.close())
+    return a
+  }
+}
+
 /** A Logger that keeps every line, for tests that wait on what an agent reported. */
 export function recordingLogger(): import('../../lib/logger.ts').Logger & { lines: { level: string; message: string; context?: Record<string, unknown> }[] } {
   const lines: { level: string; message: string; context?: Record<string, unknown> }[] = []

@@ -34,6 +34,7 @@ import { migrate } from 'drizzle-orm/node-postgres/migrator'
 import { and, desc, eq, gte, isNotNull, isNull, ne, sql } from 'drizzle-orm'
 import type { NodeId } from '../../../protocol/index.ts'
 import * as schema from './schema.ts'
+import { toAssignment, toEpoch, toNode } from '../rows.ts'
 import {
   StoreError,
   checkTransfer,
@@ -822,24 +823,4 @@ function parseSnapshot(text: string): Snapshot {
 /** Whether a transaction had finished (committed or rolled back) when the snapshot was taken (pg_visible_in_snapshot). */
 function finishedIn(s: Snapshot, xid: bigint): boolean {
   return xid < s.xmax && !s.inProgress.has(xid)
-}
-
-function toNode(row: typeof schema.nodes.$inferSelect): NodeRecord {
-  const { latestReportId: _i, latestSessionId: _s, latestObservedAtMs: _o, latestBlockNumber: _n, latestBlockHash: _h, latestPeers: _p, ...node } = row
-  return { ...node, nodeId: row.nodeId as NodeId }
-}
-
-function toEpoch(row: typeof schema.epochs.$inferSelect): EpochRecord {
-  return {
-    ...row,
-    revenueWei: BigInt(row.revenueWei),
-    carriedInWei: BigInt(row.carriedInWei),
-    feeWei: BigInt(row.feeWei),
-    carriedOutWei: BigInt(row.carriedOutWei),
-    totalEntitledWei: BigInt(row.totalEntitledWei),
-  }
-}
-
-function toAssignment(row: typeof schema.assignments.$inferSelect): AssignmentRecord {
-  return { ...row, clientId: row.clientId as NodeId, hostId: row.hostId as NodeId }
 }

@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url'
 import type { NodeId } from '../../../protocol/index.ts'
 import * as schema from './schema.ts'
 import { StoreError, checkTransfer, type PrunedRows, type EpochPayout, type EpochRecord, type MeteringDelta, type PairMeter, type UsageRecord, type AssignmentRecord, type NodeRecord, type PeerReport, type SessionRecord, type Store, type StoredReport, type Transfer, type LedgerEntry } from '../store.ts'
+import { toAssignment, toEpoch, toNode } from '../rows.ts'
 /** The root of an epoch without payouts (settlement's EMPTY_ROOT). */
 const EMPTY_TREE_ROOT = `0x${'00'.repeat(32)}`
 
@@ -440,24 +441,4 @@ class SqliteStoreImpl implements SqliteStore {
     this.closed = true
     this.sqlite.close()
   }
-}
-
-function toNode(row: typeof schema.nodes.$inferSelect): NodeRecord {
-  const { latestReportId: _i, latestSessionId: _s, latestObservedAtMs: _o, latestBlockNumber: _n, latestBlockHash: _h, latestPeers: _p, ...node } = row
-  return { ...node, nodeId: row.nodeId as NodeId }
-}
-
-function toEpoch(row: typeof schema.epochs.$inferSelect): EpochRecord {
-  return {
-    ...row,
-    revenueWei: BigInt(row.revenueWei),
-    carriedInWei: BigInt(row.carriedInWei),
-    feeWei: BigInt(row.feeWei),
-    carriedOutWei: BigInt(row.carriedOutWei),
-    totalEntitledWei: BigInt(row.totalEntitledWei),
-  }
-}
-
-function toAssignment(row: typeof schema.assignments.$inferSelect): AssignmentRecord {
-  return { ...row, clientId: row.clientId as NodeId, hostId: row.hostId as NodeId }
 }

@@ -1,0 +1,45 @@
+/**
+ * Rows as both drivers read them back, turned into the Store's records: the
+ * SQLite and PostgreSQL schemas name their columns alike and keep amounts as
+ * decimal strings (TEXT, NUMERIC), so one set of mappers serves both.
+ */
+import type { NodeId } from '../../protocol/index.ts'
+import type { AssignmentRecord, EpochRecord, NodeRecord } from './store.ts'
+
+type Wei = string | bigint
+
+/** A nodes row: the node's record plus the latest-report columns (migration 0002), which are not part of it. */
+export type NodeRow = Omit<NodeRecord, 'nodeId'> & {
+  nodeId: string
+  latestReportId: unknown
+  latestSessionId: unknown
+  latestObservedAtMs: unknown
+  latestBlockNumber: unknown
+  latestBlockHash: unknown
+  latestPeers: unknown
+}
+
+export function toNode(row: NodeRow): NodeRecord {
+  const { latestReportId: _i, latestSessionId: _s, latestObservedAtMs: _o, latestBlockNumber: _n, latestBlockHash: _h, latestPeers: _p, ...node } = row
+  return { ...node, nodeId: row.nodeId as NodeId }
+}
+
+type EpochAmounts = 'revenueWei' | 'carriedInWei' | 'feeWei' | 'carriedOutWei' | 'totalEntitledWei'
+export type EpochRow = Omit<EpochRecord, EpochAmounts> & Record<EpochAmounts, Wei>
+
+export function toEpoch(row: EpochRow): EpochRecord {
+  return {
+    ...row,
+    revenueWei: BigInt(row.revenueWei),
+    carriedInWei: BigInt(row.carriedInWei),
+    feeWei: BigInt(row.feeWei),
+    carriedOutWei: BigInt(row.carriedOutWei),
+    totalEntitledWei: BigInt(row.totalEntitledWei),
+  }
+}
+
+export type AssignmentRow = Omit<AssignmentRecord, 'clientId' | 'hostId'> & { clientId: string; hostId: string }
+
+export function toAssignment(row: AssignmentRow): AssignmentRecord {
+  return { ...row, clientId: row.clientId as NodeId, hostId: row.hostId as NodeId }
+}
