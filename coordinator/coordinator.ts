@@ -15,6 +15,7 @@ import type { Store } from './store/store.ts'
 import { SessionRegistry } from './services/sessions.ts'
 import { LoginService } from './services/logins.ts'
 import { ReportService } from './services/reports.ts'
+import { PayoutTrees } from './services/payoutTrees.ts'
 import { AssignmentService } from './services/assignments.ts'
 import { MeteringService } from './services/metering.ts'
 import { Accounts } from './logic/accounts.ts'
@@ -139,7 +140,8 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   metrics.setStateSizes(() => stateSizes(services))
   const logins = new LoginService({ config, poolId, store, sessions, metering, clock, log, metrics })
   const reports = new ReportService({ config, store, sessions, assignments, metering, chainHeads, clock, log, metrics })
-  const services: CoordinatorServices = { config, poolId, store, sessions, logins, reports, assignments, metering, refunds, disputes, settlement, epochs, tracker, chainHeads, relayTokens, clock, log, metrics, clientAddress, trustedProxies }
+  const reads = { nodes: store, ledger: store, epochs: store, usage: store, payoutTrees: new PayoutTrees(store) }
+  const services: CoordinatorServices = { config, poolId, store, reads, sessions, logins, reports, assignments, metering, refunds, disputes, settlement, epochs, tracker, chainHeads, relayTokens, clock, log, metrics, clientAddress, trustedProxies }
 
   let chain: ChainService | undefined
   if (config.chainRpc && config.contract && config.operatorKey) {

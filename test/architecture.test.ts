@@ -143,6 +143,14 @@ describe('architecture: import directions', () => {
     expect(breaks(coordinatorEdges, (e) => below.includes(layerOf(e.from)!) && ['server', 'dashboard', 'join', 'tracker', 'rpc'].includes(layerOf(e.to)!))).toEqual([])
   })
 
+  test('coordinator: the HTTP pages read through services.reads (read-only views), never the Store', () => {
+    const pages = tsFiles(join(ROOT, 'coordinator')).filter((f) => /coordinator\/(server|dashboard|join)\//.test(posix(f)) && !isTestCode(posix(relative(ROOT, f))))
+    expect(pages.length).toBeGreaterThan(5)
+    // `services.store`, or `store` taken out of the services bag.
+    const usesStore = /\bservices\.store\b|\{[^}]*\bstore\b[^}]*\}\s*=\s*(this\.)?services\b/
+    expect(pages.filter((f) => usesStore.test(readFileSync(f, 'utf8'))).map((f) => posix(relative(ROOT, f)))).toEqual([])
+  })
+
   test('coordinator: only the composition roots (coordinator.ts, admin/) open a store implementation', () => {
     const roots = (from: string) => from === 'coordinator/coordinator.ts' || from.startsWith('coordinator/admin/') || from.startsWith('coordinator/store/')
     expect(breaks(projectEdges, (e) => e.to.startsWith('coordinator/store/') && e.to !== 'coordinator/store/store.ts' && !roots(e.from))).toEqual([])

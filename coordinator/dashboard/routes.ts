@@ -67,7 +67,8 @@ function publicBaseUrl(req: Request): string {
 
 export function dashboardRoutes(services: CoordinatorServices, overrides: Partial<DashboardOptions> = {}): Router {
   const opts = { ...defaultDashboardOptions, ...overrides }
-  const { config, clock, log, poolId, store } = services
+  const { config, clock, log, poolId } = services
+  const { epochs: epochReads, usage: usageReads } = services.reads
   const token = config.adminToken
   const sessions = new AdminSessions(clock, opts.sessionTtlMs)
   // One limiter for sign-ins and bearer tokens, shared with the admin API (payoutRoutes).
@@ -176,12 +177,12 @@ export function dashboardRoutes(services: CoordinatorServices, overrides: Partia
   })
   api.get('/epochs/:epoch', async (req, res) => {
     const n = Number(req.params.epoch)
-    const e = Number.isSafeInteger(n) && n > 0 ? await store.getEpoch(n) : undefined
+    const e = Number.isSafeInteger(n) && n > 0 ? await epochReads.getEpoch(n) : undefined
     if (!e) {
       res.status(404).json({ error: { code: 'NOT_FOUND', message: `epoch ${req.params.epoch} is not settled` } })
       return
     }
-    const [payouts, usage] = await Promise.all([store.epochPayouts(n), store.usage({ epoch: n })])
+    const [payouts, usage] = await Promise.all([epochReads.epochPayouts(n), usageReads.usage({ epoch: n })])
     const roots = services.chainRoots?.()
     res.json({
       ...epochJson(e),

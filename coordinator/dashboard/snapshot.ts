@@ -6,6 +6,7 @@
 import type { CoordinatorServices } from '../rpc/context.ts'
 import type { EpochRecord } from '../store/store.ts'
 import { VERSION } from '../../lib/packageVersion.ts'
+import { AccountPrefix } from '../logic/accounts.ts'
 
 export interface Sample {
   t: number
@@ -186,16 +187,16 @@ export class SnapshotBuilder {
   ) {}
 
   async build(): Promise<DashboardSnapshot> {
-    const { sessions, assignments, store, epochs, clock, config, poolId } = this.services
+    const { sessions, assignments, reads, epochs, clock, config, poolId } = this.services
     const now = clock.now()
     const current = epochs.epochOf(now)
     const bounds = epochs.bounds(current)
     const [nodes, usage, balances, imbalance, settled] = await Promise.all([
-      store.listNodes(),
-      store.usage({ epoch: current }),
-      store.balancesWithPrefix('client:'),
-      store.sumAll(),
-      store.listEpochs(),
+      reads.nodes.listNodes(),
+      reads.usage.usage({ epoch: current }),
+      reads.ledger.balancesWithPrefix(AccountPrefix.client),
+      reads.ledger.sumAll(),
+      reads.epochs.listEpochs(),
     ])
 
     const byHost = new Map<string, { ms: number; wei: bigint }>()
@@ -310,7 +311,7 @@ export class SnapshotBuilder {
     const recent = settled.slice(-SERVICE_LOOKBACK_EPOCHS)
     for (const e of recent) {
       if (this.serviceByEpoch.has(e.epoch)) continue
-      const rows = await this.services.store.usage({ epoch: e.epoch })
+      const rows = await this.services.reads.usage.usage({ epoch: e.epoch })
       this.serviceByEpoch.set(
         e.epoch,
         rows.reduce((n, u) => n + u.serviceMs, 0),

@@ -184,7 +184,8 @@ function badRequest(res: Response, message: string): void {
 }
 
 export function joinRoutes(services: CoordinatorServices): Router {
-  const { config, store, sessions, assignments, metering, epochs, clock, poolId } = services
+  const { config, sessions, assignments, metering, epochs, clock, poolId } = services
+  const { nodes, ledger, usage: usageReads } = services.reads
   const chainId = config.chainRpc ? new ChainIdLookup(config.chainRpc) : undefined
 
   const limiter = new AddressRateLimiter(RATE_PER_SECOND, RATE_BURST, () => Date.now(), MAX_TRACKED_IPS).middleware(services.clientAddress)
@@ -266,16 +267,16 @@ export function joinRoutes(services: CoordinatorServices): Router {
       return
     }
     const [node, balance, pending, served, money] = await Promise.all([
-      store.getNode(nodeId),
-      store.balanceOf(Accounts.client(nodeId)),
-      store.balanceOf(Accounts.unclaimedDeposit(account)),
+      nodes.getNode(nodeId),
+      ledger.balanceOf(Accounts.client(nodeId)),
+      ledger.balanceOf(Accounts.unclaimedDeposit(account)),
       metering.canBeServed(nodeId),
       services.refunds.moneyOf(nodeId),
     ])
     const stopped = stoppedByRefund(money)
     const role = node?.role ?? null
     // Only this node's pairs: the cost stays that of one node, however many pairs the epoch has.
-    const usage = await store.usage(role === 'host' ? { epoch, hostId: nodeId } : { epoch, clientId: nodeId })
+    const usage = await usageReads.usage(role === 'host' ? { epoch, hostId: nodeId } : { epoch, clientId: nodeId })
     let serviceMs = 0
     for (const u of usage) serviceMs += u.serviceMs
     const peers = role === 'host' ? assignments.clientsOf(nodeId) : assignments.hostsOf(nodeId)

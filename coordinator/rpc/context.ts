@@ -3,7 +3,7 @@ import type { Clock } from '../../lib/clock.ts'
 import type { Logger } from '../../lib/logger.ts'
 import type { CoordinatorConfig } from '../config.ts'
 import type { CoordinatorMetrics } from '../metrics.ts'
-import type { Store } from '../store/store.ts'
+import type { EpochStore, LedgerStore, NodeStore, ReportStore, Store } from '../store/store.ts'
 import type { AssignmentService } from '../services/assignments.ts'
 import type { MeteringService } from '../services/metering.ts'
 import type { RefundService } from '../services/refunds.ts'
@@ -17,6 +17,7 @@ import type { ClientAddress } from '../server/clientAddress.ts'
 import type { SessionRegistry } from '../services/sessions.ts'
 import type { LoginConnection, LoginService } from '../services/logins.ts'
 import type { ReportService } from '../services/reports.ts'
+import type { PayoutTrees } from '../services/payoutTrees.ts'
 import type { z } from 'zod'
 import type { AgentMethod, agentToCoordinator } from '../../protocol/index.ts'
 
@@ -25,10 +26,26 @@ export type { PendingAuth } from '../services/logins.ts'
 /** The transport's connection: an agent connection with its login state. */
 export type ServerConnection = LoginConnection
 
+/**
+ * What the HTTP pages (server/, dashboard/, join/) may read: narrow, read-only
+ * views of the store. Pages never get the Store itself, so none can write
+ * (test/architecture.test.ts holds them to it).
+ */
+export interface PageReads {
+  nodes: Pick<NodeStore, 'getNode' | 'listNodes'>
+  ledger: Pick<LedgerStore, 'balanceOf' | 'balancesWithPrefix' | 'sumAll'>
+  epochs: Pick<EpochStore, 'latestPayoutEpoch' | 'listEpochs' | 'getEpoch' | 'epochPayouts'>
+  usage: Pick<ReportStore, 'usage'>
+  /** Payout proofs from the latest trees, kept loaded (services/payoutTrees.ts). */
+  payoutTrees: PayoutTrees
+}
+
 export interface CoordinatorServices {
   config: CoordinatorConfig
   poolId: string
+  /** For services and the composition root; pages read through `reads`. */
   store: Store
+  reads: PageReads
   sessions: SessionRegistry
   /** vipnode_connect: checks a login and opens the session. */
   logins: LoginService

@@ -4,7 +4,6 @@
  * admin views of usage and epochs behind a bearer token. Amounts are decimal wei strings.
  */
 import { Router, type Request, type Response, type NextFunction } from 'express'
-import { PayoutTrees } from '../services/payoutTrees.ts'
 import { AddressRateLimiter } from './rateLimiter.ts'
 import { adminAttempts, judgeBearer } from '../dashboard/auth.ts'
 import type { CoordinatorServices } from '../rpc/context.ts'
@@ -51,10 +50,10 @@ function requireAdmin(services: CoordinatorServices) {
 }
 
 export function payoutRoutes(services: CoordinatorServices): Router {
-  const { store } = services
+  const { epochs: epochReads, usage } = services.reads
   const r = Router()
 
-  const trees = new PayoutTrees(store)
+  const trees = services.reads.payoutTrees
   const limited = new AddressRateLimiter(RATE_PER_SECOND, RATE_BURST, () => Date.now(), MAX_TRACKED_IPS).middleware(services.clientAddress)
 
   /**
@@ -70,7 +69,7 @@ export function payoutRoutes(services: CoordinatorServices): Router {
       res.status(400).json({ error: { code: 'INVALID_PARAMS', message: 'address must be a 0x-prefixed 20-byte hex address' } })
       return
     }
-    const latest = await store.latestPayoutEpoch()
+    const latest = await epochReads.latestPayoutEpoch()
     if (!latest) {
       res.status(404).json({ error: { code: 'NOT_FOUND', message: 'no epoch with payouts has been settled yet' } })
       return
@@ -99,7 +98,7 @@ export function payoutRoutes(services: CoordinatorServices): Router {
   // The newest tree whose root is on chain: where `vipnode verify-root` starts without --epoch.
   r.get('/v1/epochs/latest/tree', limited, async (_req, res) => {
     res.set('Cache-Control', 'no-store')
-    const latest = await store.latestPayoutEpoch({ posted: true })
+    const latest = await epochReads.latestPayoutEpoch({ posted: true })
     if (!latest) {
       res.status(404).json({ error: { code: 'NOT_FOUND', message: 'no payout root has been posted on chain yet' } })
       return
@@ -127,16 +126,16 @@ export function payoutRoutes(services: CoordinatorServices): Router {
   const admin = Router()
   admin.use(requireAdmin(services))
   admin.get('/epochs', async (_req, res) => {
-    res.json({ epochs: (await store.listEpochs()).map(epochJson) })
+    res.json({ epochs: (await epochReads.listEpochs()).map(epochJson) })
   })
   admin.get('/epochs/:epoch', async (req, res) => {
     const n = Number(req.params.epoch)
-    const e = Number.isSafeInteger(n) ? await store.getEpoch(n) : undefined
+    const e = Number.isSafeInteger(n) ? await epochReads.getEpoch(n) : undefined
     if (!e) {
       res.status(404).json({ error: { code: 'NOT_FOUND', message: `epoch ${req.params.epoch} is not settled` } })
       return
     }
-    const payouts = (await store.epochPayouts(n)).map((p) => ({ ...p, amountWei: p.amountWei.toString(), cumulativeWei: p.cumulativeWei.toString() }))
+    const payouts = (await epochReads.epochPayouts(n)).map((p) => ({ ...p, amountWei: p.amountWei.toString(), cumulativeWei: p.cumulativeWei.toString() }))
     res.json({ ...epochJson(e), payouts })
   })
   admin.get('/usage', async (req, res) => {
@@ -145,7 +144,7 @@ export function payoutRoutes(services: CoordinatorServices): Router {
       res.status(400).json({ error: { code: 'INVALID_PARAMS', message: 'epoch must be a positive integer' } })
       return
     }
-    const rows = await store.usage({ epoch })
+    const rows = await usage.usage({ epoch })
     res.json({ epoch, pairs: rows.map((u) => ({ clientId: u.clientId, hostId: u.hostId, serviceMs: u.serviceMs, chargedWei: u.chargedWei.toString() })) })
   })
   r.use('/v1/admin', admin)
