@@ -33,6 +33,24 @@ afterEach(() => {
 })
 
 describe('vipnode --print-config', () => {
+  test('default: the database commands (credit, payouts, audit, backup, migrate) print their config from the same tables, amounts as decimal wei', async () => {
+    const credit = await vipnode(['credit', '--db', 'pool.db', '--node', 'ab'.repeat(64), '--amount', '0.5 ether', '--print-config'])
+    expect(credit).toMatchObject({ exitCode: 0, stderr: '' })
+    expect(JSON.parse(credit.stdout)).toEqual({ db: 'pool.db', node: 'ab'.repeat(64), amount: '500000000000000000', memo: 'manual credit' })
+    const payouts = await vipnode(['payouts', '--epoch', '3', '--json', '--print-config'], { VIPNODE_DB: 'postgres://pool@db/vipnode' })
+    expect(JSON.parse(payouts.stdout)).toEqual({ db: 'postgres://pool@db/vipnode', epoch: 3, json: true })
+    expect(JSON.parse((await vipnode(['migrate', '--to', 'postgres://db/pool', '--print-config'])).stdout)).toEqual({ from: './data/vipnode.db', to: 'postgres://db/pool' })
+  })
+
+  test('error: a database command names the flag it cannot read and touches nothing', async () => {
+    const bad = await vipnode(['credit', '--db', 'never-created.db', '--node', 'ab'.repeat(64), '--amount', 'lots'])
+    expect(bad.exitCode).toBe(1)
+    expect(bad.stderr).toContain('--amount: expected an amount like 12345 (wei), 100 gwei or 0.01 ether, got "lots"')
+    const epoch = await vipnode(['payouts', '--epoch', '0'])
+    expect(epoch.exitCode).toBe(1)
+    expect(epoch.stderr).toContain('--epoch')
+  })
+
   test('default: host and client print their resolved config as JSON and exit 0, without dialling a node or the pool', async () => {
     const host = await vipnode(['host', '--coordinator', 'https://pool.example.org', '--service', 'rpc', '--relay-listen', ':9546', '--print-config'], { VIPNODE_CAPACITY: '7' })
     expect(host).toMatchObject({ exitCode: 0, stderr: '' })
