@@ -1,16 +1,21 @@
 /** `vipnode keygen`: write a node key in geth's nodekey format and print its node ID. */
 import { Command } from 'commander'
+import { z } from 'zod'
 import { generateNodeKey, nodeIdOf, saveNodeKey } from '../protocol/index.ts'
-import { opt } from '../lib/cli.ts'
+import { defineOptions, flag, text } from '../lib/cliOptions.ts'
+
+export const keygenOptions = defineOptions(z.object({ out: z.string().min(1).default('./nodekey'), force: z.boolean().default(false) }).strict(), {
+  out: { flags: '--out <file>', description: 'where to write the key', parser: text },
+  force: { flags: '--force', description: 'overwrite an existing key file', parser: flag },
+})
 
 export function keygenCommand(): Command {
-  return new Command('keygen')
-    .description("generate a node key (geth's nodekey format: 64 hex chars) and print its node ID")
-    .addOption(opt('--out <file>', 'where to write the key').default('./nodekey'))
-    .option('--force', 'overwrite an existing key file', false)
-    .action((o: { out: string; force: boolean }) => {
-      const key = generateNodeKey()
-      saveNodeKey(o.out, key, { force: o.force })
-      process.stdout.write(`${JSON.stringify({ nodeKeyFile: o.out, nodeId: nodeIdOf(key) })}\n`)
-    })
+  const command = new Command('keygen').description("generate a node key (geth's nodekey format: 64 hex chars) and print its node ID")
+  return keygenOptions.addTo(command).action(() => {
+    const o = keygenOptions.read(command)
+    if (keygenOptions.printConfig(command, o)) return
+    const key = generateNodeKey()
+    saveNodeKey(o.out, key, { force: o.force })
+    process.stdout.write(`${JSON.stringify({ nodeKeyFile: o.out, nodeId: nodeIdOf(key) })}\n`)
+  })
 }

@@ -4,9 +4,9 @@
  * print the signed join-page link (or only the token) to open in a browser.
  */
 import { Command } from 'commander'
-import { opt, parseDurationArg } from '../lib/cli.ts'
+import { z } from 'zod'
+import { defineOptions, duration, flag, text } from '../lib/cliOptions.ts'
 import { findNodeKeyFile, DEFAULT_DATADIR, DEFAULT_DATADIR_TEXT } from '../agent/nodeIdentity.ts'
-import { formatDuration } from '../lib/duration.ts'
 import { DEFAULT_NODE_QUERY_TTL_MS, loadNodeKey, MAX_NODE_QUERY_TTL_MS, nodeIdOf, normaliseOrigin, signNodeQuery } from '../protocol/index.ts'
 
 /** The coordinator's HTTP base for a bootstrap URL given as http(s):// or ws(s)://. */
@@ -28,23 +28,38 @@ export async function signedNodeLinks(bootstrap: string, keyFile: string, ttlMs:
   return { nodeId, auth, api: `${base}${path}?auth=${auth}`, page: `${base}/join?node=${nodeId}&auth=${auth}` }
 }
 
-export function clientStatusCommand(): Command {
-  return new Command('status')
-    .description("show this node's balance, service this epoch and hosts (a query signed by the node key: nobody else can see them)")
-    .addOption(opt('--bootstrap <url>', 'the coordinator base URL (http(s):// or ws(s)://)').makeOptionMandatory())
-    .addOption(opt('--nodekey <file>', "the node's key file (default: found under --datadir)"))
-    .addOption(opt('--datadir <dir>', "the node's data directory, to find its key").default(DEFAULT_DATADIR, DEFAULT_DATADIR_TEXT))
-    .addOption(opt('--ttl <duration>', `how long the signed query or link stays valid (at most ${MAX_NODE_QUERY_TTL_MS / 60_000}m)`).argParser(parseDurationArg).default(DEFAULT_NODE_QUERY_TTL_MS, formatDuration(DEFAULT_NODE_QUERY_TTL_MS)))
-    .addOption(opt('--link', 'print a signed join-page link instead (balance and deposits in a browser)'))
-    .addOption(opt('--token', 'print only the signed token, for ?auth= on /v1/nodes/<node id>'))
-    .action(async (o: { bootstrap: string; nodekey?: string; datadir: string; ttl: number; link?: boolean; token?: boolean }) => {
-      if (o.ttl > MAX_NODE_QUERY_TTL_MS) throw new Error(`--ttl may be at most ${MAX_NODE_QUERY_TTL_MS / 60_000}m`)
-      const links = await signedNodeLinks(o.bootstrap, findNodeKeyFile(o.nodekey, o.datadir), o.ttl)
-      if (o.token) return void process.stdout.write(`${links.auth}\n`)
-      if (o.link) return void process.stdout.write(`${links.page}\n`)
-      const res = await fetch(links.api, { signal: AbortSignal.timeout(10_000) })
-      const body = (await res.json()) as unknown
-      if (!res.ok) throw new Error(`the pool refused the signed query (HTTP ${res.status}): ${JSON.stringify(body)}`)
-      process.stdout.write(`${JSON.stringify(body, null, 2)}\n`)
+export const statusOptions = defineOptions(
+  z
+    .object({
+      bootstrap: z.string().min(1),
+      nodekey: z.string().min(1).optional(),
+      datadir: z.string().min(1).default(DEFAULT_DATADIR),
+      ttl: z.number().int().positive().max(MAX_NODE_QUERY_TTL_MS, { message: `at most ${MAX_NODE_QUERY_TTL_MS / 60_000}m` }).default(DEFAULT_NODE_QUERY_TTL_MS),
+      link: z.boolean().default(false),
+      token: z.boolean().default(false),
     })
+    .strict(),
+  {
+    bootstrap: { flags: '--bootstrap <url>', description: 'the coordinator base URL (http(s):// or ws(s)://) (required)', parser: text },
+    nodekey: { flags: '--nodekey <file>', description: "the node's key file (default: found under --datadir)", parser: text },
+    datadir: { flags: '--datadir <dir>', description: "the node's data directory, to find its key", parser: text, defaultText: DEFAULT_DATADIR_TEXT },
+    ttl: { flags: '--ttl <duration>', description: `how long the signed query or link stays valid (at most ${MAX_NODE_QUERY_TTL_MS / 60_000}m)`, parser: duration },
+    link: { flags: '--link', description: 'print a signed join-page link instead (balance and deposits in a browser)', parser: flag },
+    token: { flags: '--token', description: 'print only the signed token, for ?auth= on /v1/nodes/<node id>', parser: flag },
+  },
+)
+
+export function clientStatusCommand(): Command {
+  const command = new Command('status').description("show this node's balance, service this epoch and hosts (a query signed by the node key: nobody else can see them)")
+  return statusOptions.addTo(command).action(async () => {
+    const o = statusOptions.read(command)
+    if (statusOptions.printConfig(command, o)) return
+    const links = await signedNodeLinks(o.bootstrap, findNodeKeyFile(o.nodekey, o.datadir), o.ttl)
+    if (o.token) return void process.stdout.write(`${links.auth}\n`)
+    if (o.link) return void process.stdout.write(`${links.page}\n`)
+    const res = await fetch(links.api, { signal: AbortSignal.timeout(10_000) })
+    const body = (await res.json()) as unknown
+    if (!res.ok) throw new Error(`the pool refused the signed query (HTTP ${res.status}): ${JSON.stringify(body)}`)
+    process.stdout.write(`${JSON.stringify(body, null, 2)}\n`)
+  })
 }

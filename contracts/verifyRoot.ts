@@ -6,7 +6,8 @@
  */
 import { Command } from 'commander'
 import { Contract, JsonRpcProvider, type EventLog } from 'ethers'
-import { opt, parseIntArg } from '../lib/cli.ts'
+import { z } from 'zod'
+import { defineOptions, integer, text } from '../lib/cliOptions.ts'
 import { parseTreeFile, checkOnChain, checkMonotonic, checkSolvent, type ChainRootView, type CheckResult, type ParsedTree } from '../coordinator/logic/verifyRoot.ts'
 
 /** The part of IVipnodePool that verify-root reads (no compiler needed to check a root). */
@@ -58,13 +59,26 @@ async function fetchTree(coordinator: string, which: number | 'latest'): Promise
   return { ok: true, epoch, text }
 }
 
-export interface VerifyRootOptions {
-  coordinator: string
-  chainRpc: string
-  contract: string
-  epoch?: number
-  fromBlock: number
-}
+export const verifyRootOptions = defineOptions(
+  z
+    .object({
+      coordinator: z.string().min(1),
+      chainRpc: z.string().min(1),
+      contract: z.string().min(1),
+      epoch: z.number().int().min(1).optional(),
+      fromBlock: z.number().int().min(0).default(0),
+    })
+    .strict(),
+  {
+    coordinator: { flags: '--coordinator <url>', description: 'the coordinator base URL (serves /v1/epochs/:n/tree) (required)', parser: text },
+    chainRpc: { flags: '--chain-rpc <url>', description: 'JSON-RPC URL of the chain (required)', parser: text },
+    contract: { flags: '--contract <0x…>', description: 'the VipnodePool address (required)', parser: text },
+    epoch: { flags: '--epoch <n>', description: "the coordinator's epoch to check (default: the newest whose root is on chain)", parser: integer(1, Number.MAX_SAFE_INTEGER) },
+    fromBlock: { flags: '--from-block <n>', description: 'first block to search for RootProposed events (the contract deployment block; lowers the log range on public RPCs)', parser: integer(0, Number.MAX_SAFE_INTEGER) },
+  },
+)
+
+export type VerifyRootOptions = z.output<typeof verifyRootOptions.schema>
 
 /** Runs every check it can; a check that cannot run is a failure with its reason. */
 export async function verifyRoot(o: VerifyRootOptions): Promise<{ epoch: number | undefined; root: string | undefined; results: CheckResult[] }> {
@@ -122,22 +136,20 @@ export async function verifyRoot(o: VerifyRootOptions): Promise<{ epoch: number 
 }
 
 export function verifyRootCommand(): Command {
-  return new Command('verify-root')
-    .description("check a payout root without trusting the coordinator: rebuild it from the published tree, compare it with the contract's, check that no payee's cumulative went down since the previous epoch and that the leaves promise no more than the contract received; exit code 1 on any failure")
-    .addOption(opt('--coordinator <url>', 'the coordinator base URL (serves /v1/epochs/:n/tree)').makeOptionMandatory())
-    .addOption(opt('--chain-rpc <url>', 'JSON-RPC URL of the chain').makeOptionMandatory())
-    .addOption(opt('--contract <0x…>', 'the VipnodePool address').makeOptionMandatory())
-    .addOption(opt('--epoch <n>', "the coordinator's epoch to check (default: the newest whose root is on chain)").argParser(parseIntArg(1, Number.MAX_SAFE_INTEGER)))
-    .addOption(opt('--from-block <n>', 'first block to search for RootProposed events (the contract deployment block; lowers the log range on public RPCs)').argParser(parseIntArg(0, Number.MAX_SAFE_INTEGER)).default(0))
-    .action(async (o: VerifyRootOptions) => {
-      const { epoch, root, results } = await verifyRoot(o)
-      for (const r of results) process.stdout.write(`${r.ok ? 'ok  ' : 'FAIL'}  ${r.check}: ${r.message}\n`)
-      const failed = results.filter((r) => !r.ok).length
-      if (failed === 0) {
-        process.stdout.write(`verified: epoch ${epoch} root ${root}\n`)
-      } else {
-        process.stdout.write(`NOT verified: ${failed} of ${results.length} checks failed${epoch ? ` for epoch ${epoch}` : ''}\n`)
-        process.exitCode = 1
-      }
-    })
+  const command = new Command('verify-root').description(
+    "check a payout root without trusting the coordinator: rebuild it from the published tree, compare it with the contract's, check that no payee's cumulative went down since the previous epoch and that the leaves promise no more than the contract received; exit code 1 on any failure",
+  )
+  return verifyRootOptions.addTo(command).action(async () => {
+    const o = verifyRootOptions.read(command)
+    if (verifyRootOptions.printConfig(command, o)) return
+    const { epoch, root, results } = await verifyRoot(o)
+    for (const r of results) process.stdout.write(`${r.ok ? 'ok  ' : 'FAIL'}  ${r.check}: ${r.message}\n`)
+    const failed = results.filter((r) => !r.ok).length
+    if (failed === 0) {
+      process.stdout.write(`verified: epoch ${epoch} root ${root}\n`)
+    } else {
+      process.stdout.write(`NOT verified: ${failed} of ${results.length} checks failed${epoch ? ` for epoch ${epoch}` : ''}\n`)
+      process.exitCode = 1
+    }
+  })
 }
