@@ -21,10 +21,13 @@ import { handlers, publicMethods } from '../rpc/index.ts'
 import type { CoordinatorServices, ServerConnection } from '../rpc/context.ts'
 import { CloseCode } from '../services/sessions.ts'
 import { TokenBucket } from '../../lib/rateLimit.ts'
+import { PingLiveness, closeAll, rawSize, rawText, sendBounded } from '../../lib/socketKit.ts'
 import { SocketGate, setFrameLimit, type GateTicket } from './socketGate.ts'
 
 /** A socket whose unsent data grows past this is a slow consumer and is dropped. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024
+/** Time a socket gets at shutdown to finish the closing handshake before it is cut. */
+const CLOSE_GRACE_MS = 1_000
 
 export interface AgentSocketServer {
   wss: WebSocketServer
@@ -41,36 +44,29 @@ export function createAgentSocketServer(services: CoordinatorServices): AgentSoc
     maxPayload: config.maxFrameBytes * 4,
     perMessageDeflate: false,
   })
-  const alive = new WeakMap<WebSocket, boolean>()
+  // Half-open sockets (peer vanished without a FIN) are found by a missed ping.
+  const liveness = new PingLiveness(config.pingIntervalMs)
   // Connection floods and address caps (socketGate.ts): pending per address and in all, authenticated per address.
   const gate = new SocketGate(
     { maxPendingPerAddress: config.maxPendingSocketsPerAddress, maxPending: config.maxPendingSockets, maxAuthenticatedPerAddress: config.maxAgentsPerAddress },
     { log, clock, name: '' },
   )
-  const ticketByRequest = new WeakMap<IncomingMessage, GateTicket>()
   const hardFrameCap = config.maxFrameBytes * 4
 
-  wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
+  function onConnection(ws: WebSocket, req: IncomingMessage, ticket: GateTicket): void {
     const remoteAddress = services.clientAddress(req)
-    const ticket = ticketByRequest.get(req)
     // Until vipnode_connect succeeds only a small frame is read; a larger one closes the socket (1009) before it is buffered.
     setFrameLimit(ws, Math.min(config.maxPreAuthFrameBytes, hardFrameCap))
     const socketId = randomUUID()
     const sockLog = log.child({ socket: socketId, remote: remoteAddress })
     const bucket = new TokenBucket({ ratePerSec: config.rateLimitPerSecond, burst: config.rateLimitBurst }, clock.now())
     let limitedLogged = false
-    alive.set(ws, true)
+    liveness.track(ws)
     metrics.pendingSockets.inc()
 
     const send = (text: string) => {
-      if (ws.readyState !== ws.OPEN) return
-      if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
-        sockLog.warn('slow consumer dropped', { buffered: ws.bufferedAmount })
-        ws.terminate()
-        return
-      }
-      metrics.frames.inc({ direction: 'out' })
-      ws.send(text)
+      const sent = sendBounded(ws, text, MAX_BUFFERED_BYTES, (buffered) => sockLog.warn('slow consumer dropped', { buffered }))
+      if (sent === 'sent') metrics.frames.inc({ direction: 'out' })
     }
 
     const conn: ServerConnection = {
@@ -102,7 +98,7 @@ export function createAgentSocketServer(services: CoordinatorServices): AgentSoc
           if (kind === 'notification') throw rpcError('INVALID_REQUEST', `${method} must be called with an id`)
           if (!conn.session && !publicMethods.has(method)) throw rpcError('UNAUTHORIZED')
           const wasAuthenticated = conn.session !== undefined
-          if (!wasAuthenticated && ticket && ticket.authenticatedCount() >= config.maxAgentsPerAddress) {
+          if (!wasAuthenticated && ticket.authenticatedCount() >= config.maxAgentsPerAddress) {
             sockLog.warn('agents per address at the cap: login refused', { limit: config.maxAgentsPerAddress })
             setImmediate(() => ws.close(CloseCode.ADDRESS_FULL, 'too many agents from this address'))
             throw rpcError('RATE_LIMITED', `this address (${ticket.key}) already holds ${config.maxAgentsPerAddress} authenticated agents, the most allowed`)
@@ -112,7 +108,7 @@ export function createAgentSocketServer(services: CoordinatorServices): AgentSoc
             metrics.pendingSockets.dec()
             setFrameLimit(ws, hardFrameCap)
             // Two logins from one address racing past the check above: the later one is cut.
-            if (ticket && !ticket.authenticate()) ws.close(CloseCode.ADDRESS_FULL, 'too many agents from this address')
+            if (!ticket.authenticate()) ws.close(CloseCode.ADDRESS_FULL, 'too many agents from this address')
           }
           return result
         } catch (err) {
@@ -137,7 +133,7 @@ export function createAgentSocketServer(services: CoordinatorServices): AgentSoc
 
     ws.on('message', (data: RawData, isBinary: boolean) => {
       metrics.frames.inc({ direction: 'in' })
-      alive.set(ws, true)
+      liveness.seen(ws)
       const size = rawSize(data)
       if (!bucket.take(clock.now())) {
         if (!limitedLogged) sockLog.warn('rate limited', { node: conn.session?.nodeId })
@@ -159,8 +155,6 @@ export function createAgentSocketServer(services: CoordinatorServices): AgentSoc
       void peer.receive(rawText(data))
     })
 
-    ws.on('pong', () => alive.set(ws, true))
-
     ws.on('close', (code: number, reason: Buffer) => {
       clearTimeout(authTimer)
       peer.close('agent disconnected')
@@ -177,55 +171,19 @@ export function createAgentSocketServer(services: CoordinatorServices): AgentSoc
 
     const challenge: ChallengeParams = { challenge: conn.auth.challenge, poolId: services.poolId, protocolVersion: PROTOCOL_VERSION, expiresAtMs: conn.auth.expiresAtMs }
     peer.notify('vipnode_challenge', challenge)
-  })
-
-  // Half-open sockets (peer vanished without a FIN) are found by a missed ping.
-  const pinger = setInterval(() => {
-    for (const ws of wss.clients) {
-      if (alive.get(ws) === false) {
-        ws.terminate()
-        continue
-      }
-      alive.set(ws, false)
-      ws.ping()
-    }
-  }, config.pingIntervalMs)
-  pinger.unref()
+  }
 
   return {
     wss,
     handleUpgrade(req, socket, head) {
-      const decision = gate.admit(services.clientAddress(req))
-      if (!decision.ok) {
-        gate.refuse(socket, decision)
-        return
-      }
-      const { ticket } = decision
-      // Released when the socket closes (a failed handshake closes it too); authentication moves it to the authenticated count.
-      socket.once('close', () => ticket.release())
-      ticketByRequest.set(req, ticket)
-      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req))
+      gate.upgrade(wss, req, socket, head, services.clientAddress(req), (ws, ticket) => onConnection(ws, req, ticket))
     },
     async close() {
-      clearInterval(pinger)
-      for (const ws of wss.clients) ws.close(CloseCode.GOING_AWAY, 'coordinator shutting down')
+      liveness.stop()
+      // Well-behaved peers get a moment to complete the closing handshake; the rest are cut.
+      const closing = closeAll(wss.clients, CloseCode.GOING_AWAY, 'coordinator shutting down', CLOSE_GRACE_MS)
       await new Promise<void>((resolve) => wss.close(() => resolve()))
-      // Give well-behaved peers a moment to complete the closing handshake, then cut the rest.
-      const deadline = Date.now() + 1_000
-      while ([...wss.clients].some((ws) => ws.readyState !== ws.CLOSED) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
-      for (const ws of wss.clients) ws.terminate()
+      await closing
     },
   }
-}
-
-function rawSize(data: RawData): number {
-  if (Buffer.isBuffer(data)) return data.length
-  if (Array.isArray(data)) return data.reduce((n, b) => n + b.length, 0)
-  return data.byteLength
-}
-
-function rawText(data: RawData): string {
-  if (Buffer.isBuffer(data)) return data.toString('utf8')
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8')
-  return Buffer.from(data).toString('utf8')
 }

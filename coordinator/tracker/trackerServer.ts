@@ -23,6 +23,7 @@ import type { Logger } from '../../lib/logger.ts'
 import type { Clock } from '../../lib/clock.ts'
 import { shortNodeId } from '../../protocol/enode.ts'
 import { TokenBucket } from '../../lib/rateLimit.ts'
+import { closeWithin, rawText, sendBounded, whenClosed } from '../../lib/socketKit.ts'
 import { SocketGate, setFrameLimit, type GateTicket } from '../server/socketGate.ts'
 import {
   READY_FRAME,
@@ -187,7 +188,6 @@ export function createTracker(opts: TrackerOptions, deps: TrackerDeps): Tracker 
   )
   const maxPreLoginFrameBytes = Math.min(opts.maxPreLoginFrameBytes ?? 64 * 1024, maxFrameBytes)
   const clientAddress = opts.clientAddress ?? ((req: IncomingMessage) => req.socket.remoteAddress ?? 'unknown')
-  const ticketByRequest = new WeakMap<IncomingMessage, GateTicket>()
   const forgetAfterMs = opts.forgetAfterMs ?? 3_600_000
   const maxNodes = opts.maxNodes ?? 2 * maxSockets
   let checkSecret = secretChecker(opts)
@@ -227,28 +227,20 @@ export function createTracker(opts: TrackerOptions, deps: TrackerDeps): Tracker 
   }
 
   function send(conn: Conn, text: string): void {
-    const { ws } = conn
-    if (ws.readyState !== ws.OPEN) return
-    if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
-      conn.log.warn('slow consumer cut', { buffered: ws.bufferedAmount })
+    const sent = sendBounded(conn.ws, text, MAX_BUFFERED_BYTES, (buffered) => {
+      conn.log.warn('slow consumer cut', { buffered })
       metrics.closed('slow_consumer')
       conn.closing = true
-      ws.terminate()
-      return
-    }
-    metrics.frame('out')
-    ws.send(text)
+    })
+    if (sent === 'sent') metrics.frame('out')
   }
 
   function closeConn(conn: Conn, code: number, reason: string, why: CloseReason): void {
     if (conn.closing) return
     conn.closing = true
     metrics.closed(why)
-    conn.ws.close(code, reason)
-    // A peer that is gone (the usual reason for silence) never completes the handshake.
-    const timer = setTimeout(() => conn.ws.terminate(), CLOSE_GRACE_MS)
-    timer.unref()
-    conn.ws.once('close', () => clearTimeout(timer))
+    // A peer that is gone (the usual reason for silence) never completes the handshake: cut after the grace.
+    void closeWithin(conn.ws, code, reason, CLOSE_GRACE_MS)
   }
 
   function drop(conn: Conn, reason: DropReason, detail?: string): void {
@@ -259,7 +251,7 @@ export function createTracker(opts: TrackerOptions, deps: TrackerDeps): Tracker 
     }
   }
 
-  wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
+  function onConnection(ws: WebSocket, req: IncomingMessage, ticket: GateTicket): void {
     const now = clock.now()
     const remoteAddress = clientAddress(req)
     // Until a good hello only a small frame is read (a hello is under 2 KB); larger ones close the socket with 1009.
@@ -269,7 +261,7 @@ export function createTracker(opts: TrackerOptions, deps: TrackerDeps): Tracker 
       remoteAddress,
       log: log.child({ remote: remoteAddress }),
       bucket: new TokenBucket({ ratePerSec: rate, burst }, now),
-      ticket: ticketByRequest.get(req)!,
+      ticket,
       connectedAtMs: now,
       lastSeenMs: now,
       lastPingSentMs: now,
@@ -308,7 +300,7 @@ export function createTracker(opts: TrackerOptions, deps: TrackerDeps): Tracker 
     })
     // ws reports oversize frames (1009) and protocol errors here, then closes the socket itself.
     ws.on('error', (err) => conn.log.debug('tracker socket error', { error: err.message, node: conn.name }))
-  })
+  }
 
   function onFrame(conn: Conn, data: RawData): void {
     if (conn.closing) return
@@ -497,15 +489,7 @@ export function createTracker(opts: TrackerOptions, deps: TrackerDeps): Tracker 
         socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
         return
       }
-      const decision = gate.admit(clientAddress(req))
-      if (!decision.ok) {
-        gate.refuse(socket, decision)
-        return
-      }
-      const { ticket } = decision
-      socket.once('close', () => ticket.release())
-      ticketByRequest.set(req, ticket)
-      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req))
+      gate.upgrade(wss, req, socket, head, clientAddress(req), (ws, ticket) => onConnection(ws, req, ticket))
     },
     nodes: () => state.nodes(),
     node: (name) => state.node(name),
@@ -538,10 +522,12 @@ export function createTracker(opts: TrackerOptions, deps: TrackerDeps): Tracker 
       if (closed) return
       closed = true
       clearInterval(sweeper)
-      for (const conn of conns) closeConn(conn, 1001, 'coordinator shutting down', 'shutdown')
-      const deadline = Date.now() + CLOSE_GRACE_MS + 500
-      while (conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
-      for (const conn of conns) conn.ws.terminate()
+      // Sockets already closing keep their own grace; each one is cut when its grace ends, so this wait is bounded.
+      const closing = [...conns].map((conn) => {
+        closeConn(conn, 1001, 'coordinator shutting down', 'shutdown')
+        return whenClosed(conn.ws)
+      })
+      await Promise.all(closing)
       await new Promise<void>((resolve) => wss.close(() => resolve()))
     },
   }
@@ -562,10 +548,4 @@ function secretChecker(opts: TrackerOptions): (name: string, secret: string) => 
     if (expected === undefined || !timingSafeEqual(expected, digest(secret))) return undefined
     return own ? 'own' : 'shared'
   }
-}
-
-function rawText(data: RawData): string {
-  if (Buffer.isBuffer(data)) return data.toString('utf8')
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8')
-  return Buffer.from(data).toString('utf8')
 }

@@ -37,6 +37,7 @@ import { RelayErrorCode, WS_CLOSE_NODE_LOST, WS_CLOSE_TOKEN_INVALID } from '../.
 import { createRelayPolicy, type RelayPolicy, type RelayTransport } from './relayPolicy.ts'
 import { alignReplies, callFrame, replyWithId, errorReply, INTERNAL_ERROR, INVALID_REQUEST, parseBody, type RpcCall, type RpcReply } from '../../agent/relay/rpcFrames.ts'
 import { KeyedRateLimiter } from '../../lib/rateLimit.ts'
+import { PingLiveness, sendBounded } from '../../lib/socketKit.ts'
 import { DEFAULT_RATE_LIMIT } from './rateLimit.ts'
 import { readBody } from '../../agent/relay/httpBody.ts'
 import { hashRelayToken, type RelayTokenBook } from './tokenBook.ts'
@@ -111,7 +112,6 @@ interface Session {
   upstream?: Promise<NodeSocket> | undefined
   /** Node-side subscription ids opened by this session. */
   subs: Set<string>
-  alive: boolean
   closed: boolean
   /** Ends the metered span of service: set while the session holds a subscription. */
   endActivity(): void
@@ -132,6 +132,8 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   const node = nodeHttpTarget(options.nodeHttpUrl)
   const nodeWsUrl = options.nodeWsUrl
   const sessions = new Set<Session>()
+  // Half-open sessions (the client vanished without a FIN) are found by a missed pong.
+  const liveness = new PingLiveness(limits.pingIntervalMs)
   const cleanups = new Set<Promise<void>>()
   let lastNodeWarn = 0
 
@@ -300,13 +302,8 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
       s.upstream = openNodeSocket(nodeWsUrl!, limits.requestTimeoutMs, {
         notification(frame) {
           const id = frame.params.subscription
-          if (typeof id !== 'string' || !s.subs.has(id) || s.ws.readyState !== s.ws.OPEN) return
-          if (s.ws.bufferedAmount > limits.maxBufferedBytes) {
-            log.warn('relay client does not read its notifications; closing', { client: s.client })
-            s.ws.terminate()
-            return
-          }
-          s.ws.send(JSON.stringify(frame))
+          if (typeof id !== 'string' || !s.subs.has(id)) return
+          sendBounded(s.ws, JSON.stringify(frame), limits.maxBufferedBytes, () => log.warn('relay client does not read its notifications; closing', { client: s.client }))
         },
         closed(reason) {
           // The node dropped this connection's subscriptions with it: the client must re-subscribe, possibly elsewhere.
@@ -326,6 +323,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     if (s.closed) return
     s.closed = true
     sessions.delete(s)
+    liveness.forget(s.ws)
     s.endActivity()
     const up = s.upstream
     if (!up) return
@@ -393,11 +391,9 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   })
 
   function onSession(ws: WebSocket, client: NodeId, tokenHash: string): void {
-    const s: Session = { ws, client, tokenHash, subs: new Set(), alive: true, closed: false, endActivity: () => {} }
+    const s: Session = { ws, client, tokenHash, subs: new Set(), closed: false, endActivity: () => {} }
     sessions.add(s)
-    ws.on('pong', () => {
-      s.alive = true
-    })
+    liveness.track(ws)
     ws.on('message', (data, isBinary) => {
       if (s.closed) return
       // Checked per frame as well as by the sweep: an expired token stops at once.
@@ -424,17 +420,6 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     limiter.prune(now)
   }, limits.sweepMs)
   sweep.unref()
-  const pinger = setInterval(() => {
-    for (const s of sessions) {
-      if (!s.alive) {
-        s.ws.terminate()
-        continue
-      }
-      s.alive = false
-      s.ws.ping()
-    }
-  }, limits.pingIntervalMs)
-  pinger.unref()
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -455,7 +440,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     sessionCount: (clientNodeId) => [...sessions].filter((s) => clientNodeId === undefined || s.client === clientNodeId).length,
     async close() {
       clearInterval(sweep)
-      clearInterval(pinger)
+      liveness.stop()
       unsubscribeRevoke()
       closeSessions(() => true, 1001, 'relay shutting down')
       await Promise.all([...cleanups])
