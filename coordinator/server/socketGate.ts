@@ -13,8 +13,9 @@
  * - Authenticating when its address already holds `maxAuthenticatedPerAddress`
  *   authenticated sockets: refused (the server decides how to say so).
  */
+import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
-import type { WebSocket } from 'ws'
+import type { WebSocket, WebSocketServer } from 'ws'
 import type { Logger } from '../../lib/logger.ts'
 import type { Clock } from '../../lib/clock.ts'
 import { addressKey } from './clientAddress.ts'
@@ -105,6 +106,30 @@ export class SocketGate {
       }
     }
     refuseUpgrade(socket, decision.status)
+  }
+
+  /**
+   * Hand an HTTP upgrade from `clientAddress` to `wss`, or refuse it (429/503).
+   * The pending slot is given back when the TCP socket closes (a failed
+   * handshake closes it too); `onOpen` gets the socket with its ticket, which
+   * moves to the authenticated count at login.
+   */
+  upgrade(
+    wss: WebSocketServer,
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    clientAddress: string,
+    onOpen: (ws: WebSocket, ticket: GateTicket) => void,
+  ): void {
+    const decision = this.admit(clientAddress)
+    if (!decision.ok) {
+      this.refuse(socket, decision)
+      return
+    }
+    const { ticket } = decision
+    socket.once('close', () => ticket.release())
+    wss.handleUpgrade(req, socket, head, (ws) => onOpen(ws, ticket))
   }
 
   /** Authenticated sockets of this address's key (for logs and tests). */
