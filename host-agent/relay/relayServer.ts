@@ -9,7 +9,11 @@
  *   closes that client's open WebSocket sessions (close code 4001).
  * - Policy: each call, batch elements one by one, is checked by RelayPolicy
  *   before anything is sent; a refused call never reaches the node.
- * - Rate: one token bucket per client node ID, shared by all its connections.
+ * - Rate: one token bucket per client node ID, shared by all its connections,
+ *   in compute units (agent/relay/computeUnits.ts): each call takes its cost.
+ * - Caps (callCaps.ts): eth_getLogs ranges over `maxLogsRange` blocks and
+ *   calls asking for more gas than `gasCap` are refused (-32602) before the
+ *   node sees them.
  * - Forwarding: plain calls go to the node's HTTP endpoint (one request per
  *   client request, batches kept together, ids rewritten so a client cannot
  *   confuse the replies) with a timeout. eth_subscribe/eth_unsubscribe go over
@@ -21,8 +25,9 @@
  *   rate limited gives 429; a body over the limit 413.
  * - Metering: per client node ID, only served calls (a result, judged by
  *   agent/relay/replyVerdict.ts as the client's proxy judges them) count as
- *   requests and busy time, and a WebSocket session while it holds a
- *   subscription. Refusals and errors are not service.
+ *   requests, busy time and compute units (their cost, plus the notification
+ *   cost per notification delivered), and a WebSocket session while it holds
+ *   a subscription. Refusals and errors are not service.
  */
 import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
@@ -37,7 +42,9 @@ import { RelayErrorCode, WS_CLOSE_NODE_LOST, WS_CLOSE_TOKEN_INVALID } from '../.
 import { createRelayPolicy, type RelayPolicy, type RelayTransport } from './relayPolicy.ts'
 import { alignReplies, callFrame, replyWithId, errorReply, INTERNAL_ERROR, INVALID_REQUEST, parseBody, type RpcCall, type RpcReply } from '../../agent/relay/rpcFrames.ts'
 import { KeyedRateLimiter } from '../../lib/rateLimit.ts'
-import { DEFAULT_RATE_LIMIT } from './rateLimit.ts'
+import { DEFAULT_MAX_LOGS_RANGE, DEFAULT_RELAY_CU_RATE, DEFAULT_RELAY_GAS_CAP, relayRateLimit } from './rateLimit.ts'
+import { callCost, DEFAULT_COST_TABLE, type CostTable, type RangeContext } from '../../agent/relay/computeUnits.ts'
+import { capRefusal, INVALID_PARAMS } from './callCaps.ts'
 import { readBody } from '../../agent/relay/httpBody.ts'
 import { hashRelayToken, type RelayTokenBook } from './tokenBook.ts'
 
@@ -48,9 +55,13 @@ export interface RelayLimits {
   maxBatch: number
   /** How long the node has to answer one forwarded request. */
   requestTimeoutMs: number
-  /** Per client: sustained calls per second and burst. */
-  ratePerSec: number
-  burst: number
+  /** Per client: sustained compute units per second and burst (see rateLimit.ts relayRateLimit). */
+  cuPerSec: number
+  cuBurst: number
+  /** Widest eth_getLogs / eth_newFilter range relayed, in blocks. */
+  maxLogsRange: number
+  /** Most gas an eth_call / eth_estimateGas / eth_createAccessList may ask for. */
+  gasCap: number
   /** Open WebSocket sessions per client node ID. */
   maxSessionsPerClient: number
   /** Subscriptions per WebSocket session. */
@@ -67,7 +78,10 @@ export const DEFAULT_RELAY_LIMITS: RelayLimits = {
   maxBodyBytes: 1 << 20,
   maxBatch: 100,
   requestTimeoutMs: 10_000,
-  ...DEFAULT_RATE_LIMIT,
+  cuPerSec: DEFAULT_RELAY_CU_RATE,
+  cuBurst: relayRateLimit(DEFAULT_RELAY_CU_RATE).burst,
+  maxLogsRange: DEFAULT_MAX_LOGS_RANGE,
+  gasCap: DEFAULT_RELAY_GAS_CAP,
   maxSessionsPerClient: 8,
   maxSubscriptionsPerSession: 64,
   sweepMs: 1_000,
@@ -86,6 +100,8 @@ export interface RelayServerOptions {
   nodeWsUrl?: string
   tokens: RelayTokenBook
   policy?: RelayPolicy
+  /** What each method costs in compute units (default: agent/relay/computeUnits.ts DEFAULT_COST_TABLE). */
+  costTable?: CostTable
   limits?: Partial<RelayLimits>
   logger: Logger
   clock?: Clock
@@ -98,6 +114,8 @@ export interface RelayServer {
   readonly port: number
   /** Activity per client node ID since the last drain. */
   drainActivity(): Map<NodeId, Activity>
+  /** The node's head as the host agent knows it: eth_getLogs tags resolve against it (the relay also learns it from eth_blockNumber replies). */
+  noteHead(blockNumber: number): void
   /** Open WebSocket sessions (all clients, or one). */
   sessionCount(clientNodeId?: NodeId): number
   close(): Promise<void>
@@ -122,12 +140,19 @@ type Auth = { ok: true; client: NodeId; tokenHash: string } | { ok: false; messa
 const NODE_WARN_EVERY_MS = 10_000
 
 export async function startRelayServer(options: RelayServerOptions): Promise<RelayServer> {
+  const costs = options.costTable ?? DEFAULT_COST_TABLE
   const limits: RelayLimits = { ...DEFAULT_RELAY_LIMITS, ...options.limits }
+  if (options.limits?.cuBurst === undefined) limits.cuBurst = relayRateLimit(limits.cuPerSec, costs, limits.maxLogsRange).burst
   const clock = options.clock ?? systemClock
   const log = options.logger
   const tokens = options.tokens
   const policy = options.policy ?? createRelayPolicy()
-  const limiter = new KeyedRateLimiter<NodeId>({ ratePerSec: limits.ratePerSec, burst: limits.burst })
+  const limiter = new KeyedRateLimiter<NodeId>({ ratePerSec: limits.cuPerSec, burst: limits.cuBurst })
+  // The head eth_getLogs tags resolve against; a range a tag leaves open with no head known counts as the cap.
+  const range: RangeContext = { head: undefined, unknownRangeBlocks: limits.maxLogsRange }
+  const noteHead = (n: number) => {
+    if (Number.isSafeInteger(n) && n >= 0 && (range.head === undefined || n > range.head)) range.head = n
+  }
   const meter = new ActivityMeter<NodeId>(clock)
   const node = nodeHttpTarget(options.nodeHttpUrl)
   const nodeWsUrl = options.nodeWsUrl
@@ -198,11 +223,13 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     }
     const endCall = meter.call(client)
     let served = 0
+    let servedUnits = 0
     try {
       const now = clock.now()
       const out: (RpcReply | undefined)[] = new Array(items.length)
       const toNode: { index: number; call: RpcCall }[] = []
       const toSession: { index: number; call: RpcCall }[] = []
+      const cost: number[] = new Array(items.length).fill(0)
       let limited = 0
       items.forEach((item, index) => {
         if ('invalid' in item) {
@@ -215,9 +242,19 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
           out[index] = errorReply(call.id, decision.code, decision.message)
           return
         }
-        if (!limiter.take(client, now)) {
+        const refusal = capRefusal(call.method, call.params, limits, range)
+        if (refusal !== undefined) {
+          out[index] = errorReply(call.id, INVALID_PARAMS, refusal)
+          return
+        }
+        cost[index] = callCost(costs, call.method, call.params, range)
+        if (!limiter.take(client, now, cost[index])) {
           limited++
-          out[index] = errorReply(call.id, RelayErrorCode.RATE_LIMITED, `rate limited: at most ${limits.ratePerSec} calls/s per client (burst ${limits.burst})`)
+          out[index] = errorReply(
+            call.id,
+            RelayErrorCode.RATE_LIMITED,
+            `rate limited: this call costs ${cost[index]} compute units; at most ${limits.cuPerSec} per second per client (burst ${limits.cuBurst})`,
+          )
           return
         }
         if (call.method === 'eth_subscribe' || call.method === 'eth_unsubscribe') toSession.push({ index, call })
@@ -244,13 +281,22 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
       }
       await Promise.all(work)
       // Notifications (no id) get no reply.
-      const replies = items.flatMap((item, i) => ('call' in item && !item.call.hasId ? [] : [out[i]!]))
+      const answered = items.flatMap((item, i) => ('call' in item && !item.call.hasId ? [] : [i]))
+      const replies = answered.map((i) => out[i]!)
       // Only results are service, judged as the client's proxy judges them, so both sides report the same calls.
-      served = servedCount(replyVerdicts(status, replies))
+      const verdicts = replyVerdicts(status, replies)
+      served = servedCount(verdicts)
+      verdicts.forEach((v, k) => {
+        if (v !== 'served') return
+        const i = answered[k]!
+        servedUnits += cost[i]!
+        const item = items[i]!
+        if ('call' in item && item.call.method === 'eth_blockNumber' && typeof out[i]!.result === 'string') noteHead(Number.parseInt(out[i]!.result as string, 16))
+      })
       if (replies.length === 0) return { status, body: '' }
       return { status, body: JSON.stringify(batch ? replies : replies[0]) }
     } finally {
-      endCall(served)
+      endCall(served, servedUnits)
     }
   }
 
@@ -307,6 +353,9 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
             return
           }
           s.ws.send(JSON.stringify(frame))
+          meter.units(s.client, costs.notification)
+          const number = (frame.params.result as { number?: unknown } | undefined)?.number
+          if (typeof number === 'string' && /^0x[0-9a-f]{1,13}$/i.test(number)) noteHead(Number.parseInt(number, 16)) // newHeads
         },
         closed(reason) {
           // The node dropped this connection's subscriptions with it: the client must re-subscribe, possibly elsewhere.
@@ -452,6 +501,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     wsUrl: `ws://${hostPart}:${address.port}/`,
     port: address.port,
     drainActivity: () => meter.drain(),
+    noteHead,
     sessionCount: (clientNodeId) => [...sessions].filter((s) => clientNodeId === undefined || s.client === clientNodeId).length,
     async close() {
       clearInterval(sweep)
