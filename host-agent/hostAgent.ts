@@ -217,7 +217,7 @@ export async function startHostAgent(config: HostAgentConfig, deps: { log: Logge
         const now = await probe().catch((err: unknown) => (log.warn('capability probe failed', { error: (err as Error).message }), capabilities))
         if (now.join() !== capabilities.join()) fresh = capabilities = now
       }
-      const relays = relay ? [...relay.drainActivity()].map(([nodeId, a]) => ({ nodeId, requests: a.requests, busyMs: Math.round(a.busyMs) })) : undefined
+      const relays = relay ? [...relay.drainActivity()].map(([nodeId, a]) => ({ nodeId, requests: a.requests, busyMs: Math.round(a.busyMs), computeUnits: Math.round(a.computeUnits) })) : undefined
       const result = await pool.call('vipnode_update', { peerIds: peers.map((p) => p.nodeId), block: head, ...(relays ? { relays } : {}), ...(fresh ? { capabilities: fresh } : {}) })
       if (relay) {
         // The reply's grants are the whole truth, except admissions that raced the report.

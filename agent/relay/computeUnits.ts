@@ -185,3 +185,53 @@ export function parseCostTable(text: string, source: string, base: CostTable = D
   }
   return { methods, defaultCost, getLogsPerBlock, notification }
 }
+
+// ---------------------------------------------------------------- one end's costing
+
+/** The relay's default eth_getLogs range cap, in blocks; also what a proxy counts for a range a tag leaves open with no head known. */
+export const DEFAULT_LOGS_RANGE_CAP = 10_000
+
+const HEAD_NUMBER = /^0x[0-9a-f]{1,13}$/i
+
+/**
+ * What one end of a relay (the host's relay, the client's proxy) uses to cost
+ * calls: the table and the newest head it has seen. Both ends learn the head
+ * the same way (relayed eth_blockNumber results, newHeads notifications; the
+ * relay also from its host agent's reports), so they cost the same calls alike.
+ */
+export class CallCoster {
+  readonly range: RangeContext
+
+  constructor(
+    readonly table: CostTable = DEFAULT_COST_TABLE,
+    unknownRangeBlocks: number = DEFAULT_LOGS_RANGE_CAP,
+  ) {
+    this.range = { head: undefined, unknownRangeBlocks }
+  }
+
+  cost(method: string, params: unknown): number {
+    return callCost(this.table, method, params, this.range)
+  }
+
+  noteHead(blockNumber: number): void {
+    if (Number.isSafeInteger(blockNumber) && blockNumber >= 0 && (this.range.head === undefined || blockNumber > this.range.head)) this.range.head = blockNumber
+  }
+
+  /** A served call's result: eth_blockNumber tells the head, and so does a block read by number or tag. */
+  served(method: string, result: unknown): void {
+    if (method === 'eth_blockNumber' && typeof result === 'string' && HEAD_NUMBER.test(result)) this.noteHead(Number.parseInt(result, 16))
+    else if (method === 'eth_getBlockByNumber') this.#fromHeader(result)
+  }
+
+  /** A subscription notification's `result` (a newHeads header tells the head); returns what delivering it costs. */
+  notification(result: unknown): number {
+    this.#fromHeader(result)
+    return this.table.notification
+  }
+
+  #fromHeader(header: unknown): void {
+    const number = typeof header === 'object' && header !== null ? (header as { number?: unknown }).number : undefined
+    if (typeof number === 'string' && HEAD_NUMBER.test(number)) this.noteHead(Number.parseInt(number, 16))
+  }
+
+}

@@ -298,6 +298,7 @@ describe('rpc proxy: accounting and guards', () => {
   it('behavior: activity counters on both sides agree per pair', async () => {
     const [a, b] = await Promise.all([startHost(), startHost()])
     const proxy = await startProxy([a.target, b.target])
+    await post(proxy.url, call('eth_blockNumber')) // both ends learn the head: eth_getLogs to "latest" costs the same on both
     await post(proxy.url, HELIOS_START) // 9 calls
     await post(proxy.url, call('admin_peers')) // refused by the relay: not service, counted by neither
     const client = await wsClient(proxy.wsUrl)
@@ -311,10 +312,15 @@ describe('rpc proxy: accounting and guards', () => {
     const proxySide = proxy.drainActivity()
     const relayA = a.relay.drainActivity().get(CLIENT)
     const relayB = b.relay.drainActivity().get(CLIENT)
-    expect(proxySide.get(a.node.nodeId)?.requests).toBe(9 + 3)
+    expect(proxySide.get(a.node.nodeId)?.requests).toBe(1 + 9 + 3)
     expect(relayA?.requests).toBe(proxySide.get(a.node.nodeId)?.requests)
     expect(proxySide.get(b.node.nodeId)?.requests).toBe(1)
     expect(relayB?.requests).toBe(1)
+    // Compute units too: 10 + the start-up (eth_getLogs 0x1..0x6: 80 + 6) + subscribe, notifications, blockNumber, unsubscribe.
+    const helios = 5 + 20 + 20 + 20 + 40 + 100 + 86 + 20 + 20
+    expect(proxySide.get(a.node.nodeId)?.computeUnits).toBeGreaterThanOrEqual(10 + helios + 10 + 10 + 10)
+    expect(relayA?.computeUnits).toBe(proxySide.get(a.node.nodeId)?.computeUnits)
+    expect([proxySide.get(b.node.nodeId)?.computeUnits, relayB?.computeUnits]).toEqual([5, 5])
     // The open subscription session counted as busy on both sides.
     expect(proxySide.get(a.node.nodeId)!.busyMs).toBeGreaterThan(0)
     expect(relayA!.busyMs).toBeGreaterThan(0)

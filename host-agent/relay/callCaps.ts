@@ -25,7 +25,8 @@ export interface CallCaps {
 }
 
 const GAS_METHODS = new Set(['eth_call', 'eth_estimateGas', 'eth_createAccessList'])
-const RANGE_METHODS = new Set(['eth_getLogs', 'eth_newFilter'])
+/** Calls whose cost and cap depend on a block range. */
+export const RANGE_METHODS: ReadonlySet<string> = new Set(['eth_getLogs', 'eth_newFilter'])
 
 /** Why the call is refused, or undefined when it may go to the node. Malformed params are left to the node. */
 export function capRefusal(method: string, params: unknown, caps: CallCaps, ctx: RangeContext): string | undefined {

@@ -43,8 +43,8 @@ import { createRelayPolicy, type RelayPolicy, type RelayTransport } from './rela
 import { alignReplies, callFrame, replyWithId, errorReply, INTERNAL_ERROR, INVALID_REQUEST, parseBody, type RpcCall, type RpcReply } from '../../agent/relay/rpcFrames.ts'
 import { KeyedRateLimiter } from '../../lib/rateLimit.ts'
 import { DEFAULT_MAX_LOGS_RANGE, DEFAULT_RELAY_CU_RATE, DEFAULT_RELAY_GAS_CAP, relayRateLimit } from './rateLimit.ts'
-import { callCost, DEFAULT_COST_TABLE, type CostTable, type RangeContext } from '../../agent/relay/computeUnits.ts'
-import { capRefusal, INVALID_PARAMS } from './callCaps.ts'
+import { CallCoster, DEFAULT_COST_TABLE, type CostTable } from '../../agent/relay/computeUnits.ts'
+import { capRefusal, INVALID_PARAMS, RANGE_METHODS } from './callCaps.ts'
 import { readBody } from '../../agent/relay/httpBody.ts'
 import { hashRelayToken, type RelayTokenBook } from './tokenBook.ts'
 
@@ -148,11 +148,8 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   const tokens = options.tokens
   const policy = options.policy ?? createRelayPolicy()
   const limiter = new KeyedRateLimiter<NodeId>({ ratePerSec: limits.cuPerSec, burst: limits.cuBurst })
-  // The head eth_getLogs tags resolve against; a range a tag leaves open with no head known counts as the cap.
-  const range: RangeContext = { head: undefined, unknownRangeBlocks: limits.maxLogsRange }
-  const noteHead = (n: number) => {
-    if (Number.isSafeInteger(n) && n >= 0 && (range.head === undefined || n > range.head)) range.head = n
-  }
+  // Knows the head eth_getLogs tags resolve against; a range a tag leaves open with no head known counts as the cap.
+  const coster = new CallCoster(costs, limits.maxLogsRange)
   const meter = new ActivityMeter<NodeId>(clock)
   const node = nodeHttpTarget(options.nodeHttpUrl)
   const nodeWsUrl = options.nodeWsUrl
@@ -212,6 +209,23 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     return { ok: false, status, code, message: `the pool host's node is unavailable: ${reason}` }
   }
 
+  /**
+   * Ask the node for its head when a range call comes and none is known yet
+   * (the host agent tells the relay its head at every report, so this is for
+   * the first moments): one call shared by everyone waiting, not metered.
+   */
+  let headAsk: Promise<void> | undefined
+  function learnHead(): Promise<void> {
+    headAsk ??= forward([{ id: 0, hasId: true, method: 'eth_blockNumber', params: [] }])
+      .then((r) => {
+        if (r.ok) coster.served('eth_blockNumber', r.replies[0]?.result)
+      })
+      .finally(() => {
+        headAsk = undefined
+      })
+    return headAsk
+  }
+
   // ---- one request (HTTP body or WebSocket frame) -------------------------------
   async function handle(text: string, client: NodeId, transport: RelayTransport, session?: Session): Promise<{ status: number; body: string }> {
     const parsed = parseBody(text)
@@ -225,6 +239,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     let served = 0
     let servedUnits = 0
     try {
+      if (coster.range.head === undefined && items.some((item) => 'call' in item && RANGE_METHODS.has(item.call.method))) await learnHead()
       const now = clock.now()
       const out: (RpcReply | undefined)[] = new Array(items.length)
       const toNode: { index: number; call: RpcCall }[] = []
@@ -242,12 +257,12 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
           out[index] = errorReply(call.id, decision.code, decision.message)
           return
         }
-        const refusal = capRefusal(call.method, call.params, limits, range)
+        const refusal = capRefusal(call.method, call.params, limits, coster.range)
         if (refusal !== undefined) {
           out[index] = errorReply(call.id, INVALID_PARAMS, refusal)
           return
         }
-        cost[index] = callCost(costs, call.method, call.params, range)
+        cost[index] = coster.cost(call.method, call.params)
         if (!limiter.take(client, now, cost[index])) {
           limited++
           out[index] = errorReply(
@@ -291,7 +306,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
         const i = answered[k]!
         servedUnits += cost[i]!
         const item = items[i]!
-        if ('call' in item && item.call.method === 'eth_blockNumber' && typeof out[i]!.result === 'string') noteHead(Number.parseInt(out[i]!.result as string, 16))
+        if ('call' in item) coster.served(item.call.method, out[i]!.result)
       })
       if (replies.length === 0) return { status, body: '' }
       return { status, body: JSON.stringify(batch ? replies : replies[0]) }
@@ -353,9 +368,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
             return
           }
           s.ws.send(JSON.stringify(frame))
-          meter.units(s.client, costs.notification)
-          const number = (frame.params.result as { number?: unknown } | undefined)?.number
-          if (typeof number === 'string' && /^0x[0-9a-f]{1,13}$/i.test(number)) noteHead(Number.parseInt(number, 16)) // newHeads
+          meter.units(s.client, coster.notification(frame.params.result))
         },
         closed(reason) {
           // The node dropped this connection's subscriptions with it: the client must re-subscribe, possibly elsewhere.
@@ -501,7 +514,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     wsUrl: `ws://${hostPart}:${address.port}/`,
     port: address.port,
     drainActivity: () => meter.drain(),
-    noteHead,
+    noteHead: (n) => coster.noteHead(n),
     sessionCount: (clientNodeId) => [...sessions].filter((s) => clientNodeId === undefined || s.client === clientNodeId).length,
     async close() {
       clearInterval(sweep)
