@@ -33,7 +33,9 @@ export const NO_UNITS: UnitsState = { host: 0, client: 0, hostLast: 0, clientLas
 
 /** One side reported `units` for the pair. */
 export function addUnits(s: UnitsState, side: 'host' | 'client', units: number): UnitsState {
-  return side === 'host' ? { ...s, host: s.host + units, hostLast: units } : { ...s, client: s.client + units, clientLast: units }
+  // Exact integers only: a side claiming absurd figures is held at 2^53 - 1 (it is credited the other side's anyway).
+  const add = (pile: number) => Math.min(Number.MAX_SAFE_INTEGER, pile + units)
+  return side === 'host' ? { ...s, host: add(s.host), hostLast: units } : { ...s, client: add(s.client), clientLast: units }
 }
 
 /** A corroborated observation: the units both sides agree on, and what is carried to the next one. */

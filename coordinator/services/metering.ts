@@ -11,7 +11,8 @@ import type { Logger } from '../../lib/logger.ts'
 import type { CoordinatorMetrics } from '../metrics.ts'
 import type { LedgerStore, MeteringDelta, NodeStore, PeerReport, ReportStore, Transfer } from '../store/store.ts'
 import { StoreError } from '../store/store.ts'
-import { observe, type LatestReport, type PairState } from '../logic/corroborate.ts'
+import { isDenied, observe, type LatestReport, type PairState } from '../logic/corroborate.ts'
+import { addUnits, creditUnits, NO_UNITS, type UnitsState } from '../logic/corroborateUnits.ts'
 import { chargeFor } from '../logic/splitEpoch.ts'
 import { REFUND_TRANSFER_PREFIX } from '../logic/refunds.ts'
 import type { AssignmentService } from './assignments.ts'
@@ -50,6 +51,11 @@ const pairKey = (clientId: NodeId, hostId: NodeId) => `${clientId}:${hostId}`
 export class MeteringService {
   private readonly latest = new Map<NodeId, LatestReport>()
   private readonly pairs = new Map<string, PairState>()
+  /**
+   * rpc pairs: compute units each side reported and the other has not matched yet (logic/corroborateUnits.ts).
+   * In memory only: a restart loses at most one report's worth per pair (never credits more).
+   */
+  private readonly units = new Map<string, UnitsState>()
   /**
    * Reports are judged one at a time, from reading pair states and balances
    * to queueing the write. Two reports judged at once (two hosts charging the
@@ -109,14 +115,44 @@ export class MeteringService {
   /** An assignment ended: its chain ends with it, so a later re-assignment starts from zero. */
   forgetPair(clientId: NodeId, hostId: NodeId): void {
     this.pairs.delete(pairKey(clientId, hostId))
+    this.units.delete(pairKey(clientId, hostId))
+  }
+
+  /**
+   * Compute units from a report that is not metered (too soon after the last one): the agent drained its
+   * counters for it, so they are kept for the pair's next corroborated observation. Credits nothing by itself.
+   */
+  async noteUnits(session: AgentSession, computeUnits: ReadonlyMap<NodeId, number>): Promise<void> {
+    if (computeUnits.size === 0) return
+    await this.judging.add(() => this.addReportedUnits(session, computeUnits))
+  }
+
+  /** The reporter's compute units per assigned counterpart go on its side of each pair's pile. */
+  private addReportedUnits(session: AgentSession, computeUnits: ReadonlyMap<NodeId, number> | undefined): void {
+    if (!computeUnits || computeUnits.size === 0) return
+    const { assignments } = this.deps
+    const reporter = session.nodeId
+    const counterparts = session.role === 'host' ? assignments.clientsOf(reporter) : assignments.hostsOf(reporter)
+    for (const other of counterparts) {
+      const cu = computeUnits.get(other)
+      if (!cu) continue
+      const key = session.role === 'host' ? pairKey(other, reporter) : pairKey(reporter, other)
+      this.units.set(key, addUnits(this.units.get(key) ?? NO_UNITS, session.role, cu))
+    }
   }
 
   /**
    * Record one report with everything it accrued. Returns the clients that
    * could not pay in full or fell below the minimum balance.
    */
-  async ingest(session: AgentSession, peers: ReadonlySet<NodeId>, block: { number: number; hash: string }, atMs: number): Promise<{ exhausted: NodeId[] }> {
-    const judged = await this.judging.add(() => this.judge(session, peers, block, atMs))
+  async ingest(
+    session: AgentSession,
+    peers: ReadonlySet<NodeId>,
+    block: { number: number; hash: string },
+    atMs: number,
+    computeUnits?: ReadonlyMap<NodeId, number>,
+  ): Promise<{ exhausted: NodeId[] }> {
+    const judged = await this.judging.add(() => this.judge(session, peers, block, atMs, computeUnits))
     await judged.written
     if (judged.servedMs > 0) this.deps.metrics.serviceSeconds.inc(judged.servedMs / 1000)
     return { exhausted: judged.exhausted }
@@ -128,11 +164,14 @@ export class MeteringService {
     peers: ReadonlySet<NodeId>,
     block: { number: number; hash: string },
     atMs: number,
+    computeUnits: ReadonlyMap<NodeId, number> | undefined,
   ): Promise<{ written: Promise<number>; servedMs: number; exhausted: NodeId[] }> {
     const { store, assignments, epochs } = this.deps
     const reporter = session.nodeId
     const previous = this.latest.get(reporter)
     const report: PeerReport = { nodeId: reporter, sessionId: session.sessionId, observedAtMs: atMs, blockNumber: block.number, blockHash: block.hash, peers: [...peers] }
+    // Counted before the judgement, even for a report that meters nothing: the agent drained them.
+    this.addReportedUnits(session, computeUnits)
     if (previous && atMs <= previous.atMs) {
       // Same-millisecond or clock-skewed report: stored for health, meters nothing.
       return { written: store.recordReport(report), servedMs: 0, exhausted: [] }
@@ -151,6 +190,26 @@ export class MeteringService {
       pairState: (c, h) => this.pairs.get(pairKey(c, h)) ?? { lastCorroboratedAtMs: undefined },
       capMs: this.opts.capMs,
     }).filter((a) => !this.stopped.has(a.clientId))
+    // Compute units: a denied pair drops what its sides had not matched (as its time chain breaks), a corroborated one is
+    // credited what both sides agree on (logic/corroborateUnits.ts). The time rule decides which is which.
+    const creditedUnits = new Map<string, number>()
+    for (const a of accruals) {
+      const key = pairKey(a.clientId, a.hostId)
+      const pile = this.units.get(key)
+      if (!pile) continue
+      if (a.state.lastCorroboratedAtMs === undefined) this.units.delete(key)
+      else {
+        const { credit, state } = creditUnits(pile)
+        this.units.set(key, state)
+        if (credit > 0) creditedUnits.set(key, credit)
+      }
+    }
+    for (const other of counterparts) {
+      // Denied pairs with no chain to break produce no accrual: their piles go too.
+      if (other !== reporter && isDenied(reporter, peers, other, this.latest.get(other))) {
+        this.units.delete(session.role === 'host' ? pairKey(other, reporter) : pairKey(reporter, other))
+      }
+    }
 
     const epoch = epochs.epochOf(atMs)
     const delta: { pairs: MeteringDelta['pairs'][number][]; usage: MeteringDelta['usage'][number][]; transfers: Transfer[] } = { pairs: [], usage: [], transfers: [] }
@@ -159,7 +218,11 @@ export class MeteringService {
     let servedMs = 0
     for (const a of accruals) {
       delta.pairs.push({ clientId: a.clientId, hostId: a.hostId, lastCorroboratedAtMs: a.state.lastCorroboratedAtMs ?? null })
-      if (a.addMs === 0) continue
+      const addComputeUnits = creditedUnits.get(pairKey(a.clientId, a.hostId)) ?? 0
+      if (a.addMs === 0) {
+        if (addComputeUnits > 0) delta.usage.push({ epoch, clientId: a.clientId, hostId: a.hostId, addMs: 0, chargedWei: 0n, addComputeUnits })
+        continue
+      }
       let balance = balances.get(a.clientId) ?? (await store.balanceOf(Accounts.client(a.clientId)))
       const { chargeWei, paidMs } = chargeFor(a.addMs, this.opts.priceWeiPerMinute, balance)
       if (chargeWei > 0n) {
@@ -176,7 +239,9 @@ export class MeteringService {
       }
       balances.set(a.clientId, balance)
       if (this.paid && (paidMs < a.addMs || balance < this.opts.minBalanceWei)) exhausted.add(a.clientId)
-      if (paidMs > 0 || chargeWei > 0n) delta.usage.push({ epoch, clientId: a.clientId, hostId: a.hostId, addMs: paidMs, chargedWei: chargeWei })
+      if (paidMs > 0 || chargeWei > 0n || addComputeUnits > 0) {
+        delta.usage.push({ epoch, clientId: a.clientId, hostId: a.hostId, addMs: paidMs, chargedWei: chargeWei, ...(addComputeUnits > 0 ? { addComputeUnits } : {}) })
+      }
       servedMs += paidMs
     }
     // The in-memory state moves before the write is awaited: the store may
@@ -215,7 +280,7 @@ export class MeteringService {
 
   /** Entries per map, for the vipnode_state_entries gauge and the growth tests. */
   sizes(): Record<string, number> {
-    return { latestReports: this.latest.size, pairChains: this.pairs.size }
+    return { latestReports: this.latest.size, pairChains: this.pairs.size, pairUnits: this.units.size }
   }
 
   /** The node's latest metered report (what the dispute rule reads). */
