@@ -326,6 +326,20 @@ describe('rpc proxy: accounting and guards', () => {
     expect(relayA!.busyMs).toBeGreaterThan(0)
   })
 
+  it('behavior: compute units of subscriptions and their notifications agree on both sides', async () => {
+    const a = await startHost(6)
+    const proxy = await startProxy([a.target])
+    const client = await wsClient(proxy.wsUrl)
+    const sub = (await client.request('eth_subscribe', ['newHeads'])).result
+    a.node.setHead(9)
+    await waitFor(() => client.heads(sub).length === 3, 'three heads through the proxy')
+    await client.request('eth_getLogs', [{ fromBlock: '0x1', toBlock: 'latest' }]) // both ends learned head 9 from the notifications
+    const proxySide = proxy.drainActivity().get(a.node.nodeId)
+    const relaySide = a.relay.drainActivity().get(CLIENT)
+    expect(proxySide?.computeUnits).toBe(10 + 3 * 10 + 80 + 9)
+    expect(relaySide?.computeUnits).toBe(proxySide?.computeUnits)
+  })
+
   it('error: refuses foreign Host headers and browser origins unless allowed; allowed origins get CORS', async () => {
     const a = await startHost()
     const proxy = await startProxy([a.target], { allowedOrigins: ['https://wallet.example'] })
