@@ -180,6 +180,48 @@ for (const database of ['sqlite', 'postgres'] as const) {
     })
 
     describe('settlement', () => {
+      test('behavior: with --price-per-cu, clients pay per corroborated compute unit, run out, and the split follows what each host was paid', async () => {
+        // 1,000 wei per CU, no time price; the trial covers 2,500 CUs.
+        const { c, clock, agent } = await pool({ pricePerCuWei: 1_000n, trialWei: 2_500_000n, topupUrl: 'https://pool.example/join' })
+        const hostA = await agent({ role: 'host', payout: PAYOUT_A })
+        const hostB = await agent({ role: 'host', payout: PAYOUT_B })
+        const one = await agent({ role: 'client' })
+        const two = await agent({ role: 'client' })
+        for (const cl of [one, two]) await cl.conn.call('vipnode_requestHosts', { count: 1 })
+        const hostOf = (cl: TestAgent) => ([hostA, hostB].find((h) => c.services.assignments.hostsOf(cl.id.nodeId)[0] === h.id.nodeId))!
+        const [a, b] = [hostOf(one), hostOf(two)]
+        expect(a).not.toBe(b)
+        // The same time, three times the units on one's pair; the hosts claim more than their clients confirm.
+        await relay(clock, 4, [
+          [a, [[one, 900]]],
+          [b, [[two, 300]]],
+          [one, [[a, 300]]],
+          [two, [[b, 100]]],
+        ])
+        const { store, epochs } = c.services
+        const epoch = epochs.epochOf(clock.now())
+        const usage = await store.usage({ epoch })
+        const of = (h: TestAgent) => usage.find((u) => u.hostId === h.id.nodeId)!
+        expect([of(a).computeUnits, of(b).computeUnits]).toEqual([1_200, 400])
+        expect([of(a).chargedWei, of(b).chargedWei]).toEqual([1_200_000n, 400_000n])
+        expect(of(a).serviceMs).toBe(of(b).serviceMs)
+        // Client one runs out: it pays for the 1,300 units left and only those are credited.
+        await relay(clock, 6, [
+          [a, [[one, 300]]],
+          [one, [[a, 300]]],
+        ])
+        expect(await store.balanceOf(Accounts.client(one.id.nodeId))).toBe(0n)
+        expect((await store.usage({ epoch, hostId: a.id.nodeId }))[0]!.computeUnits).toBe(2_500)
+        await waitFor(() => one.calls.some((x) => x.method === 'vipnode_notice' && x.params.code === 'insufficient-balance'), 'notice')
+        clock.set(epochs.bounds(epoch).endMs)
+        expect(await c.services.settlement.settleDue()).toEqual([epoch])
+        const payouts = await store.epochPayouts(epoch)
+        const paidTo = (h: TestAgent) => payouts.find((p) => p.payee === (h === hostA ? PAYOUT_A : PAYOUT_B))?.amountWei
+        // Revenue 2,500,000 + 400,000 wei, split 2,500 : 400 by what each host's clients paid.
+        expect([paidTo(a), paidTo(b)]).toEqual([2_500_000n, 400_000n])
+        expect(await store.sumAll()).toBe(0n)
+      })
+
       test('default: two hosts, three clients, one epoch: split by service time, fee to the fee address, proofs verify', async () => {
         const { c, clock, agent } = await pool({ priceWeiPerMinute: 60_000n, trialWei: 10n ** 9n, feeBps: 500, feeAddress: FEE })
         const hostA = await agent({ role: 'host', payout: PAYOUT_A, capacity: 2 })

@@ -13,7 +13,7 @@ import type { LedgerStore, MeteringDelta, NodeStore, PeerReport, ReportStore, Tr
 import { StoreError } from '../store/store.ts'
 import { isDenied, observe, type LatestReport, type PairState } from '../logic/corroborate.ts'
 import { addUnits, creditUnits, NO_UNITS, type UnitsState } from '../logic/corroborateUnits.ts'
-import { chargeFor } from '../logic/splitEpoch.ts'
+import { chargeFor, chargeForUnits } from '../logic/splitEpoch.ts'
 import { REFUND_TRANSFER_PREFIX } from '../logic/refunds.ts'
 import type { AssignmentService } from './assignments.ts'
 import type { AgentSession } from './sessions.ts'
@@ -23,6 +23,8 @@ import { Accounts } from '../logic/accounts.ts'
 export interface MeteringOptions {
   capMs: number
   priceWeiPerMinute: bigint
+  /** rpc pairs: price per corroborated compute unit (--price-per-cu), charged as well as (or instead of) time. */
+  pricePerCuWei?: bigint | undefined
   minBalanceWei: bigint
   trialWei: bigint
   /** The most trial credit granted per epoch, out of the trial budget. Undefined: trials are unbounded (off-chain pools only). */
@@ -76,7 +78,7 @@ export class MeteringService {
   ) {}
 
   get paid(): boolean {
-    return this.opts.priceWeiPerMinute > 0n
+    return this.opts.priceWeiPerMinute > 0n || (this.opts.pricePerCuWei ?? 0n) > 0n
   }
 
   async load(): Promise<void> {
@@ -218,31 +220,36 @@ export class MeteringService {
     let servedMs = 0
     for (const a of accruals) {
       delta.pairs.push({ clientId: a.clientId, hostId: a.hostId, lastCorroboratedAtMs: a.state.lastCorroboratedAtMs ?? null })
-      const addComputeUnits = creditedUnits.get(pairKey(a.clientId, a.hostId)) ?? 0
-      if (a.addMs === 0) {
-        if (addComputeUnits > 0) delta.usage.push({ epoch, clientId: a.clientId, hostId: a.hostId, addMs: 0, chargedWei: 0n, addComputeUnits })
-        continue
-      }
+      const units = creditedUnits.get(pairKey(a.clientId, a.hostId)) ?? 0
+      if (a.addMs === 0 && units === 0) continue
       let balance = balances.get(a.clientId) ?? (await store.balanceOf(Accounts.client(a.clientId)))
-      const { chargeWei, paidMs } = chargeFor(a.addMs, this.opts.priceWeiPerMinute, balance)
-      if (chargeWei > 0n) {
-        balance -= chargeWei
-        delta.transfers.push({
-          id: `charge:${reporter}:${atMs}:${a.clientId}:${a.hostId}`,
-          atMs,
-          memo: `service ${a.hostId.slice(0, 8)} -> ${a.clientId.slice(0, 8)}`,
-          entries: [
-            { account: Accounts.client(a.clientId), amountWei: -chargeWei },
-            { account: Accounts.revenue(epoch), amountWei: chargeWei },
-          ],
-        })
+      // Time first, then compute units, each limited to what is left: only what the client paid for is credited.
+      const time = chargeFor(a.addMs, this.opts.priceWeiPerMinute, balance)
+      balance -= time.chargeWei
+      const cu = chargeForUnits(units, this.opts.pricePerCuWei ?? 0n, balance)
+      balance -= cu.chargeWei
+      const charge = (id: string, wei: bigint, what: string) => {
+        if (wei > 0n) {
+          delta.transfers.push({
+            id: `${id}:${reporter}:${atMs}:${a.clientId}:${a.hostId}`,
+            atMs,
+            memo: `${what} ${a.hostId.slice(0, 8)} -> ${a.clientId.slice(0, 8)}`,
+            entries: [
+              { account: Accounts.client(a.clientId), amountWei: -wei },
+              { account: Accounts.revenue(epoch), amountWei: wei },
+            ],
+          })
+        }
       }
+      charge('charge', time.chargeWei, 'service')
+      charge('charge-cu', cu.chargeWei, 'compute units')
       balances.set(a.clientId, balance)
-      if (this.paid && (paidMs < a.addMs || balance < this.opts.minBalanceWei)) exhausted.add(a.clientId)
-      if (paidMs > 0 || chargeWei > 0n || addComputeUnits > 0) {
-        delta.usage.push({ epoch, clientId: a.clientId, hostId: a.hostId, addMs: paidMs, chargedWei: chargeWei, ...(addComputeUnits > 0 ? { addComputeUnits } : {}) })
+      if (this.paid && (time.paidMs < a.addMs || cu.paidUnits < units || balance < this.opts.minBalanceWei)) exhausted.add(a.clientId)
+      const chargedWei = time.chargeWei + cu.chargeWei
+      if (time.paidMs > 0 || chargedWei > 0n || cu.paidUnits > 0) {
+        delta.usage.push({ epoch, clientId: a.clientId, hostId: a.hostId, addMs: time.paidMs, chargedWei, ...(cu.paidUnits > 0 ? { addComputeUnits: cu.paidUnits } : {}) })
       }
-      servedMs += paidMs
+      servedMs += time.paidMs
     }
     // The in-memory state moves before the write is awaited: the store may
     // group-commit, and the next report (maybe this pair's other side) must
