@@ -3,8 +3,8 @@ import { callCost, DEFAULT_COST_TABLE, logsBlockSpan, parseCostTable } from './c
 import { ALLOWED_OTHER_METHODS, WS_ONLY_METHODS } from '../../host-agent/relay/relayPolicy.ts'
 import { RPC_REQUIRED_METHODS } from '../../protocol/methods.ts'
 
-const ctx = { head: 1_000, unknownRangeBlocks: 10_000 }
-const noHead = { unknownRangeBlocks: 10_000 }
+const ctx = { head: 1_000, maxRangeBlocks: 10_000 }
+const noHead = { maxRangeBlocks: 10_000 }
 
 describe('default cost table', () => {
   it('prices the methods named in issue 21', () => {
@@ -55,8 +55,9 @@ describe('eth_getLogs range', () => {
     expect(span('nope')).toEqual({ ok: false, message: 'the filter must be an object' })
   })
 
-  it('costs base plus per block', () => {
+  it('costs base plus per block, never more than the widest range relayed (a host lying about its head cannot inflate it further)', () => {
     expect(callCost(DEFAULT_COST_TABLE, 'eth_getLogs', [{ fromBlock: '0x1', toBlock: '0x64' }], ctx)).toBe(80 + 100)
+    expect(callCost(DEFAULT_COST_TABLE, 'eth_getLogs', [{ fromBlock: '0x1', toBlock: 'latest' }], { head: 2 ** 40, maxRangeBlocks: 10_000 })).toBe(80 + 10_000)
     expect(callCost(DEFAULT_COST_TABLE, 'eth_getLogs', [{ fromBlock: 'nope' }], ctx)).toBe(80)
   })
 })

@@ -15,8 +15,11 @@
  *   `blockHash` filter). Tags resolve against the head the caller knows:
  *   `latest`/`pending` = head, `safe` = head − 32, `finalized` = head − 64,
  *   `earliest` = 0. With no known head, a range with a tag at one end counts
- *   as `unknownRangeBlocks` (the relay passes its range cap: the worst case it
- *   would let through).
+ *   as `maxRangeBlocks` (the relay passes its range cap: the worst case it
+ *   would let through). No range costs more than `maxRangeBlocks` blocks: the
+ *   head comes from the other end (a host's replies, for the client's proxy),
+ *   and a host that lies about its head must not make a call cost the client
+ *   more than the widest range a relay relays.
  * - A subscription costs `methods.eth_subscribe` to open and `notification`
  *   for every notification delivered on it.
  */
@@ -92,8 +95,8 @@ export const DEFAULT_COST_TABLE: CostTable = {
 export interface RangeContext {
   /** The newest block the caller knows of, if any. */
   head?: number | undefined
-  /** Blocks counted for a range that a tag leaves open when the head is unknown. */
-  unknownRangeBlocks: number
+  /** The most blocks a range is counted as (the relay's range cap); also a range a tag leaves open when the head is unknown. */
+  maxRangeBlocks: number
 }
 
 export type BlockSpan = { ok: true; blocks: number } | { ok: false; message: string }
@@ -136,7 +139,7 @@ export function logsBlockSpan(params: unknown, ctx: RangeContext): BlockSpan {
   if (a === undefined || b === undefined) {
     // Both relative to the same unknown head: their distance is known anyway.
     if ('behind' in from && 'behind' in to) return { ok: true, blocks: Math.max(0, from.behind - to.behind + 1) }
-    return { ok: true, blocks: ctx.unknownRangeBlocks }
+    return { ok: true, blocks: ctx.maxRangeBlocks }
   }
   return { ok: true, blocks: Math.max(0, b - a + 1) }
 }
@@ -146,7 +149,7 @@ export function callCost(table: CostTable, method: string, params: unknown, ctx:
   const base = Object.hasOwn(table.methods, method) ? table.methods[method]! : table.defaultCost
   if (method !== 'eth_getLogs') return base
   const span = logsBlockSpan(params, ctx)
-  return span.ok ? base + table.getLogsPerBlock * span.blocks : base
+  return span.ok ? base + table.getLogsPerBlock * Math.min(span.blocks, ctx.maxRangeBlocks) : base
 }
 
 // ---------------------------------------------------------------- override file
@@ -204,9 +207,9 @@ export class CallCoster {
 
   constructor(
     readonly table: CostTable = DEFAULT_COST_TABLE,
-    unknownRangeBlocks: number = DEFAULT_LOGS_RANGE_CAP,
+    maxRangeBlocks: number = DEFAULT_LOGS_RANGE_CAP,
   ) {
-    this.range = { head: undefined, unknownRangeBlocks }
+    this.range = { head: undefined, maxRangeBlocks }
   }
 
   cost(method: string, params: unknown): number {

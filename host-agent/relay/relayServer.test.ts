@@ -288,7 +288,7 @@ describe('relay server: activity', () => {
 describe('relay server: compute units and caps', () => {
   it('behavior: a Helios start-up passes at the default rate and is metered in compute units', async () => {
     const { relay, token, node } = await setup()
-    const startCost = HELIOS_START.reduce((sum, c) => sum + callCost(DEFAULT_COST_TABLE, c.method, c.params, { unknownRangeBlocks: 10_000 }), 0)
+    const startCost = HELIOS_START.reduce((sum, c) => sum + callCost(DEFAULT_COST_TABLE, c.method, c.params, { maxRangeBlocks: 10_000 }), 0)
     const { burst } = relayRateLimit(DEFAULT_RELAY_CU_RATE)
     // As one batch, then every call on its own (Helios repeats the block reads every slot).
     const batch = await post(relay.url, HELIOS_START.map((c, i) => ({ ...c, id: i })), token)
