@@ -115,7 +115,7 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: { lo
     log,
     failureMessage: 'update failed',
     step: async () => {
-      const relays = [...proxy.drainActivity()].map(([id, a]) => ({ nodeId: id, requests: a.requests, busyMs: Math.round(a.busyMs) }))
+      const relays = [...proxy.drainActivity()].map(([id, a]) => ({ nodeId: id, requests: a.requests, busyMs: Math.round(a.busyMs), computeUnits: Math.round(a.computeUnits) }))
       const result = await pool.call('vipnode_update', { peerIds: [], block: NO_BLOCK, relays })
       applyGrants(result.relays ?? [])
       // Hosts whose relay does not serve (benched by the proxy's host health) are handed back for others.

@@ -75,6 +75,8 @@ export const coordinatorConfigSchema = z
     relayTokenWindowMs: z.number().int().min(1_000).default(600_000),
     /** Price per host-minute in wei; 0 makes a free pool that serves every client. */
     priceWeiPerMinute: z.bigint().nonnegative().default(0n),
+    /** rpc service: price per corroborated compute unit in wei, instead of or as well as --price; the epoch split then follows what clients paid each host. */
+    pricePerCuWei: z.bigint().nonnegative().default(0n),
     /** One-time credit for each new client node, in wei. */
     trialWei: z.bigint().nonnegative().default(0n),
     /** A paying client below this balance is not served (and is evicted). */
@@ -203,6 +205,11 @@ export const coordinatorOptions = defineOptions(coordinatorConfigSchema, {
   priceWeiPerMinute: {
     flags: '--price <amount>',
     description: 'price per host-minute: wei, or 100 gwei, 0.001 ether (0: a free pool that serves everyone)',
+    parser: wei,
+  },
+  pricePerCuWei: {
+    flags: '--price-per-cu <amount>',
+    description: 'rpc service: price per corroborated compute unit (wei, or 1 gwei …), instead of or as well as --price; the split then follows what clients paid each host',
     parser: wei,
   },
   trialWei: { flags: '--trial <amount>', description: 'one-time credit for each new client node', parser: wei },

@@ -125,7 +125,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   }
   const metering = new MeteringService(
     // A report older than two intervals no longer corroborates anything, and a gap counts for at most two intervals.
-    { capMs: 2 * config.updateIntervalMs, priceWeiPerMinute: config.priceWeiPerMinute, minBalanceWei: config.minBalanceWei, trialWei: config.trialWei, trialBudgetPerEpochWei: config.trialBudgetPerEpochWei },
+    { capMs: 2 * config.updateIntervalMs, priceWeiPerMinute: config.priceWeiPerMinute, pricePerCuWei: config.pricePerCuWei, minBalanceWei: config.minBalanceWei, trialWei: config.trialWei, trialBudgetPerEpochWei: config.trialBudgetPerEpochWei },
     { store, assignments, epochs, clock, log: log.child({ module: 'metering' }), metrics },
   )
   await metering.load()
@@ -136,7 +136,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   )
   await refunds.load()
   const disputes = new DisputeService(disputePolicy, { assignments, metering, sessions, clock, log: log.child({ module: 'disputes' }), metrics })
-  const settlement = new SettlementService({ feeBps: config.feeBps, feeAddress: config.feeAddress }, { store, epochs, clock, log: log.child({ module: 'settlement' }), metrics })
+  const settlement = new SettlementService({ feeBps: config.feeBps, feeAddress: config.feeAddress, pricePerCuWei: config.pricePerCuWei }, { store, epochs, clock, log: log.child({ module: 'settlement' }), metrics })
   metrics.setStateSizes(() => stateSizes(services))
   const logins = new LoginService({ config, poolId, store, sessions, metering, clock, log, metrics })
   const reports = new ReportService({ config, store, sessions, assignments, metering, chainHeads, clock, log, metrics })

@@ -6,6 +6,7 @@ import { agentNodeConfig, poolTrustConfig } from '../agent/agentOptions.ts'
 import { assertSecureCoordinatorUrl } from '../protocol/index.ts'
 import { startHostAgent, type HostAgentConfig, type HostRelayConfig } from './hostAgent.ts'
 import { hostOptions, type HostCliConfig } from './config.ts'
+import { loadCostTable } from './relay/costTableFile.ts'
 
 export function hostCommand(): Command {
   const command = new Command('host')
@@ -46,6 +47,10 @@ function relayConfig(c: HostCliConfig): HostRelayConfig {
     ...(c.relayUrl !== undefined ? { publicUrl: c.relayUrl } : {}),
     nodeHttpUrl,
     ...(nodeWsUrl ? { nodeWsUrl } : {}),
-    ratePerSec: c.relayRate,
+    cuPerSec: c.relayCuRate,
+    // Read now: a missing or malformed file stops the command with its error before anything starts.
+    costTable: loadCostTable(c.relayCostTable),
+    maxLogsRange: c.relayMaxLogsRange,
+    gasCap: c.relayGasCap,
   }
 }

@@ -7,7 +7,7 @@
 import { z } from 'zod'
 import { agentConfigShape, agentOptionTable } from '../agent/agentOptions.ts'
 import { defineOptions, hostPort, integer, oneOf, text } from '../lib/cliOptions.ts'
-import { DEFAULT_RELAY_RATE_PER_SEC } from './relay/rateLimit.ts'
+import { DEFAULT_MAX_LOGS_RANGE, DEFAULT_RELAY_CU_RATE, DEFAULT_RELAY_GAS_CAP } from './relay/rateLimit.ts'
 
 export const SERVICE_KINDS = ['peer', 'rpc'] as const
 /** Slots a host offers the pool unless it says (the pool may offer fewer: slow start). */
@@ -32,7 +32,10 @@ export const hostConfigSchema = z
     relayUrl: z.string().min(1).optional(),
     relayNodeHttp: z.string().min(1).optional(),
     relayNodeWs: z.string().min(1).optional(),
-    relayRate: z.number().int().min(1).max(100_000).default(DEFAULT_RELAY_RATE_PER_SEC),
+    relayCuRate: z.number().int().min(1).max(100_000_000).default(DEFAULT_RELAY_CU_RATE),
+    relayCostTable: z.string().min(1).optional(),
+    relayMaxLogsRange: z.number().int().min(1).max(100_000_000).default(DEFAULT_MAX_LOGS_RANGE),
+    relayGasCap: z.number().int().min(21_000).max(Number.MAX_SAFE_INTEGER).default(DEFAULT_RELAY_GAS_CAP),
     ...agentConfigShape,
   })
   .strict()
@@ -58,6 +61,13 @@ export const hostOptions = defineOptions(hostConfigSchema, {
   },
   relayNodeHttp: { flags: '--relay-node-http <url>', description: "rpc: the node's HTTP JSON-RPC to relay to (default: --node-rpc when it is http)", parser: text },
   relayNodeWs: { flags: '--relay-node-ws <url>', description: "rpc: the node's WebSocket JSON-RPC, for subscriptions (default: --node-rpc when it is ws)", parser: text },
-  relayRate: { flags: '--relay-rate <n>', description: 'rpc: relayed calls per second per client', parser: integer(1, 100_000) },
+  relayCuRate: { flags: '--relay-cu-rate <n>', description: 'rpc: compute units per second per client (burst twice that, at least one full-range eth_getLogs)', parser: integer(1, 100_000_000) },
+  relayCostTable: {
+    flags: '--relay-cost-table <file>',
+    description: 'rpc: JSON file of compute-unit costs over the default table ({"eth_call": 20, ..., "getLogsPerBlock": 1, "notification": 10, "default": 20})',
+    parser: text,
+  },
+  relayMaxLogsRange: { flags: '--relay-max-logs-range <blocks>', description: 'rpc: widest eth_getLogs range relayed (wider ones are refused with -32602)', parser: integer(1, 100_000_000) },
+  relayGasCap: { flags: '--relay-gas-cap <gas>', description: 'rpc: eth_call/eth_estimateGas asking for more gas are refused with -32602', parser: integer(21_000, Number.MAX_SAFE_INTEGER) },
   ...agentOptionTable,
 })

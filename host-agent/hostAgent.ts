@@ -24,7 +24,7 @@ import { probeCapabilities } from '../ethnode/capabilities.ts'
 import { connectNodeRpc } from '../ethnode/index.ts'
 import { RelayTokenBook } from './relay/tokenBook.ts'
 import { startRelayServer, type RelayServer } from './relay/relayServer.ts'
-import { relayRateLimit } from './relay/rateLimit.ts'
+import type { CostTable } from '../agent/relay/computeUnits.ts'
 import { NodeRpcError, type EthNode } from '../ethnode/index.ts'
 import { PoolConnection } from '../agent/poolConnection.ts'
 import type { NodeIdentity } from '../agent/nodeIdentity.ts'
@@ -54,8 +54,14 @@ export interface HostRelayConfig {
   nodeHttpUrl: string
   /** The node's WebSocket JSON-RPC, for subscriptions; without it eth_subscribe is refused. */
   nodeWsUrl?: string
-  /** Relayed calls per second per client (burst: twice that). Default DEFAULT_RELAY_RATE_PER_SEC. */
-  ratePerSec?: number
+  /** Compute units per second per client (burst: relay/rateLimit.ts relayRateLimit). Default DEFAULT_RELAY_CU_RATE. */
+  cuPerSec?: number
+  /** The cost table (default: agent/relay/computeUnits.ts DEFAULT_COST_TABLE). */
+  costTable?: CostTable
+  /** Widest eth_getLogs range relayed, in blocks. Default DEFAULT_MAX_LOGS_RANGE. */
+  maxLogsRange?: number
+  /** Most gas a relayed eth_call / eth_estimateGas may ask for. Default DEFAULT_RELAY_GAS_CAP. */
+  gasCap?: number
   /** Re-probe the node's methods every this many reports. */
   probeEveryReports?: number
 }
@@ -106,7 +112,12 @@ export async function startHostAgent(config: HostAgentConfig, deps: { log: Logge
       nodeHttpUrl: config.relay.nodeHttpUrl,
       ...(config.relay.nodeWsUrl ? { nodeWsUrl: config.relay.nodeWsUrl } : {}),
       tokens,
-      ...(config.relay.ratePerSec ? { limits: relayRateLimit(config.relay.ratePerSec) } : {}),
+      ...(config.relay.costTable ? { costTable: config.relay.costTable } : {}),
+      limits: {
+        ...(config.relay.cuPerSec ? { cuPerSec: config.relay.cuPerSec } : {}),
+        ...(config.relay.maxLogsRange ? { maxLogsRange: config.relay.maxLogsRange } : {}),
+        ...(config.relay.gasCap ? { gasCap: config.relay.gasCap } : {}),
+      },
       logger: log.child({ module: 'relay' }),
     })
     relayUrl = config.relay.publicUrl ?? boundRelayUrl(relay.url)
@@ -199,13 +210,14 @@ export async function startHostAgent(config: HostAgentConfig, deps: { log: Logge
     failureMessage: 'report failed',
     step: async () => {
       const [peers, head] = await Promise.all([node.peers(), node.head()])
+      relay?.noteHead(head.number)
       const sentAt = admissionSeq
       let fresh: string[] | undefined
       if (relay && ++reports % (config.relay!.probeEveryReports ?? 20) === 0) {
         const now = await probe().catch((err: unknown) => (log.warn('capability probe failed', { error: (err as Error).message }), capabilities))
         if (now.join() !== capabilities.join()) fresh = capabilities = now
       }
-      const relays = relay ? [...relay.drainActivity()].map(([nodeId, a]) => ({ nodeId, requests: a.requests, busyMs: Math.round(a.busyMs) })) : undefined
+      const relays = relay ? [...relay.drainActivity()].map(([nodeId, a]) => ({ nodeId, requests: a.requests, busyMs: Math.round(a.busyMs), computeUnits: Math.round(a.computeUnits) })) : undefined
       const result = await pool.call('vipnode_update', { peerIds: peers.map((p) => p.nodeId), block: head, ...(relays ? { relays } : {}), ...(fresh ? { capabilities: fresh } : {}) })
       if (relay) {
         // The reply's grants are the whole truth, except admissions that raced the report.

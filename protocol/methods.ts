@@ -118,6 +118,11 @@ export const relayActivitySchema = z.object({
   requests: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
   /** Time with a call in flight or a relay WebSocket (subscriptions) open: a session can be active without requests. */
   busyMs: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  /**
+   * Compute units of the served calls and delivered notifications (docs/rpcService.md#compute-units). Optional:
+   * agents before issue 21 do not send it, and a pair's units are corroborated only from reports on both sides that carry it.
+   */
+  computeUnits: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
 })
 export type RelayActivity = z.infer<typeof relayActivitySchema>
 

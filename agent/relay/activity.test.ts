@@ -10,11 +10,11 @@ describe('ActivityMeter', () => {
     clock.advance(100)
     const b = m.call('x') // overlaps a
     clock.advance(50)
-    a(1)
+    a(1, 20)
     clock.advance(50)
-    b(3)
+    b(3, 90)
     clock.advance(500)
-    expect(m.drain()).toEqual(new Map([['x', { requests: 4, busyMs: 200, lastActiveMs: 1200 }]]))
+    expect(m.drain()).toEqual(new Map([['x', { requests: 4, busyMs: 200, computeUnits: 110, lastActiveMs: 1200 }]]))
     expect(m.drain()).toEqual(new Map()) // idle keys are forgotten
   })
 
@@ -24,8 +24,19 @@ describe('ActivityMeter', () => {
     for (let i = 0; i < 10; i++) {
       const end = m.call('errors')
       clock.advance(100)
-      end(0)
+      end(0, 100) // units of calls that were not served are not counted either
     }
+    expect(m.drain()).toEqual(new Map())
+  })
+
+  it('behavior: notifications add compute units (and are service) between drains', () => {
+    const clock = manualClock(0)
+    const m = new ActivityMeter(clock)
+    m.units('n', 10)
+    clock.advance(5)
+    m.units('n', 10)
+    m.units('n', 0)
+    expect(m.drain()).toEqual(new Map([['n', { requests: 0, busyMs: 0, computeUnits: 20, lastActiveMs: 5 }]]))
     expect(m.drain()).toEqual(new Map())
   })
 
@@ -64,14 +75,14 @@ describe('ActivityMeter', () => {
     const m = new ActivityMeter(clock)
     const end = m.session('s')
     clock.advance(300)
-    expect(m.drain().get('s')).toEqual({ requests: 0, busyMs: 300, lastActiveMs: 300 })
+    expect(m.drain().get('s')).toEqual({ requests: 0, busyMs: 300, computeUnits: 0, lastActiveMs: 300 })
     const c = m.call('s')
     clock.advance(100)
     c(1)
     clock.advance(100)
     end()
     end() // idempotent
-    expect(m.drain().get('s')).toEqual({ requests: 1, busyMs: 200, lastActiveMs: 500 })
+    expect(m.drain().get('s')).toEqual({ requests: 1, busyMs: 200, computeUnits: 0, lastActiveMs: 500 })
     expect(m.drain()).toEqual(new Map())
   })
 })

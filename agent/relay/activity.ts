@@ -14,6 +14,9 @@
  *   exceeds the elapsed time. A call's time is known to be service only when
  *   its reply comes, so it is counted at the reply, in whatever drain that
  *   falls; a session's time is counted up to each drain as it goes.
+ * - `computeUnits`: the cost (agent/relay/computeUnits.ts) of the served
+ *   calls, plus a notification's cost for each subscription notification
+ *   delivered. Counted with the calls, at the reply.
  * - `lastActiveMs`: when service was last counted.
  *
  * Counts are since the previous drain; nothing is counted twice across
@@ -25,6 +28,7 @@ import { systemClock, type Clock } from '../../lib/clock.ts'
 export interface Activity {
   requests: number
   busyMs: number
+  computeUnits: number
   lastActiveMs: number
 }
 
@@ -38,8 +42,8 @@ interface Entry extends Activity {
   covered: [number, number][]
 }
 
-/** Ends a call: `served` is how many of its calls got a result (0: none, nothing is counted). */
-export type EndCall = (served: number) => void
+/** Ends a call: `served` is how many of its calls got a result (0: none, nothing is counted), `computeUnits` what those served calls cost. */
+export type EndCall = (served: number, computeUnits?: number) => void
 
 export class ActivityMeter<K extends string = string> {
   readonly #entries = new Map<K, Entry>()
@@ -52,7 +56,7 @@ export class ActivityMeter<K extends string = string> {
   #entry(key: K, now: number): Entry {
     let e = this.#entries.get(key)
     if (!e) {
-      e = { requests: 0, busyMs: 0, lastActiveMs: now, sessions: 0, sessionSince: now, calls: new Map(), covered: [] }
+      e = { requests: 0, busyMs: 0, computeUnits: 0, lastActiveMs: now, sessions: 0, sessionSince: now, calls: new Map(), covered: [] }
       this.#entries.set(key, e)
     }
     return e
@@ -64,7 +68,7 @@ export class ActivityMeter<K extends string = string> {
     const token = Symbol('call')
     this.#entry(key, start).calls.set(token, start)
     let ended = false
-    return (served) => {
+    return (served, computeUnits = 0) => {
       if (ended) return
       ended = true
       const now = this.#clock.now()
@@ -74,6 +78,7 @@ export class ActivityMeter<K extends string = string> {
       if (served > 0) {
         this.#flushSessions(e, now)
         e.requests += served
+        e.computeUnits += computeUnits
         this.#cover(e, start, now)
         e.lastActiveMs = now
       }
@@ -100,6 +105,15 @@ export class ActivityMeter<K extends string = string> {
     }
   }
 
+  /** Service delivered outside a call (a subscription notification): its compute units, counted now. */
+  units(key: K, computeUnits: number): void {
+    if (computeUnits <= 0) return
+    const now = this.#clock.now()
+    const e = this.#entry(key, now)
+    e.computeUnits += computeUnits
+    e.lastActiveMs = now
+  }
+
   /** Activity since the last drain, per key; resets the counts. Keys with nothing to report and nothing open are forgotten. */
   drain(): Map<K, Activity> {
     const now = this.#clock.now()
@@ -107,10 +121,11 @@ export class ActivityMeter<K extends string = string> {
     for (const [key, e] of this.#entries) {
       this.#flushSessions(e, now)
       this.#prune(e, now)
-      if (e.requests > 0 || e.busyMs > 0 || e.sessions > 0) out.set(key, { requests: e.requests, busyMs: e.busyMs, lastActiveMs: e.lastActiveMs })
+      if (e.requests > 0 || e.busyMs > 0 || e.computeUnits > 0 || e.sessions > 0) out.set(key, { requests: e.requests, busyMs: e.busyMs, computeUnits: e.computeUnits, lastActiveMs: e.lastActiveMs })
       if (e.sessions > 0 || e.calls.size > 0) {
         e.requests = 0
         e.busyMs = 0
+        e.computeUnits = 0
       } else this.#entries.delete(key)
     }
     return out

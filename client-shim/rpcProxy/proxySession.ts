@@ -20,12 +20,15 @@ import type { NodeId } from '../../protocol/enode.ts'
 import type { ActivityMeter } from '../../agent/relay/activity.ts'
 import { RelayErrorCode } from '../../agent/relay/relayErrors.ts'
 import { callVerdict } from '../../agent/relay/replyVerdict.ts'
+import type { CallCoster } from '../../agent/relay/computeUnits.ts'
 import { errorReply, INVALID_REQUEST, parseBody, type RpcCall, type RpcReply } from '../../agent/relay/rpcFrames.ts'
 import { relayWsUrl, type RelayTargets, type RpcTarget } from './targets.ts'
 
 export interface ProxySessionDeps {
   targets: RelayTargets
   meter: ActivityMeter<NodeId>
+  /** Costs calls and notifications in compute units, as the relay does. */
+  coster: CallCoster
   clock: Clock
   log: Logger
   requestTimeoutMs: number
@@ -298,7 +301,11 @@ export class ProxySession {
         waiting.resolve(m as Reply)
       } else if (m?.method === 'eth_subscription' && up === this.#upstream) {
         const clientId = up.bySub.get(m.params?.subscription)
-        if (clientId && this.#subs.has(clientId)) this.#send({ jsonrpc: '2.0', method: 'eth_subscription', params: { subscription: clientId, result: m.params.result } })
+        if (clientId && this.#subs.has(clientId)) {
+          this.#send({ jsonrpc: '2.0', method: 'eth_subscription', params: { subscription: clientId, result: m.params.result } })
+          // Counted as the relay counts it: each notification delivered.
+          this.#d.meter.units(up.host, this.#d.coster.notification(m.params.result))
+        }
       }
     }
   }
@@ -319,9 +326,11 @@ export class ProxySession {
     up.ws.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }))
     // Metered as the relay meters it: served only with a result.
     const endCall = this.#d.meter.call(up.host)
+    const cost = this.#d.coster.cost(method, params)
     return reply.then(
       (r) => {
-        endCall(callVerdict({ jsonrpc: '2.0', id, ...r }) === 'served' ? 1 : 0)
+        const served = callVerdict({ jsonrpc: '2.0', id, ...r }) === 'served'
+        endCall(served ? 1 : 0, served ? cost : 0)
         return r
       },
       (e: unknown) => {

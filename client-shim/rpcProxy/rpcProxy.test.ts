@@ -298,6 +298,7 @@ describe('rpc proxy: accounting and guards', () => {
   it('behavior: activity counters on both sides agree per pair', async () => {
     const [a, b] = await Promise.all([startHost(), startHost()])
     const proxy = await startProxy([a.target, b.target])
+    await post(proxy.url, call('eth_blockNumber')) // both ends learn the head: eth_getLogs to "latest" costs the same on both
     await post(proxy.url, HELIOS_START) // 9 calls
     await post(proxy.url, call('admin_peers')) // refused by the relay: not service, counted by neither
     const client = await wsClient(proxy.wsUrl)
@@ -311,13 +312,32 @@ describe('rpc proxy: accounting and guards', () => {
     const proxySide = proxy.drainActivity()
     const relayA = a.relay.drainActivity().get(CLIENT)
     const relayB = b.relay.drainActivity().get(CLIENT)
-    expect(proxySide.get(a.node.nodeId)?.requests).toBe(9 + 3)
+    expect(proxySide.get(a.node.nodeId)?.requests).toBe(1 + 9 + 3)
     expect(relayA?.requests).toBe(proxySide.get(a.node.nodeId)?.requests)
     expect(proxySide.get(b.node.nodeId)?.requests).toBe(1)
     expect(relayB?.requests).toBe(1)
+    // Compute units too: 10 + the start-up (eth_getLogs 0x1..0x6: 80 + 6) + subscribe, notifications, blockNumber, unsubscribe.
+    const helios = 5 + 20 + 20 + 20 + 40 + 100 + 86 + 20 + 20
+    expect(proxySide.get(a.node.nodeId)?.computeUnits).toBeGreaterThanOrEqual(10 + helios + 10 + 10 + 10)
+    expect(relayA?.computeUnits).toBe(proxySide.get(a.node.nodeId)?.computeUnits)
+    expect([proxySide.get(b.node.nodeId)?.computeUnits, relayB?.computeUnits]).toEqual([5, 5])
     // The open subscription session counted as busy on both sides.
     expect(proxySide.get(a.node.nodeId)!.busyMs).toBeGreaterThan(0)
     expect(relayA!.busyMs).toBeGreaterThan(0)
+  })
+
+  it('behavior: compute units of subscriptions and their notifications agree on both sides', async () => {
+    const a = await startHost(6)
+    const proxy = await startProxy([a.target])
+    const client = await wsClient(proxy.wsUrl)
+    const sub = (await client.request('eth_subscribe', ['newHeads'])).result
+    a.node.setHead(9)
+    await waitFor(() => client.heads(sub).length === 3, 'three heads through the proxy')
+    await client.request('eth_getLogs', [{ fromBlock: '0x1', toBlock: 'latest' }]) // both ends learned head 9 from the notifications
+    const proxySide = proxy.drainActivity().get(a.node.nodeId)
+    const relaySide = a.relay.drainActivity().get(CLIENT)
+    expect(proxySide?.computeUnits).toBe(10 + 3 * 10 + 80 + 9)
+    expect(relaySide?.computeUnits).toBe(proxySide?.computeUnits)
   })
 
   it('error: refuses foreign Host headers and browser origins unless allowed; allowed origins get CORS', async () => {

@@ -48,6 +48,7 @@ import { errorReply, INVALID_REQUEST, parseBody, type RpcCall, type RpcReply } f
 import { ProxySession } from './proxySession.ts'
 import { postToRelay } from './relayClient.ts'
 import { RelayTargets, type RpcTarget } from './targets.ts'
+import { CallCoster } from '../../agent/relay/computeUnits.ts'
 
 export type { RpcTarget } from './targets.ts'
 
@@ -105,6 +106,8 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
   const listenHost = options.host ?? '127.0.0.1'
   const targets = new RelayTargets(options.cooldownMs ?? DEFAULTS.cooldownMs, options.hostHealth)
   const meter = new ActivityMeter<NodeId>(clock)
+  // Costs calls as the relays do (the default table: the pool credits the smaller of both ends' figures).
+  const coster = new CallCoster()
   const sessions = new Set<ProxySession>()
   const allowedHosts = new Set([...LOCAL_HOSTS, listenHost, ...(options.allowedHosts ?? [])].map((h) => h.toLowerCase()))
   const allowedOrigins = new Set(options.allowedOrigins ?? [])
@@ -123,16 +126,27 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
       const endCall = meter.call(target.hostNodeId)
       let outcome: Awaited<ReturnType<typeof postToRelay>> | undefined
       let served = 0
+      let servedUnits = 0
+      // Costed before the call, as the relay costs it.
+      const costs = calls.map((c) => coster.cost(c.method, c.params))
       try {
         outcome = await postToRelay(target, calls, requestTimeoutMs)
         if (outcome.ok) {
           // Judged as the host's relay judges it: only results are service, for the meter and for stickiness.
-          const verdicts = replyVerdicts(outcome.status, outcome.replies.filter((_, i) => calls[i]!.hasId))
+          const answered = calls.flatMap((c, i) => (c.hasId ? [i] : []))
+          const replies = outcome.replies
+          const verdicts = replyVerdicts(outcome.status, answered.map((i) => replies[i]))
           served = servedCount(verdicts)
+          verdicts.forEach((v, k) => {
+            if (v !== 'served') return
+            const i = answered[k]!
+            servedUnits += costs[i]!
+            coster.served(calls[i]!.method, replies[i]?.result)
+          })
           recordOutcome(target.hostNodeId, served > 0 ? 'served' : verdicts.includes('host-error') ? 'host-error' : 'client-error')
         } else recordOutcome(target.hostNodeId, outcome.timedOut ? 'timeout' : 'host-error')
       } finally {
-        endCall(served)
+        endCall(served, servedUnits)
       }
       if (outcome.ok) {
         if (served > 0) targets.succeeded(target.hostNodeId)
@@ -248,6 +262,7 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
       const session = new ProxySession(ws, {
         targets,
         meter,
+        coster,
         clock,
         log,
         requestTimeoutMs,

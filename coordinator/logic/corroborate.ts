@@ -48,6 +48,11 @@ export interface ObserveInput {
   capMs: number
 }
 
+/** Evidence of a disconnect: the reporter omits the other side, or the other side's latest report omits the reporter. */
+export function isDenied(reporter: NodeId, peers: ReadonlySet<NodeId>, other: NodeId, theirs: LatestReport | undefined): boolean {
+  return !peers.has(other) || (theirs !== undefined && !theirs.peers.has(reporter))
+}
+
 /**
  * The accruals caused by one report. Returns [] for a duplicate or
  * out-of-order report (not newer than the reporter's previous one).
@@ -62,8 +67,7 @@ export function observe(input: ObserveInput): Accrual[] {
     const hostId = role === 'host' ? reporter : other
     const theirs = latestOf(other)
     const state = pairState(clientId, hostId)
-    const denied = !peers.has(other) || (theirs !== undefined && !theirs.peers.has(reporter))
-    if (denied) {
+    if (isDenied(reporter, peers, other, theirs)) {
       if (state.lastCorroboratedAtMs !== undefined) out.push({ clientId, hostId, addMs: 0, state: { lastCorroboratedAtMs: undefined } })
       continue
     }

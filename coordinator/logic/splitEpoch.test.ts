@@ -1,6 +1,6 @@
 import { describe, test, expect } from 'vitest'
 import fc from 'fast-check'
-import { splitEpoch, chargeFor } from './splitEpoch.ts'
+import { splitEpoch, chargeFor, chargeForUnits } from './splitEpoch.ts'
 
 const A = '0x' + 'a'.repeat(40)
 const B = '0x' + 'b'.repeat(40)
@@ -107,5 +107,44 @@ describe('chargeFor', () => {
         expect((BigInt(r.paidMs) * price) / 60_000n).toBeLessThanOrEqual(r.chargeWei)
       }),
     )
+  })
+})
+
+describe('split by weights (a pool pricing compute units)', () => {
+  test('default: shares follow the weights (what clients paid each host), not service time', () => {
+    const r = splitEpoch({ revenueWei: 1_000n, carriedInWei: 0n, feeBps: 0, serviceMsByPayee: new Map([[A, 60_000], [B, 60_000]]), weightByPayee: new Map([[A, 300n], [B, 100n]]) })
+    expect(r.payouts).toEqual([
+      { payee: A, serviceMs: 60_000, amountWei: 750n },
+      { payee: B, serviceMs: 60_000, amountWei: 250n },
+    ])
+    expect(r.carriedOutWei).toBe(0n)
+  })
+
+  test('behavior: a payee with weight and no time is paid; one with time and no weight is not; unpaid weight is carried', () => {
+    const r = splitEpoch({ revenueWei: 900n, carriedInWei: 0n, feeBps: 0, serviceMsByPayee: new Map([[B, 10]]), weightByPayee: new Map([[A, 200n]]), unpaidWeight: 100n })
+    expect(r.payouts).toEqual([
+      { payee: A, serviceMs: 0, amountWei: 600n },
+      { payee: B, serviceMs: 10, amountWei: 0n },
+    ])
+    expect(r.carriedOutWei).toBe(300n)
+    expect(() => splitEpoch({ revenueWei: 1n, carriedInWei: 0n, feeBps: 0, serviceMsByPayee: new Map(), weightByPayee: new Map([[A, -1n]]) })).toThrow(`weight of ${A} must not be negative`)
+  })
+
+  test('property: fee + payouts + carry = revenue + carry in, with any weights', () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: 10n ** 20n }), fc.bigInt({ min: 0n, max: 10n ** 18n }), fc.bigInt({ min: 0n, max: 10n ** 12n }), fc.bigInt({ min: 0n, max: 10n ** 12n }), fc.bigInt({ min: 0n, max: 10n ** 12n }), (rev, carry, wa, wb, unpaid) => {
+        const r = splitEpoch({ revenueWei: rev, carriedInWei: carry, feeBps: 250, serviceMsByPayee: new Map([[A, 5]]), weightByPayee: new Map([[A, wa], [B, wb]]), unpaidWeight: unpaid })
+        expect(r.feeWei + r.payouts.reduce((n, p) => n + p.amountWei, 0n) + r.carriedOutWei).toBe(rev + carry)
+      }),
+    )
+  })
+})
+
+describe('chargeForUnits', () => {
+  test('default: units times price; a client that runs out pays for whole units it can afford and only those are credited', () => {
+    expect(chargeForUnits(266, 1_000n, 10n ** 9n)).toEqual({ chargeWei: 266_000n, paidUnits: 266 })
+    expect(chargeForUnits(266, 1_000n, 100_500n)).toEqual({ chargeWei: 100_000n, paidUnits: 100 })
+    expect(chargeForUnits(266, 1_000n, 0n)).toEqual({ chargeWei: 0n, paidUnits: 0 })
+    expect(chargeForUnits(266, 0n, 0n)).toEqual({ chargeWei: 0n, paidUnits: 266 }) // unpriced: recorded, not charged
   })
 })

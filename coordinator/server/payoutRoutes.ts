@@ -145,7 +145,7 @@ export function payoutRoutes(services: CoordinatorServices): Router {
       return
     }
     const rows = await usage.usage({ epoch })
-    res.json({ epoch, pairs: rows.map((u) => ({ clientId: u.clientId, hostId: u.hostId, serviceMs: u.serviceMs, chargedWei: u.chargedWei.toString() })) })
+    res.json({ epoch, pairs: rows.map((u) => ({ clientId: u.clientId, hostId: u.hostId, serviceMs: u.serviceMs, chargedWei: u.chargedWei.toString(), computeUnits: u.computeUnits })) })
   })
   r.use('/v1/admin', admin)
   return r

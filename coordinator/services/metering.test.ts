@@ -34,6 +34,18 @@ async function serve(clock: ReturnType<typeof manualClock>, steps: number, repor
 }
 
 const usageOf = async (c: RunningCoordinator) => (await c.services.store.usage()).reduce((n, u) => n + u.serviceMs, 0)
+const unitsOf = async (c: RunningCoordinator) => (await c.services.store.usage()).reduce((n, u) => n + u.computeUnits, 0)
+
+/** rpc pairs: each side reports relay activity with the compute units it claims for the other, `steps` times. */
+async function relay(clock: ReturnType<typeof manualClock>, steps: number, reports: [TestAgent, [TestAgent, number | undefined][]][]) {
+  for (let i = 0; i < steps; i++) {
+    clock.advance(INTERVAL / 2)
+    for (const [who, claims] of reports) {
+      const relays = claims.map(([p, computeUnits]) => ({ nodeId: p.id.nodeId, requests: 5, busyMs: 100, ...(computeUnits === undefined ? {} : { computeUnits }) }))
+      await who.conn.call('vipnode_update', { peerIds: [], relays, block: { number: 1, hash: HASH } })
+    }
+  }
+}
 
 // The same flows on both stores: the coordinator must not care which one it has.
 for (const database of ['sqlite', 'postgres'] as const) {
@@ -59,6 +71,50 @@ for (const database of ['sqlite', 'postgres'] as const) {
         // Both sides: the first corroborated step starts the chain, each later step adds the half interval between them.
         await serve(clock, 6, [[host, [client]], [client, [host]]])
         expect(await usageOf(c)).toBe(5 * (INTERVAL / 2))
+      })
+
+      test('default: an rpc pair is credited the compute units both sides report', async () => {
+        const { c, clock, agent } = await pool()
+        const host = await agent({ role: 'host', payout: PAYOUT_A })
+        const client = await agent({ role: 'client' })
+        await client.conn.call('vipnode_requestHosts', { count: 1 })
+        await relay(clock, 6, [[host, [[client, 266]]], [client, [[host, 266]]]])
+        // The host's first report has nothing to match yet; every later one matches the client's, and the client's the host's.
+        expect(await unitsOf(c)).toBe(6 * 266)
+        expect(await usageOf(c)).toBe(5 * (INTERVAL / 2))
+        // Agents that send no computeUnits (before issue 21) are metered by time as before, and credited no units.
+        await relay(clock, 2, [[host, [[client, undefined]]], [client, [[host, undefined]]]])
+        expect(await unitsOf(c)).toBe(6 * 266)
+        expect(await usageOf(c)).toBe(7 * (INTERVAL / 2))
+        // One side without the field (an old agent) leaves the other's figure unmatched: no units.
+        await relay(clock, 2, [[host, [[client, 266]]], [client, [[host, undefined]]]])
+        expect(await unitsOf(c)).toBe(6 * 266)
+      })
+
+      test('attack: a host claiming more compute units than its client reports is credited only the client’s figure', async () => {
+        const { c, clock, agent } = await pool()
+        const host = await agent({ role: 'host', payout: PAYOUT_A })
+        const client = await agent({ role: 'client' })
+        await client.conn.call('vipnode_requestHosts', { count: 1 })
+        await relay(clock, 10, [[host, [[client, 1_000_000]]], [client, [[host, 100]]]])
+        expect(await unitsOf(c)).toBe(10 * 100)
+        // Bursts of early reports (not metered) add to the host's pile but earn nothing beyond the client's figure either.
+        for (let i = 0; i < 5; i++) await relay(clock, 1, [[host, [[client, 1_000_000]]], [host, [[client, 1_000_000]]], [client, [[host, 100]]]])
+        expect(await unitsOf(c)).toBe(15 * 100)
+      })
+
+      test('attack: a client denying its host’s compute units gets the pair no units and no time, as any denied pair', async () => {
+        const { c, clock, agent } = await pool()
+        const host = await agent({ role: 'host', payout: PAYOUT_A })
+        const client = await agent({ role: 'client' })
+        await client.conn.call('vipnode_requestHosts', { count: 1 })
+        // The client lists no relay activity with the host at all: the pair does not corroborate (disputes.ts releases it after the grace).
+        await relay(clock, 6, [[host, [[client, 500]]], [client, []]])
+        expect([await unitsOf(c), await usageOf(c)]).toEqual([0, 0])
+        expect(c.services.metering.sizes().pairUnits).toBe(0) // the host's claims were dropped with each denial, not banked
+        // A client that lists the host but reports fewer units than the host pays for fewer (the smaller figure).
+        await relay(clock, 4, [[host, [[client, 500]]], [client, [[host, 50]]]])
+        expect(await unitsOf(c)).toBe(4 * 50)
       })
 
       test('error: a client that claims an unassigned host, or a host claiming an unknown peer, accrues nothing', async () => {
@@ -124,6 +180,48 @@ for (const database of ['sqlite', 'postgres'] as const) {
     })
 
     describe('settlement', () => {
+      test('behavior: with --price-per-cu, clients pay per corroborated compute unit, run out, and the split follows what each host was paid', async () => {
+        // 1,000 wei per CU, no time price; the trial covers 2,500 CUs.
+        const { c, clock, agent } = await pool({ pricePerCuWei: 1_000n, trialWei: 2_500_000n, topupUrl: 'https://pool.example/join' })
+        const hostA = await agent({ role: 'host', payout: PAYOUT_A })
+        const hostB = await agent({ role: 'host', payout: PAYOUT_B })
+        const one = await agent({ role: 'client' })
+        const two = await agent({ role: 'client' })
+        for (const cl of [one, two]) await cl.conn.call('vipnode_requestHosts', { count: 1 })
+        const hostOf = (cl: TestAgent) => ([hostA, hostB].find((h) => c.services.assignments.hostsOf(cl.id.nodeId)[0] === h.id.nodeId))!
+        const [a, b] = [hostOf(one), hostOf(two)]
+        expect(a).not.toBe(b)
+        // The same time, three times the units on one's pair; the hosts claim more than their clients confirm.
+        await relay(clock, 4, [
+          [a, [[one, 900]]],
+          [b, [[two, 300]]],
+          [one, [[a, 300]]],
+          [two, [[b, 100]]],
+        ])
+        const { store, epochs } = c.services
+        const epoch = epochs.epochOf(clock.now())
+        const usage = await store.usage({ epoch })
+        const of = (h: TestAgent) => usage.find((u) => u.hostId === h.id.nodeId)!
+        expect([of(a).computeUnits, of(b).computeUnits]).toEqual([1_200, 400])
+        expect([of(a).chargedWei, of(b).chargedWei]).toEqual([1_200_000n, 400_000n])
+        expect(of(a).serviceMs).toBe(of(b).serviceMs)
+        // Client one runs out: it pays for the 1,300 units left and only those are credited.
+        await relay(clock, 6, [
+          [a, [[one, 300]]],
+          [one, [[a, 300]]],
+        ])
+        expect(await store.balanceOf(Accounts.client(one.id.nodeId))).toBe(0n)
+        expect((await store.usage({ epoch, hostId: a.id.nodeId }))[0]!.computeUnits).toBe(2_500)
+        await waitFor(() => one.calls.some((x) => x.method === 'vipnode_notice' && x.params.code === 'insufficient-balance'), 'notice')
+        clock.set(epochs.bounds(epoch).endMs)
+        expect(await c.services.settlement.settleDue()).toEqual([epoch])
+        const payouts = await store.epochPayouts(epoch)
+        const paidTo = (h: TestAgent) => payouts.find((p) => p.payee === (h === hostA ? PAYOUT_A : PAYOUT_B))?.amountWei
+        // Revenue 2,500,000 + 400,000 wei, split 2,500 : 400 by what each host's clients paid.
+        expect([paidTo(a), paidTo(b)]).toEqual([2_500_000n, 400_000n])
+        expect(await store.sumAll()).toBe(0n)
+      })
+
       test('default: two hosts, three clients, one epoch: split by service time, fee to the fee address, proofs verify', async () => {
         const { c, clock, agent } = await pool({ priceWeiPerMinute: 60_000n, trialWei: 10n ** 9n, feeBps: 500, feeAddress: FEE })
         const hostA = await agent({ role: 'host', payout: PAYOUT_A, capacity: 2 })

@@ -11,8 +11,9 @@ import type { Logger } from '../../lib/logger.ts'
 import type { CoordinatorMetrics } from '../metrics.ts'
 import type { LedgerStore, MeteringDelta, NodeStore, PeerReport, ReportStore, Transfer } from '../store/store.ts'
 import { StoreError } from '../store/store.ts'
-import { observe, type LatestReport, type PairState } from '../logic/corroborate.ts'
-import { chargeFor } from '../logic/splitEpoch.ts'
+import { isDenied, observe, type LatestReport, type PairState } from '../logic/corroborate.ts'
+import { addUnits, creditUnits, NO_UNITS, type UnitsState } from '../logic/corroborateUnits.ts'
+import { chargeFor, chargeForUnits } from '../logic/splitEpoch.ts'
 import { REFUND_TRANSFER_PREFIX } from '../logic/refunds.ts'
 import type { AssignmentService } from './assignments.ts'
 import type { AgentSession } from './sessions.ts'
@@ -22,6 +23,8 @@ import { Accounts } from '../logic/accounts.ts'
 export interface MeteringOptions {
   capMs: number
   priceWeiPerMinute: bigint
+  /** rpc pairs: price per corroborated compute unit (--price-per-cu), charged as well as (or instead of) time. */
+  pricePerCuWei?: bigint | undefined
   minBalanceWei: bigint
   trialWei: bigint
   /** The most trial credit granted per epoch, out of the trial budget. Undefined: trials are unbounded (off-chain pools only). */
@@ -51,6 +54,11 @@ export class MeteringService {
   private readonly latest = new Map<NodeId, LatestReport>()
   private readonly pairs = new Map<string, PairState>()
   /**
+   * rpc pairs: compute units each side reported and the other has not matched yet (logic/corroborateUnits.ts).
+   * In memory only: a restart loses at most one report's worth per pair (never credits more).
+   */
+  private readonly units = new Map<string, UnitsState>()
+  /**
    * Reports are judged one at a time, from reading pair states and balances
    * to queueing the write. Two reports judged at once (two hosts charging the
    * same client, or a burst from one agent) each read the state before the
@@ -70,7 +78,7 @@ export class MeteringService {
   ) {}
 
   get paid(): boolean {
-    return this.opts.priceWeiPerMinute > 0n
+    return this.opts.priceWeiPerMinute > 0n || (this.opts.pricePerCuWei ?? 0n) > 0n
   }
 
   async load(): Promise<void> {
@@ -109,14 +117,44 @@ export class MeteringService {
   /** An assignment ended: its chain ends with it, so a later re-assignment starts from zero. */
   forgetPair(clientId: NodeId, hostId: NodeId): void {
     this.pairs.delete(pairKey(clientId, hostId))
+    this.units.delete(pairKey(clientId, hostId))
+  }
+
+  /**
+   * Compute units from a report that is not metered (too soon after the last one): the agent drained its
+   * counters for it, so they are kept for the pair's next corroborated observation. Credits nothing by itself.
+   */
+  async noteUnits(session: AgentSession, computeUnits: ReadonlyMap<NodeId, number>): Promise<void> {
+    if (computeUnits.size === 0) return
+    await this.judging.add(() => this.addReportedUnits(session, computeUnits))
+  }
+
+  /** The reporter's compute units per assigned counterpart go on its side of each pair's pile. */
+  private addReportedUnits(session: AgentSession, computeUnits: ReadonlyMap<NodeId, number> | undefined): void {
+    if (!computeUnits || computeUnits.size === 0) return
+    const { assignments } = this.deps
+    const reporter = session.nodeId
+    const counterparts = session.role === 'host' ? assignments.clientsOf(reporter) : assignments.hostsOf(reporter)
+    for (const other of counterparts) {
+      const cu = computeUnits.get(other)
+      if (!cu) continue
+      const key = session.role === 'host' ? pairKey(other, reporter) : pairKey(reporter, other)
+      this.units.set(key, addUnits(this.units.get(key) ?? NO_UNITS, session.role, cu))
+    }
   }
 
   /**
    * Record one report with everything it accrued. Returns the clients that
    * could not pay in full or fell below the minimum balance.
    */
-  async ingest(session: AgentSession, peers: ReadonlySet<NodeId>, block: { number: number; hash: string }, atMs: number): Promise<{ exhausted: NodeId[] }> {
-    const judged = await this.judging.add(() => this.judge(session, peers, block, atMs))
+  async ingest(
+    session: AgentSession,
+    peers: ReadonlySet<NodeId>,
+    block: { number: number; hash: string },
+    atMs: number,
+    computeUnits?: ReadonlyMap<NodeId, number>,
+  ): Promise<{ exhausted: NodeId[] }> {
+    const judged = await this.judging.add(() => this.judge(session, peers, block, atMs, computeUnits))
     await judged.written
     if (judged.servedMs > 0) this.deps.metrics.serviceSeconds.inc(judged.servedMs / 1000)
     return { exhausted: judged.exhausted }
@@ -128,11 +166,14 @@ export class MeteringService {
     peers: ReadonlySet<NodeId>,
     block: { number: number; hash: string },
     atMs: number,
+    computeUnits: ReadonlyMap<NodeId, number> | undefined,
   ): Promise<{ written: Promise<number>; servedMs: number; exhausted: NodeId[] }> {
     const { store, assignments, epochs } = this.deps
     const reporter = session.nodeId
     const previous = this.latest.get(reporter)
     const report: PeerReport = { nodeId: reporter, sessionId: session.sessionId, observedAtMs: atMs, blockNumber: block.number, blockHash: block.hash, peers: [...peers] }
+    // Counted before the judgement, even for a report that meters nothing: the agent drained them.
+    this.addReportedUnits(session, computeUnits)
     if (previous && atMs <= previous.atMs) {
       // Same-millisecond or clock-skewed report: stored for health, meters nothing.
       return { written: store.recordReport(report), servedMs: 0, exhausted: [] }
@@ -151,6 +192,26 @@ export class MeteringService {
       pairState: (c, h) => this.pairs.get(pairKey(c, h)) ?? { lastCorroboratedAtMs: undefined },
       capMs: this.opts.capMs,
     }).filter((a) => !this.stopped.has(a.clientId))
+    // Compute units: a denied pair drops what its sides had not matched (as its time chain breaks), a corroborated one is
+    // credited what both sides agree on (logic/corroborateUnits.ts). The time rule decides which is which.
+    const creditedUnits = new Map<string, number>()
+    for (const a of accruals) {
+      const key = pairKey(a.clientId, a.hostId)
+      const pile = this.units.get(key)
+      if (!pile) continue
+      if (a.state.lastCorroboratedAtMs === undefined) this.units.delete(key)
+      else {
+        const { credit, state } = creditUnits(pile)
+        this.units.set(key, state)
+        if (credit > 0) creditedUnits.set(key, credit)
+      }
+    }
+    for (const other of counterparts) {
+      // Denied pairs with no chain to break produce no accrual: their piles go too.
+      if (other !== reporter && isDenied(reporter, peers, other, this.latest.get(other))) {
+        this.units.delete(session.role === 'host' ? pairKey(other, reporter) : pairKey(reporter, other))
+      }
+    }
 
     const epoch = epochs.epochOf(atMs)
     const delta: { pairs: MeteringDelta['pairs'][number][]; usage: MeteringDelta['usage'][number][]; transfers: Transfer[] } = { pairs: [], usage: [], transfers: [] }
@@ -159,25 +220,36 @@ export class MeteringService {
     let servedMs = 0
     for (const a of accruals) {
       delta.pairs.push({ clientId: a.clientId, hostId: a.hostId, lastCorroboratedAtMs: a.state.lastCorroboratedAtMs ?? null })
-      if (a.addMs === 0) continue
+      const units = creditedUnits.get(pairKey(a.clientId, a.hostId)) ?? 0
+      if (a.addMs === 0 && units === 0) continue
       let balance = balances.get(a.clientId) ?? (await store.balanceOf(Accounts.client(a.clientId)))
-      const { chargeWei, paidMs } = chargeFor(a.addMs, this.opts.priceWeiPerMinute, balance)
-      if (chargeWei > 0n) {
-        balance -= chargeWei
-        delta.transfers.push({
-          id: `charge:${reporter}:${atMs}:${a.clientId}:${a.hostId}`,
-          atMs,
-          memo: `service ${a.hostId.slice(0, 8)} -> ${a.clientId.slice(0, 8)}`,
-          entries: [
-            { account: Accounts.client(a.clientId), amountWei: -chargeWei },
-            { account: Accounts.revenue(epoch), amountWei: chargeWei },
-          ],
-        })
+      // Time first, then compute units, each limited to what is left: only what the client paid for is credited.
+      const time = chargeFor(a.addMs, this.opts.priceWeiPerMinute, balance)
+      balance -= time.chargeWei
+      const cu = chargeForUnits(units, this.opts.pricePerCuWei ?? 0n, balance)
+      balance -= cu.chargeWei
+      const charge = (id: string, wei: bigint, what: string) => {
+        if (wei > 0n) {
+          delta.transfers.push({
+            id: `${id}:${reporter}:${atMs}:${a.clientId}:${a.hostId}`,
+            atMs,
+            memo: `${what} ${a.hostId.slice(0, 8)} -> ${a.clientId.slice(0, 8)}`,
+            entries: [
+              { account: Accounts.client(a.clientId), amountWei: -wei },
+              { account: Accounts.revenue(epoch), amountWei: wei },
+            ],
+          })
+        }
       }
+      charge('charge', time.chargeWei, 'service')
+      charge('charge-cu', cu.chargeWei, 'compute units')
       balances.set(a.clientId, balance)
-      if (this.paid && (paidMs < a.addMs || balance < this.opts.minBalanceWei)) exhausted.add(a.clientId)
-      if (paidMs > 0 || chargeWei > 0n) delta.usage.push({ epoch, clientId: a.clientId, hostId: a.hostId, addMs: paidMs, chargedWei: chargeWei })
-      servedMs += paidMs
+      if (this.paid && (time.paidMs < a.addMs || cu.paidUnits < units || balance < this.opts.minBalanceWei)) exhausted.add(a.clientId)
+      const chargedWei = time.chargeWei + cu.chargeWei
+      if (time.paidMs > 0 || chargedWei > 0n || cu.paidUnits > 0) {
+        delta.usage.push({ epoch, clientId: a.clientId, hostId: a.hostId, addMs: time.paidMs, chargedWei, ...(cu.paidUnits > 0 ? { addComputeUnits: cu.paidUnits } : {}) })
+      }
+      servedMs += time.paidMs
     }
     // The in-memory state moves before the write is awaited: the store may
     // group-commit, and the next report (maybe this pair's other side) must
@@ -215,7 +287,7 @@ export class MeteringService {
 
   /** Entries per map, for the vipnode_state_entries gauge and the growth tests. */
   sizes(): Record<string, number> {
-    return { latestReports: this.latest.size, pairChains: this.pairs.size }
+    return { latestReports: this.latest.size, pairChains: this.pairs.size, pairUnits: this.units.size }
   }
 
   /** The node's latest metered report (what the dispute rule reads). */

@@ -107,7 +107,9 @@ export class ReportService {
     for (const id of params.peerIds ?? []) keepIfPoolAgent(id)
     // rpc service: a relay session with traffic (or an open socket) since the last report counts as being
     // peered, so the same bilateral rule meters it: both sides must report each other.
+    const computeUnits = new Map<NodeId, number>()
     for (const r of params.relays ?? []) {
+      if (r.computeUnits) computeUnits.set(r.nodeId, Math.min(Number.MAX_SAFE_INTEGER, (computeUnits.get(r.nodeId) ?? 0) + r.computeUnits))
       if (r.requests === 0 && r.busyMs === 0) continue
       keepIfPoolAgent(r.nodeId)
       if (r.requests > 0) metrics.relayRequests.inc({ role: session.role }, r.requests)
@@ -119,8 +121,11 @@ export class ReportService {
     let exhausted: NodeId[] = []
     if (session.lastMeteredAtMs === undefined || now - session.lastMeteredAtMs >= config.updateIntervalMs / 2) {
       session.lastMeteredAtMs = now
-      ;({ exhausted } = await metering.ingest(session, peers, params.block, now))
-    } else metrics.reportsUnmetered.inc()
+      ;({ exhausted } = await metering.ingest(session, peers, params.block, now, computeUnits))
+    } else {
+      metrics.reportsUnmetered.inc()
+      await metering.noteUnits(session, computeUnits)
+    }
     // Kept as reported: only hosts' heads count, and only as a quorum (logic/heads.ts), so a claim far ahead
     // moves nothing alone. It is counted, to show who tries.
     const bestHead = chainHeads.bestHead(session.chainId)

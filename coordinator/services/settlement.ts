@@ -18,6 +18,8 @@ export interface SettlementOptions {
   feeBps: number
   /** Receives the pool fee as an ordinary leaf of the payout tree. */
   feeAddress: string | undefined
+  /** --price-per-cu: when above zero, the split follows what clients paid each host (see settle). */
+  pricePerCuWei?: bigint | undefined
 }
 
 export interface SettlementDeps {
@@ -72,13 +74,23 @@ export class SettlementService {
     // Service per payout address. Hosts without one cannot be paid: their share stays in the carry.
     const payoutOf = new Map((await store.listNodes({ role: 'host' })).map((n) => [n.nodeId, n.payout]))
     const serviceMsByPayee = new Map<string, number>()
+    const chargedByPayee = new Map<string, bigint>()
     let unpaidServiceMs = 0
+    let unpaidChargedWei = 0n
     for (const u of await store.usage({ epoch })) {
-      const payee = payoutOf.get(u.hostId)
-      if (payee) serviceMsByPayee.set(payee.toLowerCase(), (serviceMsByPayee.get(payee.toLowerCase()) ?? 0) + u.serviceMs)
-      else unpaidServiceMs += u.serviceMs
+      const payee = payoutOf.get(u.hostId)?.toLowerCase()
+      if (payee) {
+        serviceMsByPayee.set(payee, (serviceMsByPayee.get(payee) ?? 0) + u.serviceMs)
+        chargedByPayee.set(payee, (chargedByPayee.get(payee) ?? 0n) + u.chargedWei)
+      } else {
+        unpaidServiceMs += u.serviceMs
+        unpaidChargedWei += u.chargedWei
+      }
     }
-    const split = splitEpoch({ revenueWei, carriedInWei, feeBps: this.opts.feeBps, serviceMsByPayee, unpaidServiceMs })
+    // A pool that prices compute units splits by what clients paid for each host's service (priced units and
+    // priced time alike); otherwise by service time, as ever.
+    const byCharges = (this.opts.pricePerCuWei ?? 0n) > 0n ? { weightByPayee: chargedByPayee, unpaidWeight: unpaidChargedWei } : {}
+    const split = splitEpoch({ revenueWei, carriedInWei, feeBps: this.opts.feeBps, serviceMsByPayee, unpaidServiceMs, ...byCharges })
 
     const credits = new Map<string, bigint>(split.payouts.map((p) => [p.payee, p.amountWei]))
     if (split.feeWei > 0n) {

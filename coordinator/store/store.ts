@@ -98,7 +98,8 @@ export interface PairMeter {
 /** Service and money that one report moved: written with the report, atomically. */
 export interface MeteringDelta {
   pairs: readonly PairMeter[]
-  usage: readonly { epoch: number; clientId: NodeId; hostId: NodeId; addMs: number; chargedWei: bigint }[]
+  /** `addComputeUnits`: corroborated compute units of an rpc pair (absent: none). */
+  usage: readonly { epoch: number; clientId: NodeId; hostId: NodeId; addMs: number; chargedWei: bigint; addComputeUnits?: number }[]
   transfers: readonly Transfer[]
 }
 
@@ -108,6 +109,8 @@ export interface UsageRecord {
   hostId: NodeId
   serviceMs: number
   chargedWei: bigint
+  /** Corroborated compute units (rpc pairs; 0 for peer pairs and before issue 21). */
+  computeUnits: number
 }
 
 export interface ReportStore {

@@ -1,11 +1,13 @@
 /**
  * One relay request (an HTTP body or a WebSocket frame), from text to reply:
- * each call, batch elements one by one, is checked by RelayPolicy and the
- * client's token bucket before anything is sent (a refused call never reaches
- * the node); plain calls go to the node in one HTTP request, subscription
+ * each call, batch elements one by one, is checked by RelayPolicy, the caps
+ * (callCaps.ts: eth_getLogs range, gas) and the client's token bucket in
+ * compute units (agent/relay/computeUnits.ts: each call takes its cost) before
+ * anything is sent (a refused call never reaches the node); plain calls go to the node in one HTTP request, subscription
  * calls to the session's node socket. A request whose every call was rate
  * limited gives 429; a batch over the limit 413. Only served calls (judged as
- * the client's proxy judges them, agent/relay/replyVerdict.ts) are metered.
+ * the client's proxy judges them, agent/relay/replyVerdict.ts) are metered,
+ * as calls, busy time and compute units.
  */
 import type { Clock } from '../../lib/clock.ts'
 import type { KeyedRateLimiter } from '../../lib/rateLimit.ts'
@@ -17,15 +19,19 @@ import { errorReply, parseBody, type RpcCall, type RpcItem, type RpcReply } from
 import type { RelayPolicy, RelayTransport } from './relayPolicy.ts'
 import type { NodeForwarder } from './relayForward.ts'
 import type { RelaySessions, Session } from './relaySessions.ts'
+import type { CallCoster } from '../../agent/relay/computeUnits.ts'
+import { capRefusal, INVALID_PARAMS, RANGE_METHODS } from './callCaps.ts'
 
 export interface RelayRequestDeps {
-  limits: { maxBatch: number; ratePerSec: number; burst: number }
+  limits: { maxBatch: number; cuPerSec: number; cuBurst: number; maxLogsRange: number; gasCap: number }
   policy: RelayPolicy
   limiter: KeyedRateLimiter<NodeId>
   meter: ActivityMeter<NodeId>
   clock: Clock
   node: NodeForwarder
   sessions: RelaySessions
+  /** Costs calls and knows the node's head (eth_getLogs tags resolve against it). */
+  coster: CallCoster
 }
 
 export type RelayRequestHandler = (text: string, client: NodeId, transport: RelayTransport, session?: Session) => Promise<{ status: number; body: string }>
@@ -33,7 +39,24 @@ export type RelayRequestHandler = (text: string, client: NodeId, transport: Rela
 type Routed = { index: number; call: RpcCall }
 
 export function createRequestHandler(deps: RelayRequestDeps): RelayRequestHandler {
-  const { limits, meter, node, sessions } = deps
+  const { limits, meter, node, sessions, coster } = deps
+  /**
+   * Ask the node for its head when a range call comes and none is known yet
+   * (the host agent tells the relay its head at every report, so this is for
+   * the first moments): one call shared by everyone waiting, not metered.
+   */
+  let headAsk: Promise<void> | undefined
+  const learnHead = (): Promise<void> => {
+    headAsk ??= node
+      .forward([{ id: 0, hasId: true, method: 'eth_blockNumber', params: [] }])
+      .then((r) => {
+        if (r.ok) coster.served('eth_blockNumber', r.replies[0]?.result)
+      })
+      .finally(() => {
+        headAsk = undefined
+      })
+    return headAsk
+  }
   return async (text, client, transport, session) => {
     const parsed = parseBody(text)
     // Not service: nothing is metered for a request that is refused as a whole.
@@ -44,8 +67,10 @@ export function createRequestHandler(deps: RelayRequestDeps): RelayRequestHandle
     }
     const endCall = meter.call(client)
     let served = 0
+    let servedUnits = 0
     try {
-      const { out, toNode, toSession, limited } = route(deps, items, client, transport)
+      if (coster.range.head === undefined && items.some((item) => 'call' in item && RANGE_METHODS.has(item.call.method))) await learnHead()
+      const { out, toNode, toSession, limited, cost } = route(deps, items, client, transport)
       let status = limited === items.length ? 429 : 200
       const work: Promise<void>[] = []
       if (toNode.length > 0) {
@@ -61,13 +86,22 @@ export function createRequestHandler(deps: RelayRequestDeps): RelayRequestHandle
       for (const x of toSession) work.push(sessions.subscriptionCall(session!, x.call).then((reply) => void (out[x.index] = reply)))
       await Promise.all(work)
       // Notifications (no id) get no reply.
-      const replies = items.flatMap((item, i) => ('call' in item && !item.call.hasId ? [] : [out[i]!]))
+      const answered = items.flatMap((item, i) => ('call' in item && !item.call.hasId ? [] : [i]))
+      const replies = answered.map((i) => out[i]!)
       // Only results are service, judged as the client's proxy judges them, so both sides report the same calls.
-      served = servedCount(replyVerdicts(status, replies))
+      const verdicts = replyVerdicts(status, replies)
+      served = servedCount(verdicts)
+      verdicts.forEach((v, k) => {
+        if (v !== 'served') return
+        const i = answered[k]!
+        servedUnits += cost[i]!
+        const item = items[i]!
+        if ('call' in item) coster.served(item.call.method, out[i]!.result)
+      })
       if (replies.length === 0) return { status, body: '' }
       return { status, body: JSON.stringify(batch ? replies : replies[0]) }
     } finally {
-      endCall(served)
+      endCall(served, servedUnits)
     }
   }
 }
@@ -78,11 +112,12 @@ export function createRequestHandler(deps: RelayRequestDeps): RelayRequestHandle
  * eth_unsubscribe, to the session.
  */
 function route(deps: RelayRequestDeps, items: RpcItem[], client: NodeId, transport: RelayTransport) {
-  const { policy, limiter, limits } = deps
+  const { policy, limiter, limits, coster } = deps
   const now = deps.clock.now()
   const out: (RpcReply | undefined)[] = new Array(items.length)
   const toNode: Routed[] = []
   const toSession: Routed[] = []
+  const cost: number[] = new Array(items.length).fill(0)
   let limited = 0
   items.forEach((item, index) => {
     if ('invalid' in item) {
@@ -95,13 +130,19 @@ function route(deps: RelayRequestDeps, items: RpcItem[], client: NodeId, transpo
       out[index] = errorReply(call.id, decision.code, decision.message)
       return
     }
-    if (!limiter.take(client, now)) {
+    const refusal = capRefusal(call.method, call.params, limits, coster.range)
+    if (refusal !== undefined) {
+      out[index] = errorReply(call.id, INVALID_PARAMS, refusal)
+      return
+    }
+    cost[index] = coster.cost(call.method, call.params)
+    if (!limiter.take(client, now, cost[index])) {
       limited++
-      out[index] = errorReply(call.id, RelayErrorCode.RATE_LIMITED, `rate limited: at most ${limits.ratePerSec} calls/s per client (burst ${limits.burst})`)
+      out[index] = errorReply(call.id, RelayErrorCode.RATE_LIMITED, `rate limited: this call costs ${cost[index]} compute units; at most ${limits.cuPerSec} per second per client (burst ${limits.cuBurst})`)
       return
     }
     if (call.method === 'eth_subscribe' || call.method === 'eth_unsubscribe') toSession.push({ index, call })
     else toNode.push({ index, call })
   })
-  return { out, toNode, toSession, limited }
+  return { out, toNode, toSession, limited, cost }
 }

@@ -8,7 +8,9 @@ import type { NodeId } from '../../protocol/enode.ts'
 import { createFakeNetwork } from '../../test/fakenode/fakeNetwork.ts'
 import { startFakeNode, type FakeNode, type FakeNodeOptions } from '../../test/fakenode/fakeNode.ts'
 import { waitFor } from '../../test/harness/waitFor.ts'
-import { postRpc, rpcCall, wsRpcClient } from '../../test/harness/jsonRpcClient.ts'
+import { HELIOS_START, postRpc, rpcCall, wsRpcClient } from '../../test/harness/jsonRpcClient.ts'
+import { callCost, DEFAULT_COST_TABLE } from '../../agent/relay/computeUnits.ts'
+import { DEFAULT_RELAY_CU_RATE, relayRateLimit } from './rateLimit.ts'
 import { DENIED_NAMESPACES } from './relayPolicy.ts'
 import { startRelayServer, type RelayLimits, type RelayServer, type RelayServerOptions } from './relayServer.ts'
 import { RelayTokenBook } from './tokenBook.ts'
@@ -136,12 +138,13 @@ describe('relay server: policy', () => {
 })
 
 describe('relay server: limits', () => {
-  it('behavior: rate limits per client: -32005 per call, 429 when the whole request is refused', async () => {
-    const { relay, token, tokens, node } = await setup({ limits: { ratePerSec: 0.001, burst: 3 } })
+  it('behavior: rate limits per client in compute units: -32005 per call, 429 when the whole request is refused', async () => {
+    // eth_chainId costs 5 CUs: three fit in a bucket of 15.
+    const { relay, token, tokens, node } = await setup({ limits: { cuPerSec: 0.001, cuBurst: 15 } })
     const r = await post(relay.url, [1, 2, 3, 4, 5].map((i) => call('eth_chainId', [], i)), token)
     expect(r.status).toBe(200)
     expect(r.json.map((x: any) => x.error?.code ?? 'ok')).toEqual(['ok', 'ok', 'ok', -32005, -32005])
-    expect(r.json[3].error.message).toMatch(/rate limited/)
+    expect(r.json[3].error.message).toBe('rate limited: this call costs 5 compute units; at most 0.001 per second per client (burst 15)')
     const single = await post(relay.url, call('eth_chainId'), token)
     expect(single.status).toBe(429)
     expect(single.json.error.code).toBe(-32005)
@@ -279,5 +282,85 @@ describe('relay server: activity', () => {
     node.setDown(true)
     for (let i = 0; i < 5; i++) await post(relay.url, call('eth_chainId'), token)
     expect(relay.drainActivity().size).toBe(0)
+  })
+})
+
+describe('relay server: compute units and caps', () => {
+  it('behavior: a Helios start-up passes at the default rate and is metered in compute units', async () => {
+    const { relay, token, node } = await setup()
+    const startCost = HELIOS_START.reduce((sum, c) => sum + callCost(DEFAULT_COST_TABLE, c.method, c.params, { maxRangeBlocks: 10_000 }), 0)
+    const { burst } = relayRateLimit(DEFAULT_RELAY_CU_RATE)
+    // As one batch, then every call on its own (Helios repeats the block reads every slot).
+    const batch = await post(relay.url, HELIOS_START.map((c, i) => ({ ...c, id: i })), token)
+    expect(batch.status).toBe(200)
+    expect(batch.json.filter((r: any) => r.error)).toEqual([])
+    for (const c of HELIOS_START) expect((await post(relay.url, c, token)).json.error).toBeUndefined()
+    // Plus the relay's own eth_blockNumber: it had no head to resolve the eth_getLogs tags against (not metered).
+    expect(node.rpcCalls.map((c) => c.method)).toEqual(['eth_blockNumber', ...HELIOS_START.map((c) => c.method), ...HELIOS_START.map((c) => c.method)])
+    expect(relay.drainActivity().get(CLIENT)).toMatchObject({ requests: 2 * HELIOS_START.length, computeUnits: 2 * startCost })
+    console.log(`figures: Helios start-up ${HELIOS_START.length} calls = ${startCost} CU; default ${DEFAULT_RELAY_CU_RATE} CU/s, burst ${burst} CU = ${Math.floor(burst / startCost)} start-ups back to back`)
+    expect(startCost).toBe(266)
+  })
+
+  it('behavior: the bucket counts cost, not calls: a wide eth_getLogs takes what many cheap calls would', async () => {
+    const { relay, token } = await setup({ limits: { cuPerSec: 0.001, cuBurst: 200 } })
+    const logs = await post(relay.url, call('eth_getLogs', [{ fromBlock: '0x0', toBlock: '0x63' }]), token) // 80 + 100 blocks
+    expect(logs.json.error).toBeUndefined()
+    const r = await post(relay.url, [1, 2, 3].map((i) => call('eth_blockNumber', [], i)), token) // 10 each: 20 left
+    expect(r.json.map((x: any) => x.error?.code ?? 'ok')).toEqual(['ok', 'ok', -32005])
+    expect(relay.drainActivity().get(CLIENT)?.computeUnits).toBe(200)
+  })
+
+  it('error: an eth_getLogs range over the cap is refused with -32602 before the node; tags count against the head', async () => {
+    const { relay, token, node } = await setup({ limits: { maxLogsRange: 100 } })
+    const wide = await post(relay.url, call('eth_getLogs', [{ fromBlock: '0x0', toBlock: '0x64' }]), token)
+    expect(wide.status).toBe(200)
+    expect(wide.json.error).toEqual({ code: -32602, message: "eth_getLogs range of 101 blocks is over this pool host's limit of 100 blocks: ask for smaller ranges" })
+    expect((await post(relay.url, call('eth_getLogs', [{ fromBlock: '0x0', toBlock: '0x63' }]), token)).json.error).toBeUndefined()
+    // The relay asked the node for its head (0) once, for the first range call: a tag resolves against it.
+    expect((await post(relay.url, call('eth_getLogs', [{ fromBlock: '0x0', toBlock: 'latest' }]), token)).json.error).toBeUndefined()
+    relay.noteHead(500) // what the host agent does at every report
+    const open = await post(relay.url, call('eth_getLogs', [{ fromBlock: '0x0', toBlock: 'latest' }]), token)
+    expect(open.json.error).toEqual({ code: -32602, message: "eth_getLogs range of 501 blocks is over this pool host's limit of 100 blocks: ask for smaller ranges" })
+    const filter = await post(relay.url, call('eth_newFilter', [{ fromBlock: 'earliest' }]), token)
+    expect(filter.json.error.code).toBe(-32602)
+    expect(node.rpcCalls.map((c) => c.method)).toEqual(['eth_blockNumber', 'eth_getLogs', 'eth_getLogs'])
+    expect(relay.drainActivity().get(CLIENT)).toMatchObject({ requests: 2, computeUnits: 80 + 100 + 80 + 1 })
+  })
+
+  it('behavior: the relay learns the head from relayed eth_blockNumber replies', async () => {
+    const { relay, token, node } = await setup({ limits: { maxLogsRange: 5 } })
+    node.setHead(20)
+    expect((await post(relay.url, call('eth_blockNumber'), token)).json.result).toBe('0x14')
+    const r = await post(relay.url, call('eth_getLogs', [{ fromBlock: '0x1', toBlock: 'latest' }]), token)
+    expect(r.json.error.message).toMatch(/range of 20 blocks/)
+  })
+
+  it('error: eth_call / eth_estimateGas asking for more gas than the cap are refused, not clamped; no gas is left to the node', async () => {
+    const { relay, token, node } = await setup({ limits: { gasCap: 1_000_000 } })
+    const tx = (gas?: string) => ({ to: `0x${'11'.repeat(20)}`, data: '0x', ...(gas ? { gas } : {}) })
+    const over = await post(relay.url, [call('eth_call', [tx('0xf4241'), 'latest'], 1), call('eth_estimateGas', [tx('0x1000000')], 2)], token)
+    expect(over.json[0].error).toEqual({ code: -32602, message: "eth_call gas 1000001 is over this pool host's cap of 1000000: send less gas or none (the node then uses its own cap)" })
+    expect(over.json[1].error.code).toBe(-32602)
+    const ok = await post(relay.url, [call('eth_call', [tx('0xf4240'), 'latest'], 1), call('eth_estimateGas', [tx()], 2)], token)
+    expect(ok.json.map((x: any) => x.error)).toEqual([undefined, undefined])
+    expect(node.rpcCalls.map((c) => c.method)).toEqual(['eth_call', 'eth_estimateGas'])
+  })
+
+  it('behavior: subscription notifications count compute units for the client', async () => {
+    const { relay, token, node } = await setup()
+    const c = await connect(relay.wsUrl, token)
+    await c.request('eth_subscribe', ['newHeads'])
+    node.setHead(3)
+    await waitFor(() => c.messages.filter((m) => m.method === 'eth_subscription').length === 3, 'three head notifications')
+    const { eth_subscribe } = DEFAULT_COST_TABLE.methods
+    expect(relay.drainActivity().get(CLIENT)?.computeUnits).toBe(eth_subscribe! + 3 * DEFAULT_COST_TABLE.notification)
+  })
+
+  it('behavior: a cost table from the host raises what calls cost against the bucket', async () => {
+    const costTable = { ...DEFAULT_COST_TABLE, methods: { ...DEFAULT_COST_TABLE.methods, eth_chainId: 100 } }
+    const { relay, token } = await setup({ limits: { cuPerSec: 0.001, cuBurst: 150 }, relay: { costTable } })
+    const r = await post(relay.url, [1, 2].map((i) => call('eth_chainId', [], i)), token)
+    expect(r.json.map((x: any) => x.error?.code ?? 'ok')).toEqual(['ok', -32005])
   })
 })

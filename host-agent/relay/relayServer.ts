@@ -9,7 +9,11 @@
  *   closes that client's open WebSocket sessions (close code 4001).
  * - Policy: each call, batch elements one by one, is checked by RelayPolicy
  *   before anything is sent; a refused call never reaches the node.
- * - Rate: one token bucket per client node ID, shared by all its connections.
+ * - Rate: one token bucket per client node ID, shared by all its connections,
+ *   in compute units (agent/relay/computeUnits.ts): each call takes its cost.
+ * - Caps (callCaps.ts): eth_getLogs ranges over `maxLogsRange` blocks and
+ *   calls asking for more gas than `gasCap` are refused (-32602) before the
+ *   node sees them.
  * - Forwarding: plain calls go to the node's HTTP endpoint (one request per
  *   client request, batches kept together, ids rewritten so a client cannot
  *   confuse the replies) with a timeout. eth_subscribe/eth_unsubscribe go over
@@ -21,8 +25,9 @@
  *   rate limited gives 429; a body over the limit 413.
  * - Metering: per client node ID, only served calls (a result, judged by
  *   agent/relay/replyVerdict.ts as the client's proxy judges them) count as
- *   requests and busy time, and a WebSocket session while it holds a
- *   subscription. Refusals and errors are not service.
+ *   requests, busy time and compute units (their cost, plus the notification
+ *   cost per notification delivered), and a WebSocket session while it holds
+ *   a subscription. Refusals and errors are not service.
  */
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
@@ -36,7 +41,8 @@ import { errorReply, INTERNAL_ERROR, INVALID_REQUEST, type RpcReply } from '../.
 import { readBody } from '../../agent/relay/httpBody.ts'
 import { KeyedRateLimiter } from '../../lib/rateLimit.ts'
 import { createRelayPolicy, type RelayPolicy } from './relayPolicy.ts'
-import { DEFAULT_RATE_LIMIT } from './rateLimit.ts'
+import { DEFAULT_MAX_LOGS_RANGE, DEFAULT_RELAY_CU_RATE, DEFAULT_RELAY_GAS_CAP, relayRateLimit } from './rateLimit.ts'
+import { CallCoster, DEFAULT_COST_TABLE, type CostTable } from '../../agent/relay/computeUnits.ts'
 import { hashRelayToken, type RelayTokenBook } from './tokenBook.ts'
 import { createNodeForwarder } from './relayForward.ts'
 import { createRequestHandler, type RelayRequestHandler } from './relayRequest.ts'
@@ -49,9 +55,13 @@ export interface RelayLimits {
   maxBatch: number
   /** How long the node has to answer one forwarded request. */
   requestTimeoutMs: number
-  /** Per client: sustained calls per second and burst. */
-  ratePerSec: number
-  burst: number
+  /** Per client: sustained compute units per second and burst (see rateLimit.ts relayRateLimit). */
+  cuPerSec: number
+  cuBurst: number
+  /** Widest eth_getLogs / eth_newFilter range relayed, in blocks. */
+  maxLogsRange: number
+  /** Most gas an eth_call / eth_estimateGas / eth_createAccessList may ask for. */
+  gasCap: number
   /** Open WebSocket sessions per client node ID. */
   maxSessionsPerClient: number
   /** Subscriptions per WebSocket session. */
@@ -68,7 +78,10 @@ export const DEFAULT_RELAY_LIMITS: RelayLimits = {
   maxBodyBytes: 1 << 20,
   maxBatch: 100,
   requestTimeoutMs: 10_000,
-  ...DEFAULT_RATE_LIMIT,
+  cuPerSec: DEFAULT_RELAY_CU_RATE,
+  cuBurst: relayRateLimit(DEFAULT_RELAY_CU_RATE).burst,
+  maxLogsRange: DEFAULT_MAX_LOGS_RANGE,
+  gasCap: DEFAULT_RELAY_GAS_CAP,
   maxSessionsPerClient: 8,
   maxSubscriptionsPerSession: 64,
   sweepMs: 1_000,
@@ -87,6 +100,8 @@ export interface RelayServerOptions {
   nodeWsUrl?: string
   tokens: RelayTokenBook
   policy?: RelayPolicy
+  /** What each method costs in compute units (default: agent/relay/computeUnits.ts DEFAULT_COST_TABLE). */
+  costTable?: CostTable
   limits?: Partial<RelayLimits>
   logger: Logger
   clock?: Clock
@@ -99,6 +114,8 @@ export interface RelayServer {
   readonly port: number
   /** Activity per client node ID since the last drain. */
   drainActivity(): Map<NodeId, Activity>
+  /** The node's head as the host agent knows it: eth_getLogs tags resolve against it (the relay also learns it from eth_blockNumber replies). */
+  noteHead(blockNumber: number): void
   /** Open WebSocket sessions (all clients, or one). */
   sessionCount(clientNodeId?: NodeId): number
   close(): Promise<void>
@@ -117,15 +134,19 @@ interface RelayParts {
 }
 
 export async function startRelayServer(options: RelayServerOptions): Promise<RelayServer> {
+  const costs = options.costTable ?? DEFAULT_COST_TABLE
   const limits: RelayLimits = { ...DEFAULT_RELAY_LIMITS, ...options.limits }
+  if (options.limits?.cuBurst === undefined) limits.cuBurst = relayRateLimit(limits.cuPerSec, costs, limits.maxLogsRange).burst
   const clock = options.clock ?? systemClock
   const log = options.logger
   const tokens = options.tokens
-  const limiter = new KeyedRateLimiter<NodeId>({ ratePerSec: limits.ratePerSec, burst: limits.burst })
+  const limiter = new KeyedRateLimiter<NodeId>({ ratePerSec: limits.cuPerSec, burst: limits.cuBurst })
+  // Knows the head eth_getLogs tags resolve against; a range a tag leaves open with no head known counts as the cap.
+  const coster = new CallCoster(costs, limits.maxLogsRange)
   const meter = new ActivityMeter<NodeId>(clock)
   const node = createNodeForwarder(options.nodeHttpUrl, { requestTimeoutMs: limits.requestTimeoutMs, log, clock })
-  const sessions = new RelaySessions(limits, { nodeWsUrl: options.nodeWsUrl, meter, log })
-  const handle = createRequestHandler({ limits, policy: options.policy ?? createRelayPolicy(), limiter, meter, clock, node, sessions })
+  const sessions = new RelaySessions(limits, { nodeWsUrl: options.nodeWsUrl, meter, log, coster })
+  const handle = createRequestHandler({ limits, policy: options.policy ?? createRelayPolicy(), limiter, meter, clock, node, sessions, coster })
   const parts: RelayParts = { limits, tokens, clock, log, handle, sessions }
 
   const server = createServer((req, res) => {
@@ -153,6 +174,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     wsUrl: `ws://${hostPart}:${port}/`,
     port,
     drainActivity: () => meter.drain(),
+    noteHead: (n) => coster.noteHead(n),
     sessionCount: (clientNodeId) => sessions.count(clientNodeId),
     async close() {
       clearInterval(sweep)

@@ -14,6 +14,7 @@ import type { ActivityMeter } from '../../agent/relay/activity.ts'
 import { RelayErrorCode, WS_CLOSE_NODE_LOST } from '../../agent/relay/relayErrors.ts'
 import { replyWithId, errorReply, type RpcCall, type RpcReply } from '../../agent/relay/rpcFrames.ts'
 import { openNodeSocket, type NodeSocket } from './nodeSocket.ts'
+import type { CallCoster } from '../../agent/relay/computeUnits.ts'
 
 export interface Session {
   ws: WebSocket
@@ -43,7 +44,7 @@ export class RelaySessions {
 
   constructor(
     private readonly limits: SessionLimits,
-    private readonly deps: { nodeWsUrl: string | undefined; meter: ActivityMeter<NodeId>; log: Logger },
+    private readonly deps: { nodeWsUrl: string | undefined; meter: ActivityMeter<NodeId>; log: Logger; coster: CallCoster },
   ) {
     this.liveness = new PingLiveness(limits.pingIntervalMs)
   }
@@ -123,7 +124,9 @@ export class RelaySessions {
       notification: (frame) => {
         const id = frame.params.subscription
         if (typeof id !== 'string' || !s.subs.has(id)) return
-        sendBounded(s.ws, JSON.stringify(frame), this.limits.maxBufferedBytes, () => log.warn('relay client does not read its notifications; closing', { client: s.client }))
+        const sent = sendBounded(s.ws, JSON.stringify(frame), this.limits.maxBufferedBytes, () => log.warn('relay client does not read its notifications; closing', { client: s.client }))
+        // A delivered notification is service in compute units (its cost by size, agent/relay/computeUnits.ts).
+        if (sent === 'sent') this.deps.meter.units(s.client, this.deps.coster.notification(frame.params.result))
       },
       closed: (reason) => {
         // The node dropped this connection's subscriptions with it: the client must re-subscribe, possibly elsewhere.

@@ -173,10 +173,10 @@ class WsClient {
 let lightClient: WsClient | undefined
 let subscriptionId = ''
 
-async function usage(): Promise<{ clientId: string; hostId: string; serviceMs: number }[]> {
+async function usage(): Promise<{ clientId: string; hostId: string; serviceMs: number; computeUnits: number }[]> {
   const res = await fetch(new URL('/v1/admin/usage', coordinatorUrl), { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
   expect(res.status).toBe(200)
-  return ((await res.json()) as { pairs: { clientId: string; hostId: string; serviceMs: number }[] }).pairs
+  return ((await res.json()) as { pairs: { clientId: string; hostId: string; serviceMs: number; computeUnits: number }[] }).pairs
 }
 const serviceMs = async (host: RpcHost) => (await usage()).find((u) => u.hostId === host.node.nodeId && u.clientId === clientId)?.serviceMs ?? 0
 
@@ -395,6 +395,10 @@ describe('rpc service across processes', () => {
     expect(killedNow - killedUsageAtDeath).toBeLessThanOrEqual(CAP_MS)
     const pairs = await usage()
     console.log(`killed host: ${killedUsageAtDeath} ms at its death, +${killedNow - killedUsageAtDeath} ms after (cap ${CAP_MS} ms); survivor: ${await serviceMs(survivor!)} ms`)
+    // Both sides reported compute units for the survivor's polls and notifications: the pool credits what they agree on.
+    const survivorUnits = pairs.find((p) => p.hostId === survivor!.node.nodeId)?.computeUnits ?? 0
+    expect(survivorUnits).toBeGreaterThan(0)
+    console.log(`figures: compute units corroborated per pair: ${pairs.map((p) => `${p.hostId.slice(0, 8)} ${p.computeUnits} CU in ${p.serviceMs} ms`).join(', ')}`)
     // Nobody else was served: only this client's two pairs.
     expect(pairs.every((p) => p.clientId === clientId)).toBe(true)
   }, 20_000)

@@ -348,7 +348,7 @@ class PostgresStoreImpl implements PostgresStore {
     }
 
     // Usage adds up: one row per (epoch, pair), the batch's sums added to what is stored.
-    const usage = new Map<string, { epoch: number; clientId: string; hostId: string; addMs: number; chargedWei: bigint }>()
+    const usage = new Map<string, { epoch: number; clientId: string; hostId: string; addMs: number; chargedWei: bigint; addComputeUnits: number }>()
     for (const q of accepted) {
       for (const u of q.metering?.usage ?? []) {
         const key = `${u.epoch}:${u.clientId}:${u.hostId}`
@@ -356,16 +356,25 @@ class PostgresStoreImpl implements PostgresStore {
         if (sum) {
           sum.addMs += u.addMs
           sum.chargedWei += u.chargedWei
-        } else usage.set(key, { ...u })
+          sum.addComputeUnits += u.addComputeUnits ?? 0
+        } else usage.set(key, { ...u, addComputeUnits: u.addComputeUnits ?? 0 })
       }
     }
     if (usage.size > 0) {
       const rows = sortedValues(usage)
       await c.query({
         name: 'vipnode-upsert-usage',
-        text: `INSERT INTO usage (epoch, client_id, host_id, service_ms, charged_wei) SELECT * FROM unnest($1::int4[], $2::text[], $3::text[], $4::int8[], $5::numeric[])
-               ON CONFLICT (epoch, client_id, host_id) DO UPDATE SET service_ms = usage.service_ms + excluded.service_ms, charged_wei = usage.charged_wei + excluded.charged_wei`,
-        values: [rows.map((u) => u.epoch), rows.map((u) => u.clientId), rows.map((u) => u.hostId), rows.map((u) => u.addMs), rows.map((u) => u.chargedWei.toString())],
+        text: `INSERT INTO usage (epoch, client_id, host_id, service_ms, charged_wei, compute_units) SELECT * FROM unnest($1::int4[], $2::text[], $3::text[], $4::int8[], $5::numeric[], $6::int8[])
+               ON CONFLICT (epoch, client_id, host_id) DO UPDATE SET service_ms = usage.service_ms + excluded.service_ms, charged_wei = usage.charged_wei + excluded.charged_wei,
+                 compute_units = usage.compute_units + excluded.compute_units`,
+        values: [
+          rows.map((u) => u.epoch),
+          rows.map((u) => u.clientId),
+          rows.map((u) => u.hostId),
+          rows.map((u) => u.addMs),
+          rows.map((u) => u.chargedWei.toString()),
+          rows.map((u) => u.addComputeUnits),
+        ],
       })
     }
 

@@ -123,7 +123,7 @@ export const pairMeters = pgTable(
   (t) => [primaryKey({ columns: [t.clientId, t.hostId] })],
 )
 
-/** Corroborated, paid-for service per pair and epoch. */
+/** Corroborated, paid-for service per pair and epoch; rpc pairs also their corroborated compute units (logic/corroborateUnits.ts). */
 export const usage = pgTable(
   'usage',
   {
@@ -132,6 +132,7 @@ export const usage = pgTable(
     hostId: text('host_id').notNull(),
     serviceMs: int8('service_ms').notNull(),
     chargedWei: wei('charged_wei').notNull(),
+    computeUnits: int8('compute_units').notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.epoch, t.clientId, t.hostId] })],
 )

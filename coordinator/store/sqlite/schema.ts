@@ -116,7 +116,7 @@ export const pairMeters = sqliteTable(
   (t) => [primaryKey({ columns: [t.clientId, t.hostId] })],
 )
 
-/** Corroborated, paid-for service per pair and epoch. */
+/** Corroborated, paid-for service per pair and epoch; rpc pairs also their corroborated compute units (logic/corroborateUnits.ts). */
 export const usage = sqliteTable(
   'usage',
   {
@@ -125,6 +125,7 @@ export const usage = sqliteTable(
     hostId: text('host_id').notNull(),
     serviceMs: integer('service_ms').notNull(),
     chargedWei: text('charged_wei').notNull(),
+    computeUnits: integer('compute_units').notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.epoch, t.clientId, t.hostId] })],
 )

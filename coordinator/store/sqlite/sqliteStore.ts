@@ -107,7 +107,7 @@ class SqliteStoreImpl implements SqliteStore {
     )
     const getUsage = sqlite.prepare('SELECT charged_wei FROM usage WHERE epoch = ? AND client_id = ? AND host_id = ?').pluck()
     const upsertUsage = sqlite.prepare(
-      'INSERT INTO usage (epoch, client_id, host_id, service_ms, charged_wei) VALUES (?, ?, ?, ?, ?) ON CONFLICT(epoch, client_id, host_id) DO UPDATE SET service_ms = service_ms + excluded.service_ms, charged_wei = ?',
+      'INSERT INTO usage (epoch, client_id, host_id, service_ms, charged_wei, compute_units) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(epoch, client_id, host_id) DO UPDATE SET service_ms = service_ms + excluded.service_ms, charged_wei = ?, compute_units = compute_units + excluded.compute_units',
     )
     this.recordReportTx = sqlite.transaction((r: PeerReport, m: MeteringDelta | undefined) => {
       const peers = JSON.stringify(r.peers)
@@ -118,7 +118,7 @@ class SqliteStoreImpl implements SqliteStore {
         for (const p of m.pairs) upsertPair.run(p.clientId, p.hostId, p.lastCorroboratedAtMs)
         for (const u of m.usage) {
           const charged = BigInt((getUsage.get(u.epoch, u.clientId, u.hostId) as string | undefined) ?? '0') + u.chargedWei
-          upsertUsage.run(u.epoch, u.clientId, u.hostId, u.addMs, charged.toString(), charged.toString())
+          upsertUsage.run(u.epoch, u.clientId, u.hostId, u.addMs, charged.toString(), u.addComputeUnits ?? 0, charged.toString())
         }
         for (const t of m.transfers) this.applyTransfer(t)
       }

@@ -1,0 +1,1 @@
+ALTER TABLE "usage" ADD COLUMN "compute_units" bigint DEFAULT 0 NOT NULL;

@@ -1,0 +1,1 @@
+ALTER TABLE `usage` ADD `compute_units` integer DEFAULT 0 NOT NULL;
