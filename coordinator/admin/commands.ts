@@ -112,7 +112,7 @@ export function payoutsCommand(): Command {
     if (payoutsOptions.printConfig(command, o)) return
     const store = await openExisting(o.db)
     try {
-      const epoch = o.epoch !== undefined ? await store.getEpoch(o.epoch) : (await store.listEpochs()).at(-1)
+      const epoch = await store.getEpoch(o.epoch ?? (await store.lastSettledEpoch()))
       if (!epoch) throw new Error(o.epoch !== undefined ? `epoch ${o.epoch} is not settled` : 'no epoch has been settled yet')
       const payouts = await store.epochPayouts(epoch.epoch)
       if (o.json) {

@@ -292,7 +292,8 @@ export class ChainService {
 
   private async proposeLatestRoot(): Promise<void> {
     const { store, log, clock, wallet } = this.deps
-    const latest = (await store.listEpochs()).filter((e) => e.tree !== '{}').at(-1)
+    // The newest epoch with a payout tree, without any tree: this runs every poll, and the history only grows.
+    const latest = await store.latestPayoutEpoch()
     const status = this.status
     if (!latest || !status) return
     if (latest.root === status.activeRoot || latest.root === status.pending?.root) {

@@ -222,6 +222,25 @@ for (const database of ['sqlite', 'postgres'] as const) {
         expect(await store.sumAll()).toBe(0n)
       })
 
+      test('behavior: catching up after a long outage settles every missed epoch once, without reading past epochs and their trees', async () => {
+        const { c, clock } = await pool()
+        const store = c.services.store
+        let treesRead = 0
+        const listEpochs = store.listEpochs.bind(store)
+        store.listEpochs = async () => {
+          treesRead++
+          return listEpochs()
+        }
+        // Two days down with one-hour epochs: 48 epochs to settle, oldest first.
+        const first = c.services.epochs.epochOf(clock.now())
+        clock.set(c.services.epochs.bounds(first + 47).endMs)
+        const done = await c.services.settlement.settleDue()
+        expect(done).toEqual(Array.from({ length: 48 }, (_, i) => first + i))
+        expect(await store.lastSettledEpoch()).toBe(first + 47)
+        expect(await c.services.settlement.settleDue()).toEqual([])
+        expect(treesRead).toBe(0)
+      })
+
       test('default: two hosts, three clients, one epoch: split by service time, fee to the fee address, proofs verify', async () => {
         const { c, clock, agent } = await pool({ priceWeiPerMinute: 60_000n, trialWei: 10n ** 9n, feeBps: 500, feeAddress: FEE })
         const hostA = await agent({ role: 'host', payout: PAYOUT_A, capacity: 2 })

@@ -132,7 +132,7 @@ export class RefundService {
             { account: Accounts.refund(req.to), amountWei: money.depositWei },
           ],
         })
-        const settlesWithEpoch = ((await store.listEpochs()).at(-1)?.epoch ?? 0) + 1
+        const settlesWithEpoch = (await store.lastSettledEpoch()) + 1
         return { nodeId: req.nodeId, to: req.to.toLowerCase(), refundedWei: money.depositWei.toString(), keptGiftWei: money.giftWei.toString(), settlesWithEpoch, releasedHosts }
       })
       metrics.refunds.inc({ result: 'accepted' })

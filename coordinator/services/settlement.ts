@@ -52,8 +52,9 @@ export class SettlementService {
 
   private async settleAll(): Promise<number[]> {
     const { store, epochs, clock } = this.deps
-    const settled = await store.listEpochs()
-    let next = (settled.at(-1)?.epoch ?? 0) + 1
+    // The newest epoch's number only: reading every epoch with its tree here made a catch-up after a long
+    // outage quadratic in the number of epochs (500 empty epochs: 13 s on PostgreSQL).
+    let next = (await store.lastSettledEpoch()) + 1
     const done: number[] = []
     while (epochs.bounds(next).endMs <= clock.now()) {
       await this.settle(next)

@@ -269,16 +269,19 @@ export function describeStore(name: string, openStore: () => Promise<Store>, opt
       expect(await store.pairMeters()).toEqual([{ clientId: otherId, hostId, lastCorroboratedAtMs: 10 }])
     })
 
-    test('behavior: the latest payout epoch skips epochs without a tree and, when asked, epochs not posted', async () => {
+    test('behavior: the latest payout epoch skips epochs without a tree and, when asked, epochs not posted; the last settled epoch counts every epoch', async () => {
       expect(await store.latestPayoutEpoch()).toBeUndefined()
+      expect(await store.lastSettledEpoch()).toBe(0)
       const base = { startMs: 0, endMs: 1000, revenueWei: 0n, carriedInWei: 0n, feeWei: 0n, carriedOutWei: 0n, settledAtMs: 1000, txHash: null, postedAtMs: null }
       const settle = (epoch: number, root: string, total: bigint) =>
         store.settleEpoch({ ...base, epoch, root, totalEntitledWei: total, tree: root === `0x${'00'.repeat(32)}` ? '{}' : '{"format":"standard-v1"}' }, [], { id: `settle:${epoch}`, atMs: 1, memo: 'm', entries: [{ account: 'a', amountWei: 0n }] })
       await settle(1, `0x${'00'.repeat(32)}`, 0n)
       expect(await store.latestPayoutEpoch()).toBeUndefined()
+      expect(await store.lastSettledEpoch()).toBe(1) // an epoch nobody was paid in is still settled
       await settle(2, `0x${'22'.repeat(32)}`, 5n)
       await settle(3, `0x${'33'.repeat(32)}`, 7n)
       expect(await store.latestPayoutEpoch()).toEqual({ epoch: 3, root: `0x${'33'.repeat(32)}`, totalEntitledWei: 7n, txHash: null })
+      expect(await store.lastSettledEpoch()).toBe(3)
       expect(await store.latestPayoutEpoch({ posted: true })).toBeUndefined()
       await store.markEpochPosted(2, `0x${'aa'.repeat(32)}`, 5)
       expect(await store.latestPayoutEpoch({ posted: true })).toEqual({ epoch: 2, root: `0x${'22'.repeat(32)}`, totalEntitledWei: 5n, txHash: `0x${'aa'.repeat(32)}` })

@@ -152,7 +152,10 @@ export interface EpochStore {
   /** One transaction: the settlement transfer, the epoch row and its payouts. DUPLICATE_EPOCH if already settled. */
   settleEpoch(epoch: EpochRecord, payouts: readonly EpochPayout[], transfer: Transfer): Promise<void>
   getEpoch(epoch: number): Promise<EpochRecord | undefined>
+  /** Every settled epoch with its tree: for audits and admin pages, never for a loop that runs per epoch. */
   listEpochs(): Promise<EpochRecord[]>
+  /** The newest settled epoch's number, 0 before the first: one indexed read, whatever the history. */
+  lastSettledEpoch(): Promise<number>
   epochPayouts(epoch: number): Promise<EpochPayout[]>
   markEpochPosted(epoch: number, txHash: string, atMs: number): Promise<void>
   /**

@@ -687,6 +687,9 @@ class PostgresStoreImpl implements PostgresStore {
   listEpochs() {
     return this.lane(async () => (await this.db.select().from(schema.epochs).orderBy(schema.epochs.epoch)).map(toEpoch))
   }
+  lastSettledEpoch() {
+    return this.lane(async () => (await this.db.select({ epoch: schema.epochs.epoch }).from(schema.epochs).orderBy(desc(schema.epochs.epoch)).limit(1))[0]?.epoch ?? 0)
+  }
   epochPayouts(epoch: number) {
     return this.lane(async () =>
       (await this.db.select().from(schema.epochPayouts).where(eq(schema.epochPayouts.epoch, epoch)).orderBy(schema.epochPayouts.payee)).map((r) => ({

@@ -399,6 +399,9 @@ class SqliteStoreImpl implements SqliteStore {
   async listEpochs() {
     return this.d.select().from(schema.epochs).orderBy(schema.epochs.epoch).all().map(toEpoch)
   }
+  async lastSettledEpoch() {
+    return this.d.select({ epoch: schema.epochs.epoch }).from(schema.epochs).orderBy(desc(schema.epochs.epoch)).limit(1).get()?.epoch ?? 0
+  }
   async epochPayouts(epoch: number) {
     return this.d
       .select()
