@@ -4,19 +4,20 @@
  * decimal strings (TEXT, NUMERIC), so one set of mappers serves both.
  */
 import type { NodeId } from '../../protocol/index.ts'
-import type { AssignmentRecord, EpochRecord, NodeRecord } from './store.ts'
+import type { AssignmentRecord, EpochRecord, NodeRecord, StoredReport, UsageRecord } from './store.ts'
 
 type Wei = string | bigint
 
 /** A nodes row: the node's record plus the latest-report columns (migration 0002), which are not part of it. */
 export type NodeRow = Omit<NodeRecord, 'nodeId'> & {
   nodeId: string
-  latestReportId: unknown
-  latestSessionId: unknown
-  latestObservedAtMs: unknown
-  latestBlockNumber: unknown
-  latestBlockHash: unknown
-  latestPeers: unknown
+  latestReportId: number | null
+  latestSessionId: string | null
+  latestObservedAtMs: number | null
+  latestBlockNumber: number | null
+  latestBlockHash: string | null
+  /** The peers as JSON text. */
+  latestPeers: string | null
 }
 
 export function toNode(row: NodeRow): NodeRecord {
@@ -42,4 +43,27 @@ export type AssignmentRow = Omit<AssignmentRecord, 'clientId' | 'hostId'> & { cl
 
 export function toAssignment(row: AssignmentRow): AssignmentRecord {
   return { ...row, clientId: row.clientId as NodeId, hostId: row.hostId as NodeId }
+}
+
+/** The node's latest report, kept on its row (migration 0002); undefined before its first. */
+export function latestReportOf(row: NodeRow | undefined): StoredReport | undefined {
+  if (!row || row.latestReportId === null) return undefined
+  return {
+    id: row.latestReportId,
+    nodeId: row.nodeId as NodeId,
+    sessionId: row.latestSessionId!,
+    observedAtMs: row.latestObservedAtMs!,
+    blockNumber: row.latestBlockNumber!,
+    blockHash: row.latestBlockHash!,
+    peers: JSON.parse(row.latestPeers!) as NodeId[],
+  }
+}
+
+/** A reports row: the peers are stored as JSON text. */
+export function toReport(row: Omit<StoredReport, 'nodeId' | 'peers'> & { nodeId: string; peers: string }): StoredReport {
+  return { ...row, nodeId: row.nodeId as NodeId, peers: JSON.parse(row.peers) as NodeId[] }
+}
+
+export function toUsage(row: Omit<UsageRecord, 'clientId' | 'hostId' | 'chargedWei'> & { clientId: string; hostId: string; chargedWei: Wei }): UsageRecord {
+  return { ...row, clientId: row.clientId as NodeId, hostId: row.hostId as NodeId, chargedWei: BigInt(row.chargedWei) }
 }

@@ -34,7 +34,7 @@ import { migrate } from 'drizzle-orm/node-postgres/migrator'
 import { and, desc, eq, gte, isNotNull, isNull, ne, sql } from 'drizzle-orm'
 import type { NodeId } from '../../../protocol/index.ts'
 import * as schema from './schema.ts'
-import { toAssignment, toEpoch, toNode } from '../rows.ts'
+import { latestReportOf, toAssignment, toEpoch, toNode, toReport, toUsage } from '../rows.ts'
 import {
   StoreError,
   checkTransfer,
@@ -507,23 +507,11 @@ class PostgresStoreImpl implements PostgresStore {
         .from(u)
         .where(conditions.length === 0 ? undefined : and(...conditions))
         .orderBy(u.epoch, u.clientId, u.hostId)
-      return rows.map((r) => ({ ...r, clientId: r.clientId as NodeId, hostId: r.hostId as NodeId, chargedWei: BigInt(r.chargedWei) }))
+      return rows.map(toUsage)
     })
   }
   latestReport(nodeId: NodeId): Promise<StoredReport | undefined> {
-    return this.lane(async () => {
-      const n = (await this.db.select().from(schema.nodes).where(eq(schema.nodes.nodeId, nodeId)))[0]
-      if (!n || n.latestReportId === null) return undefined
-      return {
-        id: n.latestReportId,
-        nodeId,
-        sessionId: n.latestSessionId!,
-        observedAtMs: n.latestObservedAtMs!,
-        blockNumber: n.latestBlockNumber!,
-        blockHash: n.latestBlockHash!,
-        peers: JSON.parse(n.latestPeers!) as NodeId[],
-      }
-    })
+    return this.lane(async () => latestReportOf((await this.db.select().from(schema.nodes).where(eq(schema.nodes.nodeId, nodeId)))[0]))
   }
   reportHistory(nodeId: NodeId, sinceMs: number): Promise<StoredReport[]> {
     return this.lane(async () =>
@@ -533,7 +521,7 @@ class PostgresStoreImpl implements PostgresStore {
           .from(schema.reports)
           .where(and(eq(schema.reports.nodeId, nodeId), gte(schema.reports.observedAtMs, sinceMs)))
           .orderBy(schema.reports.id)
-      ).map((row) => ({ ...row, nodeId: row.nodeId as NodeId, peers: JSON.parse(row.peers) as NodeId[] })),
+      ).map(toReport),
     )
   }
 

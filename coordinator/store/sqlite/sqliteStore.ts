@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url'
 import type { NodeId } from '../../../protocol/index.ts'
 import * as schema from './schema.ts'
 import { StoreError, checkTransfer, type PrunedRows, type EpochPayout, type EpochRecord, type MeteringDelta, type PairMeter, type UsageRecord, type AssignmentRecord, type NodeRecord, type PeerReport, type SessionRecord, type Store, type StoredReport, type Transfer, type LedgerEntry } from '../store.ts'
-import { toAssignment, toEpoch, toNode } from '../rows.ts'
+import { latestReportOf, toAssignment, toEpoch, toNode, toReport, toUsage } from '../rows.ts'
 /** The root of an epoch without payouts (settlement's EMPTY_ROOT). */
 const EMPTY_TREE_ROOT = `0x${'00'.repeat(32)}`
 
@@ -318,20 +318,10 @@ class SqliteStoreImpl implements SqliteStore {
     ].filter((c) => c !== undefined)
     const q = this.d.select().from(u)
     const rows = conditions.length === 0 ? q.all() : q.where(and(...conditions)).all()
-    return rows.map((r) => ({ ...r, clientId: r.clientId as NodeId, hostId: r.hostId as NodeId, chargedWei: BigInt(r.chargedWei) }))
+    return rows.map(toUsage)
   }
   async latestReport(nodeId: NodeId): Promise<StoredReport | undefined> {
-    const n = this.d.select().from(schema.nodes).where(eq(schema.nodes.nodeId, nodeId)).get()
-    if (!n || n.latestReportId === null) return undefined
-    return {
-      id: n.latestReportId,
-      nodeId,
-      sessionId: n.latestSessionId!,
-      observedAtMs: n.latestObservedAtMs!,
-      blockNumber: n.latestBlockNumber!,
-      blockHash: n.latestBlockHash!,
-      peers: JSON.parse(n.latestPeers!) as NodeId[],
-    }
+    return latestReportOf(this.d.select().from(schema.nodes).where(eq(schema.nodes.nodeId, nodeId)).get())
   }
   async reportHistory(nodeId: NodeId, sinceMs: number): Promise<StoredReport[]> {
     return this.d
@@ -340,7 +330,7 @@ class SqliteStoreImpl implements SqliteStore {
       .where(and(eq(schema.reports.nodeId, nodeId), gte(schema.reports.observedAtMs, sinceMs)))
       .orderBy(schema.reports.id)
       .all()
-      .map((row) => ({ ...row, nodeId: row.nodeId as NodeId, peers: JSON.parse(row.peers) as NodeId[] }))
+      .map(toReport)
   }
 
   // ------------------------------------------------------------------ history
