@@ -14,10 +14,9 @@
 import { describe, test, expect, afterEach } from 'vitest'
 import type { RunningCoordinator } from '../../coordinator/coordinator.ts'
 import { audit } from '../../coordinator/admin/audit.ts'
-import type { NodeId } from '../../protocol/index.ts'
 import { testCoordinator } from '../harness/coordinator.ts'
 import { waitFor } from '../harness/waitFor.ts'
-import { assignmentHistory, balanceOf, chargedWei, poolAgent, sendBurst, serviceMs, type PoolAgent } from '../harness/attackers.ts'
+import { answered, assignmentHistory, balanceOf, chargedWei, poolAgent, sendPairBursts, serviceMs, type PoolAgent } from '../harness/attackers.ts'
 
 const INTERVAL = 400
 const BURST = 20
@@ -45,21 +44,13 @@ async function pairUnderBursts(trialWei: bigint) {
 async function burst(c: RunningCoordinator, host: PoolAgent, client: PoolAgent, onEach: () => Promise<void>): Promise<{ wallMs: number }> {
   let firstAt = 0
   let lastAt = 0
-  const lastIds: { agent: PoolAgent; id: number }[] = []
   for (let i = 0; i < BURSTS; i++) {
     const at = Date.now()
     firstAt ||= at
     lastAt = at
-    for (const [sender, peer] of [
-      [host, client.nodeId],
-      [client, host.nodeId],
-    ] as const) {
-      const frames = Array.from({ length: BURST }, () => sender.reportFrame([peer as NodeId]))
-      sendBurst(sender.agent, frames)
-      lastIds.push({ agent: sender, id: (JSON.parse(frames.at(-1)!) as { id: number }).id })
-    }
+    const last = sendPairBursts(host, client, BURST)
     // Await this burst's last replies (one socket's frames are handled in order: all of it is metered then).
-    await waitFor(() => lastIds.slice(-2).every(({ agent, id }) => agent.agent.frames.some((f) => f.id === id)), `burst ${i} answered`, { timeoutMs: 10_000 })
+    await waitFor(() => answered(last), `burst ${i} answered`, { timeoutMs: 10_000 })
     await onEach()
     const next = at + INTERVAL - Date.now()
     if (next > 0) await new Promise((resolve) => setTimeout(resolve, next)) // the agents' cadence, not a wait for an event

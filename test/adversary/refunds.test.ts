@@ -17,11 +17,11 @@ import { describe, test, expect, afterEach } from 'vitest'
 import { audit } from '../../coordinator/admin/audit.ts'
 import { Accounts } from '../../coordinator/logic/accounts.ts'
 import { manualClock } from '../../lib/clock.ts'
-import { normaliseOrigin, RpcError, type NodeId } from '../../protocol/index.ts'
+import { normaliseOrigin, RpcError } from '../../protocol/index.ts'
 import { testCoordinator } from '../harness/coordinator.ts'
 import { waitFor } from '../harness/waitFor.ts'
 import { authenticated, identity, type Identity } from '../harness/rawAgent.ts'
-import { balanceOf, chargedWei, deposit, poolAgent, postRefund, refundRequest, sendBurst, serviceMs } from '../harness/attackers.ts'
+import { answered, balanceOf, chargedWei, deposit, poolAgent, postRefund, refundRequest, sendPairBursts, serviceMs } from '../harness/attackers.ts'
 
 const cleanup: (() => unknown)[] = []
 afterEach(async () => {
@@ -126,18 +126,10 @@ describe('attack 12: refunds', () => {
     let chargedAtRefund = -1n
     for (let i = 0; i < 8; i++) {
       const at = Date.now()
-      const lastIds: { agent: typeof host; id: number }[] = []
       // Mid-stream, the refund goes out in the same turn as both sides' bursts.
       if (i === 4) refund = postRefund(c, refundRequest(c, client.id.key)).then((r) => ((chargedAtRefund = chargedWei(c, client.nodeId)), r))
-      for (const [sender, peer] of [
-        [host, client.nodeId],
-        [client, host.nodeId],
-      ] as const) {
-        const frames = Array.from({ length: BURST }, () => sender.reportFrame([peer as NodeId]))
-        sendBurst(sender.agent, frames)
-        lastIds.push({ agent: sender, id: (JSON.parse(frames.at(-1)!) as { id: number }).id })
-      }
-      await waitFor(() => lastIds.every(({ agent, id }) => agent.agent.frames.some((f) => f.id === id)), `burst ${i} answered`, { timeoutMs: 10_000 })
+      const last = sendPairBursts(host, client, BURST)
+      await waitFor(() => answered(last), `burst ${i} answered`, { timeoutMs: 10_000 })
       const next = at + INTERVAL - Date.now()
       if (next > 0) await new Promise((resolve) => setTimeout(resolve, next)) // the agents' cadence, not a wait for an event
     }

@@ -85,6 +85,21 @@ export function sendBurst(agent: RawAgent, frames: readonly string[]): void {
   process.nextTick(() => tcp.uncork())
 }
 
+/**
+ * Host and client each send `size` reports naming the other in one burst; returns the id of each side's
+ * last frame (one socket's frames are handled in order: once it is answered, the whole burst was).
+ */
+export function sendPairBursts(host: PoolAgent, client: PoolAgent, size: number): { agent: PoolAgent; id: number }[] {
+  return ([[host, client.nodeId], [client, host.nodeId]] as const).map(([sender, peer]) => {
+    const frames = Array.from({ length: size }, () => sender.reportFrame([peer]))
+    sendBurst(sender.agent, frames)
+    return { agent: sender, id: (JSON.parse(frames.at(-1)!) as { id: number }).id }
+  })
+}
+
+/** Whether each of these frames has been answered. */
+export const answered = (last: readonly { agent: PoolAgent; id: number }[]) => last.every(({ agent, id }) => agent.agent.frames.some((f) => f.id === id))
+
 /** Metered (billed) service in ms for one pair, from the usage table. */
 export function serviceMs(c: RunningCoordinator, clientId: NodeId, hostId?: NodeId): number {
   const db = sqliteOf(c)
