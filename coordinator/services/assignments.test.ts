@@ -10,11 +10,11 @@ import { ErrorCode, RpcError, type NodeId, type ServiceKind } from '../../protoc
 import { manualClock } from '../../lib/clock.ts'
 import { silentLogger } from '../../lib/logger.ts'
 import { recordingLogger } from '../../test/harness/agents.ts'
-import { identity } from '../../test/harness/rawAgent.ts'
+import { fakeConnection, fakeSession } from '../../test/harness/fakeSessions.ts'
 import { openSqliteStore, type SqliteStore } from '../store/sqlite/sqliteStore.ts'
 import { createCoordinatorMetrics } from '../metrics.ts'
 import { AssignmentService, type AssignmentOptions, type AssignmentDeps } from './assignments.ts'
-import { SessionRegistry, type AgentConnection, type AgentSession } from './sessions.ts'
+import { SessionRegistry, type AgentSession } from './sessions.ts'
 
 const GRACE = 1_000
 const stores: SqliteStore[] = []
@@ -50,40 +50,21 @@ function setup(opts: Partial<AssignmentOptions> = {}, deps: Partial<AssignmentDe
     { store, sessions, clock, log: silentLogger, metrics, random: firstTwo, ...deps },
   )
   const agent = (role: 'host' | 'client', o: Partial<AgentSession> = {}): FakeAgent => {
-    const id = identity()
     const fake: FakeAgent = {
-      session: {
-        sessionId: `s-${id.nodeId.slice(0, 8)}`,
-        nodeId: id.nodeId,
-        role,
-        enode: id.enode,
-        chainId: 1,
-        kind: 'peer',
-        capacity: role === 'host' ? 10 : 0,
-        payout: null,
-        region: null,
-        clientVersion: 'test',
-        connectedAtMs: clock.now(),
-        lastReportAtMs: clock.now(),
-        blockNumber: 100,
-        ...o,
-      },
+      session: fakeSession(role, clock.now(), o).session,
       calls: [],
       notices: [],
       admit: async () => ({ admitted: true }),
     }
-    const conn: AgentConnection = {
-      socketId: fake.session.sessionId,
-      remoteAddress: '127.0.0.1', isOpen: () => true,
-      session: fake.session,
-      call: async (method, params) => {
-        fake.calls.push({ method, params })
-        return method === 'vipnode_admit' ? fake.admit(params) : { evicted: true }
-      },
-      notify: (_method, params) => void fake.notices.push(params),
-      close: () => undefined,
-    }
-    sessions.attach(conn)
+    sessions.attach(
+      fakeConnection(fake.session, {
+        call: async (method, params) => {
+          fake.calls.push({ method, params })
+          return method === 'vipnode_admit' ? fake.admit(params) : { evicted: true }
+        },
+        notify: (_method, params) => void fake.notices.push(params),
+      }),
+    )
     return fake
   }
   const host = (o: Partial<AgentSession> = {}) => agent('host', o)

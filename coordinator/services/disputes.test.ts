@@ -9,14 +9,14 @@ import { Registry } from 'prom-client'
 import { ErrorCode, type NodeId } from '../../protocol/index.ts'
 import { manualClock } from '../../lib/clock.ts'
 import { recordingLogger } from '../../test/harness/agents.ts'
-import { identity } from '../../test/harness/rawAgent.ts'
+import { fakeConnection, fakeSession } from '../../test/harness/fakeSessions.ts'
 import { openSqliteStore, type SqliteStore } from '../store/sqlite/sqliteStore.ts'
 import { createCoordinatorMetrics } from '../metrics.ts'
 import type { LatestReport } from '../logic/corroborate.ts'
 import { disputePolicyFor } from '../logic/disputes.ts'
 import { AssignmentService } from './assignments.ts'
 import { DisputeService } from './disputes.ts'
-import { SessionRegistry, type AgentConnection, type AgentSession } from './sessions.ts'
+import { SessionRegistry } from './sessions.ts'
 
 const INTERVAL = 1_000
 const POLICY = disputePolicyFor({ updateIntervalMs: INTERVAL, connectGraceMs: 3_000 })
@@ -41,36 +41,18 @@ function setup() {
   const latest = new Map<NodeId, LatestReport>()
   const disputes = new DisputeService(POLICY, { assignments, metering: { latestOf: (id) => latest.get(id) }, sessions, clock, log, metrics })
   const agent = (role: 'host' | 'client') => {
-    const id = identity()
+    const { id, session } = fakeSession(role, clock.now())
     const notices: any[] = []
     const evicted: NodeId[] = []
-    const session: AgentSession = {
-      sessionId: `s-${id.nodeId.slice(0, 8)}`,
-      nodeId: id.nodeId,
-      role,
-      enode: id.enode,
-      chainId: 1,
-      kind: 'peer',
-      capacity: role === 'host' ? 10 : 0,
-      payout: null,
-      region: null,
-      clientVersion: 'test',
-      connectedAtMs: clock.now(),
-      lastReportAtMs: clock.now(),
-      blockNumber: 100,
-    }
-    const conn: AgentConnection = {
-      socketId: session.sessionId,
-      remoteAddress: '127.0.0.1', isOpen: () => true,
-      session,
-      call: async (method, params: any) => {
-        if (method === 'vipnode_evict') evicted.push(params.nodeId)
-        return method === 'vipnode_admit' ? { admitted: true } : { evicted: true }
-      },
-      notify: (_method, params) => void notices.push(params),
-      close: () => undefined,
-    }
-    sessions.attach(conn)
+    sessions.attach(
+      fakeConnection(session, {
+        call: async (method, params: any) => {
+          if (method === 'vipnode_evict') evicted.push(params.nodeId)
+          return method === 'vipnode_admit' ? { admitted: true } : { evicted: true }
+        },
+        notify: (_method, params) => void notices.push(params),
+      }),
+    )
     return { id: id.nodeId, session, notices, evicted }
   }
   /** What the node reported at the current time. */

@@ -7,7 +7,8 @@ function conn(nodeId: NodeId, role: Role): AgentConnection & { closedWith?: numb
   const session = { nodeId, role, sessionId: `${nodeId.slice(0, 6)}-${Math.random()}` } as AgentSession
   const c: AgentConnection & { closedWith?: number } = {
     socketId: session.sessionId,
-    remoteAddress: '127.0.0.1', isOpen: () => true,
+    remoteAddress: '127.0.0.1',
+    isOpen: () => true,
     session,
     call: async () => undefined,
     notify: () => undefined,
