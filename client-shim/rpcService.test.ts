@@ -4,16 +4,15 @@
  * a scripted light client talks to. Real sockets and HTTP throughout.
  */
 import { describe, test, expect } from 'vitest'
-import { startFakeNode, type FakeNode } from '../test/fakenode/fakeNode.ts'
 import { createFakeNetwork } from '../test/fakenode/fakeNetwork.ts'
 import { testCoordinator } from '../test/harness/coordinator.ts'
 import { waitFor } from '../test/harness/waitFor.ts'
 import { generateNodeKey } from '../protocol/index.ts'
 import { silentLogger } from '../lib/logger.ts'
-import { startHostAgent, type RunningHostAgent } from '../host-agent/hostAgent.ts'
 import { startRpcClientShim } from './rpcClientShim.ts'
 import { HELIOS_START, postRpc, rpcCall } from '../test/harness/jsonRpcClient.ts'
 import { closeAfterEach, keyFileWriter, scratchDir } from '../test/harness/scratch.ts'
+import { startRpcHost } from '../test/harness/rpcHosts.ts'
 
 const dir = scratchDir('rpc')
 const cleanup = closeAfterEach()
@@ -21,18 +20,7 @@ const net = createFakeNetwork()
 
 const keyFile = keyFileWriter(dir)
 
-async function rpcHost(coordinator: string): Promise<{ node: FakeNode; agent: RunningHostAgent }> {
-  const node = await startFakeNode({ kind: 'geth', chainId: 1337, network: net })
-  node.setHead(50)
-  cleanup.push(() => node.close())
-  const agent = await startHostAgent(
-    { coordinator, nodeRpc: node.url, nodekey: keyFile(node.nodeKey), capacity: 5, updateIntervalMs: 100, relay: { listenHost: '127.0.0.1', listenPort: 0, nodeHttpUrl: node.url } },
-    { log: silentLogger },
-  )
-  cleanup.push(() => agent.close())
-  await agent.pool.ready()
-  return { node, agent }
-}
+const rpcHost = (coordinator: string) => startRpcHost(coordinator, { net, keyFile, cleanup })
 
 type Reply = { id?: unknown; result?: any; error?: { code: number; message: string } }
 const call = rpcCall

@@ -19,7 +19,6 @@
  */
 import { describe, test, expect } from 'vitest'
 import { createServer, type Server } from 'node:http'
-import { startFakeNode, type FakeNode } from '../fakenode/fakeNode.ts'
 import { createFakeNetwork } from '../fakenode/fakeNetwork.ts'
 import { testCoordinator } from '../harness/coordinator.ts'
 import { recordingLogger, testAgent } from '../harness/agents.ts'
@@ -27,10 +26,9 @@ import { waitFor } from '../harness/waitFor.ts'
 import { identity } from '../harness/rawAgent.ts'
 import { postRpc, rpcCall } from '../harness/jsonRpcClient.ts'
 import { generateNodeKey, RPC_REQUIRED_METHODS, type NodeId } from '../../protocol/index.ts'
-import { silentLogger } from '../../lib/logger.ts'
-import { startHostAgent, type RunningHostAgent } from '../../host-agent/hostAgent.ts'
 import { startRpcClientShim } from '../../client-shim/rpcClientShim.ts'
 import { closeAfterEach, keyFileWriter, scratchDir } from '../harness/scratch.ts'
+import { startRpcHost } from '../harness/rpcHosts.ts'
 
 const INTERVAL_MS = 300
 const HEAD = 50
@@ -41,18 +39,7 @@ const net = createFakeNetwork()
 
 const keyFile = keyFileWriter(dir)
 
-async function honestHost(coordinator: string): Promise<{ node: FakeNode; agent: RunningHostAgent }> {
-  const node = await startFakeNode({ kind: 'geth', chainId: 1337, network: net })
-  node.setHead(HEAD)
-  cleanup.push(() => node.close())
-  const agent = await startHostAgent(
-    { coordinator, nodeRpc: node.url, nodekey: keyFile(node.nodeKey), capacity: 5, updateIntervalMs: 100, relay: { listenHost: '127.0.0.1', listenPort: 0, nodeHttpUrl: node.url } },
-    { log: silentLogger },
-  )
-  cleanup.push(() => agent.close())
-  await agent.pool.ready()
-  return { node, agent }
-}
+const honestHost = (coordinator: string) => startRpcHost(coordinator, { net, keyFile, cleanup, head: HEAD })
 
 /** A relay that refuses everything with 429, as a host that wants pay without load would. */
 async function refusingRelay(): Promise<{ url: string; requests: () => number; server: Server }> {
