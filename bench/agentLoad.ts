@@ -23,6 +23,8 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '4' },
     interval: { type: 'string', default: '4s' },
     seconds: { type: 'string', default: '20' },
+    // How long the kill -9 phase waits for every agent to come back before it prints what it has.
+    'recover-timeout': { type: 'string', default: '120s' },
     // Write a V8 CPU profile of the coordinator into this folder (skips the kill -9 phase, which would lose it).
     profile: { type: 'string' },
   },
@@ -31,6 +33,7 @@ const AGENTS = Number(values.agents)
 const WORKERS = Number(values.workers)
 const INTERVAL_MS = parseDuration(values.interval!)
 const SECONDS = Number(values.seconds)
+const RECOVER_MS = parseDuration(values['recover-timeout']!)
 const root = fileURLToPath(new URL('..', import.meta.url))
 const dir = mkdtempSync(join(tmpdir(), 'vipnode-load-'))
 
@@ -61,9 +64,12 @@ function startServer(cmd: string, args: string[], match: (line: Record<string, u
   })
 }
 
+/** The event each worker command answers with: replies are routed by it, so a progress query may overlap a long command. */
+const REPLY_TO: Record<string, string> = { connect: 'connected', pause: 'stats', 'ready-count': 'ready-count', stop: 'stopped' }
+
 class Workers {
   readonly procs: ChildProcess[] = []
-  private waiting: ((m: any) => void)[][] = []
+  private waiting: Map<string, ((m: any) => void)[]>[] = []
 
   async start(url: string, raw: boolean): Promise<void> {
     const per = Math.ceil(AGENTS / WORKERS)
@@ -72,33 +78,75 @@ class Workers {
         execArgv: ['--import', 'tsx'],
         env: { ...process.env, LOAD_URL: url, LOAD_COUNT: String(Math.min(per, AGENTS - w * per)), LOAD_OFFSET: String(w * per), LOAD_RAW: raw ? '1' : '0' },
       })
-      this.waiting[w] = []
-      child.on('message', (m) => this.waiting[w]!.shift()?.(m))
+      this.waiting[w] = new Map()
+      child.on('message', (m: { ev: string }) => this.waiting[w]!.get(m.ev)?.shift()?.(m))
       this.procs.push(child)
-      await new Promise((r) => this.waiting[w]!.push(r))
+      await this.reply(w, 'up')
     }
   }
 
+  private reply<T>(w: number, ev: string): Promise<T> {
+    return new Promise<T>((resolve) => {
+      const queue = this.waiting[w]!.get(ev) ?? []
+      queue.push(resolve)
+      this.waiting[w]!.set(ev, queue)
+    })
+  }
+
   /** Send a command to every worker and collect one reply from each. */
-  all<T>(msg: Record<string, unknown>, expectReply = true): Promise<T[]> {
+  all<T>(msg: { cmd: string } & Record<string, unknown>, expectReply = true): Promise<T[]> {
     return Promise.all(
       this.procs.map((p, w) => {
-        const reply = expectReply ? new Promise<T>((r) => this.waiting[w]!.push(r)) : Promise.resolve(undefined as T)
+        const reply = expectReply ? this.reply<T>(w, REPLY_TO[msg.cmd]!) : Promise.resolve(undefined as T)
         p.send(msg)
         return reply
       }),
     )
   }
 
+  /** Agents authenticated now, and reports acknowledged since the report phase began, over all workers. */
+  async progress(): Promise<{ ready: number; acked: number }> {
+    const counts = await this.all<{ ready: number; acked: number }>({ cmd: 'ready-count' })
+    return { ready: counts.reduce((n, c) => n + c.ready, 0), acked: counts.reduce((n, c) => n + c.acked, 0) }
+  }
+
   async stop(): Promise<void> {
     await this.all({ cmd: 'stop' })
   }
+
+  kill(): void {
+    for (const p of this.procs) p.kill('SIGKILL')
+  }
 }
 
-async function measureReports(workers: Workers, intervalMs: number): Promise<{ rate: number; p50: number; p99: number; errors: number }> {
+/**
+ * Progress on stderr every few seconds while `work` runs (the table goes to stdout): a 20,000-agent run takes
+ * minutes, and an operator should see it move. Stops when `work` settles.
+ */
+async function withProgress<T>(phase: string, workers: Workers, work: Promise<T>, everyMs = 3_000): Promise<T> {
+  const started = performance.now()
+  let lastAcked = 0
+  let lastAt = started
+  const timer = setInterval(() => {
+    void workers.progress().then(({ ready, acked }) => {
+      const now = performance.now()
+      const rate = acked >= lastAcked ? ((acked - lastAcked) * 1000) / (now - lastAt) : 0
+      lastAcked = acked
+      lastAt = now
+      console.error(`… ${phase}: ${((now - started) / 1000).toFixed(0)} s, ${ready}/${AGENTS} agents connected, ${rate.toFixed(0)} reports/s acknowledged`)
+    })
+  }, everyMs)
+  try {
+    return await work
+  } finally {
+    clearInterval(timer)
+  }
+}
+
+async function measureReports(workers: Workers, intervalMs: number, phase: string): Promise<{ rate: number; p50: number; p99: number; errors: number }> {
   await workers.all({ cmd: 'report', intervalMs }, false)
   const started = performance.now()
-  await new Promise((r) => setTimeout(r, SECONDS * 1000))
+  await withProgress(phase, workers, new Promise((r) => setTimeout(r, SECONDS * 1000)))
   const stats = await workers.all<Stats>({ cmd: 'pause' })
   const elapsed = (performance.now() - started) / 1000
   const lat = stats.flatMap((s) => s.latencies).sort((a, b) => a - b)
@@ -142,8 +190,8 @@ async function main() {
   const echo = await startServer('node', ['--import', 'tsx', 'bench/echoServer.ts'], (l) => typeof l.url === 'string')
   const rawWorkers = new Workers()
   await rawWorkers.start(String(echo.line.url), true)
-  const rawConnect = await rawWorkers.all<{ ready: number; ms: number }>({ cmd: 'connect' })
-  const rawLoad = await measureReports(rawWorkers, INTERVAL_MS)
+  const rawConnect = await withProgress('ceiling: connecting', rawWorkers, rawWorkers.all<{ ready: number; ms: number }>({ cmd: 'connect' }))
+  const rawLoad = await measureReports(rawWorkers, INTERVAL_MS, 'ceiling: reports')
   await rawWorkers.stop()
   echo.child.kill('SIGKILL')
 
@@ -159,12 +207,12 @@ async function main() {
   const idleRss = rssMb(coord.child.pid!)
   const workers = new Workers()
   await workers.start(url, false)
-  const connect = await workers.all<{ ready: number; ms: number; errors: number }>({ cmd: 'connect' })
+  const connect = await withProgress('coordinator: connecting', workers, workers.all<{ ready: number; ms: number; errors: number }>({ cmd: 'connect' }))
   const connected = connect.reduce((n, c) => n + c.ready, 0)
   const connectMs = Math.max(...connect.map((c) => c.ms))
   const loadedRss = rssMb(coord.child.pid!)
   const before = await coordinatorInternals(String(coord.line.url))
-  const load = await measureReports(workers, INTERVAL_MS)
+  const load = await measureReports(workers, INTERVAL_MS, 'coordinator: reports')
   const during = await coordinatorInternals(String(coord.line.url))
   const afterRss = rssMb(coord.child.pid!)
 
@@ -182,10 +230,16 @@ async function main() {
   await new Promise((r) => coord.child.once('exit', r))
   const restartAt = performance.now()
   coord = await startServer('node', coordArgs.map((a) => (a === '0' ? port : a)), (l) => l.msg === 'coordinator listening')
+  const listeningMs = performance.now() - restartAt
   let back = 0
-  while (performance.now() - restartAt < 120_000) {
-    back = (await workers.all<{ ready: number }>({ cmd: 'ready-count' })).reduce((n, c) => n + c.ready, 0)
+  let printedAt = performance.now()
+  while (performance.now() - restartAt < RECOVER_MS) {
+    back = (await workers.progress()).ready
     if (back >= connected) break
+    if (performance.now() - printedAt >= 3_000) {
+      printedAt = performance.now()
+      console.error(`… kill -9 recovery: ${((printedAt - restartAt) / 1000).toFixed(0)} s, ${back}/${connected} agents back`)
+    }
     await new Promise((r) => setTimeout(r, 250))
   }
   const restartMs = performance.now() - restartAt
@@ -208,6 +262,7 @@ async function main() {
   row('store inserts per second (one tx each)', load.rate.toFixed(0), sqliteRate.toFixed(0), pct(load.rate, sqliteRate))
   row('coordinator RSS idle / loaded (MB)', `${idleRss.toFixed(0)} / ${afterRss.toFixed(0)}`, '', '')
   row('memory per connected agent (KB)', (((loadedRss - idleRss) * 1024) / Math.max(1, connected)).toFixed(1), '', '')
+  row('kill -9 -> listening again (s)', (listeningMs / 1000).toFixed(1), '', '')
   row('kill -9 -> all agents back (s)', `${(restartMs / 1000).toFixed(1)} (${back}/${connected})`, '', '')
   console.log(`\ntargets: ${AGENTS} sockets held, >= 5000 reports/s with p99 < 50 ms`)
   process.exit(0)

@@ -24,6 +24,7 @@ const count = Number(process.env.LOAD_COUNT)
 const offset = Number(process.env.LOAD_OFFSET)
 const raw = process.env.LOAD_RAW === '1'
 const agents: Agent[] = []
+const OPEN_TIMEOUT_MS = 30_000
 let latencies: number[] = []
 let acked = 0
 let errors = 0
@@ -46,6 +47,9 @@ function open(i: number, agent?: Agent): Promise<Agent> {
     const a: Agent = agent ?? { ws, ready: false, nextId: 1, pending: new Map(), key, nodeId }
     a.ws = ws
     a.ready = false
+    // A connect that gets no answer at all (an overloaded or hung target) gives up, so the run always finishes.
+    const giveUp = setTimeout(() => ws.terminate(), OPEN_TIMEOUT_MS)
+    ws.once('close', () => clearTimeout(giveUp))
     // The echo ceiling sends no challenge: sign a made-up one, so the ceiling pays the generator's own signing cost too.
     ws.on('open', () => {
       if (raw) sendConnect({ challenge: randomBytes(32).toString('hex'), poolId: 'echo' })
@@ -73,6 +77,7 @@ function open(i: number, agent?: Agent): Promise<Agent> {
         return
       }
       if (msg.id === 0) {
+        clearTimeout(giveUp)
         if (msg.error) errors++
         a.ready = !msg.error
         resolve(a)
@@ -144,7 +149,7 @@ process.on('message', async (m: { cmd: string; intervalMs?: number; batch?: numb
     reconnecting = true
     reconnectsDone = 0
   } else if (m.cmd === 'ready-count') {
-    process.send!({ ev: 'ready-count', ready: agents.filter((a) => a.ready).length, reconnects: reconnectsDone })
+    process.send!({ ev: 'ready-count', ready: agents.filter((a) => a.ready).length, acked, reconnects: reconnectsDone })
   } else if (m.cmd === 'stop') {
     stopping = true
     clearInterval(reportTimer)

@@ -97,6 +97,36 @@ describe('PingLiveness', () => {
       liveness.stop()
     }
   })
+
+  test('behavior: sockets are spread over slices and one tick pings one slice, so no callback pings them all', async () => {
+    const pairs = await Promise.all([pair(), pair(), pair(), pair()])
+    // 1,000 slices (the interval is far away): each socket gets its own.
+    const liveness = new PingLiveness(3_600_000)
+    try {
+      const pings = pairs.map((p) => {
+        liveness.track(p.server)
+        let n = 0
+        const ping = p.server.ping.bind(p.server)
+        p.server.ping = (...args: Parameters<WebSocket['ping']>) => {
+          n++
+          ping(...args)
+        }
+        return () => n
+      })
+      expect(liveness.largestSlice).toBe(1)
+      liveness.tick()
+      const pongs = pairs.slice(0, 2).map((p) => new Promise<void>((resolve) => p.server.once('pong', () => resolve())))
+      expect(pings.map((n) => n())).toEqual([1, 0, 0, 0])
+      liveness.tick()
+      expect(pings.map((n) => n())).toEqual([1, 1, 0, 0])
+      // A whole round (once the pongs are in) reaches every socket once more.
+      await within(Promise.all(pongs), 2_000, 'the pongs of the first two')
+      liveness.round()
+      expect(pings.map((n) => n())).toEqual([2, 2, 1, 1])
+    } finally {
+      liveness.stop()
+    }
+  })
 })
 
 describe('closeWithin', () => {

@@ -34,51 +34,83 @@ export function sendBounded(ws: WebSocket, text: string, maxBufferedBytes: numbe
 
 /**
  * Finds half-open sockets (the peer vanished without a FIN): every
- * `intervalMs` each tracked socket that has not been seen since the last
- * round (a pong, or whatever the caller counts with `seen`) is terminated,
+ * `intervalMs` each tracked socket that has not been seen since its last
+ * ping (a pong, or whatever the caller counts with `seen`) is terminated,
  * and the others are pinged. One timer for all sockets; a socket leaves on
  * `close` or `forget`.
+ *
+ * The sockets are spread over slices, one slice per tick of about
+ * `PING_TICK_MS`: pinging 5,000 sockets in one callback held the event loop
+ * for 147 ms (a frame write each), and every agent's report waited behind it
+ * (issue 20). Each socket is still pinged once per interval.
  */
+export const PING_TICK_MS = 100
+
 export class PingLiveness {
-  private readonly alive = new Map<WebSocket, boolean>()
+  /** One map per slice: socket → seen since its last ping. */
+  private readonly slices: Map<WebSocket, boolean>[]
+  private readonly sliceOf = new Map<WebSocket, number>()
   private readonly timer: NodeJS.Timeout
+  private nextSlot = 0
+  private cursor = 0
 
   constructor(intervalMs: number) {
-    this.timer = setInterval(() => this.round(), intervalMs)
+    const count = Math.max(1, Math.min(1_000, Math.round(intervalMs / PING_TICK_MS)))
+    this.slices = Array.from({ length: count }, () => new Map())
+    this.timer = setInterval(() => this.tick(), intervalMs / count)
     this.timer.unref()
   }
 
   track(ws: WebSocket): void {
-    this.alive.set(ws, true)
+    const slot = this.nextSlot
+    this.nextSlot = (this.nextSlot + 1) % this.slices.length
+    this.sliceOf.set(ws, slot)
+    this.slices[slot]!.set(ws, true)
     ws.on('pong', () => this.seen(ws))
-    ws.once('close', () => this.alive.delete(ws))
+    ws.once('close', () => this.forget(ws))
   }
 
   /** The peer showed life (a pong, or any frame where the server counts that). */
   seen(ws: WebSocket): void {
-    if (this.alive.has(ws)) this.alive.set(ws, true)
+    const slot = this.sliceOf.get(ws)
+    if (slot !== undefined) this.slices[slot]!.set(ws, true)
   }
 
   /** Stop watching a socket the server is already closing. */
   forget(ws: WebSocket): void {
-    this.alive.delete(ws)
+    const slot = this.sliceOf.get(ws)
+    if (slot === undefined) return
+    this.sliceOf.delete(ws)
+    this.slices[slot]!.delete(ws)
   }
 
-  /** One round: cut the sockets that stayed silent since the last one, ping the rest. */
-  round(): void {
-    for (const [ws, alive] of this.alive) {
+  /** One tick: the next slice's silent sockets are cut and the rest pinged. */
+  tick(): void {
+    const slice = this.slices[this.cursor]!
+    this.cursor = (this.cursor + 1) % this.slices.length
+    for (const [ws, alive] of slice) {
       if (!alive) {
-        this.alive.delete(ws)
+        this.forget(ws)
         ws.terminate()
         continue
       }
-      this.alive.set(ws, false)
+      slice.set(ws, false)
       ws.ping()
     }
   }
 
+  /** A whole interval's ticks at once (tests drive rounds by hand). */
+  round(): void {
+    for (let i = 0; i < this.slices.length; i++) this.tick()
+  }
+
+  /** Sockets in the largest slice: the most one tick pings. */
+  get largestSlice(): number {
+    return Math.max(...this.slices.map((s) => s.size))
+  }
+
   get size(): number {
-    return this.alive.size
+    return this.sliceOf.size
   }
 
   stop(): void {

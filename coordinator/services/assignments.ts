@@ -749,7 +749,7 @@ export class AssignmentService {
     const before = this.staleBefore(now)
     if (before === undefined) return 0
     let released = 0
-    for (const h of [...this.deps.sessions.sessions('host')]) {
+    for (const h of this.onlineHostsWithClients()) {
       if (!isStale(h.lastReportAtMs, before)) continue
       const clients = this.clientsOf(h.nodeId)
       if (clients.length === 0) continue
@@ -766,11 +766,13 @@ export class AssignmentService {
    * or two late at the moment the head moved) from moving anyone.
    */
   private async releaseLagging(now: number): Promise<number> {
-    const { sessions, log } = this.deps
+    const { log } = this.deps
     const best = new Map<number, number | undefined>()
-    const hosts = [...sessions.sessions('host')]
-    const online = new Set(hosts.map((h) => h.nodeId))
-    for (const id of this.laggingSince.keys()) if (!online.has(id)) this.laggingSince.delete(id)
+    // Only hosts with clients have anyone to move: the sweep runs four times an interval, and a scan of every
+    // online host was work proportional to the pool (20,000 hosts) in one callback (issue 20).
+    const hosts = this.onlineHostsWithClients()
+    const watched = new Set(hosts.map((h) => h.nodeId))
+    for (const id of this.laggingSince.keys()) if (!watched.has(id)) this.laggingSince.delete(id)
     let released = 0
     for (const h of hosts) {
       if (!best.has(h.chainId)) best.set(h.chainId, this.heads.bestHead(h.chainId))
@@ -788,6 +790,16 @@ export class AssignmentService {
       for (const clientId of clients) released += Number(await this.release(clientId, h.nodeId, 'host-lagging'))
     }
     return released
+  }
+
+  /** Online hosts that hold at least one client: the only ones a sweep can release anything from. */
+  private onlineHostsWithClients(): AgentSession[] {
+    const hosts: AgentSession[] = []
+    for (const hostId of this.clientsByHost.keys()) {
+      const h = this.deps.sessions.get(hostId)?.session
+      if (h?.role === 'host') hosts.push(h)
+    }
+    return hosts
   }
 
   private index(a: AssignmentRecord): void {
