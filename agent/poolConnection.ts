@@ -8,6 +8,8 @@ import { EventEmitter } from 'node:events'
 import WebSocket from 'ws'
 import {
   AGENT_PATH,
+  LOGIN_SLOT_HEADER,
+  RETRY_AFTER_MS_HEADER,
   ErrorCode,
   RpcError,
   RpcPeer,
@@ -47,6 +49,9 @@ export interface PoolConnectionOptions {
   requestTimeoutMs?: number
 }
 
+/** A Retry-After longer than this is not believed (a misconfigured or hostile server could park agents for days). */
+const MAX_RETRY_AFTER_MS = 10 * 60_000
+
 /** Errors that reconnecting cannot fix: the operator must change something. */
 const FATAL_CODES: ReadonlySet<number> = new Set([ErrorCode.BAD_SIGNATURE, ErrorCode.ENODE_MISMATCH, ErrorCode.WRONG_NETWORK, ErrorCode.UNSUPPORTED_VERSION, ErrorCode.INVALID_PARAMS, ErrorCode.WRONG_ORIGIN])
 
@@ -73,6 +78,10 @@ export class PoolConnection extends EventEmitter<PoolConnectionEvents> {
   private closed = false
   private attempt = 0
   private retryTimer: NodeJS.Timeout | undefined
+  /** The login slot the coordinator booked for this agent, for the next upgrade. */
+  private slot: { token: string } | undefined
+  /** When the coordinator asked us to come back (its last refusal at the upgrade), and whether that was a booked slot. */
+  private retryAfter: { atMs: number; paced: boolean } | undefined
   private readonly url: string
   /** Signed into every login, so that no other pool can replay it (protocol/origin.ts). */
   readonly origin: string
@@ -133,8 +142,21 @@ export class PoolConnection extends EventEmitter<PoolConnectionEvents> {
   private open(): void {
     if (this.closed) return
     const { log } = this.opts
-    const ws = new WebSocket(this.url, { perMessageDeflate: false, handshakeTimeout: 10_000 })
+    // A login slot the coordinator booked for us (it paces logins after a restart): presented once, then forgotten.
+    const slot = this.slot
+    this.slot = undefined
+    const ws = new WebSocket(this.url, { perMessageDeflate: false, handshakeTimeout: 10_000, ...(slot ? { headers: { [LOGIN_SLOT_HEADER]: slot.token } } : {}) })
     this.ws = ws
+    ws.on('unexpected-response', (_req, res) => {
+      // 429/503 at the upgrade: the pool says when to come back. A paced login carries its booked slot.
+      const token = res.headers[LOGIN_SLOT_HEADER]
+      const waitMs = Number(res.headers[RETRY_AFTER_MS_HEADER] ?? Number(res.headers['retry-after'] ?? 0) * 1_000)
+      this.retryAfter = { atMs: Date.now() + (Number.isFinite(waitMs) ? Math.min(waitMs, MAX_RETRY_AFTER_MS) : 0), paced: typeof token === 'string' }
+      if (typeof token === 'string') this.slot = { token }
+      log.debug('coordinator asked us to come back later', { status: res.statusCode, inMs: waitMs })
+      res.resume()
+      ws.terminate()
+    })
     const peer = new RpcPeer({
       send: (text) => ws.send(text),
       requestTimeoutMs: this.opts.requestTimeoutMs ?? 10_000,
@@ -205,11 +227,20 @@ export class PoolConnection extends EventEmitter<PoolConnectionEvents> {
 
   private scheduleReconnect(): void {
     if (this.closed) return
+    const retryAfter = this.retryAfter
+    this.retryAfter = undefined
+    if (retryAfter?.paced) {
+      // A booked turn: come back at it, not later (the slot is ours for SLOT_LATE_MS), and it is no failure.
+      const delay = Math.max(0, retryAfter.atMs - Date.now())
+      this.opts.log.debug('reconnecting at our login slot', { inMs: delay })
+      this.retryTimer = setTimeout(() => this.open(), delay)
+      return
+    }
     const min = this.opts.minReconnectDelayMs ?? 500
     const max = this.opts.maxReconnectDelayMs ?? 30_000
     const ceiling = Math.min(max, min * 2 ** this.attempt)
-    // Full jitter: a restarted coordinator is not hit by every agent at once.
-    const delay = Math.round(min / 2 + Math.random() * (ceiling - min / 2))
+    // Full jitter: a restarted coordinator is not hit by every agent at once; never sooner than it asked.
+    const delay = Math.max(Math.round(min / 2 + Math.random() * (ceiling - min / 2)), (retryAfter?.atMs ?? 0) - Date.now())
     this.attempt++
     this.opts.log.debug('reconnecting', { inMs: delay, attempt: this.attempt })
     this.retryTimer = setTimeout(() => this.open(), delay)

@@ -8,7 +8,7 @@
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import os, { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -105,9 +105,10 @@ class Workers {
   }
 
   /** Agents authenticated now, and reports acknowledged since the report phase began, over all workers. */
-  async progress(): Promise<{ ready: number; acked: number }> {
-    const counts = await this.all<{ ready: number; acked: number }>({ cmd: 'ready-count' })
-    return { ready: counts.reduce((n, c) => n + c.ready, 0), acked: counts.reduce((n, c) => n + c.acked, 0) }
+  async progress(): Promise<{ ready: number; acked: number; paced: number }> {
+    const counts = await this.all<{ ready: number; acked: number; paced: number }>({ cmd: 'ready-count' })
+    const sum = (k: 'ready' | 'acked' | 'paced') => counts.reduce((n, c) => n + c[k], 0)
+    return { ready: sum('ready'), acked: sum('acked'), paced: sum('paced') }
   }
 
   async stop(): Promise<void> {
@@ -162,6 +163,12 @@ async function coordinatorInternals(httpUrl: string): Promise<{ loopP99Ms: numbe
   return { loopP99Ms: value('vipnode_process_nodejs_eventloop_lag_p99_seconds') * 1000, loopMaxMs: value('vipnode_process_nodejs_eventloop_lag_max_seconds') * 1000, gcSeconds }
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc (clock ticks of 10 ms). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
   return m ? Number(m[1]) / 1024 : NaN
@@ -212,7 +219,12 @@ async function main() {
   const connectMs = Math.max(...connect.map((c) => c.ms))
   const loadedRss = rssMb(coord.child.pid!)
   const before = await coordinatorInternals(String(coord.line.url))
+  const cpuOf = () => ({ coordinator: cpuSeconds(coord.child.pid!), workers: workers.procs.reduce((n, p) => n + cpuSeconds(p.pid!), 0), at: performance.now() })
+  const cpuBefore = cpuOf()
   const load = await measureReports(workers, INTERVAL_MS, 'coordinator: reports')
+  const cpuAfter = cpuOf()
+  const phaseS = (cpuAfter.at - cpuBefore.at) / 1000
+  const cpuShare = (k: 'coordinator' | 'workers') => `${Math.round((100 * (cpuAfter[k] - cpuBefore[k])) / phaseS)} %`
   const during = await coordinatorInternals(String(coord.line.url))
   const afterRss = rssMb(coord.child.pid!)
 
@@ -232,9 +244,10 @@ async function main() {
   coord = await startServer('node', coordArgs.map((a) => (a === '0' ? port : a)), (l) => l.msg === 'coordinator listening')
   const listeningMs = performance.now() - restartAt
   let back = 0
+  let paced = 0
   let printedAt = performance.now()
   while (performance.now() - restartAt < RECOVER_MS) {
-    back = (await workers.progress()).ready
+    ;({ ready: back, paced } = await workers.progress())
     if (back >= connected) break
     if (performance.now() - printedAt >= 3_000) {
       printedAt = performance.now()
@@ -258,11 +271,13 @@ async function main() {
   row('ack latency p99 (ms)', load.p99.toFixed(1), rawLoad.p99.toFixed(1), '')
   row('report errors', `${load.errors}`, `${rawLoad.errors}`, '')
   row('coordinator event-loop delay p99 / max (ms)', `${during.loopP99Ms.toFixed(0)} / ${during.loopMaxMs.toFixed(0)}`, '', '')
+  row('CPU in the phase: coordinator / workers', `${cpuShare('coordinator')} / ${cpuShare('workers')}`, `${os.cpus().length * 100} %`, '')
   row('coordinator GC share of the phase', `${((100 * (during.gcSeconds - before.gcSeconds)) / SECONDS).toFixed(0)} %`, '', '')
   row('store inserts per second (one tx each)', load.rate.toFixed(0), sqliteRate.toFixed(0), pct(load.rate, sqliteRate))
   row('coordinator RSS idle / loaded (MB)', `${idleRss.toFixed(0)} / ${afterRss.toFixed(0)}`, '', '')
   row('memory per connected agent (KB)', (((loadedRss - idleRss) * 1024) / Math.max(1, connected)).toFixed(1), '', '')
   row('kill -9 -> listening again (s)', (listeningMs / 1000).toFixed(1), '', '')
+  row('logins paced (503 with a slot), all phases', `${paced}`, '', '')
   row('kill -9 -> all agents back (s)', `${(restartMs / 1000).toFixed(1)} (${back}/${connected})`, '', '')
   console.log(`\ntargets: ${AGENTS} sockets held, >= 5000 reports/s with p99 < 50 ms`)
   process.exit(0)

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto'
 import WebSocket from 'ws'
 import { SigningKey, keccak256, toUtf8Bytes } from 'ethers'
-import { signEnvelope, formatEnode, parseNodeKey, nodeIdOf, normaliseOrigin, PROTOCOL_VERSION, type NodeKey } from '../protocol/index.ts'
+import { signEnvelope, formatEnode, parseNodeKey, nodeIdOf, normaliseOrigin, PROTOCOL_VERSION, LOGIN_SLOT_HEADER, RETRY_AFTER_MS_HEADER, type NodeKey } from '../protocol/index.ts'
 
 interface Agent {
   ws: WebSocket
@@ -29,6 +29,8 @@ let latencies: number[] = []
 let acked = 0
 let errors = 0
 let reconnectsDone = 0
+/** Upgrades the coordinator answered with a login slot (paced). */
+let pacedCount = 0
 
 /** Deterministic keys: the same bench run always uses the same node IDs. */
 function keyFor(i: number): NodeKey {
@@ -39,11 +41,19 @@ function keyFor(i: number): NodeKey {
 const PEER_IDS = Array.from({ length: 30 }, (_, i) => SigningKey.computePublicKey(keccak256(toUtf8Bytes(`peer-${i}`)), false).slice(4))
 const BLOCK = { number: 21_000_000, hash: `0x${'ab'.repeat(32)}` }
 
-function open(i: number, agent?: Agent): Promise<Agent> {
+function open(i: number, agent?: Agent, slotToken?: string): Promise<Agent> {
   return new Promise((resolve) => {
     const key = agent?.key ?? keyFor(offset + i)
     const nodeId = agent?.nodeId ?? nodeIdOf(key)
-    const ws = new WebSocket(url, { perMessageDeflate: false })
+    const ws = new WebSocket(url, { perMessageDeflate: false, ...(slotToken ? { headers: { [LOGIN_SLOT_HEADER]: slotToken } } : {}) })
+    // Paced by the coordinator (HTTP 503 with a booked slot): come back at the slot with its token, as our agents do.
+    let paced: { atMs: number; token: string } | undefined
+    ws.on('unexpected-response', (_req, res) => {
+      const token = res.headers[LOGIN_SLOT_HEADER]
+      if (typeof token === 'string') paced = { atMs: performance.now() + Number(res.headers[RETRY_AFTER_MS_HEADER] ?? 0), token }
+      res.resume()
+      ws.terminate()
+    })
     const a: Agent = agent ?? { ws, ready: false, nextId: 1, pending: new Map(), key, nodeId }
     a.ws = ws
     a.ready = false
@@ -99,9 +109,15 @@ function open(i: number, agent?: Agent): Promise<Agent> {
     })
     ws.on('error', () => undefined)
     ws.on('close', () => {
+      a.ready = false
+      if (paced && !stopping) {
+        pacedCount++
+        const slot = paced
+        setTimeout(() => void open(i, a, slot.token).then(resolve), Math.max(0, slot.atMs - performance.now()))
+        return
+      }
       // A connection that never made it (refused, reset in a connect storm) settles as not ready.
       resolve(a)
-      a.ready = false
       if (!stopping && reconnecting) {
         // Come back like a real agent: after a jittered delay.
         setTimeout(() => void open(i, a).then(() => reconnectsDone++), 200 + Math.random() * 1_000)
@@ -149,7 +165,7 @@ process.on('message', async (m: { cmd: string; intervalMs?: number; batch?: numb
     reconnecting = true
     reconnectsDone = 0
   } else if (m.cmd === 'ready-count') {
-    process.send!({ ev: 'ready-count', ready: agents.filter((a) => a.ready).length, acked, reconnects: reconnectsDone })
+    process.send!({ ev: 'ready-count', ready: agents.filter((a) => a.ready).length, acked, reconnects: reconnectsDone, paced: pacedCount })
   } else if (m.cmd === 'stop') {
     stopping = true
     clearInterval(reportTimer)

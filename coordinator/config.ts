@@ -10,6 +10,7 @@ import { DEFAULT_ADMIT_RETRIES, DEFAULT_MAX_BLOCK_LAG, DEFAULT_SLOW_START_SLOTS 
 import { DEFAULT_UPDATE_INTERVAL_MS, MAX_HOSTS_PER_REQUEST } from '../protocol/index.ts'
 import { DEFAULT_LOG_LEVEL, LOG_LEVELS } from '../lib/logger.ts'
 import { defineOptions, duration, durationOrOff, flag, hostPort, integer, list, oneOf, positiveNumber, text, wei } from '../lib/cliOptions.ts'
+import { DEFAULT_LOGIN_RATE } from './logic/loginPacing.ts'
 
 export const coordinatorConfigSchema = z
   .object({
@@ -57,6 +58,13 @@ export const coordinatorConfigSchema = z
      * upgrades get HTTP 503 until some authenticate or close.
      */
     maxPendingSockets: z.number().int().positive().default(10_000),
+    /**
+     * Agent logins started per second, in bursts of loginBurst (coordinator/logic/loginPacing.ts). Beyond it an
+     * upgrade gets HTTP 503 with the slot to come back at (Retry-After, X-Vipnode-Retry-After-Ms and a slot token
+     * the agent presents then): a restarted pool takes its agents back in order instead of all at once.
+     */
+    loginRate: z.number().int().positive().default(DEFAULT_LOGIN_RATE),
+    loginBurst: z.number().int().positive().default(DEFAULT_LOGIN_RATE),
     /** Authenticated sockets one address (IPv4, or IPv6 /64) may hold, agents and tracker reporters each; more are refused at login. */
     maxAgentsPerAddress: z.number().int().positive().default(1024),
     /**
@@ -185,6 +193,12 @@ export const coordinatorOptions = defineOptions(coordinatorConfigSchema, {
     description: 'agent (and tracker) sockets waiting to authenticate, all addresses together (HTTP 503 beyond)',
     parser: integer(1, 10_000_000),
   },
+  loginRate: {
+    flags: '--login-rate <n>',
+    description: 'agent logins started per second; more are told when to come back (HTTP 503 with a slot)',
+    parser: integer(1, 1_000_000),
+  },
+  loginBurst: { flags: '--login-burst <n>', description: 'agent logins admitted at once before --login-rate applies', parser: integer(1, 1_000_000) },
   maxAgentsPerAddress: {
     flags: '--max-agents-per-address <n>',
     description: 'authenticated agent (and tracker) sockets one address or IPv6 /64 may hold (login refused beyond)',

@@ -40,6 +40,10 @@ import type { CoordinatorServices } from './rpc/context.ts'
 import { systemClock, type Clock } from '../lib/clock.ts'
 import { createLogger, type Logger } from '../lib/logger.ts'
 import { AGENT_PATH, isLoopbackHost } from '../protocol/index.ts'
+import { secp256k1Implementation } from '../lib/secp256k1.ts'
+
+/** Pending connections the kernel may queue for accept (capped by net.core.somaxconn, 4096 on current Linux). */
+const LISTEN_BACKLOG = 4_096
 
 export interface CoordinatorOverrides {
   store?: Store
@@ -169,7 +173,9 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
-    server.listen(config.port, config.host, () => {
+    // A restarted pool's agents all dial at once: Node's default accept queue (511) overflowed and the kernel
+    // dropped SYNs, which TCP retries only after 1, 3, 7, 15, 31 s (issue 20). The kernel caps this at somaxconn.
+    server.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', reject)
       resolve()
     })
@@ -227,7 +233,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   const settler = setInterval(settleTick, Math.min(30_000, Math.max(50, Math.floor(config.epochMs / 10))))
   settler.unref()
   ready = true
-  log.info('coordinator listening', { url, ...(metricsUrl ? { metricsUrl } : {}), poolId, db: overrides.store ? 'custom' : describeDb(config.db), restoredAssignments: restored, closedStaleSessions: leftOpen })
+  log.info('coordinator listening', { url, secp256k1: secp256k1Implementation, ...(metricsUrl ? { metricsUrl } : {}), poolId, db: overrides.store ? 'custom' : describeDb(config.db), restoredAssignments: restored, closedStaleSessions: leftOpen })
   if (trackerSecrets) log.info('tracker per-node secrets loaded', { file: config.ethstatsSecretsFile, names: Object.keys(trackerSecrets).length })
   if (config.allowPrivateAddresses && !isLoopbackHost(config.host)) {
     // Development mode on a reachable interface: hosts may point clients at loopback and private networks.
