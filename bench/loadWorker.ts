@@ -137,11 +137,13 @@ function send(a: Agent): void {
   a.ws.send(JSON.stringify({ jsonrpc: '2.0', id, method: 'vipnode_update', params: { peerIds: PEER_IDS, block: BLOCK } }))
 }
 
-process.on('message', async (m: { cmd: string; intervalMs?: number; batch?: number }) => {
+process.on('message', async (m: { cmd: string; intervalMs?: number; batch?: number; deadlineMs?: number }) => {
   if (m.cmd === 'connect') {
     const started = performance.now()
     const batch = m.batch ?? 50
-    for (let i = 0; i < count; i += batch) {
+    // A bounded phase: past the deadline no more agents are opened, and the parent gets what is ready.
+    const deadline = started + (m.deadlineMs ?? Infinity)
+    for (let i = 0; i < count && performance.now() < deadline; i += batch) {
       const opened = await Promise.all(Array.from({ length: Math.min(batch, count - i) }, (_, j) => open(i + j)))
       agents.push(...opened)
     }
