@@ -137,7 +137,7 @@ function send(a: Agent): void {
   a.ws.send(JSON.stringify({ jsonrpc: '2.0', id, method: 'vipnode_update', params: { peerIds: PEER_IDS, block: BLOCK } }))
 }
 
-process.on('message', async (m: { cmd: string; intervalMs?: number; batch?: number; deadlineMs?: number }) => {
+process.on('message', async (m: { cmd: string; intervalMs?: number; tickMs?: number; batch?: number; deadlineMs?: number }) => {
   if (m.cmd === 'connect') {
     const started = performance.now()
     const batch = m.batch ?? 50
@@ -153,13 +153,21 @@ process.on('message', async (m: { cmd: string; intervalMs?: number; batch?: numb
     acked = 0
     errors = 0
     const interval = m.intervalMs!
-    // Spread the agents evenly over the interval: a steady rate, not bursts.
-    const perTick = Math.max(1, Math.round((agents.length * 50) / interval))
+    const tick = m.tickMs ?? 5
+    // Spread the agents evenly over the interval, `tick` ms at a time: real agents report on their own timers,
+    // started when each connected, so reports arrive spread out, not in bursts. (A 50 ms tick, the old shape,
+    // sends 250 reports within a millisecond at 5,000/s; `--tick 50ms` reproduces it.)
+    // What is due follows the clock, not the number of ticks: timers fire late under load, and the offered rate must not sag with them.
+    let due = 0
     let cursor = 0
+    let last = performance.now()
     clearInterval(reportTimer)
     reportTimer = setInterval(() => {
-      for (let k = 0; k < perTick; k++) send(agents[cursor++ % agents.length]!)
-    }, 50)
+      const now = performance.now()
+      due += (agents.length * (now - last)) / interval
+      last = now
+      for (; due >= 1; due--) send(agents[cursor++ % agents.length]!)
+    }, tick)
   } else if (m.cmd === 'pause') {
     clearInterval(reportTimer)
     process.send!({ ev: 'stats', acked, errors, latencies })
