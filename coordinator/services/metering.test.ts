@@ -73,6 +73,23 @@ for (const database of ['sqlite', 'postgres'] as const) {
         expect(await usageOf(c)).toBe(5 * (INTERVAL / 2))
       })
 
+      test('behavior: a pair reporting the same peers adds history rows only at changes and once a minute, and is metered for every report', async () => {
+        const { c, clock, agent } = await pool()
+        const host = await agent({ role: 'host', payout: PAYOUT_A })
+        const client = await agent({ role: 'client' })
+        await client.conn.call('vipnode_requestHosts', { count: 1 })
+        // 30 steps of 5 s (2.5 minutes) of the same peers on both sides.
+        await serve(clock, 30, [[host, [client]], [client, [host]]])
+        expect(await usageOf(c)).toBe(29 * (INTERVAL / 2))
+        const rows = async (a: TestAgent) => (await c.services.store.reportHistory(a.id.nodeId, 0)).map((r) => r.peers)
+        // The first report with the peer, then one a minute (60 s heartbeat at 5 s steps: 12 reports apart).
+        expect(await rows(host)).toEqual([[client.id.nodeId], [client.id.nodeId], [client.id.nodeId]])
+        expect((await c.services.store.latestReport(host.id.nodeId))!.observedAtMs).toBe(clock.now())
+        // A change is written at once.
+        await serve(clock, 1, [[host, []], [client, [host]]])
+        expect((await rows(host)).at(-1)).toEqual([])
+      })
+
       test('default: an rpc pair is credited the compute units both sides report', async () => {
         const { c, clock, agent } = await pool()
         const host = await agent({ role: 'host', payout: PAYOUT_A })

@@ -19,6 +19,7 @@ import type { AssignmentService } from './assignments.ts'
 import type { AgentSession } from './sessions.ts'
 import type { EpochClock } from './epochClock.ts'
 import { Accounts } from '../logic/accounts.ts'
+import { keepInHistory } from '../logic/reportHistory.ts'
 
 export interface MeteringOptions {
   capMs: number
@@ -52,6 +53,8 @@ const pairKey = (clientId: NodeId, hostId: NodeId) => `${clientId}:${hostId}`
 
 export class MeteringService {
   private readonly latest = new Map<NodeId, LatestReport>()
+  /** Per node: the session of its previous report and when its last history row was observed. */
+  private readonly historyMarks = new Map<NodeId, { sessionId: string; historyAtMs: number }>()
   private readonly pairs = new Map<string, PairState>()
   /**
    * rpc pairs: compute units each side reported and the other has not matched yet (logic/corroborateUnits.ts).
@@ -174,9 +177,10 @@ export class MeteringService {
     const report: PeerReport = { nodeId: reporter, sessionId: session.sessionId, observedAtMs: atMs, blockNumber: block.number, blockHash: block.hash, peers: [...peers] }
     // Counted before the judgement, even for a report that meters nothing: the agent drained them.
     this.addReportedUnits(session, computeUnits)
+    const history = this.historyFor(session, peers, atMs, previous)
     if (previous && atMs <= previous.atMs) {
       // Same-millisecond or clock-skewed report: stored for health, meters nothing.
-      return { written: store.recordReport(report), servedMs: 0, exhausted: [] }
+      return { written: store.recordReport(report, undefined, history), servedMs: 0, exhausted: [] }
     }
     const counterparts = session.role === 'host' ? assignments.clientsOf(reporter) : assignments.hostsOf(reporter)
     // A refunded client's pairs are released with its refund; one admitted by a request in flight at that
@@ -256,7 +260,7 @@ export class MeteringService {
     // be judged against this one, exactly as if it had committed already.
     // Should the commit fail, the pair's chain has still advanced, so that
     // time is lost to the pool rather than billed twice.
-    const written = store.recordReport(report, delta)
+    const written = store.recordReport(report, delta, history)
     this.latest.set(reporter, { atMs, peers })
     for (const a of accruals) {
       if (a.state.lastCorroboratedAtMs === undefined) this.pairs.delete(pairKey(a.clientId, a.hostId))
@@ -279,15 +283,24 @@ export class MeteringService {
     for (const id of this.latest.keys()) {
       if (isIdle(id)) {
         this.latest.delete(id)
+        this.historyMarks.delete(id)
         n++
       }
     }
     return n
   }
 
+  /** Whether this report adds a history row (logic/reportHistory.ts), and the node's mark moved accordingly. */
+  private historyFor(session: AgentSession, peers: ReadonlySet<NodeId>, atMs: number, previous: LatestReport | undefined): { history: boolean } {
+    const mark = this.historyMarks.get(session.nodeId)
+    const history = keepInHistory(mark && previous ? { sessionId: mark.sessionId, peers: previous.peers, historyAtMs: mark.historyAtMs } : undefined, { sessionId: session.sessionId, peers, atMs })
+    this.historyMarks.set(session.nodeId, { sessionId: session.sessionId, historyAtMs: history ? atMs : mark!.historyAtMs })
+    return { history }
+  }
+
   /** Entries per map, for the vipnode_state_entries gauge and the growth tests. */
   sizes(): Record<string, number> {
-    return { latestReports: this.latest.size, pairChains: this.pairs.size, pairUnits: this.units.size }
+    return { latestReports: this.latest.size, pairChains: this.pairs.size, pairUnits: this.units.size, historyMarks: this.historyMarks.size }
   }
 
   /** The node's latest metered report (what the dispute rule reads). */

@@ -87,6 +87,28 @@ export function describeStore(name: string, openStore: () => Promise<Store>, opt
       expect((await store.getNode(hostId))?.lastSeenMs).toBe(2_000)
     })
 
+    test('behavior: a report without a history row moves the latest report (and its metering) but adds no row', async () => {
+      await store.upsertNode(node(hostId))
+      const report = (at: number) => ({ nodeId: hostId, sessionId: 's', observedAtMs: at, blockNumber: at, blockHash: `0x${'ab'.repeat(32)}`, peers: [clientId] })
+      const first = await store.recordReport(report(10))
+      // Queued together in one batch, then alone.
+      const [second, third] = await Promise.all([
+        store.recordReport(report(20), { pairs: [{ clientId, hostId, lastCorroboratedAtMs: 20 }], usage: [], transfers: [] }, { history: false }),
+        store.recordReport(report(30), undefined, { history: false }),
+      ])
+      const fourth = await store.recordReport(report(40), undefined, { history: false })
+      // Each answers with the node's latest history row: still the first.
+      expect([second, third, fourth]).toEqual([first, first, first])
+      expect(await store.latestReport(hostId)).toEqual({ ...report(40), id: first })
+      expect(await store.pairMeters()).toEqual([{ clientId, hostId, lastCorroboratedAtMs: 20 }])
+      expect((await store.reportHistory(hostId, 0)).map((r) => r.observedAtMs)).toEqual([10])
+      const fifth = await store.recordReport(report(50))
+      expect(fifth).toBeGreaterThan(first)
+      expect((await store.reportHistory(hostId, 0)).map((r) => r.observedAtMs)).toEqual([10, 50])
+      // Unknown nodes are refused on this path too.
+      await expect(store.recordReport({ ...report(60), nodeId: otherId }, undefined, { history: false })).rejects.toMatchObject({ code: 'UNKNOWN_NODE' })
+    })
+
     test('error: a report from an unknown node is refused and stores nothing', async () => {
       const report = { nodeId: otherId, sessionId: 's', observedAtMs: 1, blockNumber: 1, blockHash: `0x${'00'.repeat(32)}`, peers: [] }
       await expect(store.recordReport(report)).rejects.toMatchObject({ code: 'UNKNOWN_NODE' })

@@ -114,8 +114,12 @@ export interface UsageRecord {
 }
 
 export interface ReportStore {
-  /** One transaction: the report row, the reporter's last-seen time and any metering it caused. */
-  recordReport(report: PeerReport, metering?: MeteringDelta): Promise<number>
+  /**
+   * One transaction: the reporter's latest report and last-seen time, any metering it caused, and (unless
+   * `history` is false: logic/reportHistory.ts decides) a history row. Resolves with the id of the node's latest
+   * history row: the new one, or the one still describing it.
+   */
+  recordReport(report: PeerReport, metering?: MeteringDelta, options?: { history?: boolean }): Promise<number>
   /** The node's latest report: kept on the node, whatever the history retention. */
   latestReport(nodeId: NodeId): Promise<StoredReport | undefined>
   /** Every report of a node still in the history (observed at or after `sinceMs`), oldest first. */

@@ -108,6 +108,7 @@ export function redactUrl(url: string): string {
 interface QueuedReport {
   report: PeerReport
   metering: MeteringDelta | undefined
+  history: boolean
   resolve: (id: number) => void
   reject: (err: unknown) => void
 }
@@ -180,7 +181,7 @@ class PostgresStoreImpl implements PostgresStore {
 
   // ------------------------------------------------------------------ reports
 
-  async recordReport(report: PeerReport, metering?: MeteringDelta): Promise<number> {
+  async recordReport(report: PeerReport, metering?: MeteringDelta, options: { history?: boolean } = {}): Promise<number> {
     this.refuseIfClosed()
     for (const t of metering?.transfers ?? []) checkTransfer(t)
     return new Promise<number>((resolve, reject) => {
@@ -195,7 +196,7 @@ class PostgresStoreImpl implements PostgresStore {
           if (this.collecting === sealing) this.seal()
         })
       }
-      batch.items.push({ report, metering, resolve, reject })
+      batch.items.push({ report, metering, history: options.history ?? true, resolve, reject })
       addAmounts(batch.amounts, metering?.transfers ?? [])
       if (batch.items.length >= MAX_REPORT_BATCH) this.seal()
     })
@@ -299,33 +300,45 @@ class PostgresStoreImpl implements PostgresStore {
 
     const r = accepted.map((q) => q.report)
     const peers = r.map((x) => JSON.stringify(x.peers))
-    const inserted = await c.query<{ id: string }>({
-      name: 'vipnode-insert-reports',
-      text: `INSERT INTO reports (node_id, session_id, observed_at_ms, block_number, block_hash, peers)
-             SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::text[], $6::text[]) RETURNING id`,
-      values: [r.map((x) => x.nodeId), r.map((x) => x.sessionId), r.map((x) => x.observedAtMs), r.map((x) => x.blockNumber), r.map((x) => x.blockHash), peers],
-    })
-    // The sequence hands out ids in the order unnest produces the rows: ascending ids are the reports in call order.
-    const ids = inserted.rows.map((row) => Number(row.id)).sort((a, b) => a - b)
+    // History rows only for the reports logic/reportHistory.ts keeps; every report moves its node's latest.
+    const kept = accepted.flatMap((q, i) => (q.history ? [i] : []))
+    const ids: (number | null)[] = r.map(() => null)
+    if (kept.length > 0) {
+      const k = kept.map((i) => r[i]!)
+      const inserted = await c.query<{ id: string }>({
+        name: 'vipnode-insert-reports',
+        text: `INSERT INTO reports (node_id, session_id, observed_at_ms, block_number, block_hash, peers)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::text[], $6::text[]) RETURNING id`,
+        values: [k.map((x) => x.nodeId), k.map((x) => x.sessionId), k.map((x) => x.observedAtMs), k.map((x) => x.blockNumber), k.map((x) => x.blockHash), kept.map((i) => peers[i])],
+      })
+      // The sequence hands out ids in the order unnest produces the rows: ascending ids are the reports in call order.
+      inserted.rows
+        .map((row) => Number(row.id))
+        .sort((a, b) => a - b)
+        .forEach((id, j) => (ids[kept[j]!] = id))
+    }
 
-    // Each node's row carries its latest report (the last one in call order) and the latest time it was seen.
-    const latest = new Map<string, { at: number; i: number }>()
+    // Each node's row carries its latest report (the last one in call order), its latest history row and the
+    // latest time it was seen.
+    const latest = new Map<string, { at: number; i: number; historyId: number | null }>()
     r.forEach((x, i) => {
       const prev = latest.get(x.nodeId)
-      latest.set(x.nodeId, { at: Math.max(prev?.at ?? x.observedAtMs, x.observedAtMs), i })
+      latest.set(x.nodeId, { at: Math.max(prev?.at ?? x.observedAtMs, x.observedAtMs), i, historyId: ids[i] ?? prev?.historyId ?? null })
     })
     const touched = [...latest.entries()].sort(([a], [b]) => (a < b ? -1 : 1))
-    await c.query({
+    const updated = await c.query<{ node_id: string; latest_report_id: string | null }>({
       name: 'vipnode-touch-nodes',
-      text: `UPDATE nodes SET last_seen_ms = GREATEST(nodes.last_seen_ms, v.seen), latest_report_id = v.id, latest_session_id = v.session_id,
-               latest_observed_at_ms = v.observed, latest_block_number = v.block_number, latest_block_hash = v.block_hash, latest_peers = v.peers
+      text: `UPDATE nodes SET last_seen_ms = GREATEST(nodes.last_seen_ms, v.seen), latest_report_id = COALESCE(v.id, nodes.latest_report_id),
+               latest_session_id = v.session_id, latest_observed_at_ms = v.observed, latest_block_number = v.block_number,
+               latest_block_hash = v.block_hash, latest_peers = v.peers
              FROM unnest($1::text[], $2::int8[], $3::int8[], $4::text[], $5::int8[], $6::int8[], $7::text[], $8::text[])
                AS v(node_id, seen, id, session_id, observed, block_number, block_hash, peers)
-             WHERE nodes.node_id = v.node_id`,
+             WHERE nodes.node_id = v.node_id
+             RETURNING nodes.node_id, nodes.latest_report_id`,
       values: [
         touched.map(([id]) => id),
         touched.map(([, t]) => t.at),
-        touched.map(([, t]) => ids[t.i]),
+        touched.map(([, t]) => t.historyId),
         touched.map(([, t]) => r[t.i]!.sessionId),
         touched.map(([, t]) => r[t.i]!.observedAtMs),
         touched.map(([, t]) => r[t.i]!.blockNumber),
@@ -383,7 +396,13 @@ class PostgresStoreImpl implements PostgresStore {
       accepted.flatMap((q) => q.metering?.transfers ?? []),
     )
     let next = 0
-    return outcomes.map((o) => o ?? ids[next++]!)
+    // A report without a history row answers with its node's latest history row at the commit.
+    const latestIds = new Map(updated.rows.map((row) => [row.node_id, row.latest_report_id === null ? 0 : Number(row.latest_report_id)]))
+    return outcomes.map((o) => {
+      if (o !== undefined) return o
+      const i = next++
+      return ids[i] ?? latestIds.get(r[i]!.nodeId) ?? 0
+    })
   }
 
   // ------------------------------------------------------------------ meta

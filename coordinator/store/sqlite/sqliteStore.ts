@@ -60,6 +60,7 @@ const MAX_REPORT_BATCH = 500
 interface QueuedReport {
   report: PeerReport
   metering: MeteringDelta | undefined
+  history: boolean
   resolve: (id: number) => void
   reject: (err: unknown) => void
 }
@@ -68,7 +69,7 @@ class SqliteStoreImpl implements SqliteStore {
   private closed = false
   private readonly insertReport
   private readonly touchNode
-  private readonly recordReportTx: (r: PeerReport, m: MeteringDelta | undefined) => number
+  private readonly recordReportTx: (r: PeerReport, m: MeteringDelta | undefined, history: boolean) => number
   private readonly postTx: (t: Transfer) => void
   private readonly applyTransfer: (t: Transfer) => void
   private readonly settleTx: (e: EpochRecord, payouts: readonly EpochPayout[], t: Transfer) => void
@@ -98,6 +99,11 @@ class SqliteStoreImpl implements SqliteStore {
       `UPDATE nodes SET last_seen_ms = max(last_seen_ms, ?), latest_report_id = ?, latest_session_id = ?, latest_observed_at_ms = ?,
          latest_block_number = ?, latest_block_hash = ?, latest_peers = ? WHERE node_id = ?`,
     )
+    // A report that adds no history row (logic/reportHistory.ts) moves only the node's latest report.
+    const touchNodeLatestOnly = sqlite.prepare(
+      `UPDATE nodes SET last_seen_ms = max(last_seen_ms, ?), latest_session_id = ?, latest_observed_at_ms = ?,
+         latest_block_number = ?, latest_block_hash = ?, latest_peers = ? WHERE node_id = ? RETURNING latest_report_id`,
+    )
     this.upsertNodeStmt = sqlite.prepare(
       `INSERT INTO nodes (node_id, role, enode, chain_id, kind, client_version, payout, capacity, region, first_seen_ms, last_seen_ms)
        VALUES (@nodeId, @role, @enode, @chainId, @kind, @clientVersion, @payout, @capacity, @region, @firstSeenMs, @lastSeenMs)
@@ -114,11 +120,19 @@ class SqliteStoreImpl implements SqliteStore {
     const upsertUsage = sqlite.prepare(
       'INSERT INTO usage (epoch, client_id, host_id, service_ms, charged_wei, compute_units) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(epoch, client_id, host_id) DO UPDATE SET service_ms = service_ms + excluded.service_ms, charged_wei = ?, compute_units = compute_units + excluded.compute_units',
     )
-    this.recordReportTx = sqlite.transaction((r: PeerReport, m: MeteringDelta | undefined) => {
+    this.recordReportTx = sqlite.transaction((r: PeerReport, m: MeteringDelta | undefined, history: boolean) => {
       const peers = JSON.stringify(r.peers)
-      const info = this.insertReport.run(r.nodeId, r.sessionId, r.observedAtMs, r.blockNumber, r.blockHash, peers)
-      const touched = this.touchNode.run(r.observedAtMs, info.lastInsertRowid, r.sessionId, r.observedAtMs, r.blockNumber, r.blockHash, peers, r.nodeId)
-      if (touched.changes === 0) throw new StoreError('UNKNOWN_NODE', `report from unregistered node ${r.nodeId}`)
+      let latestId: number
+      if (history) {
+        const info = this.insertReport.run(r.nodeId, r.sessionId, r.observedAtMs, r.blockNumber, r.blockHash, peers)
+        const touched = this.touchNode.run(r.observedAtMs, info.lastInsertRowid, r.sessionId, r.observedAtMs, r.blockNumber, r.blockHash, peers, r.nodeId)
+        if (touched.changes === 0) throw new StoreError('UNKNOWN_NODE', `report from unregistered node ${r.nodeId}`)
+        latestId = Number(info.lastInsertRowid)
+      } else {
+        const row = touchNodeLatestOnly.get(r.observedAtMs, r.sessionId, r.observedAtMs, r.blockNumber, r.blockHash, peers, r.nodeId) as { latest_report_id: number | null } | undefined
+        if (!row) throw new StoreError('UNKNOWN_NODE', `report from unregistered node ${r.nodeId}`)
+        latestId = row.latest_report_id ?? 0
+      }
       if (m) {
         for (const p of m.pairs) upsertPair.run(p.clientId, p.hostId, p.lastCorroboratedAtMs)
         for (const u of m.usage) {
@@ -127,13 +141,13 @@ class SqliteStoreImpl implements SqliteStore {
         }
         for (const t of m.transfers) this.applyTransfer(t)
       }
-      return Number(info.lastInsertRowid)
+      return latestId
     })
     // Inside the outer transaction each recordReportTx runs as a savepoint: a failure rolls back that report only.
     this.recordBatchTx = sqlite.transaction((batch: readonly QueuedReport[]) =>
       batch.map((q) => {
         try {
-          return this.recordReportTx(q.report, q.metering)
+          return this.recordReportTx(q.report, q.metering, q.history)
         } catch (err) {
           return err instanceof Error ? err : new Error(String(err))
         }
@@ -301,11 +315,11 @@ class SqliteStoreImpl implements SqliteStore {
   }
 
   // ------------------------------------------------------------------ reports
-  async recordReport(report: PeerReport, metering?: MeteringDelta) {
+  async recordReport(report: PeerReport, metering?: MeteringDelta, options: { history?: boolean } = {}) {
     if (this.closed) throw new StoreError('CLOSED', 'store is closed')
     for (const t of metering?.transfers ?? []) checkTransfer(t)
     return new Promise<number>((resolve, reject) => {
-      this.queued.push({ report, metering, resolve, reject })
+      this.queued.push({ report, metering, history: options.history ?? true, resolve, reject })
       for (const t of metering?.transfers ?? []) {
         for (const e of t.entries) this.queuedBalances.set(e.account, (this.queuedBalances.get(e.account) ?? 0n) + e.amountWei)
       }
