@@ -25,6 +25,8 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '20' },
     // Reports leave each worker every tick (5 ms: close to independent agents' timers; 50 ms: bursts of 250 at 5,000/s).
     tick: { type: 'string', default: '5ms' },
+    // Reports with unchanged peers say samePeers, as our agents do; --no-same-peers names all 30 every time.
+    'no-same-peers': { type: 'boolean', default: false },
     // How long the kill -9 phase waits for every agent to come back before it prints what it has.
     'recover-timeout': { type: 'string', default: '120s' },
     // Write a V8 CPU profile of the coordinator into this folder (skips the kill -9 phase, which would lose it).
@@ -89,7 +91,7 @@ class Workers {
     for (let w = 0; w < WORKERS; w++) {
       const child = fork(join(root, 'bench/loadWorker.ts'), [], {
         execArgv: ['--import', 'tsx'],
-        env: { ...process.env, LOAD_URL: url, LOAD_COUNT: String(Math.min(per, AGENTS - w * per)), LOAD_OFFSET: String(w * per), LOAD_RAW: raw ? '1' : '0' },
+        env: { ...process.env, LOAD_URL: url, LOAD_COUNT: String(Math.min(per, AGENTS - w * per)), LOAD_OFFSET: String(w * per), LOAD_RAW: raw ? '1' : '0', LOAD_SAME_PEERS: values['no-same-peers'] ? '0' : '1' },
       })
       this.waiting[w] = new Map()
       child.on('message', (m: { ev: string }) => this.waiting[w]!.get(m.ev)?.shift()?.(m))
@@ -204,7 +206,7 @@ function sqliteCeiling(): number {
 async function main() {
   const target = AGENTS / (INTERVAL_MS / 1000)
   if (AGENTS < REQUESTED_AGENTS) console.log(`# note: open files are limited to ${hardFdLimit} per process here (ulimit -Hn), so one coordinator holds at most ${AGENTS} agents: running ${AGENTS} of the ${REQUESTED_AGENTS} asked for`)
-  console.log(`# ${AGENTS} agents in ${WORKERS} worker processes, one 30-peer report per agent every ${INTERVAL_MS} ms (${Math.round(target)} reports/s offered, sent every ${TICK_MS} ms), ${SECONDS} s per phase`)
+  console.log(`# ${AGENTS} agents in ${WORKERS} worker processes, one 30-peer report per agent every ${INTERVAL_MS} ms (${Math.round(target)} reports/s offered, sent every ${TICK_MS} ms${values['no-same-peers'] ? ', every report naming its peers' : ', unchanged peers as samePeers'}), ${SECONDS} s per phase`)
 
   // --- ceilings, same run
   const sqliteRate = sqliteCeiling()

@@ -17,6 +17,8 @@ interface Agent {
   pending: Map<number, number>
   key: NodeKey
   nodeId: string
+  /** A report naming the peers was accepted in this session. */
+  peersAccepted: boolean
 }
 
 const url = process.env.LOAD_URL!
@@ -25,6 +27,8 @@ const offset = Number(process.env.LOAD_OFFSET)
 const raw = process.env.LOAD_RAW === '1'
 const agents: Agent[] = []
 const OPEN_TIMEOUT_MS = 30_000
+/** LOAD_SAME_PEERS=0: every report names its 30 peers (the protocol before samePeers). */
+const SAME_PEERS = process.env.LOAD_SAME_PEERS !== '0'
 let latencies: number[] = []
 let acked = 0
 let errors = 0
@@ -54,9 +58,10 @@ function open(i: number, agent?: Agent, slotToken?: string): Promise<Agent> {
       res.resume()
       ws.terminate()
     })
-    const a: Agent = agent ?? { ws, ready: false, nextId: 1, pending: new Map(), key, nodeId }
+    const a: Agent = agent ?? { ws, ready: false, nextId: 1, pending: new Map(), key, nodeId, peersAccepted: false }
     a.ws = ws
     a.ready = false
+    a.peersAccepted = false
     // A connect that gets no answer at all (an overloaded or hung target) gives up, so the run always finishes.
     const giveUp = setTimeout(() => ws.terminate(), OPEN_TIMEOUT_MS)
     ws.once('close', () => clearTimeout(giveUp))
@@ -101,6 +106,8 @@ function open(i: number, agent?: Agent, slotToken?: string): Promise<Agent> {
           a.pending.delete(msg.id)
           if (msg.error) errors++
           else {
+            // As our agents do (agent/peerReport.ts): once a report naming the peers is accepted, unchanged peers are samePeers.
+            a.peersAccepted = true
             acked++
             latencies.push(performance.now() - sent)
           }
@@ -134,7 +141,7 @@ function send(a: Agent): void {
   if (!a.ready || a.ws.readyState !== WebSocket.OPEN) return
   const id = a.nextId++
   a.pending.set(id, performance.now())
-  a.ws.send(JSON.stringify({ jsonrpc: '2.0', id, method: 'vipnode_update', params: { peerIds: PEER_IDS, block: BLOCK } }))
+  a.ws.send(JSON.stringify({ jsonrpc: '2.0', id, method: 'vipnode_update', params: { ...(a.peersAccepted && SAME_PEERS ? { samePeers: true } : { peerIds: PEER_IDS }), block: BLOCK } }))
 }
 
 process.on('message', async (m: { cmd: string; intervalMs?: number; tickMs?: number; batch?: number; deadlineMs?: number }) => {

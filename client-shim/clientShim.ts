@@ -13,6 +13,7 @@ import { reportIntervalMs, runReportLoop } from '../agent/reportLoop.ts'
 import { UnservedHosts, unservedGraceMs } from '../agent/unservedHosts.ts'
 import { Ticker } from '../agent/ticker.ts'
 import type { Logger } from '../lib/logger.ts'
+import { PeerReportMemo } from '../agent/peerReport.ts'
 
 export interface ClientShimConfig extends Omit<AgentNodeConfig, 'publicEnode'>, PoolTrustConfig {
   bootstrap: string
@@ -75,6 +76,8 @@ export async function startClientShim(config: ClientShimConfig, deps: { log: Log
 
   const unservedHosts = new UnservedHosts()
   const topUp = new HostTopUp({ pool, kind: 'peer', want: config.hosts, log, updateIntervalMs: config.updateIntervalMs })
+  // Unchanged peers are sent as samePeers (agent/peerReport.ts).
+  const peerMemo = new PeerReportMemo()
   const looping = runReportLoop({
     pool,
     ticker,
@@ -84,7 +87,12 @@ export async function startClientShim(config: ClientShimConfig, deps: { log: Log
     failureMessage: 'update failed',
     step: async () => {
       const [peers, head] = await Promise.all([node.peers(), node.head()])
-      const result = await pool.call('vipnode_update', { peerIds: peers.map((p) => p.nodeId), block: head })
+      const peerParams = peerMemo.params(pool.current?.sessionId, peers.map((p) => p.nodeId))
+      const result = await pool.call('vipnode_update', { ...peerParams, block: head }).catch((err: unknown) => {
+        peerMemo.forget()
+        throw err
+      })
+      peerMemo.sent()
       const vouched = new Set(result.peers)
       for (const [id, enode] of [...hosts]) if (!vouched.has(id)) await drop(id, enode, 'no longer assigned')
       for (const id of result.drop) await drop(id, peers.find((p) => p.nodeId === id)?.enode, 'not assigned by the pool')

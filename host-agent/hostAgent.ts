@@ -33,6 +33,7 @@ import { runReportLoop } from '../agent/reportLoop.ts'
 import { AGENT_NODE_TIMEOUT_MS } from '../agent/connectNode.ts'
 import { Ticker } from '../agent/ticker.ts'
 import type { Logger } from '../lib/logger.ts'
+import { PeerReportMemo } from '../agent/peerReport.ts'
 
 export interface HostAgentConfig extends AgentNodeConfig, PoolTrustConfig {
   coordinator: string
@@ -201,6 +202,8 @@ export async function startHostAgent(config: HostAgentConfig, deps: { log: Logge
   pool.on('connected', () => ticker.kick())
   pool.start()
 
+  // Unchanged peers are sent as samePeers (agent/peerReport.ts).
+  const peerMemo = new PeerReportMemo()
   const looping = runReportLoop({
     pool,
     ticker,
@@ -218,7 +221,12 @@ export async function startHostAgent(config: HostAgentConfig, deps: { log: Logge
         if (now.join() !== capabilities.join()) fresh = capabilities = now
       }
       const relays = relay ? [...relay.drainActivity()].map(([nodeId, a]) => ({ nodeId, requests: a.requests, busyMs: Math.round(a.busyMs), computeUnits: Math.round(a.computeUnits) })) : undefined
-      const result = await pool.call('vipnode_update', { peerIds: peers.map((p) => p.nodeId), block: head, ...(relays ? { relays } : {}), ...(fresh ? { capabilities: fresh } : {}) })
+      const peerParams = peerMemo.params(pool.current?.sessionId, peers.map((p) => p.nodeId))
+      const result = await pool.call('vipnode_update', { ...peerParams, block: head, ...(relays ? { relays } : {}), ...(fresh ? { capabilities: fresh } : {}) }).catch((err: unknown) => {
+        peerMemo.forget()
+        throw err
+      })
+      peerMemo.sent()
       if (relay) {
         // The reply's grants are the whole truth, except admissions that raced the report.
         for (const [id, a] of [...admittedGrants]) if (a.seq <= sentAt) admittedGrants.delete(id)

@@ -173,6 +173,12 @@ export const connectResultSchema = z.object({
 })
 export type ConnectResult = z.infer<typeof connectResultSchema>
 
+/**
+ * The longest peer list a coordinator keeps for `samePeers` (a session's memory: 256 IDs ≈ 37 KB). A node with
+ * more peers sends its list every time. Execution clients default to 25–100 peers.
+ */
+export const MAX_SAME_PEERS = 256
+
 export const updateParamsSchema = z.object({
   /** The node's peers in `admin_peers` shape (what third-party agents send; only `id`/`enode` are read). */
   peers: z.array(adminPeerSchema).max(MAX_PEERS_PER_REPORT).default([]),
@@ -182,11 +188,22 @@ export const updateParamsSchema = z.object({
    * entries and a fraction of the objects to parse and collect.
    */
   peerIds: nodeIdListSchema.optional(),
+  /**
+   * The node's peers are those of this session's previous report, sent again
+   * as they were: our agents send it instead of `peerIds` while nothing
+   * changed. A node's peers change every few minutes and it reports every few
+   * seconds; the IDs were 95 % of a report's bytes and most of the
+   * coordinator's work on it (issue 20). Not with `peers` or `peerIds`.
+   */
+  samePeers: z.literal(true).optional(),
   block: blockRefSchema,
   /** rpc service: relay sessions with traffic (or an open socket) since the previous report. */
   relays: z.array(relayActivitySchema).max(MAX_PEERS_PER_REPORT).optional(),
   /** rpc hosts: the capability probe's latest answer, when it changed. */
   capabilities: capabilitiesSchema.optional(),
+}).refine((p) => !p.samePeers || (p.peers.length === 0 && p.peerIds === undefined), {
+  message: 'samePeers repeats the previous report\'s peers: send it without peers and peerIds',
+  path: ['samePeers'],
 })
 export type UpdateParams = z.input<typeof updateParamsSchema>
 

@@ -211,6 +211,20 @@ describe('agent socket: malformed frames', () => {
     expect(storedRows().reports).toBe(0)
   })
 
+  test('error: samePeers without an earlier report in the session, or beside peerIds, is INVALID_PARAMS and stores nothing', async () => {
+    const { agent } = await authenticated(c.url, identity())
+    agents.push(agent)
+    const block = { number: 1, hash: `0x${'11'.repeat(32)}` }
+    const first = await agent.request('vipnode_update', { samePeers: true, block })
+    expect(first.error).toMatchObject({ code: ErrorCode.INVALID_PARAMS, message: expect.stringContaining('no earlier report') })
+    const both = await agent.request('vipnode_update', { samePeers: true, peerIds: [], block })
+    expect(both.error).toMatchObject({ code: ErrorCode.INVALID_PARAMS, message: expect.stringContaining('samePeers') })
+    expect(storedRows().reports).toBe(0)
+    // After a report that names its peers, samePeers is accepted.
+    expect((await agent.request('vipnode_update', { peerIds: [], block })).error).toBeUndefined()
+    expect((await agent.request('vipnode_update', { samePeers: true, block })).error).toBeUndefined()
+  })
+
   test('error: an oversized frame is PAYLOAD_TOO_LARGE; a huge one closes the socket with 1009', async () => {
     const a = await open()
     a.sendText(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'vipnode_update', params: { pad: 'x'.repeat(5000) } }))

@@ -90,6 +90,28 @@ for (const database of ['sqlite', 'postgres'] as const) {
         expect((await rows(host)).at(-1)).toEqual([])
       })
 
+      test('behavior: reports that say samePeers meter exactly like the peer list they repeat, and a new peer needs the list again', async () => {
+        const { c, clock, agent } = await pool()
+        const host = await agent({ role: 'host', payout: PAYOUT_A })
+        const client = await agent({ role: 'client' })
+        await client.conn.call('vipnode_requestHosts', { count: 1 })
+        await serve(clock, 1, [[host, [client]], [client, [host]]])
+        for (let i = 0; i < 5; i++) {
+          clock.advance(INTERVAL / 2)
+          for (const who of [host, client]) await who.conn.call('vipnode_update', { samePeers: true, block: { number: 1, hash: HASH } })
+        }
+        expect(await usageOf(c)).toBe(5 * (INTERVAL / 2))
+        // The host's node drops the client: its list says so, and samePeers then repeats the empty list.
+        clock.advance(INTERVAL / 2)
+        await host.conn.call('vipnode_update', { peerIds: [], block: { number: 1, hash: HASH } })
+        await client.conn.call('vipnode_update', { samePeers: true, block: { number: 1, hash: HASH } })
+        for (let i = 0; i < 3; i++) {
+          clock.advance(INTERVAL / 2)
+          for (const who of [host, client]) await who.conn.call('vipnode_update', { samePeers: true, block: { number: 1, hash: HASH } })
+        }
+        expect(await usageOf(c)).toBe(5 * (INTERVAL / 2))
+      })
+
       test('default: an rpc pair is credited the compute units both sides report', async () => {
         const { c, clock, agent } = await pool()
         const host = await agent({ role: 'host', payout: PAYOUT_A })

@@ -4,7 +4,7 @@
  * peers the coordinator vouches for and which the agent should drop, and cuts
  * off a client whose balance ran out.
  */
-import { parseEnode, parseNodeId, type NodeId, type RelayGrant, type updateParamsSchema } from '../../protocol/index.ts'
+import { MAX_SAME_PEERS, parseEnode, parseNodeId, rpcError, type NodeId, type RelayGrant, type updateParamsSchema } from '../../protocol/index.ts'
 import type { z } from 'zod'
 import type { Clock } from '../../lib/clock.ts'
 import type { Logger } from '../../lib/logger.ts'
@@ -88,6 +88,22 @@ export class ReportService {
 
   async report(session: AgentSession, params: z.output<typeof updateParamsSchema>): Promise<ReportAnswer> {
     const { config, store, clock, assignments, sessions, metrics, metering, chainHeads, log } = this.deps
+    // The node's whole peer list is kept per session (samePeers repeats it): which of them are pool agents
+    // changes as agents come and go, so it is filtered afresh on every report.
+    let reported: readonly NodeId[]
+    if (params.samePeers) {
+      if (session.reportedPeerIds === undefined) throw rpcError('INVALID_PARAMS', `samePeers: this session has no earlier report of at most ${MAX_SAME_PEERS} peers to repeat; send peerIds`)
+      reported = session.reportedPeerIds
+    } else {
+      const ids: NodeId[] = []
+      for (const p of params.peers) {
+        const id = cachedPeerNodeId(p)
+        if (id) ids.push(id)
+      }
+      if (params.peerIds) ids.push(...params.peerIds)
+      reported = ids
+    }
+    session.reportedPeerIds = reported.length <= MAX_SAME_PEERS ? reported : undefined
     const now = clock.now()
     session.lastReportAtMs = now // a host that stops reporting (its node hangs) goes stale: services/assignments.ts
     const otherRole = session.role === 'host' ? 'client' : 'host'
@@ -100,11 +116,7 @@ export class ReportService {
     const keepIfPoolAgent = (id: NodeId) => {
       if (vouchedBefore.has(id) || isOnlineCounterpart(id)) peers.add(id)
     }
-    for (const p of params.peers) {
-      const id = cachedPeerNodeId(p)
-      if (id) keepIfPoolAgent(id)
-    }
-    for (const id of params.peerIds ?? []) keepIfPoolAgent(id)
+    for (const id of reported) keepIfPoolAgent(id)
     // rpc service: a relay session with traffic (or an open socket) since the last report counts as being
     // peered, so the same bilateral rule meters it: both sides must report each other.
     const computeUnits = new Map<NodeId, number>()

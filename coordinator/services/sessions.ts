@@ -19,6 +19,8 @@ export interface AgentSession {
   connectedAtMs: number
   /** When this agent's latest vipnode_update arrived (ms); the connect time until its first one. */
   lastReportAtMs: number
+  /** Every peer the node reported last (pool agents or not), for a report that says `samePeers`. */
+  reportedPeerIds?: readonly NodeId[] | undefined
   /** When this agent's latest metered report arrived: reports closer together than half an interval are not metered. */
   lastMeteredAtMs?: number | undefined
   /** Latest head this agent reported (0 until its first update). */
