@@ -80,7 +80,7 @@ function startServer(cmd: string, args: string[], match: (line: Record<string, u
 }
 
 /** The event each worker command answers with: replies are routed by it, so a progress query may overlap a long command. */
-const REPLY_TO: Record<string, string> = { connect: 'connected', pause: 'stats', 'ready-count': 'ready-count', stop: 'stopped' }
+const REPLY_TO: Record<string, string> = { connect: 'connected', pause: 'stats', reset: 'warmup', 'ready-count': 'ready-count', stop: 'stopped' }
 
 class Workers {
   readonly procs: ChildProcess[] = []
@@ -159,14 +159,35 @@ async function withProgress<T>(phase: string, workers: Workers, work: Promise<T>
   }
 }
 
-async function measureReports(workers: Workers, intervalMs: number, phase: string): Promise<{ rate: number; p50: number; p99: number; errors: number }> {
+interface ReportFigures {
+  rate: number
+  p50: number
+  p99: number
+  errors: number
+}
+
+function figures(stats: Stats[], elapsedS: number): ReportFigures {
+  const lat = stats.flatMap((s) => s.latencies).sort((a, b) => a - b)
+  return { rate: stats.reduce((n, s) => n + s.acked, 0) / elapsedS, p50: percentile(lat, 0.5), p99: percentile(lat, 0.99), errors: stats.reduce((n, s) => n + s.errors, 0) }
+}
+
+/**
+ * Every agent starts reporting at once, so its first report (which names its peers and starts its history) lands
+ * in the same interval as everyone else's: a transient a running pool sees only after a restart, when login
+ * pacing spreads it. It is measured apart (the warm-up: one interval and a second) from the steady state that
+ * follows (`SECONDS`); `steady` runs between the two, to start the coordinator-side counters.
+ */
+async function measureReports(workers: Workers, intervalMs: number, phase: string, steady: () => Promise<void> = async () => undefined): Promise<{ warmup: ReportFigures; steady: ReportFigures }> {
   await workers.all({ cmd: 'report', intervalMs, tickMs: TICK_MS }, false)
+  const warmupMs = intervalMs + 1_000
+  const warmStart = performance.now()
+  await new Promise((r) => setTimeout(r, warmupMs))
+  const warm = await workers.all<Stats>({ cmd: 'reset' })
   const started = performance.now()
+  await steady()
   await withProgress(phase, workers, new Promise((r) => setTimeout(r, SECONDS * 1000)))
   const stats = await workers.all<Stats>({ cmd: 'pause' })
-  const elapsed = (performance.now() - started) / 1000
-  const lat = stats.flatMap((s) => s.latencies).sort((a, b) => a - b)
-  return { rate: stats.reduce((n, s) => n + s.acked, 0) / elapsed, p50: percentile(lat, 0.5), p99: percentile(lat, 0.99), errors: stats.reduce((n, s) => n + s.errors, 0) }
+  return { warmup: figures(warm, (started - warmStart) / 1000), steady: figures(stats, (performance.now() - started) / 1000) }
 }
 
 /** The coordinator's own view from /metrics: event-loop delay since the previous scrape (prom-client resets it per scrape) and GC seconds so far. */
@@ -214,7 +235,7 @@ async function main() {
   const rawWorkers = new Workers()
   await rawWorkers.start(String(echo.line.url), true)
   const rawConnect = await withProgress('ceiling: connecting', rawWorkers, rawWorkers.all<{ ready: number; ms: number }>({ cmd: 'connect', deadlineMs: CONNECT_DEADLINE_MS }))
-  const rawLoad = await measureReports(rawWorkers, INTERVAL_MS, 'ceiling: reports')
+  const { warmup: rawWarmup, steady: rawLoad } = await measureReports(rawWorkers, INTERVAL_MS, 'ceiling: reports')
   await rawWorkers.stop()
   echo.child.kill('SIGKILL')
 
@@ -234,10 +255,13 @@ async function main() {
   const connected = connect.reduce((n, c) => n + c.ready, 0)
   const connectMs = Math.max(...connect.map((c) => c.ms))
   const loadedRss = rssMb(coord.child.pid!)
-  const before = await coordinatorInternals(String(coord.line.url))
   const cpuOf = () => ({ coordinator: cpuSeconds(coord.child.pid!), workers: workers.procs.reduce((n, p) => n + cpuSeconds(p.pid!), 0), at: performance.now() })
-  const cpuBefore = cpuOf()
-  const load = await measureReports(workers, INTERVAL_MS, 'coordinator: reports')
+  let before = { loopP99Ms: NaN, loopMaxMs: NaN, gcSeconds: NaN }
+  let cpuBefore = cpuOf()
+  const { warmup, steady: load } = await measureReports(workers, INTERVAL_MS, 'coordinator: reports', async () => {
+    before = await coordinatorInternals(String(coord.line.url))
+    cpuBefore = cpuOf()
+  })
   const cpuAfter = cpuOf()
   const phaseS = (cpuAfter.at - cpuBefore.at) / 1000
   const cpuShare = (k: 'coordinator' | 'workers') => `${Math.round((100 * (cpuAfter[k] - cpuBefore[k])) / phaseS)} %`
@@ -285,6 +309,7 @@ async function main() {
   row('reports acknowledged per second', load.rate.toFixed(0), rawLoad.rate.toFixed(0), pct(load.rate, rawLoad.rate))
   row('ack latency p50 (ms)', load.p50.toFixed(1), rawLoad.p50.toFixed(1), '')
   row('ack latency p99 (ms)', load.p99.toFixed(1), rawLoad.p99.toFixed(1), '')
+  row('warm-up (first reports) p50 / p99 (ms)', `${warmup.p50.toFixed(1)} / ${warmup.p99.toFixed(1)}`, `${rawWarmup.p50.toFixed(1)} / ${rawWarmup.p99.toFixed(1)}`, '')
   row('report errors', `${load.errors}`, `${rawLoad.errors}`, '')
   row('coordinator event-loop delay p99 / max (ms)', `${during.loopP99Ms.toFixed(0)} / ${during.loopMaxMs.toFixed(0)}`, '', '')
   row('CPU in the phase: coordinator / workers', `${cpuShare('coordinator')} / ${cpuShare('workers')}`, `${os.cpus().length * 100} %`, '')

@@ -175,6 +175,12 @@ process.on('message', async (m: { cmd: string; intervalMs?: number; tickMs?: num
       last = now
       for (; due >= 1; due--) send(agents[cursor++ % agents.length]!)
     }, tick)
+  } else if (m.cmd === 'reset') {
+    // End of the warm-up: hand over what it measured and start counting afresh.
+    process.send!({ ev: 'warmup', acked, errors, latencies })
+    latencies = []
+    acked = 0
+    errors = 0
   } else if (m.cmd === 'pause') {
     clearInterval(reportTimer)
     process.send!({ ev: 'stats', acked, errors, latencies })
