@@ -314,13 +314,13 @@ async function main() {
   row('coordinator event-loop delay p99 / max (ms)', `${during.loopP99Ms.toFixed(0)} / ${during.loopMaxMs.toFixed(0)}`, '', '')
   row('CPU in the phase: coordinator / workers', `${cpuShare('coordinator')} / ${cpuShare('workers')}`, `${os.cpus().length * 100} %`, '')
   row('coordinator GC share of the phase', `${((100 * (during.gcSeconds - before.gcSeconds)) / SECONDS).toFixed(0)} %`, '', '')
-  row('store inserts per second (one tx each)', load.rate.toFixed(0), sqliteRate.toFixed(0), pct(load.rate, sqliteRate))
+  row('reports stored per second (raw: one tx each)', load.rate.toFixed(0), sqliteRate.toFixed(0), pct(load.rate, sqliteRate))
   row('coordinator RSS idle / loaded (MB)', `${idleRss.toFixed(0)} / ${afterRss.toFixed(0)}`, '', '')
   row('memory per connected agent (KB)', (((loadedRss - idleRss) * 1024) / Math.max(1, connected)).toFixed(1), '', '')
   row('kill -9 -> listening again (s)', (listeningMs / 1000).toFixed(1), '', '')
   row('logins paced (503 with a slot), all phases', `${paced}`, '', '')
   row('kill -9 -> all agents back (s)', `${(restartMs / 1000).toFixed(1)} (${back}/${connected})`, '', '')
-  console.log(`\ntargets: ${AGENTS} sockets held, >= 5000 reports/s with p99 < 50 ms`)
+  console.log(`\ntargets: ${AGENTS} sockets held, >= 5000 reports/s with p99 < 50 ms (steady state) and event-loop delay max < 100 ms; all agents back within 60 s of a kill -9`)
   process.exit(0)
 }
 
