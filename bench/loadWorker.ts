@@ -98,6 +98,9 @@ function open(i: number, agent?: Agent, slotToken?: string): Promise<Agent> {
         resolve(a)
         // Refused (say, rate limited in a reconnect storm): hang up, and come back like a real agent does.
         if (msg.error) ws.close()
+        // Logged in: report at once, as our agents do after every (re)connect (host-agent/hostAgent.ts), so a
+        // pool's first reports arrive as its agents log in. (Not the echo ceiling: it has no login to follow.)
+        else if (!raw) send(a)
         return
       }
       if (typeof msg.id === 'number') {
