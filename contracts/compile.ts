@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join, relative, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import solc from 'solc'
+import type SolcModule from 'solc'
 import type { JsonFragment } from 'ethers'
 
 /** What a deploy needs: the ABI and the creation bytecode (0x-prefixed). */
@@ -54,6 +54,8 @@ interface SolcOutput {
 }
 
 function compileNow(): CompiledContracts {
+  // Loaded here, not at import: solc's 8 MB of wasm took 0.6 s of every coordinator start, chain or not (issue 20).
+  const solc = require('solc') as typeof SolcModule
   const input = {
     language: 'Solidity',
     sources: collectSources(),
