@@ -29,6 +29,8 @@ const { values } = parseArgs({
     'no-same-peers': { type: 'boolean', default: false },
     // How long the kill -9 phase waits for every agent to come back before it prints what it has.
     'recover-timeout': { type: 'string', default: '120s' },
+    // Load bench/stallTracer.ts into the coordinator: long callbacks, GC pauses and late timers on stderr.
+    'trace-stalls': { type: 'boolean', default: false },
     // Write a V8 CPU profile of the coordinator into this folder (skips the kill -9 phase, which would lose it).
     profile: { type: 'string' },
   },
@@ -244,7 +246,7 @@ async function main() {
   // Every agent connects from 127.0.0.1: lift the per-address limit on unauthenticated sockets (HTTP 429 beyond it).
   // As bin/vipnode.js runs itself (its shebang sets the young generation).
   const coordArgs = ['--max-semi-space-size=64', 'bin/vipnode.js', 'coordinator', '--allow-private-addresses', '--port', '0', '--db', db, '--update-interval', `${INTERVAL_MS}ms`, '--challenge-ttl', '5m', '--log-level', 'info', '--pool-id', 'bench', '--max-pending-per-address', '100000', '--max-pending-sockets', '100000', '--max-agents-per-address', '100000']
-  const profileArgs = values.profile ? ['--cpu-prof', '--cpu-prof-dir', values.profile] : []
+  const profileArgs = [...(values.profile ? ['--cpu-prof', '--cpu-prof-dir', values.profile] : []), ...(values['trace-stalls'] ? ['--import', 'tsx', '--import', './bench/stallTracer.ts'] : [])]
   let coord = await startServer('node', [...profileArgs, ...coordArgs], (l) => l.msg === 'coordinator listening')
   const url = String(coord.line.url).replace('http', 'ws') + '/v1/agent'
   const port = new URL(String(coord.line.url)).port
