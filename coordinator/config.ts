@@ -10,7 +10,7 @@ import { DEFAULT_ADMIT_RETRIES, DEFAULT_MAX_BLOCK_LAG, DEFAULT_SLOW_START_SLOTS 
 import { DEFAULT_UPDATE_INTERVAL_MS, MAX_HOSTS_PER_REQUEST } from '../protocol/index.ts'
 import { DEFAULT_LOG_LEVEL, LOG_LEVELS } from '../lib/logger.ts'
 import { defineOptions, duration, durationOrOff, flag, hostPort, integer, list, oneOf, positiveNumber, text, wei } from '../lib/cliOptions.ts'
-import { DEFAULT_LOGIN_RATE } from './logic/loginPacing.ts'
+import { DEFAULT_LOGIN_RATE } from './server/socketGate.ts'
 
 export const coordinatorConfigSchema = z
   .object({
@@ -59,7 +59,7 @@ export const coordinatorConfigSchema = z
      */
     maxPendingSockets: z.number().int().positive().default(10_000),
     /**
-     * Agent logins started per second, in bursts of loginBurst (coordinator/logic/loginPacing.ts). Beyond it an
+     * Agent logins started per second, in bursts of loginBurst (coordinator/server/socketGate.ts). Beyond it an
      * upgrade gets HTTP 503 with the slot to come back at (Retry-After, X-Vipnode-Retry-After-Ms and a slot token
      * the agent presents then): a restarted pool takes its agents back in order instead of all at once.
      */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import fc from 'fast-check'
 import { KeyedRateLimiter, TokenBucket } from './rateLimit.ts'
 
 describe('TokenBucket', () => {
@@ -11,6 +12,48 @@ describe('TokenBucket', () => {
     expect(b.take(400, 3)).toBe(true)
     expect(b.isFull(400)).toBe(false)
     expect(b.isFull(700)).toBe(true)
+  })
+})
+
+describe('TokenBucket.reserve (booked turns: login pacing)', () => {
+  const slotOf = (b: TokenBucket, nowMs: number) => nowMs + b.reserve(nowMs)
+
+  it('a burst is admitted at once, the rest get consecutive turns at the rate', () => {
+    const b = new TokenBucket({ ratePerSec: 100, burst: 3 }, 1_000)
+    expect(Array.from({ length: 6 }, () => b.reserve(1_000))).toEqual([0, 0, 0, 10, 20, 30])
+  })
+
+  it('behavior: a turn booked for one caller is not given to a later arrival, nor to a take', () => {
+    const b = new TokenBucket({ ratePerSec: 10, burst: 1 }, 0)
+    expect(b.reserve(0)).toBe(0)
+    expect(slotOf(b, 0)).toBe(100)
+    // At 100 ms the turn belongs to the caller booked above; a newcomer gets the one after, and take() gets none.
+    expect(b.take(100)).toBe(false)
+    expect(slotOf(b, 100)).toBe(200)
+  })
+
+  it('property: in a storm of n reservations at once, the k-th waits (k - burst) / rate, and turns never exceed burst + rate × time', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2_000 }), fc.integer({ min: 1, max: 5_000 }), fc.integer({ min: 1, max: 100 }), (n, rate, burst) => {
+        const b = new TokenBucket({ ratePerSec: rate, burst }, 0)
+        const at = Array.from({ length: n }, () => slotOf(b, 0))
+        at.forEach((t, k) => expect(t).toBeLessThanOrEqual(Math.ceil((Math.max(0, k + 1 - burst) * 1_000) / rate) + 1))
+        // By time t, at most burst + rate × t turns are due (1 ms of rounding per turn).
+        const sorted = [...at].sort((x, y) => x - y)
+        sorted.forEach((t, k) => expect(k + 1).toBeLessThanOrEqual(burst + Math.floor(((t + 1) * rate) / 1_000) + 1))
+      }),
+    )
+  })
+
+  it('idle time pays the debt and refills the burst', () => {
+    const b = new TokenBucket({ ratePerSec: 10, burst: 2 }, 0)
+    b.reserve(0)
+    b.reserve(0)
+    expect(b.reserve(0)).toBe(100)
+    // The wait the next one would get.
+    expect(b.waitMs(0)).toBe(200)
+    expect(b.reserve(1_000)).toBe(0)
+    expect(b.reserve(1_000)).toBe(0)
   })
 })
 

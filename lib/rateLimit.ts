@@ -42,6 +42,19 @@ export class TokenBucket {
     return true
   }
 
+  /**
+   * Spend `cost` tokens whether or not the bucket holds them, and return the
+   * milliseconds until they are covered (0: now). The bucket goes into debt, so
+   * the caller has booked a turn that no later `take` or `reserve` can have:
+   * the k-th reservation beyond the burst waits about k / ratePerSec (login
+   * pacing hands these turns out as slots: coordinator/server/socketGate.ts).
+   */
+  reserve(nowMs: number, cost = 1): number {
+    const wait = this.waitMs(nowMs, cost)
+    this.tokens -= cost
+    return wait
+  }
+
   /** Milliseconds until `cost` tokens are there (0: now); nothing is spent. */
   waitMs(nowMs: number, cost = 1): number {
     this.refill(nowMs)

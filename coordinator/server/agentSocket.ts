@@ -38,7 +38,7 @@ export function createAgentSocketServer(services: CoordinatorServices): AgentSoc
   // Connection floods and address caps (socketGate.ts): pending per address and in all, authenticated per address.
   const gate = new SocketGate(
     { maxPendingPerAddress: config.maxPendingSocketsPerAddress, maxPending: config.maxPendingSockets, maxAuthenticatedPerAddress: config.maxAgentsPerAddress },
-    { log, clock, name: '', pacing: { ratePerSecond: config.loginRate, burst: config.loginBurst } },
+    { log, clock, name: '', pacing: { ratePerSec: config.loginRate, burst: config.loginBurst } },
   )
 
   return {

@@ -1,5 +1,5 @@
 /**
- * Login pacing at the /v1/agent upgrade (logic/loginPacing.ts, socketGate.ts),
+ * Login pacing at the /v1/agent upgrade (socketGate.ts on TokenBucket.reserve),
  * over real sockets: a reconnect storm of real agents (PoolConnection) is
  * admitted at the configured rate, every agent gets in within the bound the
  * schedule promises, slot tokens are single-use and bound to their address,

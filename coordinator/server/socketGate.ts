@@ -12,7 +12,7 @@
  * - Beyond `maxPending` in all: HTTP 503 (the server is full, not the caller at fault).
  * - Authenticating when its address already holds `maxAuthenticatedPerAddress`
  *   authenticated sockets: refused (the server decides how to say so).
- * - With login pacing (logic/loginPacing.ts, /v1/agent only): beyond the
+ * - With login pacing (a token bucket that books turns, `TokenBucket.reserve`; /v1/agent only): beyond the
  *   login rate, HTTP 503 with the booked slot: `Retry-After` (seconds),
  *   `X-Vipnode-Retry-After-Ms` and `X-Vipnode-Login-Slot`, a token the agent
  *   sends back in the same header when it returns. A valid token (this
@@ -28,10 +28,15 @@ import type { Clock } from '../../lib/clock.ts'
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { addressKey } from './clientAddress.ts'
 import { LOGIN_SLOT_HEADER, RETRY_AFTER_MS_HEADER } from '../../protocol/index.ts'
-import { LoginSchedule, type LoginPacingOptions } from '../logic/loginPacing.ts'
+import { TokenBucket, type RateLimit } from '../../lib/rateLimit.ts'
 
+/**
+ * Logins per second (and the burst) a coordinator admits by default. With libsecp256k1 one login costs the
+ * coordinator well under a millisecond, so this leaves room for the agents already back (docs/benchmarks.md).
+ */
+export const DEFAULT_LOGIN_RATE = 1_000
 /** How long after its slot a token stays good (an agent busy elsewhere, a slow reconnect). */
-export const SLOT_LATE_MS = 30_000
+const SLOT_LATE_MS = 30_000
 /** How early before its slot a token is honoured (clock granularity of the agent's timer). */
 const SLOT_EARLY_MS = 50
 
@@ -69,7 +74,7 @@ export type GateDecision =
  * agent's turn back; beyond that it gets a plain 429 and books nothing.
  */
 class LoginPacer {
-  private readonly schedule: LoginSchedule
+  private readonly bucket: TokenBucket
   private readonly key = randomBytes(32)
   private seq = 0
   /** Slots handed out and not yet used or expired, by sequence number (sequence order is expiry order). */
@@ -77,10 +82,11 @@ class LoginPacer {
   private readonly bookedByKey = new Map<string, number>()
 
   constructor(
-    opts: LoginPacingOptions,
+    limit: RateLimit,
     private readonly maxBookedPerAddress: number,
+    nowMs: number,
   ) {
-    this.schedule = new LoginSchedule(opts)
+    this.bucket = new TokenBucket(limit, nowMs)
   }
 
   /** Admit now (a good token, or the rate allows), the slot to come back at with its token, or 'flood'. */
@@ -97,12 +103,13 @@ class LoginPacer {
       return { admit: true }
     }
     if ((this.bookedByKey.get(key) ?? 0) >= this.maxBookedPerAddress) return { admit: false, flood: true }
-    const decision = this.schedule.request(nowMs)
-    if (decision.admit) return decision
+    const waitMs = this.bucket.reserve(nowMs)
+    if (waitMs === 0) return { admit: true }
+    const slotAtMs = nowMs + waitMs
     const seq = ++this.seq
-    this.booked.set(seq, { key, expiresAtMs: decision.slotAtMs + SLOT_LATE_MS })
+    this.booked.set(seq, { key, expiresAtMs: slotAtMs + SLOT_LATE_MS })
     this.bookedByKey.set(key, (this.bookedByKey.get(key) ?? 0) + 1)
-    return { admit: false, slotAtMs: decision.slotAtMs, token: `${seq}.${decision.slotAtMs}.${this.mac(seq, decision.slotAtMs, key)}` }
+    return { admit: false, slotAtMs, token: `${seq}.${slotAtMs}.${this.mac(seq, slotAtMs, key)}` }
   }
 
   private unbook(seq: number): void {
@@ -112,8 +119,9 @@ class LoginPacer {
     dec(this.bookedByKey, b.key)
   }
 
+  /** The wait a login refused now would get. */
   backlogMs(nowMs: number): number {
-    return this.schedule.backlogMs(nowMs)
+    return this.bucket.waitMs(nowMs)
   }
 
   private mac(seq: number, slotAtMs: number, key: string): string {
@@ -142,9 +150,9 @@ export class SocketGate {
 
   constructor(
     private readonly limits: SocketGateLimits,
-    private readonly deps: { log: Logger; clock: Clock; /** Prefix of log messages ('' or 'tracker '). */ name: string; /** Login pacing (the agent server). */ pacing?: LoginPacingOptions },
+    private readonly deps: { log: Logger; clock: Clock; /** Prefix of log messages ('' or 'tracker '). */ name: string; /** Login pacing (the agent server). */ pacing?: RateLimit },
   ) {
-    this.pacer = deps.pacing ? new LoginPacer(deps.pacing, limits.maxPendingPerAddress) : undefined
+    this.pacer = deps.pacing ? new LoginPacer(deps.pacing, limits.maxPendingPerAddress, deps.clock.now()) : undefined
   }
 
   /** Take a pending slot for a socket from `clientAddress` (presenting `slotToken` if it has one), or say why not. */
