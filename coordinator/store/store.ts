@@ -248,3 +248,12 @@ export function checkTransfer(transfer: Transfer): void {
   }
   if (sum !== 0n) throw new StoreError('UNBALANCED', `transfer ${transfer.id} does not balance: entries sum to ${sum} wei`)
 }
+
+/**
+ * Add (sign 1n) or take back (sign -1n) transfers' entries into per-account sums: the balance moves of a batch of
+ * ledger writes, and what group-committing drivers keep of the batches queued or in flight so that `balanceOf`
+ * counts them before they commit.
+ */
+export function addAmounts(into: Map<string, bigint>, transfers: readonly Transfer[], sign: 1n | -1n = 1n): void {
+  for (const t of transfers) for (const e of t.entries) into.set(e.account, (into.get(e.account) ?? 0n) + sign * e.amountWei)
+}

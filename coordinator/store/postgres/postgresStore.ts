@@ -37,6 +37,7 @@ import * as schema from './schema.ts'
 import { latestReportOf, toAssignment, toEpoch, toNode, toReport, toUsage } from '../rows.ts'
 import {
   StoreError,
+  addAmounts,
   checkTransfer,
   type AssignmentRecord,
   type EpochPayout,
@@ -817,10 +818,6 @@ async function writeTransfers(c: Queryable, transfers: readonly Transfer[]): Pro
            ON CONFLICT (account) DO UPDATE SET balance_wei = accounts.balance_wei + excluded.balance_wei`,
     values: [accounts, accounts.map((a) => deltas.get(a)!.toString())],
   })
-}
-
-function addAmounts(into: Map<string, bigint>, transfers: readonly Transfer[]): void {
-  for (const t of transfers) for (const e of t.entries) into.set(e.account, (into.get(e.account) ?? 0n) + e.amountWei)
 }
 
 /** A map's values ordered by key: every writer upserts rows in the same order. */

@@ -21,7 +21,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { NodeId } from '../../../protocol/index.ts'
 import * as schema from './schema.ts'
-import { StoreError, checkTransfer, type PrunedRows, type EpochPayout, type EpochRecord, type MeteringDelta, type PairMeter, type UsageRecord, type AssignmentRecord, type NodeRecord, type PeerReport, type SessionRecord, type Store, type StoredReport, type Transfer, type LedgerEntry } from '../store.ts'
+import { StoreError, addAmounts, checkTransfer, type PrunedRows, type EpochPayout, type EpochRecord, type MeteringDelta, type PairMeter, type UsageRecord, type AssignmentRecord, type NodeRecord, type PeerReport, type SessionRecord, type Store, type StoredReport, type Transfer, type LedgerEntry } from '../store.ts'
 import { latestReportOf, toAssignment, toEpoch, toNode, toReport, toUsage } from '../rows.ts'
 /** The root of an epoch without payouts (settlement's EMPTY_ROOT). */
 const EMPTY_TREE_ROOT = `0x${'00'.repeat(32)}`
@@ -234,15 +234,9 @@ class SqliteStoreImpl implements SqliteStore {
       // The commit itself failed (disk full, I/O error): nothing in the batch was written.
       outcomes = batch.map(() => err)
     } finally {
-      for (const q of batch) {
-        for (const t of q.metering?.transfers ?? []) {
-          for (const e of t.entries) {
-            const left = (this.queuedBalances.get(e.account) ?? 0n) - e.amountWei
-            if (left === 0n) this.queuedBalances.delete(e.account)
-            else this.queuedBalances.set(e.account, left)
-          }
-        }
-      }
+      // Whatever happened to them, these are no longer queued: balanceOf stops adding them.
+      if (this.queued.length === 0) this.queuedBalances.clear()
+      else for (const q of batch) addAmounts(this.queuedBalances, q.metering?.transfers ?? [], -1n)
     }
     batch.forEach((q, i) => {
       const outcome = outcomes[i]
@@ -324,9 +318,7 @@ class SqliteStoreImpl implements SqliteStore {
     for (const t of metering?.transfers ?? []) checkTransfer(t)
     return new Promise<number>((resolve, reject) => {
       this.queued.push({ report, metering, history: options.history ?? true, resolve, reject })
-      for (const t of metering?.transfers ?? []) {
-        for (const e of t.entries) this.queuedBalances.set(e.account, (this.queuedBalances.get(e.account) ?? 0n) + e.amountWei)
-      }
+      addAmounts(this.queuedBalances, metering?.transfers ?? [])
       if (this.queued.length >= MAX_REPORT_BATCH) this.commitBatch()
       else this.scheduleCommit()
     })
