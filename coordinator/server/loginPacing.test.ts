@@ -90,7 +90,8 @@ describe('login pacing', () => {
   })
 
   test('attack: one address dialling again and again without its token books at most its cap, then gets 429; an honest agent elsewhere keeps an early slot', async () => {
-    const c = await coordinator({ loginRate: 10, loginBurst: 1, maxPendingSocketsPerAddress: 5, trustProxy: ['127.0.0.1'] })
+    // One login a second: the five booked turns span five seconds, far longer than the attacker's dials take.
+    const c = await coordinator({ loginRate: 1, loginBurst: 1, maxPendingSocketsPerAddress: 5, trustProxy: ['127.0.0.1'] })
     const attacker = { 'X-Forwarded-For': '203.0.113.7' }
     const statuses: number[] = []
     for (let i = 0; i < 40; i++) statuses.push((await upgrade(c, attacker)).status)
@@ -98,11 +99,10 @@ describe('login pacing', () => {
     expect(statuses.filter((s) => s === 101)).toHaveLength(1)
     expect(statuses.filter((s) => s === 503)).toHaveLength(5)
     expect(statuses.filter((s) => s === 429)).toHaveLength(34)
-    // The honest address is behind five bookings at most (0.6 s at 10/s), not behind 39.
+    // The honest address is behind the five bookings (6 s at 1/s at most), not behind 39.
     const honest = await upgrade(c, { 'X-Forwarded-For': '198.51.100.1' })
-    if (honest.status === 101) return
     expect(honest.status).toBe(503)
-    expect(honest.waitMs).toBeLessThanOrEqual(700)
+    expect(honest.waitMs).toBeLessThanOrEqual(6_000)
     // And a token is bound to the address it was given to.
     const stolen = await upgrade(c, { 'X-Forwarded-For': '203.0.113.7', [LOGIN_SLOT_HEADER]: honest.token! })
     expect(stolen.status).toBe(429)
