@@ -366,8 +366,12 @@ describe('rpc service across processes', () => {
     expect(numbers).toEqual([...range(START_HEAD + 1, lastBeforeKill), ...range(resumedAt!, head)])
 
     expect(await nodeSubscriptions(survivor.node)).toBe(1)
-    // The shim did see the host die, and moved both the calls and the subscription.
-    expect(shim.logs.some((l) => l.msg === 'pool host failed a relayed request; trying the next' && l.host === killed!.node.nodeId)).toBe(true)
+    // The shim did see the host die, and moved both the calls and the subscription. It sees the death first either
+    // on a poll in flight (a failed relayed request) or on the subscription socket (which moves the calls with it,
+    // so no poll ever reaches the dead relay): which comes first is a race the kill decides, both are right, and
+    // the polls after the kill are checked below to have gone to the survivor either way.
+    const sawDeath = (msg: string) => shim.logs.some((l) => l.msg === msg && l.host === killed!.node.nodeId)
+    expect(sawDeath('pool host failed a relayed request; trying the next') || sawDeath('subscriptions lost their pool host; moving them')).toBe(true)
     expect(shim.logs.some((l) => l.msg === 'subscriptions moved to another pool host' && l.host === survivor!.node.nodeId)).toBe(true)
     // Every poll after the kill was answered by the survivor.
     expect((await proofsOnSurvivor()) - survivorProofsBefore).toBeGreaterThanOrEqual(pollsAfterKill)
