@@ -228,7 +228,11 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   }
   settleTick()
   // Report retention: history beyond the dispute window goes, in small batches (services/historyPruner.ts).
-  const pruner = config.reportRetentionMs === null ? undefined : new HistoryPruner({ retentionMs: config.reportRetentionMs }, { store, clock, log: log.child({ module: 'retention' }) })
+  const settledUntilMs = async () => {
+    const last = await store.lastSettledEpoch()
+    return last === 0 ? 0 : epochs.bounds(last).endMs
+  }
+  const pruner = config.reportRetentionMs === null ? undefined : new HistoryPruner({ retentionMs: config.reportRetentionMs }, { store, clock, log: log.child({ module: 'retention' }), settledUntilMs, metrics })
   pruner?.start()
   const settler = setInterval(settleTick, Math.min(30_000, Math.max(50, Math.floor(config.epochMs / 10))))
   settler.unref()

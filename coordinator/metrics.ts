@@ -85,6 +85,12 @@ export function createCoordinatorMetrics(registry: Registry) {
     setStateSizes(source: () => Record<string, number>) {
       stateSizes = source
     },
+    retention: new Counter({
+      name: 'vipnode_retention_rows_total',
+      help: 'Rows the retention pass removed, by kind: reports, sessions, assignments (history past --report-retention), nodes (keys that held nothing), charges (charge transfers folded into an earlier one).',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
     trials: new Counter({
       name: 'vipnode_trials_total',
       help: 'Trial credits asked for on client connect, by result (granted, repeat, budget-spent).',

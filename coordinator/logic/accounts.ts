@@ -54,4 +54,18 @@ export const TransferPrefix = {
   depositHandOver: 'deposit-assign:',
   /** A client refund: `refund:<nodeId>:<nonce>`. */
   refund: 'refund:',
+  /** A client paying for service time: `charge:<reporter>:<ms>:<client>:<host>` (client -> revenue of the epoch). */
+  charge: 'charge:',
+  /** A client paying for compute units: `charge-cu:<reporter>:<ms>:<client>:<host>`. */
+  chargeUnits: 'charge-cu:',
 } as const
+
+/** What metering's charges look like in the ledger, for folding old ones (HistoryStore.foldCharges). */
+export const chargeRule = {
+  isCharge: (transferId: string) => transferId.startsWith(TransferPrefix.charge) || transferId.startsWith(TransferPrefix.chargeUnits),
+  isPayer: (account: string) => account.startsWith(AccountPrefix.client),
+  isPayee: (account: string) => account.startsWith(AccountPrefix.revenue),
+}
+
+/** Accounts named after a node (`<prefix><node ID>`): a node with one holds money and is never forgotten (HistoryStore.pruneNodes). */
+export const NODE_ACCOUNT_PREFIXES: readonly string[] = [AccountPrefix.client, AccountPrefix.host]

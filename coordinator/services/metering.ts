@@ -18,7 +18,7 @@ import { REFUND_TRANSFER_PREFIX } from '../logic/refunds.ts'
 import type { AssignmentService } from './assignments.ts'
 import type { AgentSession } from './sessions.ts'
 import type { EpochClock } from './epochClock.ts'
-import { Accounts } from '../logic/accounts.ts'
+import { Accounts, TransferPrefix } from '../logic/accounts.ts'
 import { keepInHistory } from '../logic/reportHistory.ts'
 
 export interface MeteringOptions {
@@ -232,10 +232,10 @@ export class MeteringService {
       balance -= time.chargeWei
       const cu = chargeForUnits(units, this.opts.pricePerCuWei ?? 0n, balance)
       balance -= cu.chargeWei
-      const charge = (id: string, wei: bigint, what: string) => {
+      const charge = (prefix: string, wei: bigint, what: string) => {
         if (wei > 0n) {
           delta.transfers.push({
-            id: `${id}:${reporter}:${atMs}:${a.clientId}:${a.hostId}`,
+            id: `${prefix}${reporter}:${atMs}:${a.clientId}:${a.hostId}`,
             atMs,
             memo: `${what} ${a.hostId.slice(0, 8)} -> ${a.clientId.slice(0, 8)}`,
             entries: [
@@ -245,8 +245,8 @@ export class MeteringService {
           })
         }
       }
-      charge('charge', time.chargeWei, 'service')
-      charge('charge-cu', cu.chargeWei, 'compute units')
+      charge(TransferPrefix.charge, time.chargeWei, 'service')
+      charge(TransferPrefix.chargeUnits, cu.chargeWei, 'compute units')
       balances.set(a.clientId, balance)
       if (this.paid && (time.paidMs < a.addMs || cu.paidUnits < units || balance < this.opts.minBalanceWei)) exhausted.add(a.clientId)
       const chargedWei = time.chargeWei + cu.chargeWei

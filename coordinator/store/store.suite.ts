@@ -5,6 +5,7 @@
 import { describe, test, expect, beforeEach, afterEach } from 'vitest'
 import { generateNodeKey, nodeIdOf, type NodeId } from '../../protocol/index.ts'
 import { StoreError, type NodeRecord, type Store } from './store.ts'
+import { chargeRule, NODE_ACCOUNT_PREFIXES } from '../logic/accounts.ts'
 
 export function node(nodeId: NodeId, overrides: Partial<NodeRecord> = {}): NodeRecord {
   return {
@@ -252,7 +253,7 @@ export function describeStore(name: string, openStore: () => Promise<Store>, opt
       await store.addAssignment({ clientId, hostId, kind: 'peer', assignedAtMs: 1 })
       await store.releaseAssignment(clientId, hostId, 50, 'client-gone')
       await store.addAssignment({ clientId, hostId, kind: 'peer', assignedAtMs: 60 })
-      expect(await store.historyCounts()).toEqual({ reports: 51, sessions: 1, assignments: 1 })
+      expect(await store.historyCounts()).toMatchObject({ reports: 51, sessions: 1, assignments: 1, nodes: 2 })
 
       // Cut at 300: reports before it go (the host's 0..290 and the client's 5), at most 12 rows per call.
       const totals = { reports: 0, sessions: 0, assignments: 0 }
@@ -268,7 +269,7 @@ export function describeStore(name: string, openStore: () => Promise<Store>, opt
       }
       expect(totals).toEqual({ reports: 31, sessions: 1, assignments: 1 })
       expect(calls).toBeGreaterThanOrEqual(3)
-      expect(await store.historyCounts()).toEqual({ reports: 20, sessions: 0, assignments: 0 })
+      expect(await store.historyCounts()).toMatchObject({ reports: 20, sessions: 0, assignments: 0, nodes: 2 })
       // What is left: the window, both latest reports, the open session and the active assignment.
       expect((await store.reportHistory(hostId, 0)).map((r) => r.observedAtMs)).toEqual(Array.from({ length: 20 }, (_, i) => 300 + i * 10))
       expect(await store.reportHistory(clientId, 0)).toEqual([])
@@ -279,6 +280,99 @@ export function describeStore(name: string, openStore: () => Promise<Store>, opt
       expect(await store.activeAssignments()).toHaveLength(1)
       // A cutoff at the start of time deletes nothing.
       expect(await store.pruneHistory(0, 1000)).toEqual({ reports: 0, sessions: 0, assignments: 0 })
+    })
+
+    test('behavior: pruneNodes forgets keys that hold nothing and keeps every node with money, a session or an assignment', async () => {
+      const keys = Array.from({ length: 8 }, () => nodeIdOf(generateNodeKey()))
+      const [idle1, idle2, funded, online, assigned, releasedLate, recent, hostAccount] = keys as [NodeId, NodeId, NodeId, NodeId, NodeId, NodeId, NodeId, NodeId]
+      for (const [i, id] of keys.entries()) await store.upsertNode(node(id, { role: i % 2 ? 'host' : 'client', firstSeenMs: 10 + i, lastSeenMs: id === recent ? 900 : 10 + i }))
+      await store.post({ id: 'gift', atMs: 1, memo: 'trial', entries: [{ account: 'external', amountWei: -5n }, { account: `client:${funded}`, amountWei: 5n }] })
+      await store.post({ id: 'host-acct', atMs: 1, memo: 'x', entries: [{ account: 'external', amountWei: -1n }, { account: `host:${hostAccount}`, amountWei: 1n }] })
+      await store.openSession({ id: 'on', nodeId: online, role: 'host', remoteAddress: '127.0.0.1', connectedAtMs: 5 })
+      await store.addAssignment({ clientId: assigned, hostId: hostAccount, kind: 'peer', assignedAtMs: 5 })
+      await store.addAssignment({ clientId: idle1, hostId: releasedLate, kind: 'peer', assignedAtMs: 5 })
+      await store.releaseAssignment(idle1, releasedLate, 600, 'client-gone')
+      await store.addAssignment({ clientId: idle2, hostId: idle1, kind: 'peer', assignedAtMs: 5 })
+      await store.releaseAssignment(idle2, idle1, 100, 'client-gone')
+      const before = await store.historyCounts()
+
+      // Two nodes per call, from the oldest; the scan resumes after the last node it looked at.
+      let cursor: Awaited<ReturnType<Store['pruneNodes']>>['next']
+      let deleted = 0
+      let calls = 0
+      for (;;) {
+        const got = await store.pruneNodes(500, 2, { after: cursor, accountPrefixes: NODE_ACCOUNT_PREFIXES })
+        calls++
+        deleted += got.deleted
+        cursor = got.next ?? cursor
+        if (got.done) break
+      }
+      expect(calls).toBe(4) // 7 nodes before 500, two at a time
+      expect(deleted).toBe(1)
+      // idle2 was released at 100, before the cutoff: forgotten. idle1 is a client in an assignment released at 600,
+      // after the cutoff (usage of an unsettled epoch may still need it), as is releasedLate, its host.
+      expect(await store.getNode(idle2)).toBeUndefined()
+      for (const id of [idle1, funded, online, assigned, releasedLate, recent, hostAccount]) expect(await store.getNode(id)).toBeDefined()
+      expect((await store.historyCounts()).nodes).toBe(before.nodes - 1)
+      // Later, with the late release behind the cutoff, idle1 and releasedLate go too; nothing else does.
+      const later = await store.pruneNodes(700, 100, { accountPrefixes: NODE_ACCOUNT_PREFIXES })
+      expect(later).toMatchObject({ deleted: 2, done: true })
+      expect((await store.listNodes()).map((n) => n.nodeId).sort()).toEqual([funded, online, assigned, recent, hostAccount].sort())
+      // A forgotten key that logs in again is simply new.
+      await store.upsertNode(node(idle2, { firstSeenMs: 1_000, lastSeenMs: 1_000 }))
+      expect(await store.getNode(idle2)).toMatchObject({ firstSeenMs: 1_000 })
+      expect(await store.sumAll()).toBe(0n)
+    })
+
+    test('behavior: foldCharges folds runs of old charges into their first, keeps balances and refundable money, and leaves young entries alone', async () => {
+      const acct = `client:${clientId}`
+      const charge = (n: number, wei: bigint, epoch = 1) => ({ id: `charge:r:${n}:c:h`, atMs: n, memo: 'service', entries: [{ account: acct, amountWei: -wei }, { account: `revenue:${epoch}`, amountWei: wei }] })
+      await store.upsertNode(node(clientId, { role: 'client' }))
+      await store.post({ id: 'deposit:0xab:tx-log:0', atMs: 1, memo: 'deposit', entries: [{ account: 'external', amountWei: -1_000n }, { account: acct, amountWei: 1_000n }] })
+      for (let n = 2; n < 30; n++) await store.post(charge(n, BigInt(n)))
+      await store.post({ id: 'trial:x', atMs: 30, memo: 'gift', entries: [{ account: 'trial-budget', amountWei: -50n }, { account: acct, amountWei: 50n }] })
+      // Charges after the gift, across an epoch boundary, and some through reports (group commit).
+      for (let n = 31; n < 40; n++) await store.post(charge(n, 1n, n < 35 ? 1 : 2))
+      const report = { nodeId: clientId, sessionId: 's', observedAtMs: 40, blockNumber: 1, blockHash: `0x${'ab'.repeat(32)}`, peers: [] }
+      await Promise.all([40, 41, 42].map((n) => store.recordReport({ ...report, observedAtMs: n }, { pairs: [], usage: [], transfers: [charge(n, 2n, 2)] })))
+      for (let n = 100; n < 105; n++) await store.post(charge(n, 1n, 2))
+      const balances = async () => [await store.balanceOf(acct), await store.balanceOf('revenue:1'), await store.balanceOf('revenue:2'), await store.sumAll()]
+      const before = await balances()
+      const entriesBefore = await store.ledgerEntries({ account: acct })
+
+      let folded = 0
+      let calls = 0
+      for (;;) {
+        const got = await store.foldCharges(100, 7, chargeRule)
+        calls++
+        folded += got.folded
+        if (got.done) break
+      }
+      expect(calls).toBeGreaterThan(5)
+      expect(await balances()).toEqual(before)
+      const after = await store.ledgerEntries({ account: acct })
+      // deposit, the run 2..29 folded into charge 2, the gift, the run 31..34 (revenue:1), the run 35..42 (revenue:2),
+      // then the five young charges at 100..104 as they were.
+      expect(after.map((e) => [e.transferId, e.amountWei])).toEqual([
+        ['deposit:0xab:tx-log:0', 1_000n],
+        ['charge:r:2:c:h', -434n], // 2 + 3 + … + 29
+        ['trial:x', 50n],
+        ['charge:r:31:c:h', -4n],
+        ['charge:r:35:c:h', -11n],
+        ...entriesBefore.slice(-5).map((e) => [e.transferId, e.amountWei]),
+      ])
+      expect(folded).toBe(entriesBefore.length - after.length)
+      // The carrier's revenue side grew with its client side, and says what it is.
+      expect((await store.ledgerEntries({ transferIdPrefix: 'charge:r:2:' })).map((e) => [e.account, e.amountWei])).toEqual([[acct, -434n], ['revenue:1', 434n]])
+      // Nothing more to fold at the same cutoff; later, the young run folds into its own first charge.
+      expect(await store.foldCharges(100, 7, chargeRule)).toEqual({ folded: 0, done: true })
+      while (!(await store.foldCharges(1_000, 7, chargeRule)).done);
+      // The young charges were the same run as 35..42 (revenue:2, nothing between): they fold into charge 35.
+      expect((await store.ledgerEntries({ account: acct })).slice(-2).map((e) => [e.transferId, e.amountWei])).toEqual([
+        ['charge:r:31:c:h', -4n],
+        ['charge:r:35:c:h', -16n],
+      ])
+      expect(await balances()).toEqual(before)
     })
 
     test('behavior: releasing an assignment deletes its pair metering state; other pairs keep theirs', async () => {

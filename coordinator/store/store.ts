@@ -206,11 +206,36 @@ export interface PrunedRows {
   assignments: number
 }
 
+/** Where a scan of nodes by (last seen, node ID) stopped: `pruneNodes` goes on after it. */
+export interface NodeCursor {
+  lastSeenMs: number
+  nodeId: NodeId
+}
+
 /**
- * History that only serves disputes and audits: report rows, closed sessions
- * and released assignments. The caller decides the window; the store never
- * reads the clock. The latest report per node, active assignments, open
- * sessions, metering state and the ledger are never pruned.
+ * Which transfers are charges and which accounts pay and receive them, for
+ * `foldCharges`: the caller's (logic/accounts.ts `chargeRule`), so the store
+ * knows no account names.
+ */
+export interface ChargeRule {
+  isCharge(transferId: string): boolean
+  /** Accounts whose history a refund replays in order (clients): only runs of charges with nothing else between fold. */
+  isPayer(account: string): boolean
+  isPayee(account: string): boolean
+}
+
+/** The meta key of the ledger folding cursor: every entry up to this id has been looked at. */
+export const LEDGER_FOLDED_THROUGH_KEY = 'ledgerFoldedThroughId'
+/** The memo of a charge that later charges were folded into. */
+export const FOLDED_MEMO = 'charges folded after the retention window'
+
+/**
+ * History that only serves disputes and audits: report rows, closed sessions,
+ * released assignments, the rows of keys that hold nothing, and the detail of
+ * old charges (folded, not deleted). The caller decides the window; the store
+ * never reads the clock. The latest report of a node that holds anything,
+ * active assignments, open sessions, metering state, balances and every
+ * entry other than charges are never pruned.
  */
 export interface HistoryStore {
   /**
@@ -220,8 +245,28 @@ export interface HistoryStore {
    * returns zeros.
    */
   pruneHistory(beforeMs: number, limit: number): Promise<PrunedRows>
-  /** Rows of history held now (what pruning keeps bounded). */
-  historyCounts(): Promise<PrunedRows>
+  /** Rows held now (what pruning keeps bounded): history, every node row and every ledger entry. */
+  historyCounts(): Promise<PrunedRows & { nodes: number; ledgerEntries: number }>
+  /**
+   * Forget keys that hold nothing: delete the rows of nodes last seen before
+   * `beforeMs` with no ledger account named after them (a prefix of
+   * `accountPrefixes` + node ID), no open session and no assignment active or
+   * released at or after `beforeMs`
+   * (so no usage of an epoch not yet settled, when the caller passes a time
+   * before the first unsettled epoch). Looks at up to `limit` nodes after
+   * `after` in (last seen, node ID) order; `next` is the last node looked at
+   * (undefined if none), `done` whether fewer than `limit` were left before
+   * `beforeMs`. One short transaction.
+   */
+  pruneNodes(beforeMs: number, limit: number, opts: { after?: NodeCursor | undefined; accountPrefixes: readonly string[] }): Promise<{ deleted: number; next: NodeCursor | undefined; done: boolean }>
+  /**
+   * Fold old charges (store/chargeFolding.ts): looks at up to `limit` ledger
+   * entries after the folding cursor (meta `ledgerFoldedThroughId`), folds
+   * runs of charges written before `beforeMs` into their first charge, and
+   * moves the cursor. No balance changes. One short transaction; `done` when
+   * the cursor could not move (nothing old is left to look at).
+   */
+  foldCharges(beforeMs: number, limit: number, rule: ChargeRule): Promise<{ folded: number; done: boolean }>
 }
 
 export type Store = MetaStore & HistoryStore & NodeStore & SessionStore & AssignmentStore & ReportStore & LedgerStore & EpochStore & { close(): Promise<void> }

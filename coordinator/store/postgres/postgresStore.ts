@@ -35,10 +35,15 @@ import { and, desc, eq, gte, isNotNull, isNull, ne, sql } from 'drizzle-orm'
 import type { NodeId } from '../../../protocol/index.ts'
 import * as schema from './schema.ts'
 import { latestReportOf, toAssignment, toEpoch, toNode, toReport, toUsage } from '../rows.ts'
+import { chargeShape, planChargeFolding, type ChargeCarrier, type LedgerRow } from '../chargeFolding.ts'
 import {
+  FOLDED_MEMO,
+  LEDGER_FOLDED_THROUGH_KEY,
   StoreError,
   addAmounts,
   checkTransfer,
+  type ChargeRule,
+  type NodeCursor,
   type AssignmentRecord,
   type EpochPayout,
   type EpochRecord,
@@ -62,6 +67,8 @@ const EMPTY_TREE_ROOT = `0x${'00'.repeat(32)}`
 const MAX_REPORT_BATCH = 2_000
 /** pg_advisory_lock key held while migrating: any constant of our own ("vipnode" in ASCII). */
 const MIGRATION_LOCK = 0x7669706e6f6465n
+/** pg_advisory_xact_lock key of charge folding: one coordinator folds at a time (a transfer id's key is never this one's). */
+const FOLD_LOCK = lockKey('vipnode lock: fold charges')
 
 export interface PostgresStore extends Store {
   /** The connection pool, for the migrate command and tests. */
@@ -567,15 +574,77 @@ class PostgresStoreImpl implements PostgresStore {
       })),
     )
   }
-  historyCounts(): Promise<PrunedRows> {
+  historyCounts(): Promise<PrunedRows & { nodes: number; ledgerEntries: number }> {
     return this.lane(async () => {
-      const { rows } = await this.pool.query<{ reports: string; sessions: string; assignments: string }>(
+      const { rows } = await this.pool.query<Record<'reports' | 'sessions' | 'assignments' | 'nodes' | 'ledger_entries', string>>(
         `SELECT (SELECT count(*) FROM reports) AS reports, (SELECT count(*) FROM sessions WHERE closed_at_ms IS NOT NULL) AS sessions,
-                (SELECT count(*) FROM assignments WHERE released_at_ms IS NOT NULL) AS assignments`,
+                (SELECT count(*) FROM assignments WHERE released_at_ms IS NOT NULL) AS assignments,
+                (SELECT count(*) FROM nodes) AS nodes, (SELECT count(*) FROM ledger_entries) AS ledger_entries`,
       )
       const row = rows[0]!
-      return { reports: Number(row.reports), sessions: Number(row.sessions), assignments: Number(row.assignments) }
+      return { reports: Number(row.reports), sessions: Number(row.sessions), assignments: Number(row.assignments), nodes: Number(row.nodes), ledgerEntries: Number(row.ledger_entries) }
     })
+  }
+  pruneNodes(beforeMs: number, limit: number, opts: { after?: NodeCursor | undefined; accountPrefixes: readonly string[] }): Promise<{ deleted: number; next: NodeCursor | undefined; done: boolean }> {
+    const after = opts.after
+    // As in SQLite: candidates by (last seen, node ID) after the caller's cursor; whether a node holds anything is
+    // checked inside the DELETE itself, so a login or a deposit racing the prune keeps the row.
+    const holds = `EXISTS (SELECT 1 FROM sessions s WHERE s.node_id = n.node_id AND s.closed_at_ms IS NULL)
+      OR EXISTS (SELECT 1 FROM assignments a WHERE a.client_id = n.node_id AND (a.released_at_ms IS NULL OR a.released_at_ms >= $1))
+      OR EXISTS (SELECT 1 FROM assignments a WHERE a.host_id = n.node_id AND (a.released_at_ms IS NULL OR a.released_at_ms >= $1))
+      OR EXISTS (SELECT 1 FROM accounts x WHERE x.account IN (SELECT p || n.node_id FROM unnest($3::text[]) AS p))`
+    return this.lane(() =>
+      this.transaction(async (c) => {
+        const { rows } = await c.query<{ node_id: string; last_seen_ms: string }>({
+          name: 'vipnode-prune-node-candidates',
+          text: 'SELECT node_id, last_seen_ms FROM nodes WHERE last_seen_ms < $1 AND (last_seen_ms, node_id) > ($2, $3) ORDER BY last_seen_ms, node_id LIMIT $4',
+          values: [beforeMs, after?.lastSeenMs ?? -1, after?.nodeId ?? '', limit],
+        })
+        if (rows.length === 0) return { deleted: 0, next: undefined, done: true }
+        const deleted = await c.query({
+          name: 'vipnode-prune-nodes',
+          text: `DELETE FROM nodes n WHERE n.node_id = ANY($2::text[]) AND n.last_seen_ms < $1 AND NOT (${holds})`,
+          values: [beforeMs, rows.map((r) => r.node_id), opts.accountPrefixes],
+        })
+        const last = rows.at(-1)!
+        return { deleted: deleted.rowCount ?? 0, next: { lastSeenMs: Number(last.last_seen_ms), nodeId: last.node_id as NodeId }, done: rows.length < limit }
+      }),
+    )
+  }
+  foldCharges(beforeMs: number, limit: number, rule: ChargeRule): Promise<{ folded: number; done: boolean }> {
+    type Row = { id: string; transfer_id: string; account: string; amount_wei: string; at_ms: string }
+    const asRows = (rows: Row[]): LedgerRow[] => rows.map((r) => ({ id: Number(r.id), transferId: r.transfer_id, account: r.account, amountWei: BigInt(r.amount_wei), atMs: Number(r.at_ms) }))
+    const select = 'SELECT id, transfer_id, account, amount_wei, at_ms FROM ledger_entries'
+    return this.lane(() =>
+      this.transaction(async (c) => {
+        // One folder at a time across coordinators sharing the database; a turn that finds it taken does nothing.
+        if (!(await c.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [FOLD_LOCK.toString()])).rows[0]!.ok) return { folded: 0, done: true }
+        const cursor = Number((await c.query<{ value: string }>('SELECT value FROM meta WHERE key = $1', [LEDGER_FOLDED_THROUGH_KEY])).rows[0]?.value ?? 0)
+        const rows = asRows((await c.query<Row>({ name: 'vipnode-fold-batch', text: `${select} WHERE id > $1 ORDER BY id LIMIT $2`, values: [cursor, limit] })).rows)
+        const carriers = new Map<string, ChargeCarrier>()
+        for (const r of rows) {
+          if (!rule.isPayer(r.account) || carriers.has(r.account)) continue
+          const previous = (
+            await c.query<{ transfer_id: string }>({
+              name: 'vipnode-fold-previous',
+              text: 'SELECT transfer_id FROM ledger_entries WHERE account = $1 AND id <= $2 ORDER BY id DESC LIMIT 1',
+              values: [r.account, cursor],
+            })
+          ).rows[0]?.transfer_id
+          if (previous === undefined || !rule.isCharge(previous)) continue
+          const shape = chargeShape(asRows((await c.query<Row>({ name: 'vipnode-fold-transfer', text: `${select} WHERE transfer_id = $1`, values: [previous] })).rows), rule)
+          if (shape) carriers.set(r.account, { clientEntryId: shape.client.id, revenueEntryId: shape.revenue.id, revenueAccount: shape.revenue.account })
+        }
+        const plan = planChargeFolding(rows, { beforeMs, full: rows.length === limit, carriers, cursor, rule })
+        for (const [id, wei] of plan.addWei) await c.query('UPDATE ledger_entries SET amount_wei = amount_wei + $1::numeric WHERE id = $2', [wei.toString(), id])
+        if (plan.carrierClientEntryIds.length > 0) {
+          await c.query('UPDATE ledger_entries SET memo = $1 WHERE transfer_id IN (SELECT transfer_id FROM ledger_entries WHERE id = ANY($2::bigint[]))', [FOLDED_MEMO, plan.carrierClientEntryIds])
+        }
+        if (plan.deleteIds.length > 0) await c.query('DELETE FROM ledger_entries WHERE id = ANY($1::bigint[])', [plan.deleteIds])
+        await c.query('INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [LEDGER_FOLDED_THROUGH_KEY, String(plan.throughId)])
+        return { folded: plan.folded, done: plan.throughId === cursor }
+      }),
+    )
   }
 
   // ------------------------------------------------------------------ ledger

@@ -43,7 +43,8 @@ export const nodes = pgTable(
     /** JSON array of peer node IDs, as in SQLite. */
     latestPeers: text('latest_peers'),
   },
-  (t) => [index('nodes_role_idx').on(t.role)],
+  // Pruning keys that hold nothing walks nodes by last seen (HistoryStore.pruneNodes).
+  (t) => [index('nodes_role_idx').on(t.role), index('nodes_last_seen_idx').on(t.lastSeenMs, t.nodeId)],
 )
 
 export const sessions = pgTable(

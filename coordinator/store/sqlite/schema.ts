@@ -35,7 +35,8 @@ export const nodes = sqliteTable(
     latestBlockHash: text('latest_block_hash'),
     latestPeers: text('latest_peers'),
   },
-  (t) => [index('nodes_role_idx').on(t.role)],
+  // Pruning keys that hold nothing walks nodes by last seen (HistoryStore.pruneNodes).
+  (t) => [index('nodes_role_idx').on(t.role), index('nodes_last_seen_idx').on(t.lastSeenMs, t.nodeId)],
 )
 
 export const sessions = sqliteTable(

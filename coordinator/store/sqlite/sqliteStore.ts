@@ -21,8 +21,9 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { NodeId } from '../../../protocol/index.ts'
 import * as schema from './schema.ts'
-import { StoreError, addAmounts, checkTransfer, type PrunedRows, type EpochPayout, type EpochRecord, type MeteringDelta, type PairMeter, type UsageRecord, type AssignmentRecord, type NodeRecord, type PeerReport, type SessionRecord, type Store, type StoredReport, type Transfer, type LedgerEntry } from '../store.ts'
+import { StoreError, addAmounts, checkTransfer, FOLDED_MEMO, LEDGER_FOLDED_THROUGH_KEY, type ChargeRule, type NodeCursor, type PrunedRows, type EpochPayout, type EpochRecord, type MeteringDelta, type PairMeter, type UsageRecord, type AssignmentRecord, type NodeRecord, type PeerReport, type SessionRecord, type Store, type StoredReport, type Transfer, type LedgerEntry } from '../store.ts'
 import { latestReportOf, toAssignment, toEpoch, toNode, toReport, toUsage } from '../rows.ts'
+import { chargeShape, planChargeFolding, type ChargeCarrier, type LedgerRow } from '../chargeFolding.ts'
 /** The root of an epoch without payouts (settlement's EMPTY_ROOT). */
 const EMPTY_TREE_ROOT = `0x${'00'.repeat(32)}`
 
@@ -84,6 +85,8 @@ class SqliteStoreImpl implements SqliteStore {
   private readonly openSessionStmt: Database.Statement
   private readonly closeSessionStmt: Database.Statement
   private readonly pruneTx: (beforeMs: number, limit: number) => PrunedRows
+  private readonly pruneNodesTx: (beforeMs: number, limit: number, after: NodeCursor | undefined, accountPrefixes: readonly string[]) => { deleted: number; next: NodeCursor | undefined; done: boolean }
+  private readonly foldTx: (beforeMs: number, limit: number, rule: ChargeRule) => { folded: number; done: boolean }
   private queued: QueuedReport[] = []
   /** Sum of the ledger entries in queued reports, per account. */
   private readonly queuedBalances = new Map<string, bigint>()
@@ -168,6 +171,55 @@ class SqliteStoreImpl implements SqliteStore {
       sessions: pruneSessions.run(beforeMs, limit).changes,
       assignments: pruneAssignments.run(beforeMs, limit).changes,
     }))
+    // Keys that hold nothing, walked by (last seen, node ID) from a cursor the caller keeps.
+    const nodeCandidates = sqlite.prepare(
+      `SELECT node_id AS nodeId, last_seen_ms AS lastSeenMs FROM nodes WHERE last_seen_ms < @beforeMs AND (last_seen_ms > @afterMs OR (last_seen_ms = @afterMs AND node_id > @afterId))
+       ORDER BY last_seen_ms, node_id LIMIT @limit`,
+    )
+    const nodeHolds = sqlite
+      .prepare(
+        `SELECT EXISTS (SELECT 1 FROM sessions WHERE node_id = @id AND closed_at_ms IS NULL)
+             OR EXISTS (SELECT 1 FROM assignments WHERE client_id = @id AND (released_at_ms IS NULL OR released_at_ms >= @beforeMs))
+             OR EXISTS (SELECT 1 FROM assignments WHERE host_id = @id AND (released_at_ms IS NULL OR released_at_ms >= @beforeMs))`,
+      )
+      .pluck()
+    const accountExists = sqlite.prepare('SELECT 1 FROM accounts WHERE account = ?').pluck()
+    const deleteNode = sqlite.prepare('DELETE FROM nodes WHERE node_id = ?')
+    this.pruneNodesTx = sqlite.transaction((beforeMs: number, limit: number, after: NodeCursor | undefined, accountPrefixes: readonly string[]) => {
+      const rows = nodeCandidates.all({ beforeMs, afterMs: after?.lastSeenMs ?? -1, afterId: after?.nodeId ?? '', limit }) as NodeCursor[]
+      let deleted = 0
+      for (const r of rows) {
+        if (nodeHolds.get({ id: r.nodeId, beforeMs }) || accountPrefixes.some((p) => accountExists.get(p + r.nodeId))) continue
+        deleted += deleteNode.run(r.nodeId).changes
+      }
+      return { deleted, next: rows.at(-1), done: rows.length < limit }
+    })
+    // Folding old charges (store/chargeFolding.ts): a batch after the cursor, the carrier before it per client.
+    const entriesAfter = sqlite.prepare('SELECT id, transfer_id AS transferId, account, amount_wei AS amountWei, at_ms AS atMs FROM ledger_entries WHERE id > ? ORDER BY id LIMIT ?')
+    const previousEntry = sqlite.prepare('SELECT transfer_id FROM ledger_entries WHERE account = ? AND id <= ? ORDER BY id DESC LIMIT 1').pluck()
+    const transferEntries = sqlite.prepare('SELECT id, transfer_id AS transferId, account, amount_wei AS amountWei, at_ms AS atMs FROM ledger_entries WHERE transfer_id = ?')
+    const entryAmount = sqlite.prepare('SELECT amount_wei FROM ledger_entries WHERE id = ?').pluck()
+    const setEntryAmount = sqlite.prepare('UPDATE ledger_entries SET amount_wei = ? WHERE id = ?')
+    const setFoldedMemo = sqlite.prepare(`UPDATE ledger_entries SET memo = '${FOLDED_MEMO}' WHERE transfer_id = (SELECT transfer_id FROM ledger_entries WHERE id = ?)`)
+    const deleteEntry = sqlite.prepare('DELETE FROM ledger_entries WHERE id = ?')
+    const asRows = (rows: { id: number; transferId: string; account: string; amountWei: string; atMs: number }[]): LedgerRow[] => rows.map((r) => ({ ...r, amountWei: BigInt(r.amountWei) }))
+    this.foldTx = sqlite.transaction((beforeMs: number, limit: number, rule: ChargeRule) => {
+      const cursor = Number(this.d.select().from(schema.meta).where(eq(schema.meta.key, LEDGER_FOLDED_THROUGH_KEY)).get()?.value ?? 0)
+      const rows = asRows(entriesAfter.all(cursor, limit) as never)
+      const carriers = new Map<string, ChargeCarrier>()
+      for (const r of rows) {
+        if (!rule.isPayer(r.account) || carriers.has(r.account)) continue
+        const previous = previousEntry.get(r.account, cursor) as string | undefined
+        const shape = previous !== undefined && rule.isCharge(previous) ? chargeShape(asRows(transferEntries.all(previous) as never), rule) : undefined
+        if (shape) carriers.set(r.account, { clientEntryId: shape.client.id, revenueEntryId: shape.revenue.id, revenueAccount: shape.revenue.account })
+      }
+      const plan = planChargeFolding(rows, { beforeMs, full: rows.length === limit, carriers, cursor, rule })
+      for (const [id, wei] of plan.addWei) setEntryAmount.run((BigInt(entryAmount.get(id) as string) + wei).toString(), id)
+      for (const id of plan.carrierClientEntryIds) setFoldedMemo.run(id)
+      for (const id of plan.deleteIds) deleteEntry.run(id)
+      this.d.insert(schema.meta).values({ key: LEDGER_FOLDED_THROUGH_KEY, value: String(plan.throughId) }).onConflictDoUpdate({ target: schema.meta.key, set: { value: String(plan.throughId) } }).run()
+      return { folded: plan.folded, done: plan.throughId === cursor }
+    })
     const existingTransfer = sqlite.prepare('SELECT 1 FROM ledger_entries WHERE transfer_id = ? LIMIT 1')
     const insertEntry = sqlite.prepare('INSERT INTO ledger_entries (transfer_id, account, amount_wei, at_ms, memo) VALUES (?, ?, ?, ?, ?)')
     const getBalance = sqlite.prepare('SELECT balance_wei FROM accounts WHERE account = ?').pluck()
@@ -369,10 +421,24 @@ class SqliteStoreImpl implements SqliteStore {
     this.ready()
     return this.pruneTx(beforeMs, limit)
   }
-  async historyCounts(): Promise<PrunedRows> {
+  async historyCounts() {
     this.ready()
     const count = (table: string, where = '') => this.sqlite.prepare(`SELECT count(*) FROM ${table} ${where}`).pluck().get() as number
-    return { reports: count('reports'), sessions: count('sessions', 'WHERE closed_at_ms IS NOT NULL'), assignments: count('assignments', 'WHERE released_at_ms IS NOT NULL') }
+    return {
+      reports: count('reports'),
+      sessions: count('sessions', 'WHERE closed_at_ms IS NOT NULL'),
+      assignments: count('assignments', 'WHERE released_at_ms IS NOT NULL'),
+      nodes: count('nodes'),
+      ledgerEntries: count('ledger_entries'),
+    }
+  }
+  async pruneNodes(beforeMs: number, limit: number, opts: { after?: NodeCursor | undefined; accountPrefixes: readonly string[] }) {
+    this.ready()
+    return this.pruneNodesTx(beforeMs, limit, opts.after, opts.accountPrefixes)
+  }
+  async foldCharges(beforeMs: number, limit: number, rule: ChargeRule) {
+    this.ready()
+    return this.foldTx(beforeMs, limit, rule)
   }
 
   // ------------------------------------------------------------------ ledger
