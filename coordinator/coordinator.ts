@@ -25,6 +25,7 @@ import { DisputeService } from './services/disputes.ts'
 import { disputePolicyFor } from './logic/disputes.ts'
 import { EpochClock } from './services/epochClock.ts'
 import { HistoryPruner } from './services/historyPruner.ts'
+import { SingletonDuties } from './services/singletonDuties.ts'
 import { ChainService } from './chain/chainService.ts'
 import { createTracker, isTrackerPath } from './tracker/index.ts'
 import { readTrackerSecretsFile } from './tracker/secretsFile.ts'
@@ -147,12 +148,16 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   const reads = { nodes: store, ledger: store, epochs: store, usage: store, payoutTrees: new PayoutTrees(store) }
   const services: CoordinatorServices = { config, poolId, store, reads, sessions, logins, reports, assignments, metering, refunds, disputes, settlement, epochs, tracker, chainHeads, relayTokens, clock, log, metrics, clientAddress, trustedProxies }
 
+  // Settlement, the chain and retention run on one coordinator of those sharing a database (services/singletonDuties.ts).
+  const duties = new SingletonDuties({}, { store, log: log.child({ module: 'duties' }), onChange: (held) => metrics.singletonDuties.set(held ? 1 : 0) })
+  await duties.start()
+
   let chain: ChainService | undefined
   if (config.chainRpc && config.contract && config.operatorKey) {
     const wallet = await loadOperatorWallet(config.operatorKey, config.operatorPasswordFile, (msg) => log.warn(msg))
     chain = new ChainService(
       { chainRpc: config.chainRpc, contract: config.contract, confirmations: config.confirmations, pollMs: config.chainPollMs, txTimeoutMs: 60_000, maxAttempts: 5 },
-      { store, wallet, clock, log: log.child({ module: 'chain' }), registry },
+      { store, wallet, clock, log: log.child({ module: 'chain' }), registry, runs: () => duties.held() },
     )
     await chain.start()
     const started = chain
@@ -218,6 +223,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   sweeper.unref()
   // Settle ended epochs now (catching up after downtime) and then at a tenth of the epoch length, at most every 30 s.
   const settleTick = () => {
+    if (!duties.held()) return
     settlement
       .settleDue()
       .then(async (settled) => {
@@ -232,7 +238,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
     const last = await store.lastSettledEpoch()
     return last === 0 ? 0 : epochs.bounds(last).endMs
   }
-  const pruner = config.reportRetentionMs === null ? undefined : new HistoryPruner({ retentionMs: config.reportRetentionMs }, { store, clock, log: log.child({ module: 'retention' }), settledUntilMs, metrics })
+  const pruner = config.reportRetentionMs === null ? undefined : new HistoryPruner({ retentionMs: config.reportRetentionMs }, { store, clock, log: log.child({ module: 'retention' }), settledUntilMs, metrics, runs: () => duties.held() })
   pruner?.start()
   const settler = setInterval(settleTick, Math.min(30_000, Math.max(50, Math.floor(config.epochMs / 10))))
   settler.unref()
@@ -289,8 +295,9 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
         server.closeAllConnections()
         await stopped
         // Let a settlement in progress finish: it is one transaction, but it must not meet a closed store.
-        await settlement.settleDue().catch(() => undefined)
+        if (duties.held()) await settlement.settleDue().catch(() => undefined)
         await chain?.close()
+        await duties.stop()
         await store.close()
         log.info('coordinator stopped')
       })()

@@ -85,6 +85,11 @@ export function createCoordinatorMetrics(registry: Registry) {
     setStateSizes(source: () => Record<string, number>) {
       stateSizes = source
     },
+    singletonDuties: new Gauge({
+      name: 'vipnode_singleton_duties',
+      help: '1 while this coordinator holds the duties lease (settlement, the chain, retention); 0 while another coordinator sharing the database does.',
+      registers: [registry],
+    }),
     retention: new Counter({
       name: 'vipnode_retention_rows_total',
       help: 'Rows the retention pass removed, by kind: reports, sessions, assignments (history past --report-retention), nodes (keys that held nothing), charges (charge transfers folded into an earlier one).',

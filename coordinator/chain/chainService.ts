@@ -47,6 +47,8 @@ export interface ChainDeps {
   clock: Clock
   log: Logger
   registry: Registry
+  /** Whether this coordinator talks to the chain now (the one holding the singleton duties); default always. */
+  runs?: () => boolean
 }
 
 /** What the chain says about roots, read every poll. Times are milliseconds. */
@@ -108,6 +110,10 @@ export class ChainService {
     this.deps.log.info('payout contract attached', { contract: this.opts.contract, proposer, rootDelayMs: this.status?.rootDelayMs })
     const loop = () => {
       if (this.closed) return
+      if (this.deps.runs?.() === false) {
+        this.timer = setTimeout(loop, this.opts.pollMs)
+        return
+      }
       this.tick()
         .catch((err: unknown) => this.deps.log.error('chain poll failed', { error: (err as Error).message }))
         .finally(() => {

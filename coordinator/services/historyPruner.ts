@@ -62,6 +62,8 @@ export interface HistoryPrunerDeps {
   /** The end of the last settled epoch (0 before any): a node seen since may still have usage to settle, and its payout address with it. */
   settledUntilMs: () => Promise<number>
   metrics?: Pick<CoordinatorMetrics, 'retention'> | undefined
+  /** Whether this coordinator prunes now (the one holding the singleton duties); default always. */
+  runs?: (() => boolean) | undefined
 }
 
 export class HistoryPruner {
@@ -88,6 +90,7 @@ export class HistoryPruner {
 
   start(): void {
     this.timer = setInterval(() => {
+      if (this.deps.runs?.() === false) return
       this.running ??= this.pass()
         .then(() => undefined)
         .catch((err: unknown) => this.deps.log.error('history pruning failed', {}, err))

@@ -375,6 +375,19 @@ export function describeStore(name: string, openStore: () => Promise<Store>, opt
       expect(await balances()).toEqual(before)
     })
 
+    test('behavior: a lease has one holder at a time; released, it can be taken again', async () => {
+      const lease = await store.tryLease('duties')
+      expect(lease).toBeDefined()
+      expect(await store.tryLease('duties')).toBeUndefined()
+      const other = await store.tryLease('another duty')
+      expect(other).toBeDefined()
+      await lease!.release()
+      const again = await store.tryLease('duties')
+      expect(again).toBeDefined()
+      await again!.release()
+      await other!.release()
+    })
+
     test('behavior: releasing an assignment deletes its pair metering state; other pairs keep theirs', async () => {
       await store.upsertNode(node(hostId))
       await store.addAssignment({ clientId, hostId, kind: 'peer', assignedAtMs: 1 })

@@ -269,7 +269,25 @@ export interface HistoryStore {
   foldCharges(beforeMs: number, limit: number, rule: ChargeRule): Promise<{ folded: number; done: boolean }>
 }
 
-export type Store = MetaStore & HistoryStore & NodeStore & SessionStore & AssignmentStore & ReportStore & LedgerStore & EpochStore & { close(): Promise<void> }
+/** A singleton duty's lease: held until released or lost. */
+export interface Lease {
+  /** Resolves when the lease is lost without a release (its database session ended or stopped answering). */
+  readonly lost: Promise<void>
+  release(): Promise<void>
+}
+
+/**
+ * Duties only one of the coordinators sharing a database may do at a time
+ * (settlement, the chain, retention). SQLite: one holder per store (a file
+ * has one coordinator). PostgreSQL: a session advisory lock on a connection
+ * of its own, so the server frees it when the holder dies, kill -9 included.
+ */
+export interface LeaseStore {
+  /** Take the named lease, or undefined when another holder has it. */
+  tryLease(name: string): Promise<Lease | undefined>
+}
+
+export type Store = MetaStore & HistoryStore & NodeStore & SessionStore & AssignmentStore & ReportStore & LedgerStore & EpochStore & LeaseStore & { close(): Promise<void> }
 
 export type StoreErrorCode = 'UNBALANCED' | 'DUPLICATE_TRANSFER' | 'DUPLICATE_EPOCH' | 'UNKNOWN_NODE' | 'INVALID_AMOUNT' | 'CLOSED'
 

@@ -6,6 +6,9 @@ import { scratchDatabases } from '../../../test/harness/postgres.ts'
 import { closeAfterEach } from '../../../test/harness/scratch.ts'
 import { generateNodeKey, nodeIdOf, type NodeId } from '../../../protocol/index.ts'
 import type { Store, Transfer } from '../store.ts'
+import { DUTIES_LEASE, SingletonDuties } from '../../services/singletonDuties.ts'
+import { silentLogger } from '../../../lib/logger.ts'
+import { waitFor } from '../../../test/harness/waitFor.ts'
 
 const scratchDatabase = scratchDatabases()
 const urlOf = (store: Store) => (store as PostgresStore).pool.options.connectionString!
@@ -23,6 +26,31 @@ const report = (nodeId: NodeId, at: number, blockNumber = 1) => ({ nodeId, sessi
 const charge = (id: string, from: string, wei: bigint): Transfer => ({ id, atMs: 1, memo: 'charge', entries: [{ account: from, amountWei: -wei }, { account: 'revenue:1', amountWei: wei }] })
 
 describe('postgres store', () => {
+  test('behavior: the duties lease moves to another coordinator within its retry when the holder\'s database session dies (as on kill -9)', async () => {
+    const url = await scratchDatabase()
+    const [a, b] = [await open(url), await open(url)]
+    const first = new SingletonDuties({ retryMs: 50 }, { store: a, log: silentLogger })
+    const second = new SingletonDuties({ retryMs: 50 }, { store: b, log: silentLogger })
+    closers.push(() => first.stop(), () => second.stop())
+    await first.start()
+    await second.start()
+    expect([first.held(), second.held()]).toEqual([true, false])
+    // Another session of the same database cannot take it either (the lock is the server's, not the process's).
+    expect(await b.tryLease(DUTIES_LEASE)).toBeUndefined()
+
+    // The holder's lease session is killed by the server, as it is when the holder's process dies.
+    const { rows } = await a.pool.query<{ pid: number }>(
+      "SELECT l.pid FROM pg_locks l JOIN pg_stat_activity s ON s.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted AND s.datname = current_database()",
+    )
+    expect(rows).toHaveLength(1)
+    await a.pool.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid])
+    await waitFor(() => second.held(), 'the second coordinator takes the duties', { timeoutMs: 10_000 })
+    await waitFor(() => !first.held(), 'the first coordinator knows it lost them', { timeoutMs: 10_000 })
+    // The first keeps trying and gets nothing while the second holds the lease; after a clean stop it does.
+    await second.stop()
+    await waitFor(() => first.held(), 'the duties move back after a clean stop', { timeoutMs: 10_000 })
+  })
+
   test('behavior: migrations are applied once, also when two coordinators open a new database at the same time', async () => {
     const url = await scratchDatabase()
     const [a, b] = await Promise.all([open(url), open(url)])

@@ -43,6 +43,7 @@ import {
   addAmounts,
   checkTransfer,
   type ChargeRule,
+  type Lease,
   type NodeCursor,
   type AssignmentRecord,
   type EpochPayout,
@@ -69,6 +70,8 @@ const MAX_REPORT_BATCH = 2_000
 const MIGRATION_LOCK = 0x7669706e6f6465n
 /** pg_advisory_xact_lock key of charge folding: one coordinator folds at a time (a transfer id's key is never this one's). */
 const FOLD_LOCK = lockKey('vipnode lock: fold charges')
+/** How often a lease's connection is asked whether it is alive, and how long it may take to answer. */
+const LEASE_HEARTBEAT_MS = 2_000
 
 export interface PostgresStore extends Store {
   /** The connection pool, for the migrate command and tests. */
@@ -99,7 +102,7 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
     await pool.end().catch(() => undefined)
     throw new Error(`cannot open the PostgreSQL store at ${redactUrl(url)}: ${(err as Error).message}`, { cause: err })
   }
-  return new PostgresStoreImpl(pool)
+  return new PostgresStoreImpl(pool, url)
 }
 
 /** A URL without its password, for messages and logs. */
@@ -147,9 +150,61 @@ class PostgresStoreImpl implements PostgresStore {
   /** Orders balanceOf reads against batch completions. */
   private stamp = 0
   private readonly readers = new Set<number>()
+  /** Connections holding leases: closed with the store. */
+  private readonly leases = new Set<pg.Client>()
 
-  constructor(readonly pool: pg.Pool) {
+  constructor(
+    readonly pool: pg.Pool,
+    private readonly url: string,
+  ) {
     this.db = drizzle(pool, { schema })
+  }
+
+  // ------------------------------------------------------------------ leases
+  async tryLease(name: string): Promise<Lease | undefined> {
+    this.refuseIfClosed()
+    // A connection of its own (not the pool's): the advisory lock lives as long as this session.
+    const client = new pg.Client({ connectionString: this.url, keepAlive: true })
+    let endLost = () => undefined as void
+    const lost = new Promise<void>((resolve) => (endLost = resolve))
+    client.on('error', () => endLost())
+    client.on('end', () => endLost())
+    try {
+      await client.connect()
+      const got = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [lockKey(`vipnode lease: ${name}`).toString()])
+      if (!got.rows[0]!.ok) {
+        await client.end()
+        return undefined
+      }
+    } catch (err) {
+      await client.end().catch(() => undefined)
+      throw err
+    }
+    // A session the server dropped without a word (a partition) is noticed here: then the lease is lost, as the
+    // server will have freed the lock by the time its own keepalive gives up.
+    let released = false
+    const heartbeat = setInterval(() => {
+      const timeout = setTimeout(() => endLost(), LEASE_HEARTBEAT_MS)
+      client
+        .query('SELECT 1')
+        .catch(() => endLost())
+        .finally(() => clearTimeout(timeout))
+    }, LEASE_HEARTBEAT_MS)
+    heartbeat.unref()
+    void lost.then(() => {
+      clearInterval(heartbeat)
+      if (!released) void client.end().catch(() => undefined)
+    })
+    this.leases.add(client)
+    return {
+      lost,
+      release: async () => {
+        released = true
+        clearInterval(heartbeat)
+        this.leases.delete(client)
+        await client.end().catch(() => undefined)
+      },
+    }
   }
 
   // ------------------------------------------------------------------ lane
@@ -803,6 +858,8 @@ class PostgresStoreImpl implements PostgresStore {
     this.seal()
     this.closed = true
     await this.tail
+    for (const client of this.leases) await client.end().catch(() => undefined)
+    this.leases.clear()
     await this.pool.end()
   }
 }

@@ -21,7 +21,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { NodeId } from '../../../protocol/index.ts'
 import * as schema from './schema.ts'
-import { StoreError, addAmounts, checkTransfer, FOLDED_MEMO, LEDGER_FOLDED_THROUGH_KEY, type ChargeRule, type NodeCursor, type PrunedRows, type EpochPayout, type EpochRecord, type MeteringDelta, type PairMeter, type UsageRecord, type AssignmentRecord, type NodeRecord, type PeerReport, type SessionRecord, type Store, type StoredReport, type Transfer, type LedgerEntry } from '../store.ts'
+import { StoreError, addAmounts, checkTransfer, FOLDED_MEMO, LEDGER_FOLDED_THROUGH_KEY, type ChargeRule, type Lease, type NodeCursor, type PrunedRows, type EpochPayout, type EpochRecord, type MeteringDelta, type PairMeter, type UsageRecord, type AssignmentRecord, type NodeRecord, type PeerReport, type SessionRecord, type Store, type StoredReport, type Transfer, type LedgerEntry } from '../store.ts'
 import { latestReportOf, toAssignment, toEpoch, toNode, toReport, toUsage } from '../rows.ts'
 import { chargeShape, planChargeFolding, type ChargeCarrier, type LedgerRow } from '../chargeFolding.ts'
 /** The root of an epoch without payouts (settlement's EMPTY_ROOT). */
@@ -88,6 +88,7 @@ class SqliteStoreImpl implements SqliteStore {
   private readonly pruneNodesTx: (beforeMs: number, limit: number, after: NodeCursor | undefined, accountPrefixes: readonly string[]) => { deleted: number; next: NodeCursor | undefined; done: boolean }
   private readonly foldTx: (beforeMs: number, limit: number, rule: ChargeRule) => { folded: number; done: boolean }
   private queued: QueuedReport[] = []
+  private readonly leases = new Set<string>()
   /** Sum of the ledger entries in queued reports, per account. */
   private readonly queuedBalances = new Map<string, bigint>()
   private flushScheduled = false
@@ -523,6 +524,15 @@ class SqliteStoreImpl implements SqliteStore {
     let sum = 0n
     for (const row of this.d.select().from(schema.accounts).all()) sum += BigInt(row.balanceWei)
     return sum
+  }
+
+  // ------------------------------------------------------------------ leases
+  async tryLease(name: string): Promise<Lease | undefined> {
+    this.ready()
+    if (this.leases.has(name)) return undefined
+    this.leases.add(name)
+    // A file has one coordinator: the lease is only lost by releasing it.
+    return { lost: new Promise<void>(() => undefined), release: async () => void this.leases.delete(name) }
   }
 
   async close() {
