@@ -7,7 +7,7 @@
  *
  * A node ID is proven only by a login with a name's own secret where the
  * secrets file binds that name to the node ID; the hello may then carry the
- * same ID or none (stock geth sends none). Shared-secret logins and unbound
+ * same ID or none (geth's reporter sends none). Shared-secret logins and unbound
  * names keep their claims, shown as claimed, and never witness for a host.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
