@@ -107,8 +107,9 @@ export const coordinatorConfigSchema = z
     /** The secret ethstats reporters log in to the tracker at /api with; without it the tracker refuses every login. */
     ethstatsSecret: z.string().min(1).optional(),
     /**
-     * A file of per-node tracker secrets, `name:secret` per line (# comments and blank lines allowed), read at start
-     * and again on SIGHUP. A listed name logs in only with its own secret; unlisted names use ethstatsSecret, if set.
+     * A file of per-node tracker secrets, `name:secret` or `name:secret:nodeId` per line (# comments and blank lines
+     * allowed), read at start and again on SIGHUP. A listed name logs in only with its own secret; unlisted names use
+     * ethstatsSecret, if set. Only a name bound to a node ID proves it (tracker/secretsFile.ts, docs/tracker.md).
      */
     ethstatsSecretsFile: z.string().min(1).optional(),
     /** Bearer token for the admin API; without it the admin API is off. */
@@ -250,7 +251,7 @@ export const coordinatorOptions = defineOptions(coordinatorConfigSchema, {
   },
   ethstatsSecretsFile: {
     flags: '--ethstats-secrets-file <file>',
-    description: 'per-node tracker secrets, name:secret per line (read at start and on SIGHUP); a listed name logs in only with its own secret',
+    description: "per-node tracker secrets, name:secret or name:secret:nodeId per line (read at start and on SIGHUP); a listed name logs in only with its own secret, and only a bound node ID can confirm a host's head",
     parser: text,
   },
   adminToken: {

@@ -28,7 +28,7 @@ import { HistoryPruner } from './services/historyPruner.ts'
 import { SingletonDuties } from './services/singletonDuties.ts'
 import { ChainService } from './chain/chainService.ts'
 import { createTracker, isTrackerPath } from './tracker/index.ts'
-import { readTrackerSecretsFile } from './tracker/secretsFile.ts'
+import { boundCount, readTrackerSecretsFile } from './tracker/secretsFile.ts'
 import { trackerHeadOf } from './tracker/trackerHeads.ts'
 import { RelayTokens } from './logic/relayTokens.ts'
 import { ChainHeads } from './services/chainHeads.ts'
@@ -244,7 +244,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   settler.unref()
   ready = true
   log.info('coordinator listening', { url, secp256k1: secp256k1Implementation, ...(metricsUrl ? { metricsUrl } : {}), poolId, db: overrides.store ? 'custom' : describeDb(config.db), restoredAssignments: restored, closedStaleSessions: leftOpen })
-  if (trackerSecrets) log.info('tracker per-node secrets loaded', { file: config.ethstatsSecretsFile, names: Object.keys(trackerSecrets).length })
+  if (trackerSecrets) log.info('tracker per-node secrets loaded', { file: config.ethstatsSecretsFile, names: Object.keys(trackerSecrets).length, boundNodeIds: boundCount(trackerSecrets) })
   if (config.allowPrivateAddresses && !isLoopbackHost(config.host)) {
     // Development mode on a reachable interface: hosts may point clients at loopback and private networks.
     log.warn('--allow-private-addresses is on: hosts may advertise loopback, private and link-local enodes and plain http relays; use it only for development pools')
@@ -269,7 +269,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
       try {
         const secrets = readTrackerSecretsFile(config.ethstatsSecretsFile)
         tracker.setSecrets(secrets)
-        log.info('tracker secrets reloaded', { file: config.ethstatsSecretsFile, names: Object.keys(secrets).length })
+        log.info('tracker secrets reloaded', { file: config.ethstatsSecretsFile, names: Object.keys(secrets).length, boundNodeIds: boundCount(secrets) })
         return true
       } catch (err) {
         log.error('tracker secrets not reloaded: the secrets in force are kept', { file: config.ethstatsSecretsFile }, err)

@@ -8,8 +8,12 @@ import type { Tracker } from './trackerServer.ts'
 
 export interface TrackerFeedNode {
   name: string
-  /** The pool's key for a node: its devp2p node ID, when the tracker knows it. */
+  /**
+   * The node's devp2p node ID, when the tracker knows one: proven (bound to the name in the secrets file) when
+   * nodeIdProven, else only what the reporter claimed (anyone may claim any ID).
+   */
   nodeId: string | null
+  nodeIdProven: boolean
   /** The node software (hello `info.node`), e.g. "Geth/v1.14.0-stable/linux-amd64/go1.22.2". */
   client: string
   network: string
@@ -45,6 +49,7 @@ export function buildTrackerFeed(nodes: readonly TrackedNode[], bestHead: BestHe
     nodes: nodes.map((n) => ({
       name: n.name,
       nodeId: n.nodeId,
+      nodeIdProven: n.nodeIdProven,
       client: n.info.node || n.info.client,
       network: n.info.net,
       connected: n.connected,

@@ -5,6 +5,8 @@ export {
   TrackerCloseCode,
   type Tracker,
   type TrackerOptions,
+  type NodeSecret,
+  type SecretEntry,
   type TrackerDeps,
   type TrackerEvents,
   type TrackerUpdate,

@@ -25,7 +25,8 @@ export const DROP_REASONS = [
 ] as const
 export type DropReason = (typeof DROP_REASONS)[number]
 
-export const CLOSE_REASONS = ['bad_secret', 'replaced', 'silence', 'hello_timeout', 'flood', 'slow_consumer', 'end', 'shutdown'] as const
+/** `wrong_node_id`: a login under a name bound to a node ID whose hello claimed another (refused like a bad secret). */
+export const CLOSE_REASONS = ['bad_secret', 'wrong_node_id', 'replaced', 'silence', 'hello_timeout', 'flood', 'slow_consumer', 'end', 'shutdown'] as const
 export type CloseReason = (typeof CLOSE_REASONS)[number]
 
 export const REPORT_TOPICS = ['block', 'pending', 'stats', 'latency', 'history', 'peers', 'node-ping'] as const

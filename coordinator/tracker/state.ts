@@ -5,6 +5,11 @@
  * has an owner, an opaque token for the connection that logged it in; only the
  * owner may change it, which is how a node id stays bound to its socket. Times
  * are passed in, so this module is deterministic.
+ *
+ * A node's devp2p node ID is either claimed (by its hello: anyone may claim any
+ * key) or proven (the operator bound it to the node's name in the secrets file,
+ * and the login used that name's own secret). Only proven node IDs are indexed:
+ * `nodeByNodeId` never answers with a claim.
  */
 import type { NodeId } from '../../protocol/enode.ts'
 import type { BlockReport, Hello, HistoryEntry, NodeInfo, StatsReport } from './frames.ts'
@@ -20,8 +25,13 @@ export type TrackedStats = Omit<StatsReport, 'pending' | 'block'> & { receivedAt
 export interface TrackedNode {
   /** The ethstats name: the `id` of its hello. */
   name: string
-  /** The node's devp2p public key (128 hex), when hello carried an enode or the id is itself a key. */
+  /**
+   * The node's devp2p public key (128 hex): the one bound to its name when proven, else what its hello claimed
+   * (an enode in `info`, or an id that is itself a key), else null.
+   */
   nodeId: string | null
+  /** True when nodeId is the one the operator bound to this name and the login used the name's own secret. */
+  nodeIdProven: boolean
   enode: string | null
   connected: boolean
   remoteAddress: string
@@ -47,16 +57,18 @@ export interface BestHead {
 }
 
 /** A node as held internally: the snapshot plus the owning connection, with typed node IDs. */
-type NodeRecord = Omit<TrackedNode, 'connected' | 'nodeId' | 'peers'> & {
+type NodeRecord = Omit<TrackedNode, 'connected' | 'nodeId' | 'nodeIdProven' | 'peers'> & {
   owner: object | null
-  /** Logged in with its own per-node secret: its node-ID claim is not displaced by shared-secret logins. */
-  ownSecret: boolean
-  nodeId: NodeId | null
+  /** What the latest hello claimed. */
+  claimedNodeId: NodeId | null
+  /** The node ID bound to the name, when the latest login proved it (and no reload withdrew it since). */
+  provenNodeId: NodeId | null
   peers: NodeId[] | null
 }
 
 export class TrackerState {
   private readonly records = new Map<string, NodeRecord>()
+  /** Proven node IDs only. */
   private readonly byNodeId = new Map<NodeId, string>()
   /** Cached best head; undefined means "recompute" (only after the holder went down or away). */
   private best: { number: number; hash: string; name: string } | null | undefined = null
@@ -65,16 +77,17 @@ export class TrackerState {
    * Record a successful login. Returns the previous owner when the name was
    * already connected from another socket: the newest login wins, the caller
    * closes the old socket. Data already reported is kept; the new socket will
-   * refresh it.
+   * refresh it. `provenNodeId` is the node ID bound to the name when the login used
+   * the name's own secret (the caller has refused a hello that claims another).
    */
-  login(hello: Hello, owner: object, remoteAddress: string, nowMs: number, ownSecret = false): { replaced: object | null } {
+  login(hello: Hello, owner: object, remoteAddress: string, nowMs: number, provenNodeId: NodeId | null = null): { replaced: object | null } {
     const existing = this.records.get(hello.id)
     const replaced = existing?.owner && existing.owner !== owner ? existing.owner : null
     const record: NodeRecord = existing ?? {
       name: hello.id,
       owner,
-      ownSecret,
-      nodeId: null,
+      claimedNodeId: null,
+      provenNodeId: null,
       enode: null,
       remoteAddress,
       connectedAtMs: nowMs,
@@ -89,11 +102,9 @@ export class TrackerState {
       peersUpdatedAtMs: null,
       history: null,
     }
-    if (record.nodeId && record.nodeId !== hello.nodeId && this.byNodeId.get(record.nodeId) === record.name) this.byNodeId.delete(record.nodeId)
     Object.assign(record, {
       owner,
-      ownSecret,
-      nodeId: hello.nodeId,
+      claimedNodeId: hello.nodeId,
       enode: hello.enode,
       remoteAddress,
       connectedAtMs: nowMs,
@@ -102,13 +113,7 @@ export class TrackerState {
       info: hello.info,
     })
     this.records.set(hello.id, record)
-    // The latest login claiming a key wins the index, except that a shared-secret login never displaces a claim made
-    // under a node's own secret; ownership of a key is claimed, not proven (see docs/tracker.md).
-    if (hello.nodeId) {
-      const holder = this.byNodeId.get(hello.nodeId)
-      const held = holder !== undefined && holder !== hello.id ? this.records.get(holder) : undefined
-      if (!held || ownSecret || !held.ownSecret) this.byNodeId.set(hello.nodeId, hello.id)
-    }
+    this.prove(record, provenNodeId)
     if (record.block && (this.best === null || (this.best !== undefined && record.block.number > this.best.number))) this.best = undefined
     return { replaced }
   }
@@ -195,6 +200,24 @@ export class TrackerState {
     return r ? snapshot(r) : undefined
   }
 
+  /**
+   * Judge every node's proof again (the secrets were reloaded): `decide` gets each connected node's name and claimed
+   * node ID and returns the node ID now proven for it, or null; disconnected nodes lose their proof (their next login
+   * is judged afresh). Returns the nodes whose proof changed.
+   */
+  reprove(decide: (name: string, claimedNodeId: NodeId | null) => NodeId | null): { name: string; provenNodeId: NodeId | null }[] {
+    const changed: { record: NodeRecord; provenNodeId: NodeId | null }[] = []
+    for (const r of this.records.values()) {
+      const proven = r.owner ? decide(r.name, r.claimedNodeId) : null
+      if (proven !== r.provenNodeId) changed.push({ record: r, provenNodeId: proven })
+    }
+    // Withdrawn proofs first, so a node ID that moved from one name to another is never taken from its new holder.
+    changed.sort((a, b) => Number(a.provenNodeId !== null) - Number(b.provenNodeId !== null))
+    for (const c of changed) this.prove(c.record, c.provenNodeId)
+    return changed.map((c) => ({ name: c.record.name, provenNodeId: c.provenNodeId }))
+  }
+
+  /** The node whose proven node ID this is (never one that only claims it). */
   nodeByNodeId(nodeId: string): TrackedNode | undefined {
     const name = this.byNodeId.get(nodeId as NodeId)
     return name === undefined ? undefined : this.node(name)
@@ -233,7 +256,21 @@ export class TrackerState {
 
   private forget(r: NodeRecord): void {
     this.records.delete(r.name)
-    if (r.nodeId && this.byNodeId.get(r.nodeId) === r.name) this.byNodeId.delete(r.nodeId)
+    this.prove(r, null)
+  }
+
+  /**
+   * Set a record's proven node ID and keep the index in step. The secrets file binds a node ID to one name only, so
+   * two names hold one proven ID at most for a moment across a reload; the later proof wins and the other loses it.
+   */
+  private prove(r: NodeRecord, nodeId: NodeId | null): void {
+    if (r.provenNodeId !== null && this.byNodeId.get(r.provenNodeId) === r.name) this.byNodeId.delete(r.provenNodeId)
+    r.provenNodeId = nodeId
+    if (nodeId === null) return
+    const holder = this.byNodeId.get(nodeId)
+    const held = holder !== undefined && holder !== r.name ? this.records.get(holder) : undefined
+    if (held) held.provenNodeId = null
+    this.byNodeId.set(nodeId, r.name)
   }
 }
 
@@ -241,7 +278,8 @@ export class TrackerState {
 function snapshot(r: NodeRecord): TrackedNode {
   return {
     name: r.name,
-    nodeId: r.nodeId,
+    nodeId: r.provenNodeId ?? r.claimedNodeId,
+    nodeIdProven: r.provenNodeId !== null,
     enode: r.enode,
     connected: r.owner !== null,
     remoteAddress: r.remoteAddress,

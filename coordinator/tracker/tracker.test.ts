@@ -202,13 +202,14 @@ describe('reporters', () => {
     expect(t.tracker.counters().closed.silence).toBe(1)
   })
 
-  test('Besu: string port, enode public key as id, hex block fields', async () => {
-    const t = await start()
+  test('Besu: string port, enode public key as id, hex block fields; its key proven when bound to its name', async () => {
+    // The operator bound Besu's key (its name) to itself: the key is proven, and nodeByNodeId finds it in any spelling.
+    const t = await start({ secrets: { [BESU_KEY]: { secret: 'besu-secret', nodeId: BESU_KEY } } })
     const besu = await connect({ answerPings: true })
     besu.emit('hello', {
       id: BESU_KEY,
       info: { name: 'besu-1', node: 'besu/v24.1.0/linux-x86_64/openjdk-java-17', port: '30303', net: '1', protocol: 'eth/68', api: 'No', os: 'linux', os_v: 'amd64', client: '0.1.1', canUpdateHistory: false },
-      secret: SECRET,
+      secret: 'besu-secret',
     })
     expect(await besu.next()).toBe('{"emit":["ready"]}')
     besu.emit('node-ping', { id: BESU_KEY, clientTime: '1700000000000' })
@@ -218,6 +219,7 @@ describe('reporters', () => {
     const node = await waitForNode(t.tracker, BESU_KEY, (n) => n.stats !== null && n.block !== null)
     expect(node).toMatchObject({
       nodeId: BESU_KEY,
+      nodeIdProven: true,
       info: { name: 'besu-1', port: 30303 },
       block: { number: 436, hash: hash(436), timestamp: 0x6553f100, gasUsed: 21000, gasLimit: 30000000, difficulty: '0', totalDifficulty: '131072' },
       stats: { peers: 5, gasPrice: '1000000000' },
@@ -450,13 +452,14 @@ describe('bad input', () => {
 
 describe('pool extension and derived data', () => {
   test('peers: node IDs normalised, deduplicated, invalid ones counted; enode in hello sets the node ID', async () => {
-    const t = await start()
     const key = 'ab'.repeat(64)
-    const r = await login('host-1', { info: { enode: `enode://${key}@203.0.113.5:30303` } })
+    // host-1 is bound to its key, so the claim in its enode is proven (an unbound claim is covered in perNodeSecrets.test.ts).
+    const t = await start({ secrets: { 'host-1': { secret: 'secret-1', nodeId: key } } })
+    const r = await login('host-1', { secret: 'secret-1', info: { enode: `enode://${key}@203.0.113.5:30303` } })
     const p1 = 'cd'.repeat(64)
     r.emit('peers', { id: 'host-1', peers: [BESU_KEY, '0x' + p1.toUpperCase(), p1, 'not-a-key', 12] })
     const node = await waitForNode(t.tracker, 'host-1', (n) => n.peers !== null)
-    expect(node).toMatchObject({ nodeId: key, enode: `enode://${key}@203.0.113.5:30303`, peers: [BESU_KEY, p1] })
+    expect(node).toMatchObject({ nodeId: key, nodeIdProven: true, enode: `enode://${key}@203.0.113.5:30303`, peers: [BESU_KEY, p1] })
     expect(node.peersUpdatedAtMs).toBeGreaterThan(0)
     expect(t.tracker.counters().invalidPeerIds).toBe(2)
     expect(t.tracker.nodeByNodeId(key)?.name).toBe('host-1')

@@ -11,6 +11,7 @@ import type { Clock } from '../../lib/clock.ts'
 import type { TokenBucket } from '../../lib/rateLimit.ts'
 import { closeWithin, sendBounded } from '../../lib/socketKit.ts'
 import type { GateTicket } from '../server/socketGate.ts'
+import type { NodeId } from '../../protocol/enode.ts'
 import type { TrackerState } from './state.ts'
 import type { CloseReason, DropReason, TrackerMetrics } from './metrics.ts'
 
@@ -41,8 +42,34 @@ export const TrackerCloseCode = {
   HELLO_TIMEOUT: 4002,
 } as const
 
-/** Which secret a login used: a node's own, the shared pool secret, or none that matched (undefined). */
-export type SecretCheck = (name: string, secret: string) => 'own' | 'shared' | undefined
+/**
+ * A listed name's own secret, and the devp2p node ID the operator bound to that
+ * name (`name:secret:nodeId` in the secrets file), if any. Only a bound node ID
+ * is proven; what a hello carries is only claimed.
+ */
+export interface NodeSecret {
+  secret: string
+  nodeId: NodeId | null
+}
+
+/** A per-node secret as TrackerOptions takes it: the secret alone, or with the node ID bound to the name (any spelling parseNodeId reads). */
+export type SecretEntry = string | { secret: string; nodeId?: string | null }
+
+/** A name's own secret as the checker holds it: its digest, and its bound node ID. */
+export interface OwnSecret {
+  digest: Buffer
+  nodeId: NodeId | null
+}
+
+/** Which secret a login used: a node's own (with the node ID bound to it), or the shared pool secret. */
+export type LoginGrant = { by: 'shared' } | ({ by: 'own' } & OwnSecret)
+
+export interface SecretCheck {
+  /** The grant for a login with this name and secret, or undefined when the secret is not the one this name needs. */
+  check(name: string, secret: string): LoginGrant | undefined
+  /** A listed name's own secret (to judge again, after a reload, sockets that logged in under the old table). */
+  ownOf(name: string): OwnSecret | undefined
+}
 
 export interface Conn {
   ws: WebSocket
@@ -55,6 +82,8 @@ export interface Conn {
   lastPingSentMs: number
   /** The name this socket logged in as, while it still owns it. */
   name: string | undefined
+  /** The secret its login used; undefined before login. */
+  grant: LoginGrant | undefined
   closing: boolean
   dropWindowStartMs: number
   dropsInWindow: number

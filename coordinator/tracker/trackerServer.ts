@@ -27,17 +27,20 @@ import { SocketGate, setFrameLimit, type GateTicket } from '../server/socketGate
 import { historyRequestFrame, pingFrame, validHistoryList } from './frames.ts'
 import { TrackerState, type BestHead, type TrackedNode } from './state.ts'
 import { createTrackerMetrics, type TrackerCounters, type TrackerMetricsSink } from './metrics.ts'
-import { TrackerCloseCode, closeConn, send, type Conn, type TrackerCore, type TrackerSettings, type UpdateKind } from './trackerCore.ts'
-import { secretChecker } from './trackerLogin.ts'
+import { TrackerCloseCode, closeConn, send, type Conn, type NodeSecret, type SecretEntry, type TrackerCore, type TrackerSettings, type UpdateKind } from './trackerCore.ts'
+import { reproveAll, secretChecker } from './trackerLogin.ts'
 import { onFrame } from './trackerDispatch.ts'
 
-export { TrackerCloseCode, type UpdateKind }
+export { TrackerCloseCode, type NodeSecret, type SecretEntry, type UpdateKind }
 
 export interface TrackerOptions {
   /** The pool secret every reporter may log in with. */
   secret?: string
-  /** Per-node secrets by hello id; a name listed here may log in only with its own secret. */
-  secrets?: Record<string, string>
+  /**
+   * Per-node secrets by hello id; a name listed here may log in only with its own secret. An entry with a node ID
+   * binds the name to it: only such a node's ID is proven (`nodeByNodeId`), and a hello claiming another is refused.
+   */
+  secrets?: Record<string, SecretEntry>
   /** Send `primus::ping::<ms>` this often after ready. Default 30 s. */
   pingIntervalMs?: number
   /** Close a socket that sent nothing at all for this long. Default 90 s. */
@@ -96,7 +99,10 @@ export interface Tracker {
   /** Every known node (connected, and disconnected within forgetAfterMs), sorted by name. */
   nodes(): TrackedNode[]
   node(name: string): TrackedNode | undefined
-  /** The node that claimed this devp2p node ID (128 hex) most recently. */
+  /**
+   * The node whose proven devp2p node ID (128 hex, any case, 0x or not) this is: logged in under a name the secrets
+   * bind to this ID, with that name's own secret. Never a node that only claims the ID in its hello.
+   */
   nodeByNodeId(nodeId: string): TrackedNode | undefined
   /** The highest block reported by any connected node. */
   bestHead(): BestHead | undefined
@@ -110,8 +116,11 @@ export interface Tracker {
   requestHistory(name: string, list: readonly number[]): boolean
   /** Subscribe; returns the unsubscribe function. Listeners run synchronously; exceptions are logged. */
   on<E extends keyof TrackerEvents>(event: E, listener: TrackerEvents[E]): () => void
-  /** Replace the per-node secrets (a reloaded secrets file); logins from now on are checked against them. */
-  setSecrets(secrets: Record<string, string> | undefined): void
+  /**
+   * Replace the per-node secrets (a reloaded secrets file); logins from now on are checked against them, and
+   * connected nodes' proven node IDs are judged again (reproveAll in trackerLogin.ts).
+   */
+  setSecrets(secrets: Record<string, SecretEntry> | undefined): void
   counters(): TrackerCounters
   /** Open sockets, logged in or not. */
   socketCount(): number
@@ -188,6 +197,7 @@ export function createTracker(opts: TrackerOptions, deps: TrackerDeps): Tracker 
     },
     setSecrets(secrets) {
       core.checkSecret = secretChecker({ ...(opts.secret !== undefined ? { secret: opts.secret } : {}), ...(secrets ? { secrets } : {}) })
+      reproveAll(core)
     },
     counters: () => structuredClone(metrics.counters),
     socketCount: () => conns.size,
@@ -270,6 +280,7 @@ function onConnection(core: TrackerCore, ws: WebSocket, remoteAddress: string, t
     lastSeenMs: now,
     lastPingSentMs: now,
     name: undefined,
+    grant: undefined,
     closing: false,
     dropWindowStartMs: now,
     dropsInWindow: 0,

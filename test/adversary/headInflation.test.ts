@@ -6,10 +6,17 @@
  * host was the only one left. Bound: every honest host stays eligible and
  * keeps its clients; the attacker host is not the only eligible host. A host
  * that really lags is still found, which is the event this test waits for.
+ * The tracker reporter is the attacker host's own, under a name the operator
+ * bound to that host's node ID (the strongest tracker position: a shared-secret
+ * claim witnesses nothing at all, coordinator/tracker/trackerWitness.test.ts).
  */
 import { test, expect, afterEach } from 'vitest'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { testCoordinator } from '../harness/coordinator.ts'
 import { testAgent, type TestAgent } from '../harness/agents.ts'
+import { identity, type Identity } from '../harness/rawAgent.ts'
 import { waitFor } from '../harness/waitFor.ts'
 import { ScriptedReporter } from '../harness/trackerReporter.ts'
 import { READY_FRAME } from '../../coordinator/tracker/frames.ts'
@@ -27,10 +34,14 @@ afterEach(async () => {
 
 test('head inflation: clients, tracker reporters and a minority host claiming H+64 leave every honest host eligible and with its clients', async () => {
   // Slow start off: the new-client check below wants honest hosts with room, whatever they served so far.
-  const c = await testCoordinator({ updateIntervalMs: INTERVAL, maxBlockLag: 8, ethstatsSecret: SECRET, slowStartSlots: 0 })
+  // The attacker host's key, bound in the tracker's secrets file to the name its reporter uses (Besu style: the key).
+  const liarId = identity()
+  const secrets = join(mkdtempSync(join(tmpdir(), 'vipnode-inflation-')), 'secrets')
+  writeFileSync(secrets, `${liarId.nodeId}:${SECRET}:${liarId.nodeId}\n`, { mode: 0o600 })
+  const c = await testCoordinator({ updateIntervalMs: INTERVAL, maxBlockLag: 8, ethstatsSecretsFile: secrets, slowStartSlots: 0 })
   cleanup.push(() => c.close())
-  const agent = async (body: Parameters<typeof testAgent>[1]) => {
-    const a = await testAgent(c.url, body)
+  const agent = async (body: Parameters<typeof testAgent>[1], id?: Identity) => {
+    const a = await testAgent(c.url, body, {}, id)
     cleanup.push(() => a.close())
     return a
   }
@@ -53,13 +64,13 @@ test('head inflation: clients, tracker reporters and a minority host claiming H+
 
   // The attackers: an unfunded client, an attacker host, and a tracker reporter speaking for the attacker host.
   const liarClient = await agent({ role: 'client', chainId: CHAIN })
-  const liarHost = await agent({ role: 'host', capacity: 4, chainId: CHAIN })
+  const liarHost = await agent({ role: 'host', capacity: 4, chainId: CHAIN }, liarId)
   const reporter = await ScriptedReporter.open(`${c.url.replace('http', 'ws')}/api`, { answerPings: true })
   cleanup.push(async () => reporter.ws.close())
   reporter.emit('hello', { id: liarHost.id.nodeId, info: { name: 'liar', node: 'Geth/v1.14.12-stable/linux-amd64/go1.23.4', port: 30303, net: String(CHAIN), protocol: 'eth/68', api: 'No', os: 'linux', os_v: 'amd64', client: '0.1.1', canUpdateHistory: true }, secret: SECRET })
   expect(await reporter.next()).toBe(READY_FRAME)
   reporter.emit('block', { id: liarHost.id.nodeId, block: { number: INFLATED, hash: HASH, parentHash: HASH, timestamp: 1_700_000_000, miner: `0x${'00'.repeat(20)}`, gasUsed: 0, gasLimit: 30_000_000, difficulty: '0', totalDifficulty: '0', transactions: [], uncles: [] } })
-  await waitFor(() => c.services.tracker.nodeByNodeId(liarHost.id.nodeId)?.block?.number === INFLATED, 'the tracker to take the inflated head')
+  await waitFor(() => c.services.tracker.nodeByNodeId(liarHost.id.nodeId)?.block?.number === INFLATED, 'the tracker to take the inflated head as proven')
 
   // Everyone keeps reporting: pairs corroborate (no dispute), hosts stay fresh, the liars keep lying, the laggard lags.
   const clientsOf = (h: TestAgent) => clients.filter((cl) => hostsOf(cl).includes(h.id.nodeId))
