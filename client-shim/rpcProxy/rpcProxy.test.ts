@@ -43,7 +43,7 @@ async function startHost(head = 6, options: { subscriptions?: boolean } = {}): P
 }
 
 async function startProxy(targets: RpcTarget[], options: Partial<RpcProxyOptions> = {}): Promise<RpcProxy> {
-  const proxy = await startRpcProxy({ logger: silentLogger, requestTimeoutMs: 2000, resubscribeRetryMs: 100, ...options })
+  const proxy = await startRpcProxy({ logger: silentLogger, relayAddresses: { allowPrivate: true }, requestTimeoutMs: 2000, resubscribeRetryMs: 100, ...options })
   cleanup.push(() => proxy.close())
   proxy.setTargets(targets)
   return proxy
