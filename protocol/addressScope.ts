@@ -144,12 +144,15 @@ export function hostScope(host: string): IpClass | { scope: 'name' } {
 
 const describe = (c: IpClass): string => `${c.scope} address${c.range ? ` in ${c.range}` : ''}`
 
-/** Why an enode's host may not be dialled by pool members, or undefined when it is a public IP (or `allowPrivate`). */
-export function enodeHostProblem(host: string, allowPrivate: boolean): string | undefined {
+/**
+ * Why an enode's host may not be dialled by pool members, or undefined when it is a public IP (or `allowPrivate`).
+ * `switchOff`: whose --allow-private-addresses is off, for the message (the pool's at connect, an agent's own later).
+ */
+export function enodeHostProblem(host: string, allowPrivate: boolean, switchOff = 'the pool'): string | undefined {
   if (allowPrivate) return undefined
   const c = hostScope(host)
   if (c.scope === 'public' || c.scope === 'name') return undefined // names are refused by ipHostProblem (protocol/enode.ts)
-  return `enode host ${host.slice(0, 64)} is a ${describe(c)}: only public addresses are accepted (the pool runs without --allow-private-addresses)`
+  return `enode host ${host.slice(0, 64)} is a ${describe(c)}: only public addresses are accepted (${switchOff} runs without --allow-private-addresses)`
 }
 
 /**
