@@ -100,7 +100,9 @@ describe('adversary: DNS rebinding of a relay name (attack 15)', () => {
     await waitFor(() => shim.proxy.targets().some((t) => t.hostNodeId === id.nodeId), 'the attacker assigned to the client', { timeoutMs: 10_000 })
 
     // The light client's call: refused before any connection, with a clear error.
+    const askedAt = Date.now()
     const { json } = await postRpc(shim.proxy.url, rpcCall('eth_blockNumber'))
+    const answeredMs = Date.now() - askedAt
     expect(json.result).toBeUndefined()
     expect(json.error.code).toBe(-32002)
     expect(json.error.message).toBe(
@@ -114,6 +116,7 @@ describe('adversary: DNS rebinding of a relay name (attack 15)', () => {
 
     // Benched at once and handed back: the pool releases the pair and assigns nothing else (there is no other host).
     await waitFor(() => log.lines.some((l) => l.message === 'assignment released' && l.context?.host === id.nodeId), 'the attacker released', { timeoutMs: 10_000 })
+    const releasedMs = Date.now() - askedAt
     expect(log.lines.find((l) => l.message === 'assignment released' && l.context?.host === id.nodeId)?.context).toMatchObject({ client: shim.nodeId, reason: 'client-replaced' })
     await waitFor(() => shim.proxy.targets().length === 0, 'the attacker gone from the proxy')
     const after = await postRpc(shim.proxy.url, rpcCall('eth_blockNumber'))
@@ -134,8 +137,8 @@ describe('adversary: DNS rebinding of a relay name (attack 15)', () => {
     await postRpc(devShim.proxy.url, rpcCall('eth_blockNumber'))
     expect(victim.connections()).toBeGreaterThan(0)
     console.log(
-      `[attack 15] DNS rebinding: ${NAME} public at connect, then 127.0.0.1; production shim: 0 connections to the victim, -32002 "${json.error.message.slice(0, 60)}…", ` +
-        `host handed back (client-replaced); development control: ${victim.connections()} connection(s) to the victim`,
+      `figures: DNS rebinding: production shim 0 connections to the victim, the light client answered -32002 in ${answeredMs} ms, ` +
+        `the host released (client-replaced) ${releasedMs} ms after the call (shim reports every 100 ms); development control ${victim.connections()} connection(s) to the victim`,
     )
   })
 })
