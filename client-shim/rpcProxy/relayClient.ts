@@ -11,9 +11,9 @@
  * Posts go through the proxy's relay agents (relayAddresses.ts): a relay
  * name is resolved and checked for every new connection, and a name that
  * resolves to a non-public address is `refused` (the proxy benches the host
- * at once). Redirects are not followed: a 3xx is a reply that is not JSON,
- * a failover like any other, so a relay cannot send the calls and the token
- * on to an address nobody checked.
+ * at once). Redirects are not followed: a 3xx is a failover like a 5xx, so
+ * a relay cannot send the calls and the token on to an address nobody
+ * checked.
  */
 import { request as httpRequest, type Agent } from 'node:http'
 import { request as httpsRequest } from 'node:https'
@@ -46,6 +46,7 @@ export async function postToRelay(target: RpcTarget, calls: readonly RpcCall[], 
     return { ok: false, reason: String(e?.code ?? e?.message ?? err), timedOut: false }
   }
   if (status === 401) return { ok: false, reason: 'relay token refused (HTTP 401)', timedOut: false }
+  if (status >= 300 && status < 400) return { ok: false, reason: `relay redirected (HTTP ${status}): redirects are not followed`, timedOut: false }
   if (status >= 500) return { ok: false, reason: `${describeRelayError(text) ?? 'relay failed'} (HTTP ${status})`, timedOut: status === 504 }
   let parsed: unknown
   try {

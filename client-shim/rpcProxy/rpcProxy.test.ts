@@ -242,6 +242,30 @@ describe('rpc proxy: relay addresses (DNS rebinding)', () => {
   })
 })
 
+describe('rpc proxy: relay redirects', () => {
+  it('error: a relay answering with a redirect is a failed host; the redirect is not followed', async () => {
+    let victimRequests = 0
+    const victim = createServer((req, res) => {
+      victimRequests++
+      req.resume()
+      res.end('{}')
+    })
+    await new Promise<void>((r) => victim.listen(0, '127.0.0.1', () => r()))
+    cleanup.push(() => new Promise<void>((r) => victim.close(() => r())))
+    const redirector = createServer((req, res) => {
+      req.resume()
+      res.writeHead(307, { location: `http://127.0.0.1:${(victim.address() as { port: number }).port}/admin` }).end()
+    })
+    await new Promise<void>((r) => redirector.listen(0, '127.0.0.1', () => r()))
+    cleanup.push(() => new Promise<void>((r) => redirector.close(() => r())))
+    const target: RpcTarget = { hostNodeId: 'ee'.repeat(64) as NodeId, relayUrl: `http://127.0.0.1:${(redirector.address() as { port: number }).port}/`, token: 'ab'.repeat(32) }
+    const proxy = await startProxy([target])
+    const r = await post(proxy.url, call('eth_chainId'))
+    expect(r.json.error).toEqual({ code: -32002, message: 'no pool host available: host eeeeeeee: relay redirected (HTTP 307): redirects are not followed' })
+    expect(victimRequests).toBe(0)
+  })
+})
+
 describe('rpc proxy: hosts going away', () => {
   it('behavior: a host killed mid-stream is replaced without the client seeing an error; the subscription keeps its id', async () => {
     const [a, b] = await Promise.all([startHost(2), startHost(2)])
