@@ -230,7 +230,7 @@ describe('rpc proxy: relay addresses (DNS rebinding)', () => {
         {
           level: 'warn',
           message: 'relay address refused: pool host benched, nothing sent to it',
-          context: { host: rebound.node.nodeId, name: 'rebound.relay.test', address: '127.0.0.1', reason: expect.stringMatching(/^relay address refused: rebound\.relay\.test resolves to 127\.0\.0\.1, a loopback address/) },
+          context: { host: rebound.node.nodeId, relayName: 'rebound.relay.test', address: '127.0.0.1', reason: expect.stringMatching(/^relay address refused: rebound\.relay\.test resolves to 127\.0\.0\.1, a loopback address/) },
         },
       ])
       // Benched: the next requests do not even resolve the name.

@@ -187,7 +187,7 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
   /** A relay name resolved to a non-public address (nothing was sent): bench the host, said once per bench. */
   function addressRefused(host: NodeId, refused: RelayAddressRefusedError): void {
     if (targets.recordOutcome(host, 'refused', clock.now()) === undefined) return
-    log.warn('relay address refused: pool host benched, nothing sent to it', { host, name: refused.hostname, address: refused.address, reason: refused.message })
+    log.warn('relay address refused: pool host benched, nothing sent to it', { host, relayName: refused.hostname, address: refused.address, reason: refused.message })
   }
 
   /** A transaction re-sent after a failed attempt that the next host already has was sent: answer with its hash. */

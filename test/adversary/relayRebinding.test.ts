@@ -112,7 +112,7 @@ describe('adversary: DNS rebinding of a relay name (attack 15)', () => {
     expect(dns.queries.slice(queriesBefore).some((q) => q.name === NAME)).toBe(true)
     const refusals = shimLog.lines.filter((l) => l.message.startsWith('relay address refused'))
     expect(refusals).toHaveLength(1)
-    expect(refusals[0]).toMatchObject({ level: 'warn', context: { host: id.nodeId, name: NAME, address: '127.0.0.1' } })
+    expect(refusals[0]).toMatchObject({ level: 'warn', context: { host: id.nodeId, relayName: NAME, address: '127.0.0.1' } })
 
     // Benched at once and handed back: the pool releases the pair and assigns nothing else (there is no other host).
     await waitFor(() => log.lines.some((l) => l.message === 'assignment released' && l.context?.host === id.nodeId), 'the attacker released', { timeoutMs: 10_000 })
