@@ -46,7 +46,7 @@ export const agentOptionTable: OptionTable<AgentConfigInput> = {
   allowPrivateAddresses: {
     flags: '--allow-private-addresses',
     description:
-      'client: dial host enodes and post to relay URLs on loopback, private or link-local addresses, and plain http relays (default: only when the coordinator itself is on loopback)',
+      'client: dial host enodes and post to relay URLs on loopback, private or link-local addresses (also when a relay name resolves to one), and plain http relays; host: admit clients whose enodes are on such addresses (default: only when the coordinator itself is on loopback)',
     parser: flag,
   },
   insecureCoordinator: {

@@ -58,7 +58,7 @@ export async function startClientShim(config: ClientShimConfig, deps: { log: Log
   const allowPrivate = privateAddressesAllowed(config.bootstrap, config)
   const dial = async (h: AssignedHost | { nodeId: NodeId; enode: string }) => {
     // Defence in depth: the node never dials a host on a non-public address outside development.
-    const problem = enodeHostProblem(parseEnode(h.enode).host, allowPrivate)
+    const problem = enodeHostProblem(parseEnode(h.enode).host, allowPrivate, 'this client')
     if (problem) {
       log.warn('host enode refused: not dialling it', { host: h.nodeId, reason: problem })
       return

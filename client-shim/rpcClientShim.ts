@@ -9,6 +9,12 @@
  *
  * Its identity is a node key of its own (`vipnode keygen`): the pool bills
  * and credits by that node ID.
+ *
+ * Relay URLs are the hosts' choice. Outside development a grant's URL must
+ * be https on a public IP or a DNS name (checked here when it arrives), and
+ * a name is resolved and checked again for every connection the proxy opens
+ * (rpcProxy/relayAddresses.ts), so a name that rebinds to a private address
+ * after the pool checked it gets nothing.
  */
 import { poolTrustOptions, privateAddressesAllowed, type PoolTrustConfig } from '../agent/agentNode.ts'
 import { formatEnode, loadNodeKey, relayUrlProblem, nodeIdOf, type NodeId, type RelayGrant, type UpdateResult } from '../protocol/index.ts'
@@ -18,6 +24,7 @@ import { runReportLoop } from '../agent/reportLoop.ts'
 import { Ticker } from '../agent/ticker.ts'
 import { VERSION } from '../lib/packageVersion.ts'
 import type { Logger } from '../lib/logger.ts'
+import type { ResolveName } from '../lib/resolveName.ts'
 import { startRpcProxy, type RpcProxy, type RpcTarget } from './rpcProxy/rpcProxy.ts'
 
 export interface RpcClientShimConfig extends PoolTrustConfig {
@@ -45,22 +52,29 @@ export interface RunningRpcClientShim {
 /** No block of its own to report: 0 is never counted as a head (ChainHeads skips it). */
 const NO_BLOCK = { number: 0, hash: `0x${'00'.repeat(32)}` }
 
-export async function startRpcClientShim(config: RpcClientShimConfig, deps: { log: Logger }): Promise<RunningRpcClientShim> {
+export interface RpcClientShimDeps {
+  log: Logger
+  /** How relay names are resolved; default the system resolver. For tests (a DNS responder of their own). */
+  resolveName?: ResolveName
+}
+
+export async function startRpcClientShim(config: RpcClientShimConfig, deps: RpcClientShimDeps): Promise<RunningRpcClientShim> {
   const { log } = deps
   const abort = new AbortController()
   const key = loadNodeKey(config.nodekey)
   const nodeId = nodeIdOf(key)
+  const allowPrivate = privateAddressesAllowed(config.bootstrap, config)
   const proxy = await startRpcProxy({
     host: config.listenHost,
     port: config.listenPort,
     logger: log.child({ module: 'rpc-proxy' }),
+    relayAddresses: { allowPrivate, ...(deps.resolveName ? { resolveName: deps.resolveName } : {}) },
     ...(config.requestTimeoutMs ? { requestTimeoutMs: config.requestTimeoutMs } : {}),
     ...(config.allowedOrigins ? { allowedOrigins: config.allowedOrigins } : {}),
   })
   const reportListeners: ((r: UpdateResult) => void)[] = []
   /** The pool's latest word on each assigned host: relay URL and token. */
   const grants = new Map<NodeId, RelayGrant>()
-  const allowPrivate = privateAddressesAllowed(config.bootstrap, config)
   const refusedRelays = new Set<string>()
   /** Defence in depth: never post to a relay URL on a non-public address (or plain http) outside development. */
   const usable = (g: RelayGrant): boolean => {

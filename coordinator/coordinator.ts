@@ -42,6 +42,7 @@ import { systemClock, type Clock } from '../lib/clock.ts'
 import { createLogger, type Logger } from '../lib/logger.ts'
 import { AGENT_PATH, isLoopbackHost } from '../protocol/index.ts'
 import { secp256k1Implementation } from '../lib/secp256k1.ts'
+import type { ResolveName } from '../lib/resolveName.ts'
 
 /** Pending connections the kernel may queue for accept (capped by net.core.somaxconn, 4096 on current Linux). */
 const LISTEN_BACKLOG = 4_096
@@ -50,6 +51,8 @@ export interface CoordinatorOverrides {
   store?: Store
   clock?: Clock
   logger?: Logger
+  /** How relay URL names are checked at connect; default the system resolver (tests: their own DNS responder). */
+  resolveName?: ResolveName
 }
 
 export interface RunningCoordinator {
@@ -143,7 +146,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   const disputes = new DisputeService(disputePolicy, { assignments, metering, sessions, clock, log: log.child({ module: 'disputes' }), metrics })
   const settlement = new SettlementService({ feeBps: config.feeBps, feeAddress: config.feeAddress, pricePerCuWei: config.pricePerCuWei }, { store, epochs, clock, log: log.child({ module: 'settlement' }), metrics })
   metrics.setStateSizes(() => stateSizes(services))
-  const logins = new LoginService({ config, poolId, store, sessions, metering, clock, log, metrics })
+  const logins = new LoginService({ config, poolId, store, sessions, metering, clock, log, metrics, ...(overrides.resolveName ? { resolveName: overrides.resolveName } : {}) })
   const reports = new ReportService({ config, store, sessions, assignments, metering, chainHeads, clock, log, metrics })
   const reads = { nodes: store, ledger: store, epochs: store, usage: store, payoutTrees: new PayoutTrees(store) }
   const services: CoordinatorServices = { config, poolId, store, reads, sessions, logins, reports, assignments, metering, refunds, disputes, settlement, epochs, tracker, chainHeads, relayTokens, clock, log, metrics, clientAddress, trustedProxies }

@@ -126,6 +126,27 @@ describe('host agent', () => {
     expect(node.trusted.has(client.nodeId)).toBe(false)
   })
 
+  test('error: outside development, a client enode on a non-public address is refused as INVALID_PARAMS about the client, and the node is untouched', async () => {
+    // A development pool (it accepts loopback enodes) and a host agent that does not trust that: defence in depth.
+    const c = await testCoordinator({ updateIntervalMs: 300 })
+    cleanup.push(() => c.close())
+    const node = await fake('besu') // Besu dials the clients it admits
+    const log = recordingLogger()
+    const agent = await startHostAgent({ coordinator: c.url, allowPrivateAddresses: false, nodeRpc: node.url, nodekey: keyFile(node.nodeKey), capacity: 3, updateIntervalMs: 100 }, { log })
+    cleanup.push(() => agent.close())
+    await agent.pool.ready()
+    const client = await fake()
+    const conn = c.services.sessions.get(node.nodeId)!
+    for (const host of ['127.0.0.1', '10.0.0.7', '[fd00::5]', '169.254.169.254']) {
+      const enode = client.enode.replace(/@[^@]+:(\d+)/, `@${host}:$1`)
+      const refused = await conn.call('vipnode_admit', { nodeId: client.nodeId, enode }).catch((e: RpcError) => e)
+      expect(refused, host).toMatchObject({ code: ErrorCode.INVALID_PARAMS, message: expect.stringMatching(/^invalid params for vipnode_admit: enode: enode host .* is a (loopback|private|link-local) address .*\(this host runs without --allow-private-addresses\)$/) })
+    }
+    expect(node.calls.filter((x) => /allowlist|addPeer|TrustedPeer/i.test(x.method))).toEqual([])
+    expect(agent.admitted.size).toBe(0)
+    expect(log.lines.filter((l) => l.message === 'client enode refused: not admitting it')).toHaveLength(4)
+  })
+
   test('behavior: the pool id is remembered beside the node key on first login', async () => {
     const { c, node } = await setup()
     const file = readdirSync(dir).find((f) => f.endsWith('.key.pools.json') && JSON.parse(readFileSync(join(dir, f), 'utf8'))[normaliseOrigin(c.url)] === c.poolId)

@@ -12,7 +12,9 @@
  */
 import {
   admitParamsSchema,
+  enodeHostProblem,
   evictParamsSchema,
+  parseEnode,
   parseParams,
   rpcError,
   RpcError,
@@ -28,7 +30,7 @@ import type { CostTable } from '../agent/relay/computeUnits.ts'
 import { NodeRpcError, type EthNode } from '../ethnode/index.ts'
 import { PoolConnection } from '../agent/poolConnection.ts'
 import type { NodeIdentity } from '../agent/nodeIdentity.ts'
-import { openAgentNode, poolTrustOptions, type AgentNodeConfig, type PoolTrustConfig } from '../agent/agentNode.ts'
+import { openAgentNode, poolTrustOptions, privateAddressesAllowed, type AgentNodeConfig, type PoolTrustConfig } from '../agent/agentNode.ts'
 import { runReportLoop } from '../agent/reportLoop.ts'
 import { AGENT_NODE_TIMEOUT_MS } from '../agent/connectNode.ts'
 import { Ticker } from '../agent/ticker.ts'
@@ -127,6 +129,9 @@ export async function startHostAgent(config: HostAgentConfig, deps: { log: Logge
     }
     log.info('relay listening', { url: relay.url, advertised: relayUrl, capabilities })
   }
+  // Defence in depth: the coordinator refuses non-public client enodes at their connect; an enode is an IP
+  // literal (no name to rebind), so the same pure check here covers what the node is then told to dial.
+  const allowPrivate = privateAddressesAllowed(config.coordinator, config)
   /** Relay grants from admissions, by client, with the admission's sequence number (see admittedAt). */
   const admittedGrants = new Map<NodeId, { grant: RelayGrant; seq: number }>()
   const nodeFailure = (err: unknown, what: string): RpcError => {
@@ -165,6 +170,12 @@ export async function startHostAgent(config: HostAgentConfig, deps: { log: Logge
           admittedGrants.set(p.nodeId, { grant: p.relay, seq: ++admissionSeq })
           log.info('client admitted to the relay', { client: p.nodeId })
           return { admitted: true }
+        }
+        // Some nodes dial an admitted client (Besu: allowlist + admin_addPeer): never at a non-public address outside development.
+        const problem = enodeHostProblem(parseEnode(p.enode).host, allowPrivate, 'this host')
+        if (problem) {
+          log.warn('client enode refused: not admitting it', { client: p.nodeId, reason: problem })
+          throw rpcError('INVALID_PARAMS', `invalid params for vipnode_admit: enode: ${problem}`)
         }
         try {
           await node.admit(p.enode)

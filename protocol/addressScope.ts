@@ -7,8 +7,11 @@
  *
  * Pure functions over address text. IP literals are classified exactly; a DNS
  * name cannot be classified without resolving it, so `hostScope` says `name`
- * and the caller decides (the coordinator resolves it once at connect and
- * classifies every answer: `resolvedNameProblem`).
+ * and the caller decides: the coordinator resolves it once at connect and
+ * classifies every answer (`resolvedNameProblem`); the rpc proxy resolves it
+ * again for every connection it opens to the relay and connects only to the
+ * answers it classified (`nonPublicAnswer`, client-shim/rpcProxy/relayAddresses.ts),
+ * so a name that rebinds after the connect check is refused.
  */
 import { isIP } from 'node:net'
 
@@ -141,12 +144,15 @@ export function hostScope(host: string): IpClass | { scope: 'name' } {
 
 const describe = (c: IpClass): string => `${c.scope} address${c.range ? ` in ${c.range}` : ''}`
 
-/** Why an enode's host may not be dialled by pool members, or undefined when it is a public IP (or `allowPrivate`). */
-export function enodeHostProblem(host: string, allowPrivate: boolean): string | undefined {
+/**
+ * Why an enode's host may not be dialled by pool members, or undefined when it is a public IP (or `allowPrivate`).
+ * `switchOff`: whose --allow-private-addresses is off, for the message (the pool's at connect, an agent's own later).
+ */
+export function enodeHostProblem(host: string, allowPrivate: boolean, switchOff = 'the pool'): string | undefined {
   if (allowPrivate) return undefined
   const c = hostScope(host)
   if (c.scope === 'public' || c.scope === 'name') return undefined // names are refused by ipHostProblem (protocol/enode.ts)
-  return `enode host ${host.slice(0, 64)} is a ${describe(c)}: only public addresses are accepted (the pool runs without --allow-private-addresses)`
+  return `enode host ${host.slice(0, 64)} is a ${describe(c)}: only public addresses are accepted (${switchOff} runs without --allow-private-addresses)`
 }
 
 /**
@@ -172,13 +178,21 @@ export function relayUrlProblem(url: string, allowPrivate: boolean): { problem: 
   return { ok: true }
 }
 
+/**
+ * The first of a name's addresses that is not a public IP, and why (`switchOff`: whose
+ * --allow-private-addresses is off, for the message); undefined when every one is public.
+ */
+export function nonPublicAnswer(name: string, addresses: readonly string[], switchOff: string): { address: string; problem: string } | undefined {
+  for (const a of addresses) {
+    const c = classifyIp(a)
+    if (!c) return { address: a, problem: `${name} resolved to ${a.slice(0, 64)}, which is not an IP address` }
+    if (c.scope !== 'public') return { address: a, problem: `${name} resolves to ${a}, a ${describe(c)}: only public addresses are accepted (${switchOff} runs without --allow-private-addresses)` }
+  }
+  return undefined
+}
+
 /** Why a DNS name may not be used, given every address it resolved to: each must be public. */
 export function resolvedNameProblem(name: string, addresses: readonly string[]): string | undefined {
   if (addresses.length === 0) return `${name} did not resolve to any address`
-  for (const a of addresses) {
-    const c = classifyIp(a)
-    if (!c) return `${name} resolved to ${a.slice(0, 64)}, which is not an IP address`
-    if (c.scope !== 'public') return `${name} resolves to ${a}, a ${describe(c)}: only public addresses are accepted (the pool runs without --allow-private-addresses)`
-  }
-  return undefined
+  return nonPublicAnswer(name, addresses, 'the pool')?.problem
 }

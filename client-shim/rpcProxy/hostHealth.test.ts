@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { NodeId } from '../../protocol/enode.ts'
-import { HostHealth, type HostOutcome } from './hostHealth.ts'
+import { HostHealth, REFUSED_ADDRESS_REASON, type HostOutcome } from './hostHealth.ts'
 
 const H = 'a'.repeat(128) as NodeId
 const MIN = 60_000
@@ -57,5 +57,14 @@ describe('HostHealth', () => {
     feed(h, ['timeout', 'timeout', 'timeout'], 0)
     expect(h.record(H, 'host-error', 5 * MIN)).toBeUndefined()
     expect(h.isBenched(H, 10 * MIN)).toBe(false)
+  })
+
+  it('behavior: a relay name resolving to a non-public address benches the host at once, even after service', () => {
+    const h = new HostHealth()
+    feed(h, Array(15).fill('served'), 0)
+    expect(h.record(H, 'refused', 0)).toBe(REFUSED_ADDRESS_REASON)
+    expect(h.benched(0)).toEqual([H])
+    expect(h.benchReason(H, 10 * MIN - 1)).toBe(REFUSED_ADDRESS_REASON)
+    expect(h.record(H, 'refused', 1)).toBeUndefined() // a request in flight when it was benched: judged already
   })
 })

@@ -13,13 +13,21 @@
  * - at least `maxFaultShare` of them were its fault (errors and timeouts), or
  * - none was served (whoever is to blame, another host costs nothing to try,
  *   and a host that dresses refusals up as the client's mistake is caught), or
- * - `maxConsecutiveTimeouts` requests in a row got no answer in time.
+ * - `maxConsecutiveTimeouts` requests in a row got no answer in time, or
+ * - at once, when its relay's name resolved to a non-public address
+ *   (`refused`: relayAddresses.ts; DNS rebinding, or a name that points into
+ *   the client's own network). Nothing was sent; the host is handed back.
  * When the bench ends the host is on probation: its window starts empty, and
  * its first fault before a served request benches it again at once.
  */
 import type { NodeId } from '../../protocol/enode.ts'
 
-export type HostOutcome = 'served' | 'client-error' | 'host-error' | 'timeout'
+export type HostOutcome = 'served' | 'client-error' | 'host-error' | 'timeout' | 'refused'
+
+const isFault = (o: HostOutcome): boolean => o === 'host-error' || o === 'timeout' || o === 'refused'
+
+/** The bench reason for a host whose relay name resolved to a non-public address. */
+export const REFUSED_ADDRESS_REASON = 'its relay name resolves to a non-public address'
 
 export interface HostHealthPolicy {
   window: number
@@ -73,14 +81,15 @@ export class HostHealth {
     s.outcomes.push(outcome)
     if (s.outcomes.length > p.window) s.outcomes.shift()
     s.timeoutsInRow = outcome === 'timeout' ? s.timeoutsInRow + 1 : 0
-    const fault = outcome === 'host-error' || outcome === 'timeout'
+    const fault = isFault(outcome)
     if (outcome === 'served') s.probation = false
 
     let reason: string | undefined
-    if (s.probation && fault) reason = 'failed again on probation'
+    if (outcome === 'refused') reason = REFUSED_ADDRESS_REASON
+    else if (s.probation && fault) reason = 'failed again on probation'
     else if (s.timeoutsInRow >= p.maxConsecutiveTimeouts) reason = `${s.timeoutsInRow} requests in a row got no answer in time`
     else if (s.outcomes.length >= p.minAttempts) {
-      const faults = s.outcomes.filter((o) => o === 'host-error' || o === 'timeout').length
+      const faults = s.outcomes.filter(isFault).length
       const served = s.outcomes.filter((o) => o === 'served').length
       if (faults >= p.maxFaultShare * s.outcomes.length) reason = `${faults} of its last ${s.outcomes.length} requests failed on its side`
       else if (served === 0) reason = `none of its last ${s.outcomes.length} requests was served`

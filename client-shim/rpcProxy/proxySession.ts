@@ -23,6 +23,7 @@ import { callVerdict } from '../../agent/relay/replyVerdict.ts'
 import type { CallCoster } from '../../agent/relay/computeUnits.ts'
 import { errorReply, INVALID_REQUEST, parseBody, type RpcCall, type RpcReply } from '../../agent/relay/rpcFrames.ts'
 import { relayWsUrl, type RelayTargets, type RpcTarget } from './targets.ts'
+import { refusalOf, type RelayAddressRefusedError, type RelayAgents } from './relayAddresses.ts'
 
 export interface ProxySessionDeps {
   targets: RelayTargets
@@ -38,6 +39,10 @@ export interface ProxySessionDeps {
   /** The proxy's relaying with failover, for calls that are not subscriptions. */
   relayCalls(calls: RpcCall[]): Promise<(RpcReply | undefined)[]>
   noHostMessage(reasons: string[]): string
+  /** The proxy's connections to relays: a relay name is checked for every socket (relayAddresses.ts). */
+  agents: RelayAgents
+  /** A relay name resolved to a non-public address: the proxy benches the host and says so. */
+  addressRefused(host: NodeId, refused: RelayAddressRefusedError): void
 }
 
 interface Sub {
@@ -251,7 +256,9 @@ export class ProxySession {
         return opened
       } catch (err) {
         reasons.push(`${short(target.hostNodeId)}: ${(err as Error).message}`)
-        this.#d.targets.failed(target.hostNodeId, this.#d.clock.now())
+        const refused = refusalOf(err)
+        if (refused) this.#d.addressRefused(target.hostNodeId, refused)
+        else this.#d.targets.failed(target.hostNodeId, this.#d.clock.now())
       }
     }
     throw new Error('no host')
@@ -259,7 +266,9 @@ export class ProxySession {
 
   #open(target: RpcTarget): Promise<Upstream> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(relayWsUrl(target.relayUrl), {
+      const url = relayWsUrl(target.relayUrl)
+      const ws = new WebSocket(url, {
+        agent: this.#d.agents.for(url),
         headers: { authorization: `Bearer ${target.token}` },
         handshakeTimeout: this.#d.requestTimeoutMs,
         maxPayload: 64 << 20,
@@ -271,7 +280,7 @@ export class ProxySession {
         reject(new Error(res.statusCode === 401 ? 'relay token refused (HTTP 401)' : `WebSocket upgrade refused (HTTP ${res.statusCode})`))
       })
       ws.on('error', (err) => {
-        if (!up) reject(new Error(describe(err)))
+        if (!up) reject(refusalOf(err) ?? new Error(describe(err)))
       })
       ws.on('open', () => {
         up = { host: target.hostNodeId, ws, pending: new PendingCalls<Reply>(), bySub: new Map(), endActivity: () => {} }

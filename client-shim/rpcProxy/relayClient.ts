@@ -7,36 +7,46 @@
  * request, and spreading a flood over all hosts would only hurt them all).
  * A host that keeps answering that way is benched by its health instead
  * (hostHealth.ts), not per request.
+ *
+ * Posts go through the proxy's relay agents (relayAddresses.ts): a relay
+ * name is resolved and checked for every new connection, and a name that
+ * resolves to a non-public address is `refused` (the proxy benches the host
+ * at once). Redirects are not followed: a 3xx is a failover like a 5xx, so
+ * a relay cannot send the calls and the token on to an address nobody
+ * checked.
  */
+import { request as httpRequest, type Agent } from 'node:http'
+import { request as httpsRequest } from 'node:https'
 import { alignReplies, callFrame, type RpcCall, type RpcReply } from '../../agent/relay/rpcFrames.ts'
+import { refusalOf, type RelayAddressRefusedError, type RelayAgents } from './relayAddresses.ts'
 import type { RpcTarget } from './targets.ts'
 
 export type RelayOutcome =
   /** `replies` aligned with the calls (undefined for notifications); `status`: the relay's HTTP status. */
   | { ok: true; replies: (RpcReply | undefined)[]; status: number }
-  /** Fail over; `timedOut`: no answer in time (the host's health counts these apart). */
-  | { ok: false; reason: string; timedOut: boolean }
+  /** Fail over; `timedOut`: no answer in time (the host's health counts these apart); `refused`: its name resolved to a non-public address. */
+  | { ok: false; reason: string; timedOut: boolean; refused?: RelayAddressRefusedError }
 
-export async function postToRelay(target: RpcTarget, calls: readonly RpcCall[], timeoutMs: number): Promise<RelayOutcome> {
+/** The largest relay reply read (as the subscription socket's frames): beyond it the host has failed. */
+export const MAX_RELAY_REPLY_BYTES = 64 << 20
+
+export async function postToRelay(target: RpcTarget, calls: readonly RpcCall[], timeoutMs: number, agents: RelayAgents): Promise<RelayOutcome> {
   // Our own ids on this hop: the client's may repeat, and position is not a promise the relay makes.
   const frames = calls.map((c, i) => callFrame(c, i))
+  const signal = AbortSignal.timeout(timeoutMs)
   let status: number
   let text: string
   try {
-    const res = await fetch(target.relayUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${target.token}` },
-      body: JSON.stringify(frames.length === 1 ? frames[0] : frames),
-      signal: AbortSignal.timeout(timeoutMs),
-    })
-    status = res.status
-    text = await res.text()
+    ;({ status, text } = await httpPost(target.relayUrl, JSON.stringify(frames.length === 1 ? frames[0] : frames), { authorization: `Bearer ${target.token}` }, agents.for(target.relayUrl), signal))
   } catch (err) {
-    if ((err as Error)?.name === 'TimeoutError') return { ok: false, reason: `no answer within ${timeoutMs} ms`, timedOut: true }
-    const e = err as { message?: unknown; cause?: { code?: unknown; message?: unknown } }
-    return { ok: false, reason: String(e?.cause?.code ?? e?.cause?.message ?? e?.message ?? err), timedOut: false }
+    const refused = refusalOf(err)
+    if (refused) return { ok: false, reason: refused.message, timedOut: false, refused }
+    if (signal.aborted) return { ok: false, reason: `no answer within ${timeoutMs} ms`, timedOut: true }
+    const e = err as { code?: unknown; message?: unknown }
+    return { ok: false, reason: String(e?.code ?? e?.message ?? err), timedOut: false }
   }
   if (status === 401) return { ok: false, reason: 'relay token refused (HTTP 401)', timedOut: false }
+  if (status >= 300 && status < 400) return { ok: false, reason: `relay redirected (HTTP ${status}): redirects are not followed`, timedOut: false }
   if (status >= 500) return { ok: false, reason: `${describeRelayError(text) ?? 'relay failed'} (HTTP ${status})`, timedOut: status === 504 }
   let parsed: unknown
   try {
@@ -61,4 +71,43 @@ function describeRelayError(text: string): string | undefined {
   } catch {
     return undefined
   }
+}
+
+/**
+ * POST a JSON body and read the whole reply. A keep-alive socket the relay
+ * closed while idle fails the request on it with ECONNRESET: that request is
+ * sent again once, on a new connection (the `reusedSocket` retry Node's docs
+ * describe). Sending a call twice is safe here, as after any failover
+ * (rpcProxy.ts: every method is retried).
+ */
+async function httpPost(url: string, body: string, headers: Record<string, string>, agent: Agent, signal: AbortSignal): Promise<{ status: number; text: string }> {
+  try {
+    return await postOnce(url, body, headers, agent, signal)
+  } catch (err) {
+    if (!(err as { reusedSocket?: boolean }).reusedSocket || (err as { code?: unknown }).code !== 'ECONNRESET' || signal.aborted) throw err
+    return postOnce(url, body, headers, agent, signal)
+  }
+}
+
+function postOnce(url: string, body: string, headers: Record<string, string>, agent: Agent, signal: AbortSignal): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url)
+    const send = u.protocol === 'https:' ? httpsRequest : httpRequest
+    const req = send(u, { method: 'POST', agent, signal, headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...headers } }, (res) => {
+      const chunks: Buffer[] = []
+      let bytes = 0
+      res.on('data', (chunk: Buffer) => {
+        bytes += chunk.length
+        if (bytes > MAX_RELAY_REPLY_BYTES) {
+          req.destroy(new Error(`relay reply is over ${MAX_RELAY_REPLY_BYTES} bytes`))
+          return
+        }
+        chunks.push(chunk)
+      })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }))
+      res.on('error', reject)
+    })
+    req.on('error', (err) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })))
+    req.end(body)
+  })
 }

@@ -12,6 +12,8 @@ import { startFakeNode, type FakeNode } from '../../test/fakenode/fakeNode.ts'
 import { waitFor } from '../../test/harness/waitFor.ts'
 import { startRpcProxy, type RpcProxy, type RpcProxyOptions, type RpcTarget } from './rpcProxy.ts'
 import { postRpc, rpcCall, wsRpcClient } from '../../test/harness/jsonRpcClient.ts'
+import { recordingLogger } from '../../test/harness/agents.ts'
+import { startDnsResponder } from '../../test/harness/dnsResponder.ts'
 
 const net = createFakeNetwork()
 const cleanup: (() => Promise<void> | void)[] = []
@@ -42,8 +44,9 @@ async function startHost(head = 6, options: { subscriptions?: boolean } = {}): P
   return { node, relay, tokens, target: { hostNodeId: node.nodeId, relayUrl: relay.url, token } }
 }
 
+/** Relays on loopback IP literals: development addresses unless a test passes its own `relayAddresses`. */
 async function startProxy(targets: RpcTarget[], options: Partial<RpcProxyOptions> = {}): Promise<RpcProxy> {
-  const proxy = await startRpcProxy({ logger: silentLogger, requestTimeoutMs: 2000, resubscribeRetryMs: 100, ...options })
+  const proxy = await startRpcProxy({ logger: silentLogger, relayAddresses: { allowPrivate: true }, requestTimeoutMs: 2000, resubscribeRetryMs: 100, ...options })
   cleanup.push(() => proxy.close())
   proxy.setTargets(targets)
   return proxy
@@ -195,6 +198,71 @@ describe('rpc proxy: hosts that answer without serving', () => {
     for (let i = 0; i < 10; i++) await post(proxy.url, call('eth_chainId'))
     const r = await post(proxy.url, call('eth_chainId'))
     expect(r.json.error).toEqual({ code: -32002, message: 'no pool host available: host babababa: benched (10 of its last 10 requests failed on its side)' })
+  })
+})
+
+describe('rpc proxy: relay addresses (DNS rebinding)', () => {
+  it('error: a relay name resolving to loopback gets no connection, over HTTP or WebSocket; its host is benched at once, logged once, and another host serves', async () => {
+    const dns = await startDnsResponder()
+    cleanup.push(() => dns.close())
+    const honest = await startHost()
+    const rebound = await startHost()
+    // The rebound host's relay is the "victim": a real relay on 127.0.0.1 that would answer, reached only through the name.
+    dns.answer('rebound.relay.test', ['127.0.0.1'])
+    const named: RpcTarget = { ...rebound.target, relayUrl: rebound.target.relayUrl.replace('127.0.0.1', 'rebound.relay.test') }
+    // Production addresses; the honest relay is an IP literal, which the shim checks when a grant arrives, never in a lookup.
+    const relayAddresses = { allowPrivate: false, resolveName: dns.resolveName }
+
+    for (const path of ['http', 'ws'] as const) {
+      const log = recordingLogger()
+      const proxy = await startProxy([named, honest.target], { relayAddresses, logger: log })
+      if (path === 'http') {
+        const r = await post(proxy.url, call('eth_chainId'))
+        expect(r.json.result).toBe('0x539')
+      } else {
+        const client = await wsClient(proxy.wsUrl)
+        const reply = await client.request('eth_subscribe', ['newHeads'])
+        expect(typeof reply.result, JSON.stringify(reply)).toBe('string')
+      }
+      expect(proxy.benchedHosts(), path).toEqual([rebound.node.nodeId])
+      const refusals = log.lines.filter((l) => l.message.startsWith('relay address refused'))
+      expect(refusals, path).toEqual([
+        {
+          level: 'warn',
+          message: 'relay address refused: pool host benched, nothing sent to it',
+          context: { host: rebound.node.nodeId, relayName: 'rebound.relay.test', address: '127.0.0.1', reason: expect.stringMatching(/^relay address refused: rebound\.relay\.test resolves to 127\.0\.0\.1, a loopback address/) },
+        },
+      ])
+      // Benched: the next requests do not even resolve the name.
+      expect((await post(proxy.url, call('eth_blockNumber'))).json.result).toBeDefined()
+      expect(log.lines.filter((l) => l.message.startsWith('relay address refused'))).toHaveLength(1)
+    }
+    expect(relayedMethods(rebound.node)).toEqual([])
+    expect(rebound.node.calls.filter((c) => c.method.startsWith('eth_'))).toEqual([])
+  })
+})
+
+describe('rpc proxy: relay redirects', () => {
+  it('error: a relay answering with a redirect is a failed host; the redirect is not followed', async () => {
+    let victimRequests = 0
+    const victim = createServer((req, res) => {
+      victimRequests++
+      req.resume()
+      res.end('{}')
+    })
+    await new Promise<void>((r) => victim.listen(0, '127.0.0.1', () => r()))
+    cleanup.push(() => new Promise<void>((r) => victim.close(() => r())))
+    const redirector = createServer((req, res) => {
+      req.resume()
+      res.writeHead(307, { location: `http://127.0.0.1:${(victim.address() as { port: number }).port}/admin` }).end()
+    })
+    await new Promise<void>((r) => redirector.listen(0, '127.0.0.1', () => r()))
+    cleanup.push(() => new Promise<void>((r) => redirector.close(() => r())))
+    const target: RpcTarget = { hostNodeId: 'ee'.repeat(64) as NodeId, relayUrl: `http://127.0.0.1:${(redirector.address() as { port: number }).port}/`, token: 'ab'.repeat(32) }
+    const proxy = await startProxy([target])
+    const r = await post(proxy.url, call('eth_chainId'))
+    expect(r.json.error).toEqual({ code: -32002, message: 'no pool host available: host eeeeeeee: relay redirected (HTTP 307): redirects are not followed' })
+    expect(victimRequests).toBe(0)
   })
 })
 

@@ -26,6 +26,12 @@
  * effect for every attempt after it, and subscriptions on a dropped host move
  * at once. Requests already in flight to a dropped host finish.
  *
+ * Addresses: every connection to a relay, HTTP or WebSocket, goes through
+ * the proxy's relay agents (relayAddresses.ts), which resolve a relay name
+ * per connection and connect only to an address they checked. A name that
+ * resolves to a non-public address outside development benches its host at
+ * once (one log line: host, name, address), and the request moves on.
+ *
  * Safety: the endpoint spends the client's pool balance, so it listens on
  * loopback by default and, like geth's --http.vhosts and --http.corsdomain,
  * refuses requests whose Host is not a local name and browser requests
@@ -49,6 +55,7 @@ import { ProxySession } from './proxySession.ts'
 import { postToRelay } from './relayClient.ts'
 import { RelayTargets, type RpcTarget } from './targets.ts'
 import { CallCoster } from '../../agent/relay/computeUnits.ts'
+import { RelayAgents, type RelayAddressPolicy, type RelayAddressRefusedError } from './relayAddresses.ts'
 
 export type { RpcTarget } from './targets.ts'
 
@@ -58,6 +65,8 @@ export interface RpcProxyOptions {
   /** 0 or absent picks a free port. */
   port?: number
   logger: Logger
+  /** Which addresses relay names may resolve to (public only, unless development), and the resolver. */
+  relayAddresses: RelayAddressPolicy
   /** Per attempt on one host. Default 10 s. */
   requestTimeoutMs?: number
   /** A host that failed is tried after the others for this long. Default 30 s. */
@@ -109,6 +118,7 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
   // Costs calls as the relays do (the default table: the pool credits the smaller of both ends' figures).
   const coster = new CallCoster()
   const sessions = new Set<ProxySession>()
+  const agents = new RelayAgents(options.relayAddresses)
   const allowedHosts = new Set([...LOCAL_HOSTS, listenHost, ...(options.allowedHosts ?? [])].map((h) => h.toLowerCase()))
   const allowedOrigins = new Set(options.allowedOrigins ?? [])
 
@@ -118,11 +128,13 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
   /** Relay calls to the first host that answers; replies aligned with `calls` (undefined for notifications). */
   async function relayCalls(calls: RpcCall[]): Promise<(RpcReply | undefined)[]> {
     const reasons: string[] = []
+    const tried = new Set<NodeId>()
     let retried = false
     for (const t of targets.order(clock.now())) {
       // The pool may have dropped it, or changed its token, since the order was taken.
       const target = targets.current(t.hostNodeId)
       if (!target) continue
+      tried.add(target.hostNodeId)
       const endCall = meter.call(target.hostNodeId)
       let outcome: Awaited<ReturnType<typeof postToRelay>> | undefined
       let served = 0
@@ -130,7 +142,7 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
       // Costed before the call, as the relay costs it.
       const costs = calls.map((c) => coster.cost(c.method, c.params))
       try {
-        outcome = await postToRelay(target, calls, requestTimeoutMs)
+        outcome = await postToRelay(target, calls, requestTimeoutMs, agents)
         if (outcome.ok) {
           // Judged as the host's relay judges it: only results are service, for the meter and for stickiness.
           const answered = calls.flatMap((c, i) => (c.hasId ? [i] : []))
@@ -144,7 +156,8 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
             coster.served(calls[i]!.method, replies[i]?.result)
           })
           recordOutcome(target.hostNodeId, served > 0 ? 'served' : verdicts.includes('host-error') ? 'host-error' : 'client-error')
-        } else recordOutcome(target.hostNodeId, outcome.timedOut ? 'timeout' : 'host-error')
+        } else if (outcome.refused) addressRefused(target.hostNodeId, outcome.refused)
+        else recordOutcome(target.hostNodeId, outcome.timedOut ? 'timeout' : 'host-error')
       } finally {
         endCall(served, servedUnits)
       }
@@ -153,11 +166,15 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
         return retried ? settleRetriedSends(calls, outcome.replies) : outcome.replies
       }
       reasons.push(`host ${target.hostNodeId.slice(0, 8)}: ${outcome.reason}`)
-      log.warn('pool host failed a relayed request; trying the next', { host: target.hostNodeId, reason: outcome.reason })
-      targets.failed(target.hostNodeId, clock.now())
-      retried = true
+      if (!outcome.refused) {
+        log.warn('pool host failed a relayed request; trying the next', { host: target.hostNodeId, reason: outcome.reason })
+        targets.failed(target.hostNodeId, clock.now())
+        retried = true
+      }
     }
-    for (const id of targets.benched(clock.now())) reasons.push(`host ${id.slice(0, 8)}: benched (${targets.health.benchReason(id, clock.now())})`)
+    for (const id of targets.benched(clock.now())) {
+      if (!tried.has(id)) reasons.push(`host ${id.slice(0, 8)}: benched (${targets.health.benchReason(id, clock.now())})`)
+    }
     const message = noHostMessage(reasons)
     return calls.map((c) => (c.hasId ? errorReply(c.id, RelayErrorCode.NO_HOST_AVAILABLE, message) : undefined))
   }
@@ -165,6 +182,12 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
   function recordOutcome(host: NodeId, outcome: HostOutcome): void {
     const benched = targets.recordOutcome(host, outcome, clock.now())
     if (benched) log.warn('pool host benched: its relay does not serve; moving to another host', { host, reason: benched })
+  }
+
+  /** A relay name resolved to a non-public address (nothing was sent): bench the host, said once per bench. */
+  function addressRefused(host: NodeId, refused: RelayAddressRefusedError): void {
+    if (targets.recordOutcome(host, 'refused', clock.now()) === undefined) return
+    log.warn('relay address refused: pool host benched, nothing sent to it', { host, relayName: refused.hostname, address: refused.address, reason: refused.message })
   }
 
   /** A transaction re-sent after a failed attempt that the next host already has was sent: answer with its hash. */
@@ -270,6 +293,8 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
         maxBufferedBytes: MAX_BUFFERED_BYTES,
         relayCalls,
         noHostMessage,
+        agents,
+        addressRefused,
       })
       sessions.add(session)
       ws.on('close', () => sessions.delete(session))
@@ -306,6 +331,7 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
       for (const s of sessions) s.close()
       sessions.clear()
       wss.close()
+      agents.destroy()
       await new Promise<void>((resolve) => {
         server.close(() => resolve())
         server.closeAllConnections()

@@ -7,7 +7,6 @@
  * (a newer one for the same node wins) and a new client given its trial.
  */
 import { randomUUID } from 'node:crypto'
-import { lookup } from 'node:dns/promises'
 import {
   enodeHostProblem,
   normaliseOrigin,
@@ -23,6 +22,7 @@ import {
 import type { z } from 'zod'
 import type { Clock } from '../../lib/clock.ts'
 import type { Logger } from '../../lib/logger.ts'
+import { systemResolveName, type ResolveName } from '../../lib/resolveName.ts'
 import type { CoordinatorMetrics } from '../metrics.ts'
 import type { LedgerStore, NodeStore, SessionStore } from '../store/store.ts'
 import { Accounts } from '../logic/accounts.ts'
@@ -58,6 +58,8 @@ export interface LoginDeps {
   clock: Clock
   log: Logger
   metrics: CoordinatorMetrics
+  /** How relay URL names are resolved at connect; default the system resolver (tests inject their own DNS). */
+  resolveName?: ResolveName
 }
 
 export interface Login {
@@ -112,7 +114,7 @@ export class LoginService {
       const problem = enodeHostProblem(enode.host, config.allowPrivateAddresses)
       if (problem) throw rpcError('INVALID_PARAMS', `invalid params for vipnode_connect: enode: ${problem}`)
     }
-    if (params.relayUrl !== undefined) await checkRelayUrl(params.relayUrl, config.allowPrivateAddresses)
+    if (params.relayUrl !== undefined) await checkRelayUrl(params.relayUrl, config.allowPrivateAddresses, this.deps.resolveName ?? systemResolveName)
     if (!conn.isOpen()) throw rpcError('CONNECTION_CLOSED', 'the connection closed during login')
 
     const now = clock.now()
@@ -197,17 +199,18 @@ function checkOrigin(given: string, publicUrls: readonly string[] | undefined, r
 
 /**
  * A relay URL clients will post to: https and a public address outside development. A DNS name is
- * resolved once, here, and every answer must be public; it may resolve elsewhere later (DNS rebinding),
- * which the shim's own check at connection time narrows (docs/security.md).
+ * resolved once, here, and every answer must be public. It may resolve elsewhere later (DNS rebinding):
+ * the client shims resolve and check it again for every connection they open to the relay
+ * (client-shim/rpcProxy/relayAddresses.ts, docs/security.md attack 15).
  */
-async function checkRelayUrl(url: string, allowPrivate: boolean): Promise<void> {
+async function checkRelayUrl(url: string, allowPrivate: boolean, resolveName: ResolveName): Promise<void> {
   const r = relayUrlProblem(url, allowPrivate)
   if ('problem' in r) throw rpcError('INVALID_PARAMS', `invalid params for vipnode_connect: relayUrl: ${r.problem}`)
   if (!r.needsResolve) return
   let addresses: string[]
   try {
     const answers = await Promise.race([
-      lookup(r.needsResolve, { all: true, verbatim: true }),
+      resolveName(r.needsResolve),
       new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${RESOLVE_TIMEOUT_MS} ms`)), RESOLVE_TIMEOUT_MS).unref()),
     ])
     addresses = answers.map((a) => a.address)
