@@ -5,6 +5,7 @@
  */
 import { z } from 'zod'
 import { ipHostProblem, isNodeId, parseEnode, type NodeId } from './enode.ts'
+import { LATENCY_BUCKET_COUNT } from './quality.ts'
 
 export const MAX_PEERS_PER_REPORT = 1024
 export const MAX_HOSTS_PER_REQUEST = 16
@@ -126,6 +127,61 @@ export const relayActivitySchema = z.object({
 })
 export type RelayActivity = z.infer<typeof relayActivitySchema>
 
+/** Hosts one report may carry quality for: a client holds at most 16, plus hosts dropped during the interval. */
+export const MAX_QUALITY_HOSTS = 64
+/** Latency histograms per host in one report (protocol/quality.ts QUALITY_METHODS has 22 and `other`). */
+export const MAX_QUALITY_METHODS = 32
+
+const callCount = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)
+
+/** One method's latency of served calls since the previous report: counts per LATENCY_BUCKETS_MS bucket. */
+export const methodLatencySchema = z.object({
+  /** A method name; the coordinator keeps unlisted ones under `other` (protocol/quality.ts). */
+  method: z.string().min(1).max(64),
+  buckets: z.array(callCount).length(LATENCY_BUCKET_COUNT, `must hold ${LATENCY_BUCKET_COUNT} counts, one per latency bucket`),
+})
+
+/**
+ * A client's measure of one host's service since its previous report (rpc
+ * service, docs/rpcService.md#quality): calls by outcome and the latency of
+ * the served ones. Counts are calls (batch elements), not requests.
+ */
+export const hostQualitySchema = z
+  .object({
+    /** The host. */
+    nodeId: nodeIdSchema,
+    /** Calls answered with a result. */
+    ok: callCount,
+    /** Errors the request itself caused (agent/relay/replyVerdict.ts): neither the host's fault nor service. */
+    clientErrors: callCount,
+    /** Error replies that are the host's fault: its node lacks the state, fails, or answers malformed. */
+    nodeErrors: callCount,
+    /** The relay refused to serve: token refused (401), rate limited (429, -32005). */
+    refused: callCount,
+    /** No usable answer: connection refused or reset, HTTP 5xx without a JSON-RPC error, a redirect, a relay name on a non-public address. */
+    transport: callCount,
+    /** No answer within the proxy's timeout (10 s), or the relay's own 504. */
+    timeouts: callCount,
+    latency: z.array(methodLatencySchema).max(MAX_QUALITY_METHODS).default([]),
+  })
+  .superRefine((q, ctx) => {
+    let samples = 0
+    for (const m of q.latency) for (const n of m.buckets) samples += n
+    if (samples > q.ok) ctx.addIssue({ code: 'custom', path: ['latency'], message: `holds ${samples} latency samples, more than the ${q.ok} calls served (ok)` })
+  })
+export type HostQuality = z.output<typeof hostQualitySchema>
+
+const hostQualityListSchema = z
+  .array(hostQualitySchema)
+  .max(MAX_QUALITY_HOSTS)
+  .superRefine((list, ctx) => {
+    const seen = new Set<string>()
+    list.forEach((q, i) => {
+      if (seen.has(q.nodeId)) ctx.addIssue({ code: 'custom', path: [i, 'nodeId'], message: `host ${q.nodeId.slice(0, 16)}… is listed twice` })
+      seen.add(q.nodeId)
+    })
+  })
+
 // ---------------------------------------------------------------- agent -> coordinator
 
 const connectBody = z.object({
@@ -201,6 +257,12 @@ export const updateParamsSchema = z.object({
   relays: z.array(relayActivitySchema).max(MAX_PEERS_PER_REPORT).optional(),
   /** rpc hosts: the capability probe's latest answer, when it changed. */
   capabilities: capabilitiesSchema.optional(),
+  /**
+   * rpc clients: the service each host gave since the previous report, as the client's proxy measured it
+   * (docs/rpcService.md#quality). Optional: agents before issue 21 item 2 do not send it. The coordinator
+   * takes an entry only for a host assigned to this client, and ignores the field from hosts.
+   */
+  quality: hostQualityListSchema.optional(),
 }).refine((p) => !p.samePeers || (p.peers.length === 0 && p.peerIds === undefined), {
   message: 'samePeers repeats the previous report\'s peers: send it without peers and peerIds',
   path: ['samePeers'],
