@@ -4,7 +4,8 @@
  * verified proxy, the Lodestar prover) or a wallet points at. It asks the pool
  * for rpc hosts, relays through them with the tokens the pool issued, and
  * reports its relay traffic per host, which the pool meters against the
- * hosts' own reports. A host whose relay does not serve (benched for errors
+ * hosts' own reports, and the service each host gave (calls by outcome,
+ * latency: rpcProxy/qualityMeter.ts), which the pool scores hosts by. A host whose relay does not serve (benched for errors
  * or timeouts) is handed back with `replace` for another.
  *
  * Its identity is a node key of its own (`vipnode keygen`): the pool bills
@@ -17,7 +18,7 @@
  * after the pool checked it gets nothing.
  */
 import { poolTrustOptions, privateAddressesAllowed, type PoolTrustConfig } from '../agent/agentNode.ts'
-import { formatEnode, loadNodeKey, relayUrlProblem, nodeIdOf, type NodeId, type RelayGrant, type UpdateResult } from '../protocol/index.ts'
+import { formatEnode, loadNodeKey, relayUrlProblem, nodeIdOf, MAX_QUALITY_HOSTS, type NodeId, type RelayGrant, type UpdateResult } from '../protocol/index.ts'
 import { PoolConnection } from '../agent/poolConnection.ts'
 import { greetOnConnect, HostTopUp, showNotice } from '../agent/clientDuties.ts'
 import { runReportLoop } from '../agent/reportLoop.ts'
@@ -130,7 +131,9 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: RpcC
     failureMessage: 'update failed',
     step: async () => {
       const relays = [...proxy.drainActivity()].map(([id, a]) => ({ nodeId: id, requests: a.requests, busyMs: Math.round(a.busyMs), computeUnits: Math.round(a.computeUnits) }))
-      const result = await pool.call('vipnode_update', { peerIds: [], block: NO_BLOCK, relays })
+      // What each host's service was like (docs/rpcService.md#quality): the pool scores hosts by it.
+      const quality = proxy.drainQuality().slice(0, MAX_QUALITY_HOSTS)
+      const result = await pool.call('vipnode_update', { peerIds: [], block: NO_BLOCK, relays, ...(quality.length > 0 ? { quality } : {}) })
       applyGrants(result.relays ?? [])
       // Hosts whose relay does not serve (benched by the proxy's host health) are handed back for others.
       const benched = proxy.benchedHosts()

@@ -24,6 +24,8 @@ import type { CallCoster } from '../../agent/relay/computeUnits.ts'
 import { errorReply, INVALID_REQUEST, parseBody, type RpcCall, type RpcReply } from '../../agent/relay/rpcFrames.ts'
 import { relayWsUrl, type RelayTargets, type RpcTarget } from './targets.ts'
 import { refusalOf, type RelayAddressRefusedError, type RelayAgents } from './relayAddresses.ts'
+import { replyOutcomes } from './qualityMeter.ts'
+import type { CallOutcome } from '../../protocol/quality.ts'
 
 export interface ProxySessionDeps {
   targets: RelayTargets
@@ -43,6 +45,8 @@ export interface ProxySessionDeps {
   agents: RelayAgents
   /** A relay name resolved to a non-public address: the proxy benches the host and says so. */
   addressRefused(host: NodeId, refused: RelayAddressRefusedError): void
+  /** One call's outcome on a host, for the quality report (latency for served calls). */
+  noteCall(host: NodeId, method: string, outcome: CallOutcome, latencyMs?: number): void
 }
 
 interface Sub {
@@ -291,7 +295,9 @@ export class ProxySession {
       })
       ws.on('close', (code, reason) => {
         if (!up) return reject(new Error(`closed during handshake (code ${code})`))
-        up.pending.failAll(new ConnectionClosedError(`relay connection closed (code ${code})`))
+        // Closed by the relay (not by this session, which lets go of the upstream first): the calls in flight failed on the host.
+        const byHost = this.#upstream === up && !this.#closed
+        up.pending.failAll(Object.assign(new ConnectionClosedError(`relay connection closed (code ${code})`), { byHost }))
         this.#lost(up, `relay closed the connection (code ${code}${reason.length ? `: ${reason.toString()}` : ''})`, true)
       })
     })
@@ -336,13 +342,20 @@ export class ProxySession {
     // Metered as the relay meters it: served only with a result.
     const endCall = this.#d.meter.call(up.host)
     const cost = this.#d.coster.cost(method, params)
+    const startedAt = this.#d.clock.now()
     return reply.then(
       (r) => {
-        const served = callVerdict({ jsonrpc: '2.0', id, ...r }) === 'served'
+        const answer = { jsonrpc: '2.0' as const, id, ...r }
+        const verdict = callVerdict(answer)
+        this.#d.noteCall(up.host, method, replyOutcomes(200, [answer], [verdict])[0]!, this.#d.clock.now() - startedAt)
+        const served = verdict === 'served'
         endCall(served ? 1 : 0, served ? cost : 0)
         return r
       },
       (e: unknown) => {
+        // A socket this session closed itself (moving on, or the client left) is not the host's failure.
+        if (!(e instanceof ConnectionClosedError)) this.#d.noteCall(up.host, method, 'timeout')
+        else if ((e as { byHost?: boolean }).byHost) this.#d.noteCall(up.host, method, 'transport')
         endCall(0)
         throw e
       },

@@ -20,12 +20,16 @@ import { request as httpsRequest } from 'node:https'
 import { alignReplies, callFrame, type RpcCall, type RpcReply } from '../../agent/relay/rpcFrames.ts'
 import { refusalOf, type RelayAddressRefusedError, type RelayAgents } from './relayAddresses.ts'
 import type { RpcTarget } from './targets.ts'
+import type { FailureKind } from './qualityMeter.ts'
 
 export type RelayOutcome =
   /** `replies` aligned with the calls (undefined for notifications); `status`: the relay's HTTP status. */
   | { ok: true; replies: (RpcReply | undefined)[]; status: number }
-  /** Fail over; `timedOut`: no answer in time (the host's health counts these apart); `refused`: its name resolved to a non-public address. */
-  | { ok: false; reason: string; timedOut: boolean; refused?: RelayAddressRefusedError }
+  /**
+   * Fail over; `timedOut`: no answer in time (the host's health counts these apart); `refused`: its name resolved
+   * to a non-public address; `kind`: what each call's outcome was, for the quality report (qualityMeter.ts).
+   */
+  | { ok: false; reason: string; timedOut: boolean; kind: FailureKind; refused?: RelayAddressRefusedError }
 
 /** The largest relay reply read (as the subscription socket's frames): beyond it the host has failed. */
 export const MAX_RELAY_REPLY_BYTES = 64 << 20
@@ -40,21 +44,25 @@ export async function postToRelay(target: RpcTarget, calls: readonly RpcCall[], 
     ;({ status, text } = await httpPost(target.relayUrl, JSON.stringify(frames.length === 1 ? frames[0] : frames), { authorization: `Bearer ${target.token}` }, agents.for(target.relayUrl), signal))
   } catch (err) {
     const refused = refusalOf(err)
-    if (refused) return { ok: false, reason: refused.message, timedOut: false, refused }
-    if (signal.aborted) return { ok: false, reason: `no answer within ${timeoutMs} ms`, timedOut: true }
+    if (refused) return { ok: false, reason: refused.message, timedOut: false, kind: 'transport', refused }
+    if (signal.aborted) return { ok: false, reason: `no answer within ${timeoutMs} ms`, timedOut: true, kind: 'timeout' }
     const e = err as { code?: unknown; message?: unknown }
-    return { ok: false, reason: String(e?.code ?? e?.message ?? err), timedOut: false }
+    return { ok: false, reason: String(e?.code ?? e?.message ?? err), timedOut: false, kind: 'transport' }
   }
-  if (status === 401) return { ok: false, reason: 'relay token refused (HTTP 401)', timedOut: false }
-  if (status >= 300 && status < 400) return { ok: false, reason: `relay redirected (HTTP ${status}): redirects are not followed`, timedOut: false }
-  if (status >= 500) return { ok: false, reason: `${describeRelayError(text) ?? 'relay failed'} (HTTP ${status})`, timedOut: status === 504 }
+  if (status === 401) return { ok: false, reason: 'relay token refused (HTTP 401)', timedOut: false, kind: 'refused' }
+  if (status >= 300 && status < 400) return { ok: false, reason: `relay redirected (HTTP ${status}): redirects are not followed`, timedOut: false, kind: 'transport' }
+  if (status >= 500) {
+    // The relay's own 502/504 carry a JSON-RPC error: its node failed (or timed out); anything else is the way there.
+    const said = describeRelayError(text)
+    return { ok: false, reason: `${said ?? 'relay failed'} (HTTP ${status})`, timedOut: status === 504, kind: status === 504 ? 'timeout' : said !== undefined ? 'node-error' : 'transport' }
+  }
   let parsed: unknown
   try {
     parsed = JSON.parse(text)
   } catch {
     // 200 with no body: only notifications were sent.
     if (text === '' && status < 300) return { ok: true, replies: calls.map(() => undefined), status }
-    return { ok: false, reason: `relay reply is not JSON (HTTP ${status})`, timedOut: false }
+    return { ok: false, reason: `relay reply is not JSON (HTTP ${status})`, timedOut: false, kind: 'transport' }
   }
   // The relay answers a refused whole request (413, 429 on a batch limit) with one error: it answers every call.
   const aligned = alignReplies(parsed, calls, 'the pool host')

@@ -158,6 +158,35 @@ describe('rpc proxy: relaying', () => {
   })
 })
 
+describe('rpc proxy: quality per host', () => {
+  it('behavior: each call is counted under its host by outcome, and the served ones are timed per method', async () => {
+    const [a, b, d, e] = await Promise.all([startHost(), startHost(), startHost(), startHost()])
+    b.node.setDown(true) // the relay answers 502 with "node unavailable": a node error
+    e.node.setSlow(3000) // no answer within the proxy's 500 ms: a timeout
+    const dead = { hostNodeId: 'ee'.repeat(64) as NodeId, relayUrl: `http://127.0.0.1:${await freePort()}/`, token: 'ab'.repeat(32) }
+    const refusing = { ...d.target, token: 'ff'.repeat(32) } // 401: refused
+    const proxy = await startProxy([refusing, b.target, dead, e.target, a.target], { requestTimeoutMs: 500 })
+    const batch = await post(proxy.url, [call('eth_chainId', [], 1), call('eth_getProof', [ZERO, [], 'latest'], 2)])
+    expect(batch.json.map((r: { result?: unknown }) => r.result !== undefined)).toEqual([true, true])
+    expect((await post(proxy.url, call('admin_peers'))).json.error.code).toBe(-32601) // the request's own fault, on the sticky host a
+    const client = await wsClient(proxy.wsUrl)
+    expect((await client.request('eth_subscribe', ['newHeads'])).result).toMatch(/^0x/)
+
+    const byHost = new Map(proxy.drainQuality().map((q) => [q.nodeId, q]))
+    const zero = { ok: 0, clientErrors: 0, nodeErrors: 0, refused: 0, transport: 0, timeouts: 0, latency: [] }
+    expect(byHost.get(d.node.nodeId)).toEqual({ ...zero, nodeId: d.node.nodeId, refused: 2 })
+    expect(byHost.get(b.node.nodeId)).toEqual({ ...zero, nodeId: b.node.nodeId, nodeErrors: 2 })
+    expect(byHost.get(dead.hostNodeId)).toEqual({ ...zero, nodeId: dead.hostNodeId, transport: 2 })
+    expect(byHost.get(e.node.nodeId)).toEqual({ ...zero, nodeId: e.node.nodeId, timeouts: 2 })
+    const good = byHost.get(a.node.nodeId)!
+    expect({ ...good, latency: undefined }).toEqual({ ...zero, nodeId: a.node.nodeId, ok: 3, clientErrors: 1, latency: undefined })
+    expect(good.latency.map((l) => l.method).sort()).toEqual(['eth_chainId', 'eth_getProof', 'eth_subscribe'])
+    for (const l of good.latency) expect(l.buckets.reduce((x, y) => x + y, 0)).toBe(1)
+    // Drained: the next report starts afresh.
+    expect(proxy.drainQuality()).toEqual([])
+  })
+})
+
 describe('rpc proxy: hosts that answer without serving', () => {
   it('behavior: a host answering every call with a JSON-RPC error is benched after 10 requests, the rest go to another host, and it is metered nothing', async () => {
     // A relay that answers HTTP 200 with "limit exceeded" for each call: an answer, so no failover per request.

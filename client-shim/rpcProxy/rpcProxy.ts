@@ -56,6 +56,9 @@ import { postToRelay } from './relayClient.ts'
 import { RelayTargets, type RpcTarget } from './targets.ts'
 import { CallCoster } from '../../agent/relay/computeUnits.ts'
 import { RelayAgents, type RelayAddressPolicy, type RelayAddressRefusedError } from './relayAddresses.ts'
+import { QualityMeter, replyOutcomes } from './qualityMeter.ts'
+import type { HostQuality } from '../../protocol/methods.ts'
+import type { CallOutcome } from '../../protocol/quality.ts'
 
 export type { RpcTarget } from './targets.ts'
 
@@ -97,6 +100,8 @@ export interface RpcProxy {
   benchedHosts(): NodeId[]
   /** Activity per host node ID since the last drain. */
   drainActivity(): Map<NodeId, Activity>
+  /** Service quality per host since the last drain: calls by outcome, latency per method (qualityMeter.ts). */
+  drainQuality(): HostQuality[]
   /** Open local WebSocket clients. */
   sessionCount(): number
   close(): Promise<void>
@@ -115,6 +120,7 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
   const listenHost = options.host ?? '127.0.0.1'
   const targets = new RelayTargets(options.cooldownMs ?? DEFAULTS.cooldownMs, options.hostHealth)
   const meter = new ActivityMeter<NodeId>(clock)
+  const quality = new QualityMeter()
   // Costs calls as the relays do (the default table: the pool credits the smaller of both ends' figures).
   const coster = new CallCoster()
   const sessions = new Set<ProxySession>()
@@ -141,13 +147,17 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
       let servedUnits = 0
       // Costed before the call, as the relay costs it.
       const costs = calls.map((c) => coster.cost(c.method, c.params))
+      const startedAt = clock.now()
       try {
         outcome = await postToRelay(target, calls, requestTimeoutMs, agents)
         if (outcome.ok) {
           // Judged as the host's relay judges it: only results are service, for the meter and for stickiness.
           const answered = calls.flatMap((c, i) => (c.hasId ? [i] : []))
           const replies = outcome.replies
-          const verdicts = replyVerdicts(outcome.status, answered.map((i) => replies[i]))
+          const answers = answered.map((i) => replies[i])
+          const verdicts = replyVerdicts(outcome.status, answers)
+          const latencyMs = clock.now() - startedAt
+          replyOutcomes(outcome.status, answers, verdicts).forEach((o, k) => noteCall(target.hostNodeId, calls[answered[k]!]!.method, o, latencyMs))
           served = servedCount(verdicts)
           verdicts.forEach((v, k) => {
             if (v !== 'served') return
@@ -156,8 +166,11 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
             coster.served(calls[i]!.method, replies[i]?.result)
           })
           recordOutcome(target.hostNodeId, served > 0 ? 'served' : verdicts.includes('host-error') ? 'host-error' : 'client-error')
-        } else if (outcome.refused) addressRefused(target.hostNodeId, outcome.refused)
-        else recordOutcome(target.hostNodeId, outcome.timedOut ? 'timeout' : 'host-error')
+        } else {
+          for (const c of calls) if (c.hasId) noteCall(target.hostNodeId, c.method, outcome.kind)
+          if (outcome.refused) addressRefused(target.hostNodeId, outcome.refused)
+          else recordOutcome(target.hostNodeId, outcome.timedOut ? 'timeout' : 'host-error')
+        }
       } finally {
         endCall(served, servedUnits)
       }
@@ -177,6 +190,11 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
     }
     const message = noHostMessage(reasons)
     return calls.map((c) => (c.hasId ? errorReply(c.id, RelayErrorCode.NO_HOST_AVAILABLE, message) : undefined))
+  }
+
+  /** One relayed call's outcome on a host, for the quality report. */
+  function noteCall(host: NodeId, method: string, outcome: CallOutcome, latencyMs?: number): void {
+    quality.record(host, method, outcome, latencyMs)
   }
 
   function recordOutcome(host: NodeId, outcome: HostOutcome): void {
@@ -295,6 +313,7 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
         noHostMessage,
         agents,
         addressRefused,
+        noteCall,
       })
       sessions.add(session)
       ws.on('close', () => sessions.delete(session))
@@ -326,6 +345,7 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
     targets: () => targets.list(),
     benchedHosts: () => targets.benched(clock.now()),
     drainActivity: () => meter.drain(),
+    drainQuality: () => quality.drain(),
     sessionCount: () => sessions.size,
     async close() {
       for (const s of sessions) s.close()
