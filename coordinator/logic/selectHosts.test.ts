@@ -235,6 +235,9 @@ describe('choice', () => {
       blockNumber: fc.constantFrom(0, 980, 995, 1_000),
       region: fc.constantFrom(null, 'eu', 'us'),
       coolingUntilMs: fc.constantFrom(0, 40_000, 60_000),
+      score: fc.constantFrom(undefined, 1, 0.8, 0.3),
+      probation: fc.constantFrom(undefined, false, true),
+      trialOpen: fc.boolean(),
     })
     fc.assert(
       fc.property(fc.array(arbHost, { maxLength: 40 }), fc.integer({ min: 1, max: 16 }), fc.constantFrom(null, 'eu'), fc.integer(), (specs, count, region, seed) => {
@@ -249,11 +252,53 @@ describe('choice', () => {
         expect(all).toEqual(hosts.map((h) => h.nodeId).sort())
         const eligible = hosts.filter((h) => !filterHost(h, r))
         expect(s.chosen.length).toBe(Math.min(count, eligible.length))
-        // Eligible sticky hosts are taken before any other, up to count.
-        const stickyEligible = eligible.filter((h) => sticky.has(h.nodeId)).length
-        expect(s.chosen.slice(0, Math.min(count, stickyEligible)).every((c) => sticky.has(c))).toBe(true)
+        // Eligible sticky hosts in good standing are taken before any other, up to count (less the probation pick).
+        const good = eligible.filter((h) => !h.probation)
+        const onProbation = (c: NodeId) => hosts.find((h) => h.nodeId === c)!.probation === true
+        const stickyEligible = good.filter((h) => sticky.has(h.nodeId)).length
+        const goodPicks = s.chosen.filter((c) => !onProbation(c)).length
+        expect(s.chosen.slice(0, Math.min(goodPicks, stickyEligible)).every((c) => sticky.has(c))).toBe(true)
+        // At most one host on probation, unless no host in good standing was left to take.
+        const trialPicks = s.chosen.length - goodPicks
+        if (trialPicks > 1) expect(goodPicks).toBe(good.length)
+        if (count === 1 && good.length > 0) expect(trialPicks).toBe(0)
       }),
     )
+  })
+})
+
+describe('quality: scores and probation', () => {
+  test('behavior: a host on probation whose trial slot is taken is skipped as probation; cooling down comes first', () => {
+    expect(filterHost(host(1, { probation: true, trialOpen: false }), req())).toBe('probation')
+    expect(filterHost(host(1, { probation: true, trialOpen: true }), req())).toBeUndefined()
+    expect(filterHost(host(1, { probation: true, trialOpen: false, coolingUntilMs: 60_000 }), req())).toBe('cooling-down')
+  })
+  test('behavior: of two equally loaded hosts the better scored wins; a score weighs like load', () => {
+    const a = host(1, { score: 0.8 })
+    const b = host(2, { score: 1 })
+    expect(selectHosts([a, b], req({ count: 1 }), scripted(0, 0.9)).chosen).toEqual([id(2)])
+    // 1/10 over 0.4 (0.25) ranks below 2/10 at full score (0.2).
+    expect(selectHosts([host(1, { score: 0.4 }), host(2, { load: 1 })], req({ count: 1 }), scripted(0, 0.9)).chosen).toEqual([id(2)])
+    // No score is a score of 1: the comparison is then the load ratio alone.
+    expect(selectHosts([host(1, { load: 1 }), host(2, { score: undefined })], req({ count: 1 }), scripted(0, 0.9)).chosen).toEqual([id(2)])
+  })
+  test('behavior: a request for several hosts gives its last pick to one host on probation; the others are skipped as probation', () => {
+    const hosts = [host(1), host(2), host(3), host(4), host(5, { probation: true, trialOpen: true }), host(6, { probation: true, trialOpen: true })]
+    const s = selectHosts(hosts, req({ count: 3 }), seededRandom(7))
+    expect(s.chosen).toHaveLength(3)
+    expect([id(5), id(6)]).toContain(s.chosen[2])
+    expect(s.chosen.slice(0, 2).every((c) => ![id(5), id(6)].includes(c))).toBe(true)
+    const other = s.chosen[2] === id(5) ? id(6) : id(5)
+    expect(s.rejected).toContainEqual({ nodeId: other, reason: 'probation' })
+  })
+  test('behavior: a request for one host gets a host on probation only when no host in good standing is eligible', () => {
+    const trial = host(5, { probation: true, trialOpen: true })
+    expect(selectHosts([host(1), trial], req({ count: 1 }), scripted(0, 0)).chosen).toEqual([id(1)])
+    expect(selectHosts([host(1, { load: 10 }), trial], req({ count: 1 }), scripted()).chosen).toEqual([id(5)])
+  })
+  test('behavior: hosts on probation fill what hosts in good standing cannot', () => {
+    const hosts = [host(1), host(5, { probation: true, trialOpen: true }), host(6, { probation: true, trialOpen: true })]
+    expect(selectHosts(hosts, req({ count: 3 }), seededRandom(3)).chosen.sort()).toEqual([id(1), id(5), id(6)])
   })
 })
 

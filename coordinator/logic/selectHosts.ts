@@ -10,6 +10,12 @@
  * let a client's declared region steer it: Sybil clients declaring the
  * attacker's region all landed on the attacker's host.) Every host not chosen
  * gets a reason too, so each decision can be explained.
+ *
+ * Service quality (rpc hosts, logic/hostQuality.ts): a host's score divides
+ * its load ratio in the comparison, so of two equally loaded hosts the better
+ * served wins. A host on probation takes at most one new client per trial
+ * period (`probation` otherwise), is offered only as the last pick of a
+ * request for two or more hosts, or when no host in good standing is left.
  */
 import { RPC_REQUIRED_METHODS, type NodeId, type ServiceKind } from '../../protocol/index.ts'
 import { isLagging } from './heads.ts'
@@ -30,6 +36,12 @@ export interface HostCandidate {
   coolingUntilMs: number
   /** rpc hosts: the methods their node was probed to serve. */
   capabilities?: ReadonlySet<string> | undefined
+  /** The host's score from its clients' reports, 0..1 (logic/hostQuality.ts rankingScore); 1 when unknown. */
+  score?: number | undefined
+  /** On probation (logic/hostQuality.ts): a little traffic only. */
+  probation?: boolean | undefined
+  /** On probation: whether its trial slot is open (one new client per trial period). */
+  trialOpen?: boolean | undefined
 }
 
 export interface SelectionRequest {
@@ -74,12 +86,13 @@ export type SkipReason =
   | 'lagging'
   | 'stale'
   | 'cooling-down'
+  | 'probation'
   | 'full'
   | 'other-region'
   | 'outranked'
 
 /** Every reason, in the order explanations list them when counts tie. */
-export const SKIP_REASONS: readonly SkipReason[] = ['full', 'lagging', 'stale', 'cooling-down', 'admit-failed', 'wrong-network', 'wrong-kind', 'missing-methods', 'self', 'already-assigned', 'other-region', 'outranked']
+export const SKIP_REASONS: readonly SkipReason[] = ['full', 'lagging', 'stale', 'cooling-down', 'probation', 'admit-failed', 'wrong-network', 'wrong-kind', 'missing-methods', 'self', 'already-assigned', 'other-region', 'outranked']
 
 export interface Rejection {
   nodeId: NodeId
@@ -115,6 +128,7 @@ export function filterHost(h: HostCandidate, req: SelectionRequest): SkipReason 
   if (isStale(h.lastReportAtMs, req.staleBeforeMs)) return 'stale'
   if (isLagging(h.blockNumber, req.bestHead, req.maxBlockLag)) return 'lagging'
   if (h.coolingUntilMs > req.nowMs) return 'cooling-down'
+  if (h.probation && !h.trialOpen) return 'probation'
   if (h.load >= h.capacity) return 'full'
   return undefined
 }
@@ -128,21 +142,29 @@ export function selectHosts(candidates: readonly HostCandidate[], req: Selection
     else eligible.push(h)
   }
 
-  const sticky = eligible.filter((h) => req.sticky.has(h.nodeId))
-  const rest = eligible.filter((h) => !req.sticky.has(h.nodeId))
+  // Hosts on probation with an open trial slot: one of them takes the last pick of a request for two or more
+  // hosts (its client has another host to fall back on), more only when no host in good standing is left.
+  const trial = eligible.filter((h) => h.probation)
+  const good = eligible.filter((h) => !h.probation)
+  const sticky = good.filter((h) => req.sticky.has(h.nodeId))
+  const rest = good.filter((h) => !req.sticky.has(h.nodeId))
   // Region only breaks ties between equally loaded hosts: it can never draw a client to a host the load would not.
   const region = req.region
   const inRegion = region === null ? undefined : (h: HostCandidate) => h.region === region
 
   const chosen: HostCandidate[] = []
+  const goodWanted = trial.length > 0 && req.count >= 2 ? req.count - 1 : req.count
   for (const tier of [sticky, rest]) {
-    if (chosen.length >= req.count) break
-    chosen.push(...powerOfTwoChoices(tier, req.count - chosen.length, random, inRegion))
+    if (chosen.length >= goodWanted) break
+    chosen.push(...powerOfTwoChoices(tier, goodWanted - chosen.length, random, inRegion))
   }
+  if (chosen.length < req.count) chosen.push(...powerOfTwoChoices(trial, req.count - chosen.length, random, inRegion))
   const picked = new Set(chosen.map((h) => h.nodeId))
   const regionWon = inRegion !== undefined && chosen.some(inRegion)
   for (const h of eligible) {
-    if (!picked.has(h.nodeId)) rejected.push({ nodeId: h.nodeId, reason: regionWon && !inRegion(h) && !req.sticky.has(h.nodeId) ? 'other-region' : 'outranked' })
+    if (picked.has(h.nodeId)) continue
+    const reason: SkipReason = h.probation ? 'probation' : regionWon && !inRegion(h) && !req.sticky.has(h.nodeId) ? 'other-region' : 'outranked'
+    rejected.push({ nodeId: h.nodeId, reason })
   }
   return { chosen: [...picked], rejected }
 }
@@ -156,6 +178,18 @@ export function selectHosts(candidates: readonly HostCandidate[], req: Selection
  */
 export function ratioAfter(h: Pick<HostCandidate, 'load' | 'capacity'>): number {
   return (h.load + 1) / h.capacity
+}
+
+/** The lowest score a comparison divides by: a host scored near 0 counts as ten times as loaded, not infinitely. */
+const MIN_RANKING_SCORE = 0.1
+
+/**
+ * What two drawn hosts are compared on: the load ratio after admission over
+ * the host's score (1 unless its clients' reports say otherwise), so a host
+ * scored 0.8 counts as a quarter more loaded than it is.
+ */
+export function rankAfter(h: Pick<HostCandidate, 'load' | 'capacity' | 'score'>): number {
+  return ratioAfter(h) / Math.max(MIN_RANKING_SCORE, Math.min(1, h.score ?? 1))
 }
 
 /**
@@ -174,7 +208,7 @@ export function ratioAfter(h: Pick<HostCandidate, 'load' | 'capacity'>): number 
  * showed this). Weighted by capacity, every host is drawn in proportion to
  * what it can take, and the comparison evens out the ratios.
  */
-export function powerOfTwoChoices<T extends Pick<HostCandidate, 'load' | 'capacity'>>(hosts: readonly T[], k: number, random: () => number, preferred?: (h: T) => boolean): T[] {
+export function powerOfTwoChoices<T extends Pick<HostCandidate, 'load' | 'capacity' | 'score'>>(hosts: readonly T[], k: number, random: () => number, preferred?: (h: T) => boolean): T[] {
   const pool = [...hosts]
   let total = 0
   for (const h of pool) total += weight(h)
@@ -212,9 +246,9 @@ function draw(pool: readonly Pick<HostCandidate, 'capacity'>[], total: number, r
   return last
 }
 
-/** a is at least as good as b: lower ratio after admission, then the preferred (region), then more free slots, then a (the first drawn). */
-function better<T extends Pick<HostCandidate, 'load' | 'capacity'>>(a: T, b: T, preferred?: (h: T) => boolean): boolean {
-  const d = ratioAfter(a) - ratioAfter(b)
+/** a is at least as good as b: lower ratio after admission (over the score), then the preferred (region), then more free slots, then a (the first drawn). */
+function better<T extends Pick<HostCandidate, 'load' | 'capacity' | 'score'>>(a: T, b: T, preferred?: (h: T) => boolean): boolean {
+  const d = rankAfter(a) - rankAfter(b)
   if (d !== 0) return d < 0
   if (preferred && preferred(a) !== preferred(b)) return preferred(a)
   return a.capacity - a.load >= b.capacity - b.load
