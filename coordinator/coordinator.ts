@@ -32,6 +32,8 @@ import { boundCount, readTrackerSecretsFile } from './tracker/secretsFile.ts'
 import { trackerHeadOf } from './tracker/trackerHeads.ts'
 import { RelayTokens } from './logic/relayTokens.ts'
 import { ChainHeads } from './services/chainHeads.ts'
+import { HostQualityService } from './services/hostQuality.ts'
+import { qualityPolicyFor, type QualityPolicy } from './logic/hostQuality.ts'
 import { loadOperatorWallet } from './chain/operatorKey.ts'
 import { clientAddressResolver, parseTrustedProxies } from './server/clientAddress.ts'
 import { createAgentSocketServer } from './server/agentSocket.ts'
@@ -53,6 +55,8 @@ export interface CoordinatorOverrides {
   logger?: Logger
   /** How relay URL names are checked at connect; default the system resolver (tests: their own DNS responder). */
   resolveName?: ResolveName
+  /** The service-quality policy, over the defaults from the update interval (logic/hostQuality.ts qualityPolicyFor); for tests. */
+  quality?: Partial<QualityPolicy>
 }
 
 export interface RunningCoordinator {
@@ -104,6 +108,13 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   // Hosts that miss three reports are stale (below): their heads stop counting toward the best head too.
   const chainHeads = new ChainHeads(sessions, clock, 3 * config.updateIntervalMs)
   const disputePolicy = disputePolicyFor(config)
+  const epochs = await EpochClock.open(store, config.epochMs, clock.now())
+  // rpc hosts' scores from their clients' measures; a host silent for three intervals is down for its uptime, as it is stale.
+  const quality = new HostQualityService(
+    { policy: { ...qualityPolicyFor(config.updateIntervalMs), ...overrides.quality }, staleAfterMs: 3 * config.updateIntervalMs },
+    { clock, log: log.child({ module: 'quality' }), metrics, epochs },
+  )
+  metrics.setProbationCount(() => quality.onProbation())
   const assignments = new AssignmentService(
     // Agents back off up to 30 s between reconnects; give them that after a restart before releasing anything.
     // A host must lag for two update intervals (two reports) before its clients are moved; one that misses three
@@ -121,10 +132,9 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
       slowStartSlots: config.slowStartSlots,
       maxHostsPerClient: config.maxHostsPerClient,
     },
-    { store, sessions, clock, relayTokens, log: log.child({ module: 'assignments' }), metrics, heads: chainHeads, trackerHeadOf: trackerHeadOf(tracker) },
+    { store, sessions, clock, relayTokens, log: log.child({ module: 'assignments' }), metrics, heads: chainHeads, trackerHeadOf: trackerHeadOf(tracker), quality },
   )
   const restored = await assignments.load()
-  const epochs = await EpochClock.open(store, config.epochMs, clock.now())
   if (config.chainRpc && config.trialWei > 0n) {
     await requireFundedTrialBudget(store, config.trialWei).catch(async (err: unknown) => {
       await store.close()
@@ -147,9 +157,9 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   const settlement = new SettlementService({ feeBps: config.feeBps, feeAddress: config.feeAddress, pricePerCuWei: config.pricePerCuWei }, { store, epochs, clock, log: log.child({ module: 'settlement' }), metrics })
   metrics.setStateSizes(() => stateSizes(services))
   const logins = new LoginService({ config, poolId, store, sessions, metering, clock, log, metrics, ...(overrides.resolveName ? { resolveName: overrides.resolveName } : {}) })
-  const reports = new ReportService({ config, store, sessions, assignments, metering, chainHeads, clock, log, metrics })
+  const reports = new ReportService({ config, store, sessions, assignments, metering, chainHeads, clock, log, metrics, quality })
   const reads = { nodes: store, ledger: store, epochs: store, usage: store, payoutTrees: new PayoutTrees(store) }
-  const services: CoordinatorServices = { config, poolId, store, reads, sessions, logins, reports, assignments, metering, refunds, disputes, settlement, epochs, tracker, chainHeads, relayTokens, clock, log, metrics, clientAddress, trustedProxies }
+  const services: CoordinatorServices = { config, poolId, store, reads, sessions, logins, reports, assignments, metering, refunds, disputes, settlement, epochs, tracker, chainHeads, relayTokens, quality, clock, log, metrics, clientAddress, trustedProxies }
 
   // Settlement, the chain and retention run on one coordinator of those sharing a database (services/singletonDuties.ts).
   const duties = new SingletonDuties({}, { store, log: log.child({ module: 'duties' }), onChange: (held) => metrics.singletonDuties.set(held ? 1 : 0) })
@@ -217,6 +227,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
         .then(() => {
           // In-memory state of nodes that are gone and hold nothing (docs/security.md, limits).
           metering.prune((id) => !sessions.isOnline(id) && !assignments.holdsAnything(id))
+          quality.sweep(clock.now(), (id) => !sessions.isOnline(id) && !assignments.holdsAnything(id))
           chainHeads.prune()
         })
         .catch((err: unknown) => log.error('assignment sweep failed', {}, err))
@@ -310,8 +321,8 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
 }
 
 /** Entries per in-memory map keyed by node, pair or chain (vipnode_state_entries). */
-export function stateSizes(s: Pick<CoordinatorServices, 'sessions' | 'assignments' | 'metering' | 'chainHeads'>): Record<string, number> {
-  return { ...s.sessions.sizes(), ...s.assignments.sizes(), ...s.metering.sizes(), chainHeads: s.chainHeads.size }
+export function stateSizes(s: Pick<CoordinatorServices, 'sessions' | 'assignments' | 'metering' | 'chainHeads' | 'quality'>): Record<string, number> {
+  return { ...s.sessions.sizes(), ...s.assignments.sizes(), ...s.metering.sizes(), ...s.quality.sizes(), chainHeads: s.chainHeads.size }
 }
 
 /** The admin token file's first line, trimmed; at least 16 characters like --admin-token. */

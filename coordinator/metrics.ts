@@ -14,6 +14,7 @@ const LINT_FAILING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_req
 
 export function createCoordinatorMetrics(registry: Registry) {
   let stateSizes: () => Record<string, number> = () => ({})
+  let onProbation: () => number = () => 0
   collectDefaultMetrics({ register: registry, prefix: 'vipnode_process_' })
   for (const name of LINT_FAILING_DEFAULTS) registry.removeSingleMetric(`vipnode_process_${name}`)
   return {
@@ -96,6 +97,25 @@ export function createCoordinatorMetrics(registry: Registry) {
       labelNames: ['kind'] as const,
       registers: [registry],
     }),
+    qualityEntries: new Counter({
+      name: 'vipnode_quality_entries_total',
+      help: 'Per-host quality entries in rpc clients\' reports, by result: accepted, not-assigned (the host is not this client\'s: ignored), not-a-client (sent by a host: ignored).',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    hostProbations: new Counter({ name: 'vipnode_host_probations_total', help: 'Times an rpc host went on probation (its clients\' reports put its score below the threshold).', registers: [registry] }),
+    hostsOnProbation: new Gauge({
+      name: 'vipnode_hosts_on_probation',
+      help: 'rpc hosts on probation now: they get at most one new client per trial period until their score recovers.',
+      registers: [registry],
+      collect() {
+        this.set(onProbation())
+      },
+    }),
+    /** Where vipnode_hosts_on_probation reads its count (set by the composition root). */
+    setProbationCount(source: () => number) {
+      onProbation = source
+    },
     trials: new Counter({
       name: 'vipnode_trials_total',
       help: 'Trial credits asked for on client connect, by result (granted, repeat, budget-spent).',

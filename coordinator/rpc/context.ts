@@ -18,6 +18,7 @@ import type { SessionRegistry } from '../services/sessions.ts'
 import type { LoginConnection, LoginService } from '../services/logins.ts'
 import type { ReportService } from '../services/reports.ts'
 import type { PayoutTrees } from '../services/payoutTrees.ts'
+import type { HostQualityService } from '../services/hostQuality.ts'
 import type { z } from 'zod'
 import type { AgentMethod, agentToCoordinator } from '../../protocol/index.ts'
 
@@ -65,6 +66,8 @@ export interface CoordinatorServices {
   chainHeads: ChainHeads
   /** rpc service: derives the tokens that let a client use a host's relay. */
   relayTokens: RelayTokens
+  /** rpc service: hosts' scores, probation and per-epoch service reports from their clients' measures. */
+  quality: HostQualityService
   clock: Clock
   log: Logger
   metrics: CoordinatorMetrics

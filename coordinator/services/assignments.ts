@@ -34,6 +34,7 @@ import { effectiveCapacity } from '../logic/disputes.ts'
 import { RecentPairs } from '../logic/recentPairs.ts'
 import { DecisionLog, type Decision, type HostSkip } from '../logic/decisionLog.ts'
 import type { AgentSession, SessionRegistry } from './sessions.ts'
+import type { HostQualityService } from './hostQuality.ts'
 
 export interface AssignmentOptions {
   admitTimeoutMs: number
@@ -94,6 +95,8 @@ export interface AssignmentDeps {
   random?: (() => number) | undefined
   /** rpc service: without it, rpc hosts cannot be assigned. */
   relayTokens?: RelayTokens | undefined
+  /** rpc hosts' scores and probation from their clients' reports (services/hostQuality.ts); without it every host scores 1. */
+  quality?: Pick<HostQualityService, 'standingOf' | 'noteTrial'> | undefined
 }
 
 export type ReleaseReason = 'client-gone' | 'host-gone' | 'host-lagging' | 'host-stale' | 'evicted' | 'insufficient-balance' | 'disputed' | 'client-replaced' | 'refunded'
@@ -222,6 +225,11 @@ export class AssignmentService {
 
   hostsOf(clientId: NodeId): NodeId[] {
     return [...(this.hostsByClient.get(clientId)?.keys() ?? [])]
+  }
+
+  /** The kind of the active assignment of this pair, or undefined when the host is not assigned to the client. */
+  assignedKind(clientId: NodeId, hostId: NodeId): ServiceKind | undefined {
+    return this.hostsByClient.get(clientId)?.get(hostId)?.kind
   }
 
   clientsOf(hostId: NodeId): NodeId[] {
@@ -366,8 +374,12 @@ export class AssignmentService {
       const selection = this.select({ clientId: client.nodeId, chainId: client.chainId, kind, count: count - kept.length - inflight - added.length, tried, region: client.region })
       for (const r of selection.rejected) reasons.set(r.nodeId, r.reason)
       if (selection.chosen.length === 0) break
-      // Reserve synchronously, before any await, so concurrent requests cannot overbook.
-      for (const hostId of selection.chosen) this.reserve(client.nodeId, hostId)
+      // Reserve synchronously, before any await, so concurrent requests cannot overbook; a host on probation's
+      // trial slot is spent here too, so concurrent requests cannot both take it.
+      for (const hostId of selection.chosen) {
+        this.reserve(client.nodeId, hostId)
+        if (selection.onProbation.has(hostId)) this.deps.quality?.noteTrial(hostId, clock.now())
+      }
       const outcomes = await Promise.all(selection.chosen.map((hostId) => this.admit(client, hostId, kind)))
       let failures = 0
       const refusedAsInvalid: NodeId[] = []
@@ -452,12 +464,16 @@ export class AssignmentService {
   }
 
   /** Build the candidates from the live state and run the pure policy. */
-  private select(req: { clientId: NodeId | undefined; chainId: number; kind: ServiceKind; count: number; tried: ReadonlySet<NodeId>; region: string | null }): Selection {
-    const { sessions, clock } = this.deps
+  private select(req: { clientId: NodeId | undefined; chainId: number; kind: ServiceKind; count: number; tried: ReadonlySet<NodeId>; region: string | null }): Selection & { onProbation: ReadonlySet<NodeId> } {
+    const { sessions, clock, quality } = this.deps
     const now = clock.now()
     const candidates: HostCandidate[] = []
+    const onProbation = new Set<NodeId>()
     for (const h of sessions.sessions('host')) {
+      const standing = quality?.standingOf(h.nodeId, now)
+      if (standing?.probation) onProbation.add(h.nodeId)
       candidates.push({
+        ...(standing ? { score: standing.score, probation: standing.probation, trialOpen: standing.trialOpen } : {}),
         nodeId: h.nodeId,
         chainId: h.chainId,
         kind: h.kind,
@@ -473,7 +489,7 @@ export class AssignmentService {
     const exclude = new Set<NodeId>(
       req.clientId ? [...this.hostsOf(req.clientId), ...(this.inflightByClient.get(req.clientId) ?? []), ...this.avoided.recent(req.clientId, now)] : [],
     )
-    return selectHosts(
+    const selection = selectHosts(
       candidates,
       {
         clientId: req.clientId,
@@ -491,6 +507,7 @@ export class AssignmentService {
       },
       this.random,
     )
+    return { ...selection, onProbation }
   }
 
   /** Ask one host to admit the client; the reservation is held until the answer (or the timeout). */

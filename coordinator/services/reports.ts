@@ -2,7 +2,8 @@
  * An agent's report (vipnode_update): its node's pool peers and head. Metered
  * by the bilateral rule (services/metering.ts); the answer says which pool
  * peers the coordinator vouches for and which the agent should drop, and cuts
- * off a client whose balance ran out.
+ * off a client whose balance ran out. rpc clients' quality measures of their
+ * assigned hosts go to services/hostQuality.ts.
  */
 import { MAX_SAME_PEERS, parseEnode, parseNodeId, rpcError, type NodeId, type RelayGrant, type updateParamsSchema } from '../../protocol/index.ts'
 import type { z } from 'zod'
@@ -16,6 +17,7 @@ import type { AssignmentService } from './assignments.ts'
 import type { ChainHeads } from './chainHeads.ts'
 import { topupLink, type MeteringService } from './metering.ts'
 import type { AgentSession, SessionRegistry } from './sessions.ts'
+import type { HostQualityService } from './hostQuality.ts'
 
 /** What the report path reads of the coordinator's config. */
 export interface ReportConfig {
@@ -34,6 +36,8 @@ export interface ReportDeps {
   clock: Clock
   log: Logger
   metrics: CoordinatorMetrics
+  /** rpc service quality: hosts' uptime and their clients' measures (services/hostQuality.ts). */
+  quality?: Pick<HostQualityService, 'noteHostReport' | 'ingest'> | undefined
 }
 
 export interface ReportAnswer {
@@ -127,6 +131,7 @@ export class ReportService {
       if (r.requests > 0) metrics.relayRequests.inc({ role: session.role }, r.requests)
     }
     if (params.capabilities && session.role === 'host' && session.kind === 'rpc') session.capabilities = new Set(params.capabilities)
+    this.noteQuality(session, params.quality, now)
     // A report sooner than half an interval after the last metered one is answered but not metered: agents
     // report early now and then (on connect, on a notice), and metering every frame of a burst bought nothing
     // but chances to bill the same interval twice.
@@ -159,6 +164,27 @@ export class ReportService {
     }
     const balanceWei = session.role === 'client' ? await store.balanceOf(Accounts.client(session.nodeId)) : 0n
     return { peers: vouched, drop, balanceWei, relays: assignments.relayGrantsFor(session) }
+  }
+
+  /**
+   * rpc service quality: an rpc host's report counts toward its uptime; a client's `quality` entries are taken
+   * only for hosts assigned to it for the rpc service, so no client can score a host it is not paired with.
+   */
+  private noteQuality(session: AgentSession, entries: z.output<typeof updateParamsSchema>['quality'], now: number): void {
+    const { quality, metrics, assignments } = this.deps
+    if (!quality) return
+    if (session.role === 'host') {
+      if (session.kind === 'rpc') quality.noteHostReport(session.nodeId, now)
+      if (entries?.length) metrics.qualityEntries.inc({ result: 'not-a-client' }, entries.length)
+      return
+    }
+    if (!entries?.length) return
+    const accepted = entries.filter((q) => assignments.assignedKind(session.nodeId, q.nodeId) === 'rpc')
+    if (accepted.length > 0) {
+      quality.ingest(session.nodeId, accepted, now)
+      metrics.qualityEntries.inc({ result: 'accepted' }, accepted.length)
+    }
+    if (accepted.length < entries.length) metrics.qualityEntries.inc({ result: 'not-assigned' }, entries.length - accepted.length)
   }
 
   /** A client that can no longer pay: evicted from its hosts and told how to top up. */
