@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { CoordinatorServices } from '../rpc/context.ts'
 import { epochJson } from '../server/payoutRoutes.ts'
+import { qualityAdminRoutes } from '../server/qualityRoutes.ts'
 // A cycle (httpServer mounts this router), harmless: status() is only called per request.
 import { status } from '../server/status.ts'
 import { AdminSessions, SESSION_COOKIE, adminAttempts, clearedCookie, cookieOf, isHttps, judgeBearer, sessionCookie, tokenMatches } from './auth.ts'
@@ -194,6 +195,8 @@ export function dashboardRoutes(services: CoordinatorServices, overrides: Partia
       payouts: payouts.map((p) => ({ payee: p.payee, serviceMs: p.serviceMs, amountWei: p.amountWei.toString(), cumulativeWei: p.cumulativeWei.toString(), claimed: null })),
     })
   })
+  // The same service-quality views as /v1/admin, for a signed-in browser.
+  api.use(qualityAdminRoutes(services))
   api.use((_req, res) => {
     res.status(404).json({ error: { code: 'NOT_FOUND', message: 'no such dashboard endpoint' } })
   })

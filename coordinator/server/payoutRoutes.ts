@@ -8,6 +8,7 @@ import { AddressRateLimiter } from './rateLimiter.ts'
 import { adminAttempts, judgeBearer } from '../dashboard/auth.ts'
 import type { CoordinatorServices } from '../rpc/context.ts'
 import type { EpochRecord } from '../store/store.ts'
+import { qualityAdminRoutes } from './qualityRoutes.ts'
 
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/
 /** Per address, for the public payout and tree lookups: a claimant or a verifier needs a few, a crawler gets few. */
@@ -147,6 +148,8 @@ export function payoutRoutes(services: CoordinatorServices): Router {
     const rows = await usage.usage({ epoch })
     res.json({ epoch, pairs: rows.map((u) => ({ clientId: u.clientId, hostId: u.hostId, serviceMs: u.serviceMs, chargedWei: u.chargedWei.toString(), computeUnits: u.computeUnits })) })
   })
+  // rpc hosts' service quality: /v1/admin/quality, /v1/admin/hosts/:nodeId/quality.
+  admin.use(qualityAdminRoutes(services))
   r.use('/v1/admin', admin)
   return r
 }

@@ -95,7 +95,11 @@ export interface EpochServiceReport {
   epoch: number
   startMs: number
   endMs: number
-  /** Share of the time since the host was first seen in the epoch (up to now or the epoch's end) that its agent reported; null if it did not report. */
+  /**
+   * Share of the time since the host was first seen in the epoch (up to now or the epoch's end) that its agent
+   * reported at least every staleAfterMs (the stretch since its last report counts while shorter); null if it
+   * did not report in the epoch.
+   */
   uptime: number | null
   onlineMs: number
   observedSinceMs: number | null
@@ -315,6 +319,10 @@ export class HostQualityService {
     const probationMs = e.probationMs + (st.probation && nowMs > st.probationCountedTo && this.deps.epochs.epochOf(nowMs) === e.epoch ? nowMs - Math.max(st.probationCountedTo, startMs) : 0)
     const until = Math.min(nowMs, endMs)
     const observed = e.observedSinceMs === undefined ? 0 : until - e.observedSinceMs
+    // The stretch since its last report counts while it is within the stale limit (the next report will confirm it).
+    const last = st.lastReportAtMs
+    const running = last !== undefined && nowMs - last <= this.opts.staleAfterMs ? Math.max(0, until - Math.max(last, startMs)) : 0
+    const onlineMs = e.onlineMs + running
     const c = e.counts
     const judged = c.ok + c.nodeErrors + c.refused + c.transport + c.timeouts
     const all = new Array<number>(LATENCY_BUCKET_COUNT).fill(0)
@@ -328,8 +336,8 @@ export class HostQualityService {
       epoch: e.epoch,
       startMs,
       endMs,
-      uptime: e.observedSinceMs === undefined ? null : observed > 0 ? Math.min(1, e.onlineMs / observed) : 1,
-      onlineMs: e.onlineMs,
+      uptime: e.observedSinceMs === undefined ? null : observed > 0 ? Math.min(1, onlineMs / observed) : 1,
+      onlineMs,
       observedSinceMs: e.observedSinceMs ?? null,
       calls: { ...c, total: judged + c.clientErrors },
       errorRate: judged === 0 ? null : (c.nodeErrors + c.refused + c.transport + c.timeouts) / judged,
