@@ -15,6 +15,8 @@ import { waitFor } from '../../test/harness/waitFor.ts'
 import type { RunningCoordinator } from '../coordinator.ts'
 import { dashboardHubOf } from './routes.ts'
 import type { CoordinatorConfigInput } from '../config.ts'
+import { poolAgent } from '../../test/harness/attackers.ts'
+import { LATENCY_BUCKET_COUNT, RPC_REQUIRED_METHODS } from '../../protocol/index.ts'
 
 const TOKEN = 'dashboard-test-token-0123456789'
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url))
@@ -282,6 +284,45 @@ async function scenarioHosts(c: RunningCoordinator) {
   const nodes = await c.services.store.listNodes({ role: 'host' })
   return { hostB: nodes.find((n) => n.payout === PAYOUT_B)!.nodeId }
 }
+
+describe('dashboard: service quality', () => {
+  test('behavior: the quality tab shows each rpc host\'s standing, score, uptime, p50/p99 and error rate from its clients\' reports', { timeout: 60_000 }, async () => {
+    const { c } = await pool({ slowStartSlots: 0 })
+    const { page, errors } = await newPage(c)
+    await login(page)
+    await page.click('a[data-page="quality"]')
+    await page.locator('.empty', { hasText: 'No rpc service quality yet' }).waitFor(WAIT)
+
+    // Two rpc hosts, two clients holding both: one host serves in 40 ms, the other times out.
+    const rpcHost = () => poolAgent(c, { role: 'host', kind: 'rpc', relayUrl: 'http://127.0.0.1:9/', capabilities: [...RPC_REQUIRED_METHODS], capacity: 5 })
+    const [good, bad] = [await rpcHost(), await rpcHost()]
+    const clients = [await poolAgent(c, { role: 'client', kind: 'rpc' }), await poolAgent(c, { role: 'client', kind: 'rpc' })]
+    for (const a of [good, bad, ...clients]) cleanup.push(async () => a.close())
+    const buckets = Array.from({ length: LATENCY_BUCKET_COUNT }, (_, i) => (i === 2 ? 50 : 0))
+    for (const cl of clients) {
+      expect((await cl.request('vipnode_requestHosts', { count: 2, kind: 'rpc' })).result.hosts).toHaveLength(2)
+      const quality = [
+        { nodeId: good.nodeId, ok: 50, clientErrors: 0, nodeErrors: 0, refused: 0, transport: 0, timeouts: 0, latency: [{ method: 'eth_getProof', buckets }] },
+        { nodeId: bad.nodeId, ok: 0, clientErrors: 0, nodeErrors: 0, refused: 0, transport: 0, timeouts: 50, latency: [] },
+      ]
+      expect((await cl.agent.reply(cl.report([], { quality }))).error).toBeUndefined()
+    }
+    for (const hst of [good, bad]) await hst.agent.reply(hst.report([]))
+
+    const row = (id: string) => page.locator(`#quality-table tr[data-id="${id}"]`)
+    await row(bad.nodeId).waitFor(WAIT)
+    await row(good.nodeId).waitFor(WAIT)
+    expect(await row(bad.nodeId).locator('td').nth(2).textContent()).toBe('probation')
+    expect(await row(good.nodeId).locator('td').nth(2).textContent()).toBe('good')
+    const cells = async (id: string) => (await row(id).locator('td').allTextContents()).slice(3)
+    expect(await cells(good.nodeId)).toEqual(['1.00', '100 %', '50 ms', '50 ms', '0 %', '100'])
+    expect(await cells(bad.nodeId)).toEqual(['0.00', '100 %', '—', '—', '100 %', '100'])
+    // Sorted by score, worst first.
+    expect(await page.locator('#quality-table tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-id')))).toEqual([bad.nodeId, good.nodeId])
+    await shot(page, 'dashboard-quality')
+    expect(errors).toEqual([])
+  })
+})
 
 describe('dashboard access', () => {
   test('error: anonymous and wrong-token API calls are refused with 401; the bearer token works', async () => {

@@ -77,6 +77,7 @@ export function appShell(poolId: string): string {
       <a href="#clients" data-page="clients">Clients</a>
       <a href="#epochs" data-page="epochs">Epochs</a>
       <a href="#charts" data-page="charts">Charts</a>
+      <a href="#quality" data-page="quality">Quality</a>
     </nav>
     <div class="topbar-right">
       <span id="live" class="live" data-state="connecting"><span class="dot"></span><span id="live-text">Connecting…</span></span>

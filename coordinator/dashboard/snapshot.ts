@@ -75,6 +75,22 @@ export interface ClientRow {
   lastSeenMs: number
 }
 
+/** An rpc host's service this epoch (services/hostQuality.ts, docs/rpcService.md#quality). */
+export interface QualityRow {
+  nodeId: string
+  online: boolean
+  /** probation; good once two clients' reports confirm its score; unproven before. */
+  standing: 'good' | 'probation' | 'unproven'
+  score: number
+  witnesses: number
+  uptime: number | null
+  p50Ms: number | null
+  p99Ms: number | null
+  errorRate: number | null
+  calls: number
+  probationMs: number
+}
+
 export interface EpochRow {
   epoch: number
   startMs: number
@@ -121,6 +137,8 @@ export interface DashboardSnapshot {
   clients: ClientRow[]
   epochs: EpochRow[]
   samples: Sample[]
+  /** rpc hosts with a service report this epoch. */
+  quality: QualityRow[]
 }
 
 /** How many settled epochs back the chart's service time is looked up (each is one query, then cached). */
@@ -304,6 +322,7 @@ export class SnapshotBuilder {
       clients,
       epochs: await this.epochRows(settled),
       samples: [...this.samples.toArray(), { t: now, ...counts }].filter((s, i, all) => i === all.length - 1 || s.t !== now),
+      quality: qualityRows(this.services, current, now, live),
     }
   }
 
@@ -336,4 +355,24 @@ export class SnapshotBuilder {
       claimableAtMs: roots?.pending?.root === e.root ? roots.pending.claimableAtMs : null,
     }))
   }
+}
+
+/** The quality table: every rpc host with a service report for the running epoch. */
+function qualityRows(services: CoordinatorServices, epoch: number, now: number, live: ReadonlyMap<string, unknown>): QualityRow[] {
+  return services.quality.reports(epoch, now).map((r) => {
+    const e = r.epochs[0]!
+    return {
+      nodeId: r.nodeId,
+      online: live.has(r.nodeId),
+      standing: r.probation ? 'probation' : r.confirmed ? 'good' : 'unproven',
+      score: r.score,
+      witnesses: r.witnesses,
+      uptime: e.uptime,
+      p50Ms: e.p50Ms,
+      p99Ms: e.p99Ms,
+      errorRate: e.errorRate,
+      calls: e.calls.total,
+      probationMs: e.probationMs,
+    }
+  })
 }

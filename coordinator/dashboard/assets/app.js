@@ -415,9 +415,40 @@ function chartsPage(snap) {
   ]
 }
 
+const percent = (x) => (x === null ? h('span', { class: 'dim' }, '—') : `${(100 * x).toFixed(x >= 0.999 || x === 0 ? 0 : 1)} %`)
+const millis = (ms) => (ms === null ? h('span', { class: 'dim' }, '—') : ms >= 1000 ? `${ms / 1000} s` : `${ms} ms`)
+const STANDING = { good: ['pill pill-on', 'good', 'two or more clients confirm its score'], probation: ['tag', 'probation', 'its clients report poor service: one new client per trial period until its score recovers'], unproven: ['pill pill-off', 'unproven', 'fewer than two clients have reported enough calls'] }
+
+/** rpc hosts' service this epoch, as their clients' proxies measured it (docs/rpcService.md#quality). */
+function qualityPage(snap) {
+  const rows = snap.quality ?? []
+  const head = pageHead('Service quality', `rpc hosts in epoch ${snap.epoch.current}, as their clients measure them · p50/p99 are bucket bounds · details at /v1/admin/hosts/<node>/quality`)
+  if (rows.length === 0) return [head, empty('No rpc service quality yet', 'rpc hosts appear here once they report; their scores once their clients report calls.')]
+  const columns = [
+    { key: 'status', label: 'Status', value: (r) => (r.online ? 1 : 0), desc: true, cell: (r) => h('span', { class: r.online ? 'pill pill-on' : 'pill pill-off' }, r.online ? 'online' : 'offline') },
+    { key: 'node', label: 'Node', value: (r) => r.nodeId, cell: (r) => nodeId(r.nodeId) },
+    {
+      key: 'standing',
+      label: 'Standing',
+      value: (r) => r.standing,
+      cell: (r) => {
+        const [cls, text, title] = STANDING[r.standing] ?? STANDING.unproven
+        return h('span', { class: cls, title: r.probationMs > 0 ? `${title}; ${formatDuration(r.probationMs)} on probation this epoch` : title }, text)
+      },
+    },
+    { key: 'score', label: 'Score', num: true, value: (r) => r.score, cell: (r) => h('span', { title: `${plural(r.witnesses, 'witness', 'witnesses')}` }, r.score.toFixed(2)) },
+    { key: 'uptime', label: 'Uptime', num: true, value: (r) => r.uptime, cell: (r) => percent(r.uptime) },
+    { key: 'p50', label: 'p50', num: true, value: (r) => r.p50Ms, cell: (r) => millis(r.p50Ms) },
+    { key: 'p99', label: 'p99', num: true, value: (r) => r.p99Ms, cell: (r) => millis(r.p99Ms) },
+    { key: 'errors', label: 'Error rate', num: true, value: (r) => r.errorRate, cell: (r) => percent(r.errorRate) },
+    { key: 'calls', label: 'Calls', num: true, desc: true, value: (r) => r.calls, cell: (r) => String(r.calls) },
+  ]
+  return [head, table('quality-table', columns, rows, { sortKey: 'score', sortDir: 'asc', rowId: (r) => r.nodeId })]
+}
+
 // ---------------------------------------------------------------- rendering and routing
 
-const PAGES = { overview: overviewPage, hosts: hostsPage, clients: clientsPage, epochs: epochsPage, charts: chartsPage }
+const PAGES = { overview: overviewPage, hosts: hostsPage, clients: clientsPage, epochs: epochsPage, charts: chartsPage, quality: qualityPage }
 
 function render() {
   for (const a of document.querySelectorAll('.tabs a')) {
