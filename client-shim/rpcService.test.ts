@@ -83,6 +83,13 @@ describe('rpc service', () => {
     )
     for (const json of replies) expect(json.error).toBeUndefined()
     expect(await metered()).toBeGreaterThanOrEqual(300)
+    // The shim also reports each host's service (docs/rpcService.md#quality): the pool's service report on the
+    // host that served the polls counts their calls with their latency.
+    const serving = await waitFor(() => {
+      const e = c.services.quality.report(other.agent.identity.nodeId, c.services.clock.now())?.epochs[0]
+      return e && e.calls.ok >= replies.length ? e : undefined
+    }, "the polls in the serving host's quality report")
+    expect(serving!.p50Ms).not.toBeNull()
     // The dead host served nothing after it died, so it accrued nothing more (at most the 2-interval cap before).
     const deadHostMs = (await c.services.store.usage()).find((u) => u.hostId === used.agent.identity.nodeId)?.serviceMs ?? 0
     expect(deadHostMs).toBeLessThanOrEqual(600)
