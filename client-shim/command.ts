@@ -33,6 +33,7 @@ export function clientCommand(): Command {
           listenHost: c.listen.host,
           listenPort: c.listen.port,
           ...(c.allowOrigin !== undefined ? { allowedOrigins: c.allowOrigin } : {}),
+          ...(c.metricsListen ? { metricsListen: c.metricsListen } : {}),
           ...(c.updateIntervalMs !== undefined ? { updateIntervalMs: c.updateIntervalMs } : {}),
         },
         { log: log.child({ module: 'client' }) },

@@ -23,6 +23,8 @@ export const clientConfigSchema = z
     chainId: z.number().int().positive().optional(),
     /** rpc: browser origins allowed to use the endpoint; none by default. */
     allowOrigin: z.array(z.string()).optional(),
+    /** rpc: the proxy's Prometheus metrics at GET /metrics on this address. */
+    metricsListen: z.object({ host: z.string(), port: z.number().int().min(0).max(65535) }).optional(),
     ...agentConfigShape,
   })
   .strict()
@@ -40,5 +42,6 @@ export const clientOptions = defineOptions(clientConfigSchema, {
   listen: { flags: '--listen <host:port>', description: 'rpc: where the local JSON-RPC endpoint listens (HTTP and WebSocket)', parser: hostPort() },
   chainId: { flags: '--chain-id <id>', description: 'rpc: the chain to get hosts for', parser: integer(1, Number.MAX_SAFE_INTEGER) },
   allowOrigin: { flags: '--allow-origin <origin...>', description: 'rpc: browser origins allowed to use the endpoint (default none)', parser: list },
+  metricsListen: { flags: '--metrics-listen <host:port>', description: "rpc: serve the proxy's Prometheus metrics (calls by outcome, latency, failovers, hosts) at /metrics on this address", parser: hostPort() },
   ...agentOptionTable,
 })

@@ -27,6 +27,8 @@ import { VERSION } from '../lib/packageVersion.ts'
 import type { Logger } from '../lib/logger.ts'
 import type { ResolveName } from '../lib/resolveName.ts'
 import { startRpcProxy, type RpcProxy, type RpcTarget } from './rpcProxy/rpcProxy.ts'
+import { Registry } from 'prom-client'
+import { registerProcessMetrics, startMetricsServer, type MetricsServer } from '../lib/metricsServer.ts'
 
 export interface RpcClientShimConfig extends PoolTrustConfig {
   bootstrap: string
@@ -40,12 +42,16 @@ export interface RpcClientShimConfig extends PoolTrustConfig {
   allowedOrigins?: readonly string[]
   updateIntervalMs?: number
   requestTimeoutMs?: number
+  /** Serve Prometheus metrics (the process's and the proxy's) at GET /metrics on this address. */
+  metricsListen?: { host: string; port: number }
 }
 
 export interface RunningRpcClientShim {
   nodeId: NodeId
   pool: PoolConnection
   proxy: RpcProxy
+  /** With metricsListen: http://host:port/metrics. */
+  metricsUrl: string | undefined
   onReport(listener: (r: UpdateResult) => void): void
   close(): Promise<void>
 }
@@ -65,7 +71,9 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: RpcC
   const key = loadNodeKey(config.nodekey)
   const nodeId = nodeIdOf(key)
   const allowPrivate = privateAddressesAllowed(config.bootstrap, config)
+  const registry = new Registry()
   const proxy = await startRpcProxy({
+    metricsRegistry: registry,
     host: config.listenHost,
     port: config.listenPort,
     logger: log.child({ module: 'rpc-proxy' }),
@@ -73,6 +81,15 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: RpcC
     ...(config.requestTimeoutMs ? { requestTimeoutMs: config.requestTimeoutMs } : {}),
     ...(config.allowedOrigins ? { allowedOrigins: config.allowedOrigins } : {}),
   })
+  let metricsServer: MetricsServer | undefined
+  if (config.metricsListen) {
+    registerProcessMetrics(registry)
+    metricsServer = await startMetricsServer(registry, config.metricsListen).catch(async (err: unknown) => {
+      await proxy.close()
+      throw err
+    })
+    log.info('metrics listening', { url: metricsServer.url })
+  }
   const reportListeners: ((r: UpdateResult) => void)[] = []
   /** The pool's latest word on each assigned host: relay URL and token. */
   const grants = new Map<NodeId, RelayGrant>()
@@ -152,12 +169,14 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: RpcC
     nodeId,
     pool,
     proxy,
+    metricsUrl: metricsServer?.url,
     onReport: (l) => reportListeners.push(l),
     async close() {
       abort.abort()
       await looping
       await pool.close()
       await proxy.close()
+      await metricsServer?.close()
     },
   }
 }

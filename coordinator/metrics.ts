@@ -3,20 +3,13 @@
  * coordinators can run in one test process. Names follow
  * vipnode_<subsystem>_<noun>_<unit|total>; labels never carry node IDs.
  */
-import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client'
-
-/**
- * prom-client's default metrics that `promtool check metrics` rejects (gauges
- * named *_total). Each has a per-type gauge beside it (without _total) whose
- * sum it is, so nothing is lost by dropping them.
- */
-const LINT_FAILING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']
+import { Registry, Counter, Gauge, Histogram } from 'prom-client'
+import { registerProcessMetrics } from '../lib/metricsServer.ts'
 
 export function createCoordinatorMetrics(registry: Registry) {
   let stateSizes: () => Record<string, number> = () => ({})
   let onProbation: () => number = () => 0
-  collectDefaultMetrics({ register: registry, prefix: 'vipnode_process_' })
-  for (const name of LINT_FAILING_DEFAULTS) registry.removeSingleMetric(`vipnode_process_${name}`)
+  registerProcessMetrics(registry)
   return {
     storeSeconds: new Histogram({
       name: 'vipnode_store_seconds',

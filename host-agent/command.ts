@@ -28,6 +28,7 @@ export function hostCommand(): Command {
       ...(c.publicEnode !== undefined ? { publicEnode: c.publicEnode } : {}),
       ...(c.region !== undefined ? { region: c.region } : {}),
       ...(c.service === 'rpc' ? { relay: relayConfig(c) } : {}),
+      ...(c.metricsListen ? { metricsListen: c.metricsListen } : {}),
     }
     const agent = await startHostAgent(config, { log: log.child({ module: 'host' }) })
     log.info('host agent running', { nodeId: agent.identity.nodeId, enode: agent.identity.enode, capacity: config.capacity })

@@ -36,6 +36,8 @@ export const hostConfigSchema = z
     relayCostTable: z.string().min(1).optional(),
     relayMaxLogsRange: z.number().int().min(1).max(100_000_000).default(DEFAULT_MAX_LOGS_RANGE),
     relayGasCap: z.number().int().min(21_000).max(Number.MAX_SAFE_INTEGER).default(DEFAULT_RELAY_GAS_CAP),
+    /** Prometheus metrics (the relay's with --service rpc, and the process's) at GET /metrics on this address. */
+    metricsListen: z.object({ host: z.string(), port: z.number().int().min(0).max(65535) }).optional(),
     ...agentConfigShape,
   })
   .strict()
@@ -69,5 +71,6 @@ export const hostOptions = defineOptions(hostConfigSchema, {
   },
   relayMaxLogsRange: { flags: '--relay-max-logs-range <blocks>', description: 'rpc: widest eth_getLogs range relayed (wider ones are refused with -32602)', parser: integer(1, 100_000_000) },
   relayGasCap: { flags: '--relay-gas-cap <gas>', description: 'rpc: eth_call/eth_estimateGas asking for more gas are refused with -32602', parser: integer(21_000, Number.MAX_SAFE_INTEGER) },
+  metricsListen: { flags: '--metrics-listen <host:port>', description: "serve Prometheus metrics at /metrics on this address (rpc: the relay's calls, latency, compute units, sessions)", parser: hostPort() },
   ...agentOptionTable,
 })

@@ -36,6 +36,8 @@ import { AGENT_NODE_TIMEOUT_MS } from '../agent/connectNode.ts'
 import { Ticker } from '../agent/ticker.ts'
 import type { Logger } from '../lib/logger.ts'
 import { PeerReportMemo } from '../agent/peerReport.ts'
+import { Registry } from 'prom-client'
+import { registerProcessMetrics, startMetricsServer, type MetricsServer } from '../lib/metricsServer.ts'
 
 export interface HostAgentConfig extends AgentNodeConfig, PoolTrustConfig {
   coordinator: string
@@ -46,6 +48,8 @@ export interface HostAgentConfig extends AgentNodeConfig, PoolTrustConfig {
   updateIntervalMs?: number
   /** Serve the rpc service instead of peers: run a relay in front of the node. */
   relay?: HostRelayConfig
+  /** Serve Prometheus metrics (the process's, and the relay's) at GET /metrics on this address. */
+  metricsListen?: { host: string; port: number }
 }
 
 export interface HostRelayConfig {
@@ -76,6 +80,8 @@ export interface RunningHostAgent {
   admitted: ReadonlyMap<NodeId, string>
   /** The relay, when this host serves the rpc service. */
   relay: RelayServer | undefined
+  /** With metricsListen: http://host:port/metrics. */
+  metricsUrl: string | undefined
   /** Resolves after each completed report (for tests and progress). */
   onReport(listener: (r: UpdateResult) => void): void
   close(): Promise<void>
@@ -94,6 +100,7 @@ export async function startHostAgent(config: HostAgentConfig, deps: { log: Logge
   const reportListeners: ((r: UpdateResult) => void)[] = []
 
   const tokens = new RelayTokenBook()
+  const registry = new Registry()
   let relay: RelayServer | undefined
   let relayUrl: string | undefined
   let capabilities: string[] = []
@@ -122,12 +129,23 @@ export async function startHostAgent(config: HostAgentConfig, deps: { log: Logge
         ...(config.relay.gasCap ? { gasCap: config.relay.gasCap } : {}),
       },
       logger: log.child({ module: 'relay' }),
+      metricsRegistry: registry,
     })
     relayUrl = config.relay.publicUrl ?? boundRelayUrl(relay.url)
     if (!config.relay.publicUrl && (config.relay.listenHost === '0.0.0.0' || config.relay.listenHost === '::')) {
       log.warn('the relay is advertised at a loopback address that clients on other machines cannot reach: pass --relay-url http(s)://<public address>:<port>', { advertised: relayUrl })
     }
     log.info('relay listening', { url: relay.url, advertised: relayUrl, capabilities })
+  }
+  let metricsServer: MetricsServer | undefined
+  if (config.metricsListen) {
+    registerProcessMetrics(registry)
+    metricsServer = await startMetricsServer(registry, config.metricsListen).catch(async (err: unknown) => {
+      await relay?.close()
+      await closeNode()
+      throw err
+    })
+    log.info('metrics listening', { url: metricsServer.url })
   }
   // Defence in depth: the coordinator refuses non-public client enodes at their connect; an enode is an IP
   // literal (no name to rebind), so the same pure check here covers what the node is then told to dial.
@@ -260,6 +278,7 @@ export async function startHostAgent(config: HostAgentConfig, deps: { log: Logge
     pool,
     admitted,
     relay,
+    metricsUrl: metricsServer?.url,
     onReport: (l) => reportListeners.push(l),
     async close() {
       abort.abort()
@@ -270,6 +289,7 @@ export async function startHostAgent(config: HostAgentConfig, deps: { log: Logge
       }
       await pool.close()
       await relay?.close()
+      await metricsServer?.close()
       await closeNode()
     },
   }

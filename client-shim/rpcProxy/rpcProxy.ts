@@ -58,7 +58,9 @@ import { CallCoster } from '../../agent/relay/computeUnits.ts'
 import { RelayAgents, type RelayAddressPolicy, type RelayAddressRefusedError } from './relayAddresses.ts'
 import { QualityMeter, replyOutcomes } from './qualityMeter.ts'
 import type { HostQuality } from '../../protocol/methods.ts'
-import type { CallOutcome } from '../../protocol/quality.ts'
+import { qualityMethod, type CallOutcome } from '../../protocol/quality.ts'
+import { createProxyMetrics } from './proxyMetrics.ts'
+import type { Registry } from 'prom-client'
 
 export type { RpcTarget } from './targets.ts'
 
@@ -85,6 +87,8 @@ export interface RpcProxyOptions {
   /** When a host is benched for errors or timeouts (hostHealth.ts); defaults: 20 outcomes, 10 attempts, 50 %, 3 timeouts, 10 min. */
   hostHealth?: Partial<HostHealthPolicy>
   clock?: Clock
+  /** Where the proxy's Prometheus metrics go (proxyMetrics.ts; the shim serves it with --metrics-listen). Default: a registry of its own. */
+  metricsRegistry?: Registry
 }
 
 export interface RpcProxy {
@@ -121,6 +125,7 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
   const targets = new RelayTargets(options.cooldownMs ?? DEFAULTS.cooldownMs, options.hostHealth)
   const meter = new ActivityMeter<NodeId>(clock)
   const quality = new QualityMeter()
+  const metrics = createProxyMetrics(options.metricsRegistry, { hosts: () => targets.list().length, benched: () => targets.benched(clock.now()).length, sessions: () => sessions.size })
   // Costs calls as the relays do (the default table: the pool credits the smaller of both ends' figures).
   const coster = new CallCoster()
   const sessions = new Set<ProxySession>()
@@ -182,6 +187,7 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
       if (!outcome.refused) {
         log.warn('pool host failed a relayed request; trying the next', { host: target.hostNodeId, reason: outcome.reason })
         targets.failed(target.hostNodeId, clock.now())
+        metrics.failovers.inc()
         retried = true
       }
     }
@@ -189,12 +195,16 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
       if (!tried.has(id)) reasons.push(`host ${id.slice(0, 8)}: benched (${targets.health.benchReason(id, clock.now())})`)
     }
     const message = noHostMessage(reasons)
+    metrics.noHost.inc()
     return calls.map((c) => (c.hasId ? errorReply(c.id, RelayErrorCode.NO_HOST_AVAILABLE, message) : undefined))
   }
 
   /** One relayed call's outcome on a host, for the quality report. */
   function noteCall(host: NodeId, method: string, outcome: CallOutcome, latencyMs?: number): void {
     quality.record(host, method, outcome, latencyMs)
+    const name = qualityMethod(method)
+    metrics.calls.inc({ method: name, outcome })
+    if (outcome === 'ok' && latencyMs !== undefined) metrics.callSeconds.observe({ method: name }, latencyMs / 1000)
   }
 
   function recordOutcome(host: NodeId, outcome: HostOutcome): void {

@@ -1,7 +1,7 @@
 /**
  * /metrics must pass `promtool check metrics` (Prometheus' own linter), with
  * agents connected, reports metered and an epoch settled so that every metric
- * has samples. CI installs promtool (Debian `prometheus`); without it this
+ * has samples; so must the agents' (`--metrics-listen`) after relayed calls. CI installs promtool (Debian `prometheus`); without it this
  * test fails rather than skips.
  */
 import { test, expect, afterEach } from 'vitest'
@@ -9,6 +9,17 @@ import { spawnSync } from 'node:child_process'
 import { manualClock } from '../../lib/clock.ts'
 import { testCoordinator } from '../../test/harness/coordinator.ts'
 import { testAgent } from '../../test/harness/agents.ts'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { createFakeNetwork } from '../../test/fakenode/fakeNetwork.ts'
+import { startRpcHost } from '../../test/harness/rpcHosts.ts'
+import { startRpcClientShim } from '../../client-shim/rpcClientShim.ts'
+import { HELIOS_START, postRpc, rpcCall } from '../../test/harness/jsonRpcClient.ts'
+import { waitFor } from '../../test/harness/waitFor.ts'
+import { silentLogger } from '../../lib/logger.ts'
+import { generateNodeKey } from '../../protocol/index.ts'
 
 const PROMTOOL = process.env.PROMTOOL ?? 'promtool'
 const HASH = `0x${'12'.repeat(32)}`
@@ -46,4 +57,39 @@ test('behavior: /metrics from a busy coordinator passes promtool check metrics w
   const check = spawnSync(PROMTOOL, ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 15_000 })
   expect(check.error, String(check.error)).toBeUndefined()
   expect({ status: check.status, complaints: `${check.stdout}${check.stderr}`.trim() }).toEqual({ status: 0, complaints: '' })
+})
+
+test('behavior: the host relay\'s and the rpc proxy\'s /metrics (--metrics-listen) pass promtool check metrics with no complaint', async () => {
+  const probe = spawnSync(PROMTOOL, ['--version'], { encoding: 'utf8', timeout: 15_000 })
+  expect(probe.error?.message, `cannot run ${PROMTOOL}: install promtool (apt-get install prometheus) or set PROMTOOL to its path`).toBeUndefined()
+  const c = await testCoordinator({ updateIntervalMs: 300, relayTokenWindowMs: 60_000 })
+  cleanup.push(() => c.close())
+  const dir = mkdtempSync(join(tmpdir(), 'vipnode-metrics-'))
+  const keyFile = (key: string) => {
+    const path = join(dir, `${randomBytes(6).toString('hex')}.key`)
+    writeFileSync(path, key)
+    return path
+  }
+  const net = createFakeNetwork()
+  cleanup.push(() => net.closeAll())
+  const listen = { host: '127.0.0.1', port: 0 }
+  const host = await startRpcHost(c.url, { net, keyFile, cleanup, metricsListen: listen })
+  const shim = await startRpcClientShim({ bootstrap: c.url, nodekey: keyFile(generateNodeKey()), chainId: 1337, hosts: 1, listenHost: '127.0.0.1', listenPort: 0, updateIntervalMs: 100, metricsListen: listen }, { log: silentLogger })
+  cleanup.push(() => shim.close())
+  await waitFor(() => shim.proxy.targets().length === 1, 'an rpc host assigned')
+  for (const req of HELIOS_START) expect((await postRpc(shim.proxy.url, req)).json.error).toBeUndefined()
+  expect((await postRpc(shim.proxy.url, rpcCall('admin_peers'))).json.error.code).toBe(-32601)
+
+  for (const [url, names] of [
+    [host.agent.metricsUrl!, ['vipnode_relay_calls_total{method="eth_getProof",outcome="served"} 1', 'vipnode_relay_calls_total{method="other",outcome="not-relayed"} 1', 'vipnode_relay_call_seconds_bucket', 'vipnode_relay_compute_units_total', 'vipnode_relay_sessions 0', 'vipnode_process_process_cpu_seconds_total']],
+    [shim.metricsUrl!, ['vipnode_proxy_calls_total{method="eth_getProof",outcome="ok"} 1', 'vipnode_proxy_calls_total{method="other",outcome="client-error"} 1', 'vipnode_proxy_call_seconds_bucket', 'vipnode_proxy_hosts 1', 'vipnode_proxy_benched_hosts 0', 'vipnode_process_process_cpu_seconds_total']],
+  ] as const) {
+    const res = await fetch(url)
+    expect(res.status).toBe(200)
+    const text = await res.text()
+    for (const name of names) expect(text, name).toContain(name)
+    const check = spawnSync(PROMTOOL, ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 15_000 })
+    expect({ url, status: check.status, complaints: `${check.stdout}${check.stderr}`.trim() }).toEqual({ url, status: 0, complaints: '' })
+    expect((await fetch(url.replace(/metrics$/, 'other'))).status).toBe(404)
+  }
 })

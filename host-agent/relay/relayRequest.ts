@@ -21,6 +21,8 @@ import type { NodeForwarder } from './relayForward.ts'
 import type { RelaySessions, Session } from './relaySessions.ts'
 import type { CallCoster } from '../../agent/relay/computeUnits.ts'
 import { capRefusal, INVALID_PARAMS, RANGE_METHODS } from './callCaps.ts'
+import type { RelayCallOutcome, RelayMetrics } from './relayMetrics.ts'
+import { qualityMethod } from '../../protocol/quality.ts'
 
 export interface RelayRequestDeps {
   limits: { maxBatch: number; cuPerSec: number; cuBurst: number; maxLogsRange: number; gasCap: number }
@@ -32,6 +34,8 @@ export interface RelayRequestDeps {
   sessions: RelaySessions
   /** Costs calls and knows the node's head (eth_getLogs tags resolve against it). */
   coster: CallCoster
+  /** Prometheus: calls by method and outcome, served calls' time, compute units (relayMetrics.ts). */
+  metrics?: Pick<RelayMetrics, 'calls' | 'callSeconds' | 'computeUnits'> | undefined
 }
 
 export type RelayRequestHandler = (text: string, client: NodeId, transport: RelayTransport, session?: Session) => Promise<{ status: number; body: string }>
@@ -66,11 +70,12 @@ export function createRequestHandler(deps: RelayRequestDeps): RelayRequestHandle
       return { status: 413, body: JSON.stringify(errorReply(null, RelayErrorCode.PAYLOAD_TOO_LARGE, `batch of ${items.length} calls is over this relay's limit of ${limits.maxBatch}`)) }
     }
     const endCall = meter.call(client)
+    const startedAt = deps.clock.now()
     let served = 0
     let servedUnits = 0
     try {
       if (coster.range.head === undefined && items.some((item) => 'call' in item && RANGE_METHODS.has(item.call.method))) await learnHead()
-      const { out, toNode, toSession, limited, cost } = route(deps, items, client, transport)
+      const { out, toNode, toSession, limited, cost, refusedAs } = route(deps, items, client, transport)
       let status = limited === items.length ? 429 : 200
       const work: Promise<void>[] = []
       if (toNode.length > 0) {
@@ -91,13 +96,18 @@ export function createRequestHandler(deps: RelayRequestDeps): RelayRequestHandle
       // Only results are service, judged as the client's proxy judges them, so both sides report the same calls.
       const verdicts = replyVerdicts(status, replies)
       served = servedCount(verdicts)
+      const seconds = (deps.clock.now() - startedAt) / 1000
       verdicts.forEach((v, k) => {
-        if (v !== 'served') return
         const i = answered[k]!
-        servedUnits += cost[i]!
         const item = items[i]!
+        const method = 'call' in item ? qualityMethod(item.call.method) : 'other'
+        deps.metrics?.calls.inc({ method, outcome: refusedAs[i] ?? v })
+        if (v !== 'served') return
+        deps.metrics?.callSeconds.observe({ method }, seconds)
+        servedUnits += cost[i]!
         if ('call' in item) coster.served(item.call.method, out[i]!.result)
       })
+      deps.metrics?.computeUnits.inc(servedUnits)
       if (replies.length === 0) return { status, body: '' }
       return { status, body: JSON.stringify(batch ? replies : replies[0]) }
     } finally {
@@ -118,6 +128,8 @@ function route(deps: RelayRequestDeps, items: RpcItem[], client: NodeId, transpo
   const toNode: Routed[] = []
   const toSession: Routed[] = []
   const cost: number[] = new Array(items.length).fill(0)
+  /** Calls the relay answered itself, and why (for the metrics). */
+  const refusedAs: (RelayCallOutcome | undefined)[] = new Array(items.length)
   let limited = 0
   items.forEach((item, index) => {
     if ('invalid' in item) {
@@ -128,21 +140,24 @@ function route(deps: RelayRequestDeps, items: RpcItem[], client: NodeId, transpo
     const decision = policy.check(call.method, transport)
     if (!decision.allowed) {
       out[index] = errorReply(call.id, decision.code, decision.message)
+      refusedAs[index] = 'not-relayed'
       return
     }
     const refusal = capRefusal(call.method, call.params, limits, coster.range)
     if (refusal !== undefined) {
       out[index] = errorReply(call.id, INVALID_PARAMS, refusal)
+      refusedAs[index] = 'over-cap'
       return
     }
     cost[index] = coster.cost(call.method, call.params)
     if (!limiter.take(client, now, cost[index])) {
       limited++
+      refusedAs[index] = 'rate-limited'
       out[index] = errorReply(call.id, RelayErrorCode.RATE_LIMITED, `rate limited: this call costs ${cost[index]} compute units; at most ${limits.cuPerSec} per second per client (burst ${limits.cuBurst})`)
       return
     }
     if (call.method === 'eth_subscribe' || call.method === 'eth_unsubscribe') toSession.push({ index, call })
     else toNode.push({ index, call })
   })
-  return { out, toNode, toSession, limited, cost }
+  return { out, toNode, toSession, limited, cost, refusedAs }
 }

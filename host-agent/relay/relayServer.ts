@@ -47,6 +47,8 @@ import { hashRelayToken, type RelayTokenBook } from './tokenBook.ts'
 import { createNodeForwarder } from './relayForward.ts'
 import { createRequestHandler, type RelayRequestHandler } from './relayRequest.ts'
 import { RelaySessions } from './relaySessions.ts'
+import { createRelayMetrics } from './relayMetrics.ts'
+import type { Registry } from 'prom-client'
 
 export interface RelayLimits {
   /** Largest request body (HTTP) or frame (WebSocket). */
@@ -105,6 +107,8 @@ export interface RelayServerOptions {
   limits?: Partial<RelayLimits>
   logger: Logger
   clock?: Clock
+  /** Where the relay's Prometheus metrics go (relayMetrics.ts; the agent serves it with --metrics-listen). Default: a registry of its own. */
+  metricsRegistry?: Registry
 }
 
 export interface RelayServer {
@@ -145,8 +149,10 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   const coster = new CallCoster(costs, limits.maxLogsRange)
   const meter = new ActivityMeter<NodeId>(clock)
   const node = createNodeForwarder(options.nodeHttpUrl, { requestTimeoutMs: limits.requestTimeoutMs, log, clock })
-  const sessions = new RelaySessions(limits, { nodeWsUrl: options.nodeWsUrl, meter, log, coster })
-  const handle = createRequestHandler({ limits, policy: options.policy ?? createRelayPolicy(), limiter, meter, clock, node, sessions, coster })
+  // The session count is read when metrics are scraped; `sessions` exists by then.
+  const metrics = createRelayMetrics(options.metricsRegistry, () => sessions.count())
+  const sessions = new RelaySessions(limits, { nodeWsUrl: options.nodeWsUrl, meter, log, coster, metrics })
+  const handle = createRequestHandler({ limits, policy: options.policy ?? createRelayPolicy(), limiter, meter, clock, node, sessions, coster, metrics })
   const parts: RelayParts = { limits, tokens, clock, log, handle, sessions }
 
   const server = createServer((req, res) => {

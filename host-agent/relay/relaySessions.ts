@@ -14,6 +14,7 @@ import type { ActivityMeter } from '../../agent/relay/activity.ts'
 import { RelayErrorCode, WS_CLOSE_NODE_LOST } from '../../agent/relay/relayErrors.ts'
 import { replyWithId, errorReply, type RpcCall, type RpcReply } from '../../agent/relay/rpcFrames.ts'
 import { openNodeSocket, type NodeSocket } from './nodeSocket.ts'
+import type { RelayMetrics } from './relayMetrics.ts'
 import type { CallCoster } from '../../agent/relay/computeUnits.ts'
 
 export interface Session {
@@ -44,7 +45,7 @@ export class RelaySessions {
 
   constructor(
     private readonly limits: SessionLimits,
-    private readonly deps: { nodeWsUrl: string | undefined; meter: ActivityMeter<NodeId>; log: Logger; coster: CallCoster },
+    private readonly deps: { nodeWsUrl: string | undefined; meter: ActivityMeter<NodeId>; log: Logger; coster: CallCoster; metrics?: Pick<RelayMetrics, 'notifications' | 'computeUnits'> | undefined },
   ) {
     this.liveness = new PingLiveness(limits.pingIntervalMs)
   }
@@ -126,7 +127,11 @@ export class RelaySessions {
         if (typeof id !== 'string' || !s.subs.has(id)) return
         const sent = sendBounded(s.ws, JSON.stringify(frame), this.limits.maxBufferedBytes, () => log.warn('relay client does not read its notifications; closing', { client: s.client }))
         // A delivered notification is service in compute units (its cost by size, agent/relay/computeUnits.ts).
-        if (sent === 'sent') this.deps.meter.units(s.client, this.deps.coster.notification(frame.params.result))
+        if (sent !== 'sent') return
+        const units = this.deps.coster.notification(frame.params.result)
+        this.deps.meter.units(s.client, units)
+        this.deps.metrics?.notifications.inc()
+        this.deps.metrics?.computeUnits.inc(units)
       },
       closed: (reason) => {
         // The node dropped this connection's subscriptions with it: the client must re-subscribe, possibly elsewhere.
