@@ -21,13 +21,15 @@
  *   once it has `minLatencySamples` of them: p50 ≤ 250 ms ×1, ≤ 1 s ×0.9,
  *   ≤ 2.5 s ×0.7, slower ×0.5; p99 ≤ 2.5 s ×1, ≤ 5 s ×0.9, slower ×0.8.
  *
- * The host's score is the **upper weighted median** of its witnesses' scores
- * (views with at least `minEvidence` calls), each weighing its calls but at
- * most `clientWeightCap`: the highest score that views holding at least half
- * the weight reach. So clients can pull a host's score down only when they
- * hold more than half the capped weight; one hostile client among two honest
- * ones with full evidence cannot move it at all. Until a host has
- * `minWitnesses` witnesses its score is unconfirmed and counts as 1.
+ * The host's score is the **upper median** of its witnesses' scores
+ * (views with at least `minEvidence` calls): each witness has one vote,
+ * however many calls it claims, and the score is the highest one at least
+ * half the witnesses reach (a tie goes to the host). So clients can pull a
+ * host's score down only by outnumbering the witnesses who found it good;
+ * one hostile client among honest ones cannot move it at all. (Weighing
+ * witnesses by their calls, even capped, let one client claiming 10,000
+ * calls outvote several honest light clients that make a few dozen.) Until a
+ * host has `minWitnesses` witnesses its score is unconfirmed and counts as 1.
  *
  * Standing: a host whose confirmed score falls below `probationBelow` goes on
  * probation; it comes off when its score reaches `recoverAt`, or when its
@@ -65,10 +67,8 @@ export interface QualityPolicy {
   halfLifeMs: number
   /** Pseudo-calls of perfect service every view starts from. */
   priorCalls: number
-  /** Calls (decayed) a view needs to be a witness. */
+  /** Calls (decayed) a view needs to be a witness (one vote in its host's score). */
   minEvidence: number
-  /** The most one client's view weighs in its host's score, in calls. */
-  clientWeightCap: number
   /** One report adds at most this many calls to a view (scaled down beyond, outcome shares kept). */
   maxCallsPerReport: number
   /** Witnesses a host needs before its score counts (probation, preference). */
@@ -89,7 +89,6 @@ export function qualityPolicyFor(updateIntervalMs: number): QualityPolicy {
     halfLifeMs: 10 * updateIntervalMs,
     priorCalls: 20,
     minEvidence: 10,
-    clientWeightCap: 100,
     maxCallsPerReport: 10_000,
     minWitnesses: 2,
     probationBelow: 0.5,
@@ -205,7 +204,7 @@ export function scoreTally(t: QualityTally, policy: Pick<QualityPolicy, 'priorCa
 }
 
 export interface HostAssessment {
-  /** The upper weighted median of the witnesses' scores; 1 with no witness. */
+  /** The upper median of the witnesses' scores; 1 with no witness. */
   score: number
   /** Views with at least minEvidence calls. */
   witnesses: number
@@ -217,29 +216,22 @@ export interface HostAssessment {
 
 /** The host's score from its clients' views as of `nowMs`. */
 export function assessHost(views: Iterable<ClientView>, nowMs: number, policy: QualityPolicy): HostAssessment {
-  const witnesses: { score: number; weight: number }[] = []
+  const witnesses: number[] = []
   let evidence = 0
   for (const v of views) {
     const s = scoreTally(decayed(v, nowMs, policy.halfLifeMs).tally, policy)
     evidence += s.evidence
-    if (s.evidence >= policy.minEvidence) witnesses.push({ score: s.score, weight: Math.min(s.evidence, policy.clientWeightCap) })
+    if (s.evidence >= policy.minEvidence) witnesses.push(s.score)
   }
   const confirmed = witnesses.length >= policy.minWitnesses
-  return { score: upperWeightedMedian(witnesses), witnesses: witnesses.length, evidence, confirmed }
+  return { score: upperMedian(witnesses), witnesses: witnesses.length, evidence, confirmed }
 }
 
-/** The highest score that views holding at least half the weight reach (ties go to the host); 1 for none. */
-export function upperWeightedMedian(views: readonly { score: number; weight: number }[]): number {
-  if (views.length === 0) return 1
-  const sorted = [...views].sort((a, b) => b.score - a.score)
-  let total = 0
-  for (const v of sorted) total += v.weight
-  let seen = 0
-  for (const v of sorted) {
-    seen += v.weight
-    if (seen >= total / 2) return v.score
-  }
-  return sorted[sorted.length - 1]!.score
+/** The highest score at least half the witnesses reach (a tie between two halves goes to the host); 1 for none. */
+export function upperMedian(scores: readonly number[]): number {
+  if (scores.length === 0) return 1
+  const sorted = [...scores].sort((a, b) => b - a)
+  return sorted[Math.ceil(sorted.length / 2) - 1]!
 }
 
 /** The score the balancer ranks a host by: its score once confirmed, else 1 (unproven either way). */
