@@ -1,6 +1,7 @@
 /**
  * Issue 18, item 1 (memory): node keys are free. Thousands of fresh keys
- * connect as hosts and clients, get assigned, report each other and leave.
+ * connect as hosts and clients, get assigned, report each other (rpc clients
+ * also their hosts' quality) and leave.
  * Bound: once their grace periods, cool-downs and memory windows have passed,
  * every in-memory map keyed by node, pair or chain (vipnode_state_entries,
  * scraped from /metrics over HTTP) is back at its size before the attack,
@@ -12,6 +13,7 @@ import { testCoordinator } from '../harness/coordinator.ts'
 import { waitFor } from '../harness/waitFor.ts'
 import { poolAgent, type PoolAgent } from '../harness/attackers.ts'
 import type { RunningCoordinator } from '../../coordinator/coordinator.ts'
+import { RPC_REQUIRED_METHODS } from '../../protocol/index.ts'
 
 const cleanup: (() => Promise<unknown>)[] = []
 afterEach(async () => {
@@ -21,6 +23,8 @@ afterEach(async () => {
 const INTERVAL = 400
 const HOSTS = 100
 const CLIENTS = 1_900
+const RPC_HOSTS = 20
+const RPC_CLIENTS = 100
 
 /** vipnode_state_entries per map, read from /metrics as Prometheus would. */
 async function stateEntries(c: RunningCoordinator): Promise<Record<string, number>> {
@@ -63,15 +67,24 @@ test('key churn: 2,000 free keys connect, get assigned, report and leave; every 
   assigned.forEach((h, i) => h && clientsOf.set(h, [...(clientsOf.get(h) ?? []), clients[i]!.nodeId]))
   await inBatches(HOSTS, async (i) => hosts[i]!.agent.reply(hosts[i]!.report((clientsOf.get(hosts[i]!.nodeId) ?? []) as never)))
   await inBatches(CLIENTS, async (i) => clients[i]!.agent.reply(clients[i]!.report(assigned[i] ? [assigned[i] as never] : [])))
+  // rpc keys too: hosts that report and clients that report each host's quality (services/hostQuality.ts).
+  const rpcHosts = await inBatches(RPC_HOSTS, () => poolAgent(c, { role: 'host', kind: 'rpc', relayUrl: 'http://127.0.0.1:9/', capabilities: [...RPC_REQUIRED_METHODS], capacity: 20 }))
+  const rpcClients = await inBatches(RPC_CLIENTS, () => poolAgent(c, { role: 'client', kind: 'rpc' }))
+  const rpcAssigned = await inBatches(RPC_CLIENTS, async (i) => (await rpcClients[i]!.request('vipnode_requestHosts', { count: 1, kind: 'rpc' })).result?.hosts?.[0]?.nodeId as string | undefined)
+  await inBatches(RPC_HOSTS, async (i) => rpcHosts[i]!.agent.reply(rpcHosts[i]!.report([])))
+  const quality = (host: string) => [{ nodeId: host, ok: 12, clientErrors: 0, nodeErrors: 0, refused: 0, transport: 0, timeouts: 3, latency: [] }]
+  await inBatches(RPC_CLIENTS, async (i) => rpcClients[i]!.agent.reply(rpcClients[i]!.report([], rpcAssigned[i] ? { quality: quality(rpcAssigned[i]!) } : {})))
   const during = await stateEntries(c)
-  console.log(`figures: key churn: ${HOSTS + CLIENTS} keys, ${assigned.filter(Boolean).length} assigned; state entries during the attack ${JSON.stringify(during)}`)
+  console.log(`figures: key churn: ${HOSTS + CLIENTS + RPC_HOSTS + RPC_CLIENTS} keys, ${assigned.filter(Boolean).length + rpcAssigned.filter(Boolean).length} assigned; state entries during the attack ${JSON.stringify(during)}`)
   expect(during.latestReports).toBeGreaterThanOrEqual(HOSTS + CLIENTS)
   expect(during.pairWatches).toBeGreaterThan(1_000)
+  expect(during.qualityHosts).toBe(RPC_HOSTS)
+  expect(during.qualityViews).toBe(rpcAssigned.filter(Boolean).length)
 
   // Everyone leaves at once (sockets cut, as a crashing attacker would).
-  for (const a of [...hosts, ...clients]) a.close()
+  for (const a of [...hosts, ...clients, ...rpcHosts, ...rpcClients]) a.close()
   await waitFor(async () => (await stateEntries(c)).sessions === 2, "the attackers' sessions are gone", { timeoutMs: 30_000 })
-  expect((await stateEntries(c)).sessionsGone).toBe(HOSTS + CLIENTS)
+  expect((await stateEntries(c)).sessionsGone).toBe(HOSTS + CLIENTS + RPC_HOSTS + RPC_CLIENTS)
 
   // The release grace passes (one interval); the honest pair reports on. The attackers' assignments, latest
   // reports and gone marks are dropped; the honest pair's state stays.
