@@ -7,6 +7,8 @@
  * (a) A failing host goes on probation: new clients pass it over (skip reason
  *     `probation`), except one trial client per trial period, and it comes
  *     back when its score recovers (here: its bad evidence fades). Never a ban.
+ *     A slow host too, by its latency on light-client reads; latency of calls
+ *     whose weight the client chooses (eth_getLogs) does not count.
  * (b) Slander. A client reporting about a host it is not assigned to is
  *     ignored. A hostile client assigned to an honest host cannot move its
  *     score while honest clients with full evidence are at least as many; a
@@ -157,6 +159,27 @@ describe('adversary: service quality', () => {
         `1 trial client per ${POLICY.trialEveryMs} ms; with no more reports about it it came off within ${halfLives} half-lives of ${POLICY.halfLifeMs} ms; ` +
         `probation ${report.probationMs} ms this epoch`,
     )
+  })
+
+  test('bound: a slow host goes on probation by its latency; a client cannot make a host look slow with calls it makes heavy itself', async () => {
+    const { c, clock } = await pool()
+    const [slow, fast] = [await rpcHost(c), await rpcHost(c)]
+    const hosts = [slow, fast]
+    const clients = [await rpcClient(c), await rpcClient(c)]
+    for (const cl of clients) expect((await hostsFor(cl, 2)).hosts).toHaveLength(2)
+    // Both hosts take 9 s for a 10,000-block eth_getLogs: the client chose that work, so it does not score.
+    const heavy = (h: NodeId) => measured(h, 20, 0, 9_000)
+    for (let i = 0; i < 3; i++) await round(c, clock, hosts, clients, (_cl, h) => ({ ...heavy(h), latency: heavy(h).latency.map((l) => ({ ...l, method: 'eth_getLogs' })) }))
+    expect(standing(c, slow)).toEqual({ score: 1, probation: false, trialOpen: true })
+    // The slow host takes 3 s for eth_getProof, the fast one 40 ms: p50 over 2.5 s (x0.5) and p99 up to 5 s (x0.9).
+    let reports = 0
+    while (!standing(c, slow).probation && reports < 5) {
+      await round(c, clock, hosts, clients, (_cl, h) => (h === slow.nodeId ? measured(h, 20, 0, 3_000) : measured(h, 20)))
+      reports++
+    }
+    expect(standing(c, slow)).toMatchObject({ probation: true, score: 0.45 })
+    expect(standing(c, fast)).toEqual({ score: 1, probation: false, trialOpen: true })
+    console.log(`figures: quality: a host answering light-client reads in 3 s (p50, p99 <= 5 s) went on probation after ${reports} report(s) from 2 clients, score 0.45`)
   })
 
   test('bound: slander by a client not assigned to the host is ignored; one hostile client among honest ones, or alone, cannot put an honest host on probation', async () => {
