@@ -43,7 +43,7 @@ export const hostConfigSchema = z
 export type HostCliConfig = z.output<typeof hostConfigSchema>
 
 export const hostOptions = defineOptions(hostConfigSchema, {
-  coordinator: { flags: '--coordinator <url>', description: 'the coordinator base URL (http(s):// or ws(s)://) (required)', parser: text },
+  coordinator: { flags: '--coordinator <url>', description: 'the coordinator base URL (http(s):// or ws(s)://); replicas of one pool separated by commas (required)', parser: text },
   payout: { flags: '--payout <address>', description: 'the 0x address that receives earnings', parser: text },
   capacity: { flags: '--capacity <n>', description: 'how many pool clients this node serves at most', parser: integer(1, 10_000) },
   publicEnode: { flags: '--public-enode <enode>', description: "the enode clients should dial (behind NAT); must carry this node's ID", parser: text },
