@@ -78,3 +78,10 @@ export const DEFAULT_COST_TABLE: CostTable = {
   notification: 10,
 }
 
+/**
+ * Compute units per second a relay serves one client unless its host says
+ * otherwise (`vipnode host --relay-cu-rate`); also what the coordinator asks a
+ * client to be able to pay each rpc host for, for one update interval, in a
+ * pool that prices units (`--hold-cu-rate`, coordinator/logic/affordableHosts.ts).
+ */
+export const DEFAULT_RELAY_CU_RATE = 1_000
