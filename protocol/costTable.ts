@@ -3,7 +3,8 @@
  * call (issue 21). Both ends of a relay cost calls with it
  * (agent/relay/computeUnits.ts: `callCost`, `CallCoster`), the client's proxy
  * always with this table, so it is also what a unit priced with
- * `--price-per-cu` buys. A host may count its own relay's units with another
+ * `--price-per-cu` buys; the coordinator shows it beside that price
+ * (`computeUnitCosts`). A host may count its own relay's units with another
  * table (`--relay-cost-table`); the pool credits the smaller of both sides'.
  *
  * The table follows the shape of Lava's Ethereum spec (cheap reads 10, state
@@ -85,3 +86,25 @@ export const DEFAULT_COST_TABLE: CostTable = {
  * pool that prices units (`--hold-cu-rate`, coordinator/logic/affordableHosts.ts).
  */
 export const DEFAULT_RELAY_CU_RATE = 1_000
+
+/** The calls a light client makes most, cheapest first with the default table: what a price per unit is explained by. */
+export const PRICE_EXAMPLE_METHODS = ['eth_blockNumber', 'eth_getBalance', 'eth_call', 'eth_getProof', 'eth_getBlockReceipts', 'eth_sendRawTransaction', 'eth_estimateGas', 'eth_getLogs'] as const
+
+/**
+ * What a unit buys, for people: the cost of the calls in PRICE_EXAMPLE_METHODS
+ * (eth_getLogs without its range), what each block of an eth_getLogs range
+ * adds, and the cost of a subscription notification. `computeUnitCosts` in
+ * /v1/status, /v1/join/config and the dashboard's snapshot, rendered by
+ * `explainUnitCosts` (coordinator/dashboard/assets/format.js).
+ */
+export interface ComputeUnitCosts {
+  methods: Record<string, number>
+  getLogsPerBlock: number
+  notification: number
+}
+
+export function computeUnitCosts(table: CostTable = DEFAULT_COST_TABLE): ComputeUnitCosts {
+  const methods: Record<string, number> = {}
+  for (const m of PRICE_EXAMPLE_METHODS) methods[m] = Object.hasOwn(table.methods, m) ? table.methods[m]! : table.defaultCost
+  return { methods, getLogsPerBlock: table.getLogsPerBlock, notification: table.notification }
+}

@@ -15,7 +15,7 @@ import { StoreError } from '../store/store.ts'
 import { isDenied, observe, type LatestReport, type PairState } from '../logic/corroborate.ts'
 import { addUnits, creditUnits, NO_UNITS, type UnitsState } from '../logic/corroborateUnits.ts'
 import { chargeFor, chargeForUnits } from '../logic/splitEpoch.ts'
-import { affordableHosts, explainUnaffordable, type HoldPrices } from '../logic/affordableHosts.ts'
+import { affordableHosts, explainUnaffordable, holdCost, type HoldCost, type HoldPrices } from '../logic/affordableHosts.ts'
 import { REFUND_TRANSFER_PREFIX } from '../logic/refunds.ts'
 import type { AssignmentService } from './assignments.ts'
 import type { AgentSession } from './sessions.ts'
@@ -320,6 +320,11 @@ export class MeteringService {
     const balanceWei = await this.deps.store.balanceOf(Accounts.client(clientId))
     const hosts = affordableHosts(balanceWei, this.holdPrices, holdMs, kind)
     return hosts >= 1 ? { hosts, balanceWei } : { hosts, balanceWei, refusal: explainUnaffordable(balanceWei, this.holdPrices, holdMs, kind) }
+  }
+
+  /** What holding one host of `kind` for `holdMs` costs a client (the join page shows it). */
+  holdCost(holdMs: number, kind: ServiceKind): HoldCost {
+    return holdCost(this.holdPrices, holdMs, kind)
   }
 
   private get holdPrices(): HoldPrices {
