@@ -133,7 +133,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   }
   const metering = new MeteringService(
     // A report older than two intervals no longer corroborates anything, and a gap counts for at most two intervals.
-    { capMs: 2 * config.updateIntervalMs, priceWeiPerMinute: config.priceWeiPerMinute, pricePerCuWei: config.pricePerCuWei, minBalanceWei: config.minBalanceWei, trialWei: config.trialWei, trialBudgetPerEpochWei: config.trialBudgetPerEpochWei },
+    { capMs: 2 * config.updateIntervalMs, priceWeiPerMinute: config.priceWeiPerMinute, pricePerCuWei: config.pricePerCuWei, holdCuRate: config.holdCuRate, minBalanceWei: config.minBalanceWei, trialWei: config.trialWei, trialBudgetPerEpochWei: config.trialBudgetPerEpochWei },
     { store, assignments, epochs, clock, log: log.child({ module: 'metering' }), metrics },
   )
   await metering.load()

@@ -7,7 +7,8 @@
 import { z } from 'zod'
 import { agentConfigShape, agentOptionTable } from '../agent/agentOptions.ts'
 import { defineOptions, hostPort, integer, oneOf, text } from '../lib/cliOptions.ts'
-import { DEFAULT_MAX_LOGS_RANGE, DEFAULT_RELAY_CU_RATE, DEFAULT_RELAY_GAS_CAP } from './relay/rateLimit.ts'
+import { DEFAULT_MAX_LOGS_RANGE, DEFAULT_RELAY_GAS_CAP } from './relay/rateLimit.ts'
+import { DEFAULT_RELAY_CU_RATE } from '../protocol/costTable.ts'
 
 export const SERVICE_KINDS = ['peer', 'rpc'] as const
 /** Slots a host offers the pool unless it says (the pool may offer fewer: slow start). */
