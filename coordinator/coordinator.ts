@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { Registry } from 'prom-client'
 import { coordinatorConfigSchema, type CoordinatorConfigInput, type CoordinatorConfig } from './config.ts'
@@ -26,6 +26,7 @@ import { disputePolicyFor } from './logic/disputes.ts'
 import { EpochClock } from './services/epochClock.ts'
 import { HistoryPruner } from './services/historyPruner.ts'
 import { SingletonDuties } from './services/singletonDuties.ts'
+import { closeDeadReplicaSessions, replicaLeaseName } from './services/replicaSessions.ts'
 import { ChainService } from './chain/chainService.ts'
 import { createTracker, isTrackerPath } from './tracker/index.ts'
 import { boundCount, readTrackerSecretsFile } from './tracker/secretsFile.ts'
@@ -85,7 +86,10 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   const metrics = createCoordinatorMetrics(registry)
   const store = instrumentStore(overrides.store ?? (await openStore(config.db)), metrics)
 
-  const leftOpen = await store.closeOpenSessions(clock.now(), 'coordinator restarted')
+  // This process's replica id, held as a lease for its life: siblings sharing the database leave its sessions alone.
+  const replicaId = randomUUID()
+  const replicaLease = await store.tryLease(replicaLeaseName(replicaId))
+  const leftOpen = await closeDeadReplicaSessions(store, { self: replicaId, nowMs: clock.now(), reason: 'coordinator restarted', includeLegacy: true })
   const poolId = await resolvePoolId(store, config.poolId)
   const relayTokens = new RelayTokens(await relaySecret(store), config.relayTokenWindowMs)
   const sessions = new SessionRegistry(clock)
@@ -146,7 +150,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   const disputes = new DisputeService(disputePolicy, { assignments, metering, sessions, clock, log: log.child({ module: 'disputes' }), metrics })
   const settlement = new SettlementService({ feeBps: config.feeBps, feeAddress: config.feeAddress, pricePerCuWei: config.pricePerCuWei }, { store, epochs, clock, log: log.child({ module: 'settlement' }), metrics })
   metrics.setStateSizes(() => stateSizes(services))
-  const logins = new LoginService({ config, poolId, store, sessions, metering, clock, log, metrics, ...(overrides.resolveName ? { resolveName: overrides.resolveName } : {}) })
+  const logins = new LoginService({ config, poolId, replicaId, store, sessions, metering, clock, log, metrics, ...(overrides.resolveName ? { resolveName: overrides.resolveName } : {}) })
   const reports = new ReportService({ config, store, sessions, assignments, metering, chainHeads, clock, log, metrics })
   const reads = { nodes: store, ledger: store, epochs: store, usage: store, payoutTrees: new PayoutTrees(store) }
   const services: CoordinatorServices = { config, poolId, store, reads, sessions, logins, reports, assignments, metering, refunds, disputes, settlement, epochs, tracker, chainHeads, relayTokens, clock, log, metrics, clientAddress, trustedProxies }
@@ -227,6 +231,10 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   // Settle ended epochs now (catching up after downtime) and then at a tenth of the epoch length, at most every 30 s.
   const settleTick = () => {
     if (!duties.held()) return
+    // Sessions of sibling coordinators that died since (their replica lease is free).
+    closeDeadReplicaSessions(store, { self: replicaId, nowMs: clock.now(), reason: 'coordinator gone', includeLegacy: false })
+      .then((closed) => closed > 0 && log.info('sessions of a gone coordinator closed', { sessions: closed }))
+      .catch((err: unknown) => log.error('closing sessions of gone coordinators failed', {}, err))
     settlement
       .settleDue()
       .then(async (settled) => {
@@ -246,7 +254,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   const settler = setInterval(settleTick, Math.min(30_000, Math.max(50, Math.floor(config.epochMs / 10))))
   settler.unref()
   ready = true
-  log.info('coordinator listening', { url, secp256k1: secp256k1Implementation, ...(metricsUrl ? { metricsUrl } : {}), poolId, db: overrides.store ? 'custom' : describeDb(config.db), restoredAssignments: restored, closedStaleSessions: leftOpen })
+  log.info('coordinator listening', { url, replicaId, secp256k1: secp256k1Implementation, ...(metricsUrl ? { metricsUrl } : {}), poolId, db: overrides.store ? 'custom' : describeDb(config.db), restoredAssignments: restored, closedStaleSessions: leftOpen })
   if (trackerSecrets) log.info('tracker per-node secrets loaded', { file: config.ethstatsSecretsFile, names: Object.keys(trackerSecrets).length, boundNodeIds: boundCount(trackerSecrets) })
   if (config.allowPrivateAddresses && !isLoopbackHost(config.host)) {
     // Development mode on a reachable interface: hosts may point clients at loopback and private networks.
@@ -301,6 +309,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
         if (duties.held()) await settlement.settleDue().catch(() => undefined)
         await chain?.close()
         await duties.stop()
+        await replicaLease?.release()
         await store.close()
         log.info('coordinator stopped')
       })()

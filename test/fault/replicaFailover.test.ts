@@ -103,3 +103,24 @@ test('replicas: a dead first replica costs no backoff, and a "replica" of anothe
   expect((err as Error).message).toContain(`at its replica ${normaliseOrigin(honest.url)} to pool "${honest.poolId}"`)
   expect(other.services.sessions.count('host')).toBe(0)
 }, 60_000)
+
+test('replicas: a starting coordinator closes the session rows of dead coordinators only, never a live sibling\'s', async () => {
+  const db = await scratchDatabase()
+  const a = await testCoordinator({ db })
+  cleanup.push(() => a.close())
+  const known = join(mkdtempSync(join(tmpdir(), 'vipnode-replicas-')), 'nodekey.pools.json')
+  const { id, conn } = agentOn(a.url, known)
+  conn.start()
+  const session = await conn.ready()
+  // A row left open by a coordinator that died (its replica lease is free), and one from before replicas.
+  const store = a.services.store
+  await store.openSession({ id: 'dead-1', nodeId: id.nodeId, role: 'host', remoteAddress: '127.0.0.1', connectedAtMs: 1, replicaId: 'dead-replica' })
+  await store.openSession({ id: 'legacy-1', nodeId: id.nodeId, role: 'host', remoteAddress: '127.0.0.1', connectedAtMs: 1 })
+
+  const b = await testCoordinator({ db })
+  cleanup.push(() => b.close())
+  expect(await store.getSession(session.sessionId)).toMatchObject({ closedAtMs: null }) // a's agent: still open
+  expect(await store.getSession('dead-1')).toMatchObject({ closeReason: 'coordinator restarted' })
+  expect(await store.getSession('legacy-1')).toMatchObject({ closeReason: 'coordinator restarted' })
+  expect(a.services.sessions.isOnline(id.nodeId)).toBe(true)
+}, 60_000)

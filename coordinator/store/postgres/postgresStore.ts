@@ -526,8 +526,8 @@ class PostgresStoreImpl implements PostgresStore {
     return this.lane(async () => {
       await this.pool.query({
         name: 'vipnode-open-session',
-        text: 'INSERT INTO sessions (id, node_id, role, remote_address, connected_at_ms) VALUES ($1, $2, $3, $4, $5)',
-        values: [s.id, s.nodeId, s.role, s.remoteAddress, s.connectedAtMs],
+        text: 'INSERT INTO sessions (id, node_id, role, remote_address, connected_at_ms, replica_id) VALUES ($1, $2, $3, $4, $5, $6)',
+        values: [s.id, s.nodeId, s.role, s.remoteAddress, s.connectedAtMs, s.replicaId ?? null],
       })
     })
   }
@@ -540,11 +540,16 @@ class PostgresStoreImpl implements PostgresStore {
       })
     })
   }
-  closeOpenSessions(closedAtMs: number, reason: string) {
+  closeOpenSessions(closedAtMs: number, reason: string, opts?: { replicaId: string | null }) {
     return this.lane(async () => {
-      const res = await this.db.update(schema.sessions).set({ closedAtMs, closeReason: reason }).where(isNull(schema.sessions.closedAtMs))
+      const s = schema.sessions
+      const whose = opts === undefined ? undefined : opts.replicaId === null ? isNull(s.replicaId) : eq(s.replicaId, opts.replicaId)
+      const res = await this.db.update(s).set({ closedAtMs, closeReason: reason }).where(and(isNull(s.closedAtMs), whose))
       return res.rowCount ?? 0
     })
+  }
+  openSessionReplicas() {
+    return this.lane(async () => (await this.db.selectDistinct({ replicaId: schema.sessions.replicaId }).from(schema.sessions).where(isNull(schema.sessions.closedAtMs))).map((r) => r.replicaId))
   }
   getSession(id: string) {
     return this.lane(async () => {
