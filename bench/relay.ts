@@ -26,6 +26,9 @@ import { DEFAULT_COST_TABLE } from '../protocol/costTable.ts'
 import { spawnTs, spawnVipnode, type Proc } from '../test/harness/processes.ts'
 
 const args = intArgs(process.argv.slice(2), { seconds: { fallback: 10, max: 600 }, concurrency: { fallback: 16, max: 1_024 } })
+/** `--profile DIR`: V8 CPU profiles of the host agent and the shim (written when they stop, SIGTERM). */
+const profileDir = process.argv.includes('--profile') ? process.argv[process.argv.indexOf('--profile') + 1] : undefined
+const profileArgs = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []
 const CHAIN_ID = 1337
 const ZERO = `0x${'0'.repeat(40)}`
 const FAKE_NODE = fileURLToPath(new URL('../test/fakenode/main.ts', import.meta.url))
@@ -115,13 +118,15 @@ async function main() {
       spawnVipnode(
         ['host', '--coordinator', coordinatorUrl, '--service', 'rpc', '--node-rpc', nodeUp.url, '--nodekey', keyFile, '--capacity', '5', '--relay-listen', '127.0.0.1:0', '--relay-node-http', nodeUp.url, '--relay-node-ws', nodeUp.wsUrl, '--relay-cu-rate', '100000000', '--log-level', 'info'],
         { VIPNODE_UPDATE_INTERVAL: '2s' },
+        undefined,
+        profileArgs,
       ),
     )
     await host.waitForLog((l) => l.msg === 'connected to coordinator', 'host connected', 30_000)
     const clientKey = join(dir, 'client.key')
     writeFileSync(clientKey, generateNodeKey())
     const shim = track(
-      spawnVipnode(['client', '--service', 'rpc', '--bootstrap', coordinatorUrl, '--nodekey', clientKey, '--chain-id', String(CHAIN_ID), '--listen', '127.0.0.1:0', '--hosts', '1', '--log-level', 'info'], { VIPNODE_UPDATE_INTERVAL: '2s' }),
+      spawnVipnode(['client', '--service', 'rpc', '--bootstrap', coordinatorUrl, '--nodekey', clientKey, '--chain-id', String(CHAIN_ID), '--listen', '127.0.0.1:0', '--hosts', '1', '--log-level', 'info'], { VIPNODE_UPDATE_INTERVAL: '2s' }, undefined, profileArgs),
     )
     const ready = await shim.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('rpc endpoint ready'), 'shim endpoint ready', 30_000)
     await shim.waitForLog((l) => l.msg === 'relaying through host', 'the shim has its host', 30_000)
@@ -145,6 +150,10 @@ async function main() {
     row('added p50 latency (ms)', (pooled.p50 - direct.p50).toFixed(2), '')
     row('ratio of calls per second', `${Math.round((100 * pooled.perSecond) / direct.perSecond)} %`, '')
     console.log(`\ntargets: >= 2,400 calls/s through the pool path (${pooled.perSecond >= 2_400 ? 'met' : 'missed'}); <= 2 ms added p50 (${pooled.p50 - direct.p50 <= 2 ? 'met' : 'missed'})`)
+    if (profileDir) {
+      await Promise.all([shim.stop('SIGTERM'), host.stop('SIGTERM')])
+      console.error(`CPU profiles of the host agent and the shim in ${profileDir}`)
+    }
   } finally {
     await Promise.all(procs.map((p) => p.stop('SIGKILL')))
     rmSync(dir, { recursive: true, force: true })
