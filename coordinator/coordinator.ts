@@ -127,7 +127,8 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
     },
     { store, sessions, clock, relayTokens, log: log.child({ module: 'assignments' }), metrics, heads: chainHeads, trackerHeadOf: trackerHeadOf(tracker) },
   )
-  const restored = await assignments.load()
+  // Every session still open belongs to a live sibling coordinator (the dead ones' were closed above): its pairs are its own.
+  const restored = await assignments.load(new Set((await store.openSessionNodes()).filter((s) => s.replicaId !== replicaId).map((s) => s.nodeId)))
   const epochs = await EpochClock.open(store, config.epochMs, clock.now())
   if (config.chainRpc && config.trialWei > 0n) {
     await requireFundedTrialBudget(store, config.trialWei).catch(async (err: unknown) => {

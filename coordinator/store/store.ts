@@ -86,6 +86,8 @@ export interface SessionStore {
   closeOpenSessions(closedAtMs: number, reason: string, opts?: { replicaId: string | null }): Promise<number>
   /** The coordinator processes (replica ids, null for older sessions) that have sessions open. */
   openSessionReplicas(): Promise<(string | null)[]>
+  /** Nodes with a session open, by the coordinator process that holds it. */
+  openSessionNodes(): Promise<{ nodeId: NodeId; replicaId: string | null }[]>
   getSession(id: string): Promise<SessionRecord | undefined>
 }
 

@@ -19,6 +19,8 @@ import { recordingLogger } from '../harness/agents.ts'
 import { PoolConnection } from '../../agent/poolConnection.ts'
 import { KnownPools, KnownPoolError } from '../../agent/knownPools.ts'
 import { normaliseOrigin } from '../../protocol/index.ts'
+import { manualClock } from '../../lib/clock.ts'
+import { poolAgent } from '../harness/attackers.ts'
 
 const scratchDatabase = scratchDatabases()
 const cleanup: (() => Promise<unknown>)[] = []
@@ -123,4 +125,24 @@ test('replicas: a starting coordinator closes the session rows of dead coordinat
   expect(await store.getSession('dead-1')).toMatchObject({ closeReason: 'coordinator restarted' })
   expect(await store.getSession('legacy-1')).toMatchObject({ closeReason: 'coordinator restarted' })
   expect(a.services.sessions.isOnline(id.nodeId)).toBe(true)
+}, 60_000)
+
+test('replicas: a starting coordinator leaves the assignments of agents online on a live sibling alone (it would release them after its grace)', async () => {
+  const db = await scratchDatabase()
+  const a = await testCoordinator({ db })
+  cleanup.push(() => a.close())
+  const host = await poolAgent(a, { role: 'host', capacity: 3 })
+  const client = await poolAgent(a, { role: 'client' })
+  cleanup.push(async () => host.close(), async () => client.close())
+  expect((await client.request('vipnode_requestHosts', { count: 1 })).result.hosts[0].nodeId).toBe(host.nodeId)
+
+  // A second coordinator starts on the same database, and its restart grace passes on its own clock.
+  const clock = manualClock(Date.now())
+  const b = await testCoordinator({ db }, { clock })
+  cleanup.push(() => b.close())
+  clock.advance(10 * 60_000)
+  await b.services.assignments.sweep()
+  expect(b.services.assignments.hostsOf(client.nodeId)).toEqual([])
+  expect((await b.services.store.activeAssignments()).map((x) => [x.clientId, x.hostId])).toEqual([[client.nodeId, host.nodeId]])
+  expect(a.services.assignments.hostsOf(client.nodeId)).toEqual([host.nodeId])
 }, 60_000)

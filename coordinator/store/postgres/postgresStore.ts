@@ -548,6 +548,12 @@ class PostgresStoreImpl implements PostgresStore {
       return res.rowCount ?? 0
     })
   }
+  openSessionNodes() {
+    return this.lane(async () => {
+      const s = schema.sessions
+      return (await this.db.select({ nodeId: s.nodeId, replicaId: s.replicaId }).from(s).where(isNull(s.closedAtMs))).map((r) => ({ nodeId: r.nodeId as NodeId, replicaId: r.replicaId }))
+    })
+  }
   openSessionReplicas() {
     return this.lane(async () => (await this.db.selectDistinct({ replicaId: schema.sessions.replicaId }).from(schema.sessions).where(isNull(schema.sessions.closedAtMs))).map((r) => r.replicaId))
   }

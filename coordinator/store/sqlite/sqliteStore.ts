@@ -336,6 +336,16 @@ class SqliteStoreImpl implements SqliteStore {
     const whose = opts === undefined ? undefined : opts.replicaId === null ? isNull(s.replicaId) : eq(s.replicaId, opts.replicaId)
     return this.d.update(s).set({ closedAtMs, closeReason: reason }).where(and(isNull(s.closedAtMs), whose)).run().changes
   }
+  async openSessionNodes() {
+    this.ready()
+    const s = schema.sessions
+    return this.d
+      .select({ nodeId: s.nodeId, replicaId: s.replicaId })
+      .from(s)
+      .where(isNull(s.closedAtMs))
+      .all()
+      .map((r) => ({ nodeId: r.nodeId as NodeId, replicaId: r.replicaId }))
+  }
   async openSessionReplicas() {
     this.ready()
     return this.d.selectDistinct({ replicaId: schema.sessions.replicaId }).from(schema.sessions).where(isNull(schema.sessions.closedAtMs)).all().map((r) => r.replicaId)
