@@ -64,6 +64,7 @@ async function drive(url: string, what: string, seconds: number): Promise<Figure
   const agent = new Agent({ keepAlive: true, maxSockets: args.concurrency })
   const latencies: number[] = []
   let errors = 0
+  let firstError: string | undefined
   let next = 0
   const until = performance.now() + seconds * 1000
   const progress = setInterval(() => console.error(`… ${what}: ${latencies.length} calls`), 2_000)
@@ -76,8 +77,12 @@ async function drive(url: string, what: string, seconds: number): Promise<Figure
         const chunks: Buffer[] = []
         res.on('data', (c: Buffer) => chunks.push(c))
         res.on('end', () => {
-          const reply = JSON.parse(Buffer.concat(chunks).toString()) as { error?: unknown }
-          if (res.statusCode !== 200 || reply.error !== undefined) errors++
+          const text = Buffer.concat(chunks).toString()
+          const reply = JSON.parse(text) as { error?: unknown }
+          if (res.statusCode !== 200 || reply.error !== undefined) {
+            errors++
+            firstError ??= `HTTP ${res.statusCode}: ${text.slice(0, 300)}`
+          }
           else latencies.push(performance.now() - started)
           resolve()
         })
@@ -97,6 +102,7 @@ async function drive(url: string, what: string, seconds: number): Promise<Figure
   const elapsedS = (performance.now() - began) / 1000
   clearInterval(progress)
   agent.destroy()
+  if (firstError) console.error(`${what}: ${errors} errors, the first: ${firstError}`)
   latencies.sort((a, b) => a - b)
   return { calls: latencies.length, errors, perSecond: latencies.length / elapsedS, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) }
 }
@@ -132,11 +138,12 @@ async function main() {
     await shim.waitForLog((l) => l.msg === 'relaying through host', 'the shim has its host', 30_000)
     console.error(`up: stand-in node ${nodeUp.url}, shim ${ready.url}`)
 
-    // Warm both paths (connections, JIT) for 2 s each, then measure.
-    await drive(nodeUp.url, 'warming the direct path', 2)
+    // The pool path first, while the shim's fresh assignment is in use (an idle light client's pair is released
+    // after the connect grace and asked for again: docs/security.md), each path warmed for 2 s before it is measured.
     await drive(ready.url, 'warming the pool path', 2)
-    const direct = await drive(nodeUp.url, 'direct to the stand-in node (ceiling)', args.seconds)
     const pooled = await drive(ready.url, 'through shim -> relay -> node', args.seconds)
+    await drive(nodeUp.url, 'warming the direct path', 2)
+    const direct = await drive(nodeUp.url, 'direct to the stand-in node (ceiling)', args.seconds)
     const unitsPerCall = MIX.reduce((n, m) => n + m.weight * (DEFAULT_COST_TABLE.methods[m.method] ?? DEFAULT_COST_TABLE.defaultCost), 0) / TOTAL_WEIGHT
 
     const row = (name: string, a: string, b: string) => console.log(`| ${name.padEnd(34)} | ${a.padStart(14)} | ${b.padStart(14)} |`)
