@@ -5,7 +5,7 @@
  */
 import type { EthNode } from '../ethnode/index.ts'
 import type { ConnectHello, Role } from '../protocol/index.ts'
-import { isLoopbackHost } from '../protocol/index.ts'
+import { coordinatorUrls, isLoopbackHost } from '../protocol/index.ts'
 import type { Logger } from '../lib/logger.ts'
 import { VERSION } from '../lib/packageVersion.ts'
 import { connectNodeWithRetry } from './connectNode.ts'
@@ -81,7 +81,8 @@ export interface PoolTrustConfig {
 export function privateAddressesAllowed(coordinatorUrl: string, trust: PoolTrustConfig): boolean {
   if (trust.allowPrivateAddresses !== undefined) return trust.allowPrivateAddresses
   try {
-    return isLoopbackHost(new URL(coordinatorUrl).hostname)
+    // Several replicas: a development pool only if every one of them is on this machine.
+    return coordinatorUrls(coordinatorUrl).every((u) => isLoopbackHost(new URL(u).hostname))
   } catch {
     return false
   }

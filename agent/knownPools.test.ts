@@ -48,4 +48,15 @@ describe('KnownPools', () => {
     expect(() => new KnownPools({ file }).accept(ORIGIN, 'pool-a')).toThrow(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is not valid JSON`))
     expect(readFileSync(file, 'utf8')).toBe('not json')
   })
+
+  test('behavior: replicas of one pool share its id: a new replica is trusted with the id its siblings were first seen with, never on its own first use', () => {
+    const file = KnownPools.fileFor(keyFile())
+    const replicas = [ORIGIN, 'wss://b.pool.example:443', 'wss://c.pool.example:443']
+    new KnownPools({ file }).accept(ORIGIN, 'pool-a', { replicas })
+    new KnownPools({ file }).accept(replicas[1]!, 'pool-a', { replicas })
+    expect(() => new KnownPools({ file }).accept(replicas[2]!, 'pool-evil', { replicas })).toThrow(
+      `the coordinator at ${replicas[2]} announced pool id "pool-evil", but this key first logged in at its replica ${ORIGIN} to pool "pool-a" (${file})`,
+    )
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ [ORIGIN]: 'pool-a', [replicas[1]!]: 'pool-a' })
+  })
 })

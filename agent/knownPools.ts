@@ -49,21 +49,24 @@ export class KnownPools {
    * Accept `poolId` announced at `origin`, or throw KnownPoolError. Called before the agent signs anything, so a
    * refused pool never gets a signature.
    */
-  accept(origin: string, poolId: string): void {
+  accept(origin: string, poolId: string, opts: { replicas?: readonly string[] } = {}): void {
     const { file, expectedPoolId } = this.opts
     const known = this.read()
-    const remembered = Object.hasOwn(known, origin) ? known[origin] : undefined
+    // Replicas of one pool (an agent given several URLs) share its id: a new replica is trusted with the id its
+    // siblings were first seen with, not on its own first use.
+    const sibling = (opts.replicas ?? []).find((r) => r !== origin && Object.hasOwn(known, r))
+    const remembered = Object.hasOwn(known, origin) ? known[origin] : sibling !== undefined ? known[sibling] : undefined
     if (expectedPoolId !== undefined) {
       if (poolId !== expectedPoolId) {
         throw new KnownPoolError(`the coordinator at ${origin} announced pool id ${JSON.stringify(poolId)}, but --pool-id expects ${JSON.stringify(expectedPoolId)}: not logging in`)
       }
     } else if (remembered !== undefined && remembered !== poolId) {
       throw new KnownPoolError(
-        `the coordinator at ${origin} announced pool id ${JSON.stringify(poolId)}, but this key first logged in there to pool ${JSON.stringify(remembered)} (${file}): ` +
+        `the coordinator at ${origin} announced pool id ${JSON.stringify(poolId)}, but this key first logged in ${Object.hasOwn(known, origin) ? 'there' : `at its replica ${sibling}`} to pool ${JSON.stringify(remembered)} (${file}): ` +
           `someone else may be answering at that address. If the operator really changed the pool id, start with --pool-id ${poolId}`,
       )
     }
-    if (remembered === poolId) return
+    if (Object.hasOwn(known, origin) && remembered === poolId) return
     // Write-then-rename: a crash mid-write must not leave a file that refuses every later start.
     const tmp = `${file}.${process.pid}.tmp`
     writeFileSync(tmp, `${JSON.stringify({ ...known, [origin]: poolId }, null, 2)}\n`, { mode: 0o600 })

@@ -19,6 +19,7 @@ import {
   signEnvelope,
   parseParams,
   assertSecureCoordinatorUrl,
+  coordinatorUrls,
   normaliseOrigin,
   type AgentMethod,
   type ConnectHello,
@@ -32,7 +33,10 @@ import type { z } from 'zod'
 export type InboundHandler = (params: unknown) => Promise<unknown> | unknown
 
 export interface PoolConnectionOptions {
-  /** Coordinator base URL: http(s):// or ws(s)://; the agent path is added. */
+  /**
+   * Coordinator base URL: http(s):// or ws(s)://; the agent path is added. Several replicas of one pool are
+   * separated by commas: the agent stays on one while it works and moves to the next when it goes away.
+   */
   coordinatorUrl: string
   nodeKey: NodeKey
   /** The signed connect body (the origin is added here), computed afresh for every (re)connect. */
@@ -82,16 +86,28 @@ export class PoolConnection extends EventEmitter<PoolConnectionEvents> {
   private slot: { token: string } | undefined
   /** When the coordinator asked us to come back (its last refusal at the upgrade), and whether that was a booked slot. */
   private retryAfter: { atMs: number; paced: boolean } | undefined
-  private readonly url: string
-  /** Signed into every login, so that no other pool can replay it (protocol/origin.ts). */
-  readonly origin: string
+  /** The agent endpoints of the pool's replicas, in the order given; `index` is the one in use. */
+  private readonly urls: string[]
+  private index = 0
+  /** Replicas tried without a login since the last full round: backoff grows per round, not per replica. */
+  private failedInRound = 0
 
-  /** Throws when the URL is not http(s)/ws(s), or is unencrypted off loopback without allowInsecureCoordinator. */
+  /** Throws when a URL is not http(s)/ws(s), or is unencrypted off loopback without allowInsecureCoordinator. */
   constructor(private readonly opts: PoolConnectionOptions) {
     super()
-    assertSecureCoordinatorUrl(opts.coordinatorUrl, opts.allowInsecureCoordinator ?? false)
-    this.url = agentUrl(opts.coordinatorUrl)
-    this.origin = normaliseOrigin(this.url)
+    const bases = coordinatorUrls(opts.coordinatorUrl)
+    for (const base of bases) assertSecureCoordinatorUrl(base, opts.allowInsecureCoordinator ?? false)
+    this.urls = bases.map(agentUrl)
+  }
+
+  /** The replica in use: its agent URL. */
+  get url(): string {
+    return this.urls[this.index]!
+  }
+
+  /** Signed into every login, so that no other pool can replay it (protocol/origin.ts): the replica dialled. */
+  get origin(): string {
+    return normaliseOrigin(this.url)
   }
 
   get current(): ConnectResult | undefined {
@@ -196,13 +212,14 @@ export class PoolConnection extends EventEmitter<PoolConnectionEvents> {
     const peer = this.peer
     if (!peer) return
     try {
-      this.opts.knownPools?.accept(this.origin, poolId)
+      this.opts.knownPools?.accept(this.origin, poolId, { replicas: this.urls.map(normaliseOrigin) })
       const body = { ...(await this.opts.hello()), origin: this.origin }
       const signature = signEnvelope(this.opts.nodeKey, { method: 'vipnode_connect', poolId, chainId: body.chainId, challenge, body })
       const result = await peer.callTyped(agentToCoordinator.vipnode_connect, 'vipnode_connect', { ...body, challenge, signature })
       this.session = result
       this.attempt = 0
-      log.info('connected to coordinator', { poolId: result.poolId, role: result.role, session: result.sessionId })
+      this.failedInRound = 0
+      log.info('connected to coordinator', { poolId: result.poolId, role: result.role, session: result.sessionId, ...(this.urls.length > 1 ? { coordinator: this.origin } : {}) })
       this.emit('connected', result)
     } catch (err) {
       if (err instanceof KnownPoolError) {
@@ -238,6 +255,20 @@ export class PoolConnection extends EventEmitter<PoolConnectionEvents> {
     }
     const min = this.opts.minReconnectDelayMs ?? 500
     const max = this.opts.maxReconnectDelayMs ?? 30_000
+    if (this.urls.length > 1) {
+      // This replica went away or would not take us: the next one, soon (jittered below the minimum delay, so
+      // the agents of a dead replica do not all land on the next one in the same millisecond); backoff only
+      // once every replica has been tried.
+      this.index = (this.index + 1) % this.urls.length
+      this.failedInRound++
+      if (this.failedInRound < this.urls.length) {
+        const delay = Math.max(Math.round(Math.random() * min), (retryAfter?.atMs ?? 0) - Date.now())
+        this.opts.log.debug('reconnecting to the next coordinator replica', { coordinator: this.origin, inMs: delay })
+        this.retryTimer = setTimeout(() => this.open(), delay)
+        return
+      }
+      this.failedInRound = 0
+    }
     const ceiling = Math.min(max, min * 2 ** this.attempt)
     // Full jitter: a restarted coordinator is not hit by every agent at once; never sooner than it asked.
     const delay = Math.max(Math.round(min / 2 + Math.random() * (ceiling - min / 2)), (retryAfter?.atMs ?? 0) - Date.now())

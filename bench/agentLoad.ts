@@ -16,6 +16,8 @@ import { createInterface } from 'node:readline'
 import Database from 'better-sqlite3'
 import { parseDuration } from '../lib/duration.ts'
 import { openSqliteStore } from '../coordinator/store/sqlite/sqliteStore.ts'
+import { openPostgresStore } from '../coordinator/store/postgres/postgresStore.ts'
+import { createScratchDatabase } from '../test/harness/postgresScratch.ts'
 
 const { values } = parseArgs({
   options: {
@@ -33,6 +35,9 @@ const { values } = parseArgs({
     'trace-stalls': { type: 'boolean', default: false },
     // Write a V8 CPU profile of the coordinator into this folder (skips the kill -9 phase, which would lose it).
     profile: { type: 'string' },
+    // The coordinator's store: a SQLite file (default) or postgres://… of any database on a server, where the run
+    // makes (and drops) a scratch database of its own; the ceiling is then raw pg inserts on the same server.
+    db: { type: 'string', default: 'sqlite' },
   },
 })
 /**
@@ -212,6 +217,32 @@ function rssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN
 }
 
+/** Raw pg inserts of report rows into a migrated scratch database: one transaction each, and 64 rows per transaction. */
+async function postgresCeiling(serverUrl: string): Promise<{ single: number; batched: number }> {
+  const scratch = await createScratchDatabase(serverUrl, 'vipnode_bench')
+  try {
+    const store = await openPostgresStore(scratch.url)
+    const peers = JSON.stringify(Array.from({ length: 30 }, (_, k) => String(k).padStart(128, '0')))
+    const timed = async (rows: number) => {
+      const values = Array.from({ length: rows }, (_, r) => `($${r * 6 + 1}, $${r * 6 + 2}, $${r * 6 + 3}, $${r * 6 + 4}, $${r * 6 + 5}, $${r * 6 + 6})`).join(', ')
+      const text = `INSERT INTO reports (node_id, session_id, observed_at_ms, block_number, block_hash, peers) VALUES ${values}`
+      const started = performance.now()
+      let n = 0
+      while (performance.now() - started < 2_000) {
+        await store.pool.query({ name: `bench-insert-${rows}`, text, values: Array.from({ length: rows }, (_, r) => [`node-${(n + r) % 1000}`, 's', Date.now(), 1, '0xab', peers]).flat() })
+        n += rows
+      }
+      return n / ((performance.now() - started) / 1000)
+    }
+    const single = await timed(1)
+    const batched = await timed(64)
+    await store.close()
+    return { single, batched }
+  } finally {
+    await scratch.drop()
+  }
+}
+
 function sqliteCeiling(): number {
   const store = openSqliteStore(join(dir, 'ceiling.db'))
   const db: Database.Database = store.sqlite
@@ -232,7 +263,9 @@ async function main() {
   console.log(`# ${AGENTS} agents in ${WORKERS} worker processes, one 30-peer report per agent every ${INTERVAL_MS} ms (${Math.round(target)} reports/s offered, sent every ${TICK_MS} ms${values['no-same-peers'] ? ', every report naming its peers' : ', unchanged peers as samePeers'}), ${SECONDS} s per phase`)
 
   // --- ceilings, same run
+  const onPostgres = /^postgres(ql)?:\/\//.test(values.db!)
   const sqliteRate = sqliteCeiling()
+  const pgRate = onPostgres ? await postgresCeiling(values.db!) : undefined
   const echo = await startServer('node', ['--import', 'tsx', 'bench/echoServer.ts'], (l) => typeof l.url === 'string')
   const rawWorkers = new Workers()
   await rawWorkers.start(String(echo.line.url), true)
@@ -242,12 +275,21 @@ async function main() {
   echo.child.kill('SIGKILL')
 
   // --- the coordinator
-  const db = join(dir, 'pool.db')
+  const scratch = onPostgres ? await createScratchDatabase(values.db!, 'vipnode_bench') : undefined
+  const db = scratch?.url ?? join(dir, 'pool.db')
+  console.error(`store: ${scratch ? `PostgreSQL, scratch database ${scratch.name}` : 'SQLite'}`)
   // Every agent connects from 127.0.0.1: lift the per-address limit on unauthenticated sockets (HTTP 429 beyond it).
   // As bin/vipnode.js runs itself (its shebang sets the young generation).
   const coordArgs = ['--max-semi-space-size=64', 'bin/vipnode.js', 'coordinator', '--allow-private-addresses', '--port', '0', '--db', db, '--update-interval', `${INTERVAL_MS}ms`, '--challenge-ttl', '5m', '--log-level', 'info', '--pool-id', 'bench', '--max-pending-per-address', '100000', '--max-pending-sockets', '100000', '--max-agents-per-address', '100000']
   const profileArgs = [...(values.profile ? ['--cpu-prof', '--cpu-prof-dir', values.profile] : []), ...(values['trace-stalls'] ? ['--import', 'tsx', '--import', './bench/stallTracer.ts'] : [])]
   let coord = await startServer('node', [...profileArgs, ...coordArgs], (l) => l.msg === 'coordinator listening')
+  /** SIGTERM (a profile is written on the way out), wait for the exit, then drop the scratch database. */
+  const stopCoordinator = async () => {
+    const exited = coord.child.exitCode !== null ? Promise.resolve() : new Promise((r) => coord.child.once('exit', r))
+    coord.child.kill('SIGTERM')
+    await exited
+    await scratch?.drop()
+  }
   const url = String(coord.line.url).replace('http', 'ws') + '/v1/agent'
   const port = new URL(String(coord.line.url)).port
   const idleRss = rssMb(coord.child.pid!)
@@ -272,8 +314,7 @@ async function main() {
 
   if (values.profile) {
     await workers.stop()
-    coord.child.kill('SIGTERM')
-    await new Promise((r) => coord.child.once('exit', r))
+    await stopCoordinator()
     console.log(`reports acknowledged per second ${load.rate.toFixed(0)}, p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms; CPU profile in ${values.profile}`)
     process.exit(0)
   }
@@ -299,7 +340,7 @@ async function main() {
   }
   const restartMs = performance.now() - restartAt
   await workers.stop()
-  coord.child.kill('SIGTERM')
+  await stopCoordinator()
 
   const row = (name: string, value: string, ceiling: string, ratio: string) => console.log(`| ${name.padEnd(38)} | ${value.padStart(14)} | ${ceiling.padStart(14)} | ${ratio.padStart(7)} |`)
   const pct = (a: number, b: number) => `${Math.round((100 * a) / b)} %`
@@ -316,7 +357,9 @@ async function main() {
   row('coordinator event-loop delay p99 / max (ms)', `${during.loopP99Ms.toFixed(0)} / ${during.loopMaxMs.toFixed(0)}`, '', '')
   row('CPU in the phase: coordinator / workers', `${cpuShare('coordinator')} / ${cpuShare('workers')}`, `${os.cpus().length * 100} %`, '')
   row('coordinator GC share of the phase', `${((100 * (during.gcSeconds - before.gcSeconds)) / SECONDS).toFixed(0)} %`, '', '')
-  row('reports stored per second (raw: one tx each)', load.rate.toFixed(0), sqliteRate.toFixed(0), pct(load.rate, sqliteRate))
+  row('reports stored per second (raw: one tx each)', load.rate.toFixed(0), (pgRate?.single ?? sqliteRate).toFixed(0), pct(load.rate, pgRate?.single ?? sqliteRate))
+  if (pgRate) row('reports stored per second (raw: 64 per tx)', load.rate.toFixed(0), pgRate.batched.toFixed(0), pct(load.rate, pgRate.batched))
+  if (pgRate) row('(SQLite raw inserts, one tx each, same run)', '', sqliteRate.toFixed(0), '')
   row('coordinator RSS idle / loaded (MB)', `${idleRss.toFixed(0)} / ${afterRss.toFixed(0)}`, '', '')
   row('memory per connected agent (KB)', (((loadedRss - idleRss) * 1024) / Math.max(1, connected)).toFixed(1), '', '')
   row('kill -9 -> listening again (s)', (listeningMs / 1000).toFixed(1), '', '')

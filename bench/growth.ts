@@ -116,6 +116,7 @@ async function phase(name: string, retentionS: number | null, ids: NodeId[]) {
     wallS,
     rowsPerS: (ids.length * args.seconds) / wallS,
     longestBatchMs: pruner?.stats.longestBatchMs,
+    longestByKind: pruner?.stats.longestByKind,
     batches: pruner?.stats.batches ?? 0,
     slowBatches: pruner?.stats.slowBatches ?? 0,
     pruned: pruner?.stats.deleted.reports ?? 0,
@@ -146,6 +147,8 @@ console.log(`| RSS at half time / at the end | ${mb(half(kept).rssBytes)} / ${mb
 console.log(`| heap used at the end | ${mb(last(kept).heapBytes)} MB | ${mb(last(ceiling).heapBytes)} MB |`)
 console.log(`| reports written per wall second | ${Math.round(kept.rowsPerS).toLocaleString('en-US')} | ${Math.round(ceiling.rowsPerS).toLocaleString('en-US')} |`)
 console.log(`| longest prune batch (one transaction) | ${kept.longestBatchMs?.toFixed(1)} ms (${kept.slowBatches} of ${kept.batches} batches over 50 ms) | - |`)
+const k = kept.longestByKind
+if (k) console.log(`| longest batch per kind: history / nodes / folding | ${k.history.toFixed(1)} / ${k.nodes.toFixed(1)} / ${k.fold.toFixed(1)} ms | - |`)
 console.log(`| report rows pruned / keys forgotten / charges folded | ${kept.pruned.toLocaleString('en-US')} / ${kept.nodesForgotten.toLocaleString('en-US')} / ${kept.folded.toLocaleString('en-US')} | 0 |`)
 const bytesPerRow = (last(ceiling).dbBytes - half(ceiling).dbBytes) / (last(ceiling).rows - half(ceiling).rows)
 console.log(`\nbytes per report (ceiling: growth of the db over the second half / reports added; every report a history row, every second one a charge): ${bytesPerRow.toFixed(0)}; at 5,000 reports/s a day of history is ${(5_000 * 86_400 * bytesPerRow / 1e9).toFixed(0)} GB, 7 days ${(7 * 5_000 * 86_400 * bytesPerRow / 1e9).toFixed(0)} GB`)

@@ -3,7 +3,7 @@ import { Command } from 'commander'
 import { createLogger } from '../lib/logger.ts'
 import { runAgentUntilSignal } from '../agent/agentNode.ts'
 import { agentNodeConfig, poolTrustConfig } from '../agent/agentOptions.ts'
-import { assertSecureCoordinatorUrl } from '../protocol/index.ts'
+import { assertSecureCoordinatorUrl, coordinatorUrls } from '../protocol/index.ts'
 import { startClientShim, type ClientShimConfig } from './clientShim.ts'
 import { startRpcClientShim } from './rpcClientShim.ts'
 import { clientOptions, type ClientCliConfig } from './config.ts'
@@ -21,7 +21,7 @@ export function clientCommand(): Command {
     const rpc = c.service === 'rpc' ? rpcIdentity(c) : undefined
     if (clientOptions.printConfig(command, c)) return
     // Before the node is even dialled: an unencrypted pool URL off loopback is a configuration error.
-    assertSecureCoordinatorUrl(c.bootstrap, Boolean(c.insecureCoordinator))
+    for (const url of coordinatorUrls(c.bootstrap)) assertSecureCoordinatorUrl(url, Boolean(c.insecureCoordinator))
     const log = createLogger({ level: c.logLevel })
     if (rpc) {
       const shim = await startRpcClientShim(

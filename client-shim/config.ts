@@ -32,7 +32,7 @@ export const clientConfigSchema = z
 export type ClientCliConfig = z.output<typeof clientConfigSchema>
 
 export const clientOptions = defineOptions(clientConfigSchema, {
-  bootstrap: { flags: '--bootstrap <url>', description: 'the coordinator base URL (http(s):// or ws(s)://)', parser: text },
+  bootstrap: { flags: '--bootstrap <url>', description: 'the coordinator base URL (http(s):// or ws(s)://); replicas of one pool separated by commas', parser: text },
   hosts: { flags: '--hosts <n>', description: 'how many hosts to keep', parser: integer(1, MAX_HOSTS_PER_REQUEST) },
   service: {
     flags: '--service <kind>',

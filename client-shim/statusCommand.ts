@@ -7,11 +7,12 @@ import { Command } from 'commander'
 import { z } from 'zod'
 import { defineOptions, duration, flag, text } from '../lib/cliOptions.ts'
 import { findNodeKeyFile, DEFAULT_DATADIR, DEFAULT_DATADIR_TEXT } from '../agent/nodeIdentity.ts'
-import { DEFAULT_NODE_QUERY_TTL_MS, loadNodeKey, MAX_NODE_QUERY_TTL_MS, nodeIdOf, normaliseOrigin, signNodeQuery } from '../protocol/index.ts'
+import { DEFAULT_NODE_QUERY_TTL_MS, loadNodeKey, MAX_NODE_QUERY_TTL_MS, coordinatorUrls, nodeIdOf, normaliseOrigin, signNodeQuery } from '../protocol/index.ts'
 
 /** The coordinator's HTTP base for a bootstrap URL given as http(s):// or ws(s)://. */
 export function httpBase(bootstrap: string): string {
-  const u = new URL(bootstrap)
+  // Several replicas (vipnode client's comma-separated --bootstrap): any one answers; the first is asked.
+  const u = new URL(coordinatorUrls(bootstrap)[0]!)
   u.protocol = u.protocol === 'wss:' ? 'https:' : u.protocol === 'ws:' ? 'http:' : u.protocol
   return u.origin
 }

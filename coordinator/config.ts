@@ -11,6 +11,7 @@ import { DEFAULT_UPDATE_INTERVAL_MS, MAX_HOSTS_PER_REQUEST } from '../protocol/i
 import { DEFAULT_LOG_LEVEL, LOG_LEVELS } from '../lib/logger.ts'
 import { defineOptions, duration, durationOrOff, flag, hostPort, integer, list, oneOf, positiveNumber, text, wei } from '../lib/cliOptions.ts'
 import { DEFAULT_LOGIN_RATE } from './server/socketGate.ts'
+import { DEFAULT_RELAY_CU_RATE } from '../protocol/costTable.ts'
 
 export const coordinatorConfigSchema = z
   .object({
@@ -85,6 +86,11 @@ export const coordinatorConfigSchema = z
     priceWeiPerMinute: z.bigint().nonnegative().default(0n),
     /** rpc service: price per corroborated compute unit in wei, instead of or as well as --price; the epoch split then follows what clients paid each host. */
     pricePerCuWei: z.bigint().nonnegative().default(0n),
+    /**
+     * With --price-per-cu: compute units per second a client must be able to pay each rpc host it holds, for one
+     * update interval, to be given hosts (coordinator/logic/affordableHosts.ts). Default: the relay's default rate.
+     */
+    holdCuRate: z.number().int().min(1).max(100_000_000).default(DEFAULT_RELAY_CU_RATE),
     /** One-time credit for each new client node, in wei. */
     trialWei: z.bigint().nonnegative().default(0n),
     /** A paying client below this balance is not served (and is evicted). */
@@ -226,6 +232,11 @@ export const coordinatorOptions = defineOptions(coordinatorConfigSchema, {
     flags: '--price-per-cu <amount>',
     description: 'rpc service: price per corroborated compute unit (wei, or 1 gwei …), instead of or as well as --price; the split then follows what clients paid each host',
     parser: wei,
+  },
+  holdCuRate: {
+    flags: '--hold-cu-rate <n>',
+    description: 'with --price-per-cu: compute units per second a client must be able to pay each rpc host it holds, for one update interval, to be given hosts',
+    parser: integer(1, 100_000_000),
   },
   trialWei: { flags: '--trial <amount>', description: 'one-time credit for each new client node', parser: wei },
   minBalanceWei: { flags: '--min-balance <amount>', description: 'paying clients below this are not served', parser: wei },

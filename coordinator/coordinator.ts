@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { Registry } from 'prom-client'
 import { coordinatorConfigSchema, type CoordinatorConfigInput, type CoordinatorConfig } from './config.ts'
@@ -26,6 +26,7 @@ import { disputePolicyFor } from './logic/disputes.ts'
 import { EpochClock } from './services/epochClock.ts'
 import { HistoryPruner } from './services/historyPruner.ts'
 import { SingletonDuties } from './services/singletonDuties.ts'
+import { closeDeadReplicaSessions, replicaLeaseName } from './services/replicaSessions.ts'
 import { ChainService } from './chain/chainService.ts'
 import { createTracker, isTrackerPath } from './tracker/index.ts'
 import { boundCount, readTrackerSecretsFile } from './tracker/secretsFile.ts'
@@ -89,7 +90,10 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   const metrics = createCoordinatorMetrics(registry)
   const store = instrumentStore(overrides.store ?? (await openStore(config.db)), metrics)
 
-  const leftOpen = await store.closeOpenSessions(clock.now(), 'coordinator restarted')
+  // This process's replica id, held as a lease for its life: siblings sharing the database leave its sessions alone.
+  const replicaId = randomUUID()
+  const replicaLease = await store.tryLease(replicaLeaseName(replicaId))
+  const leftOpen = await closeDeadReplicaSessions(store, { self: replicaId, nowMs: clock.now(), reason: 'coordinator restarted', includeLegacy: true })
   const poolId = await resolvePoolId(store, config.poolId)
   const relayTokens = new RelayTokens(await relaySecret(store), config.relayTokenWindowMs)
   const sessions = new SessionRegistry(clock)
@@ -134,7 +138,8 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
     },
     { store, sessions, clock, relayTokens, log: log.child({ module: 'assignments' }), metrics, heads: chainHeads, trackerHeadOf: trackerHeadOf(tracker), quality },
   )
-  const restored = await assignments.load()
+  // Every session still open belongs to a live sibling coordinator (the dead ones' were closed above): its pairs are its own.
+  const restored = await assignments.load(new Set((await store.openSessionNodes()).filter((s) => s.replicaId !== replicaId).map((s) => s.nodeId)))
   if (config.chainRpc && config.trialWei > 0n) {
     await requireFundedTrialBudget(store, config.trialWei).catch(async (err: unknown) => {
       await store.close()
@@ -143,7 +148,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   }
   const metering = new MeteringService(
     // A report older than two intervals no longer corroborates anything, and a gap counts for at most two intervals.
-    { capMs: 2 * config.updateIntervalMs, priceWeiPerMinute: config.priceWeiPerMinute, pricePerCuWei: config.pricePerCuWei, minBalanceWei: config.minBalanceWei, trialWei: config.trialWei, trialBudgetPerEpochWei: config.trialBudgetPerEpochWei },
+    { capMs: 2 * config.updateIntervalMs, priceWeiPerMinute: config.priceWeiPerMinute, pricePerCuWei: config.pricePerCuWei, holdCuRate: config.holdCuRate, minBalanceWei: config.minBalanceWei, trialWei: config.trialWei, trialBudgetPerEpochWei: config.trialBudgetPerEpochWei },
     { store, assignments, epochs, clock, log: log.child({ module: 'metering' }), metrics },
   )
   await metering.load()
@@ -156,7 +161,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   const disputes = new DisputeService(disputePolicy, { assignments, metering, sessions, clock, log: log.child({ module: 'disputes' }), metrics })
   const settlement = new SettlementService({ feeBps: config.feeBps, feeAddress: config.feeAddress, pricePerCuWei: config.pricePerCuWei }, { store, epochs, clock, log: log.child({ module: 'settlement' }), metrics })
   metrics.setStateSizes(() => stateSizes(services))
-  const logins = new LoginService({ config, poolId, store, sessions, metering, clock, log, metrics, ...(overrides.resolveName ? { resolveName: overrides.resolveName } : {}) })
+  const logins = new LoginService({ config, poolId, replicaId, store, sessions, metering, clock, log, metrics, ...(overrides.resolveName ? { resolveName: overrides.resolveName } : {}) })
   const reports = new ReportService({ config, store, sessions, assignments, metering, chainHeads, clock, log, metrics, quality })
   const reads = { nodes: store, ledger: store, epochs: store, usage: store, payoutTrees: new PayoutTrees(store) }
   const services: CoordinatorServices = { config, poolId, store, reads, sessions, logins, reports, assignments, metering, refunds, disputes, settlement, epochs, tracker, chainHeads, relayTokens, quality, clock, log, metrics, clientAddress, trustedProxies }
@@ -238,6 +243,10 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   // Settle ended epochs now (catching up after downtime) and then at a tenth of the epoch length, at most every 30 s.
   const settleTick = () => {
     if (!duties.held()) return
+    // Sessions of sibling coordinators that died since (their replica lease is free).
+    closeDeadReplicaSessions(store, { self: replicaId, nowMs: clock.now(), reason: 'coordinator gone', includeLegacy: false })
+      .then((closed) => closed > 0 && log.info('sessions of a gone coordinator closed', { sessions: closed }))
+      .catch((err: unknown) => log.error('closing sessions of gone coordinators failed', {}, err))
     settlement
       .settleDue()
       .then(async (settled) => {
@@ -257,7 +266,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   const settler = setInterval(settleTick, Math.min(30_000, Math.max(50, Math.floor(config.epochMs / 10))))
   settler.unref()
   ready = true
-  log.info('coordinator listening', { url, secp256k1: secp256k1Implementation, ...(metricsUrl ? { metricsUrl } : {}), poolId, db: overrides.store ? 'custom' : describeDb(config.db), restoredAssignments: restored, closedStaleSessions: leftOpen })
+  log.info('coordinator listening', { url, replicaId, secp256k1: secp256k1Implementation, ...(metricsUrl ? { metricsUrl } : {}), poolId, db: overrides.store ? 'custom' : describeDb(config.db), restoredAssignments: restored, closedStaleSessions: leftOpen })
   if (trackerSecrets) log.info('tracker per-node secrets loaded', { file: config.ethstatsSecretsFile, names: Object.keys(trackerSecrets).length, boundNodeIds: boundCount(trackerSecrets) })
   if (config.allowPrivateAddresses && !isLoopbackHost(config.host)) {
     // Development mode on a reachable interface: hosts may point clients at loopback and private networks.
@@ -312,6 +321,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
         if (duties.held()) await settlement.settleDue().catch(() => undefined)
         await chain?.close()
         await duties.stop()
+        await replicaLease?.release()
         await store.close()
         log.info('coordinator stopped')
       })()

@@ -3,7 +3,7 @@ import { Command } from 'commander'
 import { createLogger } from '../lib/logger.ts'
 import { runAgentUntilSignal } from '../agent/agentNode.ts'
 import { agentNodeConfig, poolTrustConfig } from '../agent/agentOptions.ts'
-import { assertSecureCoordinatorUrl } from '../protocol/index.ts'
+import { assertSecureCoordinatorUrl, coordinatorUrls } from '../protocol/index.ts'
 import { startHostAgent, type HostAgentConfig, type HostRelayConfig } from './hostAgent.ts'
 import { hostOptions, type HostCliConfig } from './config.ts'
 import { loadCostTable } from './relay/costTableFile.ts'
@@ -17,7 +17,7 @@ export function hostCommand(): Command {
     const c = hostOptions.read(command)
     if (hostOptions.printConfig(command, c)) return
     // Before the node is even dialled: an unencrypted pool URL off loopback is a configuration error.
-    assertSecureCoordinatorUrl(c.coordinator, Boolean(c.insecureCoordinator))
+    for (const url of coordinatorUrls(c.coordinator)) assertSecureCoordinatorUrl(url, Boolean(c.insecureCoordinator))
     const log = createLogger({ level: c.logLevel })
     const config: HostAgentConfig = {
       ...agentNodeConfig(c),

@@ -7,7 +7,8 @@
 import { z } from 'zod'
 import { agentConfigShape, agentOptionTable } from '../agent/agentOptions.ts'
 import { defineOptions, hostPort, integer, oneOf, text } from '../lib/cliOptions.ts'
-import { DEFAULT_MAX_LOGS_RANGE, DEFAULT_RELAY_CU_RATE, DEFAULT_RELAY_GAS_CAP } from './relay/rateLimit.ts'
+import { DEFAULT_MAX_LOGS_RANGE, DEFAULT_RELAY_GAS_CAP } from './relay/rateLimit.ts'
+import { DEFAULT_RELAY_CU_RATE } from '../protocol/costTable.ts'
 
 export const SERVICE_KINDS = ['peer', 'rpc'] as const
 /** Slots a host offers the pool unless it says (the pool may offer fewer: slow start). */
@@ -45,7 +46,7 @@ export const hostConfigSchema = z
 export type HostCliConfig = z.output<typeof hostConfigSchema>
 
 export const hostOptions = defineOptions(hostConfigSchema, {
-  coordinator: { flags: '--coordinator <url>', description: 'the coordinator base URL (http(s):// or ws(s)://) (required)', parser: text },
+  coordinator: { flags: '--coordinator <url>', description: 'the coordinator base URL (http(s):// or ws(s)://); replicas of one pool separated by commas (required)', parser: text },
   payout: { flags: '--payout <address>', description: 'the 0x address that receives earnings', parser: text },
   capacity: { flags: '--capacity <n>', description: 'how many pool clients this node serves at most', parser: integer(1, 10_000) },
   publicEnode: { flags: '--public-enode <enode>', description: "the enode clients should dial (behind NAT); must carry this node's ID", parser: text },

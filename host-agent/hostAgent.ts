@@ -26,7 +26,7 @@ import { probeCapabilities } from '../ethnode/capabilities.ts'
 import { connectNodeRpc } from '../ethnode/index.ts'
 import { RelayTokenBook } from './relay/tokenBook.ts'
 import { startRelayServer, type RelayServer } from './relay/relayServer.ts'
-import type { CostTable } from '../agent/relay/computeUnits.ts'
+import type { CostTable } from '../protocol/costTable.ts'
 import { NodeRpcError, type EthNode } from '../ethnode/index.ts'
 import { PoolConnection } from '../agent/poolConnection.ts'
 import type { NodeIdentity } from '../agent/nodeIdentity.ts'
@@ -63,7 +63,7 @@ export interface HostRelayConfig {
   nodeWsUrl?: string
   /** Compute units per second per client (burst: relay/rateLimit.ts relayRateLimit). Default DEFAULT_RELAY_CU_RATE. */
   cuPerSec?: number
-  /** The cost table (default: agent/relay/computeUnits.ts DEFAULT_COST_TABLE). */
+  /** The cost table (default: protocol/costTable.ts DEFAULT_COST_TABLE). */
   costTable?: CostTable
   /** Widest eth_getLogs range relayed, in blocks. Default DEFAULT_MAX_LOGS_RANGE. */
   maxLogsRange?: number

@@ -59,3 +59,18 @@ export function assertSecureCoordinatorUrl(url: string, allowInsecure: boolean):
   if (isLoopbackHost(hostname)) return
   throw new Error(`coordinator URL ${url} is not encrypted: use https:// or wss:// (plain ws:// is allowed only on loopback), or pass --insecure-coordinator for a lab network`)
 }
+
+/**
+ * The coordinator URLs an agent was given: one, or the replicas of one pool
+ * separated by commas (`--coordinator https://a.pool.example,https://b.pool.example`).
+ * Throws naming the first entry that is not an http(s)/ws(s) URL.
+ */
+export function coordinatorUrls(text: string): string[] {
+  const urls = text
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u.length > 0)
+  if (urls.length === 0) throw new Error('no coordinator URL given')
+  for (const u of urls) normaliseOrigin(u)
+  return urls
+}

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { callCost, DEFAULT_COST_TABLE, logsBlockSpan, parseCostTable } from './computeUnits.ts'
+import { callCost, logsBlockSpan, parseCostTable } from './computeUnits.ts'
+import { DEFAULT_COST_TABLE } from '../../protocol/costTable.ts'
 import { ALLOWED_OTHER_METHODS, WS_ONLY_METHODS } from '../../host-agent/relay/relayPolicy.ts'
 import { RPC_REQUIRED_METHODS } from '../../protocol/methods.ts'
 

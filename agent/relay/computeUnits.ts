@@ -3,9 +3,8 @@
  * by cost rather than by count and both ends of a relay can report the same
  * measure of service (issue 21). Pure: no I/O, no clock.
  *
- * The default table follows the shape of Lava's Ethereum spec (cheap
- * reads 10, state reads and calls 20, execution 100, logs by range), rounded
- * to the figures in issue 21. Every method the relay policy allows
+ * The default table is in protocol/costTable.ts (the coordinator prices
+ * and explains the same units). Every method the relay policy allows
  * (host-agent/relay/relayPolicy.ts: any `eth_*` not denied, and four
  * `net_`/`web3_` calls) has a cost: a method not in the table costs
  * `defaultCost`.
@@ -23,73 +22,7 @@
  * - A subscription costs `methods.eth_subscribe` to open and `notification`
  *   for every notification delivered on it.
  */
-
-export interface CostTable {
-  /** Cost per method name (exact spelling, as the relay policy's allowlist). */
-  methods: Readonly<Record<string, number>>
-  /** Any allowed method not in `methods`. */
-  defaultCost: number
-  /** eth_getLogs: added per block of the filter's range. */
-  getLogsPerBlock: number
-  /** Per subscription notification delivered. */
-  notification: number
-}
-
-export const DEFAULT_COST_TABLE: CostTable = {
-  methods: {
-    // identity and cheap reads
-    net_version: 5,
-    net_listening: 5,
-    web3_clientVersion: 5,
-    web3_sha3: 10,
-    eth_chainId: 5,
-    eth_protocolVersion: 5,
-    eth_syncing: 10,
-    eth_blockNumber: 10,
-    eth_gasPrice: 10,
-    eth_maxPriorityFeePerGas: 10,
-    eth_blobBaseFee: 10,
-    eth_feeHistory: 20,
-    // state and chain reads
-    eth_getBalance: 20,
-    eth_getCode: 20,
-    eth_getStorageAt: 20,
-    eth_getTransactionCount: 20,
-    eth_getProof: 20,
-    eth_getBlockByNumber: 20,
-    eth_getBlockByHash: 20,
-    eth_getBlockTransactionCountByNumber: 20,
-    eth_getBlockTransactionCountByHash: 20,
-    eth_getUncleCountByBlockNumber: 20,
-    eth_getUncleCountByBlockHash: 20,
-    eth_getUncleByBlockNumberAndIndex: 20,
-    eth_getUncleByBlockHashAndIndex: 20,
-    eth_getTransactionByHash: 20,
-    eth_getTransactionByBlockNumberAndIndex: 20,
-    eth_getTransactionByBlockHashAndIndex: 20,
-    eth_getTransactionReceipt: 20,
-    eth_getBlockReceipts: 40,
-    // execution
-    eth_call: 20,
-    eth_estimateGas: 100,
-    eth_createAccessList: 100,
-    eth_sendRawTransaction: 50,
-    // logs and filters
-    eth_getLogs: 80,
-    eth_getFilterLogs: 80,
-    eth_newFilter: 20,
-    eth_newBlockFilter: 20,
-    eth_newPendingTransactionFilter: 20,
-    eth_getFilterChanges: 20,
-    eth_uninstallFilter: 10,
-    // subscriptions (notifications cost `notification` each)
-    eth_subscribe: 10,
-    eth_unsubscribe: 10,
-  },
-  defaultCost: 20,
-  getLogsPerBlock: 1,
-  notification: 10,
-}
+import { DEFAULT_COST_TABLE, type CostTable } from '../../protocol/costTable.ts'
 
 /** What a caller knows when costing an eth_getLogs range. */
 export interface RangeContext {

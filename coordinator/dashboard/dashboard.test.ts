@@ -17,6 +17,9 @@ import { dashboardHubOf } from './routes.ts'
 import type { CoordinatorConfigInput } from '../config.ts'
 import { poolAgent } from '../../test/harness/attackers.ts'
 import { LATENCY_BUCKET_COUNT, RPC_REQUIRED_METHODS } from '../../protocol/index.ts'
+import { explainUnitCosts } from './assets/format.js'
+import { computeUnitCosts } from '../../protocol/costTable.ts'
+import { VERSION } from '../../lib/packageVersion.ts'
 
 const TOKEN = 'dashboard-test-token-0123456789'
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url))
@@ -275,6 +278,33 @@ describe('dashboard in a browser', () => {
     await page.goto('/')
     expect(await page.locator('#pool-state').textContent()).toContain('Pool is full')
     await host.close()
+    expect(errors).toEqual([])
+  })
+})
+
+describe('prices in a browser', () => {
+  test('behavior: a pool that prices compute units shows the unit price beside the minute price, with what a unit buys, on the status page and the overview', { timeout: 60_000 }, async () => {
+    const { c } = await pool({ pricePerCuWei: 10n ** 9n })
+    const { page, errors } = await newPage(c)
+    await page.goto('/')
+    expect(await page.locator('#price').textContent()).toBe('20 gwei')
+    expect(await page.locator('#price-cu').textContent()).toBe('1 gwei')
+    const costs = explainUnitCosts(computeUnitCosts(), 10n ** 9n)
+    expect(await page.locator('#cu-costs').textContent()).toContain(costs)
+    await shot(page, 'status-page-compute-units')
+    await login(page)
+    expect(await page.locator('.page-head p').textContent()).toBe(`20 gwei per host-minute and 1 gwei per compute unit · pool fee 5.00 % · vipnode ${VERSION}`)
+    expect(await page.locator('#cu-costs').textContent()).toBe(costs)
+    await shot(page, 'dashboard-overview-compute-units')
+    expect(errors).toEqual([])
+  })
+
+  test('default: a pool that prices only time shows no unit price on the overview', { timeout: 60_000 }, async () => {
+    const { c } = await pool()
+    const { page, errors } = await newPage(c)
+    await login(page)
+    expect(await page.locator('.page-head p').textContent()).toBe(`20 gwei per host-minute · pool fee 5.00 % · vipnode ${VERSION}`)
+    expect(await page.locator('#cu-costs').count()).toBe(0)
     expect(errors).toEqual([])
   })
 })

@@ -1,6 +1,7 @@
 /** Display formatting (shared by browser and server), login bookkeeping and the sample ring. */
 import { describe, test, expect } from 'vitest'
-import { formatWei, formatUnits, exactWei, formatDuration, shortId, toUnitNumber, networkName } from './assets/format.js'
+import { formatWei, formatUnits, exactWei, formatDuration, shortId, toUnitNumber, networkName, explainUnitCosts } from './assets/format.js'
+import { computeUnitCosts, DEFAULT_COST_TABLE } from '../../protocol/costTable.ts'
 import { AdminSessions, LoginLimiter, tokenMatches } from './auth.ts'
 import { SampleRing, recentSkip } from './snapshot.ts'
 import { html, raw } from './html.ts'
@@ -30,6 +31,27 @@ describe('format', () => {
     expect(shortId('a'.repeat(128))).toBe(`${'a'.repeat(10)}…aaaa`)
     expect(networkName(1)).toBe('Ethereum mainnet')
     expect(networkName(42)).toBe('chain 42')
+  })
+
+  test('default: what a compute unit buys, from the default cost table, with and without a price', () => {
+    const m = DEFAULT_COST_TABLE.methods
+    // Equal costs are listed together, cheapest first; the sentence is built from the table, not copied from it.
+    const intro = "Each call relayed for a light client costs compute units, by the work it asks of the host's node: "
+    expect(explainUnitCosts(computeUnitCosts())).toBe(
+      `${intro}eth_blockNumber costs ${m.eth_blockNumber} units; eth_getBalance, eth_call and eth_getProof ${m.eth_call}; eth_getBlockReceipts ${m.eth_getBlockReceipts}; ` +
+        `eth_sendRawTransaction ${m.eth_sendRawTransaction}; eth_estimateGas ${m.eth_estimateGas}; eth_getLogs ${m.eth_getLogs} plus ${DEFAULT_COST_TABLE.getLogsPerBlock} per block of its range; ` +
+        `a subscription notification ${DEFAULT_COST_TABLE.notification}.`,
+    )
+    expect(m.eth_getBalance).toBe(m.eth_call)
+    expect(m.eth_getProof).toBe(m.eth_call)
+    // With a price each figure says what it costs (1 gwei per unit here).
+    const priced = explainUnitCosts(computeUnitCosts(), '1000000000')
+    expect(priced).toContain(`eth_blockNumber costs ${m.eth_blockNumber} units (${m.eth_blockNumber} gwei)`)
+    expect(priced).toContain(`eth_getLogs ${m.eth_getLogs} plus 1 per block of its range (${m.eth_getLogs} gwei plus 1 gwei per block)`)
+    expect(explainUnitCosts(computeUnitCosts(), '0')).toBe(explainUnitCosts(computeUnitCosts()))
+    // Another table reads the same way: one method at one unit, no range cost.
+    const other = { methods: { eth_call: 1, eth_getLogs: 3 }, getLogsPerBlock: 0, notification: 2 }
+    expect(explainUnitCosts(other, 7n)).toBe(`${intro}eth_call costs 1 unit (7 wei); eth_getLogs 3 (21 wei); a subscription notification 2 (14 wei).`)
   })
 })
 

@@ -1,7 +1,7 @@
 /** Server-rendered pages: the public status page, the login page, the app shell. Every value is escaped by `html`. */
 import type { StatusBody } from '../server/status.ts'
 import { html, type Markup } from './html.ts'
-import { formatWei, networkName } from './assets/format.js'
+import { explainUnitCosts, formatWei, networkName } from './assets/format.js'
 
 export const ASSETS = '/dashboard/assets'
 
@@ -94,6 +94,9 @@ export function appShell(poolId: string): string {
 /** The public status page: what a prospective host or client asks first. */
 export function statusPage(s: StatusBody, coordinatorUrl: string): string {
   const price = BigInt(s.priceWeiPerHostMinute)
+  // rpc service: a price per compute unit, beside or instead of the time price. A pool without one reads as before.
+  const perCu = BigInt(s.priceWeiPerComputeUnit)
+  const paidBy = perCu === 0n ? 'per minute of service' : price === 0n ? 'per compute unit of service' : 'per minute and per compute unit of service'
   const chains = s.networks.length > 0 ? s.networks.map((n) => n.chainId) : s.chainId !== null ? [s.chainId] : []
   const state =
     s.hostsOnline === 0
@@ -109,8 +112,8 @@ export function statusPage(s: StatusBody, coordinatorUrl: string): string {
     html`<header class="hero">
   <div class="container">
     <div class="brand">${brand}<span class="brand-sub">pool <code>${s.poolId}</code></span></div>
-    <h1>Ethereum full nodes, paid per minute of service</h1>
-    <p class="lead">Clients connect to hosts through this pool; hosts earn for the time clients corroborate.</p>
+    <h1>Ethereum full nodes, paid ${paidBy}</h1>
+    <p class="lead">Clients connect to hosts through this pool; hosts earn for the ${perCu === 0n ? 'time' : 'service'} clients corroborate.</p>
   </div>
 </header>
 <main class="container">
@@ -122,9 +125,16 @@ export function statusPage(s: StatusBody, coordinatorUrl: string): string {
     <div class="card"><div class="card-label">Hosts online</div><div class="card-value" id="hosts-online">${s.hostsOnline}</div></div>
     <div class="card"><div class="card-label">Free slots</div><div class="card-value" id="free-slots">${s.freeSlots}</div></div>
     <div class="card"><div class="card-label">Clients online</div><div class="card-value">${s.clientsOnline}</div></div>
-    <div class="card"><div class="card-label">Price per host-minute</div><div class="card-value card-value-text" id="price">${price === 0n ? 'free' : formatWei(price)}</div>
-      ${price === 0n ? html`<div class="card-sub">service is metered but not charged</div>` : html`<div class="card-sub">${formatWei(price * 60n)} per host-hour</div>`}</div>
-  </section>
+    <div class="card"><div class="card-label">Price per host-minute</div><div class="card-value card-value-text" id="price">${price === 0n ? (perCu === 0n ? 'free' : 'none') : formatWei(price)}</div>
+      ${price === 0n ? html`<div class="card-sub">${perCu === 0n ? 'service is metered but not charged' : 'only compute units are charged'}</div>` : html`<div class="card-sub">${formatWei(price * 60n)} per host-hour</div>`}</div>${
+      perCu === 0n
+        ? null
+        : html`
+    <div class="card"><div class="card-label">Price per compute unit</div><div class="card-value card-value-text" id="price-cu">${formatWei(perCu)}</div>
+      <div class="card-sub">${formatWei(perCu * 1000n)} per 1,000 units</div></div>`
+    }
+  </section>${perCu !== 0n && s.computeUnitCosts ? html`
+  <p class="muted" id="cu-costs">${explainUnitCosts(s.computeUnitCosts, perCu)} Light clients (<code>vipnode client --service rpc</code>) pay for the calls relayed for them; peer clients ${price === 0n ? 'are not charged' : 'pay for time only'}.</p>` : null}
   ${
     s.networks.length > 1
       ? html`<section><h2>By network</h2><table class="table"><thead><tr><th>Network</th><th class="num">Hosts online</th><th class="num">Free slots</th></tr></thead><tbody>${s.networks.map(

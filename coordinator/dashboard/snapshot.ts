@@ -7,6 +7,8 @@ import type { CoordinatorServices } from '../rpc/context.ts'
 import type { EpochRecord } from '../store/store.ts'
 import { VERSION } from '../../lib/packageVersion.ts'
 import { AccountPrefix } from '../logic/accounts.ts'
+import { pricePerComputeUnit } from '../server/status.ts'
+import type { ComputeUnitCosts } from '../../protocol/costTable.ts'
 
 export interface Sample {
   t: number
@@ -117,7 +119,7 @@ export interface DashboardSnapshot {
   generatedAtMs: number
   poolId: string
   version: string
-  config: { chainId: number | null; priceWeiPerMinute: string; feeBps: number; feeAddress: string | null; epochMs: number; updateIntervalMs: number }
+  config: { chainId: number | null; priceWeiPerMinute: string; priceWeiPerComputeUnit: string; computeUnitCosts?: ComputeUnitCosts; feeBps: number; feeAddress: string | null; epochMs: number; updateIntervalMs: number }
   epoch: { current: number; startMs: number; endMs: number }
   overview: {
     hostsOnline: number
@@ -298,6 +300,7 @@ export class SnapshotBuilder {
       config: {
         chainId: config.chainId ?? null,
         priceWeiPerMinute: config.priceWeiPerMinute.toString(),
+        ...pricePerComputeUnit(config.pricePerCuWei),
         feeBps: config.feeBps,
         feeAddress: config.feeAddress ?? null,
         epochMs: config.epochMs,

@@ -27,6 +27,8 @@ import { normaliseOrigin, signNodeQuery } from '../../protocol/index.ts'
 import { DEFAULT_SLOW_START_SLOTS } from '../services/assignments.ts'
 import type { RunningCoordinator } from '../coordinator.ts'
 import type { JoinConfigBody, NodeBody, PublicNodeBody } from './routes.ts'
+import { explainUnitCosts } from '../dashboard/assets/format.js'
+import { computeUnitCosts } from '../../protocol/costTable.ts'
 
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url))
 const CHROMIUM = '/usr/bin/chromium'
@@ -211,6 +213,26 @@ describe('join page API', () => {
 })
 
 describe('join page in a browser', () => {
+  test('behavior: a pool that prices compute units shows the unit price, what a unit buys and what a light client must hold; a time-only pool shows none of it', { timeout: 30_000 }, async () => {
+    const priced = await testCoordinator({ pricePerCuWei: 10n ** 9n, holdCuRate: 100, updateIntervalMs: 10_000 })
+    cleanup.push(() => priced.close())
+    const { page, errors } = await openPage()
+    await ready(page, `${priced.url}/join`)
+    expect(await page.textContent('#fact-price')).toBe('none')
+    expect(await page.textContent('#fact-price-cu')).toBe('1 gwei')
+    expect(await page.textContent('#cu-costs')).toBe(explainUnitCosts(computeUnitCosts(), 10n ** 9n))
+    // One rpc host for one 10 s interval at 100 units per second: 1,000 units at 1 gwei.
+    expect(await page.textContent('#deposit-hint')).toContain('A light client needs a balance of at least 1,000 gwei for each host it holds')
+    await shot(page, 'compute-units')
+
+    await ready(page, `${c.url}/join`)
+    expect(await page.textContent('#fact-price')).toBe('0.001 ETH')
+    expect(await page.locator('#fact-price-cu').count()).toBe(0)
+    expect(await page.isHidden('#cu-costs')).toBe(true)
+    expect(await page.textContent('#deposit-hint')).not.toContain('light client')
+    expect(errors).toEqual([])
+  })
+
   test('behavior: the top-up link opens the node; a deposit raises the coordinator balance (and the page) by exactly the amount', { timeout: 45_000 }, async () => {
     const client = await agent({ role: 'client' })
     const { page, wallet, errors } = await openPage({ account: 2 })

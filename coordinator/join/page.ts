@@ -37,6 +37,7 @@ export function joinPage(poolId: string): string {
   <section class="cards cards-fit join-facts" id="pool-facts" aria-label="Pool">
     <div class="card"><div class="card-label">Loading</div><div class="card-value card-value-text">…</div></div>
   </section>
+  <p id="cu-costs" class="muted" hidden></p>
   <noscript><p class="alert alert-error">This page needs JavaScript to talk to your wallet. The data behind it is public JSON: <a href="/v1/join/config">/v1/join/config</a>.</p></noscript>
   <p id="config-error" class="alert alert-error" role="alert" hidden></p>
 

@@ -24,6 +24,7 @@ import { Accounts } from '../logic/accounts.ts'
 import { AddressRateLimiter } from '../server/rateLimiter.ts'
 import { stoppedByRefund } from '../logic/refunds.ts'
 import { status } from '../server/status.ts'
+import type { ComputeUnitCosts } from '../../protocol/costTable.ts'
 import { pageAbi, type PageAbi } from './contractAbi.ts'
 import { joinPage, JOIN_ASSETS, JOIN_PATH } from './page.ts'
 
@@ -58,6 +59,15 @@ export interface JoinConfigBody {
   clientsOnline: number
   freeSlots: number
   priceWeiPerHostMinute: string
+  /** rpc service: wei per compute unit; '0' when only time is priced. */
+  priceWeiPerComputeUnit: string
+  /** When units are priced: what a unit buys. */
+  computeUnitCosts?: ComputeUnitCosts
+  /**
+   * When units are priced: the least balance a light client holds one rpc host with (one update interval of its
+   * time and of relay service at --hold-cu-rate; coordinator/logic/affordableHosts.ts).
+   */
+  holdWeiPerRpcHost?: string
   /** A paying client below this balance is not served. */
   minBalanceWei: string
   epochMs: number
@@ -233,6 +243,8 @@ export function joinRoutes(services: CoordinatorServices): Router {
       clientsOnline: s.clientsOnline,
       freeSlots: s.freeSlots,
       priceWeiPerHostMinute: s.priceWeiPerHostMinute,
+      priceWeiPerComputeUnit: s.priceWeiPerComputeUnit,
+      ...(s.computeUnitCosts ? { computeUnitCosts: s.computeUnitCosts, holdWeiPerRpcHost: metering.holdCost(config.updateIntervalMs, 'rpc').totalWei.toString() } : {}),
       minBalanceWei: config.minBalanceWei.toString(),
       epochMs: epochs.epochMs,
       deposits,

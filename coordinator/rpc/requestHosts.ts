@@ -17,17 +17,15 @@ export const requestHosts: Handler<'vipnode_requestHosts'> = async (raw, conn, s
       { balanceWei: balanceWei.toString(), ...(url ? { topupUrl: url } : {}) },
     )
   }
-  // A client must be able to pay every host it holds for one update interval: keys with dust cannot hold slots.
-  const holdMs = services.config.updateIntervalMs
-  const affordable = await services.metering.affordableHosts(session.nodeId, holdMs)
-  if (affordable < 1) {
-    throw rpcError('INSUFFICIENT_BALANCE', `balance ${balanceWei} wei cannot pay a host for one update interval (${holdMs} ms)`, {
-      balanceWei: balanceWei.toString(),
-    })
+  // A client must be able to pay every host it holds for one update interval (its time, and in a pool that prices
+  // compute units what the host may serve it meanwhile): keys with dust cannot hold slots.
+  const affordable = await services.metering.affordableHosts(session.nodeId, services.config.updateIntervalMs, params.kind)
+  if (affordable.refusal !== undefined) {
+    throw rpcError('INSUFFICIENT_BALANCE', affordable.refusal, { balanceWei: affordable.balanceWei.toString() })
   }
   const end = services.metrics.assignmentSeconds.startTimer()
   try {
-    return await services.assignments.requestHosts(session, params.count, params.kind, { replace: params.replace, affordable })
+    return await services.assignments.requestHosts(session, params.count, params.kind, { replace: params.replace, affordable: affordable.hosts })
   } finally {
     end()
   }

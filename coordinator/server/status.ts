@@ -2,6 +2,7 @@
 import type { CoordinatorServices } from '../rpc/context.ts'
 import { PROTOCOL_VERSION } from '../../protocol/index.ts'
 import { VERSION } from '../../lib/packageVersion.ts'
+import { computeUnitCosts, type ComputeUnitCosts } from '../../protocol/costTable.ts'
 
 export interface StatusBody {
   poolId: string
@@ -13,6 +14,10 @@ export interface StatusBody {
   freeSlots: number
   networks: { chainId: number; hostsOnline: number; freeSlots: number }[]
   priceWeiPerHostMinute: string
+  /** rpc service: wei per compute unit (--price-per-cu); '0' when only time is priced. */
+  priceWeiPerComputeUnit: string
+  /** When units are priced: what a unit buys (the default cost table's common calls). */
+  computeUnitCosts?: ComputeUnitCosts
 }
 
 export function status(services: CoordinatorServices): StatusBody {
@@ -35,5 +40,11 @@ export function status(services: CoordinatorServices): StatusBody {
     freeSlots: networks.reduce((n, x) => n + x.freeSlots, 0),
     networks,
     priceWeiPerHostMinute: services.config.priceWeiPerMinute.toString(),
+    ...pricePerComputeUnit(services.config.pricePerCuWei),
   }
+}
+
+/** The per-unit price fields of /v1/status, /v1/join/config and the dashboard: the costs only when units are priced. */
+export function pricePerComputeUnit(pricePerCuWei: bigint): { priceWeiPerComputeUnit: string; computeUnitCosts?: ComputeUnitCosts } {
+  return pricePerCuWei > 0n ? { priceWeiPerComputeUnit: pricePerCuWei.toString(), computeUnitCosts: computeUnitCosts() } : { priceWeiPerComputeUnit: '0' }
 }

@@ -207,11 +207,15 @@ export class AssignmentService {
     return n
   }
 
-  /** Load active assignments; every node in them gets the start-up grace period to reconnect. */
-  async load(): Promise<number> {
+  /**
+   * Load active assignments; every node in them gets the start-up grace period to reconnect. Pairs with a node
+   * that `elsewhere` says is online on another coordinator sharing the database are left to that one: loading
+   * them here would release them after the grace, since their agents never come to this coordinator.
+   */
+  async load(elsewhere: ReadonlySet<NodeId> = new Set()): Promise<number> {
     // Counted as gone from a moment in the future, so that release happens startupGraceMs from now.
     const goneAt = this.deps.clock.now() + Math.max(0, this.opts.startupGraceMs - this.opts.releaseGraceMs)
-    const rows = await this.deps.store.activeAssignments()
+    const rows = (await this.deps.store.activeAssignments()).filter((a) => !elsewhere.has(a.clientId) && !elsewhere.has(a.hostId))
     // The dispute clock of a restored pair starts when its agents' grace to come back ends.
     const clockStartsAt = this.deps.clock.now() + this.opts.startupGraceMs
     for (const a of rows) {

@@ -43,6 +43,8 @@ export interface HistoryPrunerOptions {
   maxBatchesPerTick?: number | undefined
 }
 
+type BatchKind = 'history' | 'nodes' | 'fold'
+
 export interface HistoryPrunerStats {
   passes: number
   batches: number
@@ -51,6 +53,8 @@ export interface HistoryPrunerStats {
   folded: number
   /** The longest single batch (one transaction), in ms: the longest the event loop is held by pruning. */
   longestBatchMs: number
+  /** The same per kind of work. */
+  longestByKind: Record<BatchKind, number>
   /** Batches that took longer than 50 ms (a commit may carry a WAL checkpoint). */
   slowBatches: number
 }
@@ -74,7 +78,7 @@ export class HistoryPruner {
   private nodeCursor: NodeCursor | undefined
   /** When the scan of nodes next starts again from the oldest. */
   private nodeRescanAtMs = 0
-  readonly stats: HistoryPrunerStats = { passes: 0, batches: 0, deleted: { reports: 0, sessions: 0, assignments: 0, nodes: 0 }, folded: 0, longestBatchMs: 0, slowBatches: 0 }
+  readonly stats: HistoryPrunerStats = { passes: 0, batches: 0, deleted: { reports: 0, sessions: 0, assignments: 0, nodes: 0 }, folded: 0, longestBatchMs: 0, longestByKind: { history: 0, nodes: 0, fold: 0 }, slowBatches: 0 }
   private readonly tickMs: number
   private readonly batchRows: number
   private readonly maxBatches: number
@@ -107,7 +111,7 @@ export class HistoryPruner {
     const cutoff = now - this.opts.retentionMs
     const total = { reports: 0, sessions: 0, assignments: 0, nodes: 0, folded: 0 }
     this.stats.passes++
-    await this.batches(async () => {
+    await this.batches('history', async () => {
       const got = await this.deps.store.pruneHistory(cutoff, this.batchRows)
       for (const k of ['reports', 'sessions', 'assignments'] as const) {
         total[k] += got[k]
@@ -124,14 +128,14 @@ export class HistoryPruner {
       this.nodeCursor = undefined
       this.nodeRescanAtMs = now + NODE_RESCAN_MS
     }
-    await this.batches(async () => {
+    await this.batches('nodes', async () => {
       const got = await this.deps.store.pruneNodes(nodesBefore, this.batchRows, { after: this.nodeCursor, accountPrefixes: NODE_ACCOUNT_PREFIXES })
       total.nodes += got.deleted
       this.stats.deleted.nodes += got.deleted
       this.nodeCursor = got.next ?? this.nodeCursor
       return !got.done
     })
-    await this.batches(async () => {
+    await this.batches('fold', async () => {
       const got = await this.deps.store.foldCharges(Math.min(cutoff, now - (this.opts.foldMinAgeMs ?? FOLD_MIN_AGE_MS)), this.batchRows, chargeRule)
       total.folded += got.folded
       this.stats.folded += got.folded
@@ -147,12 +151,13 @@ export class HistoryPruner {
   }
 
   /** Run `batch` (one transaction) until it says there is no more, the budget is spent or the pruner stops. */
-  private async batches(batch: () => Promise<boolean>): Promise<void> {
+  private async batches(kind: BatchKind, batch: () => Promise<boolean>): Promise<void> {
     for (let i = 0; i < this.maxBatches && !this.stopped; i++) {
       const started = performance.now()
       const more = await batch()
       const ms = performance.now() - started
       if (ms > this.stats.longestBatchMs) this.stats.longestBatchMs = ms
+      if (ms > this.stats.longestByKind[kind]) this.stats.longestByKind[kind] = ms
       if (ms > 50) this.stats.slowBatches++
       this.stats.batches++
       if (!more) return

@@ -52,6 +52,8 @@ export interface LoginConfig {
 export interface LoginDeps {
   config: LoginConfig
   poolId: string
+  /** This coordinator process, recorded on every session it opens (services/replicaSessions.ts). */
+  replicaId?: string | undefined
   store: NodeStore & SessionStore & LedgerStore
   sessions: SessionRegistry
   metering: MeteringService
@@ -149,7 +151,7 @@ export class LoginService {
       firstSeenMs: now,
       lastSeenMs: now,
     })
-    await store.openSession({ id: session.sessionId, nodeId: session.nodeId, role: session.role, remoteAddress: conn.remoteAddress, connectedAtMs: now })
+    await store.openSession({ id: session.sessionId, nodeId: session.nodeId, role: session.role, remoteAddress: conn.remoteAddress, connectedAtMs: now, replicaId: this.deps.replicaId ?? null })
     // The socket may have closed while the store was written (an asynchronous store makes the window wide):
     // its close handler saw no session, so attaching it now would leave a dead connection registered as live.
     if (!conn.isOpen()) {

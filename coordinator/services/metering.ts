@@ -5,7 +5,8 @@
  * from the store at start, so a restart loses at most the outage beyond the cap.
  */
 import PQueue from 'p-queue'
-import type { NodeId } from '../../protocol/index.ts'
+import type { NodeId, ServiceKind } from '../../protocol/index.ts'
+import { DEFAULT_RELAY_CU_RATE } from '../../protocol/costTable.ts'
 import type { Clock } from '../../lib/clock.ts'
 import type { Logger } from '../../lib/logger.ts'
 import type { CoordinatorMetrics } from '../metrics.ts'
@@ -14,6 +15,7 @@ import { StoreError } from '../store/store.ts'
 import { isDenied, observe, type LatestReport, type PairState } from '../logic/corroborate.ts'
 import { addUnits, creditUnits, NO_UNITS, type UnitsState } from '../logic/corroborateUnits.ts'
 import { chargeFor, chargeForUnits } from '../logic/splitEpoch.ts'
+import { affordableHosts, explainUnaffordable, holdCost, type HoldCost, type HoldPrices } from '../logic/affordableHosts.ts'
 import { REFUND_TRANSFER_PREFIX } from '../logic/refunds.ts'
 import type { AssignmentService } from './assignments.ts'
 import type { AgentSession } from './sessions.ts'
@@ -26,6 +28,8 @@ export interface MeteringOptions {
   priceWeiPerMinute: bigint
   /** rpc pairs: price per corroborated compute unit (--price-per-cu), charged as well as (or instead of) time. */
   pricePerCuWei?: bigint | undefined
+  /** With pricePerCuWei: units per second a client must be able to pay each rpc host for one interval (--hold-cu-rate). */
+  holdCuRate?: number | undefined
   minBalanceWei: bigint
   trialWei: bigint
   /** The most trial credit granted per epoch, out of the trial budget. Undefined: trials are unbounded (off-chain pools only). */
@@ -308,13 +312,23 @@ export class MeteringService {
     return this.latest.get(nodeId)
   }
 
-  /** How many hosts this client can pay for `holdMs` each (unlimited in a free pool). */
-  async affordableHosts(clientId: NodeId, holdMs: number): Promise<number> {
-    if (!this.paid) return Infinity
-    const perHostWei = (this.opts.priceWeiPerMinute * BigInt(holdMs)) / 60_000n
+  /**
+   * How many hosts of `kind` this client can pay for `holdMs` each, time and compute units (logic/affordableHosts.ts;
+   * unlimited in a free pool), and when it is none, why.
+   */
+  async affordableHosts(clientId: NodeId, holdMs: number, kind: ServiceKind): Promise<{ hosts: number; balanceWei: bigint; refusal?: string }> {
     const balanceWei = await this.deps.store.balanceOf(Accounts.client(clientId))
-    if (perHostWei <= 0n) return balanceWei > 0n ? Infinity : 0
-    return Number(balanceWei / perHostWei)
+    const hosts = affordableHosts(balanceWei, this.holdPrices, holdMs, kind)
+    return hosts >= 1 ? { hosts, balanceWei } : { hosts, balanceWei, refusal: explainUnaffordable(balanceWei, this.holdPrices, holdMs, kind) }
+  }
+
+  /** What holding one host of `kind` for `holdMs` costs a client (the join page shows it). */
+  holdCost(holdMs: number, kind: ServiceKind): HoldCost {
+    return holdCost(this.holdPrices, holdMs, kind)
+  }
+
+  private get holdPrices(): HoldPrices {
+    return { priceWeiPerMinute: this.opts.priceWeiPerMinute, pricePerCuWei: this.opts.pricePerCuWei ?? 0n, holdCuRate: this.opts.holdCuRate ?? DEFAULT_RELAY_CU_RATE }
   }
 
   /**

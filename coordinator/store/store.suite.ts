@@ -375,6 +375,23 @@ export function describeStore(name: string, openStore: () => Promise<Store>, opt
       expect(await balances()).toEqual(before)
     })
 
+    test('behavior: closeOpenSessions closes every open session, or only one replica\'s (null: those from before replicas)', async () => {
+      const open = (id: string, replicaId?: string | null) => store.openSession({ id, nodeId: hostId, role: 'host', remoteAddress: '127.0.0.1', connectedAtMs: 1, ...(replicaId !== undefined ? { replicaId } : {}) })
+      await open('a1', 'replica-a')
+      await open('a2', 'replica-a')
+      await open('b1', 'replica-b')
+      await open('old')
+      expect((await store.openSessionReplicas()).sort()).toEqual([null, 'replica-a', 'replica-b'].sort())
+      expect(await store.closeOpenSessions(5, 'gone', { replicaId: 'replica-a' })).toBe(2)
+      expect(await store.getSession('a1')).toMatchObject({ closedAtMs: 5, closeReason: 'gone', replicaId: 'replica-a' })
+      expect(await store.getSession('b1')).toMatchObject({ closedAtMs: null })
+      expect(await store.closeOpenSessions(6, 'legacy', { replicaId: null })).toBe(1)
+      expect(await store.getSession('old')).toMatchObject({ closedAtMs: 6, replicaId: null })
+      expect(await store.openSessionReplicas()).toEqual(['replica-b'])
+      expect(await store.closeOpenSessions(7, 'restart')).toBe(1)
+      expect(await store.openSessionReplicas()).toEqual([])
+    })
+
     test('behavior: a lease has one holder at a time; released, it can be taken again', async () => {
       const lease = await store.tryLease('duties')
       expect(lease).toBeDefined()

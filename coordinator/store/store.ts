@@ -28,6 +28,8 @@ export interface SessionRecord {
   connectedAtMs: number
   closedAtMs: number | null
   closeReason: string | null
+  /** The coordinator process that opened it; null for sessions from before replicas (and tests that give none). */
+  replicaId?: string | null
 }
 
 export interface AssignmentRecord {
@@ -77,8 +79,15 @@ export interface NodeStore {
 export interface SessionStore {
   openSession(session: Omit<SessionRecord, 'closedAtMs' | 'closeReason'>): Promise<void>
   closeSession(id: string, closedAtMs: number, reason: string): Promise<void>
-  /** After a crash, sessions left open are closed at the given time. Returns how many. */
-  closeOpenSessions(closedAtMs: number, reason: string): Promise<number>
+  /**
+   * After a crash, sessions left open are closed at the given time: all of them, or (`replicaId`) only those one
+   * coordinator process opened (null: those opened before replicas). Returns how many.
+   */
+  closeOpenSessions(closedAtMs: number, reason: string, opts?: { replicaId: string | null }): Promise<number>
+  /** The coordinator processes (replica ids, null for older sessions) that have sessions open. */
+  openSessionReplicas(): Promise<(string | null)[]>
+  /** Nodes with a session open, by the coordinator process that holds it. */
+  openSessionNodes(): Promise<{ nodeId: NodeId; replicaId: string | null }[]>
   getSession(id: string): Promise<SessionRecord | undefined>
 }
 

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_COST_TABLE } from '../../agent/relay/computeUnits.ts'
+import { DEFAULT_COST_TABLE } from '../../protocol/costTable.ts'
 import { scratchDir } from '../../test/harness/scratch.ts'
 import { loadCostTable } from './costTableFile.ts'
 

@@ -1,6 +1,7 @@
 /** The relay's cost table from `--relay-cost-table FILE` (format: agent/relay/computeUnits.ts parseCostTable). */
 import { readFileSync } from 'node:fs'
-import { DEFAULT_COST_TABLE, parseCostTable, type CostTable } from '../../agent/relay/computeUnits.ts'
+import { parseCostTable } from '../../agent/relay/computeUnits.ts'
+import { DEFAULT_COST_TABLE, type CostTable } from '../../protocol/costTable.ts'
 
 /** The default table, or the file's entries over it; a missing or bad file throws a RangeError naming it. */
 export function loadCostTable(path: string | undefined): CostTable {

@@ -5,10 +5,8 @@
  * jsonRpcClient.ts HELIOS_START) costs 266 CUs with the default table.
  */
 import type { RateLimit } from '../../lib/rateLimit.ts'
-import { DEFAULT_COST_TABLE, DEFAULT_LOGS_RANGE_CAP, type CostTable } from '../../agent/relay/computeUnits.ts'
-
-/** Compute units per second per client unless the host says otherwise (`vipnode host --relay-cu-rate`). */
-export const DEFAULT_RELAY_CU_RATE = 1_000
+import { DEFAULT_LOGS_RANGE_CAP } from '../../agent/relay/computeUnits.ts'
+import { DEFAULT_COST_TABLE, type CostTable } from '../../protocol/costTable.ts'
 
 /** The widest eth_getLogs range relayed, in blocks (`--relay-max-logs-range`). */
 export const DEFAULT_MAX_LOGS_RANGE = DEFAULT_LOGS_RANGE_CAP

@@ -3,8 +3,10 @@
  * request (a batch stays a batch), the relay's own ids on the node hop (the
  * client's may repeat or be null), a timeout, and failures said the way a
  * client proxy fails over on: 502 for a node that does not answer, 504 for
- * one that does not answer in time.
+ * one that does not answer in time. Keep-alive node:http(s), one agent per node.
  */
+import { Agent as HttpAgent, request as httpRequest } from 'node:http'
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import type { Clock } from '../../lib/clock.ts'
 import { scrubUrl, type Logger } from '../../lib/logger.ts'
 import { RelayErrorCode } from '../../agent/relay/relayErrors.ts'
@@ -42,12 +44,10 @@ export function createNodeForwarder(nodeHttpUrl: string, deps: { requestTimeoutM
     let status: number
     let text: string
     try {
-      const res = await fetch(node.url, { method: 'POST', headers: node.headers, body, signal: AbortSignal.timeout(requestTimeoutMs) })
-      status = res.status
-      text = await res.text()
+      ;({ status, text } = await post(node, body, requestTimeoutMs))
     } catch (err) {
-      const timedOut = (err as Error)?.name === 'TimeoutError'
-      const reason = timedOut ? `no answer within ${requestTimeoutMs} ms` : describeFetchError(err)
+      const timedOut = err instanceof NodeTimeout
+      const reason = timedOut ? `no answer within ${requestTimeoutMs} ms` : String((err as NodeJS.ErrnoException)?.code ?? (err as Error)?.message ?? err)
       return nodeFailure(timedOut ? 504 : 502, timedOut ? RelayErrorCode.TIMEOUT : RelayErrorCode.NODE_UNAVAILABLE, reason)
     }
     let parsed: unknown
@@ -64,14 +64,40 @@ export function createNodeForwarder(nodeHttpUrl: string, deps: { requestTimeoutM
   return { where: node.where, forward }
 }
 
-/** fetch wraps the socket error ("fetch failed") in `cause`; name the real one. */
-function describeFetchError(err: unknown): string {
-  const e = err as { message?: unknown; cause?: { code?: unknown; message?: unknown } }
-  return String(e?.cause?.code ?? e?.cause?.message ?? e?.message ?? err)
+class NodeTimeout extends Error {}
+
+/**
+ * One POST to the node on a keep-alive connection (node:http, not fetch: fetch's web streams, abort signals and
+ * per-request objects made the relay, not the node, the slow hop of the pool path: `npm run bench:relay`).
+ */
+function post(node: NodeTarget, body: string, timeoutMs: number): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = node.request(
+      node.url,
+      { method: 'POST', agent: node.agent, headers: { ...node.headers, 'content-length': Buffer.byteLength(body) }, timeout: timeoutMs },
+      (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }))
+        res.on('error', reject)
+      },
+    )
+    req.on('timeout', () => req.destroy(new NodeTimeout()))
+    req.on('error', reject)
+    req.end(body)
+  })
 }
 
-/** fetch refuses URLs with credentials: move them into a Basic auth header. */
-function nodeHttpTarget(raw: string): { url: URL; headers: Record<string, string>; where: string } {
+interface NodeTarget {
+  url: URL
+  headers: Record<string, string>
+  where: string
+  request: typeof httpRequest
+  agent: HttpAgent
+}
+
+/** Credentials in the URL become a Basic auth header; one keep-alive agent for the node. */
+function nodeHttpTarget(raw: string): NodeTarget {
   const url = new URL(raw)
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`the relay needs the node's HTTP endpoint, got ${scrubUrl(raw)}`)
   const headers: Record<string, string> = { 'content-type': 'application/json' }
@@ -80,5 +106,7 @@ function nodeHttpTarget(raw: string): { url: URL; headers: Record<string, string
     url.username = ''
     url.password = ''
   }
-  return { url, headers, where: scrubUrl(raw) }
+  const https = url.protocol === 'https:'
+  const agent = https ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true })
+  return { url, headers, where: scrubUrl(raw), request: https ? httpsRequest : httpRequest, agent }
 }

@@ -41,8 +41,9 @@ import { errorReply, INTERNAL_ERROR, INVALID_REQUEST, type RpcReply } from '../.
 import { readBody } from '../../agent/relay/httpBody.ts'
 import { KeyedRateLimiter } from '../../lib/rateLimit.ts'
 import { createRelayPolicy, type RelayPolicy } from './relayPolicy.ts'
-import { DEFAULT_MAX_LOGS_RANGE, DEFAULT_RELAY_CU_RATE, DEFAULT_RELAY_GAS_CAP, relayRateLimit } from './rateLimit.ts'
-import { CallCoster, DEFAULT_COST_TABLE, type CostTable } from '../../agent/relay/computeUnits.ts'
+import { DEFAULT_MAX_LOGS_RANGE, DEFAULT_RELAY_GAS_CAP, relayRateLimit } from './rateLimit.ts'
+import { CallCoster } from '../../agent/relay/computeUnits.ts'
+import { DEFAULT_COST_TABLE, DEFAULT_RELAY_CU_RATE, type CostTable } from '../../protocol/costTable.ts'
 import { hashRelayToken, type RelayTokenBook } from './tokenBook.ts'
 import { createNodeForwarder } from './relayForward.ts'
 import { createRequestHandler, type RelayRequestHandler } from './relayRequest.ts'
@@ -102,7 +103,7 @@ export interface RelayServerOptions {
   nodeWsUrl?: string
   tokens: RelayTokenBook
   policy?: RelayPolicy
-  /** What each method costs in compute units (default: agent/relay/computeUnits.ts DEFAULT_COST_TABLE). */
+  /** What each method costs in compute units (default: protocol/costTable.ts DEFAULT_COST_TABLE). */
   costTable?: CostTable
   limits?: Partial<RelayLimits>
   logger: Logger

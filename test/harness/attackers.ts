@@ -108,6 +108,11 @@ export function serviceMs(c: RunningCoordinator, clientId: NodeId, hostId?: Node
     : Number(db.prepare('SELECT coalesce(sum(service_ms), 0) FROM usage WHERE client_id = ? AND host_id = ?').pluck().get(clientId, hostId))
 }
 
+/** Compute units credited (and, in a pool that prices them, paid for) on a client's pairs, from the usage table. */
+export function creditedUnits(c: RunningCoordinator, clientId: NodeId): number {
+  return Number(sqliteOf(c).prepare('SELECT coalesce(sum(compute_units), 0) FROM usage WHERE client_id = ?').pluck().get(clientId))
+}
+
 /** Wei charged to a client, from the usage table. */
 export function chargedWei(c: RunningCoordinator, clientId: NodeId): bigint {
   const rows = sqliteOf(c).prepare('SELECT charged_wei FROM usage WHERE client_id = ?').pluck().all(clientId) as string[]

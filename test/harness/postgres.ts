@@ -4,39 +4,10 @@
  * CI, trust auth on loopback) and dropped afterwards, so no run ever sees
  * another's rows. `VIPNODE_TEST_POSTGRES` points elsewhere.
  */
-import { randomBytes } from 'node:crypto'
-import pg from 'pg'
 import { afterAll, afterEach } from 'vitest'
+import { createScratchDatabase, type ScratchDatabase } from './postgresScratch.ts'
 
-/** Any database on the test server: scratch databases are created and dropped from a connection to it. */
-export const TEST_POSTGRES_URL = process.env.VIPNODE_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test'
-
-export interface ScratchDatabase {
-  name: string
-  /** postgres://… of the new, empty database. */
-  url: string
-  /** DROP it, cutting any connection still open (WITH (FORCE)). */
-  drop(): Promise<void>
-}
-
-async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: TEST_POSTGRES_URL })
-  await client.connect()
-  try {
-    return await fn(client)
-  } finally {
-    await client.end()
-  }
-}
-
-/** A new empty database named vipnode_test_<random>. */
-export async function createScratchDatabase(): Promise<ScratchDatabase> {
-  const name = `vipnode_test_${randomBytes(6).toString('hex')}`
-  await admin((c) => c.query(`CREATE DATABASE ${name}`))
-  const url = new URL(TEST_POSTGRES_URL)
-  url.pathname = `/${name}`
-  return { name, url: url.toString(), drop: () => admin(async (c) => void (await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))) }
-}
+export { TEST_POSTGRES_URL, createScratchDatabase, type ScratchDatabase } from './postgresScratch.ts'
 
 /**
  * For a test file: returns a creator of scratch databases, each dropped after

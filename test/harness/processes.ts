@@ -18,8 +18,9 @@ export interface Proc {
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>
 }
 
-export function spawnVipnode(args: string[], env: Record<string, string> = {}, cwd?: string): Proc {
-  const child = spawn(process.execPath, [VIPNODE_BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], cwd })
+/** `nodeArgs` go to node itself, before the script (`--cpu-prof`, which NODE_OPTIONS refuses). */
+export function spawnVipnode(args: string[], env: Record<string, string> = {}, cwd?: string, nodeArgs: string[] = []): Proc {
+  const child = spawn(process.execPath, [...nodeArgs, VIPNODE_BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], cwd })
   return track(child)
 }
 

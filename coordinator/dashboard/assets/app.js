@@ -1,7 +1,7 @@
 // vipnode pool dashboard: a small single-page app. Snapshots arrive over Server-Sent Events
 // (/dashboard/api/events); the page re-renders from the latest one. Every value from the server is
 // put into the DOM as text (textContent / setAttribute), never as markup.
-import { formatWei, exactWei, formatDuration, formatHours, shortId, networkName, toUnitNumber, unitFor } from './format.js'
+import { formatWei, exactWei, formatDuration, formatHours, shortId, networkName, toUnitNumber, unitFor, explainUnitCosts } from './format.js'
 
 const app = document.getElementById('app')
 const live = document.getElementById('live')
@@ -242,11 +242,13 @@ function overviewPage(snap) {
   const o = snap.overview
   const imbalance = BigInt(o.ledgerImbalanceWei)
   const endsIn = snap.epoch.endMs - snap.generatedAtMs
+  // Time and compute units (rpc service) are priced apart; a pool without a unit price reads as before.
+  const perMinute = BigInt(snap.config.priceWeiPerMinute)
+  const perCu = BigInt(snap.config.priceWeiPerComputeUnit ?? '0')
+  const prices = [...(perMinute > 0n ? [`${formatWei(perMinute)} per host-minute`] : []), ...(perCu > 0n ? [`${formatWei(perCu)} per compute unit`] : [])]
   return [
-    pageHead(
-      'Overview',
-      `${BigInt(snap.config.priceWeiPerMinute) === 0n ? 'A free pool' : `${formatWei(snap.config.priceWeiPerMinute)} per host-minute`} · pool fee ${(snap.config.feeBps / 100).toFixed(2)} % · vipnode ${snap.version}`,
-    ),
+    pageHead('Overview', `${prices.length === 0 ? 'A free pool' : prices.join(' and ')} · pool fee ${(snap.config.feeBps / 100).toFixed(2)} % · vipnode ${snap.version}`),
+    perCu > 0n && snap.config.computeUnitCosts ? h('p', { class: 'muted', id: 'cu-costs' }, explainUnitCosts(snap.config.computeUnitCosts, perCu)) : null,
     h(
       'section',
       { class: 'cards', id: 'overview-cards' },

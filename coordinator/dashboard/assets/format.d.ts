@@ -9,3 +9,4 @@ export declare function formatDuration(ms: number): string
 export declare function formatHours(ms: number): string
 export declare function shortId(id: string): string
 export declare function networkName(chainId: number): string
+export declare function explainUnitCosts(costs: { methods: Record<string, number>; getLogsPerBlock: number; notification: number }, priceWei?: bigint | string): string

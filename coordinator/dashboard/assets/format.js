@@ -80,3 +80,34 @@ const NETWORKS = { 1: 'Ethereum mainnet', 5: 'Goerli', 17000: 'Holesky', 560048:
 export function networkName(chainId) {
   return NETWORKS[chainId] ?? `chain ${chainId}`
 }
+
+/** ['a'] -> 'a'; ['a', 'b', 'c'] -> 'a, b and c' */
+function listOf(items) {
+  return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`
+}
+
+/**
+ * What a compute unit buys, as one sentence for the pages, from the pool's `computeUnitCosts`
+ * (protocol/costTable.ts): methods of one cost together, cheapest first, then eth_getLogs with its range and
+ * subscription notifications. With `priceWei` (per unit, a price above zero) each figure also says what it costs.
+ */
+export function explainUnitCosts(costs, priceWei) {
+  const price = priceWei === undefined ? 0n : BigInt(priceWei)
+  const at = (units) => (price > 0n ? ` (${formatWei(BigInt(units) * price)})` : '')
+  const byCost = new Map()
+  for (const [method, units] of Object.entries(costs.methods)) {
+    if (method !== 'eth_getLogs') byCost.set(units, [...(byCost.get(units) ?? []), method])
+  }
+  const parts = [...byCost]
+    .sort((a, b) => a[0] - b[0])
+    .map(([units, methods], i) => (i === 0 ? `${listOf(methods)} ${methods.length === 1 ? 'costs' : 'cost'} ${units} ${units === 1 ? 'unit' : 'units'}${at(units)}` : `${listOf(methods)} ${units}${at(units)}`))
+  const logs = costs.methods.eth_getLogs
+  if (logs !== undefined) {
+    const perBlock = costs.getLogsPerBlock
+    const range = perBlock > 0 ? ` plus ${perBlock} per block of its range` : ''
+    const wei = price > 0n ? ` (${formatWei(BigInt(logs) * price)}${perBlock > 0 ? ` plus ${formatWei(BigInt(perBlock) * price)} per block` : ''})` : ''
+    parts.push(`eth_getLogs ${logs}${range}${wei}`)
+  }
+  parts.push(`a subscription notification ${costs.notification}${at(costs.notification)}`)
+  return `Each call relayed for a light client costs compute units, by the work it asks of the host's node: ${parts.join('; ')}.`
+}

@@ -2,7 +2,7 @@
 // its payout address and claims. The wallet is any EIP-1193 provider at window.ethereum; it signs,
 // this page only builds calldata (abi.js) from the selectors the coordinator derived from the
 // contract's ABI. Every value from the server or the wallet goes into the DOM as text, never markup.
-import { formatWei, exactWei, formatDuration, shortId, networkName } from '/dashboard/assets/format.js'
+import { formatWei, exactWei, formatDuration, shortId, networkName, explainUnitCosts } from '/dashboard/assets/format.js'
 import { parseAmount, toQuantity, encodeDeposit, encodeClaim, encodeAddressCall, decodeUint, decodeRevert, findRevertData, errorCode, nodeIdFrom, addressFrom } from './abi.js'
 
 const POLL_MS = 1000
@@ -365,12 +365,20 @@ function renderFacts() {
   const c = state.cfg
   const d = c.deposits
   const price = BigInt(c.priceWeiPerHostMinute)
+  // rpc service: a price per compute unit beside (or instead of) the time price; a pool without one reads as before.
+  const perCu = BigInt(c.priceWeiPerComputeUnit ?? '0')
   const chains = c.networks.length > 0 ? c.networks.map((n) => n.chainId) : c.nodeChainId !== null ? [c.nodeChainId] : []
   const card = (label, value, sub, id) =>
     h('div', { class: 'card' }, h('div', { class: 'card-label' }, label), h('div', { class: 'card-value card-value-text', id }, value), sub ? h('div', { class: 'card-sub' }, sub) : null)
-  $('pool-facts').replaceChildren(
+  const facts = [
     card('Nodes on', chains.length > 0 ? chains.map(networkName).join(', ') : 'any network', null, 'fact-network'),
-    card('Price per host-minute', price === 0n ? 'free' : money(price), price === 0n ? 'metered, not charged' : h('span', null, formatWei(price * 60n), ' per host-hour'), 'fact-price'),
+    card(
+      'Price per host-minute',
+      price === 0n ? (perCu === 0n ? 'free' : 'none') : money(price),
+      price === 0n ? (perCu === 0n ? 'metered, not charged' : 'only compute units are charged') : h('span', null, formatWei(price * 60n), ' per host-hour'),
+      'fact-price',
+    ),
+    perCu === 0n ? null : card('Price per compute unit', money(perCu), h('span', null, formatWei(perCu * 1000n), ' per 1,000 units'), 'fact-price-cu'),
     card('Free slots', String(c.freeSlots), `${c.hostsOnline} ${c.hostsOnline === 1 ? 'host' : 'hosts'} online`, 'fact-slots'),
     d
       ? card(
@@ -380,10 +388,14 @@ function renderFacts() {
           'fact-deposits',
         )
       : card('Deposits', 'not on chain', 'ask the operator how to pay', 'fact-deposits'),
-  )
+  ]
+  $('pool-facts').replaceChildren(...facts.filter(Boolean))
+  $('cu-costs').hidden = perCu === 0n || !c.computeUnitCosts
+  $('cu-costs').textContent = perCu === 0n || !c.computeUnitCosts ? '' : explainUnitCosts(c.computeUnitCosts, perCu)
   const hint = []
   if (d) hint.push(`Sent to the pool's contract for this node; credited once ${d.confirmations} blocks deep.`)
   if (BigInt(c.minBalanceWei) > 0n) hint.push(`Clients are served from a balance of ${formatWei(c.minBalanceWei)}.`)
+  if (perCu > 0n && c.holdWeiPerRpcHost) hint.push(`A light client needs a balance of at least ${formatWei(c.holdWeiPerRpcHost)} for each host it holds (one update interval of relay service); it is charged only for the calls relayed for it.`)
   $('deposit-hint').textContent = hint.join(' ')
 }
 

@@ -150,6 +150,9 @@ class PostgresStoreImpl implements PostgresStore {
   /** Orders balanceOf reads against batch completions. */
   private stamp = 0
   private readonly readers = new Set<number>()
+  /** Operations in the lane not yet settled, and whether the open batch goes in when they are. */
+  private inLane = 0
+  private sealWhenIdle = false
   /** Connections holding leases: closed with the store. */
   private readonly leases = new Set<pg.Client>()
 
@@ -225,14 +228,21 @@ class PostgresStoreImpl implements PostgresStore {
   }
 
   private enqueue<T>(op: () => Promise<T>): Promise<T> {
+    this.inLane++
     const result = this.tail.then(op)
-    this.tail = result.catch(() => undefined)
+    this.tail = result
+      .catch(() => undefined)
+      .finally(() => {
+        // The lane ran dry: reports that gathered while it was busy go now, as one batch.
+        if (--this.inLane === 0 && this.sealWhenIdle) this.seal()
+      })
     return result
   }
 
   /** The reports collected so far go into the lane now, as one batch. */
   private seal(): void {
     const batch = this.collecting
+    this.sealWhenIdle = false
     if (!batch) return
     this.collecting = undefined
     void this.enqueue(() => this.writeBatch(batch))
@@ -254,9 +264,14 @@ class PostgresStoreImpl implements PostgresStore {
         this.collecting = batch
         this.tracked.push(batch)
         const sealing = batch
-        // After the I/O callbacks of this loop turn: every report read in it shares the commit.
+        // After the I/O callbacks of this loop turn: every report read in it shares the commit. While an earlier
+        // commit is still in the lane, the batch stays open and gathers the turns that follow until the lane is
+        // free (group commit): sealing each turn's few reports into a transaction of their own queued them
+        // behind each other, a round trip apiece (780 acks/s of 1,000 offered at 1,000 agents).
         setImmediate(() => {
-          if (this.collecting === sealing) this.seal()
+          if (this.collecting !== sealing) return
+          if (this.inLane === 0) this.seal()
+          else this.sealWhenIdle = true
         })
       }
       batch.items.push({ report, metering, history: options.history ?? true, resolve, reject })
@@ -511,8 +526,8 @@ class PostgresStoreImpl implements PostgresStore {
     return this.lane(async () => {
       await this.pool.query({
         name: 'vipnode-open-session',
-        text: 'INSERT INTO sessions (id, node_id, role, remote_address, connected_at_ms) VALUES ($1, $2, $3, $4, $5)',
-        values: [s.id, s.nodeId, s.role, s.remoteAddress, s.connectedAtMs],
+        text: 'INSERT INTO sessions (id, node_id, role, remote_address, connected_at_ms, replica_id) VALUES ($1, $2, $3, $4, $5, $6)',
+        values: [s.id, s.nodeId, s.role, s.remoteAddress, s.connectedAtMs, s.replicaId ?? null],
       })
     })
   }
@@ -525,11 +540,22 @@ class PostgresStoreImpl implements PostgresStore {
       })
     })
   }
-  closeOpenSessions(closedAtMs: number, reason: string) {
+  closeOpenSessions(closedAtMs: number, reason: string, opts?: { replicaId: string | null }) {
     return this.lane(async () => {
-      const res = await this.db.update(schema.sessions).set({ closedAtMs, closeReason: reason }).where(isNull(schema.sessions.closedAtMs))
+      const s = schema.sessions
+      const whose = opts === undefined ? undefined : opts.replicaId === null ? isNull(s.replicaId) : eq(s.replicaId, opts.replicaId)
+      const res = await this.db.update(s).set({ closedAtMs, closeReason: reason }).where(and(isNull(s.closedAtMs), whose))
       return res.rowCount ?? 0
     })
+  }
+  openSessionNodes() {
+    return this.lane(async () => {
+      const s = schema.sessions
+      return (await this.db.select({ nodeId: s.nodeId, replicaId: s.replicaId }).from(s).where(isNull(s.closedAtMs))).map((r) => ({ nodeId: r.nodeId as NodeId, replicaId: r.replicaId }))
+    })
+  }
+  openSessionReplicas() {
+    return this.lane(async () => (await this.db.selectDistinct({ replicaId: schema.sessions.replicaId }).from(schema.sessions).where(isNull(schema.sessions.closedAtMs))).map((r) => r.replicaId))
   }
   getSession(id: string) {
     return this.lane(async () => {

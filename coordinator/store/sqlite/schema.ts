@@ -49,6 +49,8 @@ export const sessions = sqliteTable(
     connectedAtMs: integer('connected_at_ms').notNull(),
     closedAtMs: integer('closed_at_ms'),
     closeReason: text('close_reason'),
+    /** The coordinator process that opened it (several may share a database): a starting one closes only dead ones' sessions. Null before replicas. */
+    replicaId: text('replica_id'),
   },
   (t) => [index('sessions_node_idx').on(t.nodeId), index('sessions_open_idx').on(t.closedAtMs)],
 )

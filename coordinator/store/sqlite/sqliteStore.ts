@@ -119,7 +119,7 @@ class SqliteStoreImpl implements SqliteStore {
          client_version = excluded.client_version, payout = excluded.payout, capacity = excluded.capacity, region = excluded.region,
          last_seen_ms = max(nodes.last_seen_ms, excluded.last_seen_ms)`,
     )
-    this.openSessionStmt = sqlite.prepare('INSERT INTO sessions (id, node_id, role, remote_address, connected_at_ms) VALUES (@id, @nodeId, @role, @remoteAddress, @connectedAtMs)')
+    this.openSessionStmt = sqlite.prepare('INSERT INTO sessions (id, node_id, role, remote_address, connected_at_ms, replica_id) VALUES (@id, @nodeId, @role, @remoteAddress, @connectedAtMs, @replicaId)')
     this.closeSessionStmt = sqlite.prepare('UPDATE sessions SET closed_at_ms = ?, close_reason = ? WHERE id = ? AND closed_at_ms IS NULL')
     const upsertPair = sqlite.prepare(
       'INSERT INTO pair_meters (client_id, host_id, last_corroborated_at_ms) VALUES (?, ?, ?) ON CONFLICT(client_id, host_id) DO UPDATE SET last_corroborated_at_ms = excluded.last_corroborated_at_ms',
@@ -324,14 +324,31 @@ class SqliteStoreImpl implements SqliteStore {
   // ------------------------------------------------------------------ sessions
   async openSession(s: Omit<SessionRecord, 'closedAtMs' | 'closeReason'>) {
     this.ready()
-    this.openSessionStmt.run(s)
+    this.openSessionStmt.run({ ...s, replicaId: s.replicaId ?? null })
   }
   async closeSession(id: string, closedAtMs: number, reason: string) {
     this.ready()
     this.closeSessionStmt.run(closedAtMs, reason, id)
   }
-  async closeOpenSessions(closedAtMs: number, reason: string) {
-    return this.d.update(schema.sessions).set({ closedAtMs, closeReason: reason }).where(isNull(schema.sessions.closedAtMs)).run().changes
+  async closeOpenSessions(closedAtMs: number, reason: string, opts?: { replicaId: string | null }) {
+    this.ready()
+    const s = schema.sessions
+    const whose = opts === undefined ? undefined : opts.replicaId === null ? isNull(s.replicaId) : eq(s.replicaId, opts.replicaId)
+    return this.d.update(s).set({ closedAtMs, closeReason: reason }).where(and(isNull(s.closedAtMs), whose)).run().changes
+  }
+  async openSessionNodes() {
+    this.ready()
+    const s = schema.sessions
+    return this.d
+      .select({ nodeId: s.nodeId, replicaId: s.replicaId })
+      .from(s)
+      .where(isNull(s.closedAtMs))
+      .all()
+      .map((r) => ({ nodeId: r.nodeId as NodeId, replicaId: r.replicaId }))
+  }
+  async openSessionReplicas() {
+    this.ready()
+    return this.d.selectDistinct({ replicaId: schema.sessions.replicaId }).from(schema.sessions).where(isNull(schema.sessions.closedAtMs)).all().map((r) => r.replicaId)
   }
   async getSession(id: string) {
     const row = this.d.select().from(schema.sessions).where(eq(schema.sessions.id, id)).get()

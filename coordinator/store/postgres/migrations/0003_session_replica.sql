@@ -1,0 +1,1 @@
+ALTER TABLE "sessions" ADD COLUMN "replica_id" text;
