@@ -23,6 +23,8 @@ export const clientConfigSchema = z
     chainId: z.number().int().positive().optional(),
     /** rpc: browser origins allowed to use the endpoint; none by default. */
     allowOrigin: z.array(z.string()).optional(),
+    /** rpc: where the local beacon API (light-client routes) listens; none by default. */
+    beaconListen: z.object({ host: z.string(), port: z.number().int().min(0).max(65535) }).optional(),
     ...agentConfigShape,
   })
   .strict()
@@ -40,5 +42,10 @@ export const clientOptions = defineOptions(clientConfigSchema, {
   listen: { flags: '--listen <host:port>', description: 'rpc: where the local JSON-RPC endpoint listens (HTTP and WebSocket)', parser: hostPort() },
   chainId: { flags: '--chain-id <id>', description: 'rpc: the chain to get hosts for', parser: integer(1, Number.MAX_SAFE_INTEGER) },
   allowOrigin: { flags: '--allow-origin <origin...>', description: 'rpc: browser origins allowed to use the endpoint (default none)', parser: list },
+  beaconListen: {
+    flags: '--beacon-listen <host:port>',
+    description: "rpc: also serve the beacon light-client routes here (a light client's consensus RPC), relayed through hosts that run --relay-beacon",
+    parser: hostPort(),
+  },
   ...agentOptionTable,
 })

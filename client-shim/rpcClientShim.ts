@@ -26,6 +26,7 @@ import { VERSION } from '../lib/packageVersion.ts'
 import type { Logger } from '../lib/logger.ts'
 import type { ResolveName } from '../lib/resolveName.ts'
 import { startRpcProxy, type RpcProxy, type RpcTarget } from './rpcProxy/rpcProxy.ts'
+import { startBeaconProxy, type BeaconProxy } from './rpcProxy/beaconProxy.ts'
 
 export interface RpcClientShimConfig extends PoolTrustConfig {
   bootstrap: string
@@ -39,12 +40,16 @@ export interface RpcClientShimConfig extends PoolTrustConfig {
   allowedOrigins?: readonly string[]
   updateIntervalMs?: number
   requestTimeoutMs?: number
+  /** Where the local beacon API (light-client routes) listens; none without it. */
+  beaconListen?: { host: string; port: number }
 }
 
 export interface RunningRpcClientShim {
   nodeId: NodeId
   pool: PoolConnection
   proxy: RpcProxy
+  /** The local beacon API, with --beacon-listen. */
+  beacon: BeaconProxy | undefined
   onReport(listener: (r: UpdateResult) => void): void
   close(): Promise<void>
 }
@@ -72,6 +77,16 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: RpcC
     ...(config.requestTimeoutMs ? { requestTimeoutMs: config.requestTimeoutMs } : {}),
     ...(config.allowedOrigins ? { allowedOrigins: config.allowedOrigins } : {}),
   })
+  const beacon = config.beaconListen
+    ? await startBeaconProxy({
+        host: config.beaconListen.host,
+        port: config.beaconListen.port,
+        logger: log.child({ module: 'beacon-proxy' }),
+        relayAddresses: { allowPrivate, ...(deps.resolveName ? { resolveName: deps.resolveName } : {}) },
+        ...(config.requestTimeoutMs ? { requestTimeoutMs: config.requestTimeoutMs } : {}),
+        ...(config.allowedOrigins ? { allowedOrigins: config.allowedOrigins } : {}),
+      })
+    : undefined
   const reportListeners: ((r: UpdateResult) => void)[] = []
   /** The pool's latest word on each assigned host: relay URL and token. */
   const grants = new Map<NodeId, RelayGrant>()
@@ -92,6 +107,8 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: RpcC
     for (const g of fresh) if (usable(g)) grants.set(g.nodeId, g)
     const targets: RpcTarget[] = [...grants.values()].map((g) => ({ hostNodeId: g.nodeId, relayUrl: g.relayUrl!, token: g.token }))
     proxy.setTargets(targets)
+    // The beacon API only through hosts whose relay serves it.
+    beacon?.setTargets(targets.filter((t) => grants.get(t.hostNodeId)?.beacon === true))
   }
 
   const pool = new PoolConnection({
@@ -149,12 +166,14 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: RpcC
     nodeId,
     pool,
     proxy,
+    beacon,
     onReport: (l) => reportListeners.push(l),
     async close() {
       abort.abort()
       await looping
       await pool.close()
       await proxy.close()
+      await beacon?.close()
     },
   }
 }

@@ -37,6 +37,8 @@ export const hostConfigSchema = z
     relayCostTable: z.string().min(1).optional(),
     relayMaxLogsRange: z.number().int().min(1).max(100_000_000).default(DEFAULT_MAX_LOGS_RANGE),
     relayGasCap: z.number().int().min(21_000).max(Number.MAX_SAFE_INTEGER).default(DEFAULT_RELAY_GAS_CAP),
+    /** rpc: the consensus client's REST API base URL, for the beacon light-client routes. */
+    relayBeacon: z.string().min(1).optional(),
     ...agentConfigShape,
   })
   .strict()
@@ -70,5 +72,10 @@ export const hostOptions = defineOptions(hostConfigSchema, {
   },
   relayMaxLogsRange: { flags: '--relay-max-logs-range <blocks>', description: 'rpc: widest eth_getLogs range relayed (wider ones are refused with -32602)', parser: integer(1, 100_000_000) },
   relayGasCap: { flags: '--relay-gas-cap <gas>', description: 'rpc: eth_call/eth_estimateGas asking for more gas are refused with -32602', parser: integer(21_000, Number.MAX_SAFE_INTEGER) },
+  relayBeacon: {
+    flags: '--relay-beacon <url>',
+    description: "rpc: the consensus client's REST API (http(s)://host:5052): the relay also serves the beacon light-client routes from it, read-only",
+    parser: text,
+  },
   ...agentOptionTable,
 })
