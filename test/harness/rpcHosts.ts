@@ -12,6 +12,8 @@ export interface RpcHostDeps {
   cleanup: (() => Promise<unknown>)[]
   /** The fake node's head (default 50). */
   head?: number
+  /** A beacon API for the relay (--relay-beacon): the host then advertises `beacon`. */
+  beaconUrl?: string
 }
 
 /** A host agent (capacity 5, 100 ms reports) serving the rpc service from its relay, authenticated with the pool. */
@@ -20,7 +22,7 @@ export async function startRpcHost(coordinator: string, deps: RpcHostDeps): Prom
   node.setHead(deps.head ?? 50)
   deps.cleanup.push(() => node.close())
   const agent = await startHostAgent(
-    { coordinator, nodeRpc: node.url, nodekey: deps.keyFile(node.nodeKey), capacity: 5, updateIntervalMs: 100, relay: { listenHost: '127.0.0.1', listenPort: 0, nodeHttpUrl: node.url } },
+    { coordinator, nodeRpc: node.url, nodekey: deps.keyFile(node.nodeKey), capacity: 5, updateIntervalMs: 100, relay: { listenHost: '127.0.0.1', listenPort: 0, nodeHttpUrl: node.url, ...(deps.beaconUrl !== undefined ? { beaconUrl: deps.beaconUrl } : {}) } },
     { log: silentLogger },
   )
   deps.cleanup.push(() => agent.close())
