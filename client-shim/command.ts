@@ -34,14 +34,16 @@ export function clientCommand(): Command {
           listenPort: c.listen.port,
           ...(c.allowOrigin !== undefined ? { allowedOrigins: c.allowOrigin } : {}),
           ...(c.metricsListen ? { metricsListen: c.metricsListen } : {}),
+          ...(c.beaconListen !== undefined ? { beaconListen: c.beaconListen } : {}),
           ...(c.updateIntervalMs !== undefined ? { updateIntervalMs: c.updateIntervalMs } : {}),
         },
         { log: log.child({ module: 'client' }) },
       )
-      log.info('rpc endpoint ready: point your light client or wallet here', { url: shim.proxy.url, ws: shim.proxy.wsUrl, nodeId: shim.nodeId })
+      log.info('rpc endpoint ready: point your light client or wallet here', { url: shim.proxy.url, ws: shim.proxy.wsUrl, nodeId: shim.nodeId, ...(shim.beacon ? { beacon: shim.beacon.url } : {}) })
       runAgentUntilSignal(shim, log)
       return
     }
+    if (c.beaconListen !== undefined) throw new Error('--beacon-listen is part of the rpc service: pass --service rpc as well')
     const config: ClientShimConfig = { ...agentNodeConfig(c), ...poolTrustConfig(c), bootstrap: c.bootstrap, hosts: c.hosts }
     const shim = await startClientShim(config, { log: log.child({ module: 'client' }) })
     log.info('client shim running', { nodeId: shim.identity.nodeId, hosts: config.hosts })

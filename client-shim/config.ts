@@ -25,6 +25,8 @@ export const clientConfigSchema = z
     allowOrigin: z.array(z.string()).optional(),
     /** rpc: the proxy's Prometheus metrics at GET /metrics on this address. */
     metricsListen: z.object({ host: z.string(), port: z.number().int().min(0).max(65535) }).optional(),
+    /** rpc: where the local beacon API (light-client routes) listens; none by default. */
+    beaconListen: z.object({ host: z.string(), port: z.number().int().min(0).max(65535) }).optional(),
     ...agentConfigShape,
   })
   .strict()
@@ -43,5 +45,10 @@ export const clientOptions = defineOptions(clientConfigSchema, {
   chainId: { flags: '--chain-id <id>', description: 'rpc: the chain to get hosts for', parser: integer(1, Number.MAX_SAFE_INTEGER) },
   allowOrigin: { flags: '--allow-origin <origin...>', description: 'rpc: browser origins allowed to use the endpoint (default none)', parser: list },
   metricsListen: { flags: '--metrics-listen <host:port>', description: "rpc: serve the proxy's Prometheus metrics (calls by outcome, latency, failovers, hosts) at /metrics on this address", parser: hostPort() },
+  beaconListen: {
+    flags: '--beacon-listen <host:port>',
+    description: "rpc: also serve the beacon light-client routes here (a light client's consensus RPC), relayed through hosts that run --relay-beacon",
+    parser: hostPort(),
+  },
   ...agentOptionTable,
 })

@@ -29,6 +29,7 @@ import type { ResolveName } from '../lib/resolveName.ts'
 import { startRpcProxy, type RpcProxy, type RpcTarget } from './rpcProxy/rpcProxy.ts'
 import { Registry } from 'prom-client'
 import { registerProcessMetrics, startMetricsServer, type MetricsServer } from '../lib/metricsServer.ts'
+import { startBeaconProxy, type BeaconProxy } from './rpcProxy/beaconProxy.ts'
 
 export interface RpcClientShimConfig extends PoolTrustConfig {
   bootstrap: string
@@ -44,6 +45,8 @@ export interface RpcClientShimConfig extends PoolTrustConfig {
   requestTimeoutMs?: number
   /** Serve Prometheus metrics (the process's and the proxy's) at GET /metrics on this address. */
   metricsListen?: { host: string; port: number }
+  /** Where the local beacon API (light-client routes) listens; none without it. */
+  beaconListen?: { host: string; port: number }
 }
 
 export interface RunningRpcClientShim {
@@ -52,6 +55,8 @@ export interface RunningRpcClientShim {
   proxy: RpcProxy
   /** With metricsListen: http://host:port/metrics. */
   metricsUrl: string | undefined
+  /** The local beacon API, with --beacon-listen. */
+  beacon: BeaconProxy | undefined
   onReport(listener: (r: UpdateResult) => void): void
   close(): Promise<void>
 }
@@ -90,6 +95,16 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: RpcC
     })
     log.info('metrics listening', { url: metricsServer.url })
   }
+  const beacon = config.beaconListen
+    ? await startBeaconProxy({
+        host: config.beaconListen.host,
+        port: config.beaconListen.port,
+        logger: log.child({ module: 'beacon-proxy' }),
+        relayAddresses: { allowPrivate, ...(deps.resolveName ? { resolveName: deps.resolveName } : {}) },
+        ...(config.requestTimeoutMs ? { requestTimeoutMs: config.requestTimeoutMs } : {}),
+        ...(config.allowedOrigins ? { allowedOrigins: config.allowedOrigins } : {}),
+      })
+    : undefined
   const reportListeners: ((r: UpdateResult) => void)[] = []
   /** The pool's latest word on each assigned host: relay URL and token. */
   const grants = new Map<NodeId, RelayGrant>()
@@ -110,6 +125,8 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: RpcC
     for (const g of fresh) if (usable(g)) grants.set(g.nodeId, g)
     const targets: RpcTarget[] = [...grants.values()].map((g) => ({ hostNodeId: g.nodeId, relayUrl: g.relayUrl!, token: g.token }))
     proxy.setTargets(targets)
+    // The beacon API only through hosts whose relay serves it.
+    beacon?.setTargets(targets.filter((t) => grants.get(t.hostNodeId)?.beacon === true))
   }
 
   const pool = new PoolConnection({
@@ -170,6 +187,7 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: RpcC
     pool,
     proxy,
     metricsUrl: metricsServer?.url,
+    beacon,
     onReport: (l) => reportListeners.push(l),
     async close() {
       abort.abort()
@@ -177,6 +195,7 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: RpcC
       await pool.close()
       await proxy.close()
       await metricsServer?.close()
+      await beacon?.close()
     },
   }
 }

@@ -18,6 +18,7 @@ export function hostCommand(): Command {
     if (hostOptions.printConfig(command, c)) return
     // Before the node is even dialled: an unencrypted pool URL off loopback is a configuration error.
     for (const url of coordinatorUrls(c.coordinator)) assertSecureCoordinatorUrl(url, Boolean(c.insecureCoordinator))
+    if (c.relayBeacon !== undefined && c.service !== 'rpc') throw new Error('--relay-beacon is part of the rpc service: pass --service rpc as well')
     const log = createLogger({ level: c.logLevel })
     const config: HostAgentConfig = {
       ...agentNodeConfig(c),
@@ -53,5 +54,12 @@ function relayConfig(c: HostCliConfig): HostRelayConfig {
     costTable: loadCostTable(c.relayCostTable),
     maxLogsRange: c.relayMaxLogsRange,
     gasCap: c.relayGasCap,
+    ...(c.relayBeacon !== undefined ? { beaconUrl: beaconUrl(c.relayBeacon) } : {}),
   }
+}
+
+/** The beacon node's base URL, checked before anything starts. */
+function beaconUrl(raw: string): string {
+  if (!/^https?:\/\//.test(raw) || !URL.canParse(raw)) throw new Error(`--relay-beacon: expected the consensus client's http(s) REST API URL, got "${raw}"`)
+  return raw
 }

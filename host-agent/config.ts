@@ -39,6 +39,8 @@ export const hostConfigSchema = z
     relayGasCap: z.number().int().min(21_000).max(Number.MAX_SAFE_INTEGER).default(DEFAULT_RELAY_GAS_CAP),
     /** Prometheus metrics (the relay's with --service rpc, and the process's) at GET /metrics on this address. */
     metricsListen: z.object({ host: z.string(), port: z.number().int().min(0).max(65535) }).optional(),
+    /** rpc: the consensus client's REST API base URL, for the beacon light-client routes. */
+    relayBeacon: z.string().min(1).optional(),
     ...agentConfigShape,
   })
   .strict()
@@ -73,5 +75,10 @@ export const hostOptions = defineOptions(hostConfigSchema, {
   relayMaxLogsRange: { flags: '--relay-max-logs-range <blocks>', description: 'rpc: widest eth_getLogs range relayed (wider ones are refused with -32602)', parser: integer(1, 100_000_000) },
   relayGasCap: { flags: '--relay-gas-cap <gas>', description: 'rpc: eth_call/eth_estimateGas asking for more gas are refused with -32602', parser: integer(21_000, Number.MAX_SAFE_INTEGER) },
   metricsListen: { flags: '--metrics-listen <host:port>', description: "serve Prometheus metrics at /metrics on this address (rpc: the relay's calls, latency, compute units, sessions)", parser: hostPort() },
+  relayBeacon: {
+    flags: '--relay-beacon <url>',
+    description: "rpc: the consensus client's REST API (http(s)://host:5052): the relay also serves the beacon light-client routes from it, read-only",
+    parser: text,
+  },
   ...agentOptionTable,
 })

@@ -23,6 +23,7 @@ import {
   type UpdateResult,
 } from '../protocol/index.ts'
 import { probeCapabilities } from '../ethnode/capabilities.ts'
+import { BEACON_CAPABILITY } from '../protocol/index.ts'
 import { connectNodeRpc } from '../ethnode/index.ts'
 import { RelayTokenBook } from './relay/tokenBook.ts'
 import { startRelayServer, type RelayServer } from './relay/relayServer.ts'
@@ -71,6 +72,8 @@ export interface HostRelayConfig {
   gasCap?: number
   /** Re-probe the node's methods every this many reports. */
   probeEveryReports?: number
+  /** The consensus client's REST API (--relay-beacon): the relay serves the beacon light-client routes from it, and the host advertises `beacon`. */
+  beaconUrl?: string
 }
 
 export interface RunningHostAgent {
@@ -109,7 +112,8 @@ export async function startHostAgent(config: HostAgentConfig, deps: { log: Logge
     try {
       const report = await probeCapabilities(rpc)
       if (report.missing.length > 0) log.warn('the node does not serve some methods light clients need: the pool will not send it rpc clients', { missing: report.missing })
-      return [...report.served].sort()
+      // Not probed: a beacon node that fails is failed over by the client proxies (docs/rpcService.md#the-beacon-api).
+      return [...report.served, ...(config.relay!.beaconUrl !== undefined ? [BEACON_CAPABILITY] : [])].sort()
     } finally {
       await rpc.close()
     }
@@ -121,6 +125,7 @@ export async function startHostAgent(config: HostAgentConfig, deps: { log: Logge
       port: config.relay.listenPort,
       nodeHttpUrl: config.relay.nodeHttpUrl,
       ...(config.relay.nodeWsUrl ? { nodeWsUrl: config.relay.nodeWsUrl } : {}),
+      ...(config.relay.beaconUrl !== undefined ? { beaconUrl: config.relay.beaconUrl } : {}),
       tokens,
       ...(config.relay.costTable ? { costTable: config.relay.costTable } : {}),
       limits: {

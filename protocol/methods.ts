@@ -93,6 +93,9 @@ export type ChallengeParams = z.infer<typeof challengeParamsSchema>
 /** What a light client (Helios, Nimbus verified proxy, Lodestar prover) needs from an execution RPC beyond the basics. */
 export const RPC_REQUIRED_METHODS = ['eth_getProof', 'eth_getBlockReceipts', 'eth_createAccessList', 'eth_getLogs'] as const
 
+/** The capability an rpc host advertises when its relay also serves the beacon light-client routes (`--relay-beacon`). */
+export const BEACON_CAPABILITY = 'beacon'
+
 const relayUrlSchema = z
   .string()
   .max(512)
@@ -110,6 +113,8 @@ export const relayGrantSchema = z.object({
   token: tokenSchema,
   expiresAtMs: z.number().int().nonnegative(),
   relayUrl: relayUrlSchema.optional(),
+  /** To a client: the host's relay also serves the beacon light-client routes (it advertised BEACON_CAPABILITY). */
+  beacon: z.literal(true).optional(),
 })
 export type RelayGrant = z.infer<typeof relayGrantSchema>
 

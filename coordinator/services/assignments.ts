@@ -10,7 +10,7 @@
  * admissions with retries, keeps the explanations, and moves clients off
  * hosts that fall behind.
  */
-import { admitResultSchema, evictResultSchema, rpcError, ErrorCode, RpcError, MAX_HOSTS_PER_REQUEST, type AssignedHost, type NodeId, type RelayGrant, type RequestHostsResult, type ServiceKind } from '../../protocol/index.ts'
+import { admitResultSchema, BEACON_CAPABILITY, evictResultSchema, rpcError, ErrorCode, RpcError, MAX_HOSTS_PER_REQUEST, type AssignedHost, type NodeId, type RelayGrant, type RequestHostsResult, type ServiceKind } from '../../protocol/index.ts'
 import type { RelayTokens } from '../logic/relayTokens.ts'
 import type { Clock } from '../../lib/clock.ts'
 import type { Logger } from '../../lib/logger.ts'
@@ -580,7 +580,8 @@ export class AssignmentService {
   private assignedHost(clientId: NodeId, host: AgentSession): AssignedHost {
     if (host.kind !== 'rpc') return { nodeId: host.nodeId, enode: host.enode, kind: host.kind }
     const { token, expiresAtMs } = this.relayTokens().current(host.nodeId, clientId, this.deps.clock.now())
-    return { nodeId: host.nodeId, enode: host.enode, kind: 'rpc', relay: { nodeId: host.nodeId, token, expiresAtMs, relayUrl: host.relayUrl } }
+    const beacon = host.capabilities?.has(BEACON_CAPABILITY) ? { beacon: true as const } : {}
+    return { nodeId: host.nodeId, enode: host.enode, kind: 'rpc', relay: { nodeId: host.nodeId, token, expiresAtMs, relayUrl: host.relayUrl, ...beacon } }
   }
 
   /**

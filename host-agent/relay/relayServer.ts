@@ -23,6 +23,8 @@
  * - Status codes: a node that does not answer gives 502 (504 on timeout), so
  *   a client proxy fails over to another host; a request whose every call was
  *   rate limited gives 429; a body over the limit 413.
+ * - Beacon API (beaconRelay.ts): GETs under /eth/ are the consensus light
+ *   client's routes, relayed to `beaconUrl` with the same token and bucket.
  * - Metering: per client node ID, only served calls (a result, judged by
  *   agent/relay/replyVerdict.ts as the client's proxy judges them) count as
  *   requests, busy time and compute units (their cost, plus the notification
@@ -50,6 +52,8 @@ import { createRequestHandler, type RelayRequestHandler } from './relayRequest.t
 import { RelaySessions } from './relaySessions.ts'
 import { createRelayMetrics } from './relayMetrics.ts'
 import type { Registry } from 'prom-client'
+import { createBeaconForwarder, serveBeacon, type BeaconRelayDeps } from './beaconRelay.ts'
+import { isBeaconPath } from '../../agent/relay/beaconRoutes.ts'
 
 export interface RelayLimits {
   /** Largest request body (HTTP) or frame (WebSocket). */
@@ -101,6 +105,8 @@ export interface RelayServerOptions {
   nodeHttpUrl: string
   /** The node's WebSocket JSON-RPC, for eth_subscribe; without it subscriptions are refused. */
   nodeWsUrl?: string
+  /** The consensus client's REST API, for the beacon light-client routes; without it they get 501. */
+  beaconUrl?: string
   tokens: RelayTokenBook
   policy?: RelayPolicy
   /** What each method costs in compute units (default: protocol/costTable.ts DEFAULT_COST_TABLE). */
@@ -136,6 +142,7 @@ interface RelayParts {
   log: Logger
   handle: RelayRequestHandler
   sessions: RelaySessions
+  beacon: BeaconRelayDeps
 }
 
 export async function startRelayServer(options: RelayServerOptions): Promise<RelayServer> {
@@ -154,7 +161,13 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   const metrics = createRelayMetrics(options.metricsRegistry, () => sessions.count())
   const sessions = new RelaySessions(limits, { nodeWsUrl: options.nodeWsUrl, meter, log, coster, metrics })
   const handle = createRequestHandler({ limits, policy: options.policy ?? createRelayPolicy(), limiter, meter, clock, node, sessions, coster, metrics })
-  const parts: RelayParts = { limits, tokens, clock, log, handle, sessions }
+  const beacon: BeaconRelayDeps = {
+    authenticate: (req) => authenticate({ tokens, clock }, req),
+    forwarder: options.beaconUrl !== undefined ? createBeaconForwarder(options.beaconUrl, { timeoutMs: limits.requestTimeoutMs, log, clock }) : undefined,
+    take: (client, cost) => limiter.take(client, clock.now(), cost),
+    limits,
+  }
+  const parts: RelayParts = { limits, tokens, clock, log, handle, sessions, beacon }
 
   const server = createServer((req, res) => {
     onHttp(parts, req, res).catch((err: unknown) => {
@@ -174,7 +187,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   sweep.unref()
 
   const { hostPart, port } = await listen(server, options.port ?? 0, options.host ?? '127.0.0.1')
-  log.info('rpc relay listening', { url: `http://${hostPart}:${port}/`, node: node.where, subscriptions: options.nodeWsUrl !== undefined })
+  log.info('rpc relay listening', { url: `http://${hostPart}:${port}/`, node: node.where, subscriptions: options.nodeWsUrl !== undefined, beacon: beacon.forwarder?.where })
 
   return {
     url: `http://${hostPart}:${port}/`,
@@ -197,7 +210,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
 }
 
 /** The token from `Authorization: Bearer …`, looked up in the book. */
-function authenticate({ tokens, clock }: RelayParts, req: IncomingMessage): Auth {
+function authenticate({ tokens, clock }: Pick<RelayParts, 'tokens' | 'clock'>, req: IncomingMessage): Auth {
   const header = req.headers.authorization
   const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null
   if (!m) return { ok: false, message: 'relay token required: send "Authorization: Bearer <token>" with the token the pool issued' }
@@ -210,6 +223,7 @@ function authenticate({ tokens, clock }: RelayParts, req: IncomingMessage): Auth
 
 /** The HTTP path: POST only, a valid token, a body within the limit; the reply's status comes from the request. */
 async function onHttp(parts: RelayParts, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (isBeaconPath(req.url)) return serveBeacon(parts.beacon, req, res)
   if (req.method !== 'POST') {
     sendJson(res, 405, errorReply(null, INVALID_REQUEST, 'the relay takes JSON-RPC as HTTP POST or over a WebSocket'), { allow: 'POST' })
     req.resume()

@@ -14,6 +14,8 @@ export interface RpcHostDeps {
   head?: number
   /** Serve the agent's Prometheus metrics here (`--metrics-listen`). */
   metricsListen?: { host: string; port: number }
+  /** A beacon API for the relay (--relay-beacon): the host then advertises `beacon`. */
+  beaconUrl?: string
 }
 
 /** A host agent (capacity 5, 100 ms reports) serving the rpc service from its relay, authenticated with the pool. */
@@ -28,7 +30,7 @@ export async function startRpcHost(coordinator: string, deps: RpcHostDeps): Prom
       nodekey: deps.keyFile(node.nodeKey),
       capacity: 5,
       updateIntervalMs: 100,
-      relay: { listenHost: '127.0.0.1', listenPort: 0, nodeHttpUrl: node.url },
+      relay: { listenHost: '127.0.0.1', listenPort: 0, nodeHttpUrl: node.url, ...(deps.beaconUrl !== undefined ? { beaconUrl: deps.beaconUrl } : {}) },
       ...(deps.metricsListen ? { metricsListen: deps.metricsListen } : {}),
     },
     { log: silentLogger },

@@ -1,0 +1,150 @@
+/**
+ * The relay's beacon side (`vipnode host --relay-beacon URL`): consensus light
+ * clients read the light-client sync protocol's REST routes and headers from
+ * the host's consensus client through the same relay port and the same
+ * tokens as the execution JSON-RPC.
+ *
+ * Per request, in order: the token (401, as the JSON-RPC relay), the route
+ * allowlist (agent/relay/beaconRoutes.ts: read-only GETs of the light-client
+ * routes, a bounded `count`; anything else 404/405/400 with the reason), the
+ * host has a beacon node at all (501, which a client proxy fails over on),
+ * the client's token bucket (the JSON-RPC relay's, in compute units: 20 per
+ * request, 20 per update asked for; 429). Only then is the rebuilt path sent
+ * to the beacon node, with a timeout. Errors are in the beacon API's shape,
+ * `{code, message}`, which light clients already read.
+ *
+ * Status codes for the client proxy: the beacon node's own answers pass
+ * through (200, and 404 for a root it does not have); a beacon node that does
+ * not answer, answers 5xx or redirects gives 502, one that does not answer in
+ * time 504, so the proxy fails over to another host.
+ *
+ * Not metered: beacon traffic is neither reported to the pool nor billed
+ * (docs/rpcService.md#the-beacon-api); the bucket bounds it.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Clock } from '../../lib/clock.ts'
+import { scrubUrl, type Logger } from '../../lib/logger.ts'
+import type { NodeId } from '../../protocol/enode.ts'
+import { BEACON_REPLY_HEADERS, beaconError, checkBeaconRequest, forwardedAccept, MAX_BEACON_REPLY_BYTES, type BeaconRoute } from '../../agent/relay/beaconRoutes.ts'
+
+/** Compute units per beacon request, and per light-client update asked for. */
+export const BEACON_REQUEST_CU = 20
+
+export type BeaconOutcome =
+  | { ok: true; status: number; body: Buffer; headers: Record<string, string> }
+  | { ok: false; status: 502 | 504; message: string }
+
+export interface BeaconForwarder {
+  /** The beacon node's URL without credentials, for logs. */
+  readonly where: string
+  get(path: string, accept: string): Promise<BeaconOutcome>
+}
+
+/** Warnings about a beacon node that does not answer at most this often. */
+const WARN_EVERY_MS = 10_000
+
+export function createBeaconForwarder(beaconUrl: string, deps: { timeoutMs: number; log: Logger; clock: Clock }): BeaconForwarder {
+  const base = new URL(beaconUrl)
+  if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new TypeError(`--relay-beacon needs the consensus client's http(s) REST API, got ${scrubUrl(beaconUrl)}`)
+  const headers: Record<string, string> = {}
+  if (base.username || base.password) {
+    headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`).toString('base64')}`
+    base.username = ''
+    base.password = ''
+  }
+  const prefix = base.href.replace(/\/+$/, '')
+  const where = scrubUrl(beaconUrl)
+  const { timeoutMs, log, clock } = deps
+  let lastWarn = 0
+  const failure = (status: 502 | 504, reason: string): BeaconOutcome => {
+    const now = clock.now()
+    if (now - lastWarn >= WARN_EVERY_MS) {
+      lastWarn = now
+      log.warn('beacon node did not answer relayed requests', { beacon: where, reason })
+    }
+    return { ok: false, status, message: `the pool host's beacon node is unavailable: ${reason}` }
+  }
+
+  async function get(path: string, accept: string): Promise<BeaconOutcome> {
+    const signal = AbortSignal.timeout(timeoutMs)
+    try {
+      const res = await fetch(`${prefix}${path}`, { headers: { ...headers, accept }, redirect: 'manual', signal })
+      if (res.status >= 300 && res.status < 400) return failure(502, `redirected (HTTP ${res.status}): redirects are not followed`)
+      const body = await readCapped(res)
+      if (body === undefined) return failure(502, `reply over ${MAX_BEACON_REPLY_BYTES} bytes`)
+      if (res.status >= 500) return failure(502, `HTTP ${res.status}${describe(body)}`)
+      const out: Record<string, string> = {}
+      for (const h of BEACON_REPLY_HEADERS) {
+        const v = res.headers.get(h)
+        if (v !== null) out[h] = v
+      }
+      return { ok: true, status: res.status, body, headers: out }
+    } catch (err) {
+      if (signal.aborted) return failure(504, `no answer within ${timeoutMs} ms`)
+      const e = err as { message?: unknown; cause?: { code?: unknown; message?: unknown } }
+      return failure(502, String(e?.cause?.code ?? e?.cause?.message ?? e?.message ?? err))
+    }
+  }
+  return { where, get }
+}
+
+/** The reply body, or undefined when it is over the limit. */
+async function readCapped(res: Response): Promise<Buffer | undefined> {
+  if (!res.body) return Buffer.alloc(0)
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+    size += chunk.length
+    if (size > MAX_BEACON_REPLY_BYTES) return undefined
+    chunks.push(Buffer.from(chunk))
+  }
+  return Buffer.concat(chunks)
+}
+
+/** ": <message>" from a beacon error body, when it has one. */
+function describe(body: Buffer): string {
+  try {
+    const m = (JSON.parse(body.toString('utf8')) as { message?: unknown }).message
+    return typeof m === 'string' ? `: ${m.slice(0, 200)}` : ''
+  } catch {
+    return ''
+  }
+}
+
+export interface BeaconRelayDeps {
+  /** The relay's token check: the client, or the message of a 401. */
+  authenticate(req: IncomingMessage): { ok: true; client: NodeId } | { ok: false; message: string }
+  /** Undefined when the host runs no beacon node (no --relay-beacon). */
+  forwarder: BeaconForwarder | undefined
+  /** Take `cost` compute units from the client's bucket (shared with its JSON-RPC calls). */
+  take(client: NodeId, cost: number): boolean
+  limits: { cuPerSec: number; cuBurst: number }
+}
+
+/** The compute units one allowed beacon request takes. */
+export function beaconCost(route: BeaconRoute): number {
+  return BEACON_REQUEST_CU * (route.count ?? 1)
+}
+
+/** One beacon request at the relay: checks, then the beacon node; always answers. */
+export async function serveBeacon(deps: BeaconRelayDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  req.resume() // GETs carry no body worth reading; a body is ignored
+  const auth = deps.authenticate(req)
+  if (!auth.ok) return send(res, 401, beaconError(401, auth.message), { 'www-authenticate': 'Bearer realm="vipnode relay"' })
+  const route = checkBeaconRequest(req.method, req.url ?? '/')
+  if (!route.ok) return send(res, route.status, beaconError(route.status, route.message), route.status === 405 ? { allow: 'GET' } : {})
+  if (!deps.forwarder) return send(res, 501, beaconError(501, 'this pool host offers no beacon API (its operator did not pass --relay-beacon)'))
+  const cost = beaconCost(route)
+  if (!deps.take(auth.client, cost)) {
+    return send(res, 429, beaconError(429, `rate limited: this request costs ${cost} compute units; at most ${deps.limits.cuPerSec} per second per client (burst ${deps.limits.cuBurst})`))
+  }
+  const outcome = await deps.forwarder.get(route.path, forwardedAccept(req.headers.accept))
+  if (!outcome.ok) return send(res, outcome.status, beaconError(outcome.status, outcome.message))
+  if (res.destroyed) return
+  res.writeHead(outcome.status, { 'content-type': 'application/json', ...outcome.headers }).end(outcome.body)
+}
+
+function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed) return
+  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(body)
+}
