@@ -37,15 +37,17 @@ export const MAX_RELAY_REPLY_BYTES = 64 << 20
 export async function postToRelay(target: RpcTarget, calls: readonly RpcCall[], timeoutMs: number, agents: RelayAgents): Promise<RelayOutcome> {
   // Our own ids on this hop: the client's may repeat, and position is not a promise the relay makes.
   const frames = calls.map((c, i) => callFrame(c, i))
-  const signal = AbortSignal.timeout(timeoutMs)
+  // A deadline and one timer per attempt, cleared on the reply (AbortSignal.timeout left a timer behind every
+  // call that fired 10 s later and built a DOMException).
+  const deadline = Date.now() + timeoutMs
   let status: number
   let text: string
   try {
-    ;({ status, text } = await httpPost(target.relayUrl, JSON.stringify(frames.length === 1 ? frames[0] : frames), { authorization: `Bearer ${target.token}` }, agents.for(target.relayUrl), signal))
+    ;({ status, text } = await httpPost(target.relayUrl, JSON.stringify(frames.length === 1 ? frames[0] : frames), { authorization: `Bearer ${target.token}` }, agents.for(target.relayUrl), deadline))
   } catch (err) {
     const refused = refusalOf(err)
     if (refused) return { ok: false, reason: refused.message, timedOut: false, kind: 'transport', refused }
-    if (signal.aborted) return { ok: false, reason: `no answer within ${timeoutMs} ms`, timedOut: true, kind: 'timeout' }
+    if (err instanceof RelayTimeout) return { ok: false, reason: `no answer within ${timeoutMs} ms`, timedOut: true, kind: 'timeout' }
     const e = err as { code?: unknown; message?: unknown }
     return { ok: false, reason: String(e?.code ?? e?.message ?? err), timedOut: false, kind: 'transport' }
   }
@@ -88,20 +90,38 @@ function describeRelayError(text: string): string | undefined {
  * describe). Sending a call twice is safe here, as after any failover
  * (rpcProxy.ts: every method is retried).
  */
-async function httpPost(url: string, body: string, headers: Record<string, string>, agent: Agent, signal: AbortSignal): Promise<{ status: number; text: string }> {
+async function httpPost(url: string, body: string, headers: Record<string, string>, agent: Agent, deadline: number): Promise<{ status: number; text: string }> {
   try {
-    return await postOnce(url, body, headers, agent, signal)
+    return await postOnce(url, body, headers, agent, deadline)
   } catch (err) {
-    if (!(err as { reusedSocket?: boolean }).reusedSocket || (err as { code?: unknown }).code !== 'ECONNRESET' || signal.aborted) throw err
-    return postOnce(url, body, headers, agent, signal)
+    if (!(err as { reusedSocket?: boolean }).reusedSocket || (err as { code?: unknown }).code !== 'ECONNRESET' || Date.now() >= deadline) throw err
+    return postOnce(url, body, headers, agent, deadline)
   }
 }
 
-function postOnce(url: string, body: string, headers: Record<string, string>, agent: Agent, signal: AbortSignal): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
+class RelayTimeout extends Error {}
+
+function postOnce(url: string, body: string, headers: Record<string, string>, agent: Agent, deadline: number): Promise<{ status: number; text: string }> {
+  return new Promise<{ status: number; text: string }>((resolve, reject) => {
     const u = new URL(url)
     const send = u.protocol === 'https:' ? httpsRequest : httpRequest
-    const req = send(u, { method: 'POST', agent, signal, headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...headers } }, (res) => {
+    let timedOut = false
+    const timer = setTimeout(() => {
+      timedOut = true
+      req.destroy(new RelayTimeout())
+    }, Math.max(0, deadline - Date.now()))
+    const done = resolve
+    const fail = reject
+    resolve = (v) => {
+      clearTimeout(timer)
+      done(v)
+    }
+    // Whatever the socket said after the deadline destroyed it, the call timed out.
+    reject = (err: unknown) => {
+      clearTimeout(timer)
+      fail(timedOut ? new RelayTimeout() : err)
+    }
+    const req = send(u, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...headers } }, (res) => {
       const chunks: Buffer[] = []
       let bytes = 0
       res.on('data', (chunk: Buffer) => {
