@@ -35,32 +35,12 @@
  * probation; it comes off when its score reaches `recoverAt`, or when its
  * evidence has faded below two witnesses. Nothing is permanent.
  */
-import { LATENCY_BUCKET_COUNT, latencyQuantile, qualityMethod, type HostQuality } from '../../protocol/index.ts'
+import { LATENCY_BUCKET_COUNT, QUALITY_METHODS, latencyQuantile, qualityMethod, type HostQuality } from '../../protocol/index.ts'
 
-/**
- * Methods whose latency scores a host: their work is bounded whatever the
- * arguments. eth_call, eth_estimateGas, eth_createAccessList, eth_getLogs,
- * eth_sendRawTransaction, eth_subscribe and `other` are reported and shown,
- * but a client chooses how heavy they are.
- */
-export const LATENCY_SCORED_METHODS: ReadonlySet<string> = new Set([
-  'eth_chainId',
-  'eth_blockNumber',
-  'eth_getBlockByNumber',
-  'eth_getBlockByHash',
-  'eth_getBalance',
-  'eth_getCode',
-  'eth_getStorageAt',
-  'eth_getTransactionCount',
-  'eth_getProof',
-  'eth_getBlockReceipts',
-  'eth_getTransactionReceipt',
-  'eth_getTransactionByHash',
-  'eth_feeHistory',
-  'eth_gasPrice',
-  'eth_maxPriorityFeePerGas',
-  'net_version',
-])
+/** Methods whose work the client chooses (range, gas, calldata): reported and shown, never scored (nor is `other`). */
+const CLIENT_WEIGHTED_METHODS: ReadonlySet<string> = new Set(['eth_call', 'eth_estimateGas', 'eth_createAccessList', 'eth_getLogs', 'eth_sendRawTransaction', 'eth_subscribe'])
+/** Methods whose latency scores a host: the reported ones whose work is bounded whatever the arguments. */
+export const LATENCY_SCORED_METHODS: ReadonlySet<string> = new Set(QUALITY_METHODS.filter((m) => !CLIENT_WEIGHTED_METHODS.has(m)))
 
 export interface QualityPolicy {
   /** Evidence halves every this long. */
