@@ -15,11 +15,10 @@
  * a relay cannot send the calls and the token on to an address nobody
  * checked.
  */
-import { request as httpRequest, type Agent } from 'node:http'
-import { request as httpsRequest } from 'node:https'
 import { alignReplies, callFrame, type RpcCall, type RpcReply } from '../../agent/relay/rpcFrames.ts'
 import { refusalOf, type RelayAddressRefusedError, type RelayAgents } from './relayAddresses.ts'
 import type { RpcTarget } from './targets.ts'
+import { relayExchange, RelayTimeout } from './relayHttp.ts'
 import type { FailureKind } from './qualityMeter.ts'
 
 export type RelayOutcome =
@@ -43,7 +42,11 @@ export async function postToRelay(target: RpcTarget, calls: readonly RpcCall[], 
   let status: number
   let text: string
   try {
-    ;({ status, text } = await httpPost(target.relayUrl, JSON.stringify(frames.length === 1 ? frames[0] : frames), { authorization: `Bearer ${target.token}` }, agents.for(target.relayUrl), deadline))
+    const url = new URL(target.relayUrl)
+    const body = JSON.stringify(frames.length === 1 ? frames[0] : frames)
+    const reply = await relayExchange(url, { method: 'POST', body, headers: { authorization: `Bearer ${target.token}` }, agent: agents.for(url), deadline, maxBytes: MAX_RELAY_REPLY_BYTES })
+    status = reply.status
+    text = reply.body.toString('utf8')
   } catch (err) {
     const refused = refusalOf(err)
     if (refused) return { ok: false, reason: refused.message, timedOut: false, kind: 'transport', refused }
@@ -81,61 +84,4 @@ function describeRelayError(text: string): string | undefined {
   } catch {
     return undefined
   }
-}
-
-/**
- * POST a JSON body and read the whole reply. A keep-alive socket the relay
- * closed while idle fails the request on it with ECONNRESET: that request is
- * sent again once, on a new connection (the `reusedSocket` retry Node's docs
- * describe). Sending a call twice is safe here, as after any failover
- * (rpcProxy.ts: every method is retried).
- */
-async function httpPost(url: string, body: string, headers: Record<string, string>, agent: Agent, deadline: number): Promise<{ status: number; text: string }> {
-  try {
-    return await postOnce(url, body, headers, agent, deadline)
-  } catch (err) {
-    if (!(err as { reusedSocket?: boolean }).reusedSocket || (err as { code?: unknown }).code !== 'ECONNRESET' || Date.now() >= deadline) throw err
-    return postOnce(url, body, headers, agent, deadline)
-  }
-}
-
-class RelayTimeout extends Error {}
-
-function postOnce(url: string, body: string, headers: Record<string, string>, agent: Agent, deadline: number): Promise<{ status: number; text: string }> {
-  return new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const u = new URL(url)
-    const send = u.protocol === 'https:' ? httpsRequest : httpRequest
-    let timedOut = false
-    const timer = setTimeout(() => {
-      timedOut = true
-      req.destroy(new RelayTimeout())
-    }, Math.max(0, deadline - Date.now()))
-    const done = resolve
-    const fail = reject
-    resolve = (v) => {
-      clearTimeout(timer)
-      done(v)
-    }
-    // Whatever the socket said after the deadline destroyed it, the call timed out.
-    reject = (err: unknown) => {
-      clearTimeout(timer)
-      fail(timedOut ? new RelayTimeout() : err)
-    }
-    const req = send(u, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...headers } }, (res) => {
-      const chunks: Buffer[] = []
-      let bytes = 0
-      res.on('data', (chunk: Buffer) => {
-        bytes += chunk.length
-        if (bytes > MAX_RELAY_REPLY_BYTES) {
-          req.destroy(new Error(`relay reply is over ${MAX_RELAY_REPLY_BYTES} bytes`))
-          return
-        }
-        chunks.push(chunk)
-      })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }))
-      res.on('error', reject)
-    })
-    req.on('error', (err) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })))
-    req.end(body)
-  })
 }
