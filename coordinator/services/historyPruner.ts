@@ -21,14 +21,15 @@
  */
 import type { Clock } from '../../lib/clock.ts'
 import type { Logger } from '../../lib/logger.ts'
-import type { HistoryStore, NodeCursor, PrunedRows } from '../store/store.ts'
+import type { HistoryStore, PrunedRows } from '../store/store.ts'
+import type { NodeId } from '../../protocol/index.ts'
 import { chargeRule, NODE_ACCOUNT_PREFIXES } from '../logic/accounts.ts'
 import type { CoordinatorMetrics } from '../metrics.ts'
 
 /** Charges younger than this are never folded, whatever the window: ledger ids are only known to be in commit order once their writers are long done. */
 export const FOLD_MIN_AGE_MS = 3_600_000
-/** How often the scan for keys that hold nothing starts again from the oldest node (it otherwise looks only at nodes newly past the window). */
-export const NODE_RESCAN_MS = 600_000
+/** The pause between two walks over the nodes for keys that hold nothing. */
+export const NODE_RESCAN_MS = 60_000
 
 export interface HistoryPrunerOptions {
   /** History older than this is deleted; 0 keeps none beyond each node's latest report. */
@@ -74,10 +75,9 @@ export class HistoryPruner {
   private timer: NodeJS.Timeout | undefined
   private running: Promise<void> | undefined
   private stopped = false
-  /** Where the scan of nodes goes on (the last node looked at). */
-  private nodeCursor: NodeCursor | undefined
-  /** When the scan of nodes next starts again from the oldest. */
-  private nodeRescanAtMs = 0
+  /** Where the walk over nodes goes on (the last node looked at), and when the next walk may start once one ends. */
+  private nodeCursor: NodeId | undefined
+  private nodeWalkAtMs = 0
   readonly stats: HistoryPrunerStats = { passes: 0, batches: 0, deleted: { reports: 0, sessions: 0, assignments: 0, nodes: 0 }, folded: 0, longestBatchMs: 0, longestByKind: { history: 0, nodes: 0, fold: 0 }, slowBatches: 0 }
   private readonly tickMs: number
   private readonly batchRows: number
@@ -122,19 +122,21 @@ export class HistoryPruner {
       return got.reports + got.sessions + got.assignments > 0
     })
     const nodesBefore = Math.min(cutoff, await this.deps.settledUntilMs())
-    // The scan goes on from where it stopped, so each pass looks only at nodes that crossed the window since;
-    // now and then it starts again from the oldest, for nodes that held something when it last passed them.
-    if (now >= this.nodeRescanAtMs) {
-      this.nodeCursor = undefined
-      this.nodeRescanAtMs = now + NODE_RESCAN_MS
+    // One walk over every node by primary key, a batch at a time, then a pause: a key that holds nothing is
+    // forgotten within NODE_RESCAN_MS plus one walk of crossing the window.
+    if (now >= this.nodeWalkAtMs) {
+      await this.batches('nodes', async () => {
+        const got = await this.deps.store.pruneNodes(nodesBefore, this.batchRows, { after: this.nodeCursor, accountPrefixes: NODE_ACCOUNT_PREFIXES })
+        total.nodes += got.deleted
+        this.stats.deleted.nodes += got.deleted
+        this.nodeCursor = got.next ?? this.nodeCursor
+        if (got.done) {
+          this.nodeCursor = undefined
+          this.nodeWalkAtMs = now + NODE_RESCAN_MS
+        }
+        return !got.done
+      })
     }
-    await this.batches('nodes', async () => {
-      const got = await this.deps.store.pruneNodes(nodesBefore, this.batchRows, { after: this.nodeCursor, accountPrefixes: NODE_ACCOUNT_PREFIXES })
-      total.nodes += got.deleted
-      this.stats.deleted.nodes += got.deleted
-      this.nodeCursor = got.next ?? this.nodeCursor
-      return !got.done
-    })
     await this.batches('fold', async () => {
       const got = await this.deps.store.foldCharges(Math.min(cutoff, now - (this.opts.foldMinAgeMs ?? FOLD_MIN_AGE_MS)), this.batchRows, chargeRule)
       total.folded += got.folded

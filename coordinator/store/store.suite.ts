@@ -4,7 +4,7 @@
  */
 import { describe, test, expect, beforeEach, afterEach } from 'vitest'
 import { generateNodeKey, nodeIdOf, type NodeId } from '../../protocol/index.ts'
-import { StoreError, type NodeRecord, type Store } from './store.ts'
+import { LEDGER_FOLDED_THROUGH_KEY, StoreError, type NodeRecord, type Store } from './store.ts'
 import { chargeRule, NODE_ACCOUNT_PREFIXES } from '../logic/accounts.ts'
 
 export function node(nodeId: NodeId, overrides: Partial<NodeRecord> = {}): NodeRecord {
@@ -296,7 +296,7 @@ export function describeStore(name: string, openStore: () => Promise<Store>, opt
       await store.releaseAssignment(idle2, idle1, 100, 'client-gone')
       const before = await store.historyCounts()
 
-      // Two nodes per call, from the oldest; the scan resumes after the last node it looked at.
+      // Two nodes per call by node ID; the walk resumes after the last node it looked at.
       let cursor: Awaited<ReturnType<Store['pruneNodes']>>['next']
       let deleted = 0
       let calls = 0
@@ -307,7 +307,7 @@ export function describeStore(name: string, openStore: () => Promise<Store>, opt
         cursor = got.next ?? cursor
         if (got.done) break
       }
-      expect(calls).toBe(4) // 7 nodes before 500, two at a time
+      expect(calls).toBe(5) // 8 nodes, two at a time, then an empty batch ends the walk
       expect(deleted).toBe(1)
       // idle2 was released at 100, before the cutoff: forgotten. idle1 is a client in an assignment released at 600,
       // after the cutoff (usage of an unsettled epoch may still need it), as is releasedLate, its host.
@@ -336,6 +336,9 @@ export function describeStore(name: string, openStore: () => Promise<Store>, opt
       const report = { nodeId: clientId, sessionId: 's', observedAtMs: 40, blockNumber: 1, blockHash: `0x${'ab'.repeat(32)}`, peers: [] }
       await Promise.all([40, 41, 42].map((n) => store.recordReport({ ...report, observedAtMs: n }, { pairs: [], usage: [], transfers: [charge(n, 2n, 2)] })))
       for (let n = 100; n < 105; n++) await store.post(charge(n, 1n, 2))
+      // Nothing old to fold: nothing is written, not even the cursor (an idle pool's pass every second leaves the database alone).
+      expect(await store.foldCharges(1, 7, chargeRule)).toEqual({ folded: 0, done: true })
+      expect(await store.getMeta(LEDGER_FOLDED_THROUGH_KEY)).toBeUndefined()
       const balances = async () => [await store.balanceOf(acct), await store.balanceOf('revenue:1'), await store.balanceOf('revenue:2'), await store.sumAll()]
       const before = await balances()
       const entriesBefore = await store.ledgerEntries({ account: acct })

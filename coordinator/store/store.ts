@@ -215,12 +215,6 @@ export interface PrunedRows {
   assignments: number
 }
 
-/** Where a scan of nodes by (last seen, node ID) stopped: `pruneNodes` goes on after it. */
-export interface NodeCursor {
-  lastSeenMs: number
-  nodeId: NodeId
-}
-
 /**
  * Which transfers are charges and which accounts pay and receive them, for
  * `foldCharges`: the caller's (logic/accounts.ts `chargeRule`), so the store
@@ -260,14 +254,14 @@ export interface HistoryStore {
    * Forget keys that hold nothing: delete the rows of nodes last seen before
    * `beforeMs` with no ledger account named after them (a prefix of
    * `accountPrefixes` + node ID), no open session and no assignment active or
-   * released at or after `beforeMs`
-   * (so no usage of an epoch not yet settled, when the caller passes a time
-   * before the first unsettled epoch). Looks at up to `limit` nodes after
-   * `after` in (last seen, node ID) order; `next` is the last node looked at
-   * (undefined if none), `done` whether fewer than `limit` were left before
-   * `beforeMs`. One short transaction.
+   * released at or after `beforeMs` (so no usage of an epoch not yet settled,
+   * when the caller passes a time before the first unsettled epoch). Looks at
+   * the next `limit` nodes after `after` in node ID order (a walk by primary
+   * key: no index on last seen, which every report updates); `next` is the last
+   * node looked at, `done` whether the walk reached the end. One short
+   * transaction.
    */
-  pruneNodes(beforeMs: number, limit: number, opts: { after?: NodeCursor | undefined; accountPrefixes: readonly string[] }): Promise<{ deleted: number; next: NodeCursor | undefined; done: boolean }>
+  pruneNodes(beforeMs: number, limit: number, opts: { after?: NodeId | undefined; accountPrefixes: readonly string[] }): Promise<{ deleted: number; next: NodeId | undefined; done: boolean }>
   /**
    * Fold old charges (store/chargeFolding.ts): looks at up to `limit` ledger
    * entries after the folding cursor (meta `ledgerFoldedThroughId`), folds

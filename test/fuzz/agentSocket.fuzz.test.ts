@@ -251,7 +251,7 @@ describe('fuzz /v1/agent', () => {
         await settledClose(s, outcome.accepted ? sessionId : undefined)
         sockets.splice(sockets.indexOf(s), 1)
       }),
-      { numRuns: RUNS_UNAUTHENTICATED, endOnFailure: true },
+      { numRuns: RUNS_UNAUTHENTICATED, endOnFailure: true, includeErrorInReport: true },
     )
   }, 60_000)
 
@@ -311,7 +311,7 @@ describe('fuzz /v1/agent', () => {
         }
         if (!outcome.accepted) expect(storeSnapshot(c), 'a rejected frame changed the store').toEqual(before)
       }),
-      { numRuns: RUNS_AUTHENTICATED, endOnFailure: true },
+      { numRuns: RUNS_AUTHENTICATED, endOnFailure: true, includeErrorInReport: true },
     )
 
     // The sockets that took all of this still work.

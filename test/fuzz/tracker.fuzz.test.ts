@@ -190,7 +190,7 @@ describe('fuzz /api (ethstats tracker)', () => {
         await s.until(() => s.closed !== undefined, 'own close')
         await waitFor(() => tracker().socketCount() <= socketsBefore, 'the tracker to drop the closed socket', { timeoutMs: 3_000, intervalMs: 2 })
       }),
-      { numRuns: RUNS_BEFORE_LOGIN, endOnFailure: true },
+      { numRuns: RUNS_BEFORE_LOGIN, endOnFailure: true, includeErrorInReport: true },
     )
   }, 60_000)
 
@@ -224,7 +224,7 @@ describe('fuzz /api (ethstats tracker)', () => {
         if (reportsCounted() > counted) tally.accepted++
         else if (!closed) expect(comparable(tracker().node('fuzz-main')), 'a dropped frame changed the node').toEqual(before)
       }),
-      { numRuns: RUNS_AFTER_LOGIN, endOnFailure: true },
+      { numRuns: RUNS_AFTER_LOGIN, endOnFailure: true, includeErrorInReport: true },
     )
     expect(victimSocket.closed).toBeUndefined()
   }, 60_000)

@@ -44,7 +44,6 @@ import {
   checkTransfer,
   type ChargeRule,
   type Lease,
-  type NodeCursor,
   type AssignmentRecord,
   type EpochPayout,
   type EpochRecord,
@@ -666,9 +665,9 @@ class PostgresStoreImpl implements PostgresStore {
       return { reports: Number(row.reports), sessions: Number(row.sessions), assignments: Number(row.assignments), nodes: Number(row.nodes), ledgerEntries: Number(row.ledger_entries) }
     })
   }
-  pruneNodes(beforeMs: number, limit: number, opts: { after?: NodeCursor | undefined; accountPrefixes: readonly string[] }): Promise<{ deleted: number; next: NodeCursor | undefined; done: boolean }> {
+  pruneNodes(beforeMs: number, limit: number, opts: { after?: NodeId | undefined; accountPrefixes: readonly string[] }): Promise<{ deleted: number; next: NodeId | undefined; done: boolean }> {
     const after = opts.after
-    // As in SQLite: candidates by (last seen, node ID) after the caller's cursor; whether a node holds anything is
+    // As in SQLite: the next nodes by primary key after the caller's cursor; whether a node holds anything (and is old) is
     // checked inside the DELETE itself, so a login or a deposit racing the prune keeps the row.
     const holds = `EXISTS (SELECT 1 FROM sessions s WHERE s.node_id = n.node_id AND s.closed_at_ms IS NULL)
       OR EXISTS (SELECT 1 FROM assignments a WHERE a.client_id = n.node_id AND (a.released_at_ms IS NULL OR a.released_at_ms >= $1))
@@ -676,10 +675,10 @@ class PostgresStoreImpl implements PostgresStore {
       OR EXISTS (SELECT 1 FROM accounts x WHERE x.account IN (SELECT p || n.node_id FROM unnest($3::text[]) AS p))`
     return this.lane(() =>
       this.transaction(async (c) => {
-        const { rows } = await c.query<{ node_id: string; last_seen_ms: string }>({
+        const { rows } = await c.query<{ node_id: string }>({
           name: 'vipnode-prune-node-candidates',
-          text: 'SELECT node_id, last_seen_ms FROM nodes WHERE last_seen_ms < $1 AND (last_seen_ms, node_id) > ($2, $3) ORDER BY last_seen_ms, node_id LIMIT $4',
-          values: [beforeMs, after?.lastSeenMs ?? -1, after?.nodeId ?? '', limit],
+          text: 'SELECT node_id FROM nodes WHERE node_id > $1 ORDER BY node_id LIMIT $2',
+          values: [after ?? '', limit],
         })
         if (rows.length === 0) return { deleted: 0, next: undefined, done: true }
         const deleted = await c.query({
@@ -687,8 +686,7 @@ class PostgresStoreImpl implements PostgresStore {
           text: `DELETE FROM nodes n WHERE n.node_id = ANY($2::text[]) AND n.last_seen_ms < $1 AND NOT (${holds})`,
           values: [beforeMs, rows.map((r) => r.node_id), opts.accountPrefixes],
         })
-        const last = rows.at(-1)!
-        return { deleted: deleted.rowCount ?? 0, next: { lastSeenMs: Number(last.last_seen_ms), nodeId: last.node_id as NodeId }, done: rows.length < limit }
+        return { deleted: deleted.rowCount ?? 0, next: rows.at(-1)!.node_id as NodeId, done: rows.length < limit }
       }),
     )
   }
@@ -722,7 +720,10 @@ class PostgresStoreImpl implements PostgresStore {
           await c.query('UPDATE ledger_entries SET memo = $1 WHERE transfer_id IN (SELECT transfer_id FROM ledger_entries WHERE id = ANY($2::bigint[]))', [FOLDED_MEMO, plan.carrierClientEntryIds])
         }
         if (plan.deleteIds.length > 0) await c.query('DELETE FROM ledger_entries WHERE id = ANY($1::bigint[])', [plan.deleteIds])
-        await c.query('INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [LEDGER_FOLDED_THROUGH_KEY, String(plan.throughId)])
+        // Nothing is written when the cursor stays: an idle pool's pass every second leaves the database untouched.
+        if (plan.throughId !== cursor) {
+          await c.query('INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [LEDGER_FOLDED_THROUGH_KEY, String(plan.throughId)])
+        }
         return { folded: plan.folded, done: plan.throughId === cursor }
       }),
     )

@@ -43,8 +43,9 @@ export const nodes = pgTable(
     /** JSON array of peer node IDs, as in SQLite. */
     latestPeers: text('latest_peers'),
   },
-  // Pruning keys that hold nothing walks nodes by last seen (HistoryStore.pruneNodes).
-  (t) => [index('nodes_role_idx').on(t.role), index('nodes_last_seen_idx').on(t.lastSeenMs, t.nodeId)],
+  // No index on last_seen_ms: every report updates it, and an index there costs every report a second B-tree
+  // write (and PostgreSQL its HOT updates). Pruning keys that hold nothing walks nodes by primary key instead.
+  (t) => [index('nodes_role_idx').on(t.role)],
 )
 
 export const sessions = pgTable(

@@ -21,7 +21,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { NodeId } from '../../../protocol/index.ts'
 import * as schema from './schema.ts'
-import { StoreError, addAmounts, checkTransfer, FOLDED_MEMO, LEDGER_FOLDED_THROUGH_KEY, type ChargeRule, type Lease, type NodeCursor, type PrunedRows, type EpochPayout, type EpochRecord, type MeteringDelta, type PairMeter, type UsageRecord, type AssignmentRecord, type NodeRecord, type PeerReport, type SessionRecord, type Store, type StoredReport, type Transfer, type LedgerEntry } from '../store.ts'
+import { StoreError, addAmounts, checkTransfer, FOLDED_MEMO, LEDGER_FOLDED_THROUGH_KEY, type ChargeRule, type Lease, type PrunedRows, type EpochPayout, type EpochRecord, type MeteringDelta, type PairMeter, type UsageRecord, type AssignmentRecord, type NodeRecord, type PeerReport, type SessionRecord, type Store, type StoredReport, type Transfer, type LedgerEntry } from '../store.ts'
 import { latestReportOf, toAssignment, toEpoch, toNode, toReport, toUsage } from '../rows.ts'
 import { chargeShape, planChargeFolding, type ChargeCarrier, type LedgerRow } from '../chargeFolding.ts'
 /** The root of an epoch without payouts (settlement's EMPTY_ROOT). */
@@ -85,7 +85,7 @@ class SqliteStoreImpl implements SqliteStore {
   private readonly openSessionStmt: Database.Statement
   private readonly closeSessionStmt: Database.Statement
   private readonly pruneTx: (beforeMs: number, limit: number) => PrunedRows
-  private readonly pruneNodesTx: (beforeMs: number, limit: number, after: NodeCursor | undefined, accountPrefixes: readonly string[]) => { deleted: number; next: NodeCursor | undefined; done: boolean }
+  private readonly pruneNodesTx: (beforeMs: number, limit: number, after: NodeId | undefined, accountPrefixes: readonly string[]) => { deleted: number; next: NodeId | undefined; done: boolean }
   private readonly foldTx: (beforeMs: number, limit: number, rule: ChargeRule) => { folded: number; done: boolean }
   private queued: QueuedReport[] = []
   private readonly leases = new Set<string>()
@@ -172,11 +172,8 @@ class SqliteStoreImpl implements SqliteStore {
       sessions: pruneSessions.run(beforeMs, limit).changes,
       assignments: pruneAssignments.run(beforeMs, limit).changes,
     }))
-    // Keys that hold nothing, walked by (last seen, node ID) from a cursor the caller keeps.
-    const nodeCandidates = sqlite.prepare(
-      `SELECT node_id AS nodeId, last_seen_ms AS lastSeenMs FROM nodes WHERE last_seen_ms < @beforeMs AND (last_seen_ms > @afterMs OR (last_seen_ms = @afterMs AND node_id > @afterId))
-       ORDER BY last_seen_ms, node_id LIMIT @limit`,
-    )
+    // Keys that hold nothing: the next nodes by primary key after the caller's cursor, each checked.
+    const nodeCandidates = sqlite.prepare('SELECT node_id AS nodeId, last_seen_ms AS lastSeenMs FROM nodes WHERE node_id > ? ORDER BY node_id LIMIT ?')
     const nodeHolds = sqlite
       .prepare(
         `SELECT EXISTS (SELECT 1 FROM sessions WHERE node_id = @id AND closed_at_ms IS NULL)
@@ -186,14 +183,14 @@ class SqliteStoreImpl implements SqliteStore {
       .pluck()
     const accountExists = sqlite.prepare('SELECT 1 FROM accounts WHERE account = ?').pluck()
     const deleteNode = sqlite.prepare('DELETE FROM nodes WHERE node_id = ?')
-    this.pruneNodesTx = sqlite.transaction((beforeMs: number, limit: number, after: NodeCursor | undefined, accountPrefixes: readonly string[]) => {
-      const rows = nodeCandidates.all({ beforeMs, afterMs: after?.lastSeenMs ?? -1, afterId: after?.nodeId ?? '', limit }) as NodeCursor[]
+    this.pruneNodesTx = sqlite.transaction((beforeMs: number, limit: number, after: NodeId | undefined, accountPrefixes: readonly string[]) => {
+      const rows = nodeCandidates.all(after ?? '', limit) as { nodeId: NodeId; lastSeenMs: number }[]
       let deleted = 0
       for (const r of rows) {
-        if (nodeHolds.get({ id: r.nodeId, beforeMs }) || accountPrefixes.some((p) => accountExists.get(p + r.nodeId))) continue
+        if (r.lastSeenMs >= beforeMs || nodeHolds.get({ id: r.nodeId, beforeMs }) || accountPrefixes.some((p) => accountExists.get(p + r.nodeId))) continue
         deleted += deleteNode.run(r.nodeId).changes
       }
-      return { deleted, next: rows.at(-1), done: rows.length < limit }
+      return { deleted, next: rows.at(-1)?.nodeId, done: rows.length < limit }
     })
     // Folding old charges (store/chargeFolding.ts): a batch after the cursor, the carrier before it per client.
     const entriesAfter = sqlite.prepare('SELECT id, transfer_id AS transferId, account, amount_wei AS amountWei, at_ms AS atMs FROM ledger_entries WHERE id > ? ORDER BY id LIMIT ?')
@@ -218,7 +215,10 @@ class SqliteStoreImpl implements SqliteStore {
       for (const [id, wei] of plan.addWei) setEntryAmount.run((BigInt(entryAmount.get(id) as string) + wei).toString(), id)
       for (const id of plan.carrierClientEntryIds) setFoldedMemo.run(id)
       for (const id of plan.deleteIds) deleteEntry.run(id)
-      this.d.insert(schema.meta).values({ key: LEDGER_FOLDED_THROUGH_KEY, value: String(plan.throughId) }).onConflictDoUpdate({ target: schema.meta.key, set: { value: String(plan.throughId) } }).run()
+      // Nothing is written when the cursor stays: an idle pool's pass every second leaves the database untouched.
+      if (plan.throughId !== cursor) {
+        this.d.insert(schema.meta).values({ key: LEDGER_FOLDED_THROUGH_KEY, value: String(plan.throughId) }).onConflictDoUpdate({ target: schema.meta.key, set: { value: String(plan.throughId) } }).run()
+      }
       return { folded: plan.folded, done: plan.throughId === cursor }
     })
     const existingTransfer = sqlite.prepare('SELECT 1 FROM ledger_entries WHERE transfer_id = ? LIMIT 1')
@@ -450,7 +450,7 @@ class SqliteStoreImpl implements SqliteStore {
       ledgerEntries: count('ledger_entries'),
     }
   }
-  async pruneNodes(beforeMs: number, limit: number, opts: { after?: NodeCursor | undefined; accountPrefixes: readonly string[] }) {
+  async pruneNodes(beforeMs: number, limit: number, opts: { after?: NodeId | undefined; accountPrefixes: readonly string[] }) {
     this.ready()
     return this.pruneNodesTx(beforeMs, limit, opts.after, opts.accountPrefixes)
   }
