@@ -47,6 +47,8 @@ export interface RpcClientShimConfig extends PoolTrustConfig {
   metricsListen?: { host: string; port: number }
   /** Where the local beacon API (light-client routes) listens; none without it. */
   beaconListen?: { host: string; port: number }
+  /** Checked answers (rpcProxy/answerCheck.ts): compare hosts' answers to deterministic calls once per report. Default true. */
+  checkAnswers?: boolean
 }
 
 export interface RunningRpcClientShim {
@@ -155,6 +157,30 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: RpcC
   greetOnConnect(pool, ticker, log)
   pool.start()
 
+  /**
+   * Checked answers: one check at a time, started at a report and run beside it (a slow host must not hold the
+   * report back). Hosts that agreed go with the next report (`checked`); a host found in the minority is reported at
+   * once with vipnode_reportBadAnswer, while the pair still stands, and the next report hands it back (benched).
+   */
+  let checking: Promise<void> | undefined
+  const agreed = new Set<NodeId>()
+  const startCheck = () => {
+    if (config.checkAnswers === false || checking) return
+    checking = (async () => {
+      const r = await proxy.checkAnswers()
+      for (const h of r.agreed) agreed.add(h)
+      if (!r.bad) return
+      const { minority, call, answerDigest, majorityDigest, witnesses } = r.bad
+      const reply = await pool.call('vipnode_reportBadAnswer', { host: minority, call, answerDigest, majorityDigest, witnesses })
+      log.warn('bad answer reported to the pool', { host: minority, method: call.method, accepted: reply.accepted, excluded: reply.excluded, ...(reply.reason ? { reason: reply.reason } : {}) })
+      ticker.kick()
+    })()
+      .catch((err: unknown) => log.warn('answer check failed', { error: (err as Error).message }))
+      .finally(() => {
+        checking = undefined
+      })
+  }
+
   const topUp = new HostTopUp({ pool, kind: 'rpc', want: config.hosts, log, updateIntervalMs: config.updateIntervalMs })
   const looping = runReportLoop({
     pool,
@@ -167,7 +193,9 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: RpcC
       const relays = [...proxy.drainActivity()].map(([id, a]) => ({ nodeId: id, requests: a.requests, busyMs: Math.round(a.busyMs), computeUnits: Math.round(a.computeUnits) }))
       // What each host's service was like (docs/rpcService.md#quality): the pool scores hosts by it.
       const quality = proxy.drainQuality().slice(0, MAX_QUALITY_HOSTS)
-      const result = await pool.call('vipnode_update', { peerIds: [], block: NO_BLOCK, relays, ...(quality.length > 0 ? { quality } : {}) })
+      const checked = [...agreed].slice(0, MAX_QUALITY_HOSTS)
+      agreed.clear()
+      const result = await pool.call('vipnode_update', { peerIds: [], block: NO_BLOCK, relays, ...(quality.length > 0 ? { quality } : {}), ...(checked.length > 0 ? { checked } : {}) })
       applyGrants(result.relays ?? [])
       // Hosts whose relay does not serve (benched by the proxy's host health) are handed back for others.
       const benched = proxy.benchedHosts()
@@ -179,6 +207,7 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: RpcC
       }
       if (got.length > 0 || benched.length > 0) applyGrants([...grants.values(), ...got.flatMap((h) => (h.relay ? [h.relay] : []))])
       for (const l of reportListeners) l(result)
+      startCheck()
     },
   })
 
@@ -192,6 +221,7 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: RpcC
     async close() {
       abort.abort()
       await looping
+      await checking
       await pool.close()
       await proxy.close()
       await metricsServer?.close()

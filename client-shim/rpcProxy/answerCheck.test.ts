@@ -46,12 +46,18 @@ describe('checked answers in the shim', () => {
     expect(settleDispute(new Map([[A, 'x'], [B, 'y'], [C, 'x'], [D, 'y']]))).toBeUndefined()
   })
 
-  test('default: honest hosts agree at the lower of their finalized blocks; the third is not asked', async () => {
+  test('default: honest hosts agree at the lower of their finalized blocks; the others are compared with that answer', async () => {
     const { ask, asked } = hosts({ [B]: { finalized: 40 } })
     const r = await checkAnswers([A, B, C], ask)
-    expect(r).toEqual({ compared: [A, B], agreed: [A, B], bad: undefined })
-    expect(asked.filter((x) => x.startsWith('c'))).toEqual([])
+    expect(r).toEqual({ compared: [A, B, C], agreed: [A, B, C], bad: undefined })
     expect(asked).toContain('b:eth_getBlockByNumber(0x24),eth_getProof(0x0000000000000000000000000000000000000000)')
+    expect(asked).toContain('c:eth_getBlockByNumber(0x24),eth_getProof(0x0000000000000000000000000000000000000000)')
+  })
+
+  test('behavior: a liar among the other hosts is two against one with the compared pair', async () => {
+    const r = await checkAnswers([A, B, C, D], hosts({ [D]: { lie: true } }).ask)
+    expect(r.bad).toMatchObject({ minority: D, witnesses: [A, B], call: { method: 'eth_getBlockByNumber' } })
+    expect(r.agreed).toEqual([A, B, C])
   })
 
   test('behavior: a host lying about a finalized block is found in the minority by a third host', async () => {

@@ -3,7 +3,10 @@
  * shim notices a host that lies before its light client does. Once per report
  * it asks two of its hosts the same deterministic calls and compares the
  * answers; on a mismatch it asks a third host, and the host in the minority
- * is the liar (reported to the pool, benched here).
+ * is the liar (reported to the pool, benched here). When the two agree, the
+ * client's other hosts (at most two more) are asked too and each is compared
+ * with that agreed answer: one that differs is also two against one. So every
+ * host a client holds (up to four) is checked every round.
  *
  * The calls: `eth_getBlockByNumber("finalized")` on both hosts gives each
  * one's finalized block; the lower of the two numbers, F, is a block both
@@ -115,7 +118,7 @@ export interface BadAnswer extends DisputeResult {
 }
 
 export interface AnswerCheckResult {
-  /** The two hosts compared (none when fewer than two were usable). */
+  /** The hosts asked the checked calls (none when fewer than two were usable). */
   compared: NodeId[]
   /** Hosts whose answers agreed with another host's. */
   agreed: NodeId[]
@@ -124,6 +127,9 @@ export interface AnswerCheckResult {
   /** Why nothing was settled, when nothing was. */
   inconclusive?: string
 }
+
+/** Hosts asked in one check: the two compared and at most two more. */
+export const MAX_CHECKED_HOSTS = 4
 
 /** The finalized block number in a reply to eth_getBlockByNumber("finalized"), or undefined. */
 function blockNumberOf(block: unknown): number | undefined {
@@ -146,7 +152,20 @@ export async function checkAnswers(hosts: readonly NodeId[], ask: AskHost): Prom
   const answers = new Map<NodeId, Answers>()
   await Promise.all([a, b].map(async (h) => answers.set(h, answersOf(await ask(h, calls), calls.length))))
   const c = compareAnswers(answers.get(a)!, answers.get(b)!)
-  if (c.verdict === 'agree') return { compared, agreed: [a, b], bad: undefined }
+  if (c.verdict === 'agree') {
+    const agreed = [a, b]
+    const majority = answers.get(a)!
+    for (const other of hosts.slice(2, MAX_CHECKED_HOSTS)) {
+      const mine = answersOf(await ask(other, calls), calls.length)
+      const o = compareAnswers(mine, majority)
+      if (o.verdict === 'agree') agreed.push(other)
+      else if (o.verdict === 'differ') {
+        const bad: BadAnswer = { minority: other, answerDigest: mine[o.call]!, majorityDigest: majority[o.call]!, witnesses: [a, b], call: calls[o.call]! }
+        return { compared: [...compared, other], agreed, bad }
+      }
+    }
+    return { compared: [...compared, ...hosts.slice(2, MAX_CHECKED_HOSTS)], agreed, bad: undefined }
+  }
   if (c.verdict === 'inconclusive') return { compared, agreed: [], bad: undefined, inconclusive: 'a host gave no result for a checked call' }
   const votes = new Map<NodeId, string | undefined>([[a, answers.get(a)![c.call]], [b, answers.get(b)![c.call]]])
   for (const third of hosts.slice(2)) {

@@ -60,6 +60,7 @@ import { QualityMeter, replyOutcomes } from './qualityMeter.ts'
 import type { HostQuality } from '../../protocol/methods.ts'
 import { qualityMethod, type CallOutcome } from '../../protocol/quality.ts'
 import { createProxyMetrics } from './proxyMetrics.ts'
+import { checkAnswers, type AnswerCheckResult, type AskHost } from './answerCheck.ts'
 import type { Registry } from 'prom-client'
 
 export type { RpcTarget } from './targets.ts'
@@ -106,6 +107,11 @@ export interface RpcProxy {
   drainActivity(): Map<NodeId, Activity>
   /** Service quality per host since the last drain: calls by outcome, latency per method (qualityMeter.ts). */
   drainQuality(): HostQuality[]
+  /**
+   * Checked answers (answerCheck.ts): ask the usable hosts the same deterministic calls and compare; a host found
+   * in the minority is benched at once (the shim reports it and hands it back). Metered like any relayed call.
+   */
+  checkAnswers(): Promise<AnswerCheckResult>
   /** Open local WebSocket clients. */
   sessionCount(): number
   close(): Promise<void>
@@ -197,6 +203,43 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
     const message = noHostMessage(reasons)
     metrics.noHost.inc()
     return calls.map((c) => (c.hasId ? errorReply(c.id, RelayErrorCode.NO_HOST_AVAILABLE, message) : undefined))
+  }
+
+  /** Which usable host the next check compares first: each round starts one further, so pairs rotate. */
+  let checkRound = 0
+  async function checkHostAnswers(): Promise<AnswerCheckResult> {
+    const usable = targets.list().filter((t) => !targets.health.isBenched(t.hostNodeId, clock.now())).map((t) => t.hostNodeId)
+    const start = usable.length === 0 ? 0 : checkRound++ % usable.length
+    const order = [...usable.slice(start), ...usable.slice(0, start)]
+    const ask: AskHost = async (host, calls) => {
+      const target = targets.current(host)
+      if (!target) return undefined
+      const relayed: RpcCall[] = calls.map((c, i) => ({ id: i, hasId: true, method: c.method, params: c.params }))
+      const costs = relayed.map((c) => coster.cost(c.method, c.params))
+      const endCall = meter.call(host)
+      let served = 0
+      let units = 0
+      try {
+        const outcome = await postToRelay(target, relayed, requestTimeoutMs, agents)
+        if (!outcome.ok) return undefined
+        // Metered as the relay meters them: only results are service.
+        replyVerdicts(outcome.status, outcome.replies).forEach((v, i) => {
+          if (v !== 'served') return
+          served++
+          units += costs[i]!
+        })
+        return outcome.replies.map((r) => r?.result)
+      } finally {
+        endCall(served, units)
+      }
+    }
+    const result = await checkAnswers(order, ask)
+    if (result.bad) {
+      const { minority, call, answerDigest, majorityDigest, witnesses } = result.bad
+      targets.bench(minority, `answered ${call.method} unlike ${witnesses.length} other hosts`, clock.now())
+      log.warn('pool host answered against the majority: benched', { host: minority, method: call.method, block: String(call.method === 'eth_getProof' ? call.params[2] : call.params[0]), answerDigest, majorityDigest, witnesses: witnesses.length })
+    }
+    return result
   }
 
   /** One relayed call's outcome on a host, for the quality report. */
@@ -356,6 +399,7 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
     benchedHosts: () => targets.benched(clock.now()),
     drainActivity: () => meter.drain(),
     drainQuality: () => quality.drain(),
+    checkAnswers: checkHostAnswers,
     sessionCount: () => sessions.size,
     async close() {
       for (const s of sessions) s.close()
