@@ -27,6 +27,7 @@ import { VERSION } from '../lib/packageVersion.ts'
 import type { Logger } from '../lib/logger.ts'
 import type { ResolveName } from '../lib/resolveName.ts'
 import { startRpcProxy, type RpcProxy, type RpcTarget } from './rpcProxy/rpcProxy.ts'
+import type { BadAnswer } from './rpcProxy/answerCheck.ts'
 import { Registry } from 'prom-client'
 import { registerProcessMetrics, startMetricsServer, type MetricsServer } from '../lib/metricsServer.ts'
 import { startBeaconProxy, type BeaconProxy } from './rpcProxy/beaconProxy.ts'
@@ -79,7 +80,10 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: RpcC
   const nodeId = nodeIdOf(key)
   const allowPrivate = privateAddressesAllowed(config.bootstrap, config)
   const registry = new Registry()
+  /** Reports a host found in the minority to the pool (set once the pool connection exists). */
+  let reportBad: ((bad: BadAnswer) => Promise<void>) | undefined
   const proxy = await startRpcProxy({
+    onBadAnswer: async (bad) => reportBad?.(bad),
     metricsRegistry: registry,
     host: config.listenHost,
     port: config.listenPort,
@@ -162,6 +166,12 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: RpcC
    * report back). Hosts that agreed go with the next report (`checked`); a host found in the minority is reported at
    * once with vipnode_reportBadAnswer, while the pair still stands, and the next report hands it back (benched).
    */
+  reportBad = async ({ minority, call, answerDigest, majorityDigest, witnesses }) => {
+    const reply = await pool.call('vipnode_reportBadAnswer', { host: minority, call, answerDigest, majorityDigest, witnesses })
+    log.warn('bad answer reported to the pool', { host: minority, method: call.method, accepted: reply.accepted, excluded: reply.excluded, ...(reply.reason ? { reason: reply.reason } : {}) })
+    // The next report hands the benched host back for another.
+    ticker.kick()
+  }
   let checking: Promise<void> | undefined
   const agreed = new Set<NodeId>()
   const startCheck = () => {
@@ -169,11 +179,7 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: RpcC
     checking = (async () => {
       const r = await proxy.checkAnswers()
       for (const h of r.agreed) agreed.add(h)
-      if (!r.bad) return
-      const { minority, call, answerDigest, majorityDigest, witnesses } = r.bad
-      const reply = await pool.call('vipnode_reportBadAnswer', { host: minority, call, answerDigest, majorityDigest, witnesses })
-      log.warn('bad answer reported to the pool', { host: minority, method: call.method, accepted: reply.accepted, excluded: reply.excluded, ...(reply.reason ? { reason: reply.reason } : {}) })
-      ticker.kick()
+      if (r.bad) await reportBad!(r.bad)
     })()
       .catch((err: unknown) => log.warn('answer check failed', { error: (err as Error).message }))
       .finally(() => {

@@ -1,6 +1,6 @@
 import { describe, test, expect } from 'vitest'
 import type { NodeId } from '../../protocol/index.ts'
-import { answerDigest, canonicalJson, checkAnswers, compareAnswers, settleDispute, type AskHost } from './answerCheck.ts'
+import { answerDigest, canonicalJson, checkableCall, checkAnswers, compareAnswers, disputeCall, settleDispute, type AskHost } from './answerCheck.ts'
 
 const A = 'a'.repeat(128) as NodeId
 const B = 'b'.repeat(128) as NodeId
@@ -65,6 +65,16 @@ describe('checked answers in the shim', () => {
     const r = await checkAnswers([A, B, C], ask)
     expect(r.bad).toMatchObject({ minority: A, witnesses: [B, C], call: { method: 'eth_getBlockByNumber', params: ['0x24', false] } })
     expect(r.agreed).toEqual([B, C])
+  })
+
+  test('behavior: a light client\'s failed verification is checked on every host; its word alone blames nobody', async () => {
+    const call = checkableCall({ method: 'eth_getBlockByNumber', params: ['0x24', false] })
+    if (typeof call === 'string') throw new Error(call)
+    expect((await disputeCall([A, B, C], hosts({ [C]: { lie: true } }).ask, call)).bad).toMatchObject({ minority: C, witnesses: [A, B] })
+    expect(await disputeCall([A, B, C], hosts({}).ask, call)).toEqual({ asked: 3, answered: 3, bad: undefined })
+    expect(checkableCall({ method: 'eth_getBlockByNumber', params: ['latest', false] })).toMatch(/block by number/)
+    expect(checkableCall({ method: 'eth_call', params: [] })).toMatch(/only eth_getBlockByNumber and eth_getProof/)
+    expect(checkableCall('nope')).toMatch(/must be the call/)
   })
 
   test('behavior: no third host, a host with no result, or no finalized block: inconclusive, nobody blamed', async () => {

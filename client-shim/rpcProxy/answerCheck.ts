@@ -131,6 +131,30 @@ export interface AnswerCheckResult {
 /** Hosts asked in one check: the two compared and at most two more. */
 export const MAX_CHECKED_HOSTS = 4
 
+/**
+ * A light client's report of a failed verification, checked: the call (one of CHECKED_METHODS at a block number, so
+ * that every honest host gives the same answer) is asked of every host in `hosts` (at most MAX_CHECKED_HOSTS) and
+ * the dispute rule settles it. The light client's word alone blames nobody.
+ */
+export async function disputeCall(hosts: readonly NodeId[], ask: AskHost, call: CheckedCall): Promise<{ asked: number; answered: number; bad: BadAnswer | undefined }> {
+  const asked = hosts.slice(0, MAX_CHECKED_HOSTS)
+  const votes = new Map<NodeId, string | undefined>()
+  await Promise.all(asked.map(async (h) => votes.set(h, answersOf(await ask(h, [call]), 1)[0])))
+  const settled = settleDispute(votes)
+  return { asked: asked.length, answered: [...votes.values()].filter((d) => d !== undefined).length, bad: settled ? { ...settled, call } : undefined }
+}
+
+/** A call a light client may ask the shim to check: a checked method at a block number (a tag like "latest" can differ between honest hosts). */
+export function checkableCall(v: unknown): CheckedCall | string {
+  const c = v as { method?: unknown; params?: unknown } | null
+  if (typeof c !== 'object' || c === null) return 'params[0] must be the call that failed verification: {method, params}'
+  if (c.method !== 'eth_getBlockByNumber' && c.method !== 'eth_getProof') return 'only eth_getBlockByNumber and eth_getProof answers can be checked against other hosts'
+  if (!Array.isArray(c.params) || c.params.length > 4 || JSON.stringify(c.params).length > 1_024) return 'params[0].params must be the call\'s params (at most 4, 1,024 bytes of JSON)'
+  const block = c.method === 'eth_getProof' ? c.params[2] : c.params[0]
+  if (typeof block !== 'string' || !/^0x[0-9a-f]{1,13}$/i.test(block)) return 'the call must name its block by number (0x…): answers at a tag like "latest" may differ between honest hosts'
+  return { method: c.method, params: c.params }
+}
+
 /** The finalized block number in a reply to eth_getBlockByNumber("finalized"), or undefined. */
 function blockNumberOf(block: unknown): number | undefined {
   const n = (block as { number?: unknown } | null)?.number

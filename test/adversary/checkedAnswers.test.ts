@@ -16,6 +16,10 @@
  *     the clients whose checks of it agreed (a third one does remove it: the
  *     bound is tight).
  *
+ * (c) A light client's report of a failed verification to its shim
+ *     (vipnode_reportBadAnswer on the local endpoint) is checked by the shim
+ *     on its hosts: the minority is reported, nobody when all agree.
+ *
  * Figures: time from the lie to the exclusion; accusers and vouchers.
  */
 import { describe, test, expect } from 'vitest'
@@ -44,8 +48,8 @@ async function pool() {
   return { c, hosts }
 }
 
-async function shim(c: RunningCoordinator): Promise<RunningRpcClientShim> {
-  const s = await startRpcClientShim({ bootstrap: c.url, nodekey: keyFile(generateNodeKey()), chainId: 1337, hosts: 3, listenHost: '127.0.0.1', listenPort: 0, updateIntervalMs: 100 }, { log: silentLogger })
+async function shim(c: RunningCoordinator, opts: { checkAnswers?: boolean } = {}): Promise<RunningRpcClientShim> {
+  const s = await startRpcClientShim({ bootstrap: c.url, nodekey: keyFile(generateNodeKey()), chainId: 1337, hosts: 3, listenHost: '127.0.0.1', listenPort: 0, updateIntervalMs: 100, ...opts }, { log: silentLogger })
   cleanup.push(() => s.close())
   await waitFor(() => s.proxy.targets().length === 3, 'three rpc hosts assigned to the shim')
   return s
@@ -95,6 +99,30 @@ describe('adversary: checked answers', () => {
     const truth = await postRpc(honest[0]!.node.url, rpcCall('eth_getBlockByNumber', ['finalized', false]))
     expect(read.json.result.stateRoot).toBe(truth.json.result.stateRoot)
     console.log(`figures: checked answers: a host lying (${lie}) was out of rotation ${excludedAfterMs} ms after the lie (pool interval ${INTERVAL} ms, shims report every 100 ms); accusers 2; honest hosts 0 accusers`)
+  })
+
+  test('behavior: a light client reports a failed verification to its shim; the shim checks the call on its hosts and reports the minority', async () => {
+    const { c, hosts } = await pool()
+    const [liar, ...honest] = hosts as [(typeof hosts)[0], ...typeof hosts]
+    // Shims that do not check by themselves: only their light clients' reports move anything.
+    const shims = [await shim(c, { checkAnswers: false }), await shim(c, { checkAnswers: false })]
+    liar.node.setLie('proof')
+    const call = { method: 'eth_getProof', params: ['0x0000000000000000000000000000000000000000', [], '0x20'] }
+    // A report about a call at a tag cannot be checked (honest hosts may differ) and is refused precisely.
+    const tagged = await postRpc(shims[0]!.proxy.url, rpcCall('vipnode_reportBadAnswer', [{ ...call, params: ['0x0000000000000000000000000000000000000000', [], 'latest'] }]))
+    expect(tagged.json.error).toMatchObject({ code: -32602, message: expect.stringMatching(/by number/) })
+    // The shim asks its three hosts the call: the liar is in the minority and reported, one word: not out yet.
+    const first = await postRpc(shims[0]!.proxy.url, rpcCall('vipnode_reportBadAnswer', [call, { accountProof: [] }]))
+    expect(first.json.result).toEqual({ asked: 3, answered: 3, minority: idOf(liar) })
+    expect(standing(c, idOf(liar)).excluded).toBe(false)
+    const second = await postRpc(shims[1]!.proxy.url, rpcCall('vipnode_reportBadAnswer', [call]))
+    expect(second.json.result.minority).toBe(idOf(liar))
+    await waitFor(() => standing(c, idOf(liar)).excluded, 'the liar out of rotation')
+    for (const h of honest) expect(answers(c, idOf(h))?.accusers).toBe(0)
+    // Nothing lies now: a light client's report finds every host agreeing and blames nobody.
+    liar.node.setLie(undefined)
+    const clean = await postRpc(shims[0]!.proxy.url, rpcCall('vipnode_reportBadAnswer', [call]))
+    expect(clean.json.result.minority).toBeNull()
   })
 
   test('bound: one hostile client cannot remove an honest host, nor two against two honest checkers; a client not assigned is not heard', async () => {
