@@ -227,9 +227,10 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: RpcC
     async close() {
       abort.abort()
       await looping
-      await checking
       await pool.close()
+      // Closing the proxy ends a check's requests in flight (a hung host must not hold the shutdown for its timeouts).
       await proxy.close()
+      await checking
       await metricsServer?.close()
       await beacon?.close()
     },
