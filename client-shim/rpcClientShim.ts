@@ -27,6 +27,7 @@ import { VERSION } from '../lib/packageVersion.ts'
 import type { Logger } from '../lib/logger.ts'
 import type { ResolveName } from '../lib/resolveName.ts'
 import { startRpcProxy, type RpcProxy, type RpcTarget } from './rpcProxy/rpcProxy.ts'
+import type { BadAnswer } from './rpcProxy/answerCheck.ts'
 import { Registry } from 'prom-client'
 import { registerProcessMetrics, startMetricsServer, type MetricsServer } from '../lib/metricsServer.ts'
 import { startBeaconProxy, type BeaconProxy } from './rpcProxy/beaconProxy.ts'
@@ -47,6 +48,8 @@ export interface RpcClientShimConfig extends PoolTrustConfig {
   metricsListen?: { host: string; port: number }
   /** Where the local beacon API (light-client routes) listens; none without it. */
   beaconListen?: { host: string; port: number }
+  /** Checked answers (rpcProxy/answerCheck.ts): compare hosts' answers to deterministic calls once per report. Default true. */
+  checkAnswers?: boolean
 }
 
 export interface RunningRpcClientShim {
@@ -77,7 +80,10 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: RpcC
   const nodeId = nodeIdOf(key)
   const allowPrivate = privateAddressesAllowed(config.bootstrap, config)
   const registry = new Registry()
+  /** Reports a host found in the minority to the pool (set once the pool connection exists). */
+  let reportBad: ((bad: BadAnswer) => Promise<void>) | undefined
   const proxy = await startRpcProxy({
+    onBadAnswer: async (bad) => reportBad?.(bad),
     metricsRegistry: registry,
     host: config.listenHost,
     port: config.listenPort,
@@ -155,6 +161,32 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: RpcC
   greetOnConnect(pool, ticker, log)
   pool.start()
 
+  /**
+   * Checked answers: one check at a time, started at a report and run beside it (a slow host must not hold the
+   * report back). Hosts that agreed go with the next report (`checked`); a host found in the minority is reported at
+   * once with vipnode_reportBadAnswer, while the pair still stands, and the next report hands it back (benched).
+   */
+  reportBad = async ({ minority, call, answerDigest, majorityDigest, witnesses }) => {
+    const reply = await pool.call('vipnode_reportBadAnswer', { host: minority, call, answerDigest, majorityDigest, witnesses })
+    log.warn('bad answer reported to the pool', { host: minority, method: call.method, accepted: reply.accepted, excluded: reply.excluded, ...(reply.reason ? { reason: reply.reason } : {}) })
+    // The next report hands the benched host back for another.
+    ticker.kick()
+  }
+  let checking: Promise<void> | undefined
+  const agreed = new Set<NodeId>()
+  const startCheck = () => {
+    if (config.checkAnswers === false || checking) return
+    checking = (async () => {
+      const r = await proxy.checkAnswers()
+      for (const h of r.agreed) agreed.add(h)
+      if (r.bad) await reportBad!(r.bad)
+    })()
+      .catch((err: unknown) => log.warn('answer check failed', { error: (err as Error).message }))
+      .finally(() => {
+        checking = undefined
+      })
+  }
+
   const topUp = new HostTopUp({ pool, kind: 'rpc', want: config.hosts, log, updateIntervalMs: config.updateIntervalMs })
   const looping = runReportLoop({
     pool,
@@ -167,7 +199,9 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: RpcC
       const relays = [...proxy.drainActivity()].map(([id, a]) => ({ nodeId: id, requests: a.requests, busyMs: Math.round(a.busyMs), computeUnits: Math.round(a.computeUnits) }))
       // What each host's service was like (docs/rpcService.md#quality): the pool scores hosts by it.
       const quality = proxy.drainQuality().slice(0, MAX_QUALITY_HOSTS)
-      const result = await pool.call('vipnode_update', { peerIds: [], block: NO_BLOCK, relays, ...(quality.length > 0 ? { quality } : {}) })
+      const checked = [...agreed].slice(0, MAX_QUALITY_HOSTS)
+      agreed.clear()
+      const result = await pool.call('vipnode_update', { peerIds: [], block: NO_BLOCK, relays, ...(quality.length > 0 ? { quality } : {}), ...(checked.length > 0 ? { checked } : {}) })
       applyGrants(result.relays ?? [])
       // Hosts whose relay does not serve (benched by the proxy's host health) are handed back for others.
       const benched = proxy.benchedHosts()
@@ -179,6 +213,7 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: RpcC
       }
       if (got.length > 0 || benched.length > 0) applyGrants([...grants.values(), ...got.flatMap((h) => (h.relay ? [h.relay] : []))])
       for (const l of reportListeners) l(result)
+      startCheck()
     },
   })
 
@@ -193,7 +228,9 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: RpcC
       abort.abort()
       await looping
       await pool.close()
+      // Closing the proxy ends a check's requests in flight (a hung host must not hold the shutdown for its timeouts).
       await proxy.close()
+      await checking
       await metricsServer?.close()
       await beacon?.close()
     },

@@ -35,6 +35,7 @@ import { RelayTokens } from './logic/relayTokens.ts'
 import { ChainHeads } from './services/chainHeads.ts'
 import { HostQualityService } from './services/hostQuality.ts'
 import { qualityPolicyFor, type QualityPolicy } from './logic/hostQuality.ts'
+import { answerCheckPolicyFor, type AnswerCheckPolicy } from './logic/checkedAnswers.ts'
 import { loadOperatorWallet } from './chain/operatorKey.ts'
 import { clientAddressResolver, parseTrustedProxies } from './server/clientAddress.ts'
 import { createAgentSocketServer } from './server/agentSocket.ts'
@@ -58,6 +59,8 @@ export interface CoordinatorOverrides {
   resolveName?: ResolveName
   /** The service-quality policy, over the defaults from the update interval (logic/hostQuality.ts qualityPolicyFor); for tests. */
   quality?: Partial<QualityPolicy>
+  /** The checked-answers policy, over the defaults from the update interval (logic/checkedAnswers.ts answerCheckPolicyFor); for tests. */
+  answers?: Partial<AnswerCheckPolicy>
 }
 
 export interface RunningCoordinator {
@@ -115,7 +118,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   const epochs = await EpochClock.open(store, config.epochMs, clock.now())
   // rpc hosts' scores from their clients' measures; a host silent for three intervals is down for its uptime, as it is stale.
   const quality = new HostQualityService(
-    { policy: { ...qualityPolicyFor(config.updateIntervalMs), ...overrides.quality }, staleAfterMs: 3 * config.updateIntervalMs },
+    { policy: { ...qualityPolicyFor(config.updateIntervalMs), ...overrides.quality }, answers: { ...answerCheckPolicyFor(config.updateIntervalMs), ...overrides.answers }, staleAfterMs: 3 * config.updateIntervalMs },
     { clock, log: log.child({ module: 'quality' }), metrics, epochs },
   )
   metrics.setProbationCount(() => quality.onProbation())

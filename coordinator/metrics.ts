@@ -96,6 +96,13 @@ export function createCoordinatorMetrics(registry: Registry) {
       labelNames: ['result'] as const,
       registers: [registry],
     }),
+    hostExclusions: new Counter({ name: 'vipnode_host_exclusions_total', help: 'Times an rpc host was taken out of rotation because its clients found its answers to checked calls in the minority.', registers: [registry] }),
+    badAnswerReports: new Counter({
+      name: 'vipnode_bad_answer_reports_total',
+      help: 'vipnode_reportBadAnswer reports by result: accepted, not-assigned (the host or a witness is not this client\'s rpc host: ignored), not-a-client (sent by a host: ignored).',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
     hostProbations: new Counter({ name: 'vipnode_host_probations_total', help: 'Times an rpc host went on probation (its clients\' reports put its score below the threshold).', registers: [registry] }),
     hostsOnProbation: new Gauge({
       name: 'vipnode_hosts_on_probation',

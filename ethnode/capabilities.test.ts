@@ -71,6 +71,34 @@ describe('probeCapabilities', () => {
     expect(report.missing).toEqual(['eth_getLogs'])
   })
 
+  it('behavior: eth_getProof is probed at finalized and at head - 120 too; a node without that state does not serve light clients', async () => {
+    const { node } = await probe()
+    node.setHead(500)
+    const rpc = connectNodeRpc(node.url, { timeoutMs: 2000 })
+    rpcs.push(rpc)
+    expect((await probeCapabilities(rpc)).missing).toEqual([])
+    expect(node.rpcCalls.filter((c) => c.method === 'eth_getProof').slice(-2).map((c) => c.params[2])).toEqual(['finalized', `0x${(500 - 120).toString(16)}`])
+
+    // A pruned node: the head's state only.
+    const pruned = (at: (tag: unknown) => boolean) =>
+      probeCapabilities(async (method, params) => {
+        if (method === 'eth_blockNumber') return '0x1f4'
+        if (method === 'eth_getProof' && at(params[2])) throw Object.assign(new Error('missing trie node 5f3c… (path ) state 0x… is not available'), { code: -32000 })
+        return null
+      })
+    const atFinalized = await pruned((t) => t === 'finalized')
+    expect(atFinalized.missing).toEqual(['eth_getProof'])
+    expect(atFinalized.failed).toEqual([{ method: 'eth_getProof', code: -32000, message: expect.stringMatching(/^at finalized: missing trie node/) }])
+    const deep = await pruned((t) => t === '0x17c')
+    expect(deep.failed[0]?.message).toMatch(/^at head - 120 \(block 380\): missing trie node/)
+    // A chain with no finality (clique, dev) has nothing at `finalized`: not held against the node.
+    const noFinality = await probeCapabilities(async (method, params) => {
+      if (method === 'eth_getProof' && params[2] === 'finalized') throw Object.assign(new Error('finalized block not found'), { code: -39001 })
+      return method === 'eth_blockNumber' ? '0x10' : null
+    })
+    expect(noFinality.missing).toEqual([])
+  })
+
   it('isMethodMissing', () => {
     expect(isMethodMissing(-32601, 'anything')).toBe(true)
     expect(isMethodMissing(-32000, 'the method eth_getProof does not exist/is not available')).toBe(true)

@@ -19,6 +19,18 @@
  *   is kept in `failed` so the agent can log it.
  * - no usable reply at all (node down, timeout, garbage): the probe rejects
  *   with that error: we learned nothing, and "all missing" would be a lie.
+ *
+ * `eth_getProof` is also called at `finalized` and at head − 120 (checked
+ * answers, docs/rpcService.md#checked-answers): Helios and the Lodestar
+ * prover read state at the finalized block (about 64 blocks back) and a
+ * client a little behind reads further, so a node that keeps only the
+ * latest state (a pruned node, an archive window too short) cannot serve
+ * them even though it answers at `latest`. Any JSON-RPC error there (geth's
+ * "missing trie node", "historical state … is not available", "header not
+ * found") counts `eth_getProof` as missing, with the error in `failed`. One
+ * exception: a chain with no finalized block at all (a clique or dev chain:
+ * "finalized block not found") has nothing to serve at that tag and is not
+ * held against the node.
  */
 import { NodeRpcError, NodeUnavailableError } from './errors.ts'
 import type { NodeRpc } from './ethNode.ts'
@@ -67,6 +79,35 @@ export function isMethodMissing(code: number, message: string): boolean {
   return MISSING_CODES.has(code) || MISSING_TEXT.test(message)
 }
 
+/** How far below the head the probe reads a proof: past the finalized block (64) with room for a client a few minutes behind. */
+export const PROOF_HISTORY_DEPTH = 120
+/** The chain has no finality (pre-merge, clique, dev): nothing is finalized to read state at. */
+const NO_FINALITY = /\b(finalized|safe) block not found\b|\bno finalized block\b/i
+
+/** eth_getProof at `finalized` and at head − PROOF_HISTORY_DEPTH; the first JSON-RPC error, or undefined when both were served. */
+async function probeProofHistory(call: RpcCall): Promise<{ code: number; message: string } | undefined> {
+  let head: number | undefined
+  try {
+    const n = await call('eth_blockNumber', [])
+    if (typeof n === 'string' && /^0x[0-9a-f]{1,13}$/i.test(n)) head = Number.parseInt(n, 16)
+  } catch (err) {
+    if (!asRpcError(err)) throw err
+  }
+  const reads: [string, string][] = [['finalized', 'finalized']]
+  if (head !== undefined) reads.push([`head - ${PROOF_HISTORY_DEPTH} (block ${Math.max(0, head - PROOF_HISTORY_DEPTH)})`, `0x${Math.max(0, head - PROOF_HISTORY_DEPTH).toString(16)}`])
+  for (const [where, tag] of reads) {
+    try {
+      await call('eth_getProof', [ZERO_ADDRESS, [], tag])
+    } catch (err) {
+      const e = asRpcError(err)
+      if (!e) throw err
+      if (tag === 'finalized' && NO_FINALITY.test(e.message)) continue
+      return { code: e.code, message: `at ${where}: ${e.message}` }
+    }
+  }
+  return undefined
+}
+
 export async function probeCapabilities(rpc: RpcCall | Pick<NodeRpc, 'request'>): Promise<CapabilityReport> {
   const call: RpcCall = typeof rpc === 'function' ? rpc : (method, params) => rpc.request(method, params)
   const outcomes = await Promise.all(
@@ -82,8 +123,12 @@ export async function probeCapabilities(rpc: RpcCall | Pick<NodeRpc, 'request'>)
     }),
   )
   const report: CapabilityReport = { served: [], missing: [], failed: [] }
+  const history = outcomes.some((o) => o.method === 'eth_getProof' && o.ok) ? await probeProofHistory(call) : undefined
   for (const o of outcomes) {
-    if (o.ok) report.served.push(o.method)
+    if (o.ok && o.method === 'eth_getProof' && history) {
+      report.missing.push(o.method)
+      report.failed.push({ method: o.method, ...history })
+    } else if (o.ok) report.served.push(o.method)
     else if (isMethodMissing(o.code, o.message)) report.missing.push(o.method)
     else {
       report.served.push(o.method)

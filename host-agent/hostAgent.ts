@@ -111,7 +111,11 @@ export async function startHostAgent(config: HostAgentConfig, deps: { log: Logge
     const rpc = connectNodeRpc(config.relay!.nodeHttpUrl, { timeoutMs: config.nodeTimeoutMs ?? AGENT_NODE_TIMEOUT_MS })
     try {
       const report = await probeCapabilities(rpc)
-      if (report.missing.length > 0) log.warn('the node does not serve some methods light clients need: the pool will not send it rpc clients', { missing: report.missing })
+      if (report.missing.length > 0) {
+        // eth_getProof served at latest but not at finalized or head - 120 is missing too; the node's error says why.
+        const why = report.failed.filter((f) => report.missing.includes(f.method)).map((f) => `${f.method} ${f.message}`)
+        log.warn('the node does not serve some methods light clients need: the pool will not send it rpc clients', { missing: report.missing, ...(why.length > 0 ? { why } : {}) })
+      }
       // Not probed: a beacon node that fails is failed over by the client proxies (docs/rpcService.md#the-beacon-api).
       return [...report.served, ...(config.relay!.beaconUrl !== undefined ? [BEACON_CAPABILITY] : [])].sort()
     } finally {

@@ -8,6 +8,7 @@ test('default: the public method names are pinned', () => {
       "vipnode_connect",
       "vipnode_update",
       "vipnode_requestHosts",
+      "vipnode_reportBadAnswer",
     ]
   `)
   expect(Object.keys(coordinatorToHost)).toEqual(['vipnode_admit', 'vipnode_evict'])

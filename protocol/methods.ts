@@ -268,6 +268,11 @@ export const updateParamsSchema = z.object({
    * takes an entry only for a host assigned to this client, and ignores the field from hosts.
    */
   quality: hostQualityListSchema.optional(),
+  /**
+   * rpc clients: hosts whose answers to a checked call (docs/rpcService.md#checked-answers) agreed with
+   * another host's since the previous report. Each counts against bad-answer reports about that host.
+   */
+  checked: z.array(nodeIdSchema).max(MAX_QUALITY_HOSTS).optional(),
 }).refine((p) => !p.samePeers || (p.peers.length === 0 && p.peerIds === undefined), {
   message: 'samePeers repeats the previous report\'s peers: send it without peers and peerIds',
   path: ['samePeers'],
@@ -337,6 +342,54 @@ export const noticeParamsSchema = z.object({
   message: z.string().max(2048),
   url: z.string().max(2048).optional(),
 })
+/** Methods whose answers at a block number are deterministic: the only ones a bad-answer report may name. */
+export const CHECKED_METHODS = ['eth_getBlockByNumber', 'eth_getProof'] as const
+/** A checked call's params, as JSON: a block by number or one account's proof, a few hundred bytes at most. */
+export const MAX_CHECKED_PARAMS_BYTES = 1_024
+/** Hosts a client names as having given the majority answer. */
+export const MAX_ANSWER_WITNESSES = 4
+
+const digestSchema = z.string().regex(/^0x[0-9a-f]{64}$/, 'must be 0x and 64 lowercase hex digits (SHA-256 of the canonical JSON answer)')
+
+/**
+ * vipnode_reportBadAnswer (rpc clients): a host answered a deterministic call differently from the majority of
+ * the hosts the client asked (docs/rpcService.md#checked-answers). The answer is sent as its digest: the pool
+ * does not store answers, it counts clients.
+ */
+export const reportBadAnswerParamsSchema = z
+  .object({
+    /** The host in the minority. */
+    host: nodeIdSchema,
+    call: z.object({
+      method: z.enum(CHECKED_METHODS),
+      params: z.array(z.unknown()).max(4),
+    }),
+    /** SHA-256 of the canonical JSON of the host's answer (its `result`). */
+    answerDigest: digestSchema,
+    /** SHA-256 of the canonical JSON of the majority's answer. */
+    majorityDigest: digestSchema,
+    /** The hosts that gave the majority answer (at least two: the compared one and the third). */
+    witnesses: z.array(nodeIdSchema).min(2).max(MAX_ANSWER_WITNESSES),
+  })
+  .superRefine((p, ctx) => {
+    const bytes = JSON.stringify(p.call.params).length
+    if (bytes > MAX_CHECKED_PARAMS_BYTES) ctx.addIssue({ code: 'custom', path: ['call', 'params'], message: `is ${bytes} bytes of JSON, over the limit of ${MAX_CHECKED_PARAMS_BYTES}` })
+    if (p.answerDigest === p.majorityDigest) ctx.addIssue({ code: 'custom', path: ['answerDigest'], message: 'equals majorityDigest: the answers agree, there is nothing to report' })
+    if (new Set(p.witnesses).size !== p.witnesses.length) ctx.addIssue({ code: 'custom', path: ['witnesses'], message: 'names a host twice' })
+    if (p.witnesses.includes(p.host)) ctx.addIssue({ code: 'custom', path: ['witnesses'], message: 'names the reported host itself' })
+  })
+export type ReportBadAnswerParams = z.input<typeof reportBadAnswerParamsSchema>
+
+export const reportBadAnswerResultSchema = z.object({
+  /** Whether the report counted as evidence (only about a host assigned to this client, with witnesses assigned to it too). */
+  accepted: z.boolean(),
+  /** Why not, when it did not. */
+  reason: z.string().optional(),
+  /** The host is out of rotation now. */
+  excluded: z.boolean(),
+})
+export type ReportBadAnswerResult = z.infer<typeof reportBadAnswerResultSchema>
+
 export type NoticeParams = z.input<typeof noticeParamsSchema>
 
 export interface MethodSpec<P extends z.ZodType = z.ZodType, R extends z.ZodType = z.ZodType> {
@@ -348,6 +401,7 @@ export const agentToCoordinator = {
   vipnode_connect: { params: connectParamsSchema, result: connectResultSchema },
   vipnode_update: { params: updateParamsSchema, result: updateResultSchema },
   vipnode_requestHosts: { params: requestHostsParamsSchema, result: requestHostsResultSchema },
+  vipnode_reportBadAnswer: { params: reportBadAnswerParamsSchema, result: reportBadAnswerResultSchema },
 } as const satisfies Record<string, MethodSpec>
 
 export const coordinatorToHost = {

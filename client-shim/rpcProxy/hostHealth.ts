@@ -101,6 +101,14 @@ export class HostHealth {
     return reason
   }
 
+  /** Bench a host at once, for a reason found outside its outcomes (checked answers: it answered against the majority). */
+  bench(host: NodeId, reason: string, nowMs: number): void {
+    const s = this.#state(host)
+    s.benchedUntil = nowMs + this.#policy.benchMs
+    s.probation = false
+    s.reason = reason
+  }
+
   isBenched(host: NodeId, nowMs: number): boolean {
     return (this.#hosts.get(host)?.benchedUntil ?? 0) > nowMs
   }

@@ -60,6 +60,7 @@ import { QualityMeter, replyOutcomes } from './qualityMeter.ts'
 import type { HostQuality } from '../../protocol/methods.ts'
 import { qualityMethod, type CallOutcome } from '../../protocol/quality.ts'
 import { createProxyMetrics } from './proxyMetrics.ts'
+import { checkableCall, checkAnswers, disputeCall, type AnswerCheckResult, type AskHost, type BadAnswer } from './answerCheck.ts'
 import type { Registry } from 'prom-client'
 
 export type { RpcTarget } from './targets.ts'
@@ -87,6 +88,8 @@ export interface RpcProxyOptions {
   /** When a host is benched for errors or timeouts (hostHealth.ts); defaults: 20 outcomes, 10 attempts, 50 %, 3 timeouts, 10 min. */
   hostHealth?: Partial<HostHealthPolicy>
   clock?: Clock
+  /** A host found in the minority when a light client's report of a failed verification was checked (the shim reports it to the pool). */
+  onBadAnswer?: (bad: BadAnswer) => Promise<unknown>
   /** Where the proxy's Prometheus metrics go (proxyMetrics.ts; the shim serves it with --metrics-listen). Default: a registry of its own. */
   metricsRegistry?: Registry
 }
@@ -106,6 +109,11 @@ export interface RpcProxy {
   drainActivity(): Map<NodeId, Activity>
   /** Service quality per host since the last drain: calls by outcome, latency per method (qualityMeter.ts). */
   drainQuality(): HostQuality[]
+  /**
+   * Checked answers (answerCheck.ts): ask the usable hosts the same deterministic calls and compare; a host found
+   * in the minority is benched at once (the shim reports it and hands it back). Metered like any relayed call.
+   */
+  checkAnswers(): Promise<AnswerCheckResult>
   /** Open local WebSocket clients. */
   sessionCount(): number
   close(): Promise<void>
@@ -199,6 +207,66 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
     return calls.map((c) => (c.hasId ? errorReply(c.id, RelayErrorCode.NO_HOST_AVAILABLE, message) : undefined))
   }
 
+  /** Which usable host the next check compares first: each round starts one further, so pairs rotate. */
+  let checkRound = 0
+  const usableHosts = () => targets.list().filter((t) => !targets.health.isBenched(t.hostNodeId, clock.now())).map((t) => t.hostNodeId)
+  async function checkHostAnswers(): Promise<AnswerCheckResult> {
+    const usable = usableHosts()
+    const start = usable.length === 0 ? 0 : checkRound++ % usable.length
+    const order = [...usable.slice(start), ...usable.slice(0, start)]
+    const result = await checkAnswers(order, askForCheck)
+    if (result.bad) benchLiar(result.bad)
+    return result
+  }
+
+  function benchLiar(bad: BadAnswer): void {
+    const { minority, call, answerDigest, majorityDigest, witnesses } = bad
+    targets.bench(minority, `answered ${call.method} unlike ${witnesses.length} other hosts`, clock.now())
+    log.warn('pool host answered against the majority: benched', { host: minority, method: call.method, block: String(call.method === 'eth_getProof' ? call.params[2] : call.params[0]), answerDigest, majorityDigest, witnesses: witnesses.length })
+  }
+
+  /**
+   * vipnode_reportBadAnswer from the light client (params: [call, answer?]): its verification of that answer failed.
+   * The shim asks every usable host the call and reports the host in the minority, if any; the light client's word
+   * alone blames nobody. The reply says what the check found.
+   */
+  async function checkReportedCall(c: RpcCall): Promise<RpcReply> {
+    const params = Array.isArray(c.params) ? c.params : [c.params]
+    const call = checkableCall(params[0])
+    if (typeof call === 'string') return errorReply(c.id, -32602, `vipnode_reportBadAnswer: ${call}`)
+    const r = await disputeCall(usableHosts(), askForCheck, call)
+    log.info('light client reported a failed verification: checked', { method: call.method, asked: r.asked, answered: r.answered, minority: r.bad?.minority ?? null })
+    if (r.bad) {
+      benchLiar(r.bad)
+      await options.onBadAnswer?.(r.bad).catch((err: unknown) => log.warn('bad answer not reported to the pool', { host: r.bad!.minority, error: (err as Error).message }))
+    }
+    return { jsonrpc: '2.0', id: c.id, result: { asked: r.asked, answered: r.answered, minority: r.bad?.minority ?? null } }
+  }
+
+  /** One host's results for checked calls (undefined where it gave none); metered like any relayed call, not judged for health. */
+  const askForCheck: AskHost = async (host, calls) => {
+    const target = targets.current(host)
+    if (!target) return undefined
+    const relayed: RpcCall[] = calls.map((c, i) => ({ id: i, hasId: true, method: c.method, params: c.params }))
+    const costs = relayed.map((c) => coster.cost(c.method, c.params))
+    const endCall = meter.call(host)
+    let served = 0
+    let units = 0
+    try {
+      const outcome = await postToRelay(target, relayed, requestTimeoutMs, agents)
+      if (!outcome.ok) return undefined
+      // Metered as the relay meters them: only results are service.
+      replyVerdicts(outcome.status, outcome.replies).forEach((v, i) => {
+        if (v !== 'served') return
+        served++
+        units += costs[i]!
+      })
+      return outcome.replies.map((r) => r?.result)
+    } finally {
+      endCall(served, units)
+    }
+  }
+
   /** One relayed call's outcome on a host, for the quality report. */
   function noteCall(host: NodeId, method: string, outcome: CallOutcome, latencyMs?: number): void {
     quality.record(host, method, outcome, latencyMs)
@@ -235,12 +303,15 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
     if (!parsed.ok) return JSON.stringify(parsed.reply)
     const out: (RpcReply | undefined)[] = new Array(parsed.items.length)
     const relayed: { index: number; call: RpcCall }[] = []
+    const reported: { index: number; call: RpcCall }[] = []
     parsed.items.forEach((item, index) => {
       if ('invalid' in item) out[index] = item.invalid
       else if (item.call.method === 'eth_subscribe' || item.call.method === 'eth_unsubscribe') {
         out[index] = errorReply(item.call.id, -32601, `${item.call.method} needs a WebSocket: connect to ${wsUrl}`)
-      } else relayed.push({ index, call: item.call })
+      } else if (item.call.method === 'vipnode_reportBadAnswer') reported.push({ index, call: item.call })
+      else relayed.push({ index, call: item.call })
     })
+    for (const x of reported) out[x.index] = await checkReportedCall(x.call)
     if (relayed.length > 0) {
       const replies = await relayCalls(relayed.map((x) => x.call))
       relayed.forEach((x, k) => {
@@ -356,6 +427,7 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
     benchedHosts: () => targets.benched(clock.now()),
     drainActivity: () => meter.drain(),
     drainQuality: () => quality.drain(),
+    checkAnswers: checkHostAnswers,
     sessionCount: () => sessions.size,
     async close() {
       for (const s of sessions) s.close()

@@ -92,6 +92,13 @@ export class RelayTargets {
     return benched
   }
 
+  /** Bench an assigned host at once (checked answers: it lied); it loses stickiness. */
+  bench(hostNodeId: NodeId, reason: string, nowMs: number): void {
+    if (!this.#byId.has(hostNodeId)) return
+    this.health.bench(hostNodeId, reason, nowMs)
+    if (this.#sticky === hostNodeId) this.#sticky = undefined
+  }
+
   /** Assigned hosts benched now: the shim hands them back to the pool. */
   benched(nowMs: number): NodeId[] {
     return this.health.benched(nowMs).filter((id) => this.#byId.has(id))

@@ -40,6 +40,8 @@ export interface HostCandidate {
   score?: number | undefined
   /** On probation (logic/hostQuality.ts): a little traffic only. */
   probation?: boolean | undefined
+  /** Out of rotation: its clients caught it answering deterministic calls against the majority (logic/checkedAnswers.ts). */
+  excluded?: boolean | undefined
   /** On probation: whether its trial slot is open (one new client per trial period). */
   trialOpen?: boolean | undefined
 }
@@ -87,12 +89,13 @@ export type SkipReason =
   | 'stale'
   | 'cooling-down'
   | 'probation'
+  | 'bad-answers'
   | 'full'
   | 'other-region'
   | 'outranked'
 
 /** Every reason, in the order explanations list them when counts tie. */
-export const SKIP_REASONS: readonly SkipReason[] = ['full', 'lagging', 'stale', 'cooling-down', 'probation', 'admit-failed', 'wrong-network', 'wrong-kind', 'missing-methods', 'self', 'already-assigned', 'other-region', 'outranked']
+export const SKIP_REASONS: readonly SkipReason[] = ['full', 'lagging', 'stale', 'cooling-down', 'probation', 'bad-answers', 'admit-failed', 'wrong-network', 'wrong-kind', 'missing-methods', 'self', 'already-assigned', 'other-region', 'outranked']
 
 export interface Rejection {
   nodeId: NodeId
@@ -128,6 +131,7 @@ export function filterHost(h: HostCandidate, req: SelectionRequest): SkipReason 
   if (isStale(h.lastReportAtMs, req.staleBeforeMs)) return 'stale'
   if (isLagging(h.blockNumber, req.bestHead, req.maxBlockLag)) return 'lagging'
   if (h.coolingUntilMs > req.nowMs) return 'cooling-down'
+  if (h.excluded) return 'bad-answers'
   if (h.probation && !h.trialOpen) return 'probation'
   if (h.load >= h.capacity) return 'full'
   return undefined

@@ -99,10 +99,10 @@ export interface AssignmentDeps {
   quality?: Pick<HostQualityService, 'standingOf' | 'noteTrial'> | undefined
 }
 
-export type ReleaseReason = 'client-gone' | 'host-gone' | 'host-lagging' | 'host-stale' | 'evicted' | 'insufficient-balance' | 'disputed' | 'client-replaced' | 'refunded'
+export type ReleaseReason = 'client-gone' | 'host-gone' | 'host-lagging' | 'host-stale' | 'evicted' | 'insufficient-balance' | 'disputed' | 'client-replaced' | 'refunded' | 'bad-answers'
 
 /** Pairs ended for these reasons are not offered to the same client again while remembered (no stickiness). */
-const AVOIDED_AFTER: ReadonlySet<ReleaseReason> = new Set(['disputed', 'client-replaced'])
+const AVOIDED_AFTER: ReadonlySet<ReleaseReason> = new Set(['disputed', 'client-replaced', 'bad-answers'])
 
 /** An active pair's clock for the dispute rule (logic/disputes.ts). */
 export interface PairWatch {
@@ -477,7 +477,7 @@ export class AssignmentService {
       const standing = quality?.standingOf(h.nodeId, now)
       if (standing?.probation) onProbation.add(h.nodeId)
       candidates.push({
-        ...(standing ? { score: standing.score, probation: standing.probation, trialOpen: standing.trialOpen } : {}),
+        ...(standing ? { score: standing.score, probation: standing.probation, trialOpen: standing.trialOpen, excluded: standing.excluded } : {}),
         nodeId: h.nodeId,
         chainId: h.chainId,
         kind: h.kind,
@@ -679,6 +679,8 @@ export class AssignmentService {
       sessions.get(clientId)?.notify('vipnode_notice', { level: 'warn', code: 'host-gone', message: `host ${hostId.slice(0, 16)}… went offline; finding a replacement` })
     } else if (reason === 'host-lagging') {
       sessions.get(clientId)?.notify('vipnode_notice', { level: 'warn', code: 'host-gone', message: `host ${hostId.slice(0, 16)}… fell behind the chain head; finding a replacement` })
+    } else if (reason === 'bad-answers') {
+      sessions.get(clientId)?.notify('vipnode_notice', { level: 'warn', code: 'host-gone', message: `host ${hostId.slice(0, 16)}… answered deterministic calls differently from other hosts; finding a replacement` })
     } else if (reason === 'host-stale') {
       sessions.get(clientId)?.notify('vipnode_notice', { level: 'warn', code: 'host-gone', message: `host ${hostId.slice(0, 16)}… stopped reporting; finding a replacement` })
     }

@@ -4,6 +4,7 @@ import { manualClock } from '../../lib/clock.ts'
 import { LATENCY_BUCKET_COUNT, latencyBucket, type HostQuality, type NodeId } from '../../protocol/index.ts'
 import { createCoordinatorMetrics } from '../metrics.ts'
 import { qualityPolicyFor } from '../logic/hostQuality.ts'
+import { answerCheckPolicyFor } from '../logic/checkedAnswers.ts'
 import { EpochClock } from './epochClock.ts'
 import { HostQualityService } from './hostQuality.ts'
 import { recordingLogger } from '../../test/harness/agents.ts'
@@ -19,7 +20,7 @@ function setup() {
   const log = recordingLogger()
   const metrics = createCoordinatorMetrics(new Registry())
   const policy = qualityPolicyFor(INTERVAL)
-  const q = new HostQualityService({ policy, staleAfterMs: 3 * INTERVAL }, { clock, log, metrics, epochs: new EpochClock(T0, EPOCH_MS) })
+  const q = new HostQualityService({ policy, answers: answerCheckPolicyFor(INTERVAL), staleAfterMs: 3 * INTERVAL }, { clock, log, metrics, epochs: new EpochClock(T0, EPOCH_MS) })
   return { clock, log, metrics, policy, q }
 }
 
@@ -76,7 +77,7 @@ describe('HostQualityService', () => {
     const { clock, log, metrics, policy, q } = setup()
     const failing = entry({ ok: 5, timeouts: 50 })
     q.ingest(id(2), [failing], clock.now())
-    expect(q.standingOf(HOST, clock.now())).toEqual({ score: 1, probation: false, trialOpen: true }) // one witness: unconfirmed
+    expect(q.standingOf(HOST, clock.now())).toEqual({ score: 1, probation: false, trialOpen: true, excluded: false }) // one witness: unconfirmed
     q.ingest(id(3), [failing], clock.now())
     expect(q.standingOf(HOST, clock.now())).toMatchObject({ probation: true, trialOpen: true })
     expect(q.standingOf(HOST, clock.now()).score).toBeLessThan(0.5)
@@ -110,26 +111,26 @@ describe('HostQualityService', () => {
     q.ingest(id(4), [entry({ ok: 200 })], clock.now())
     expect(q.standingOf(HOST, clock.now()).probation).toBe(true) // one against two
     q.ingest(id(5), [entry({ ok: 200 })], clock.now())
-    expect(q.standingOf(HOST, clock.now())).toEqual({ score: 1, probation: false, trialOpen: true })
+    expect(q.standingOf(HOST, clock.now())).toEqual({ score: 1, probation: false, trialOpen: true, excluded: false })
   })
 
   test('behavior: state is bounded: views per host capped, faded views and old epochs dropped, a gone idle host forgotten', () => {
     const { clock, policy, q } = setup()
     q.noteHostReport(HOST, clock.now())
     for (let i = 0; i < 70; i++) q.ingest(id(100 + i), [entry({ ok: 1 + i })], clock.now())
-    expect(q.sizes()).toEqual({ qualityHosts: 1, qualityViews: 64, qualityEpochReports: 1 })
+    expect(q.sizes()).toEqual({ qualityHosts: 1, qualityViews: 64, qualityEpochReports: 1, qualityAnswerWords: 0 })
     // Still online (not gone): kept; three epochs on, only the last two epochs' reports remain.
     clock.advance(2 * EPOCH_MS)
     q.noteHostReport(HOST, clock.now())
     q.sweep(clock.now(), () => false)
-    expect(q.sizes()).toEqual({ qualityHosts: 1, qualityViews: 0, qualityEpochReports: 1 })
+    expect(q.sizes()).toEqual({ qualityHosts: 1, qualityViews: 0, qualityEpochReports: 1, qualityAnswerWords: 0 })
     // Gone and idle: forgotten an hour after it was last seen.
     clock.advance(3_600_000 - 1)
     q.sweep(clock.now(), () => true)
     expect(q.sizes().qualityHosts).toBe(1)
     clock.advance(1)
     q.sweep(clock.now(), () => true)
-    expect(q.sizes()).toEqual({ qualityHosts: 0, qualityViews: 0, qualityEpochReports: 0 })
+    expect(q.sizes()).toEqual({ qualityHosts: 0, qualityViews: 0, qualityEpochReports: 0, qualityAnswerWords: 0 })
     expect(q.report(HOST, clock.now())).toBeUndefined()
     expect(policy.halfLifeMs).toBe(10 * INTERVAL)
   })

@@ -37,9 +37,12 @@ import {
   type Probation,
   type QualityPolicy,
 } from '../logic/hostQuality.ts'
+import { judgeAnswers, nextExclusion, withWord, type AnswerCheckPolicy, type AnswerWords, type Exclusion } from '../logic/checkedAnswers.ts'
 
 export interface HostQualityOptions {
   policy: QualityPolicy
+  /** Checked answers: the dispute rule's window, accusers and exclusion (logic/checkedAnswers.ts). */
+  answers: AnswerCheckPolicy
   /** A gap longer than this between a host's own reports is downtime (the assignment service's stale limit). */
   staleAfterMs: number
   /** A host that is gone and holds nothing is forgotten this long after it was last seen. Default 1 h. */
@@ -62,6 +65,16 @@ export interface HostStanding {
   probation: boolean
   /** May it take a new client now (always in good standing). */
   trialOpen: boolean
+  /** Out of rotation: caught answering deterministic calls against the majority (checked answers). */
+  excluded: boolean
+}
+
+/** What one client's word about a host's answers did. */
+export interface AnswerNote {
+  /** The host is out of rotation now. */
+  excluded: boolean
+  /** This word put it out (it was in rotation before). */
+  excludedNow: boolean
 }
 
 type Counts = Pick<HostQuality, 'ok' | 'clientErrors' | 'nodeErrors' | 'refused' | 'transport' | 'timeouts'>
@@ -88,6 +101,9 @@ interface HostState {
   lastReportAtMs: number | undefined
   /** Its own last report or the last report about it. */
   lastSeenMs: number
+  /** Checked answers: each client's latest word about its answers. */
+  answerWords: AnswerWords
+  exclusion: Exclusion | undefined
 }
 
 /** The service report of one host for one epoch (GET /v1/admin/hosts/:nodeId/quality). */
@@ -121,6 +137,8 @@ export interface HostQualityReport {
   confirmed: boolean
   witnesses: number
   probation: { sinceMs: number; lastTrialMs: number | null } | null
+  /** Checked answers: clients whose latest word is bad (accusers) or good (vouchers), and the exclusion if any. */
+  answers: { accusers: number; vouchers: number; exclusion: { sinceMs: number; untilMs: number } | null }
   epochs: EpochServiceReport[]
 }
 
@@ -184,8 +202,32 @@ export class HostQualityService {
   /** How the balancer sees this host now. */
   standingOf(hostId: NodeId, nowMs: number): HostStanding {
     const st = this.hosts.get(hostId)
-    if (!st) return { score: 1, probation: false, trialOpen: true }
-    return { score: rankingScore(st.assessment), probation: st.probation !== undefined, trialOpen: trialOpen(st.probation, nowMs, this.policy) }
+    if (!st) return { score: 1, probation: false, trialOpen: true, excluded: false }
+    const excluded = st.exclusion !== undefined && nowMs < st.exclusion.untilMs
+    return { score: rankingScore(st.assessment), probation: st.probation !== undefined, trialOpen: trialOpen(st.probation, nowMs, this.policy), excluded }
+  }
+
+  /**
+   * A client's word about a host's answers to a checked call: bad (it found the host in the minority of three,
+   * vipnode_reportBadAnswer) or good (its check agreed, `checked` in vipnode_update). The caller checked that
+   * the host (and the witnesses) are assigned to the client.
+   */
+  noteAnswer(clientId: NodeId, hostId: NodeId, bad: boolean, nowMs: number): AnswerNote {
+    const st = this.state(hostId, nowMs)
+    st.lastSeenMs = nowMs
+    st.answerWords = withWord(st.answerWords, clientId, bad, nowMs, this.opts.answers)
+    if (st.answerWords.size > this.maxViews) st.answerWords.delete(st.answerWords.keys().next().value!)
+    const before = st.exclusion !== undefined && nowMs < st.exclusion.untilMs
+    this.rejudgeAnswers(hostId, st, nowMs)
+    const excluded = st.exclusion !== undefined
+    return { excluded, excludedNow: excluded && !before }
+  }
+
+  /** Hosts out of rotation for bad answers now. */
+  excludedCount(nowMs: number): number {
+    let n = 0
+    for (const st of this.hosts.values()) if (st.exclusion && nowMs < st.exclusion.untilMs) n++
+    return n
   }
 
   /** A host on probation was given a new client: its trial slot closes for trialEveryMs. */
@@ -204,8 +246,9 @@ export class HostQualityService {
         else st.views.set(clientId, now)
       }
       this.reassess(hostId, st, nowMs)
+      this.rejudgeAnswers(hostId, st, nowMs)
       for (const n of st.epochs.keys()) if (n < oldest) st.epochs.delete(n)
-      if (st.views.size === 0 && !st.probation && nowMs - st.lastSeenMs >= this.forgetAfterMs && goneAndIdle(hostId)) this.hosts.delete(hostId)
+      if (st.views.size === 0 && st.answerWords.size === 0 && !st.exclusion && !st.probation && nowMs - st.lastSeenMs >= this.forgetAfterMs && goneAndIdle(hostId)) this.hosts.delete(hostId)
     }
   }
 
@@ -227,6 +270,7 @@ export class HostQualityService {
       confirmed: st.assessment.confirmed,
       witnesses: st.assessment.witnesses,
       probation: st.probation ? { sinceMs: st.probation.sinceMs, lastTrialMs: st.probation.lastTrialMs ?? null } : null,
+      answers: { ...(({ accusers, vouchers }) => ({ accusers, vouchers }))(judgeAnswers(st.answerWords, nowMs, this.opts.answers)), exclusion: st.exclusion ? { ...st.exclusion } : null },
       epochs: epochs.map((e) => this.epochReport(st, e, nowMs)),
     }
   }
@@ -245,17 +289,19 @@ export class HostQualityService {
   sizes(): Record<string, number> {
     let views = 0
     let epochs = 0
+    let words = 0
     for (const st of this.hosts.values()) {
       views += st.views.size
       epochs += st.epochs.size
+      words += st.answerWords.size
     }
-    return { qualityHosts: this.hosts.size, qualityViews: views, qualityEpochReports: epochs }
+    return { qualityHosts: this.hosts.size, qualityViews: views, qualityEpochReports: epochs, qualityAnswerWords: words }
   }
 
   private state(hostId: NodeId, nowMs: number): HostState {
     let st = this.hosts.get(hostId)
     if (!st) {
-      st = { views: new Map(), assessment: UNPROVEN, probation: undefined, probationCountedTo: nowMs, epochs: new Map(), lastReportAtMs: undefined, lastSeenMs: nowMs }
+      st = { views: new Map(), assessment: UNPROVEN, probation: undefined, probationCountedTo: nowMs, epochs: new Map(), lastReportAtMs: undefined, lastSeenMs: nowMs, answerWords: new Map(), exclusion: undefined }
       this.hosts.set(hostId, st)
     }
     return st
@@ -298,6 +344,21 @@ export class HostQualityService {
       log.info('host off probation', { host: hostId, score: round(st.assessment.score), witnesses: st.assessment.witnesses, probationMs: nowMs - st.probation.sinceMs })
     }
     st.probation = next
+  }
+
+  /** Words older than the window go; the verdict starts, renews or ends the exclusion. */
+  private rejudgeAnswers(hostId: NodeId, st: HostState, nowMs: number): void {
+    const { log, metrics } = this.deps
+    for (const [id, w] of st.answerWords) if (nowMs - w.atMs >= this.opts.answers.windowMs) st.answerWords.delete(id)
+    const verdict = judgeAnswers(st.answerWords, nowMs, this.opts.answers)
+    const next = nextExclusion(st.exclusion, verdict, nowMs, this.opts.answers)
+    if (next && !st.exclusion) {
+      metrics.hostExclusions.inc()
+      log.warn('host out of rotation: its clients found its answers in the minority', { host: hostId, accusers: verdict.accusers, vouchers: verdict.vouchers, untilMs: next.untilMs })
+    } else if (!next && st.exclusion) {
+      log.info('host back in rotation', { host: hostId, excludedMs: nowMs - st.exclusion.sinceMs })
+    }
+    st.exclusion = next
   }
 
   private dropWeakestView(st: HostState, nowMs: number): void {

@@ -5,7 +5,7 @@
  * off a client whose balance ran out. rpc clients' quality measures of their
  * assigned hosts go to services/hostQuality.ts.
  */
-import { MAX_SAME_PEERS, parseEnode, parseNodeId, rpcError, type NodeId, type RelayGrant, type updateParamsSchema } from '../../protocol/index.ts'
+import { MAX_SAME_PEERS, parseEnode, parseNodeId, rpcError, type NodeId, type RelayGrant, type ReportBadAnswerResult, type reportBadAnswerParamsSchema, type updateParamsSchema } from '../../protocol/index.ts'
 import type { z } from 'zod'
 import type { Clock } from '../../lib/clock.ts'
 import type { Logger } from '../../lib/logger.ts'
@@ -37,7 +37,7 @@ export interface ReportDeps {
   log: Logger
   metrics: CoordinatorMetrics
   /** rpc service quality: hosts' uptime and their clients' measures (services/hostQuality.ts). */
-  quality?: Pick<HostQualityService, 'noteHostReport' | 'ingest'> | undefined
+  quality?: Pick<HostQualityService, 'noteHostReport' | 'ingest' | 'noteAnswer'> | undefined
 }
 
 export interface ReportAnswer {
@@ -132,6 +132,7 @@ export class ReportService {
     }
     if (params.capabilities && session.role === 'host' && session.kind === 'rpc') session.capabilities = new Set(params.capabilities)
     this.noteQuality(session, params.quality, now)
+    if (params.checked?.length) await this.noteChecked(session, params.checked, now)
     // A report sooner than half an interval after the last metered one is answered but not metered: agents
     // report early now and then (on connect, on a notice), and metering every frame of a burst bought nothing
     // but chances to bill the same interval twice.
@@ -185,6 +186,49 @@ export class ReportService {
       metrics.qualityEntries.inc({ result: 'accepted' }, accepted.length)
     }
     if (accepted.length < entries.length) metrics.qualityEntries.inc({ result: 'not-assigned' }, entries.length - accepted.length)
+  }
+
+  /**
+   * Checked answers (docs/rpcService.md#checked-answers): hosts whose answers the client's shim compared and
+   * found agreeing. A good word each, only about hosts assigned to the client for rpc.
+   */
+  private async noteChecked(session: AgentSession, checked: readonly NodeId[], now: number): Promise<void> {
+    const { quality, assignments } = this.deps
+    if (!quality || session.role !== 'client') return
+    for (const hostId of new Set(checked)) if (assignments.assignedKind(session.nodeId, hostId) === 'rpc') quality.noteAnswer(session.nodeId, hostId, false, now)
+  }
+
+  /**
+   * vipnode_reportBadAnswer: a client's shim found a host in the minority of three answers to a checked call.
+   * Evidence only from a client the host is assigned to for rpc, naming witnesses assigned to it too (it can only
+   * have asked those); one word per client (logic/checkedAnswers.ts), so one client cannot remove a host. The
+   * word that catches the host releases its rpc clients at once (reason bad-answers): they get other hosts.
+   */
+  async reportBadAnswer(session: AgentSession, params: z.output<typeof reportBadAnswerParamsSchema>): Promise<ReportBadAnswerResult> {
+    const { quality, assignments, metrics, log, clock } = this.deps
+    if (session.role !== 'client' || session.kind !== 'rpc') {
+      metrics.badAnswerReports.inc({ result: 'not-a-client' })
+      throw rpcError('INVALID_PARAMS', 'vipnode_reportBadAnswer is for rpc clients: only a client relaying through the host can report its answers')
+    }
+    const notMine = [params.host, ...params.witnesses].filter((id) => assignments.assignedKind(session.nodeId, id) !== 'rpc')
+    if (!quality || notMine.length > 0) {
+      metrics.badAnswerReports.inc({ result: 'not-assigned' })
+      const reason = notMine.length > 0 ? `host ${notMine[0]!.slice(0, 16)}… is not assigned to this client for the rpc service: only its own hosts' answers count` : 'this pool does not take checked answers'
+      return { accepted: false, reason, excluded: false }
+    }
+    const now = clock.now()
+    const note = quality.noteAnswer(session.nodeId, params.host, true, now)
+    metrics.badAnswerReports.inc({ result: 'accepted' })
+    log.warn('bad answer reported', { client: session.nodeId, host: params.host, method: params.call.method, answerDigest: params.answerDigest, majorityDigest: params.majorityDigest, witnesses: params.witnesses.length })
+    if (note.excludedNow) {
+      let released = 0
+      for (const clientId of assignments.clientsOf(params.host)) {
+        if (assignments.assignedKind(clientId, params.host) !== 'rpc') continue
+        if (await assignments.release(clientId, params.host, 'bad-answers')) released++
+      }
+      log.info('excluded host\'s clients released', { host: params.host, released })
+    }
+    return { accepted: true, excluded: note.excluded }
   }
 
   /** A client that can no longer pay: evicted from its hosts and told how to top up. */

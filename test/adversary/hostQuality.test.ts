@@ -121,7 +121,7 @@ describe('adversary: service quality', () => {
     }
     // Its clients keep finding it failing for a few more reports before their proxies bench it.
     for (let i = 0; i < 2; i++) await round(c, clock, hosts, witnesses, (_cl, h) => (h === bad.nodeId ? measured(h, 2, 20) : measured(h, 20)))
-    expect(standing(c, good1)).toEqual({ score: 1, probation: false, trialOpen: true })
+    expect(standing(c, good1)).toEqual({ score: 1, probation: false, trialOpen: true, excluded: false })
 
     // A little traffic: the next request for two hosts gets it as its last pick (the trial), the ones after do not.
     const trial = await hostsFor(await rpcClient(c), 2)
@@ -148,7 +148,7 @@ describe('adversary: service quality', () => {
       await waitFor(() => !standing(c, bad).probation, 'off probation', { timeoutMs: 300 }).catch(() => undefined)
       expect(halfLives, 'half-lives until recovery').toBeLessThanOrEqual(8)
     }
-    expect(standing(c, bad)).toEqual({ score: 1, probation: false, trialOpen: true })
+    expect(standing(c, bad)).toEqual({ score: 1, probation: false, trialOpen: true, excluded: false })
     const back = [await hostsFor(await rpcClient(c), 3), await hostsFor(await rpcClient(c), 3)]
     for (const b of back) expect(b.hosts).toContain(bad.nodeId)
     const report = c.services.quality.report(bad.nodeId, clock.now())!.epochs[0]!
@@ -170,7 +170,7 @@ describe('adversary: service quality', () => {
     // Both hosts take 9 s for a 10,000-block eth_getLogs: the client chose that work, so it does not score.
     const heavy = (h: NodeId) => measured(h, 20, 0, 9_000)
     for (let i = 0; i < 3; i++) await round(c, clock, hosts, clients, (_cl, h) => ({ ...heavy(h), latency: heavy(h).latency.map((l) => ({ ...l, method: 'eth_getLogs' })) }))
-    expect(standing(c, slow)).toEqual({ score: 1, probation: false, trialOpen: true })
+    expect(standing(c, slow)).toEqual({ score: 1, probation: false, trialOpen: true, excluded: false })
     // The slow host takes 3 s for eth_getProof, the fast one 40 ms: p50 over 2.5 s (x0.5) and p99 up to 5 s (x0.9).
     let reports = 0
     while (!standing(c, slow).probation && reports < 5) {
@@ -178,7 +178,7 @@ describe('adversary: service quality', () => {
       reports++
     }
     expect(standing(c, slow)).toMatchObject({ probation: true, score: 0.45 })
-    expect(standing(c, fast)).toEqual({ score: 1, probation: false, trialOpen: true })
+    expect(standing(c, fast)).toEqual({ score: 1, probation: false, trialOpen: true, excluded: false })
     console.log(`figures: quality: a host answering light-client reads in 3 s (p50, p99 <= 5 s) went on probation after ${reports} report(s) from 2 clients, score 0.45`)
   })
 
@@ -202,14 +202,14 @@ describe('adversary: service quality', () => {
     expect((await hostsFor(hostile, 2)).hosts).toContain(honestHost.nodeId)
     const says = (cl: PoolAgent, h: NodeId) => (cl === hostile && h === honestHost.nodeId ? slander(h) : measured(h, 20))
     for (let i = 0; i < 5; i++) await round(c, clock, hosts, [hostile], says)
-    expect(standing(c, honestHost)).toEqual({ score: 1, probation: false, trialOpen: true })
+    expect(standing(c, honestHost)).toEqual({ score: 1, probation: false, trialOpen: true, excluded: false })
 
     // Among three honest clients with full evidence, it moves nothing, however much it claims.
     const honest = [await rpcClient(c), await rpcClient(c), await rpcClient(c)]
     for (const h of honest) expect((await hostsFor(h, 2)).hosts).toContain(honestHost.nodeId)
     for (let i = 0; i < 10; i++) {
       await round(c, clock, hosts, [hostile, ...honest], says)
-      expect(standing(c, honestHost)).toEqual({ score: 1, probation: false, trialOpen: true })
+      expect(standing(c, honestHost)).toEqual({ score: 1, probation: false, trialOpen: true, excluded: false })
     }
     const live = c.services.quality.report(honestHost.nodeId, clock.now())!
     expect(live).toMatchObject({ score: 1, confirmed: true, witnesses: 4, probation: null })

@@ -40,7 +40,11 @@ export interface ChainView {
   head: { number: number; hash: string }
   /** The canonical hash of block n (the head's may differ: setHead({number, hash})). */
   blockHash(n: number): string
+  /** A lying node (checked answers): forged state roots in block headers, or forged account proofs. */
+  lie?: FakeLie | undefined
 }
+
+export type FakeLie = 'state-root' | 'proof'
 
 export function createChainData(view: () => ChainView) {
   const label = (text: string) => keccak256(toUtf8Bytes(`fakenode-${view().chainId}-${text}`))
@@ -147,7 +151,7 @@ export function createChainData(view: () => ChainView) {
       sha3Uncles: '0x1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347',
       logsBloom: EMPTY_BLOOM,
       transactionsRoot: count === 0 ? EMPTY_TRIE_ROOT : label(`txroot-${n}`),
-      stateRoot: label(`state-${n}`),
+      stateRoot: view().lie === 'state-root' ? label(`forged-state-${n}`) : label(`state-${n}`),
       receiptsRoot: count === 0 ? EMPTY_TRIE_ROOT : label(`receiptroot-${n}`),
       miner: address('miner'),
       difficulty: '0x0',
@@ -248,7 +252,7 @@ export function createChainData(view: () => ChainView) {
       const n = resolveState(tag, 2)
       return {
         address: a,
-        accountProof: [0, 1, 2].map((d) => `0xf90211${label(`proof-${n}-${a}-${d}`).slice(2)}`),
+        accountProof: [0, 1, 2].map((d) => `0xf90211${label(`${view().lie === 'proof' ? 'forged-' : ''}proof-${n}-${a}-${d}`).slice(2)}`),
         balance: hex(BigInt(label(`balance-${a}`).slice(0, 18))),
         codeHash: EMPTY_CODE_HASH,
         nonce: '0x0',

@@ -18,7 +18,7 @@ import { formatEnode, parseEnode, parseNodeId, type Enode, type NodeId } from '.
 import { generateNodeKey, nodeIdOf, type NodeKey } from '../../protocol/nodeKey.ts'
 import type { NodeKind } from '../../ethnode/ethNode.ts'
 import { createJsonStream } from '../../ethnode/jsonStream.ts'
-import { ChainDataError, createChainData } from './chainData.ts'
+import { ChainDataError, createChainData, type FakeLie } from './chainData.ts'
 import type { FakeNetwork } from './fakeNetwork.ts'
 import { PROFILES, type PeerView } from './profiles.ts'
 
@@ -101,6 +101,8 @@ export interface FakeNode {
   setSlow(ms: number): void
   /** Answer RPC with bytes that are not JSON. */
   setGarbage(garbage: boolean): void
+  /** Lie (checked answers): forged state roots in headers, or forged account proofs; undefined tells the truth again. */
+  setLie(lie: FakeLie | undefined): void
   /** notifyPeers: false simulates a crash: peers find out from failed liveness pings. */
   close(options?: { notifyPeers?: boolean }): Promise<void>
 }
@@ -161,6 +163,7 @@ export async function startFakeNode(options: FakeNodeOptions): Promise<FakeNode>
   let down = false
   let slowMs = 0
   let garbage = false
+  let lie: FakeLie | undefined
   let closed = false
 
   const calls: RecordedCall[] = []
@@ -170,7 +173,7 @@ export async function startFakeNode(options: FakeNodeOptions): Promise<FakeNode>
   const subscriptions = new Map<string, WebSocket>()
   /** Raw transactions seen, by hash: a second send is "already known", as in geth's pool. */
   const txPool = new Set<string>()
-  const chain = createChainData(() => ({ chainId, head, blockHash }))
+  const chain = createChainData(() => ({ chainId, head, blockHash, lie }))
   const trusted = new Set<NodeId>()
   /** Besu: the enode as allowlisted, for perm_getNodesAllowlist. */
   const allowlisted = new Map<NodeId, string>()
@@ -726,6 +729,9 @@ export async function startFakeNode(options: FakeNodeOptions): Promise<FakeNode>
     },
     setGarbage(value) {
       garbage = value
+    },
+    setLie(value) {
+      lie = value
     },
     async close(closeOptions = {}) {
       if (closed) return

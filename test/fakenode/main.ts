@@ -75,9 +75,15 @@ const control = createServer((req, res) => {
         node.setHead(number)
         return reply(200, { head: number })
       }
+      if (req.method === 'POST' && req.url === '/lie') {
+        const { lie } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { lie: unknown }
+        if (lie !== null && lie !== 'state-root' && lie !== 'proof') return reply(400, { error: 'lie must be "state-root", "proof" or null' })
+        node.setLie(lie ?? undefined)
+        return reply(200, { lie })
+      }
       if (req.method === 'GET' && req.url === '/calls') return reply(200, { calls: node.rpcCalls.map((c) => ({ method: c.method, at: c.at })) })
       if (req.method === 'GET' && req.url === '/subscriptions') return reply(200, { count: node.subscriptions() })
-      reply(404, { error: 'POST /head, GET /calls, GET /subscriptions' })
+      reply(404, { error: 'POST /head, POST /lie, GET /calls, GET /subscriptions' })
     } catch (err) {
       reply(400, { error: (err as Error).message })
     }
