@@ -116,8 +116,8 @@ function refuse(status: number, message: string): BeaconRefusal {
 }
 
 /** A beacon-API style error body, as beacon nodes answer errors. */
-export function beaconError(status: number, message: string): string {
-  return JSON.stringify({ code: status, message })
+export function beaconError(status: number, message: string): { code: number; message: string } {
+  return { code: status, message }
 }
 
 /** Headers passed on from a beacon node's reply (SSZ or JSON, and which fork it is). */

@@ -1,5 +1,5 @@
-/** Reading a request body with a size limit, for the relay and the client proxy. */
-import type { IncomingMessage } from 'node:http'
+/** Reading a request body with a size limit, and writing a JSON reply, for the relay's and the client proxy's endpoints. */
+import type { IncomingMessage, ServerResponse } from 'node:http'
 
 /** Whatever a body of this size is, reading it to the end is cheaper than a client that sees a reset instead of our 413. */
 const DISCARD_LIMIT = 16 << 20
@@ -26,4 +26,10 @@ export function readBody(req: IncomingMessage, max: number): Promise<string | un
       if (!req.complete) resolve(undefined) // the client went away mid-body
     })
   })
+}
+
+/** A JSON reply, unless one was already sent or the client went away. */
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed) return
+  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body))
 }

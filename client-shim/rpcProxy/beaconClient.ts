@@ -12,7 +12,7 @@
 import { BEACON_REPLY_HEADERS, MAX_BEACON_REPLY_BYTES } from '../../agent/relay/beaconRoutes.ts'
 import { refusalOf, type RelayAddressRefusedError, type RelayAgents } from './relayAddresses.ts'
 import type { RpcTarget } from './targets.ts'
-import { relayExchange, RelayTimeout } from './relayHttp.ts'
+import { ExchangeTimeout, httpExchange } from '../../agent/relay/httpExchange.ts'
 
 export type BeaconRelayOutcome =
   | { ok: true; status: number; body: Buffer; headers: Record<string, string> }
@@ -24,7 +24,7 @@ export async function getFromRelay(target: RpcTarget, path: string, accept: stri
   const url = new URL(path, target.relayUrl)
   let reply: { status: number; body: Buffer; headers: Record<string, string> }
   try {
-    const got = await relayExchange(url, { method: 'GET', headers: { authorization: `Bearer ${target.token}`, accept }, agent: agents.for(url), deadline: Date.now() + timeoutMs, maxBytes: MAX_BEACON_REPLY_BYTES })
+    const got = await httpExchange(url, { method: 'GET', headers: { authorization: `Bearer ${target.token}`, accept }, agent: agents.for(url), deadline: Date.now() + timeoutMs, maxBytes: MAX_BEACON_REPLY_BYTES })
     const passed: Record<string, string> = {}
     for (const h of PASSED_HEADERS) {
       const v = got.headers[h]
@@ -34,7 +34,7 @@ export async function getFromRelay(target: RpcTarget, path: string, accept: stri
   } catch (err) {
     const refused = refusalOf(err)
     if (refused) return { ok: false, reason: refused.message, timedOut: false, refused }
-    if (err instanceof RelayTimeout) return { ok: false, reason: `no answer within ${timeoutMs} ms`, timedOut: true }
+    if (err instanceof ExchangeTimeout) return { ok: false, reason: `no answer within ${timeoutMs} ms`, timedOut: true }
     const e = err as { code?: unknown; message?: unknown }
     return { ok: false, reason: String(e?.code ?? e?.message ?? err), timedOut: false }
   }

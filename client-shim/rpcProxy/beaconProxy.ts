@@ -27,6 +27,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { systemClock, type Clock } from '../../lib/clock.ts'
 import type { Logger } from '../../lib/logger.ts'
 import type { NodeId } from '../../protocol/enode.ts'
+import { sendJson } from '../../agent/relay/httpBody.ts'
+import { localGuard } from './localGuard.ts'
 import { beaconError, checkBeaconRequest, forwardedAccept } from '../../agent/relay/beaconRoutes.ts'
 import type { HostHealthPolicy, HostOutcome } from './hostHealth.ts'
 import { RelayAgents, type RelayAddressPolicy } from './relayAddresses.ts'
@@ -58,7 +60,6 @@ export interface BeaconProxy {
   close(): Promise<void>
 }
 
-const LOCAL_HOSTS = ['localhost', '127.0.0.1', '[::1]', '::1']
 
 export async function startBeaconProxy(options: BeaconProxyOptions): Promise<BeaconProxy> {
   const log = options.logger
@@ -67,8 +68,7 @@ export async function startBeaconProxy(options: BeaconProxyOptions): Promise<Bea
   const listenHost = options.host ?? '127.0.0.1'
   const targets = new RelayTargets(options.cooldownMs ?? 30_000, options.hostHealth)
   const agents = new RelayAgents(options.relayAddresses)
-  const allowedHosts = new Set([...LOCAL_HOSTS, listenHost, ...(options.allowedHosts ?? [])].map((h) => h.toLowerCase()))
-  const allowedOrigins = new Set(options.allowedOrigins ?? [])
+  const { hostAllowed, originAllowed } = localGuard(listenHost, options)
 
   const record = (host: NodeId, outcome: HostOutcome) => {
     const benched = targets.recordOutcome(host, outcome, clock.now())
@@ -109,35 +109,28 @@ export async function startBeaconProxy(options: BeaconProxyOptions): Promise<Bea
       reasons.length === 0
         ? 'no pool host with a beacon API available: none of the hosts the pool assigned to this client serves the beacon API (--relay-beacon)'
         : `no pool host with a beacon API available: ${reasons.join('; ')}`
-    send(res, 503, beaconError(503, message), cors)
-  }
-
-  function hostAllowed(req: IncomingMessage): boolean {
-    if (allowedHosts.has('*')) return true
-    const host = (req.headers.host ?? '').toLowerCase()
-    const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]!
-    return allowedHosts.has(name)
+    sendJson(res, 503, beaconError(503, message), cors)
   }
 
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     req.resume()
-    if (!hostAllowed(req)) return send(res, 403, beaconError(403, `host ${JSON.stringify(req.headers.host ?? '')} is not allowed: use localhost or add it to the allowed hosts`))
+    if (!hostAllowed(req)) return sendJson(res, 403, beaconError(403, `host ${JSON.stringify(req.headers.host ?? '')} is not allowed: use localhost or add it to the allowed hosts`))
     const origin = req.headers.origin
-    if (origin !== undefined && !allowedOrigins.has('*') && !allowedOrigins.has(origin)) return send(res, 403, beaconError(403, `origin ${JSON.stringify(origin)} is not allowed to use this pool proxy`))
+    if (originAllowed(req) === false) return sendJson(res, 403, beaconError(403, `origin ${JSON.stringify(origin)} is not allowed to use this pool proxy`))
     const cors: Record<string, string> = origin !== undefined ? { 'access-control-allow-origin': origin, vary: 'origin' } : {}
     if (req.method === 'OPTIONS' && origin !== undefined) {
       res.writeHead(204, { ...cors, 'access-control-allow-methods': 'GET', 'access-control-max-age': '600' }).end()
       return
     }
     const route = checkBeaconRequest(req.method, req.url ?? '/')
-    if (!route.ok) return send(res, route.status, beaconError(route.status, route.message), { ...cors, ...(route.status === 405 ? { allow: 'GET' } : {}) })
+    if (!route.ok) return sendJson(res, route.status, beaconError(route.status, route.message), { ...cors, ...(route.status === 405 ? { allow: 'GET' } : {}) })
     await relay(route.path, forwardedAccept(req.headers.accept), res, cors)
   }
 
   const server = createServer((req, res) => {
     onRequest(req, res).catch((err: unknown) => {
       log.error('local beacon request failed', {}, err)
-      send(res, 500, beaconError(500, 'internal error in the pool proxy'))
+      sendJson(res, 500, beaconError(500, 'internal error in the pool proxy'))
     })
   })
   await new Promise<void>((resolve, reject) => {
@@ -169,7 +162,3 @@ export async function startBeaconProxy(options: BeaconProxyOptions): Promise<Bea
   }
 }
 
-function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
-  if (res.headersSent || res.destroyed) return
-  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(body)
-}

@@ -18,7 +18,7 @@
 import { alignReplies, callFrame, type RpcCall, type RpcReply } from '../../agent/relay/rpcFrames.ts'
 import { refusalOf, type RelayAddressRefusedError, type RelayAgents } from './relayAddresses.ts'
 import type { RpcTarget } from './targets.ts'
-import { relayExchange, RelayTimeout } from './relayHttp.ts'
+import { ExchangeTimeout, httpExchange } from '../../agent/relay/httpExchange.ts'
 import type { FailureKind } from './qualityMeter.ts'
 
 export type RelayOutcome =
@@ -44,13 +44,13 @@ export async function postToRelay(target: RpcTarget, calls: readonly RpcCall[], 
   try {
     const url = new URL(target.relayUrl)
     const body = JSON.stringify(frames.length === 1 ? frames[0] : frames)
-    const reply = await relayExchange(url, { method: 'POST', body, headers: { authorization: `Bearer ${target.token}` }, agent: agents.for(url), deadline, maxBytes: MAX_RELAY_REPLY_BYTES })
+    const reply = await httpExchange(url, { method: 'POST', body, headers: { authorization: `Bearer ${target.token}` }, agent: agents.for(url), deadline, maxBytes: MAX_RELAY_REPLY_BYTES })
     status = reply.status
     text = reply.body.toString('utf8')
   } catch (err) {
     const refused = refusalOf(err)
     if (refused) return { ok: false, reason: refused.message, timedOut: false, kind: 'transport', refused }
-    if (err instanceof RelayTimeout) return { ok: false, reason: `no answer within ${timeoutMs} ms`, timedOut: true, kind: 'timeout' }
+    if (err instanceof ExchangeTimeout) return { ok: false, reason: `no answer within ${timeoutMs} ms`, timedOut: true, kind: 'timeout' }
     const e = err as { code?: unknown; message?: unknown }
     return { ok: false, reason: String(e?.code ?? e?.message ?? err), timedOut: false, kind: 'transport' }
   }

@@ -49,7 +49,8 @@ import { ActivityMeter, type Activity } from '../../agent/relay/activity.ts'
 import { replyVerdicts, servedCount } from '../../agent/relay/replyVerdict.ts'
 import type { HostHealthPolicy, HostOutcome } from './hostHealth.ts'
 import { RelayErrorCode } from '../../agent/relay/relayErrors.ts'
-import { readBody } from '../../agent/relay/httpBody.ts'
+import { readBody, sendJson } from '../../agent/relay/httpBody.ts'
+import { localGuard } from './localGuard.ts'
 import { errorReply, INVALID_REQUEST, parseBody, type RpcCall, type RpcReply } from '../../agent/relay/rpcFrames.ts'
 import { ProxySession } from './proxySession.ts'
 import { postToRelay } from './relayClient.ts'
@@ -121,7 +122,6 @@ export interface RpcProxy {
 
 const DEFAULTS = { requestTimeoutMs: 10_000, cooldownMs: 30_000, maxBodyBytes: 1 << 20, resubscribeRetryMs: 1_000 }
 const MAX_BUFFERED_BYTES = 8 << 20
-const LOCAL_HOSTS = ['localhost', '127.0.0.1', '[::1]', '::1']
 const ALREADY_KNOWN = /already known|known transaction|alreadyknown|already imported|already exists/i
 
 export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy> {
@@ -138,8 +138,7 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
   const coster = new CallCoster()
   const sessions = new Set<ProxySession>()
   const agents = new RelayAgents(options.relayAddresses)
-  const allowedHosts = new Set([...LOCAL_HOSTS, listenHost, ...(options.allowedHosts ?? [])].map((h) => h.toLowerCase()))
-  const allowedOrigins = new Set(options.allowedOrigins ?? [])
+  const { hostAllowed, originAllowed } = localGuard(listenHost, options)
 
   const noHostMessage = (reasons: string[]) =>
     reasons.length === 0 ? 'no pool host available: the pool has not assigned any rpc host to this client yet' : `no pool host available: ${reasons.join('; ')}`
@@ -323,21 +322,6 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
     return JSON.stringify(parsed.batch ? replies : replies[0])
   }
 
-  // ---- local guards -------------------------------------------------------------------------
-  function hostAllowed(req: IncomingMessage): boolean {
-    if (allowedHosts.has('*')) return true
-    const host = (req.headers.host ?? '').toLowerCase()
-    const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]!
-    return allowedHosts.has(name)
-  }
-
-  /** Undefined: not a browser request. Otherwise whether its origin may use the proxy. */
-  function originAllowed(req: IncomingMessage): boolean | undefined {
-    const origin = req.headers.origin
-    if (origin === undefined) return undefined
-    return allowedOrigins.has('*') || allowedOrigins.has(origin)
-  }
-
   // ---- servers ------------------------------------------------------------------------------
   const server = createServer((req, res) => {
     onHttp(req, res).catch((err: unknown) => {
@@ -442,7 +426,3 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
   }
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  if (res.headersSent || res.destroyed) return
-  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body))
-}

@@ -23,8 +23,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Clock } from '../../lib/clock.ts'
-import { scrubUrl, type Logger } from '../../lib/logger.ts'
+import type { Logger } from '../../lib/logger.ts'
+import { ExchangeTimeout, httpExchange, httpTarget, ReplyTooLarge, type ExchangeReply } from '../../agent/relay/httpExchange.ts'
 import type { NodeId } from '../../protocol/enode.ts'
+import { sendJson } from '../../agent/relay/httpBody.ts'
 import { BEACON_REPLY_HEADERS, beaconError, checkBeaconRequest, forwardedAccept, MAX_BEACON_REPLY_BYTES, type BeaconRoute } from '../../agent/relay/beaconRoutes.ts'
 
 /** Compute units per beacon request, and per light-client update asked for. */
@@ -44,16 +46,9 @@ export interface BeaconForwarder {
 const WARN_EVERY_MS = 10_000
 
 export function createBeaconForwarder(beaconUrl: string, deps: { timeoutMs: number; log: Logger; clock: Clock }): BeaconForwarder {
-  const base = new URL(beaconUrl)
-  if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new TypeError(`--relay-beacon needs the consensus client's http(s) REST API, got ${scrubUrl(beaconUrl)}`)
-  const headers: Record<string, string> = {}
-  if (base.username || base.password) {
-    headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`).toString('base64')}`
-    base.username = ''
-    base.password = ''
-  }
-  const prefix = base.href.replace(/\/+$/, '')
-  const where = scrubUrl(beaconUrl)
+  const beacon = httpTarget(beaconUrl, "--relay-beacon needs the consensus client's http(s) REST API")
+  const prefix = beacon.url.href.replace(/\/+$/, '')
+  const { where } = beacon
   const { timeoutMs, log, clock } = deps
   let lastWarn = 0
   const failure = (status: 502 | 504, reason: string): BeaconOutcome => {
@@ -66,39 +61,24 @@ export function createBeaconForwarder(beaconUrl: string, deps: { timeoutMs: numb
   }
 
   async function get(path: string, accept: string): Promise<BeaconOutcome> {
-    const signal = AbortSignal.timeout(timeoutMs)
+    let res: ExchangeReply
     try {
-      const res = await fetch(`${prefix}${path}`, { headers: { ...headers, accept }, redirect: 'manual', signal })
-      if (res.status >= 300 && res.status < 400) return failure(502, `redirected (HTTP ${res.status}): redirects are not followed`)
-      const body = await readCapped(res)
-      if (body === undefined) return failure(502, `reply over ${MAX_BEACON_REPLY_BYTES} bytes`)
-      if (res.status >= 500) return failure(502, `HTTP ${res.status}${describe(body)}`)
-      const out: Record<string, string> = {}
-      for (const h of BEACON_REPLY_HEADERS) {
-        const v = res.headers.get(h)
-        if (v !== null) out[h] = v
-      }
-      return { ok: true, status: res.status, body, headers: out }
+      res = await httpExchange(new URL(`${prefix}${path}`), { method: 'GET', headers: { ...beacon.headers, accept }, agent: beacon.agent, deadline: Date.now() + timeoutMs, maxBytes: MAX_BEACON_REPLY_BYTES })
     } catch (err) {
-      if (signal.aborted) return failure(504, `no answer within ${timeoutMs} ms`)
-      const e = err as { message?: unknown; cause?: { code?: unknown; message?: unknown } }
-      return failure(502, String(e?.cause?.code ?? e?.cause?.message ?? e?.message ?? err))
+      if (err instanceof ExchangeTimeout) return failure(504, `no answer within ${timeoutMs} ms`)
+      if (err instanceof ReplyTooLarge) return failure(502, err.message)
+      return failure(502, String((err as NodeJS.ErrnoException)?.code ?? (err as Error)?.message ?? err))
     }
+    if (res.status >= 300 && res.status < 400) return failure(502, `redirected (HTTP ${res.status}): redirects are not followed`)
+    if (res.status >= 500) return failure(502, `HTTP ${res.status}${describe(res.body)}`)
+    const out: Record<string, string> = {}
+    for (const h of BEACON_REPLY_HEADERS) {
+      const v = res.headers[h]
+      if (typeof v === 'string') out[h] = v
+    }
+    return { ok: true, status: res.status, body: res.body, headers: out }
   }
   return { where, get }
-}
-
-/** The reply body, or undefined when it is over the limit. */
-async function readCapped(res: Response): Promise<Buffer | undefined> {
-  if (!res.body) return Buffer.alloc(0)
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-    size += chunk.length
-    if (size > MAX_BEACON_REPLY_BYTES) return undefined
-    chunks.push(Buffer.from(chunk))
-  }
-  return Buffer.concat(chunks)
 }
 
 /** ": <message>" from a beacon error body, when it has one. */
@@ -130,21 +110,17 @@ export function beaconCost(route: BeaconRoute): number {
 export async function serveBeacon(deps: BeaconRelayDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   req.resume() // GETs carry no body worth reading; a body is ignored
   const auth = deps.authenticate(req)
-  if (!auth.ok) return send(res, 401, beaconError(401, auth.message), { 'www-authenticate': 'Bearer realm="vipnode relay"' })
+  if (!auth.ok) return sendJson(res, 401, beaconError(401, auth.message), { 'www-authenticate': 'Bearer realm="vipnode relay"' })
   const route = checkBeaconRequest(req.method, req.url ?? '/')
-  if (!route.ok) return send(res, route.status, beaconError(route.status, route.message), route.status === 405 ? { allow: 'GET' } : {})
-  if (!deps.forwarder) return send(res, 501, beaconError(501, 'this pool host offers no beacon API (its operator did not pass --relay-beacon)'))
+  if (!route.ok) return sendJson(res, route.status, beaconError(route.status, route.message), route.status === 405 ? { allow: 'GET' } : {})
+  if (!deps.forwarder) return sendJson(res, 501, beaconError(501, 'this pool host offers no beacon API (its operator did not pass --relay-beacon)'))
   const cost = beaconCost(route)
   if (!deps.take(auth.client, cost)) {
-    return send(res, 429, beaconError(429, `rate limited: this request costs ${cost} compute units; at most ${deps.limits.cuPerSec} per second per client (burst ${deps.limits.cuBurst})`))
+    return sendJson(res, 429, beaconError(429, `rate limited: this request costs ${cost} compute units; at most ${deps.limits.cuPerSec} per second per client (burst ${deps.limits.cuBurst})`))
   }
   const outcome = await deps.forwarder.get(route.path, forwardedAccept(req.headers.accept))
-  if (!outcome.ok) return send(res, outcome.status, beaconError(outcome.status, outcome.message))
+  if (!outcome.ok) return sendJson(res, outcome.status, beaconError(outcome.status, outcome.message))
   if (res.destroyed) return
   res.writeHead(outcome.status, { 'content-type': 'application/json', ...outcome.headers }).end(outcome.body)
 }
 
-function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
-  if (res.headersSent || res.destroyed) return
-  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(body)
-}

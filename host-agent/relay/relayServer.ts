@@ -40,7 +40,7 @@ import type { NodeId } from '../../protocol/enode.ts'
 import { ActivityMeter, type Activity } from '../../agent/relay/activity.ts'
 import { RelayErrorCode, WS_CLOSE_TOKEN_INVALID } from '../../agent/relay/relayErrors.ts'
 import { errorReply, INTERNAL_ERROR, INVALID_REQUEST, type RpcReply } from '../../agent/relay/rpcFrames.ts'
-import { readBody } from '../../agent/relay/httpBody.ts'
+import { readBody, sendJson } from '../../agent/relay/httpBody.ts'
 import { KeyedRateLimiter } from '../../lib/rateLimit.ts'
 import { createRelayPolicy, type RelayPolicy } from './relayPolicy.ts'
 import { DEFAULT_MAX_LOGS_RANGE, DEFAULT_RELAY_GAS_CAP, relayRateLimit } from './rateLimit.ts'
@@ -292,10 +292,6 @@ async function listen(server: Server, port: number, host: string): Promise<{ hos
   return { hostPart: address.address.includes(':') ? `[${address.address}]` : address.address, port: address.port }
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  if (res.headersSent || res.destroyed) return
-  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body))
-}
 
 function refuseUpgrade(socket: Duplex, status: number, body: RpcReply): void {
   const text = JSON.stringify(body)
