@@ -345,8 +345,10 @@ describe('dashboard: service quality', () => {
     expect(await row(bad.nodeId).locator('td').nth(2).textContent()).toBe('probation')
     expect(await row(good.nodeId).locator('td').nth(2).textContent()).toBe('good')
     const cells = async (id: string) => (await row(id).locator('td').allTextContents()).slice(3)
-    expect(await cells(good.nodeId)).toEqual(['1.00', '100 %', '50 ms', '50 ms', '0 %', '100'])
-    expect(await cells(bad.nodeId)).toEqual(['0.00', '100 %', '—', '—', '100 %', '100'])
+    // The page renders each pushed snapshot; one taken between the two hosts' reports shows the
+    // later host without uptime yet, so wait for the snapshot that has both.
+    await expect.poll(() => cells(good.nodeId), WAIT).toEqual(['1.00', '100 %', '50 ms', '50 ms', '0 %', '100'])
+    await expect.poll(() => cells(bad.nodeId), WAIT).toEqual(['0.00', '100 %', '—', '—', '100 %', '100'])
     // Sorted by score, worst first.
     expect(await page.locator('#quality-table tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-id')))).toEqual([bad.nodeId, good.nodeId])
     await shot(page, 'dashboard-quality')
