@@ -18,7 +18,7 @@
  * after the pool checked it gets nothing.
  */
 import { poolTrustOptions, privateAddressesAllowed, type PoolTrustConfig } from '../agent/agentNode.ts'
-import { formatEnode, loadNodeKey, relayUrlProblem, nodeIdOf, MAX_QUALITY_HOSTS, type NodeId, type RelayGrant, type UpdateResult } from '../protocol/index.ts'
+import { BEACON_CAPABILITY, formatEnode, loadNodeKey, relayUrlProblem, nodeIdOf, MAX_QUALITY_HOSTS, type NodeId, type RelayGrant, type UpdateResult } from '../protocol/index.ts'
 import { PoolConnection } from '../agent/poolConnection.ts'
 import { greetOnConnect, HostTopUp, showNotice } from '../agent/clientDuties.ts'
 import { runReportLoop } from '../agent/reportLoop.ts'
@@ -187,7 +187,8 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: RpcC
       })
   }
 
-  const topUp = new HostTopUp({ pool, kind: 'rpc', want: config.hosts, log, updateIntervalMs: config.updateIntervalMs })
+  // With a local beacon API the pool is asked for hosts that serve it (picked first: docs/loadBalancer.md).
+  const topUp = new HostTopUp({ pool, kind: 'rpc', want: config.hosts, log, updateIntervalMs: config.updateIntervalMs, needs: beacon ? [BEACON_CAPABILITY] : undefined })
   const looping = runReportLoop({
     pool,
     ticker,
@@ -205,7 +206,7 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: RpcC
       applyGrants(result.relays ?? [])
       // Hosts whose relay does not serve (benched by the proxy's host health) are handed back for others.
       const benched = proxy.benchedHosts()
-      const got = await topUp.topUp(grants.size - benched.length, benched)
+      const got = await topUp.topUp(grants.size - benched.length, benched, [...grants.values()].some((g) => g.beacon === true))
       for (const h of got) if (h.relay && !grants.has(h.nodeId)) log.info('relaying through host', { host: h.nodeId, relay: h.relay.relayUrl })
       if (benched.length > 0) {
         const kept = new Set(got.map((h) => h.nodeId))
