@@ -31,6 +31,7 @@ import type { BadAnswer } from './rpcProxy/answerCheck.ts'
 import { Registry } from 'prom-client'
 import { registerProcessMetrics, startMetricsServer, type MetricsServer } from '../lib/metricsServer.ts'
 import { startBeaconProxy, type BeaconProxy } from './rpcProxy/beaconProxy.ts'
+import { ActivityMeter } from '../agent/relay/activity.ts'
 
 export interface RpcClientShimConfig extends PoolTrustConfig {
   bootstrap: string
@@ -82,7 +83,10 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: RpcC
   const registry = new Registry()
   /** Reports a host found in the minority to the pool (set once the pool connection exists). */
   let reportBad: ((bad: BadAnswer) => Promise<void>) | undefined
+  // One activity per host for JSON-RPC and beacon requests, as the relay keeps it: the report drains both at once.
+  const meter = new ActivityMeter<NodeId>()
   const proxy = await startRpcProxy({
+    meter,
     onBadAnswer: async (bad) => reportBad?.(bad),
     metricsRegistry: registry,
     host: config.listenHost,
@@ -103,6 +107,7 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: RpcC
   }
   const beacon = config.beaconListen
     ? await startBeaconProxy({
+        meter,
         host: config.beaconListen.host,
         port: config.beaconListen.port,
         logger: log.child({ module: 'beacon-proxy' }),
