@@ -166,6 +166,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     forwarder: options.beaconUrl !== undefined ? createBeaconForwarder(options.beaconUrl, { timeoutMs: limits.requestTimeoutMs, log, clock }) : undefined,
     take: (client, cost) => limiter.take(client, clock.now(), cost),
     limits,
+    meter,
   }
   const parts: RelayParts = { limits, tokens, clock, log, handle, sessions, beacon }
 
