@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { createServer, request as httpRequest } from 'node:http'
 import { keccak256 } from 'ethers'
 import { afterEach, describe, expect, it } from 'vitest'
-import WebSocket from 'ws'
+import WebSocket, { WebSocketServer } from 'ws'
 import { silentLogger } from '../../lib/logger.ts'
 import type { NodeId } from '../../protocol/enode.ts'
 import { startRelayServer, type RelayServer } from '../../host-agent/relay/relayServer.ts'
@@ -158,6 +158,90 @@ describe('rpc proxy: relaying', () => {
   })
 })
 
+describe('rpc proxy: the relay socket (relayLinks.ts)', () => {
+  /** A relay that counts what came as posts and as socket frames, and answers every call with its transport. */
+  async function countingRelay() {
+    const seen = { posts: 0, frames: 0, postedMethods: [] as string[] }
+    const answer = (m: { id: unknown; method: string }, via: string) => ({ jsonrpc: '2.0', id: m.id, result: `${m.method} via ${via}` })
+    const srv = createServer((req, res) => {
+      let body = ''
+      req.on('data', (d) => (body += d))
+      req.on('end', () => {
+        seen.posts++
+        const msg = JSON.parse(body)
+        for (const m of Array.isArray(msg) ? msg : [msg]) seen.postedMethods.push(m.method)
+        const replies = (Array.isArray(msg) ? msg : [msg]).filter((m) => 'id' in m).map((m) => answer(m, 'post'))
+        res.writeHead(200, { 'content-type': 'application/json' }).end(replies.length === 0 ? '' : JSON.stringify(Array.isArray(msg) ? replies : replies[0]))
+      })
+    })
+    const wss = new WebSocketServer({ server: srv })
+    wss.on('connection', (ws) => ws.on('message', (d) => {
+      seen.frames++
+      ws.send(JSON.stringify(answer(JSON.parse(d.toString()), 'socket')))
+    }))
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()))
+    cleanup.push(() => new Promise<void>((r) => {
+      for (const ws of wss.clients) ws.terminate()
+      srv.close(() => r())
+    }))
+    const target: RpcTarget = { hostNodeId: 'cc'.repeat(64) as NodeId, relayUrl: `http://127.0.0.1:${(srv.address() as { port: number }).port}/`, token: 'ab'.repeat(32) }
+    return { seen, target }
+  }
+
+  it('behavior: single calls take the relay\'s socket once it is open; batches, notifications and large requests are posted', async () => {
+    const { seen, target } = await countingRelay()
+    const proxy = await startProxy([target])
+    // The first call opens the socket in the background and is posted meanwhile.
+    expect((await post(proxy.url, call('eth_chainId'))).json.result).toBe('eth_chainId via post')
+    await waitFor(async () => (await post(proxy.url, call('eth_chainId'))).json.result === 'eth_chainId via socket', 'a call over the socket')
+    const posts = seen.posts
+    expect((await post(proxy.url, { jsonrpc: '2.0', id: 'x', method: 'eth_blockNumber', params: [] })).json).toEqual({ jsonrpc: '2.0', id: 'x', result: 'eth_blockNumber via socket' })
+    expect((await post(proxy.url, [call('eth_chainId', [], 1), call('eth_blockNumber', [], 2)])).json.map((r: { result: string }) => r.result)).toEqual(['eth_chainId via post', 'eth_blockNumber via post'])
+    expect((await post(proxy.url, { jsonrpc: '2.0', method: 'eth_sendRawTransaction', params: ['0x01'] })).status).toBe(200)
+    const large = call('eth_call', [{ to: ZERO, data: `0x${'00'.repeat(40_000)}` }, 'latest'])
+    expect((await post(proxy.url, large)).json.result).toBe('eth_call via post')
+    expect(seen.posts - posts).toBe(3)
+    expect(seen.postedMethods.slice(-4)).toEqual(['eth_chainId', 'eth_blockNumber', 'eth_sendRawTransaction', 'eth_call'])
+  })
+
+  /** Two real hosts, the proxy's socket to the first open, the first sticky. */
+  async function twoHostsOnSockets() {
+    const [a, b] = await Promise.all([startHost(), startHost()])
+    const proxy = await startProxy([a.target, b.target])
+    await waitFor(async () => {
+      await post(proxy.url, call('eth_chainId'))
+      return a.relay.sessionCount() === 1 && a.node.rpcCalls.length > 0
+    }, 'the proxy\'s socket to the first host')
+    // A call or two more so the last one surely went over the open socket.
+    for (let i = 0; i < 2; i++) expect((await post(proxy.url, call('eth_chainId'))).json.result).toBe('0x539')
+    proxy.drainActivity()
+    a.relay.drainActivity()
+    return { a, b, proxy }
+  }
+
+  it('error: a relay whose node is down answers the frame with its node error: the proxy fails over, and neither end meters the host', async () => {
+    const { a, b, proxy } = await twoHostsOnSockets()
+    a.node.setDown(true)
+    const before = b.node.rpcCalls.length
+    expect((await post(proxy.url, call('eth_blockNumber'))).json.result).toBe('0x6')
+    expect(b.node.rpcCalls.slice(before).map((c) => c.method)).toEqual(['eth_blockNumber'])
+    expect(proxy.drainActivity().get(a.node.nodeId)?.requests ?? 0).toBe(0)
+    expect(a.relay.drainActivity().get(CLIENT)?.requests ?? 0).toBe(0)
+  })
+
+  it('error: the relay\'s socket closes with a call in flight: the call fails over to the next host', async () => {
+    const { a, b, proxy } = await twoHostsOnSockets()
+    a.node.setSlow(1_000)
+    const before = a.node.rpcCalls.length
+    const inFlight = post(proxy.url, call('eth_getBalance', [ZERO, 'latest']))
+    await waitFor(() => a.node.rpcCalls.length > before, 'the call to reach the first host\'s node')
+    await a.relay.close()
+    const reply = await inFlight
+    expect(reply.json.result).toBeDefined()
+    expect(b.node.rpcCalls.at(-1)?.method).toBe('eth_getBalance')
+  })
+})
+
 describe('rpc proxy: quality per host', () => {
   it('behavior: each call is counted under its host by outcome, and the served ones are timed per method', async () => {
     const [a, b, d, e] = await Promise.all([startHost(), startHost(), startHost(), startHost()])
@@ -192,6 +276,8 @@ describe('rpc proxy: hosts that answer without serving', () => {
     // A relay that answers HTTP 200 with "limit exceeded" for each call: an answer, so no failover per request.
     let refused = 0
     const srv = createServer((req, res) => {
+      // A relay without WebSocket JSON-RPC: the proxy's socket is refused and its calls are posted.
+      if (req.method !== 'POST') return void res.writeHead(404).end()
       let body = ''
       req.on('data', (d) => (body += d))
       req.on('end', () => {
@@ -349,7 +435,8 @@ describe('rpc proxy: hosts going away', () => {
     const client = await wsClient(proxy.wsUrl)
     const sub = (await client.request('eth_subscribe', ['newHeads'])).result as string
     await post(proxy.url, call('eth_chainId'))
-    expect(a.relay.sessionCount()).toBe(1)
+    // The subscription is on a (the relay's sessions also hold the proxy's socket for single calls, relayLinks.ts).
+    expect(a.node.subscriptions()).toBe(1)
 
     proxy.setTargets([b.target])
     await waitFor(() => a.relay.sessionCount() === 0 && a.node.subscriptions() === 0, 'the session on a to close')

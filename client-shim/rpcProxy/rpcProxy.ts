@@ -53,7 +53,8 @@ import { readBody, sendJson } from '../../agent/relay/httpBody.ts'
 import { localGuard } from './localGuard.ts'
 import { errorReply, INVALID_REQUEST, parseBody, type RpcCall, type RpcReply } from '../../agent/relay/rpcFrames.ts'
 import { ProxySession } from './proxySession.ts'
-import { postToRelay } from './relayClient.ts'
+import type { RelayOutcome } from './relayClient.ts'
+import { RelayLinks } from './relayLinks.ts'
 import { RelayTargets, type RpcTarget } from './targets.ts'
 import { CallCoster } from '../../agent/relay/computeUnits.ts'
 import { RelayAgents, type RelayAddressPolicy, type RelayAddressRefusedError } from './relayAddresses.ts'
@@ -140,6 +141,7 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
   const coster = new CallCoster()
   const sessions = new Set<ProxySession>()
   const agents = new RelayAgents(options.relayAddresses)
+  const relay = new RelayLinks(agents, requestTimeoutMs)
   const { hostAllowed, originAllowed } = localGuard(listenHost, options)
 
   const noHostMessage = (reasons: string[]) =>
@@ -156,14 +158,14 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
       if (!target) continue
       tried.add(target.hostNodeId)
       const endCall = meter.call(target.hostNodeId)
-      let outcome: Awaited<ReturnType<typeof postToRelay>> | undefined
+      let outcome: RelayOutcome | undefined
       let served = 0
       let servedUnits = 0
       // Costed before the call, as the relay costs it.
       const costs = calls.map((c) => coster.cost(c.method, c.params))
       const startedAt = clock.now()
       try {
-        outcome = await postToRelay(target, calls, requestTimeoutMs, agents)
+        outcome = await relay.send(target, calls, requestTimeoutMs)
         if (outcome.ok) {
           // Judged as the host's relay judges it: only results are service, for the meter and for stickiness.
           const answered = calls.flatMap((c, i) => (c.hasId ? [i] : []))
@@ -254,7 +256,7 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
     let served = 0
     let units = 0
     try {
-      const outcome = await postToRelay(target, relayed, requestTimeoutMs, agents)
+      const outcome = await relay.send(target, relayed, requestTimeoutMs)
       if (!outcome.ok) return undefined
       // Metered as the relay meters them: only results are service.
       replyVerdicts(outcome.status, outcome.replies).forEach((v, i) => {
@@ -407,6 +409,7 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
     setTargets(next) {
       const removed = targets.set(next)
       if (removed.length > 0) log.info('rpc hosts dropped', { hosts: removed })
+      relay.forget(removed)
       for (const s of sessions) s.targetsChanged(removed)
     },
     targets: () => targets.list(),
@@ -419,6 +422,7 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
       for (const s of sessions) s.close()
       sessions.clear()
       wss.close()
+      relay.close()
       agents.destroy()
       await new Promise<void>((resolve) => {
         server.close(() => resolve())
