@@ -18,6 +18,7 @@ import {
   rpcError,
   SUPPORTED_PROTOCOL_VERSIONS,
   type connectParamsSchema,
+  type NodeId,
 } from '../../protocol/index.ts'
 import type { z } from 'zod'
 import type { Clock } from '../../lib/clock.ts'
@@ -62,6 +63,11 @@ export interface LoginDeps {
   metrics: CoordinatorMetrics
   /** How relay URL names are resolved at connect; default the system resolver (tests inject their own DNS). */
   resolveName?: ResolveName
+  /**
+   * Replicas: a host that logs in here is owned here from now on, with the pairs it had on another replica
+   * (AssignmentService.adoptHost); awaited before the login answers, so its first report is vouched for.
+   */
+  adoptHost?: ((hostId: NodeId) => Promise<unknown>) | undefined
 }
 
 export interface Login {
@@ -164,6 +170,7 @@ export class LoginService {
     metrics.agentSockets.set({ role: 'host' }, sessions.count('host'))
     metrics.agentSockets.set({ role: 'client' }, sessions.count('client'))
     log.info('agent authenticated', { node: session.nodeId, role: session.role, chainId: session.chainId, session: session.sessionId, superseded: Boolean(superseded) })
+    if (session.role === 'host') await this.deps.adoptHost?.(session.nodeId)
 
     const trial = session.role === 'client' ? await this.deps.metering.grantTrial(session.nodeId, now, newKey) : 'off'
     if (trial === 'granted') log.info('trial credit granted', { node: session.nodeId })
