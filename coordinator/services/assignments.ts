@@ -927,7 +927,9 @@ export class AssignmentService {
     }
     if (this.dropRemote(clientId, hostId)) {
       this.deps.log.info('assignment released by the host\'s replica', { client: clientId, host: hostId, reason: msg.reason })
-      this.tellClient(clientId, hostId, msg.reason)
+      // The owner's dispute notice went to a client it does not hold: this replica tells it instead.
+      if (msg.reason === 'disputed') this.deps.sessions.get(clientId)?.notify('vipnode_notice', { level: 'warn', code: 'host-gone', message: `host ${hostId.slice(0, 16)}… and this client did not corroborate in time; finding a replacement` })
+      else this.tellClient(clientId, hostId, msg.reason)
     }
   }
 

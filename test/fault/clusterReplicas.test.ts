@@ -113,6 +113,20 @@ test('a host\'s slots are never over-admitted when two replicas\' clients ask at
   expect(await b!.services.store.activeAssignments({ hostId: host.nodeId })).toHaveLength(2)
   expect(host.calls.filter((c) => c.method === 'vipnode_admit')).toHaveLength(2)
   expect(b!.services.assignments.loadOf(host.nodeId)).toBe(2)
+
+  // Each refused admit.<replica> says why and changes nothing on the owner.
+  const asker = clients[0]!
+  const ask = (over: Record<string, unknown>) =>
+    b!.services.assignments.serveAdmit({ hostId: host.nodeId, kind: 'peer', client: { nodeId: asker.nodeId, enode: asker.id.enode, chainId: 1337 }, ...over } as never)
+  const admitted0 = await b!.services.store.activeAssignments()
+  const stranger = clients.find((c) => !admitted0.some((x) => x.clientId === c.nodeId))!
+  expect(await ask({ hostId: stranger.nodeId })).toEqual({ admitted: false, reason: 'host-offline' })
+  expect(await ask({ client: { nodeId: stranger.nodeId, enode: stranger.id.enode, chainId: 1 } })).toEqual({ admitted: false, reason: 'wrong-chain' })
+  expect(await ask({ kind: 'rpc', client: { nodeId: stranger.nodeId, enode: stranger.id.enode, chainId: 1337 } })).toEqual({ admitted: false, reason: 'wrong-kind' })
+  expect(await ask({ client: { nodeId: stranger.nodeId, enode: stranger.id.enode, chainId: 1337 } })).toEqual({ admitted: false, reason: 'full' })
+  expect(await b!.services.store.activeAssignments()).toEqual(admitted0)
+  expect(b!.services.assignments.loadOf(host.nodeId)).toBe(2)
+  expect(host.calls.filter((c) => c.method === 'vipnode_admit')).toHaveLength(2)
 }, 60_000)
 
 test('a host that moves from a closed replica A to replica B brings its assignments: its client stays vouched, and the first observation after the move is not billed', async () => {
