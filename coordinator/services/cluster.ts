@@ -28,7 +28,8 @@ export interface ClusterDeps {
 
 export class ClusterService {
   private timer: NodeJS.Timeout | undefined
-  private publishedVersion = -1
+  /** sessions.version and assignments.version at the last publish: hosts came or went, or loads moved. */
+  private publishedVersion = ''
 
   constructor(
     private readonly opts: { updateIntervalMs: number },
@@ -52,13 +53,13 @@ export class ClusterService {
     })
     bus.subscribe('moved', (body) => assignments.onMovedMessage(movedMessageSchema.parse(body)))
     this.publish()
-    // Every interval, and sooner when hosts come or go (checked at a tenth of it): a new host is offered by the
-    // siblings within a tick, a gone one stops being offered with the next message.
+    // Every interval, and sooner when hosts come or go or loads move (checked at a tenth of it, so at most ten
+    // messages an interval): a new host is offered by the siblings within a tick, a full one stops being offered.
     let ticks = 0
     this.timer = setInterval(
       () => {
         ticks++
-        if (ticks >= 10 || this.deps.sessions.version !== this.publishedVersion) {
+        if (ticks >= 10 || this.version() !== this.publishedVersion) {
           ticks = 0
           this.publish()
         }
@@ -70,11 +71,15 @@ export class ClusterService {
     this.timer.unref()
   }
 
+  private version(): string {
+    return `${this.deps.sessions.version}:${this.deps.assignments.version}`
+  }
+
   /** This replica's hosts, now (also after a host moved here, before telling the siblings). */
   publish(): void {
-    const { bus, assignments, sessions, clock } = this.deps
+    const { bus, assignments, clock } = this.deps
     if (!bus.clustered) return
-    this.publishedVersion = sessions.version
+    this.publishedVersion = this.version()
     bus.publish('hosts', { replicaId: bus.replicaId, hosts: assignments.localDirectory(clock.now()) })
   }
 

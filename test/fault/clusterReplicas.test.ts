@@ -12,6 +12,7 @@ import { waitFor } from '../harness/waitFor.ts'
 import { answered, balanceOf, every, fund, poolAgent, type PoolAgent } from '../harness/attackers.ts'
 import type { RunningCoordinator } from '../../coordinator/coordinator.ts'
 import { subjectToken } from '../../coordinator/services/clusterBus.ts'
+import { RPC_REQUIRED_METHODS } from '../../protocol/index.ts'
 
 const NATS = process.env.VIPNODE_TEST_NATS ?? 'nats://127.0.0.1:4222'
 const INTERVAL = 400
@@ -193,4 +194,23 @@ test('with the bus down (the host\'s replica does not answer), the client gets a
   expect(await a!.services.store.activeAssignments()).toEqual([])
   expect(a!.services.assignments.hostsOf(client.nodeId)).toEqual([])
   expect(host.calls.filter((c) => c.method === 'vipnode_admit')).toEqual([])
+}, 60_000)
+
+test('rpc: a client on A gets an rpc host on B with a relay grant B\'s host accepts, and A keeps it fresh in report replies', async () => {
+  const [a, b] = await replicas(2)
+  const host = await agent(b!, { role: 'host', kind: 'rpc', capacity: 3, relayUrl: 'http://127.0.0.1:9/' })
+  host.report([], { capabilities: [...RPC_REQUIRED_METHODS] }) // the capability probe's answer: what the balancer requires of rpc hosts
+  await waitFor(() => a!.services.assignments.preview({ chainId: 1337, count: 5, kind: 'rpc' }).hosts.length === 1, 'A sees the rpc host')
+  const client = await agent(a!, { role: 'client', kind: 'rpc' })
+  const reply = await client.request('vipnode_requestHosts', { count: 1, kind: 'rpc' })
+  expect(reply.error).toBeUndefined()
+  const grant = reply.result.hosts[0].relay
+  expect(grant).toMatchObject({ nodeId: host.nodeId, relayUrl: 'http://127.0.0.1:9/' })
+  // The host was admitted with the same token its replica issues (the relay secret is the pool's, in the store).
+  const admit = host.calls.find((c) => c.method === 'vipnode_admit')!
+  expect(admit.params.relay.token).toBe(grant.token)
+  expect(b!.services.relayTokens.accepted(host.nodeId, client.nodeId, Date.now()).map((t) => t.token)).toContain(grant.token)
+  // A's report replies carry the grant for the sibling's host.
+  const update = await client.request('vipnode_update', { peerIds: [], block: { number: 0, hash: `0x${'00'.repeat(32)}` }, relays: [{ nodeId: host.nodeId, requests: 1, busyMs: 1 }] })
+  expect(update.result.relays.map((r: { nodeId: string }) => r.nodeId)).toEqual([host.nodeId])
 }, 60_000)
