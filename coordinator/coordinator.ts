@@ -182,12 +182,13 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   const disputes = new DisputeService(disputePolicy, { assignments, metering, sessions, clock, log: log.child({ module: 'disputes' }), metrics })
   const settlement = new SettlementService({ feeBps: config.feeBps, feeAddress: config.feeAddress, pricePerCuWei: config.pricePerCuWei }, { store, epochs, clock, log: log.child({ module: 'settlement' }), metrics })
   metrics.setStateSizes(() => stateSizes(services))
-  // The host directory goes out before the move is announced, so siblings know where the host lives when they hear of it.
-  const adoptHost = async (hostId: Parameters<AssignmentService['adoptHost']>[0]) => {
+  // A host's: the directory goes out before the move is announced, so siblings know where the host lives when they hear of it.
+  const adoptPairs = async (nodeId: Parameters<AssignmentService['adoptHost']>[0], role: 'host' | 'client') => {
+    if (role === 'client') return assignments.adoptClient(nodeId)
     cluster.publish()
-    return assignments.adoptHost(hostId)
+    return assignments.adoptHost(nodeId)
   }
-  const logins = new LoginService({ config, poolId, replicaId, store, sessions, metering, clock, log, metrics, adoptHost, ...(overrides.resolveName ? { resolveName: overrides.resolveName } : {}) })
+  const logins = new LoginService({ config, poolId, replicaId, store, sessions, metering, clock, log, metrics, adoptPairs, ...(overrides.resolveName ? { resolveName: overrides.resolveName } : {}) })
   const reports = new ReportService({ config, store, sessions, assignments, metering, chainHeads, clock, log, metrics, quality, bus })
   const cluster = new ClusterService({ updateIntervalMs: config.updateIntervalMs }, { bus, directory, assignments, reports, sessions, clock, log: log.child({ module: 'cluster' }), metrics })
   cluster.start()

@@ -149,6 +149,8 @@ const remoteAdmitReplySchema = z.object({ admitted: z.boolean(), reason: z.strin
 
 /** `release` (broadcast): a pair ended on one side; the other side's replica drops or releases its part. */
 export const releaseMessageSchema = z.object({ replicaId: z.string().max(64), clientId: z.string().regex(/^[0-9a-f]{128}$/), hostId: z.string().regex(/^[0-9a-f]{128}$/), reason: z.enum(RELEASE_REASONS) })
+/** `strike` (broadcast): the host's replica blamed a client of another replica for a dispute. */
+export const strikeMessageSchema = z.object({ replicaId: z.string().max(64), clientId: z.string().regex(/^[0-9a-f]{128}$/), strikes: z.number().int().min(1).max(1_000), coolingForMs: z.number().int().min(0).max(7 * 86_400_000) })
 /** `moved` (broadcast): a host logged in on another replica, which took its pairs over from the store. */
 export const movedMessageSchema = z.object({ replicaId: z.string().max(64), hostId: z.string().regex(/^[0-9a-f]{128}$/) })
 
@@ -389,11 +391,27 @@ export class AssignmentService {
     return state
   }
 
-  /** A client blamed for a dispute: no new hosts until the (growing) pause ends. */
+  /**
+   * A client blamed for a dispute: no new hosts until the (growing) pause ends. The dispute rule runs on the
+   * host's replica; a client on another replica asks for hosts there, so the pause goes to it (`strike`).
+   */
   strikeClient(clientId: NodeId, nowMs: number): CoolDownState {
     const state = afterFailure(this.clientCoolDowns.get(clientId), nowMs, this.clientCoolDown)
     this.clientCoolDowns.set(clientId, state)
+    const { bus, sessions } = this.deps
+    if (bus?.clustered && !sessions.isOnline(clientId)) bus.publish('strike', { replicaId: bus.replicaId, clientId, strikes: state.strikes, coolingForMs: Math.max(0, state.untilMs - nowMs) })
     return state
+  }
+
+  /** A sibling struck a client of this replica: the longer pause of the two holds (times as ages: clocks may differ). */
+  onStrikeMessage(msg: z.infer<typeof strikeMessageSchema>): void {
+    const { bus, sessions, clock } = this.deps
+    if (msg.replicaId === bus?.replicaId || !sessions.isOnline(msg.clientId as NodeId)) return
+    const now = clock.now()
+    const mine = this.clientCoolDowns.get(msg.clientId as NodeId)
+    const untilMs = now + msg.coolingForMs
+    if (mine && mine.untilMs >= untilMs) return
+    this.clientCoolDowns.set(msg.clientId as NodeId, { strikes: Math.max(msg.strikes, mine?.strikes ?? 0), untilMs, lastFailureMs: now })
   }
 
   /** The client's pause after disputes it was blamed for, if one is running or remembered. */
@@ -957,6 +975,26 @@ export class AssignmentService {
     bus.publish('moved', { replicaId: bus.replicaId, hostId })
     if (adopted > 0) this.deps.log.info('host moved here: its assignments taken over', { host: hostId, assignments: adopted })
     return adopted
+  }
+
+  /**
+   * A client logged in here whose pairs are owned by siblings' hosts (its own replica died, or it moved): its side
+   * of them is loaded from the store, so its first report is answered with its hosts and forwarded to their owners.
+   * Pairs whose host is on no replica in the directory are left to their owner's dispute rule.
+   */
+  async adoptClient(clientId: NodeId): Promise<number> {
+    const { store, bus, sessions } = this.deps
+    if (!bus?.clustered) return 0
+    let n = 0
+    for (const a of await store.activeAssignments({ clientId })) {
+      if (this.hostsByClient.get(clientId)?.has(a.hostId) || this.remote.get(clientId)?.has(a.hostId) || sessions.isOnline(a.hostId)) continue
+      const info = this.hostInfoOf(a.hostId, a.kind)
+      if (!info) continue
+      this.indexRemote(clientId, info, a.kind)
+      n++
+    }
+    if (n > 0) this.deps.log.info('client moved here: its pairs on sibling replicas loaded', { client: clientId, pairs: n })
+    return n
   }
 
   /** Called for each pair taken over by adoptHost (metering starts the pair's chain afresh). */

@@ -2,7 +2,7 @@
  * The replica's side of the cluster bus (docs/cluster.md, "Messages between
  * replicas"): what it publishes (its hosts every update interval, and when a
  * host comes or goes) and what it answers (admissions on its hosts, its hosts'
- * clients' forwarded reports, releases and moves of pairs). The decisions are
+ * clients' forwarded reports, releases and moves of pairs, dispute strikes of its clients). The decisions are
  * the services' own (AssignmentService.serveAdmit, ReportService.forwardedReport);
  * this only moves messages and checks their shape.
  */
@@ -11,7 +11,7 @@ import type { Logger } from '../../lib/logger.ts'
 import type { CoordinatorMetrics } from '../metrics.ts'
 import type { ClusterBus } from './clusterBus.ts'
 import { directoryMessageSchema, type HostDirectory } from './hostDirectory.ts'
-import { movedMessageSchema, releaseMessageSchema, remoteAdmitRequestSchema, type AssignmentService } from './assignments.ts'
+import { movedMessageSchema, releaseMessageSchema, remoteAdmitRequestSchema, strikeMessageSchema, type AssignmentService } from './assignments.ts'
 import { forwardedReportSchema, type ReportService } from './reports.ts'
 import type { SessionRegistry } from './sessions.ts'
 
@@ -52,6 +52,7 @@ export class ClusterService {
       assignments.onReleaseMessage(releaseMessageSchema.parse(body)).catch((err: unknown) => log.error('release from a sibling failed', {}, err))
     })
     bus.subscribe('moved', (body) => assignments.onMovedMessage(movedMessageSchema.parse(body)))
+    bus.subscribe('strike', (body) => assignments.onStrikeMessage(strikeMessageSchema.parse(body)))
     this.publish()
     // Every interval, and sooner when hosts come or go or loads move (checked at a tenth of it, so at most ten
     // messages an interval): a new host is offered by the siblings within a tick, a full one stops being offered.

@@ -64,10 +64,11 @@ export interface LoginDeps {
   /** How relay URL names are resolved at connect; default the system resolver (tests inject their own DNS). */
   resolveName?: ResolveName
   /**
-   * Replicas: a host that logs in here is owned here from now on, with the pairs it had on another replica
-   * (AssignmentService.adoptHost); awaited before the login answers, so its first report is vouched for.
+   * Replicas: an agent that logs in here brings its pairs from the store (AssignmentService.adoptHost: a host is
+   * owned here from now on; adoptClient: a client's side of its sibling-owned pairs); awaited before the login
+   * answers, so its first report is answered with its counterparts vouched for.
    */
-  adoptHost?: ((hostId: NodeId) => Promise<unknown>) | undefined
+  adoptPairs?: ((nodeId: NodeId, role: AgentSession['role']) => Promise<unknown>) | undefined
 }
 
 export interface Login {
@@ -170,7 +171,7 @@ export class LoginService {
     metrics.agentSockets.set({ role: 'host' }, sessions.count('host'))
     metrics.agentSockets.set({ role: 'client' }, sessions.count('client'))
     log.info('agent authenticated', { node: session.nodeId, role: session.role, chainId: session.chainId, session: session.sessionId, superseded: Boolean(superseded) })
-    if (session.role === 'host') await this.deps.adoptHost?.(session.nodeId)
+    await this.deps.adoptPairs?.(session.nodeId, session.role)
 
     const trial = session.role === 'client' ? await this.deps.metering.grantTrial(session.nodeId, now, newKey) : 'off'
     if (trial === 'granted') log.info('trial credit granted', { node: session.nodeId })

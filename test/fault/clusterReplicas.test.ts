@@ -214,3 +214,40 @@ test('rpc: a client on A gets an rpc host on B with a relay grant B\'s host acce
   const update = await client.request('vipnode_update', { peerIds: [], block: { number: 0, hash: `0x${'00'.repeat(32)}` }, relays: [{ nodeId: host.nodeId, requests: 1, busyMs: 1 }] })
   expect(update.result.relays.map((r: { nodeId: string }) => r.nodeId)).toEqual([host.nodeId])
 }, 60_000)
+
+test('a client that moves from a closed replica A to replica C keeps its host on B: C loads its side of the pair, B keeps metering it', async () => {
+  const [a, b, c] = await replicas(3)
+  const host = await agent(b!, { role: 'host', capacity: 3 })
+  await seesHost(a!, host.nodeId)
+  await seesHost(c!, host.nodeId)
+  const client = await agent(a!, { role: 'client' })
+  expect((await client.request('vipnode_requestHosts', { count: 1 })).result.hosts[0].nodeId).toBe(host.nodeId)
+
+  await a!.close()
+  const moved = await agent(c!, { role: 'client' }, client.id)
+  expect(c!.services.assignments.hostsOf(client.nodeId)).toEqual([host.nodeId])
+  expect(c!.services.assignments.ownedHostsOf(client.nodeId)).toEqual([])
+  const stop = every(INTERVAL, () => {
+    host.report([client.nodeId])
+    moved.report([host.nodeId])
+  })
+  await waitFor(async () => (await billedMs(b!, client.nodeId, host.nodeId)) > 0, 'B bills the pair from the reports C forwards', { timeoutMs: 10_000 })
+  stop()
+  const replies = moved.agent.frames.filter((f) => Array.isArray(f.result?.peers))
+  expect(replies.every((f) => f.result.peers.includes(host.nodeId))).toBe(true)
+  expect(await metricValue(c!, 'vipnode_service_seconds_total')).toBe(0)
+}, 60_000)
+
+test('a client struck for a dispute on its host\'s replica is paused on its own replica too', async () => {
+  const [a, b] = await replicas(2)
+  const host = await agent(b!, { role: 'host', capacity: 3 })
+  await seesHost(a!, host.nodeId)
+  const client = await agent(a!, { role: 'client' })
+  // The owner's dispute rule blames the client (what DisputeService.sweep does for a pair the client did not serve).
+  const state = b!.services.assignments.strikeClient(client.nodeId, Date.now())
+  await waitFor(() => a!.services.assignments.clientCoolDownOf(client.nodeId), 'the strike reached the client\'s replica')
+  expect(a!.services.assignments.clientCoolDownOf(client.nodeId)!.untilMs).toBeGreaterThanOrEqual(state.untilMs - 1_000)
+  const reply = await client.request('vipnode_requestHosts', { count: 1 })
+  expect(reply.error?.message).toMatch(/^this client was blamed for 1 dispute\(s\) and gets no new hosts until /)
+  expect(host.calls).toEqual([])
+}, 60_000)
