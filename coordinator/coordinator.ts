@@ -365,8 +365,8 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
 }
 
 /** Entries per in-memory map keyed by node, pair or chain (vipnode_state_entries). */
-export function stateSizes(s: Pick<CoordinatorServices, 'sessions' | 'assignments' | 'metering' | 'chainHeads' | 'quality'>): Record<string, number> {
-  return { ...s.sessions.sizes(), ...s.assignments.sizes(), ...s.metering.sizes(), ...s.quality.sizes(), chainHeads: s.chainHeads.size }
+export function stateSizes(s: Pick<CoordinatorServices, 'sessions' | 'assignments' | 'metering' | 'chainHeads' | 'quality' | 'reports'>): Record<string, number> {
+  return { ...s.sessions.sizes(), ...s.assignments.sizes(), ...s.metering.sizes(), ...s.quality.sizes(), chainHeads: s.chainHeads.size, siblingClients: s.reports.siblingClientCount }
 }
 
 /** The admin token file's first line, trimmed; at least 16 characters like --admin-token. */

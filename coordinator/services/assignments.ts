@@ -128,6 +128,8 @@ const RELEASE_REASONS = ['client-gone', 'host-gone', 'host-lagging', 'host-stale
 interface RemotePair {
   kind: ServiceKind
   host: HostInfo
+  /** The host's replica when last seen in the directory: while it lives, the pair is its to release. */
+  replicaId: string
 }
 
 /** What the client is told about a host, wherever the host lives. */
@@ -900,7 +902,7 @@ export class AssignmentService {
       log.info('admission refused by the host\'s replica', { client: client.nodeId, host: host.nodeId, replica: host.replicaId, reason: reply.reason })
       return reply.reason === CLIENT_FAULT ? CLIENT_FAULT : undefined
     }
-    this.indexRemote(client.nodeId, { nodeId: host.nodeId, enode: host.enode, kind: host.kind, relayUrl: host.relayUrl ?? undefined, capabilities: host.capabilities ? new Set(host.capabilities) : undefined }, kind)
+    this.indexRemote(client.nodeId, { nodeId: host.nodeId, enode: host.enode, kind: host.kind, relayUrl: host.relayUrl ?? undefined, capabilities: host.capabilities ? new Set(host.capabilities) : undefined }, kind, host.replicaId)
     return reply.host
   }
 
@@ -989,8 +991,9 @@ export class AssignmentService {
     for (const a of await store.activeAssignments({ clientId })) {
       if (this.hostsByClient.get(clientId)?.has(a.hostId) || this.remote.get(clientId)?.has(a.hostId) || sessions.isOnline(a.hostId)) continue
       const info = this.hostInfoOf(a.hostId, a.kind)
-      if (!info) continue
-      this.indexRemote(clientId, info, a.kind)
+      const replicaId = this.deps.directory?.get(a.hostId, this.deps.clock.now())?.replicaId
+      if (!info || !replicaId) continue
+      this.indexRemote(clientId, info, a.kind, replicaId)
       n++
     }
     if (n > 0) this.deps.log.info('client moved here: its pairs on sibling replicas loaded', { client: clientId, pairs: n })
@@ -1013,7 +1016,7 @@ export class AssignmentService {
       this.unindex(clientId, hostId)
       for (const l of this.releaseListeners) l(clientId, hostId)
       // The client is here: it keeps the host, now as a sibling's (its reports go there).
-      if (this.deps.sessions.isOnline(clientId) && info) this.indexRemote(clientId, info, a.kind)
+      if (this.deps.sessions.isOnline(clientId) && info) this.indexRemote(clientId, info, a.kind, msg.replicaId)
     }
   }
 
@@ -1023,11 +1026,11 @@ export class AssignmentService {
     return h ? { nodeId: hostId, enode: h.enode, kind: h.kind ?? kind, relayUrl: h.relayUrl ?? undefined, capabilities: h.capabilities ? new Set(h.capabilities) : undefined } : undefined
   }
 
-  private indexRemote(clientId: NodeId, host: HostInfo, kind: ServiceKind): void {
+  private indexRemote(clientId: NodeId, host: HostInfo, kind: ServiceKind, replicaId: string): void {
     this.version++
     let hosts = this.remote.get(clientId)
     if (!hosts) this.remote.set(clientId, (hosts = new Map()))
-    hosts.set(host.nodeId, { kind, host })
+    hosts.set(host.nodeId, { kind, host, replicaId })
   }
 
   private dropRemote(clientId: NodeId, hostId: NodeId): boolean {
@@ -1039,16 +1042,20 @@ export class AssignmentService {
   }
 
   /**
-   * The client side of sibling-owned pairs: a client gone past the grace releases them (the owner hears it);
-   * a host that left the directory (its replica died, or it has been gone three intervals) is dropped here
-   * and the client told, without a store write: the row is the owner's, or the next owner's after a move.
+   * The client side of sibling-owned pairs: a client gone past the grace releases them (the owner hears it).
+   * A host that left the directory is its replica's to release (its `release` comes after the grace, or the
+   * host logs in elsewhere and is found there); only when that replica is gone too (silent three intervals) and
+   * the host is nowhere is the pair dropped here and the client told, without a store write: the row is the
+   * next owner's (adoptHost) or a starting replica's (load).
    */
   private async sweepRemote(now: number, expired: (id: NodeId) => boolean): Promise<number> {
     let released = 0
     for (const [clientId, hosts] of [...this.remote]) {
-      for (const hostId of [...hosts.keys()]) {
+      for (const [hostId, pair] of [...hosts]) {
+        const seen = this.deps.directory?.get(hostId, now)
+        if (seen) pair.replicaId = seen.replicaId
         if (expired(clientId)) released += Number(await this.release(clientId, hostId, 'client-gone'))
-        else if (!this.deps.directory?.get(hostId, now) && !this.deps.sessions.isOnline(hostId) && this.dropRemote(clientId, hostId)) {
+        else if (!seen && !this.deps.sessions.isOnline(hostId) && !this.deps.directory?.replicaAlive(pair.replicaId, now) && this.dropRemote(clientId, hostId)) {
           this.deps.log.info('sibling\'s host left the directory: pair dropped here', { client: clientId, host: hostId })
           this.tellClient(clientId, hostId, 'host-gone')
           released++

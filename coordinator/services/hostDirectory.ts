@@ -49,12 +49,15 @@ export interface RemoteHost extends DirectoryHost {
 export class HostDirectory {
   private readonly byHost = new Map<NodeId, RemoteHost>()
   private readonly byReplica = new Map<string, Set<NodeId>>()
+  /** When each sibling's last list arrived: a sibling silent for maxAgeMs is taken for gone. */
+  private readonly heardAt = new Map<string, number>()
 
   constructor(private readonly opts: { selfReplicaId: string; maxAgeMs: number }) {}
 
   /** A sibling's whole list; this replica's own messages are ignored (its hosts are local). */
   accept(message: DirectoryMessage, nowMs: number): void {
     if (message.replicaId === this.opts.selfReplicaId) return
+    this.heardAt.set(message.replicaId, nowMs)
     for (const id of this.byReplica.get(message.replicaId) ?? []) {
       if (this.byHost.get(id)?.replicaId === message.replicaId) this.byHost.delete(id)
     }
@@ -78,8 +81,15 @@ export class HostDirectory {
     for (const h of this.byHost.values()) if (nowMs - h.receivedAtMs <= this.opts.maxAgeMs) yield h
   }
 
+  /** Whether this sibling published within maxAgeMs (its hosts' pairs are its to release). */
+  replicaAlive(replicaId: string, nowMs: number): boolean {
+    const at = this.heardAt.get(replicaId)
+    return at !== undefined && nowMs - at <= this.opts.maxAgeMs
+  }
+
   /** Forget entries older than maxAgeMs. */
   prune(nowMs: number): void {
+    for (const [replica, at] of this.heardAt) if (nowMs - at > this.opts.maxAgeMs) this.heardAt.delete(replica)
     for (const [id, h] of this.byHost) {
       if (nowMs - h.receivedAtMs <= this.opts.maxAgeMs) continue
       this.byHost.delete(id)

@@ -251,3 +251,20 @@ test('a client struck for a dispute on its host\'s replica is paused on its own 
   expect(reply.error?.message).toMatch(/^this client was blamed for 1 dispute\(s\) and gets no new hosts until /)
   expect(host.calls).toEqual([])
 }, 60_000)
+
+test('a host that leaves its replica: the owner releases the pair and the client\'s replica drops its side and tells the client', async () => {
+  const [a, b] = await replicas(2)
+  const host = await agent(b!, { role: 'host', capacity: 3 })
+  await seesHost(a!, host.nodeId)
+  const client = await agent(a!, { role: 'client' })
+  expect((await client.request('vipnode_requestHosts', { count: 1 })).result.hosts[0].nodeId).toBe(host.nodeId)
+  host.close()
+  // The host left B's directory at once, but the pair is B's to release (after its grace: the host may come back).
+  await waitFor(() => !a!.services.assignments.preview({ chainId: 1337, count: 5, kind: 'peer' }).hosts.length, 'the host gone from A\'s directory')
+  expect(a!.services.assignments.hostsOf(client.nodeId)).toEqual([host.nodeId])
+  await waitFor(async () => (await b!.services.store.activeAssignments()).length === 0, 'the owner released the pair', { timeoutMs: 10_000 })
+  await waitFor(() => client.notices.find((n) => n.code === 'host-gone'), 'the client told its host went')
+  expect(a!.services.assignments.hostsOf(client.nodeId)).toEqual([])
+  expect(await metricValue(b!, 'vipnode_assignments_released_total', { reason: 'host-gone' })).toBe(1)
+  expect(await metricValue(a!, 'vipnode_assignments_released_total')).toBe(0) // the release is the owner's
+}, 60_000)
