@@ -10,7 +10,7 @@
  * admissions with retries, keeps the explanations, and moves clients off
  * hosts that fall behind.
  */
-import { admitResultSchema, assignedHostSchema, BEACON_CAPABILITY, evictResultSchema, rpcError, ErrorCode, RpcError, MAX_HOSTS_PER_REQUEST, type AssignedHost, type NodeId, type RelayGrant, type RequestHostsResult, type ServiceKind } from '../../protocol/index.ts'
+import { admitResultSchema, assignedHostSchema, nodeIdSchema, serviceKindSchema, BEACON_CAPABILITY, evictResultSchema, rpcError, ErrorCode, RpcError, MAX_HOSTS_PER_REQUEST, type AssignedHost, type NodeId, type RelayGrant, type RequestHostsResult, type ServiceKind } from '../../protocol/index.ts'
 import type { RelayTokens } from '../logic/relayTokens.ts'
 import type { Clock } from '../../lib/clock.ts'
 import type { Logger } from '../../lib/logger.ts'
@@ -137,9 +137,9 @@ type HostInfo = Pick<AgentSession, 'nodeId' | 'enode' | 'kind' | 'relayUrl' | 'c
 
 /** admit.<replica>: the client's replica asks the host's replica to admit a client (docs/cluster.md). */
 export const remoteAdmitRequestSchema = z.object({
-  hostId: z.string().regex(/^[0-9a-f]{128}$/),
-  kind: z.enum(['peer', 'rpc']),
-  client: z.object({ nodeId: z.string().regex(/^[0-9a-f]{128}$/), enode: z.string().max(1024), chainId: z.number().int() }),
+  hostId: nodeIdSchema,
+  kind: serviceKindSchema,
+  client: z.object({ nodeId: nodeIdSchema, enode: z.string().max(1024), chainId: z.number().int() }),
 })
 export type RemoteAdmitRequest = z.infer<typeof remoteAdmitRequestSchema>
 export interface RemoteAdmitReply {
@@ -150,11 +150,11 @@ export interface RemoteAdmitReply {
 const remoteAdmitReplySchema = z.object({ admitted: z.boolean(), reason: z.string().max(200).optional(), host: z.unknown().optional() })
 
 /** `release` (broadcast): a pair ended on one side; the other side's replica drops or releases its part. */
-export const releaseMessageSchema = z.object({ replicaId: z.string().max(64), clientId: z.string().regex(/^[0-9a-f]{128}$/), hostId: z.string().regex(/^[0-9a-f]{128}$/), reason: z.enum(RELEASE_REASONS) })
+export const releaseMessageSchema = z.object({ replicaId: z.string().max(64), clientId: nodeIdSchema, hostId: nodeIdSchema, reason: z.enum(RELEASE_REASONS) })
 /** `strike` (broadcast): the host's replica blamed a client of another replica for a dispute. */
-export const strikeMessageSchema = z.object({ replicaId: z.string().max(64), clientId: z.string().regex(/^[0-9a-f]{128}$/), strikes: z.number().int().min(1).max(1_000), coolingForMs: z.number().int().min(0).max(7 * 86_400_000) })
+export const strikeMessageSchema = z.object({ replicaId: z.string().max(64), clientId: nodeIdSchema, strikes: z.number().int().min(1).max(1_000), coolingForMs: z.number().int().min(0).max(7 * 86_400_000) })
 /** `moved` (broadcast): a host logged in on another replica, which took its pairs over from the store. */
-export const movedMessageSchema = z.object({ replicaId: z.string().max(64), hostId: z.string().regex(/^[0-9a-f]{128}$/) })
+export const movedMessageSchema = z.object({ replicaId: z.string().max(64), hostId: nodeIdSchema })
 
 /**
  * The host's replica answers an admission within this share of the admit timeout, so that its answer reaches the
@@ -408,12 +408,12 @@ export class AssignmentService {
   /** A sibling struck a client of this replica: the longer pause of the two holds (times as ages: clocks may differ). */
   onStrikeMessage(msg: z.infer<typeof strikeMessageSchema>): void {
     const { bus, sessions, clock } = this.deps
-    if (msg.replicaId === bus?.replicaId || !sessions.isOnline(msg.clientId as NodeId)) return
+    if (msg.replicaId === bus?.replicaId || !sessions.isOnline(msg.clientId)) return
     const now = clock.now()
-    const mine = this.clientCoolDowns.get(msg.clientId as NodeId)
+    const mine = this.clientCoolDowns.get(msg.clientId)
     const untilMs = now + msg.coolingForMs
     if (mine && mine.untilMs >= untilMs) return
-    this.clientCoolDowns.set(msg.clientId as NodeId, { strikes: Math.max(msg.strikes, mine?.strikes ?? 0), untilMs, lastFailureMs: now })
+    this.clientCoolDowns.set(msg.clientId, { strikes: Math.max(msg.strikes, mine?.strikes ?? 0), untilMs, lastFailureMs: now })
   }
 
   /** The client's pause after disputes it was blamed for, if one is running or remembered. */
@@ -914,8 +914,8 @@ export class AssignmentService {
    */
   async serveAdmit(req: RemoteAdmitRequest): Promise<RemoteAdmitReply> {
     const { sessions, clock, quality } = this.deps
-    const hostId = req.hostId as NodeId
-    const clientId = req.client.nodeId as NodeId
+    const hostId = req.hostId
+    const clientId = req.client.nodeId
     const host = sessions.get(hostId)?.session
     const now = clock.now()
     if (!host || host.role !== 'host') return { admitted: false, reason: 'host-offline' }
@@ -939,8 +939,8 @@ export class AssignmentService {
   /** A sibling's `release`: the owner releases its pair (store, eviction); the client's replica drops its side. */
   async onReleaseMessage(msg: z.infer<typeof releaseMessageSchema>): Promise<void> {
     if (msg.replicaId === this.deps.bus?.replicaId) return
-    const clientId = msg.clientId as NodeId
-    const hostId = msg.hostId as NodeId
+    const clientId = msg.clientId
+    const hostId = msg.hostId
     if (this.hostsByClient.get(clientId)?.has(hostId)) {
       await this.release(clientId, hostId, msg.reason, { fromSibling: true })
       return
@@ -1008,7 +1008,7 @@ export class AssignmentService {
   /** A sibling took a host over: pairs held here as owner become the sibling's (no store write, no eviction). */
   onMovedMessage(msg: z.infer<typeof movedMessageSchema>): void {
     if (msg.replicaId === this.deps.bus?.replicaId) return
-    const hostId = msg.hostId as NodeId
+    const hostId = msg.hostId
     if (this.deps.sessions.isOnline(hostId)) return // it came back here since: ours again (its next login adopts)
     for (const clientId of this.clientsOf(hostId)) {
       const a = this.hostsByClient.get(clientId)!.get(hostId)!
