@@ -4,7 +4,7 @@
  * against the same stand-in node called directly in the same run (the
  * ceiling).
  *
- *   npm run bench:relay -- [--seconds 10] [--concurrency 16]
+ *   npm run bench:relay -- [--seconds 10] [--concurrency 16] [--no-node-ws] [--profile DIR]
  *
  * Real processes, as in production: the coordinator, a stand-in node
  * (test/fakenode/main.ts), `vipnode host --service rpc` with its relay, and
@@ -29,6 +29,8 @@ const args = intArgs(process.argv.slice(2), { seconds: { fallback: 10, max: 600 
 /** `--profile DIR`: V8 CPU profiles of the host agent and the shim (written when they stop, SIGTERM). */
 const profileDir = process.argv.includes('--profile') ? process.argv[process.argv.indexOf('--profile') + 1] : undefined
 const profileArgs = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []
+/** `--no-node-ws`: the host's relay without its node's WebSocket (every call to the node over HTTP), for an A/B of the node hop. */
+const nodeWs = !process.argv.includes('--no-node-ws')
 const CHAIN_ID = 1337
 const ZERO = `0x${'0'.repeat(40)}`
 const FAKE_NODE = fileURLToPath(new URL('../test/fakenode/main.ts', import.meta.url))
@@ -122,7 +124,7 @@ async function main() {
     const coordinatorUrl = (await coordinator.waitForLog((l) => l.msg === 'coordinator listening', 'coordinator listening', 30_000)).url as string
     const host = track(
       spawnVipnode(
-        ['host', '--coordinator', coordinatorUrl, '--service', 'rpc', '--node-rpc', nodeUp.url, '--nodekey', keyFile, '--capacity', '5', '--relay-listen', '127.0.0.1:0', '--relay-node-http', nodeUp.url, '--relay-node-ws', nodeUp.wsUrl, '--relay-cu-rate', '100000000', '--log-level', 'info'],
+        ['host', '--coordinator', coordinatorUrl, '--service', 'rpc', '--node-rpc', nodeUp.url, '--nodekey', keyFile, '--capacity', '5', '--relay-listen', '127.0.0.1:0', '--relay-node-http', nodeUp.url, ...(nodeWs ? ['--relay-node-ws', nodeUp.wsUrl] : []), '--relay-cu-rate', '100000000', '--log-level', 'info'],
         { VIPNODE_UPDATE_INTERVAL: '2s' },
         undefined,
         profileArgs,
@@ -147,7 +149,7 @@ async function main() {
     const unitsPerCall = MIX.reduce((n, m) => n + m.weight * (DEFAULT_COST_TABLE.methods[m.method] ?? DEFAULT_COST_TABLE.defaultCost), 0) / TOTAL_WEIGHT
 
     const row = (name: string, a: string, b: string) => console.log(`| ${name.padEnd(34)} | ${a.padStart(14)} | ${b.padStart(14)} |`)
-    console.log(`\n# ${args.concurrency} calls in flight for ${args.seconds} s each, light-client mix (${MIX.map((m) => `${m.method} ${Math.round((100 * m.weight) / TOTAL_WEIGHT)} %`).join(', ')}; ${unitsPerCall.toFixed(1)} CU a call on average), ${cpus().length} cores shared by all processes\n`)
+    console.log(`\n# ${args.concurrency} calls in flight for ${args.seconds} s each, relay to node over ${nodeWs ? 'its WebSocket (single calls) and HTTP' : 'HTTP only (--no-node-ws)'}, light-client mix (${MIX.map((m) => `${m.method} ${Math.round((100 * m.weight) / TOTAL_WEIGHT)} %`).join(', ')}; ${unitsPerCall.toFixed(1)} CU a call on average), ${cpus().length} cores shared by all processes\n`)
     row('figure', 'pool path', 'direct (ceiling)')
     console.log(`|${'-'.repeat(36)}|${'-'.repeat(16)}|${'-'.repeat(16)}|`)
     row('calls answered per second', pooled.perSecond.toFixed(0), direct.perSecond.toFixed(0))

@@ -18,7 +18,7 @@
  * after the pool checked it gets nothing.
  */
 import { poolTrustOptions, privateAddressesAllowed, type PoolTrustConfig } from '../agent/agentNode.ts'
-import { formatEnode, loadNodeKey, relayUrlProblem, nodeIdOf, MAX_QUALITY_HOSTS, type NodeId, type RelayGrant, type UpdateResult } from '../protocol/index.ts'
+import { BEACON_CAPABILITY, formatEnode, loadNodeKey, relayUrlProblem, nodeIdOf, MAX_QUALITY_HOSTS, type NodeId, type RelayGrant, type UpdateResult } from '../protocol/index.ts'
 import { PoolConnection } from '../agent/poolConnection.ts'
 import { greetOnConnect, HostTopUp, showNotice } from '../agent/clientDuties.ts'
 import { runReportLoop } from '../agent/reportLoop.ts'
@@ -31,6 +31,7 @@ import type { BadAnswer } from './rpcProxy/answerCheck.ts'
 import { Registry } from 'prom-client'
 import { registerProcessMetrics, startMetricsServer, type MetricsServer } from '../lib/metricsServer.ts'
 import { startBeaconProxy, type BeaconProxy } from './rpcProxy/beaconProxy.ts'
+import { ActivityMeter } from '../agent/relay/activity.ts'
 
 export interface RpcClientShimConfig extends PoolTrustConfig {
   bootstrap: string
@@ -82,7 +83,10 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: RpcC
   const registry = new Registry()
   /** Reports a host found in the minority to the pool (set once the pool connection exists). */
   let reportBad: ((bad: BadAnswer) => Promise<void>) | undefined
+  // One activity per host for JSON-RPC and beacon requests, as the relay keeps it: the report drains both at once.
+  const meter = new ActivityMeter<NodeId>()
   const proxy = await startRpcProxy({
+    meter,
     onBadAnswer: async (bad) => reportBad?.(bad),
     metricsRegistry: registry,
     host: config.listenHost,
@@ -103,6 +107,7 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: RpcC
   }
   const beacon = config.beaconListen
     ? await startBeaconProxy({
+        meter,
         host: config.beaconListen.host,
         port: config.beaconListen.port,
         logger: log.child({ module: 'beacon-proxy' }),
@@ -187,7 +192,8 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: RpcC
       })
   }
 
-  const topUp = new HostTopUp({ pool, kind: 'rpc', want: config.hosts, log, updateIntervalMs: config.updateIntervalMs })
+  // With a local beacon API the pool is asked for hosts that serve it (picked first: docs/loadBalancer.md).
+  const topUp = new HostTopUp({ pool, kind: 'rpc', want: config.hosts, log, updateIntervalMs: config.updateIntervalMs, needs: beacon ? [BEACON_CAPABILITY] : undefined })
   const looping = runReportLoop({
     pool,
     ticker,
@@ -205,7 +211,7 @@ export async function startRpcClientShim(config: RpcClientShimConfig, deps: RpcC
       applyGrants(result.relays ?? [])
       // Hosts whose relay does not serve (benched by the proxy's host health) are handed back for others.
       const benched = proxy.benchedHosts()
-      const got = await topUp.topUp(grants.size - benched.length, benched)
+      const got = await topUp.topUp(grants.size - benched.length, benched, [...grants.values()].some((g) => g.beacon === true))
       for (const h of got) if (h.relay && !grants.has(h.nodeId)) log.info('relaying through host', { host: h.nodeId, relay: h.relay.relayUrl })
       if (benched.length > 0) {
         const kept = new Set(got.map((h) => h.nodeId))

@@ -95,6 +95,9 @@ export const RPC_REQUIRED_METHODS = ['eth_getProof', 'eth_getBlockReceipts', 'et
 
 /** The capability an rpc host advertises when its relay also serves the beacon light-client routes (`--relay-beacon`). */
 export const BEACON_CAPABILITY = 'beacon'
+/** What a client may name in vipnode_requestHosts `needs`: capabilities rpc hosts advertise and the balancer picks by. */
+export const HOST_NEEDS = [BEACON_CAPABILITY] as const
+export type HostNeed = (typeof HOST_NEEDS)[number]
 
 const relayUrlSchema = z
   .string()
@@ -300,6 +303,18 @@ export const requestHostsParamsSchema = z.object({
    * not offer them to this client again while the pair is remembered.
    */
   replace: z.array(nodeIdSchema).max(MAX_HOSTS_PER_REQUEST).optional(),
+  /**
+   * rpc: capabilities the client needs from its hosts beyond the light-client methods; today only
+   * BEACON_CAPABILITY. Hosts that offer them are picked first (docs/loadBalancer.md, "needs").
+   */
+  needs: z
+    .array(z.enum(HOST_NEEDS, { message: `must be one of: ${HOST_NEEDS.map((n) => JSON.stringify(n)).join(', ')}` }))
+    // Distinct values of a closed set: no length bound is needed beyond this.
+    .refine((list) => new Set(list).size === list.length, { message: 'names a capability twice' })
+    .optional(),
+}).superRefine((p, ctx) => {
+  // A peer host has no relay: a need only an rpc host can meet must not be silently dropped.
+  if (p.needs !== undefined && p.needs.length > 0 && p.kind !== 'rpc') ctx.addIssue({ code: 'custom', path: ['needs'], message: `only rpc hosts offer ${p.needs.join(', ')}: ask with kind "rpc"` })
 })
 export type RequestHostsParams = z.input<typeof requestHostsParamsSchema>
 

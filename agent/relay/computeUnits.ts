@@ -21,8 +21,22 @@
  *   more than the widest range a relay relays.
  * - A subscription costs `methods.eth_subscribe` to open and `notification`
  *   for every notification delivered on it.
+ * - A beacon API request (agent/relay/beaconRoutes.ts) costs BEACON_REQUEST_CU,
+ *   times `count` for light-client updates.
  */
 import { DEFAULT_COST_TABLE, type CostTable } from '../../protocol/costTable.ts'
+import type { BeaconRoute } from './beaconRoutes.ts'
+
+/** Compute units per beacon API request, and per light-client update asked for (`count`). */
+export const BEACON_REQUEST_CU = 20
+
+/**
+ * What one allowed beacon request costs: what the relay takes from the client's bucket and what both ends count as
+ * service when it is served, so the pool's min(both sides) finds the same figure on each.
+ */
+export function beaconCost(route: Pick<BeaconRoute, 'count'>): number {
+  return BEACON_REQUEST_CU * (route.count ?? 1)
+}
 
 /** What a caller knows when costing an eth_getLogs range. */
 export interface RangeContext {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { callVerdict, replyVerdicts, servedCount } from './replyVerdict.ts'
+import { beaconVerdict, callVerdict, replyVerdicts, servedCount } from './replyVerdict.ts'
 import type { RpcReply } from './rpcFrames.ts'
 
 const ok = (result: unknown): RpcReply => ({ jsonrpc: '2.0', id: 1, result })
@@ -36,5 +36,15 @@ describe('replyVerdicts', () => {
     expect(replyVerdicts(502, [ok(1)])).toEqual(['host-error'])
     expect(replyVerdicts(401, [ok(1)])).toEqual(['host-error'])
     expect(replyVerdicts(413, [err(-32018)])).toEqual(['client-error'])
+  })
+})
+
+describe('beaconVerdict', () => {
+  it('default: only a 2xx is served', () => {
+    expect([200, 204].map(beaconVerdict)).toEqual(['served', 'served'])
+  })
+  it('behavior: 400, 404, 405 are the request\'s own; refusals, a missing or failed beacon node and redirects are the host\'s', () => {
+    expect([400, 404, 405].map(beaconVerdict)).toEqual(['client-error', 'client-error', 'client-error'])
+    expect([401, 429, 501, 502, 504, 302, 100].map(beaconVerdict)).toEqual(Array(7).fill('host-error'))
   })
 })

@@ -62,6 +62,18 @@ export function replyVerdicts(httpStatus: number, replies: readonly (RpcReply | 
   return replies.map(callVerdict)
 }
 
+/**
+ * The verdict on a beacon API reply (agent/relay/beaconRoutes.ts), by its HTTP status: there is no JSON-RPC body to
+ * read. Only a 2xx is service. 4xx the request earns on any host (400 out of bounds, 404 an unknown root or route,
+ * 405) are the client's; a relay that refuses (401, 429), has no beacon node (501) or whose beacon node failed (502,
+ * 504), and anything else, is the host's.
+ */
+export function beaconVerdict(httpStatus: number): CallVerdict {
+  if (httpStatus >= 200 && httpStatus < 300) return 'served'
+  if (httpStatus >= 400 && httpStatus < 500 && httpStatus !== 401 && httpStatus !== 429) return 'client-error'
+  return 'host-error'
+}
+
 /** How many calls were served. */
 export function servedCount(verdicts: readonly CallVerdict[]): number {
   let n = 0

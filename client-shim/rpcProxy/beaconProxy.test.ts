@@ -9,6 +9,7 @@ import { startRelayServer, type RelayServer } from '../../host-agent/relay/relay
 import { RelayTokenBook } from '../../host-agent/relay/tokenBook.ts'
 import { startBeaconProxy, type BeaconProxy } from './beaconProxy.ts'
 import type { RpcTarget } from './targets.ts'
+import { BEACON_REQUEST_CU } from '../../agent/relay/computeUnits.ts'
 
 const net = createFakeNetwork()
 const cleanup: (() => Promise<void> | void)[] = []
@@ -108,5 +109,23 @@ describe('beacon proxy (shim)', () => {
     expect(await get(p, '/')).toMatchObject({ status: 404 })
     expect(await get(p, FINALITY, { headers: { origin: 'https://evil.example' } })).toMatchObject({ status: 403 })
     expect(a.beacon.requests).toEqual([])
+  })
+
+  it('behavior: served requests are counted per host with their compute units, the same figures the relay counts; a host that failed over counts nothing on either end', async () => {
+    const a = await host('a1')
+    const b = await host('b2')
+    const p = await proxy([a.target, b.target])
+    a.beacon.setDown(true) // a's relay answers 502: not service, the request moves to b
+    expect((await get(p, FINALITY)).status).toBe(200)
+    expect((await get(p, '/eth/v1/beacon/light_client/updates?start_period=999&count=4')).status).toBe(200)
+    // A 404 from b's beacon node is its answer, and not service.
+    expect((await get(p, `/eth/v1/beacon/light_client/bootstrap/0x${'ee'.repeat(32)}`)).status).toBe(404)
+    const shimSide = p.drainActivity()
+    const units = BEACON_REQUEST_CU + 4 * BEACON_REQUEST_CU
+    expect([...shimSide.keys()]).toEqual([b.target.hostNodeId])
+    expect(shimSide.get(b.target.hostNodeId)).toMatchObject({ requests: 2, computeUnits: units })
+    expect(b.relay.drainActivity().get(CLIENT)).toMatchObject({ requests: 2, computeUnits: units })
+    expect(a.relay.drainActivity().get(CLIENT)).toBeUndefined()
+    expect(a.beacon.requests).toHaveLength(1) // it did reach a's beacon node, which failed
   })
 })

@@ -21,7 +21,14 @@
  *   with each host's reason.
  * - Guards as the JSON-RPC endpoint's: loopback by default, `Host` must be a
  *   local name, browser origins only when allowed.
- * - Not metered: beacon traffic is not reported to the pool.
+ * - Metered like the JSON-RPC proxy's calls, into the activity the shim
+ *   reports per host (`meter`: the shim passes the JSON-RPC proxy's, so time
+ *   overlapping JSON-RPC calls counts once, as at the relay): each attempt on
+ *   a host is a call, served with its compute units (agent/relay/
+ *   computeUnits.ts beaconCost) only when the verdict on the relay's reply
+ *   (agent/relay/replyVerdict.ts beaconVerdict: a 2xx) says so. The relay
+ *   counts the same request the same way, so the pool's bilateral rule
+ *   credits it.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { systemClock, type Clock } from '../../lib/clock.ts'
@@ -30,6 +37,9 @@ import type { NodeId } from '../../protocol/enode.ts'
 import { sendJson } from '../../agent/relay/httpBody.ts'
 import { localGuard } from './localGuard.ts'
 import { beaconError, checkBeaconRequest, forwardedAccept } from '../../agent/relay/beaconRoutes.ts'
+import { ActivityMeter, type Activity } from '../../agent/relay/activity.ts'
+import { beaconCost } from '../../agent/relay/computeUnits.ts'
+import { beaconVerdict } from '../../agent/relay/replyVerdict.ts'
 import type { HostHealthPolicy, HostOutcome } from './hostHealth.ts'
 import { RelayAgents, type RelayAddressPolicy } from './relayAddresses.ts'
 import { RelayTargets, type RpcTarget } from './targets.ts'
@@ -49,6 +59,8 @@ export interface BeaconProxyOptions {
   allowedHosts?: readonly string[]
   allowedOrigins?: readonly string[]
   clock?: Clock
+  /** Where served requests are counted per host. Default: a meter of its own; the shim passes the JSON-RPC proxy's. */
+  meter?: ActivityMeter<NodeId>
 }
 
 export interface BeaconProxy {
@@ -57,6 +69,8 @@ export interface BeaconProxy {
   /** The assigned hosts whose relay serves the beacon API. */
   setTargets(targets: readonly RpcTarget[]): void
   targets(): readonly RpcTarget[]
+  /** Activity per host since the last drain (of `meter`: with a shared meter, one drain takes both proxies' counts). */
+  drainActivity(): Map<NodeId, Activity>
   close(): Promise<void>
 }
 
@@ -67,6 +81,7 @@ export async function startBeaconProxy(options: BeaconProxyOptions): Promise<Bea
   const requestTimeoutMs = options.requestTimeoutMs ?? 10_000
   const listenHost = options.host ?? '127.0.0.1'
   const targets = new RelayTargets(options.cooldownMs ?? 30_000, options.hostHealth)
+  const meter = options.meter ?? new ActivityMeter<NodeId>(clock)
   const agents = new RelayAgents(options.relayAddresses)
   const { hostAllowed, originAllowed } = localGuard(listenHost, options)
 
@@ -75,18 +90,21 @@ export async function startBeaconProxy(options: BeaconProxyOptions): Promise<Bea
     if (benched) log.warn('pool host benched for beacon requests', { host, reason: benched })
   }
 
-  async function relay(path: string, accept: string, res: ServerResponse, cors: Record<string, string>): Promise<void> {
+  async function relay(path: string, cost: number, accept: string, res: ServerResponse, cors: Record<string, string>): Promise<void> {
     const reasons: string[] = []
     const tried = new Set<NodeId>()
     for (const t of targets.order(clock.now())) {
       const target = targets.current(t.hostNodeId)
       if (!target) continue
       tried.add(target.hostNodeId)
+      const endCall = meter.call(target.hostNodeId)
       const outcome = await getFromRelay(target, path, accept, requestTimeoutMs, agents)
+      const verdict = outcome.ok ? beaconVerdict(outcome.status) : undefined
+      endCall(verdict === 'served' ? 1 : 0, verdict === 'served' ? cost : 0)
       if (outcome.ok) {
+        record(target.hostNodeId, verdict!)
+        if (verdict === 'served') targets.succeeded(target.hostNodeId)
         const { status } = outcome
-        record(target.hostNodeId, status < 300 ? 'served' : status === 429 ? 'host-error' : 'client-error')
-        if (status < 300) targets.succeeded(target.hostNodeId)
         if (res.destroyed) return
         res.writeHead(status, { 'content-type': 'application/json', ...outcome.headers, ...cors }).end(outcome.body)
         return
@@ -124,7 +142,7 @@ export async function startBeaconProxy(options: BeaconProxyOptions): Promise<Bea
     }
     const route = checkBeaconRequest(req.method, req.url ?? '/')
     if (!route.ok) return sendJson(res, route.status, beaconError(route.status, route.message), { ...cors, ...(route.status === 405 ? { allow: 'GET' } : {}) })
-    await relay(route.path, forwardedAccept(req.headers.accept), res, cors)
+    await relay(route.path, beaconCost(route), forwardedAccept(req.headers.accept), res, cors)
   }
 
   const server = createServer((req, res) => {
@@ -152,6 +170,7 @@ export async function startBeaconProxy(options: BeaconProxyOptions): Promise<Bea
       if (removed.length > 0) log.info('beacon hosts dropped', { hosts: removed })
     },
     targets: () => targets.list(),
+    drainActivity: () => meter.drain(),
     async close() {
       agents.destroy()
       await new Promise<void>((resolve) => {

@@ -93,6 +93,8 @@ export interface RpcProxyOptions {
   onBadAnswer?: (bad: BadAnswer) => Promise<unknown>
   /** Where the proxy's Prometheus metrics go (proxyMetrics.ts; the shim serves it with --metrics-listen). Default: a registry of its own. */
   metricsRegistry?: Registry
+  /** Where served calls are counted per host (drainActivity). Default: a meter of its own; the shim shares one with its beacon proxy. */
+  meter?: ActivityMeter<NodeId>
 }
 
 export interface RpcProxy {
@@ -131,7 +133,7 @@ export async function startRpcProxy(options: RpcProxyOptions): Promise<RpcProxy>
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULTS.maxBodyBytes
   const listenHost = options.host ?? '127.0.0.1'
   const targets = new RelayTargets(options.cooldownMs ?? DEFAULTS.cooldownMs, options.hostHealth)
-  const meter = new ActivityMeter<NodeId>(clock)
+  const meter = options.meter ?? new ActivityMeter<NodeId>(clock)
   const quality = new QualityMeter()
   const metrics = createProxyMetrics(options.metricsRegistry, { hosts: () => targets.list().length, benched: () => targets.benched(clock.now()).length, sessions: () => sessions.size })
   // Costs calls as the relays do (the default table: the pool credits the smaller of both ends' figures).

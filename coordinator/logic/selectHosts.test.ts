@@ -302,6 +302,70 @@ describe('quality: scores and probation', () => {
   })
 })
 
+describe('needs: beacon', () => {
+  const methods = ['eth_getProof', 'eth_getBlockReceipts', 'eth_createAccessList', 'eth_getLogs']
+  const rpc = (n: number, beacon: boolean, o: Partial<HostCandidate> = {}) => host(n, { kind: 'rpc', capabilities: new Set(beacon ? [...methods, 'beacon'] : methods), ...o })
+  const offers = (hosts: readonly HostCandidate[], c: NodeId) => hosts.find((h) => h.nodeId === c)!.capabilities!.has('beacon')
+
+  test('behavior: beacon hosts are picked first, even busier and not sticky; the hosts passed over for them are no-beacon', () => {
+    const hosts = [rpc(1, false), rpc(2, false), rpc(3, true, { load: 8 }), rpc(4, true, { load: 9 })]
+    const s = selectHosts(hosts, req({ kind: 'rpc', count: 2, beacon: 'first', sticky: new Set([id(1)]) }), seededRandom(1))
+    expect(s.chosen.sort()).toEqual([id(3), id(4)])
+    expect(s.rejected).toEqual([
+      { nodeId: id(1), reason: 'no-beacon' },
+      { nodeId: id(2), reason: 'no-beacon' },
+    ])
+    // Without the need the same pool gives the sticky host and the idle one.
+    expect(selectHosts(hosts, req({ kind: 'rpc', count: 2, sticky: new Set([id(1)]) }), seededRandom(1)).chosen.sort()).toEqual([id(1), id(2)])
+  })
+  test('behavior: too few beacon hosts: the others fill the count and rank among themselves (outranked, not no-beacon)', () => {
+    const hosts = [rpc(1, false), rpc(2, false, { load: 5 }), rpc(3, true)]
+    const s = selectHosts(hosts, req({ kind: 'rpc', count: 2, beacon: 'first' }), scripted(0, 0))
+    expect(s.chosen).toEqual([id(3), id(1)])
+    expect(s.rejected).toEqual([{ nodeId: id(2), reason: 'outranked' }])
+  })
+  test('behavior: when only a host on probation offers beacon, a request for one host gets it', () => {
+    const hosts = [rpc(1, false), rpc(2, true, { probation: true, trialOpen: true })]
+    expect(selectHosts(hosts, req({ kind: 'rpc', count: 1, beacon: 'first' }), scripted()).chosen).toEqual([id(2)])
+    expect(selectHosts(hosts, req({ kind: 'rpc', count: 1 }), scripted()).chosen).toEqual([id(1)])
+  })
+  test('behavior: only: hosts without beacon are filtered out as no-beacon, after the reasons that say more', () => {
+    expect(filterHost(rpc(1, false), req({ kind: 'rpc', beacon: 'only' }))).toBe('no-beacon')
+    expect(filterHost(rpc(1, false, { load: 10 }), req({ kind: 'rpc', beacon: 'only' }))).toBe('full')
+    expect(filterHost(rpc(1, true), req({ kind: 'rpc', beacon: 'only' }))).toBeUndefined()
+    expect(filterHost(rpc(1, false), req({ kind: 'rpc', beacon: 'first' }))).toBeUndefined()
+  })
+  test('behavior: any pool, any request that needs beacon: with a beacon host eligible, one is chosen; a host without it only once every beacon host in good standing is', () => {
+    const arbHost = fc.record({
+      beacon: fc.boolean(),
+      capacity: fc.integer({ min: 1, max: 20 }),
+      load: fc.integer({ min: 0, max: 25 }),
+      blockNumber: fc.constantFrom(980, 1_000),
+      coolingUntilMs: fc.constantFrom(0, 60_000),
+      score: fc.constantFrom(undefined, 1, 0.3),
+      probation: fc.constantFrom(undefined, true),
+      trialOpen: fc.boolean(),
+    })
+    fc.assert(
+      fc.property(fc.array(arbHost, { maxLength: 30 }), fc.integer({ min: 1, max: 16 }), fc.integer(), (specs, count, seed) => {
+        const hosts = specs.map(({ beacon, ...o }, i) => rpc(i + 1, beacon, o))
+        const r = req({ kind: 'rpc', count, beacon: 'first', sticky: new Set([id(1), id(2)]) })
+        const s = selectHosts(hosts, r, seededRandom(seed))
+        const eligible = hosts.filter((h) => !filterHost(h, r))
+        expect(s.chosen.length).toBe(Math.min(count, eligible.length))
+        if (eligible.some((h) => offers(hosts, h.nodeId))) expect(s.chosen.some((c) => offers(hosts, c))).toBe(true)
+        const goodBeacon = eligible.filter((h) => !h.probation && offers(hosts, h.nodeId))
+        const goodPlain = s.chosen.filter((c) => !offers(hosts, c) && hosts.find((h) => h.nodeId === c)!.probation !== true)
+        if (goodPlain.length > 0) for (const h of goodBeacon) expect(s.chosen).toContain(h.nodeId)
+        for (const x of s.rejected.filter((x) => x.reason === 'no-beacon')) expect(offers(hosts, x.nodeId)).toBe(false)
+      }),
+    )
+  })
+  test('behavior: a shortfall is not blamed on no-beacon (those hosts ranked lower, they did not hold anything back)', () => {
+    expect(explainShortfall(1, 2, [{ nodeId: id(1), reason: 'no-beacon' }, { nodeId: id(2), reason: 'full' }], 1)).toBe('only 1 of 2 hosts on chain 1: 1 full')
+  })
+})
+
 describe('explanations', () => {
   test('default: the message names each reason with its count, most frequent first', () => {
     const rejected = [

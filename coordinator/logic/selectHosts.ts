@@ -16,8 +16,18 @@
  * served wins. A host on probation takes at most one new client per trial
  * period (`probation` otherwise), is offered only as the last pick of a
  * request for two or more hosts, or when no host in good standing is left.
+ *
+ * Needs (rpc, `needs: ["beacon"]` in vipnode_requestHosts): hosts that offer
+ * the capability rank above every host that does not, tier by tier, so a
+ * client that asks gets as many of them as are eligible and the others only
+ * fill the rest of its count (non-offering hosts passed over for them:
+ * `no-beacon`). When the only eligible offering hosts are on probation, one
+ * of them takes a pick even from a request for one host: the need outweighs
+ * the trial rule's caution. A round that must add an offering host (the
+ * client holds its count and none of them offers it) uses `only`, which
+ * filters the others out.
  */
-import { RPC_REQUIRED_METHODS, type NodeId, type ServiceKind } from '../../protocol/index.ts'
+import { BEACON_CAPABILITY, RPC_REQUIRED_METHODS, type NodeId, type ServiceKind } from '../../protocol/index.ts'
 import { isLagging } from './heads.ts'
 
 export interface HostCandidate {
@@ -71,6 +81,11 @@ export interface SelectionRequest {
   region: string | null
   /** Hosts that served this client recently: given back first when they are eligible. */
   sticky: ReadonlySet<NodeId>
+  /**
+   * The client needs the beacon API (BEACON_CAPABILITY): `first` ranks hosts that offer it above all others,
+   * `only` takes no other host. Undefined: no need, capabilities beyond the light-client methods do not matter.
+   */
+  beacon?: 'first' | 'only' | undefined
 }
 
 /**
@@ -91,11 +106,12 @@ export type SkipReason =
   | 'probation'
   | 'bad-answers'
   | 'full'
+  | 'no-beacon'
   | 'other-region'
   | 'outranked'
 
 /** Every reason, in the order explanations list them when counts tie. */
-export const SKIP_REASONS: readonly SkipReason[] = ['full', 'lagging', 'stale', 'cooling-down', 'probation', 'bad-answers', 'admit-failed', 'wrong-network', 'wrong-kind', 'missing-methods', 'self', 'already-assigned', 'other-region', 'outranked']
+export const SKIP_REASONS: readonly SkipReason[] = ['full', 'lagging', 'stale', 'cooling-down', 'probation', 'bad-answers', 'admit-failed', 'wrong-network', 'wrong-kind', 'missing-methods', 'self', 'already-assigned', 'no-beacon', 'other-region', 'outranked']
 
 export interface Rejection {
   nodeId: NodeId
@@ -134,7 +150,13 @@ export function filterHost(h: HostCandidate, req: SelectionRequest): SkipReason 
   if (h.excluded) return 'bad-answers'
   if (h.probation && !h.trialOpen) return 'probation'
   if (h.load >= h.capacity) return 'full'
+  if (req.beacon === 'only' && !offersBeacon(h)) return 'no-beacon'
   return undefined
+}
+
+/** The host's relay serves the beacon light-client routes (it advertised BEACON_CAPABILITY). */
+export function offersBeacon(h: Pick<HostCandidate, 'capabilities'>): boolean {
+  return h.capabilities?.has(BEACON_CAPABILITY) === true
 }
 
 export function selectHosts(candidates: readonly HostCandidate[], req: SelectionRequest, random: () => number): Selection {
@@ -155,19 +177,35 @@ export function selectHosts(candidates: readonly HostCandidate[], req: Selection
   // Region only breaks ties between equally loaded hosts: it can never draw a client to a host the load would not.
   const region = req.region
   const inRegion = region === null ? undefined : (h: HostCandidate) => h.region === region
+  // A need splits every tier in two, offering hosts first: [sticky, rest] becomes [sticky B, rest B, sticky, rest].
+  const needy = req.beacon !== undefined
+  const split = (tiers: HostCandidate[][]) => (needy ? [...tiers.map((t) => t.filter(offersBeacon)), ...tiers.map((t) => t.filter((h) => !offersBeacon(h)))] : tiers)
+  // Only hosts on probation offer what the client needs: one of them takes a pick whatever the count.
+  const trialForNeed = needy && !good.some(offersBeacon) && trial.some(offersBeacon)
 
   const chosen: HostCandidate[] = []
-  const goodWanted = trial.length > 0 && req.count >= 2 ? req.count - 1 : req.count
-  for (const tier of [sticky, rest]) {
+  const goodWanted = trialForNeed ? req.count - 1 : trial.length > 0 && req.count >= 2 ? req.count - 1 : req.count
+  for (const tier of split([sticky, rest])) {
     if (chosen.length >= goodWanted) break
     chosen.push(...powerOfTwoChoices(tier, goodWanted - chosen.length, random, inRegion))
   }
-  if (chosen.length < req.count) chosen.push(...powerOfTwoChoices(trial, req.count - chosen.length, random, inRegion))
+  for (const tier of split([trial])) {
+    if (chosen.length >= req.count) break
+    chosen.push(...powerOfTwoChoices(tier, req.count - chosen.length, random, inRegion))
+  }
   const picked = new Set(chosen.map((h) => h.nodeId))
   const regionWon = inRegion !== undefined && chosen.some(inRegion)
+  // Hosts without the capability were reached only when the offering ones ran out: until then the need passed them over.
+  const needPassedOver = needy && !chosen.some((h) => !offersBeacon(h))
   for (const h of eligible) {
     if (picked.has(h.nodeId)) continue
-    const reason: SkipReason = h.probation ? 'probation' : regionWon && !inRegion(h) && !req.sticky.has(h.nodeId) ? 'other-region' : 'outranked'
+    const reason: SkipReason = h.probation
+      ? 'probation'
+      : needPassedOver && !offersBeacon(h)
+        ? 'no-beacon'
+        : regionWon && !inRegion(h) && !req.sticky.has(h.nodeId)
+          ? 'other-region'
+          : 'outranked'
     rejected.push({ nodeId: h.nodeId, reason })
   }
   return { chosen: [...picked], rejected }
@@ -276,7 +314,7 @@ export function explainNoHosts(rejected: readonly Rejection[], chainId: number, 
 
 /** "only 2 of 3 hosts on chain 1: 4 full, 1 lagging" (hosts that ranked lower are not a shortfall's cause, so they are left out). */
 export function explainShortfall(got: number, wanted: number, rejected: readonly Rejection[], chainId: number): string {
-  const causes = rejected.filter((r) => r.reason !== 'outranked' && r.reason !== 'other-region' && r.reason !== 'already-assigned')
+  const causes = rejected.filter((r) => r.reason !== 'outranked' && r.reason !== 'other-region' && r.reason !== 'already-assigned' && r.reason !== 'no-beacon')
   const why = summarizeReasons(causes.map((r) => r.reason))
   return `only ${got} of ${wanted} hosts on chain ${chainId}${why ? `: ${why}` : ''}`
 }

@@ -25,7 +25,7 @@ export const requestHosts: Handler<'vipnode_requestHosts'> = async (raw, conn, s
   }
   const end = services.metrics.assignmentSeconds.startTimer()
   try {
-    return await services.assignments.requestHosts(session, params.count, params.kind, { replace: params.replace, affordable: affordable.hosts })
+    return await services.assignments.requestHosts(session, params.count, params.kind, { replace: params.replace, affordable: affordable.hosts, needs: params.needs })
   } finally {
     end()
   }

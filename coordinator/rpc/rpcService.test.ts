@@ -76,6 +76,64 @@ describe('rpc service', () => {
     expect(hosts.map((h) => h.nodeId)).toEqual([host.id.nodeId])
   })
 
+  test('behavior: needs beacon: beacon hosts are picked first, the plain host passed over is no-beacon, and the grants say beacon', async () => {
+    const { c, rpcHost, agent } = await pool()
+    const plain = [await rpcHost(), await rpcHost()]
+    const beacon = await rpcHost([...RPC_REQUIRED_METHODS, 'beacon'])
+    const client = await agent({ role: 'client' })
+    const { hosts } = await client.conn.call('vipnode_requestHosts', { count: 1, kind: 'rpc', needs: ['beacon'] })
+    expect(hosts.map((h) => h.nodeId)).toEqual([beacon.id.nodeId])
+    expect(hosts[0]!.relay?.beacon).toBe(true)
+    for (const p of plain) expect(c.services.assignments.skipReasons(p.id.nodeId)).toMatchObject({ reason: 'no-beacon' })
+    expect(await c.registry.metrics()).toMatch(/vipnode_assignment_skipped_total\{reason="no-beacon"\} 2/)
+    // One more host: no beacon host is left, so a plain one fills the count.
+    const more = await client.conn.call('vipnode_requestHosts', { count: 2, kind: 'rpc', needs: ['beacon'] })
+    expect(more.hosts.map((h) => h.nodeId)).toContain(beacon.id.nodeId)
+    expect(more.hosts.filter((h) => plain.some((p) => p.id.nodeId === h.nodeId))).toHaveLength(1)
+  })
+
+  test('error: needs other than beacon, twice, or with kind peer are refused with the field named, and change nothing', async () => {
+    const { c, rpcHost, agent } = await pool()
+    const host = await rpcHost([...RPC_REQUIRED_METHODS, 'beacon'])
+    const client = await agent({ role: 'client' })
+    const cases: [unknown, RegExp][] = [
+      [{ count: 1, kind: 'rpc', needs: ['nonsense'] }, /^invalid params for vipnode_requestHosts: needs\.0: must be one of: "beacon"$/],
+      [{ count: 1, kind: 'rpc', needs: ['beacon', 'beacon'] }, /^invalid params for vipnode_requestHosts: needs: names a capability twice$/],
+      [{ count: 1, kind: 'rpc', needs: 'beacon' }, /^invalid params for vipnode_requestHosts: needs: Invalid input: expected array, received string$/],
+      [{ count: 1, needs: ['beacon'] }, /^invalid params for vipnode_requestHosts: needs: only rpc hosts offer beacon: ask with kind "rpc"$/],
+    ]
+    for (const [params, message] of cases) {
+      const err = await client.conn.call('vipnode_requestHosts', params as never).catch((e: unknown) => e)
+      expect(err, JSON.stringify(params)).toMatchObject({ code: ErrorCode.INVALID_PARAMS, message: expect.stringMatching(message) })
+    }
+    expect(c.services.assignments.hostsOf(client.id.nodeId)).toEqual([])
+    expect(host.calls.filter((x) => x.method === 'vipnode_admit')).toEqual([])
+    expect(c.services.assignments.recentDecisions()).toEqual([])
+  })
+
+  test('behavior: needs beacon from a client that holds its count without one: a beacon host is swapped in once admitted, and with none to give nothing changes', async () => {
+    const { c, rpcHost, agent } = await pool()
+    const plain = [await rpcHost(), await rpcHost()]
+    const client = await agent({ role: 'client' })
+    const ask = () => client.conn.call('vipnode_requestHosts', { count: 2, kind: 'rpc', needs: ['beacon'] })
+    const ids = (hosts: { nodeId: string }[]) => hosts.map((h) => h.nodeId).sort()
+    const first = await ask()
+    expect(ids(first.hosts)).toEqual(ids(plain.map((p) => p.id)))
+    // No beacon host in the pool: the same hosts, nobody evicted.
+    expect(ids((await ask()).hosts)).toEqual(ids(first.hosts))
+    expect(plain.flatMap((p) => p.calls).filter((x) => x.method === 'vipnode_evict')).toEqual([])
+
+    const beacon = await rpcHost([...RPC_REQUIRED_METHODS, 'beacon'])
+    const swapped = await ask()
+    expect(swapped.hosts).toHaveLength(2)
+    expect(swapped.hosts.filter((h) => h.relay?.beacon === true).map((h) => h.nodeId)).toEqual([beacon.id.nodeId])
+    expect(c.services.assignments.hostsOf(client.id.nodeId).sort()).toEqual(ids(swapped.hosts))
+    const gone = plain.find((p) => !swapped.hosts.some((h) => h.nodeId === p.id.nodeId))!
+    expect(gone.calls.filter((x) => x.method === 'vipnode_evict').map((x) => x.params)).toEqual([{ nodeId: client.id.nodeId, reason: 'beacon-swap' }])
+    // Held now: asking again keeps them.
+    expect(ids((await ask()).hosts)).toEqual(ids(swapped.hosts))
+  })
+
   test('behavior: relay tokens survive a coordinator restart (the secret is kept in the store) and differ between pools', async () => {
     const db = tempDb()
     const [host, client] = [nodeIdOf(generateNodeKey()), nodeIdOf(generateNodeKey())]

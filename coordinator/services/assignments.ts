@@ -10,7 +10,7 @@
  * admissions with retries, keeps the explanations, and moves clients off
  * hosts that fall behind.
  */
-import { admitResultSchema, assignedHostSchema, nodeIdSchema, serviceKindSchema, BEACON_CAPABILITY, evictResultSchema, rpcError, ErrorCode, RpcError, MAX_HOSTS_PER_REQUEST, type AssignedHost, type NodeId, type RelayGrant, type RequestHostsResult, type ServiceKind } from '../../protocol/index.ts'
+import { admitResultSchema, assignedHostSchema, nodeIdSchema, serviceKindSchema, BEACON_CAPABILITY, evictResultSchema, rpcError, ErrorCode, RpcError, MAX_HOSTS_PER_REQUEST, type AssignedHost, type HostNeed, type NodeId, type RelayGrant, type RequestHostsResult, type ServiceKind } from '../../protocol/index.ts'
 import type { RelayTokens } from '../logic/relayTokens.ts'
 import type { Clock } from '../../lib/clock.ts'
 import type { Logger } from '../../lib/logger.ts'
@@ -116,9 +116,10 @@ export type ReleaseReason =
   | 'client-replaced'
   | 'refunded'
   | 'bad-answers'
+  | 'beacon-swap'
   /** The client's replica gave up waiting for the host's replica to answer an admission: an admission that lands after it is undone. */
   | 'admit-abandoned'
-const RELEASE_REASONS = ['client-gone', 'host-gone', 'host-lagging', 'host-stale', 'evicted', 'insufficient-balance', 'disputed', 'client-replaced', 'refunded', 'bad-answers', 'admit-abandoned'] as const satisfies readonly ReleaseReason[]
+const RELEASE_REASONS = ['client-gone', 'host-gone', 'host-lagging', 'host-stale', 'evicted', 'insufficient-balance', 'disputed', 'client-replaced', 'refunded', 'bad-answers', 'beacon-swap', 'admit-abandoned'] as const satisfies readonly ReleaseReason[]
 
 /**
  * A pair whose host lives on another replica, as the client's replica keeps it: enough to vouch for the host in
@@ -436,8 +437,20 @@ export class AssignmentService {
    * online, topped up with newly admitted ones. Only hosts that acknowledged
    * vipnode_admit are returned; when some refuse, others are tried, for at
    * most 1 + admitRetries rounds.
+   *
+   * `needs: ['beacon']` (rpc): hosts that serve the beacon API are picked
+   * first (logic/selectHosts.ts). A client that already holds its count with
+   * none of them (none was eligible when it got its hosts) gets one swapped
+   * in: a round that takes only beacon hosts adds one, and only once it is
+   * admitted is one kept host released (`beacon-swap`), so the client is
+   * never left with fewer hosts; it holds one more for that admission's time.
    */
-  async requestHosts(client: AgentSession, wanted: number, kind: ServiceKind, opts: { replace?: readonly NodeId[] | undefined; affordable?: number | undefined } = {}): Promise<RequestHostsResult> {
+  async requestHosts(
+    client: AgentSession,
+    wanted: number,
+    kind: ServiceKind,
+    opts: { replace?: readonly NodeId[] | undefined; affordable?: number | undefined; needs?: readonly HostNeed[] | undefined } = {},
+  ): Promise<RequestHostsResult> {
     const { sessions, clock } = this.deps
     // Hosts the client gives up because they never served it: released first, and not offered to it again.
     for (const hostId of opts.replace ?? []) await this.release(client.nodeId, hostId, 'client-replaced')
@@ -450,6 +463,7 @@ export class AssignmentService {
     // What a client holds counts in full: its assignments of any kind and the admissions in flight for it (a
     // superseded socket's request may still be running), so no burst gets past the cap, and a client holds no
     // more hosts than it can pay to hold.
+    const needsBeacon = kind === 'rpc' && opts.needs?.includes(BEACON_CAPABILITY) === true
     const kept: AssignedHost[] = []
     for (const [hostId, a] of this.hostsByClient.get(client.nodeId) ?? []) {
       const host = sessions.get(hostId)?.session
@@ -458,12 +472,16 @@ export class AssignmentService {
     for (const [hostId, r] of this.remote.get(client.nodeId) ?? []) {
       if (r.kind === kind && this.deps.directory?.get(hostId, clock.now())) kept.push(this.assignedHost(client.nodeId, r.host))
     }
+    // Beacon hosts first, so that a client over its count keeps them when the list is cut below.
+    if (needsBeacon) kept.sort((a, b) => Number(b.relay?.beacon === true) - Number(a.relay?.beacon === true))
     const inflight = this.inflightByClient.get(client.nodeId)?.size ?? 0
     const held = this.hostsOf(client.nodeId).length + inflight
     const limit = Math.min(this.maxHostsPerClient, opts.affordable ?? Infinity)
     // The hosts of this kind the client may end up with: what it wants, within what the rest it holds leaves.
     const count = Math.min(wanted, limit - (held - kept.length))
     if (kept.length > count) kept.length = Math.max(0, count)
+    // Full, but none of its hosts serves the beacon API it needs: the last one makes room if a beacon host can be admitted.
+    const swapOut = needsBeacon && inflight === 0 && count > 0 && kept.length >= count && !kept.some((h) => h.relay?.beacon === true) ? kept.pop() : undefined
     if (kept.length + inflight >= count) {
       if (kept.length > 0) return { hosts: kept }
       throw rpcError('NO_HOSTS_AVAILABLE', `this client already holds ${held} host(s), admissions in flight included, and may hold ${limit}`, { held, limit })
@@ -477,7 +495,8 @@ export class AssignmentService {
     let rounds = 0
     while (rounds <= this.admitRetries && kept.length + inflight + added.length < count) {
       rounds++
-      const selection = this.select({ clientId: client.nodeId, chainId: client.chainId, kind, count: count - kept.length - inflight - added.length, tried, region: client.region })
+      const beacon = swapOut ? 'only' : needsBeacon ? 'first' : undefined
+      const selection = this.select({ clientId: client.nodeId, chainId: client.chainId, kind, count: count - kept.length - inflight - added.length, tried, region: client.region, beacon })
       for (const r of selection.rejected) reasons.set(r.nodeId, r.reason)
       if (selection.chosen.length === 0) break
       // Reserve synchronously, before any await, so concurrent requests cannot overbook; a host on probation's
@@ -507,6 +526,11 @@ export class AssignmentService {
       if ((this.clientCoolDowns.get(client.nodeId)?.untilMs ?? 0) > clock.now()) break
     }
 
+    if (swapOut) {
+      // The beacon host is in: the kept host it replaces goes. No beacon host could be admitted: nothing changes.
+      if (added.length > 0) await this.release(client.nodeId, swapOut.nodeId, 'beacon-swap')
+      else kept.push(swapOut)
+    }
     const hosts = [...kept, ...added]
     const given = new Set(hosts.map((h) => h.nodeId))
     const skipped: Rejection[] = []
@@ -571,7 +595,15 @@ export class AssignmentService {
   }
 
   /** Build the candidates from the live state and run the pure policy. */
-  private select(req: { clientId: NodeId | undefined; chainId: number; kind: ServiceKind; count: number; tried: ReadonlySet<NodeId>; region: string | null }): Selection & { onProbation: ReadonlySet<NodeId> } {
+  private select(req: {
+    clientId: NodeId | undefined
+    chainId: number
+    kind: ServiceKind
+    count: number
+    tried: ReadonlySet<NodeId>
+    region: string | null
+    beacon?: 'first' | 'only' | undefined
+  }): Selection & { onProbation: ReadonlySet<NodeId> } {
     const { sessions, clock, quality } = this.deps
     const now = clock.now()
     const candidates: HostCandidate[] = []
@@ -629,6 +661,7 @@ export class AssignmentService {
         staleBeforeMs: this.staleBefore(now),
         region: req.region ?? this.opts.region ?? null,
         sticky: this.recentPairs.recent(req.clientId, now),
+        beacon: req.beacon,
       },
       this.random,
     )

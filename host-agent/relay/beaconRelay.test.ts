@@ -7,7 +7,7 @@ import { startFakeNode } from '../../test/fakenode/fakeNode.ts'
 import { fakeRoot, startFakeBeacon, type FakeBeacon } from '../../test/fakenode/fakeBeacon.ts'
 import { startRelayServer, type RelayLimits, type RelayServer } from './relayServer.ts'
 import { RelayTokenBook } from './tokenBook.ts'
-import { BEACON_REQUEST_CU } from './beaconRelay.ts'
+import { BEACON_REQUEST_CU } from '../../agent/relay/computeUnits.ts'
 
 const net = createFakeNetwork()
 const cleanup: (() => Promise<void> | void)[] = []
@@ -110,5 +110,23 @@ describe('relay server: beacon API', () => {
     expect((await get(relay, '/eth/v1/beacon/light_client/updates?start_period=999&count=2', token)).status).toBe(200)
     expect((await get(relay, '/eth/v1/beacon/light_client/updates?start_period=999&count=2', token)).json.message).toMatch(/^rate limited: this request costs 40 compute units/)
     expect(beacon.requests).toHaveLength(1)
+  })
+
+  it('behavior: served beacon requests are the client\'s activity with their compute units; answers that are not service count nothing', async () => {
+    const { relay, beacon, token } = await setup({ limits: { cuPerSec: 1, cuBurst: 200 } })
+    expect(relay.drainActivity().size).toBe(0)
+    expect((await get(relay, '/eth/v1/beacon/light_client/finality_update', token)).status).toBe(200)
+    expect((await get(relay, '/eth/v1/beacon/light_client/updates?start_period=999&count=3', token)).status).toBe(200)
+    expect(relay.drainActivity().get(CLIENT)).toMatchObject({ requests: 2, computeUnits: BEACON_REQUEST_CU + 3 * BEACON_REQUEST_CU })
+
+    // The beacon node's 404, refusals at the relay, a dead beacon node, an empty bucket: none is service.
+    expect((await get(relay, `/eth/v1/beacon/light_client/bootstrap/${fakeRoot('nope')}`, token)).status).toBe(404)
+    expect((await get(relay, '/eth/v1/node/peers', token)).status).toBe(404)
+    expect((await get(relay, '/eth/v1/beacon/light_client/finality_update', undefined)).status).toBe(401)
+    beacon.setDown(true)
+    expect((await get(relay, '/eth/v1/beacon/light_client/finality_update', token)).status).toBe(502)
+    beacon.setDown(false)
+    expect((await get(relay, '/eth/v1/beacon/light_client/updates?start_period=999&count=128', token)).status).toBe(429)
+    expect(relay.drainActivity().get(CLIENT)).toBeUndefined()
   })
 })

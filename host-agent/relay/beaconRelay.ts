@@ -18,8 +18,12 @@
  * not answer, answers 5xx or redirects gives 502, one that does not answer in
  * time 504, so the proxy fails over to another host.
  *
- * Not metered: beacon traffic is neither reported to the pool nor billed
- * (docs/rpcService.md#the-beacon-api); the bucket bounds it.
+ * Metered as the JSON-RPC relay meters calls: a request that reached the
+ * beacon node is one call in the client's activity (agent/relay/activity.ts,
+ * the relay's one meter, so its time overlaps JSON-RPC calls only once), and
+ * counts as served, with its compute units, only when the verdict on the reply
+ * (agent/relay/replyVerdict.ts beaconVerdict: a 2xx) says so. The client's
+ * proxy counts the same way, and the pool credits what both sides report.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Clock } from '../../lib/clock.ts'
@@ -27,10 +31,10 @@ import type { Logger } from '../../lib/logger.ts'
 import { ExchangeTimeout, httpExchange, httpTarget, ReplyTooLarge, type ExchangeReply } from '../../agent/relay/httpExchange.ts'
 import type { NodeId } from '../../protocol/enode.ts'
 import { sendJson } from '../../agent/relay/httpBody.ts'
-import { BEACON_REPLY_HEADERS, beaconError, checkBeaconRequest, forwardedAccept, MAX_BEACON_REPLY_BYTES, type BeaconRoute } from '../../agent/relay/beaconRoutes.ts'
-
-/** Compute units per beacon request, and per light-client update asked for. */
-export const BEACON_REQUEST_CU = 20
+import { BEACON_REPLY_HEADERS, beaconError, checkBeaconRequest, forwardedAccept, MAX_BEACON_REPLY_BYTES } from '../../agent/relay/beaconRoutes.ts'
+import { beaconCost } from '../../agent/relay/computeUnits.ts'
+import { beaconVerdict } from '../../agent/relay/replyVerdict.ts'
+import type { ActivityMeter } from '../../agent/relay/activity.ts'
 
 export type BeaconOutcome =
   | { ok: true; status: number; body: Buffer; headers: Record<string, string> }
@@ -99,11 +103,8 @@ export interface BeaconRelayDeps {
   /** Take `cost` compute units from the client's bucket (shared with its JSON-RPC calls). */
   take(client: NodeId, cost: number): boolean
   limits: { cuPerSec: number; cuBurst: number }
-}
-
-/** The compute units one allowed beacon request takes. */
-export function beaconCost(route: BeaconRoute): number {
-  return BEACON_REQUEST_CU * (route.count ?? 1)
+  /** The relay's activity per client (the one its JSON-RPC calls go into): what the host reports to the pool. */
+  meter: ActivityMeter<NodeId>
 }
 
 /** One beacon request at the relay: checks, then the beacon node; always answers. */
@@ -118,7 +119,10 @@ export async function serveBeacon(deps: BeaconRelayDeps, req: IncomingMessage, r
   if (!deps.take(auth.client, cost)) {
     return sendJson(res, 429, beaconError(429, `rate limited: this request costs ${cost} compute units; at most ${deps.limits.cuPerSec} per second per client (burst ${deps.limits.cuBurst})`))
   }
+  const endCall = deps.meter.call(auth.client)
   const outcome = await deps.forwarder.get(route.path, forwardedAccept(req.headers.accept))
+  const served = outcome.ok && beaconVerdict(outcome.status) === 'served'
+  endCall(served ? 1 : 0, served ? cost : 0)
   if (!outcome.ok) return sendJson(res, outcome.status, beaconError(outcome.status, outcome.message))
   if (res.destroyed) return
   res.writeHead(outcome.status, { 'content-type': 'application/json', ...outcome.headers }).end(outcome.body)

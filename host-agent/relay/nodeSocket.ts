@@ -7,6 +7,11 @@
 import WebSocket from 'ws'
 import { ConnectionClosedError, PendingCalls } from '../../lib/pendingCalls.ts'
 
+/** The node did not answer a call on its socket in time (a closed socket fails calls with ConnectionClosedError). */
+export class NodeCallTimeout extends Error {
+  override readonly name = 'NodeCallTimeout'
+}
+
 export interface NodeSocket {
   /** Send a call; resolves with the node's whole reply object. */
   call(method: string, params: unknown, timeoutMs: number): Promise<{ result?: unknown; error?: { code: number; message: string; data?: unknown } }>
@@ -20,9 +25,13 @@ export interface NodeSocketHandlers {
   closed(reason: string): void
 }
 
-export function openNodeSocket(url: string, timeoutMs: number, h: NodeSocketHandlers): Promise<NodeSocket> {
+/** The largest frame a subscription socket takes from the node. */
+export const NODE_FRAME_LIMIT_BYTES = 64 << 20
+
+/** `maxPayload`: the largest frame taken from the node (0: no limit, as the HTTP hop, for the shared call socket). */
+export function openNodeSocket(url: string, timeoutMs: number, h: NodeSocketHandlers, opts: { maxPayload?: number } = {}): Promise<NodeSocket> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { handshakeTimeout: timeoutMs, maxPayload: 64 << 20 })
+    const ws = new WebSocket(url, { handshakeTimeout: timeoutMs, maxPayload: opts.maxPayload ?? NODE_FRAME_LIMIT_BYTES })
     const pending = new PendingCalls<any>()
     let open = false
     let closing = false
@@ -32,7 +41,7 @@ export function openNodeSocket(url: string, timeoutMs: number, h: NodeSocketHand
       resolve({
         call(method, params, callTimeoutMs) {
           if (ws.readyState !== ws.OPEN) return Promise.reject(new ConnectionClosedError('node connection closed'))
-          const { id, reply } = pending.open(callTimeoutMs, () => new Error(`node did not answer ${method} within ${callTimeoutMs} ms`))
+          const { id, reply } = pending.open(callTimeoutMs, () => new NodeCallTimeout(`node did not answer ${method} within ${callTimeoutMs} ms`))
           ws.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }))
           return reply
         },

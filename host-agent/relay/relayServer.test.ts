@@ -186,6 +186,76 @@ describe('relay server: limits', () => {
   })
 })
 
+describe('relay server: the node hop', () => {
+  /** Calls until one reaches the node over its WebSocket: the relay opens its node socket in the background at start. */
+  async function untilNodeSocket(relay: RelayServer, token: string, node: FakeNode): Promise<void> {
+    await waitFor(async () => {
+      await post(relay.url, call('eth_chainId'), token)
+      return node.rpcCalls.at(-1)?.viaWebSocket === true
+    }, 'a call over the node socket')
+  }
+
+  it('behavior: with the node\'s WebSocket, single calls take one shared socket; batches, notifications and eth_getLogs take HTTP; answers are the same', async () => {
+    const { relay, token, node } = await setup()
+    await untilNodeSocket(relay, token, node)
+    node.setHead(5)
+    const before = node.rpcCalls.length
+    const single = await post(relay.url, { jsonrpc: '2.0', id: 'a', method: 'eth_blockNumber', params: [] }, token)
+    expect(single.status).toBe(200)
+    expect(single.json).toEqual({ jsonrpc: '2.0', id: 'a', result: '0x5' })
+    // Two clients' calls with the same id in flight at once on the one socket: each gets its own answer.
+    const [x, y] = await Promise.all([post(relay.url, { jsonrpc: '2.0', id: 7, method: 'eth_chainId' }, token), post(relay.url, { jsonrpc: '2.0', id: 7, method: 'net_version' }, token)])
+    expect([x.json, y.json]).toEqual([{ jsonrpc: '2.0', id: 7, result: '0x539' }, { jsonrpc: '2.0', id: 7, result: '1337' }])
+    const batch = await post(relay.url, [call('eth_chainId', [], 1), call('eth_blockNumber', [], 2)], token)
+    expect(batch.json.map((r: { id: number; result: string }) => [r.id, r.result])).toEqual([[1, '0x539'], [2, '0x5']])
+    expect((await post(relay.url, { jsonrpc: '2.0', method: 'eth_chainId' }, token)).status).toBe(200)
+    await post(relay.url, call('eth_getLogs', [{ fromBlock: 'latest', toBlock: 'latest' }]), token)
+    // A node error over the socket is the node's answer, as over HTTP.
+    const unknown = await post(relay.url, call('eth_getBlockByNumber', ['not-a-block', false]), token)
+    expect(unknown.json.error.code).toBeTypeOf('number')
+    // Sorted: the two concurrent calls may reach the node in either order.
+    const seen = node.rpcCalls.slice(before).map((c) => `${c.method} ${c.viaWebSocket === true ? 'ws' : 'http'}`).sort()
+    expect(seen).toEqual([
+      'eth_blockNumber http', // in the batch
+      'eth_blockNumber ws',
+      'eth_chainId http', // in the batch
+      'eth_chainId http', // the notification
+      'eth_chainId ws',
+      'eth_getBlockByNumber ws',
+      'eth_getLogs http',
+      'net_version ws',
+    ])
+  })
+
+  it('error: the node socket dropped: calls on it fail over as 502, the next calls take HTTP, and the socket comes back', async () => {
+    const { relay, token, node } = await setup({ limits: { requestTimeoutMs: 5_000 } })
+    await untilNodeSocket(relay, token, node)
+    node.setSlow(300)
+    const before = node.rpcCalls.length
+    const inFlight = post(relay.url, call('eth_chainId'), token)
+    await waitFor(() => node.rpcCalls.length > before, 'the slow call reached the node')
+    expect(node.rpcCalls.at(-1)?.viaWebSocket).toBe(true)
+    node.setDown(true) // terminates the node's WebSocket connections
+    const lost = await inFlight
+    expect(lost.status).toBe(502)
+    expect(lost.json.error.message).toMatch(/pool host's node is unavailable: node connection closed/)
+    node.setSlow(0)
+    node.setDown(false)
+    // Meanwhile the relay answers over HTTP: no call is refused because its socket is gone.
+    const meanwhile = await post(relay.url, call('eth_blockNumber'), token)
+    expect(meanwhile.json.result).toBe('0x0')
+    expect(node.rpcCalls.at(-1)).toMatchObject({ method: 'eth_blockNumber' })
+    expect(node.rpcCalls.at(-1)?.viaWebSocket).toBeUndefined()
+    await untilNodeSocket(relay, token, node)
+  })
+
+  it('behavior: without the node\'s WebSocket every call takes HTTP', async () => {
+    const { relay, token, node } = await setup({ nodeWs: false })
+    for (let i = 0; i < 3; i++) expect((await post(relay.url, call('eth_chainId'), token)).json.result).toBe('0x539')
+    expect(node.rpcCalls.map((c) => c.viaWebSocket === true)).toEqual([false, false, false])
+  })
+})
+
 describe('relay server: WebSocket', () => {
   it('behavior: forwards subscription notifications and cleans up node-side subscriptions on close', async () => {
     const { relay, token, node } = await setup()

@@ -156,7 +156,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   // Knows the head eth_getLogs tags resolve against; a range a tag leaves open with no head known counts as the cap.
   const coster = new CallCoster(costs, limits.maxLogsRange)
   const meter = new ActivityMeter<NodeId>(clock)
-  const node = createNodeForwarder(options.nodeHttpUrl, { requestTimeoutMs: limits.requestTimeoutMs, log, clock })
+  const node = createNodeForwarder(options.nodeHttpUrl, { requestTimeoutMs: limits.requestTimeoutMs, log, clock, nodeWsUrl: options.nodeWsUrl })
   // The session count is read when metrics are scraped; `sessions` exists by then.
   const metrics = createRelayMetrics(options.metricsRegistry, () => sessions.count())
   const sessions = new RelaySessions(limits, { nodeWsUrl: options.nodeWsUrl, meter, log, coster, metrics })
@@ -166,6 +166,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     forwarder: options.beaconUrl !== undefined ? createBeaconForwarder(options.beaconUrl, { timeoutMs: limits.requestTimeoutMs, log, clock }) : undefined,
     take: (client, cost) => limiter.take(client, clock.now(), cost),
     limits,
+    meter,
   }
   const parts: RelayParts = { limits, tokens, clock, log, handle, sessions, beacon }
 
@@ -199,6 +200,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     async close() {
       clearInterval(sweep)
       unsubscribeRevoke()
+      node.close()
       await sessions.close(1001, 'relay shutting down')
       wss.close()
       await new Promise<void>((resolve) => {

@@ -9,13 +9,13 @@
  * control endpoint, as block production would.
  */
 import { describe, test, expect, beforeAll, afterAll } from 'vitest'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
-import { generateNodeKey, nodeIdOf, type NodeId } from '../../protocol/index.ts'
-import { spawnTs, spawnVipnode, type Proc } from '../harness/processes.ts'
+import type { NodeId } from '../../protocol/index.ts'
+import { spawnVipnode, type Proc } from '../harness/processes.ts'
+import { startFakeNodeProcess, startRpcHostProcess, type FakeNodeProc, type RpcHostProc } from '../harness/rpcProcesses.ts'
 import { waitFor } from '../harness/waitFor.ts'
 import { HELIOS_START, postRpc, rpcCall } from '../harness/jsonRpcClient.ts'
 
@@ -26,74 +26,31 @@ const CAP_MS = 2 * INTERVAL_MS
 const CHAIN_ID = 1337
 const START_HEAD = 50
 const ADMIN_TOKEN = 'e2e-admin-token-0123456789'
-const FAKE_NODE = fileURLToPath(new URL('../fakenode/main.ts', import.meta.url))
 
 const dir = mkdtempSync(join(tmpdir(), 'vipnode-e2e-rpc-'))
 const procs: Proc[] = []
 
-interface FakeNodeProc {
-  proc: Proc
-  url: string
-  wsUrl: string
-  controlUrl: string
-  nodeId: NodeId
-  keyFile: string
-}
-interface RpcHost {
-  node: FakeNodeProc
-  agent: Proc
-  /** The relay URL the agent advertises to the pool. */
-  relayUrl: string
-}
-
 let coordinatorUrl = ''
 let nodes: FakeNodeProc[] = []
-let hosts: RpcHost[] = []
+let hosts: RpcHostProc[] = []
 let shim: Proc
 let shimUrl = ''
 let shimWsUrl = ''
 let clientId = '' as NodeId
 let head = START_HEAD
 /** Set by the failover test, read by the metering test. */
-let killed: RpcHost | undefined
-let survivor: RpcHost | undefined
+let killed: RpcHostProc | undefined
+let survivor: RpcHostProc | undefined
 let killedUsageAtDeath = 0
 
-function spawn(args: string[], env: Record<string, string> = {}): Proc {
-  const p = spawnVipnode(args, env)
+function track(p: Proc): Proc {
   procs.push(p)
   return p
 }
+const spawn = (args: string[], env: Record<string, string> = {}): Proc => track(spawnVipnode(args, env))
 
-async function startFakeNode(): Promise<FakeNodeProc> {
-  const key = generateNodeKey()
-  const keyFile = join(dir, `${nodeIdOf(key).slice(0, 12)}.key`)
-  writeFileSync(keyFile, key)
-  const proc = spawnTs(FAKE_NODE, ['--kind', 'geth', '--chain-id', String(CHAIN_ID), '--nodekey-file', keyFile, '--head', String(START_HEAD)])
-  procs.push(proc)
-  const line = await proc.waitForLog((l) => typeof l.controlUrl === 'string', 'fake node started')
-  return { proc, url: line.url, wsUrl: line.wsUrl, controlUrl: line.controlUrl, nodeId: line.nodeId, keyFile }
-}
-
-async function startRpcHost(node: FakeNodeProc): Promise<RpcHost> {
-  const agent = spawn(
-    [
-      'host',
-      '--coordinator', coordinatorUrl,
-      '--service', 'rpc',
-      '--node-rpc', node.url,
-      '--nodekey', node.keyFile,
-      '--capacity', '5',
-      '--relay-listen', '127.0.0.1:0',
-      '--relay-node-http', node.url,
-      '--relay-node-ws', node.wsUrl,
-    ],
-    { VIPNODE_UPDATE_INTERVAL: INTERVAL },
-  )
-  const listening = await agent.waitForLog((l) => l.msg === 'relay listening', 'relay listening', 20_000)
-  await agent.waitForLog((l) => l.msg === 'connected to coordinator', 'host connected', 20_000)
-  return { node, agent, relayUrl: listening.advertised }
-}
+const startFakeNode = () => startFakeNodeProcess({ dir, chainId: CHAIN_ID, head: START_HEAD, track })
+const startRpcHost = (node: FakeNodeProc) => startRpcHostProcess({ coordinatorUrl, node, interval: INTERVAL, track })
 
 // ---- the light client's side -----------------------------------------------------------------
 type Reply = { jsonrpc: '2.0'; id?: unknown; result?: any; error?: { code: number; message: string } }
@@ -178,7 +135,7 @@ async function usage(): Promise<{ clientId: string; hostId: string; serviceMs: n
   expect(res.status).toBe(200)
   return ((await res.json()) as { pairs: { clientId: string; hostId: string; serviceMs: number; computeUnits: number }[] }).pairs
 }
-const serviceMs = async (host: RpcHost) => (await usage()).find((u) => u.hostId === host.node.nodeId && u.clientId === clientId)?.serviceMs ?? 0
+const serviceMs = async (host: RpcHostProc) => (await usage()).find((u) => u.hostId === host.node.nodeId && u.clientId === clientId)?.serviceMs ?? 0
 
 beforeAll(async () => {
   const started = Date.now()

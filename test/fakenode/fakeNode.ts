@@ -60,6 +60,8 @@ export interface RecordedCall {
   method: string
   params: unknown[]
   at: number
+  /** The call came over a WebSocket (else HTTP or IPC). */
+  viaWebSocket?: boolean
 }
 
 /** An inbound dial as the receiving node decided it. */
@@ -306,7 +308,6 @@ export async function startFakeNode(options: FakeNodeOptions): Promise<FakeNode>
 
   /** `ws`: the socket the request came on, for eth_subscribe (HTTP and IPC have none here). */
   async function answerParsed(msg: unknown, parseError = false, ws?: WebSocket): Promise<string> {
-    if (slowMs > 0) await new Promise((r) => setTimeout(r, slowMs))
     if (garbage) return '<html><body>502 Bad Gateway</body></html>'
     if (parseError) return JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32700, message: 'parse error' } })
     if (Array.isArray(msg)) return JSON.stringify(await Promise.all(msg.map((m) => handleOne(m, ws))))
@@ -344,8 +345,10 @@ export async function startFakeNode(options: FakeNodeOptions): Promise<FakeNode>
 
   async function dispatch(method: string, params: unknown[], ws?: WebSocket): Promise<unknown> {
     if (method.startsWith('admin_') || method.startsWith('perm_')) calls.push({ method, params, at: Date.now() })
-    rpcCalls.push({ method, params, at: Date.now() })
+    rpcCalls.push({ method, params, at: Date.now(), ...(ws ? { viaWebSocket: true } : {}) })
     if (rpcCalls.length > 10_000) rpcCalls.shift()
+    // Slow after the call is recorded: a test sees a call that is in the node and not answered yet.
+    if (slowMs > 0) await new Promise((r) => setTimeout(r, slowMs))
     if (missing.has(method)) throw new RpcFault(-32601, `the method ${method} does not exist/is not available`)
     const failure = methodErrors.get(method)
     if (failure) throw new RpcFault(failure.code, failure.message)
