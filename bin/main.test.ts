@@ -91,6 +91,8 @@ describe('vipnode flag errors', () => {
     [['coordinator'], { VIPNODE_PRICE: 'lots' }, 'VIPNODE_PRICE: expected an amount like 12345 (wei), 100 gwei or 0.01 ether, got "lots"'],
     [['coordinator', '--max-block-lag', '-1'], {}, '--max-block-lag: expected a whole number from 0 to 1000000, got "-1"'],
     [['coordinator', '--admin-token', 'short'], {}, 'invalid configuration: --admin-token: Too small: expected string to have >=16 characters'],
+    [['coordinator', '--nats', 'nats://127.0.0.1:4222'], {}, 'invalid configuration: --nats: --nats needs a PostgreSQL --db (postgres://…): replicas share one database, and a SQLite file belongs to one coordinator'],
+    [['coordinator', '--db', 'postgres://127.0.0.1/pool', '--nats', '127.0.0.1:4222'], {}, 'invalid configuration: --nats: must be a nats://, tls://, ws:// or wss:// URL'],
     [['host', '--coordinator', 'https://pool.example.org', '--capacity', '0'], {}, '--capacity: expected a whole number from 1 to 10000, got "0"'],
     [['host', '--payout', '0x12'], { VIPNODE_COORDINATOR: 'https://pool.example.org' }, 'invalid configuration: --payout: must be a 0x-prefixed 20-byte address'],
     [['host'], {}, "required option '--coordinator <url>' not specified (or set VIPNODE_COORDINATOR)"],

@@ -138,6 +138,11 @@ export const coordinatorConfigSchema = z
      * addresses, and plain http relay URLs. Off: such addresses are refused at vipnode_connect.
      */
     allowPrivateAddresses: z.boolean().default(false),
+    /**
+     * NATS server the replicas of one pool talk through (docs/cluster.md): the host directory, admissions on
+     * another replica's host, forwarded client reports. Only with a PostgreSQL --db. Unset: this coordinator runs alone.
+     */
+    nats: z.string().refine((u) => URL.canParse(u) && /^(nats|tls|wss?):\/\//.test(u), { message: 'must be a nats://, tls://, ws:// or wss:// URL' }).optional(),
     /** Serve /metrics on this separate host:port only (and no longer on the public port). */
     metricsListen: z.object({ host: z.string(), port: z.number().int().min(0).max(65535) }).optional(),
     logLevel: z.enum(LOG_LEVELS).default(DEFAULT_LOG_LEVEL),
@@ -152,6 +157,9 @@ export const coordinatorConfigSchema = z
   .strict()
   .refine((c) => !(c.adminToken && c.adminTokenFile), { message: 'give --admin-token or --admin-token-file, not both', path: ['adminTokenFile'] })
   .refine((c) => !c.chainRpc || (c.contract && c.operatorKey), { message: '--chain-rpc needs --contract and --operator-key', path: ['chainRpc'] })
+  // A SQLite file belongs to one process: replicas must share a database, so a bus between SQLite coordinators
+  // would have each bill its own copy of the pool.
+  .refine((c) => !c.nats || /^postgres(?:ql)?:\/\//i.test(c.db), { message: '--nats needs a PostgreSQL --db (postgres://…): replicas share one database, and a SQLite file belongs to one coordinator', path: ['nats'] })
   // On chain, trial money would be paid out of other clients' deposits (or stop roots from being posted).
   .refine((c) => !c.chainRpc || c.trialWei === 0n || c.trialBudgetPerEpochWei !== undefined, {
     message: '--trial with --chain-rpc needs --trial-budget-per-epoch and a trial budget funded with vipnode credit --trial-budget',
@@ -286,6 +294,11 @@ export const coordinatorOptions = defineOptions(coordinatorConfigSchema, {
     flags: '--allow-private-addresses',
     description: 'development only: accept relay URLs and enodes on loopback, private or link-local addresses, and plain http relay URLs (refused otherwise)',
     parser: flag,
+  },
+  nats: {
+    flags: '--nats <url>',
+    description: 'NATS server (nats://host:4222) the replicas of this pool talk through: host directory, admissions and reports across replicas; needs a postgres:// --db',
+    parser: text,
   },
   metricsListen: { flags: '--metrics-listen <host:port>', description: 'serve /metrics only on this separate address (no longer on the public port)', parser: hostPort() },
   logLevel: { flags: '--log-level <level>', description: LOG_LEVELS.join('|'), parser: oneOf(LOG_LEVELS) },

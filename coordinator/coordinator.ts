@@ -27,6 +27,9 @@ import { EpochClock } from './services/epochClock.ts'
 import { HistoryPruner } from './services/historyPruner.ts'
 import { SingletonDuties } from './services/singletonDuties.ts'
 import { closeDeadReplicaSessions, replicaLeaseName } from './services/replicaSessions.ts'
+import { NatsClusterBus, soloBus, type ClusterBus } from './services/clusterBus.ts'
+import { HostDirectory } from './services/hostDirectory.ts'
+import { ClusterService } from './services/cluster.ts'
 import { ChainService } from './chain/chainService.ts'
 import { createTracker, isTrackerPath } from './tracker/index.ts'
 import { boundCount, readTrackerSecretsFile } from './tracker/secretsFile.ts'
@@ -70,6 +73,8 @@ export interface RunningCoordinator {
   /** With --metrics-listen: http://host:port where /metrics is served instead of on the public port. */
   metricsUrl: string | undefined
   poolId: string
+  /** This process's replica id (its sessions' rows, its lease, its subjects on the cluster bus). */
+  replicaId: string
   config: CoordinatorConfig
   services: CoordinatorServices
   registry: Registry
@@ -98,6 +103,17 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   const replicaLease = await store.tryLease(replicaLeaseName(replicaId))
   const leftOpen = await closeDeadReplicaSessions(store, { self: replicaId, nowMs: clock.now(), reason: 'coordinator restarted', includeLegacy: true })
   const poolId = await resolvePoolId(store, config.poolId)
+  // Replicas talk over NATS (docs/cluster.md); alone, the solo bus answers every request with a refusal.
+  let bus: ClusterBus
+  try {
+    bus = config.nats ? await NatsClusterBus.open({ url: config.nats, poolId, replicaId }, { log: log.child({ module: 'cluster' }), metrics }) : soloBus(replicaId)
+  } catch (err) {
+    await replicaLease?.release()
+    await store.close()
+    throw new Error(`--nats ${config.nats}: cannot reach the NATS server (${(err as Error).message})`, { cause: err })
+  }
+  // A sibling silent for three update intervals is taken for gone, as a host silent that long is stale.
+  const directory = new HostDirectory({ selfReplicaId: replicaId, maxAgeMs: 3 * config.updateIntervalMs })
   const relayTokens = new RelayTokens(await relaySecret(store), config.relayTokenWindowMs)
   const sessions = new SessionRegistry(clock)
   const tracker = createTracker(
@@ -139,7 +155,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
       slowStartSlots: config.slowStartSlots,
       maxHostsPerClient: config.maxHostsPerClient,
     },
-    { store, sessions, clock, relayTokens, log: log.child({ module: 'assignments' }), metrics, heads: chainHeads, trackerHeadOf: trackerHeadOf(tracker), quality },
+    { store, sessions, clock, relayTokens, log: log.child({ module: 'assignments' }), metrics, heads: chainHeads, trackerHeadOf: trackerHeadOf(tracker), quality, directory, bus },
   )
   // Every session still open belongs to a live sibling coordinator (the dead ones' were closed above): its pairs are its own.
   const restored = await assignments.load(new Set((await store.openSessionNodes()).filter((s) => s.replicaId !== replicaId).map((s) => s.nodeId)))
@@ -156,6 +172,8 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   )
   await metering.load()
   assignments.onRelease((clientId, hostId) => metering.forgetPair(clientId, hostId))
+  // A pair taken over from a sibling starts its chain afresh: whatever this replica loaded for it at start is stale.
+  assignments.onAdopt((clientId, hostId) => metering.forgetPair(clientId, hostId))
   const refunds = new RefundService(
     { poolId, contract: config.contract?.toLowerCase() ?? '', publicUrls: config.publicUrls ?? [] },
     { store, metering, assignments, clock, log: log.child({ module: 'refunds' }), metrics },
@@ -164,8 +182,16 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   const disputes = new DisputeService(disputePolicy, { assignments, metering, sessions, clock, log: log.child({ module: 'disputes' }), metrics })
   const settlement = new SettlementService({ feeBps: config.feeBps, feeAddress: config.feeAddress, pricePerCuWei: config.pricePerCuWei }, { store, epochs, clock, log: log.child({ module: 'settlement' }), metrics })
   metrics.setStateSizes(() => stateSizes(services))
-  const logins = new LoginService({ config, poolId, replicaId, store, sessions, metering, clock, log, metrics, ...(overrides.resolveName ? { resolveName: overrides.resolveName } : {}) })
-  const reports = new ReportService({ config, store, sessions, assignments, metering, chainHeads, clock, log, metrics, quality })
+  // A host's: the directory goes out before the move is announced, so siblings know where the host lives when they hear of it.
+  const adoptPairs = async (nodeId: Parameters<AssignmentService['adoptHost']>[0], role: 'host' | 'client') => {
+    if (role === 'client') return assignments.adoptClient(nodeId)
+    cluster.publish()
+    return assignments.adoptHost(nodeId)
+  }
+  const logins = new LoginService({ config, poolId, replicaId, store, sessions, metering, clock, log, metrics, adoptPairs, ...(overrides.resolveName ? { resolveName: overrides.resolveName } : {}) })
+  const reports = new ReportService({ config, store, sessions, assignments, metering, chainHeads, clock, log, metrics, quality, bus })
+  const cluster = new ClusterService({ updateIntervalMs: config.updateIntervalMs }, { bus, directory, assignments, reports, sessions, clock, log: log.child({ module: 'cluster' }), metrics })
+  cluster.start()
   const reads = { nodes: store, ledger: store, epochs: store, usage: store, payoutTrees: new PayoutTrees(store) }
   const services: CoordinatorServices = { config, poolId, store, reads, sessions, logins, reports, assignments, metering, refunds, disputes, settlement, epochs, tracker, chainHeads, relayTokens, quality, clock, log, metrics, clientAddress, trustedProxies }
 
@@ -235,6 +261,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
         .then(() => {
           // In-memory state of nodes that are gone and hold nothing (docs/security.md, limits).
           metering.prune((id) => !sessions.isOnline(id) && !assignments.holdsAnything(id))
+          reports.pruneSiblingClients()
           quality.sweep(clock.now(), (id) => !sessions.isOnline(id) && !assignments.holdsAnything(id))
           chainHeads.prune()
         })
@@ -286,6 +313,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
     port,
     metricsUrl,
     poolId,
+    replicaId,
     config,
     services,
     registry,
@@ -316,6 +344,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
           ms.closeAllConnections()
           await metricsStopped
         }
+        cluster.stop()
         await agents.close()
         await tracker.close()
         server.closeAllConnections()
@@ -323,6 +352,8 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
         // Let a settlement in progress finish: it is one transaction, but it must not meet a closed store.
         if (duties.held()) await settlement.settleDue().catch(() => undefined)
         await chain?.close()
+        // After the sockets: releases of this replica's pairs still reach the siblings; drained, not cut.
+        await bus.close()
         await duties.stop()
         await replicaLease?.release()
         await store.close()
@@ -334,8 +365,8 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
 }
 
 /** Entries per in-memory map keyed by node, pair or chain (vipnode_state_entries). */
-export function stateSizes(s: Pick<CoordinatorServices, 'sessions' | 'assignments' | 'metering' | 'chainHeads' | 'quality'>): Record<string, number> {
-  return { ...s.sessions.sizes(), ...s.assignments.sizes(), ...s.metering.sizes(), ...s.quality.sizes(), chainHeads: s.chainHeads.size }
+export function stateSizes(s: Pick<CoordinatorServices, 'sessions' | 'assignments' | 'metering' | 'chainHeads' | 'quality' | 'reports'>): Record<string, number> {
+  return { ...s.sessions.sizes(), ...s.assignments.sizes(), ...s.metering.sizes(), ...s.quality.sizes(), chainHeads: s.chainHeads.size, siblingClients: s.reports.siblingClientCount }
 }
 
 /** The admin token file's first line, trimmed; at least 16 characters like --admin-token. */

@@ -10,7 +10,7 @@
  * admissions with retries, keeps the explanations, and moves clients off
  * hosts that fall behind.
  */
-import { admitResultSchema, BEACON_CAPABILITY, evictResultSchema, rpcError, ErrorCode, RpcError, MAX_HOSTS_PER_REQUEST, type AssignedHost, type HostNeed, type NodeId, type RelayGrant, type RequestHostsResult, type ServiceKind } from '../../protocol/index.ts'
+import { admitResultSchema, assignedHostSchema, nodeIdSchema, serviceKindSchema, BEACON_CAPABILITY, evictResultSchema, rpcError, ErrorCode, RpcError, MAX_HOSTS_PER_REQUEST, type AssignedHost, type HostNeed, type NodeId, type RelayGrant, type RequestHostsResult, type ServiceKind } from '../../protocol/index.ts'
 import type { RelayTokens } from '../logic/relayTokens.ts'
 import type { Clock } from '../../lib/clock.ts'
 import type { Logger } from '../../lib/logger.ts'
@@ -35,6 +35,9 @@ import { RecentPairs } from '../logic/recentPairs.ts'
 import { DecisionLog, type Decision, type HostSkip } from '../logic/decisionLog.ts'
 import type { AgentSession, SessionRegistry } from './sessions.ts'
 import type { HostQualityService } from './hostQuality.ts'
+import { BusRequestError, type ClusterBus } from './clusterBus.ts'
+import type { DirectoryHost, HostDirectory, RemoteHost } from './hostDirectory.ts'
+import { z } from 'zod'
 
 export interface AssignmentOptions {
   admitTimeoutMs: number
@@ -97,9 +100,68 @@ export interface AssignmentDeps {
   relayTokens?: RelayTokens | undefined
   /** rpc hosts' scores and probation from their clients' reports (services/hostQuality.ts); without it every host scores 1. */
   quality?: Pick<HostQualityService, 'standingOf' | 'noteTrial'> | undefined
+  /** Replicas (docs/cluster.md): siblings' hosts, and the bus their admissions and releases go over. */
+  directory?: HostDirectory | undefined
+  bus?: ClusterBus | undefined
 }
 
-export type ReleaseReason = 'client-gone' | 'host-gone' | 'host-lagging' | 'host-stale' | 'evicted' | 'insufficient-balance' | 'disputed' | 'client-replaced' | 'refunded' | 'bad-answers' | 'beacon-swap'
+export type ReleaseReason =
+  | 'client-gone'
+  | 'host-gone'
+  | 'host-lagging'
+  | 'host-stale'
+  | 'evicted'
+  | 'insufficient-balance'
+  | 'disputed'
+  | 'client-replaced'
+  | 'refunded'
+  | 'bad-answers'
+  | 'beacon-swap'
+  /** The client's replica gave up waiting for the host's replica to answer an admission: an admission that lands after it is undone. */
+  | 'admit-abandoned'
+const RELEASE_REASONS = ['client-gone', 'host-gone', 'host-lagging', 'host-stale', 'evicted', 'insufficient-balance', 'disputed', 'client-replaced', 'refunded', 'bad-answers', 'beacon-swap', 'admit-abandoned'] as const satisfies readonly ReleaseReason[]
+
+/**
+ * A pair whose host lives on another replica, as the client's replica keeps it: enough to vouch for the host in
+ * the client's report replies, hand it back in requestHosts, grant its relay and forward the client's reports.
+ * The owner (the host's replica) holds the pair itself: slots, metering, disputes, the store row.
+ */
+interface RemotePair {
+  kind: ServiceKind
+  host: HostInfo
+  /** The host's replica when last seen in the directory: while it lives, the pair is its to release. */
+  replicaId: string
+}
+
+/** What the client is told about a host, wherever the host lives. */
+type HostInfo = Pick<AgentSession, 'nodeId' | 'enode' | 'kind' | 'relayUrl' | 'capabilities'>
+
+/** admit.<replica>: the client's replica asks the host's replica to admit a client (docs/cluster.md). */
+export const remoteAdmitRequestSchema = z.object({
+  hostId: nodeIdSchema,
+  kind: serviceKindSchema,
+  client: z.object({ nodeId: nodeIdSchema, enode: z.string().max(1024), chainId: z.number().int() }),
+})
+export type RemoteAdmitRequest = z.infer<typeof remoteAdmitRequestSchema>
+export interface RemoteAdmitReply {
+  admitted: boolean
+  reason?: string
+  host?: AssignedHost
+}
+const remoteAdmitReplySchema = z.object({ admitted: z.boolean(), reason: z.string().max(200).optional(), host: z.unknown().optional() })
+
+/** `release` (broadcast): a pair ended on one side; the other side's replica drops or releases its part. */
+export const releaseMessageSchema = z.object({ replicaId: z.string().max(64), clientId: nodeIdSchema, hostId: nodeIdSchema, reason: z.enum(RELEASE_REASONS) })
+/** `strike` (broadcast): the host's replica blamed a client of another replica for a dispute. */
+export const strikeMessageSchema = z.object({ replicaId: z.string().max(64), clientId: nodeIdSchema, strikes: z.number().int().min(1).max(1_000), coolingForMs: z.number().int().min(0).max(7 * 86_400_000) })
+/** `moved` (broadcast): a host logged in on another replica, which took its pairs over from the store. */
+export const movedMessageSchema = z.object({ replicaId: z.string().max(64), hostId: nodeIdSchema })
+
+/**
+ * The host's replica answers an admission within this share of the admit timeout, so that its answer reaches the
+ * client's replica before that one gives up (an admission answered too late would be recorded on one side only).
+ */
+const REMOTE_ADMIT_SHARE = 0.8
 
 /** Pairs ended for these reasons are not offered to the same client again while remembered (no stickiness). */
 const AVOIDED_AFTER: ReadonlySet<ReleaseReason> = new Set(['disputed', 'client-replaced', 'bad-answers'])
@@ -145,6 +207,8 @@ export class AssignmentService {
   private readonly reserved = new Map<NodeId, number>()
   private readonly inflightByClient = new Map<NodeId, Set<NodeId>>()
   private readonly admittingByHost = new Map<NodeId, Set<NodeId>>()
+  /** Client side of pairs whose host lives on another replica (see RemotePair). */
+  private readonly remote = new Map<NodeId, Map<NodeId, RemotePair>>()
 
   private readonly coolDowns = new Map<NodeId, CoolDownState>()
   /** Clients blamed for disputes: no new hosts until the pause ends. */
@@ -174,6 +238,7 @@ export class AssignmentService {
   version = 0
 
   private readonly releaseListeners: ((clientId: NodeId, hostId: NodeId) => void)[] = []
+  private readonly adoptListeners: ((clientId: NodeId, hostId: NodeId) => void)[] = []
 
   constructor(
     private readonly opts: AssignmentOptions,
@@ -227,13 +292,32 @@ export class AssignmentService {
     return rows.length
   }
 
+  /** Every host assigned to the client: on this replica and, for a client here, on other replicas. */
   hostsOf(clientId: NodeId): NodeId[] {
+    const local = [...(this.hostsByClient.get(clientId)?.keys() ?? [])]
+    const remote = this.remote.get(clientId)
+    return remote ? [...local, ...remote.keys()] : local
+  }
+
+  /** The client's hosts whose pairs this replica owns: the ones it meters (the others' replicas meter theirs). */
+  ownedHostsOf(clientId: NodeId): NodeId[] {
     return [...(this.hostsByClient.get(clientId)?.keys() ?? [])]
+  }
+
+  /** The client's hosts on other replicas, with the replica each lives on now (unknown: not in the directory). */
+  remoteHostsOf(clientId: NodeId): { hostId: NodeId; replicaId: string | undefined }[] {
+    const now = this.deps.clock.now()
+    return [...(this.remote.get(clientId)?.keys() ?? [])].map((hostId) => ({ hostId, replicaId: this.deps.directory?.get(hostId, now)?.replicaId }))
   }
 
   /** The kind of the active assignment of this pair, or undefined when the host is not assigned to the client. */
   assignedKind(clientId: NodeId, hostId: NodeId): ServiceKind | undefined {
-    return this.hostsByClient.get(clientId)?.get(hostId)?.kind
+    return this.hostsByClient.get(clientId)?.get(hostId)?.kind ?? this.remote.get(clientId)?.get(hostId)?.kind
+  }
+
+  /** Whether this pair's host lives on another replica (its reports, quality and checks go there). */
+  isRemotePair(clientId: NodeId, hostId: NodeId): boolean {
+    return this.remote.get(clientId)?.has(hostId) ?? false
   }
 
   clientsOf(hostId: NodeId): NodeId[] {
@@ -310,11 +394,27 @@ export class AssignmentService {
     return state
   }
 
-  /** A client blamed for a dispute: no new hosts until the (growing) pause ends. */
+  /**
+   * A client blamed for a dispute: no new hosts until the (growing) pause ends. The dispute rule runs on the
+   * host's replica; a client on another replica asks for hosts there, so the pause goes to it (`strike`).
+   */
   strikeClient(clientId: NodeId, nowMs: number): CoolDownState {
     const state = afterFailure(this.clientCoolDowns.get(clientId), nowMs, this.clientCoolDown)
     this.clientCoolDowns.set(clientId, state)
+    const { bus, sessions } = this.deps
+    if (bus?.clustered && !sessions.isOnline(clientId)) bus.publish('strike', { replicaId: bus.replicaId, clientId, strikes: state.strikes, coolingForMs: Math.max(0, state.untilMs - nowMs) })
     return state
+  }
+
+  /** A sibling struck a client of this replica: the longer pause of the two holds (times as ages: clocks may differ). */
+  onStrikeMessage(msg: z.infer<typeof strikeMessageSchema>): void {
+    const { bus, sessions, clock } = this.deps
+    if (msg.replicaId === bus?.replicaId || !sessions.isOnline(msg.clientId)) return
+    const now = clock.now()
+    const mine = this.clientCoolDowns.get(msg.clientId)
+    const untilMs = now + msg.coolingForMs
+    if (mine && mine.untilMs >= untilMs) return
+    this.clientCoolDowns.set(msg.clientId, { strikes: Math.max(msg.strikes, mine?.strikes ?? 0), untilMs, lastFailureMs: now })
   }
 
   /** The client's pause after disputes it was blamed for, if one is running or remembered. */
@@ -369,10 +469,13 @@ export class AssignmentService {
       const host = sessions.get(hostId)?.session
       if (host && a.kind === kind) kept.push(this.assignedHost(client.nodeId, host))
     }
+    for (const [hostId, r] of this.remote.get(client.nodeId) ?? []) {
+      if (r.kind === kind && this.deps.directory?.get(hostId, clock.now())) kept.push(this.assignedHost(client.nodeId, r.host))
+    }
     // Beacon hosts first, so that a client over its count keeps them when the list is cut below.
     if (needsBeacon) kept.sort((a, b) => Number(b.relay?.beacon === true) - Number(a.relay?.beacon === true))
     const inflight = this.inflightByClient.get(client.nodeId)?.size ?? 0
-    const held = (this.hostsByClient.get(client.nodeId)?.size ?? 0) + inflight
+    const held = this.hostsOf(client.nodeId).length + inflight
     const limit = Math.min(this.maxHostsPerClient, opts.affordable ?? Infinity)
     // The hosts of this kind the client may end up with: what it wants, within what the rest it holds leaves.
     const count = Math.min(wanted, limit - (held - kept.length))
@@ -400,7 +503,8 @@ export class AssignmentService {
       // trial slot is spent here too, so concurrent requests cannot both take it.
       for (const hostId of selection.chosen) {
         this.reserve(client.nodeId, hostId)
-        if (selection.onProbation.has(hostId)) this.deps.quality?.noteTrial(hostId, clock.now())
+        // A remote host's trial slot is its owner's: noted there when it admits (serveAdmit).
+        if (selection.onProbation.has(hostId) && sessions.isOnline(hostId)) this.deps.quality?.noteTrial(hostId, clock.now())
       }
       const outcomes = await Promise.all(selection.chosen.map((hostId) => this.admit(client, hostId, kind)))
       let failures = 0
@@ -433,7 +537,7 @@ export class AssignmentService {
     for (const [nodeId, reason] of reasons) if (!given.has(nodeId)) skipped.push({ nodeId, reason })
     let message: string | undefined
     if (hosts.length === 0) {
-      message = tried.size > 0 ? explainNoneAdmitted(tried.size, skipped) : explainNoHosts(skipped, client.chainId, sessions.count('host'))
+      message = tried.size > 0 ? explainNoneAdmitted(tried.size, skipped) : explainNoHosts(skipped, client.chainId, this.hostCount())
     } else if (hosts.length < count) message = explainShortfall(hosts.length, count, skipped, client.chainId)
     this.note({
       atMs: startedAt,
@@ -468,11 +572,11 @@ export class AssignmentService {
     const hosts: PreviewResult['hosts'] = []
     const skipped = [...selection.rejected]
     for (const hostId of selection.chosen) {
-      const session = sessions.get(hostId)?.session
-      if (session) hosts.push({ nodeId: hostId, enode: session.enode })
+      const enode = sessions.get(hostId)?.session?.enode ?? this.deps.directory?.get(hostId, clock.now())?.enode
+      if (enode) hosts.push({ nodeId: hostId, enode })
     }
     const message =
-      hosts.length === 0 ? explainNoHosts(skipped, req.chainId, sessions.count('host')) : hosts.length < req.count ? explainShortfall(hosts.length, req.count, skipped, req.chainId) : undefined
+      hosts.length === 0 ? explainNoHosts(skipped, req.chainId, this.hostCount()) : hosts.length < req.count ? explainShortfall(hosts.length, req.count, skipped, req.chainId) : undefined
     this.note({
       atMs: clock.now(),
       source: 'http',
@@ -521,6 +625,24 @@ export class AssignmentService {
         lastReportAtMs: h.lastReportAtMs,
       })
     }
+    // Siblings' hosts, as their replicas published them: the owner counts the slots again when asked (serveAdmit),
+    // so a stale view costs a refusal, never an extra slot. Admissions this replica has in flight count as load.
+    for (const h of this.remoteCandidates(now)) {
+      if (h.standing?.probation) onProbation.add(h.nodeId)
+      candidates.push({
+        ...(h.standing ?? {}),
+        nodeId: h.nodeId,
+        chainId: h.chainId,
+        kind: h.kind,
+        capacity: h.capacity,
+        load: h.load + (this.reserved.get(h.nodeId) ?? 0),
+        blockNumber: h.blockNumber,
+        region: h.region,
+        coolingUntilMs: Math.max(h.coolingUntilMs, this.coolDowns.get(h.nodeId)?.untilMs ?? 0),
+        capabilities: h.capabilities ? new Set(h.capabilities) : undefined,
+        lastReportAtMs: h.lastReportAtMs,
+      })
+    }
     const exclude = new Set<NodeId>(
       req.clientId ? [...this.hostsOf(req.clientId), ...(this.inflightByClient.get(req.clientId) ?? []), ...this.avoided.recent(req.clientId, now)] : [],
     )
@@ -547,13 +669,15 @@ export class AssignmentService {
   }
 
   /** Ask one host to admit the client; the reservation is held until the answer (or the timeout). */
-  private async admit(client: AgentSession, hostId: NodeId, kind: ServiceKind): Promise<AssignedHost | typeof CLIENT_FAULT | undefined> {
+  private async admit(client: Pick<AgentSession, 'nodeId' | 'enode' | 'chainId'>, hostId: NodeId, kind: ServiceKind, timeoutMs = this.opts.admitTimeoutMs): Promise<AssignedHost | typeof CLIENT_FAULT | undefined> {
     const { sessions, log, metrics, store, clock } = this.deps
     const conn = sessions.get(hostId)
     try {
+      const remoteHost = conn?.session ? undefined : this.deps.directory?.get(hostId, clock.now())
+      if (remoteHost) return await this.admitRemote(client, remoteHost, kind)
       if (!conn?.session) throw rpcError('NODE_UNAVAILABLE', 'host went offline')
       const relay = kind === 'rpc' ? { relay: { nodeId: client.nodeId, ...this.relayTokens().current(hostId, client.nodeId, clock.now()) } } : {}
-      const reply = await conn.call('vipnode_admit', { nodeId: client.nodeId, enode: client.enode, kind, ...relay }, { timeoutMs: this.opts.admitTimeoutMs })
+      const reply = await conn.call('vipnode_admit', { nodeId: client.nodeId, enode: client.enode, kind, ...relay }, { timeoutMs })
       admitResultSchema.parse(reply)
       const record = await store.addAssignment({ clientId: client.nodeId, hostId, kind, assignedAtMs: clock.now() })
       this.index(record)
@@ -609,11 +733,11 @@ export class AssignmentService {
   }
 
   /** What the client is told about one of its hosts: for rpc, where its relay is and the token to use there. */
-  private assignedHost(clientId: NodeId, host: AgentSession): AssignedHost {
+  private assignedHost(clientId: NodeId, host: HostInfo): AssignedHost {
     if (host.kind !== 'rpc') return { nodeId: host.nodeId, enode: host.enode, kind: host.kind }
     const { token, expiresAtMs } = this.relayTokens().current(host.nodeId, clientId, this.deps.clock.now())
     const beacon = host.capabilities?.has(BEACON_CAPABILITY) ? { beacon: true as const } : {}
-    return { nodeId: host.nodeId, enode: host.enode, kind: 'rpc', relay: { nodeId: host.nodeId, token, expiresAtMs, relayUrl: host.relayUrl, ...beacon } }
+    return { nodeId: host.nodeId, enode: host.enode, kind: 'rpc', relay: { nodeId: host.nodeId, token, expiresAtMs, relayUrl: host.relayUrl!, ...beacon } }
   }
 
   /**
@@ -641,6 +765,8 @@ export class AssignmentService {
       const host = this.deps.sessions.get(hostId)?.session
       if (a.kind === 'rpc' && host?.kind === 'rpc') grants.push(this.assignedHost(session.nodeId, host).relay!)
     }
+    // The relay secret is the pool's (kept in the shared store), so this replica's tokens are the owner's too.
+    for (const r of this.remote.get(session.nodeId)?.values() ?? []) if (r.kind === 'rpc' && r.host.kind === 'rpc') grants.push(this.assignedHost(session.nodeId, r.host).relay!)
     return grants
   }
 
@@ -693,8 +819,15 @@ export class AssignmentService {
   }
 
   /** End one assignment; the host is told to evict the client unless the host is the one that left. */
-  async release(clientId: NodeId, hostId: NodeId, reason: ReleaseReason): Promise<boolean> {
+  async release(clientId: NodeId, hostId: NodeId, reason: ReleaseReason, opts: { fromSibling?: boolean } = {}): Promise<boolean> {
     const { store, sessions, clock, log, metrics } = this.deps
+    if (this.dropRemote(clientId, hostId)) {
+      // The owner writes the release and evicts: it hears of it on the bus. A lost message leaves the pair to
+      // the owner's dispute rule (no more forwarded reports: it stops corroborating and is released).
+      this.deps.bus?.publish('release', { replicaId: this.deps.bus.replicaId, clientId, hostId, reason })
+      log.info('assignment released', { client: clientId, host: hostId, reason, owner: 'sibling' })
+      return true
+    }
     if (!this.unindex(clientId, hostId)) return false
     const now = clock.now()
     // Remembered whatever the reason: the filters still apply when the client comes back, so a host that is
@@ -705,8 +838,25 @@ export class AssignmentService {
     for (const l of this.releaseListeners) l(clientId, hostId)
     metrics.assignmentsReleased.inc({ reason })
     log.info('assignment released', { client: clientId, host: hostId, reason })
-    // Tell the client now rather than at its next report, so it finds a replacement sooner. A lagging host is
-    // announced with the host-gone code too: that is the code client shims act on at once (the message says why).
+    // A client on another replica: its replica drops the pair and tells the client (onReleaseMessage).
+    if (!opts.fromSibling && this.deps.bus?.clustered && !sessions.isOnline(clientId)) this.deps.bus.publish('release', { replicaId: this.deps.bus.replicaId, clientId, hostId, reason })
+    this.tellClient(clientId, hostId, reason)
+    const host = sessions.get(hostId)
+    if (host && reason !== 'host-gone') {
+      host.call('vipnode_evict', { nodeId: clientId, reason }, { timeoutMs: this.opts.admitTimeoutMs }).then(
+        (reply) => evictResultSchema.parse(reply),
+        (err: unknown) => log.warn('evict failed', { client: clientId, host: hostId, error: (err as Error).message }),
+      )
+    }
+    return true
+  }
+
+  /**
+   * Tell the client now rather than at its next report, so it finds a replacement sooner. A lagging host is
+   * announced with the host-gone code too: that is the code client shims act on at once (the message says why).
+   */
+  private tellClient(clientId: NodeId, hostId: NodeId, reason: ReleaseReason): void {
+    const { sessions } = this.deps
     if (reason === 'host-gone') {
       sessions.get(clientId)?.notify('vipnode_notice', { level: 'warn', code: 'host-gone', message: `host ${hostId.slice(0, 16)}… went offline; finding a replacement` })
     } else if (reason === 'host-lagging') {
@@ -716,14 +866,236 @@ export class AssignmentService {
     } else if (reason === 'host-stale') {
       sessions.get(clientId)?.notify('vipnode_notice', { level: 'warn', code: 'host-gone', message: `host ${hostId.slice(0, 16)}… stopped reporting; finding a replacement` })
     }
-    const host = sessions.get(hostId)
-    if (host && reason !== 'host-gone') {
-      host.call('vipnode_evict', { nodeId: clientId, reason }, { timeoutMs: this.opts.admitTimeoutMs }).then(
-        (reply) => evictResultSchema.parse(reply),
-        (err: unknown) => log.warn('evict failed', { client: clientId, host: hostId, error: (err as Error).message }),
-      )
+  }
+
+  // ------------------------------------------------------------------ replicas (docs/cluster.md)
+
+  /** Siblings' hosts the balancer may offer: fresh directory entries of hosts not online here. */
+  private *remoteCandidates(nowMs: number): IterableIterator<RemoteHost> {
+    const { directory, sessions } = this.deps
+    if (!directory) return
+    for (const h of directory.hosts(nowMs)) if (!sessions.isOnline(h.nodeId)) yield h
+  }
+
+  /** Hosts online in the pool as this replica knows it (the "no hosts" explanations count them). */
+  private hostCount(): number {
+    let remote = 0
+    for (const _ of this.remoteCandidates(this.deps.clock.now())) remote++
+    return this.deps.sessions.count('host') + remote
+  }
+
+  /** This replica's online hosts as the directory carries them (published on the bus every interval). */
+  localDirectory(nowMs: number): DirectoryHost[] {
+    const { sessions, quality } = this.deps
+    const hosts: DirectoryHost[] = []
+    for (const h of sessions.sessions('host')) {
+      const cooling = this.coolDowns.get(h.nodeId)?.untilMs ?? 0
+      hosts.push({
+        nodeId: h.nodeId,
+        enode: h.enode,
+        chainId: h.chainId,
+        kind: h.kind,
+        capacity: this.effectiveCapacityOf(h, nowMs),
+        load: this.loadOf(h.nodeId),
+        blockNumber: this.headOf(h),
+        region: h.region,
+        capabilities: h.capabilities ? [...h.capabilities] : null,
+        relayUrl: h.relayUrl ?? null,
+        coolingForMs: Math.max(0, cooling - nowMs),
+        lastReportAgoMs: Math.max(0, nowMs - h.lastReportAtMs),
+        ...(quality ? { standing: quality.standingOf(h.nodeId, nowMs) } : {}),
+      })
     }
+    return hosts
+  }
+
+  /**
+   * Ask the host's replica to admit the client (admit.<replica>). No answer within the admit timeout is a
+   * refusal, and the owner is told to undo an admission that lands after that ('admit-abandoned'), so a pair is
+   * never active on the owner while the client was told no. Only the owner counts slots.
+   */
+  private async admitRemote(client: Pick<AgentSession, 'nodeId' | 'enode' | 'chainId'>, host: RemoteHost, kind: ServiceKind): Promise<AssignedHost | typeof CLIENT_FAULT | undefined> {
+    const { bus, clock, log, metrics } = this.deps
+    const request: RemoteAdmitRequest = { hostId: host.nodeId, kind, client: { nodeId: client.nodeId, enode: client.enode, chainId: client.chainId } }
+    let reply: RemoteAdmitReply
+    try {
+      if (!bus) throw new BusRequestError('admit', 'unavailable', 'no cluster bus')
+      const parsed = remoteAdmitReplySchema.parse(await bus.request(`admit.${host.replicaId}`, request, this.opts.admitTimeoutMs))
+      reply = { admitted: parsed.admitted, ...(parsed.reason ? { reason: parsed.reason } : {}), ...(parsed.host ? { host: assignedHostOf(parsed.host) } : {}) }
+    } catch (err) {
+      metrics.admissionsFailed.inc()
+      const state = afterFailure(this.coolDowns.get(host.nodeId), clock.now(), this.coolDown)
+      this.coolDowns.set(host.nodeId, state)
+      if (bus?.clustered) bus.publish('release', { replicaId: bus.replicaId, clientId: client.nodeId, hostId: host.nodeId, reason: 'admit-abandoned' })
+      log.warn('admission on a sibling replica failed', { client: client.nodeId, host: host.nodeId, replica: host.replicaId, error: (err as Error).message, coolDownMs: state.untilMs - clock.now() })
+      return undefined
+    }
+    if (!reply.admitted || !reply.host) {
+      metrics.admissionsFailed.inc()
+      log.info('admission refused by the host\'s replica', { client: client.nodeId, host: host.nodeId, replica: host.replicaId, reason: reply.reason })
+      return reply.reason === CLIENT_FAULT ? CLIENT_FAULT : undefined
+    }
+    this.indexRemote(client.nodeId, { nodeId: host.nodeId, enode: host.enode, kind: host.kind, relayUrl: host.relayUrl ?? undefined, capabilities: host.capabilities ? new Set(host.capabilities) : undefined }, kind, host.replicaId)
+    return reply.host
+  }
+
+  /**
+   * The owner's side of admit.<replica>: the same checks a local request meets at the moment of admission
+   * (the host is here, the slot is free, the pair is not already there or in flight), then the same admission.
+   * Slots are reserved synchronously before the first await, so two replicas' clients asking at once cannot
+   * both take the last one. Each refusal says why and changes nothing.
+   */
+  async serveAdmit(req: RemoteAdmitRequest): Promise<RemoteAdmitReply> {
+    const { sessions, clock, quality } = this.deps
+    const hostId = req.hostId
+    const clientId = req.client.nodeId
+    const host = sessions.get(hostId)?.session
+    const now = clock.now()
+    if (!host || host.role !== 'host') return { admitted: false, reason: 'host-offline' }
+    if (host.chainId !== req.client.chainId) return { admitted: false, reason: 'wrong-chain' }
+    if (host.kind !== req.kind) return { admitted: false, reason: 'wrong-kind' }
+    const existing = this.hostsByClient.get(clientId)?.get(hostId)
+    // Already assigned (the client's replica gave up on an earlier answer and asked again): the same answer.
+    if (existing) return { admitted: true, host: this.assignedHost(clientId, host) }
+    if (this.admittingByHost.get(hostId)?.has(clientId)) return { admitted: false, reason: 'in-flight' }
+    if ((this.coolDowns.get(hostId)?.untilMs ?? 0) > now) return { admitted: false, reason: 'cooling-down' }
+    const standing = quality?.standingOf(hostId, now)
+    if (standing?.excluded) return { admitted: false, reason: 'bad-answers' }
+    if (this.freeSlotsOf(host, now) <= 0) return { admitted: false, reason: 'full' }
+    this.reserve(clientId, hostId)
+    if (standing?.probation) quality?.noteTrial(hostId, now)
+    const got = await this.admit({ nodeId: clientId, enode: req.client.enode, chainId: req.client.chainId }, hostId, req.kind, Math.floor(this.opts.admitTimeoutMs * REMOTE_ADMIT_SHARE))
+    if (got === CLIENT_FAULT) return { admitted: false, reason: CLIENT_FAULT }
+    return got ? { admitted: true, host: got } : { admitted: false, reason: 'admit-failed' }
+  }
+
+  /** A sibling's `release`: the owner releases its pair (store, eviction); the client's replica drops its side. */
+  async onReleaseMessage(msg: z.infer<typeof releaseMessageSchema>): Promise<void> {
+    if (msg.replicaId === this.deps.bus?.replicaId) return
+    const clientId = msg.clientId
+    const hostId = msg.hostId
+    if (this.hostsByClient.get(clientId)?.has(hostId)) {
+      await this.release(clientId, hostId, msg.reason, { fromSibling: true })
+      return
+    }
+    if (this.dropRemote(clientId, hostId)) {
+      this.deps.log.info('assignment released by the host\'s replica', { client: clientId, host: hostId, reason: msg.reason })
+      // The owner's dispute notice went to a client it does not hold: this replica tells it instead.
+      if (msg.reason === 'disputed') this.deps.sessions.get(clientId)?.notify('vipnode_notice', { level: 'warn', code: 'host-gone', message: `host ${hostId.slice(0, 16)}… and this client did not corroborate in time; finding a replacement` })
+      else this.tellClient(clientId, hostId, msg.reason)
+    }
+  }
+
+  /**
+   * A host logged in here: this replica owns it now (docs/cluster.md). Its active pairs come from the store (as
+   * `load` does at start), the ones not indexed yet; each pair's dispute clock and metering chain start afresh
+   * (the `adopted` listeners), so the first observation after a move is never billed. Siblings are told, so one
+   * that held the host before (alive, the host only reconnected) lets its side of the pairs go without writing.
+   */
+  async adoptHost(hostId: NodeId): Promise<number> {
+    const { store, clock, bus } = this.deps
+    if (!bus?.clustered) return 0
+    const rows = await store.activeAssignments({ hostId })
+    let adopted = 0
+    const now = clock.now()
+    for (const a of rows) {
+      if (this.hostsByClient.get(a.clientId)?.has(hostId)) continue
+      // A client of this replica that held the host as a sibling's: the pair is local now.
+      this.dropRemote(a.clientId, hostId)
+      this.index(a)
+      this.watches.get(pairKey(a.clientId, hostId))!.sinceMs = now
+      for (const l of this.adoptListeners) l(a.clientId, hostId)
+      adopted++
+    }
+    bus.publish('moved', { replicaId: bus.replicaId, hostId })
+    if (adopted > 0) this.deps.log.info('host moved here: its assignments taken over', { host: hostId, assignments: adopted })
+    return adopted
+  }
+
+  /**
+   * A client logged in here whose pairs are owned by siblings' hosts (its own replica died, or it moved): its side
+   * of them is loaded from the store, so its first report is answered with its hosts and forwarded to their owners.
+   * Pairs whose host is on no replica in the directory are left to their owner's dispute rule.
+   */
+  async adoptClient(clientId: NodeId): Promise<number> {
+    const { store, bus, sessions } = this.deps
+    if (!bus?.clustered) return 0
+    let n = 0
+    for (const a of await store.activeAssignments({ clientId })) {
+      if (this.hostsByClient.get(clientId)?.has(a.hostId) || this.remote.get(clientId)?.has(a.hostId) || sessions.isOnline(a.hostId)) continue
+      const info = this.hostInfoOf(a.hostId, a.kind)
+      const replicaId = this.deps.directory?.get(a.hostId, this.deps.clock.now())?.replicaId
+      if (!info || !replicaId) continue
+      this.indexRemote(clientId, info, a.kind, replicaId)
+      n++
+    }
+    if (n > 0) this.deps.log.info('client moved here: its pairs on sibling replicas loaded', { client: clientId, pairs: n })
+    return n
+  }
+
+  /** Called for each pair taken over by adoptHost (metering starts the pair's chain afresh). */
+  onAdopt(listener: (clientId: NodeId, hostId: NodeId) => void): void {
+    this.adoptListeners.push(listener)
+  }
+
+  /** A sibling took a host over: pairs held here as owner become the sibling's (no store write, no eviction). */
+  onMovedMessage(msg: z.infer<typeof movedMessageSchema>): void {
+    if (msg.replicaId === this.deps.bus?.replicaId) return
+    const hostId = msg.hostId
+    if (this.deps.sessions.isOnline(hostId)) return // it came back here since: ours again (its next login adopts)
+    for (const clientId of this.clientsOf(hostId)) {
+      const a = this.hostsByClient.get(clientId)!.get(hostId)!
+      const info = this.hostInfoOf(hostId, a.kind)
+      this.unindex(clientId, hostId)
+      for (const l of this.releaseListeners) l(clientId, hostId)
+      // The client is here: it keeps the host, now as a sibling's (its reports go there).
+      if (this.deps.sessions.isOnline(clientId) && info) this.indexRemote(clientId, info, a.kind, msg.replicaId)
+    }
+  }
+
+  /** What this replica knows of a host to tell its clients: the directory's entry (the owner's word). */
+  private hostInfoOf(hostId: NodeId, kind: ServiceKind): HostInfo | undefined {
+    const h = this.deps.directory?.get(hostId, this.deps.clock.now())
+    return h ? { nodeId: hostId, enode: h.enode, kind: h.kind ?? kind, relayUrl: h.relayUrl ?? undefined, capabilities: h.capabilities ? new Set(h.capabilities) : undefined } : undefined
+  }
+
+  private indexRemote(clientId: NodeId, host: HostInfo, kind: ServiceKind, replicaId: string): void {
+    this.version++
+    let hosts = this.remote.get(clientId)
+    if (!hosts) this.remote.set(clientId, (hosts = new Map()))
+    hosts.set(host.nodeId, { kind, host, replicaId })
+  }
+
+  private dropRemote(clientId: NodeId, hostId: NodeId): boolean {
+    const hosts = this.remote.get(clientId)
+    if (!hosts?.delete(hostId)) return false
+    this.version++
+    if (hosts.size === 0) this.remote.delete(clientId)
     return true
+  }
+
+  /**
+   * The client side of sibling-owned pairs: a client gone past the grace releases them (the owner hears it).
+   * A host that left the directory is its replica's to release (its `release` comes after the grace, or the
+   * host logs in elsewhere and is found there); only when that replica is gone too (silent three intervals) and
+   * the host is nowhere is the pair dropped here and the client told, without a store write: the row is the
+   * next owner's (adoptHost) or a starting replica's (load).
+   */
+  private async sweepRemote(now: number, expired: (id: NodeId) => boolean): Promise<number> {
+    let released = 0
+    for (const [clientId, hosts] of [...this.remote]) {
+      for (const [hostId, pair] of [...hosts]) {
+        const seen = this.deps.directory?.get(hostId, now)
+        if (seen) pair.replicaId = seen.replicaId
+        if (expired(clientId)) released += Number(await this.release(clientId, hostId, 'client-gone'))
+        else if (!seen && !this.deps.sessions.isOnline(hostId) && !this.deps.directory?.replicaAlive(pair.replicaId, now) && this.dropRemote(clientId, hostId)) {
+          this.deps.log.info('sibling\'s host left the directory: pair dropped here', { client: clientId, host: hostId })
+          this.tellClient(clientId, hostId, 'host-gone')
+          released++
+        }
+      }
+    }
+    return released
   }
 
   /**
@@ -746,6 +1118,7 @@ export class AssignmentService {
         else if (expired(hostId)) released += Number(await this.release(clientId, hostId, 'host-gone'))
       }
     }
+    released += await this.sweepRemote(now, expired)
     // Stale before lagging: a host that stopped reporting also falls behind, but not reporting is the cause.
     released += await this.releaseStale(now)
     released += await this.releaseLagging(now)
@@ -763,13 +1136,14 @@ export class AssignmentService {
 
   /** Whether the node is in an assignment or an admission in flight, on either side. */
   holdsAnything(nodeId: NodeId): boolean {
-    return this.hostsByClient.has(nodeId) || this.clientsByHost.has(nodeId) || this.inflightByClient.has(nodeId) || this.admittingByHost.has(nodeId) || this.reserved.has(nodeId)
+    return this.hostsByClient.has(nodeId) || this.remote.has(nodeId) || this.clientsByHost.has(nodeId) || this.inflightByClient.has(nodeId) || this.admittingByHost.has(nodeId) || this.reserved.has(nodeId)
   }
 
   /** Entries per map, for the vipnode_state_entries gauge and the growth tests. */
   sizes(): Record<string, number> {
     return {
       assignedClients: this.hostsByClient.size,
+      siblingPairClients: this.remote.size,
       assignedHosts: this.clientsByHost.size,
       pairWatches: this.watches.size,
       reservedHosts: this.reserved.size,
@@ -884,3 +1258,8 @@ export class AssignmentService {
 }
 
 const pairKey = (clientId: NodeId, hostId: NodeId) => `${clientId}:${hostId}`
+
+/** The host in a sibling's admit answer, checked as the client will check it. */
+function assignedHostOf(value: unknown): AssignedHost {
+  return assignedHostSchema.parse(value)
+}

@@ -18,6 +18,7 @@ import {
   rpcError,
   SUPPORTED_PROTOCOL_VERSIONS,
   type connectParamsSchema,
+  type NodeId,
 } from '../../protocol/index.ts'
 import type { z } from 'zod'
 import type { Clock } from '../../lib/clock.ts'
@@ -62,6 +63,12 @@ export interface LoginDeps {
   metrics: CoordinatorMetrics
   /** How relay URL names are resolved at connect; default the system resolver (tests inject their own DNS). */
   resolveName?: ResolveName
+  /**
+   * Replicas: an agent that logs in here brings its pairs from the store (AssignmentService.adoptHost: a host is
+   * owned here from now on; adoptClient: a client's side of its sibling-owned pairs); awaited before the login
+   * answers, so its first report is answered with its counterparts vouched for.
+   */
+  adoptPairs?: ((nodeId: NodeId, role: AgentSession['role']) => Promise<unknown>) | undefined
 }
 
 export interface Login {
@@ -164,6 +171,7 @@ export class LoginService {
     metrics.agentSockets.set({ role: 'host' }, sessions.count('host'))
     metrics.agentSockets.set({ role: 'client' }, sessions.count('client'))
     log.info('agent authenticated', { node: session.nodeId, role: session.role, chainId: session.chainId, session: session.sessionId, superseded: Boolean(superseded) })
+    await this.deps.adoptPairs?.(session.nodeId, session.role)
 
     const trial = session.role === 'client' ? await this.deps.metering.grantTrial(session.nodeId, now, newKey) : 'off'
     if (trial === 'granted') log.info('trial credit granted', { node: session.nodeId })

@@ -141,7 +141,8 @@ export class MeteringService {
     if (!computeUnits || computeUnits.size === 0) return
     const { assignments } = this.deps
     const reporter = session.nodeId
-    const counterparts = session.role === 'host' ? assignments.clientsOf(reporter) : assignments.hostsOf(reporter)
+    // A client's hosts on sibling replicas are metered there, from its forwarded report (docs/cluster.md).
+    const counterparts = session.role === 'host' ? assignments.clientsOf(reporter) : assignments.ownedHostsOf(reporter)
     for (const other of counterparts) {
       const cu = computeUnits.get(other)
       if (!cu) continue
@@ -160,8 +161,9 @@ export class MeteringService {
     block: { number: number; hash: string },
     atMs: number,
     computeUnits?: ReadonlyMap<NodeId, number>,
+    opts: { forwarded?: boolean } = {},
   ): Promise<{ exhausted: NodeId[] }> {
-    const judged = await this.judging.add(() => this.judge(session, peers, block, atMs, computeUnits))
+    const judged = await this.judging.add(() => this.judge(session, peers, block, atMs, computeUnits, opts.forwarded ?? false))
     await judged.written
     if (judged.servedMs > 0) this.deps.metrics.serviceSeconds.inc(judged.servedMs / 1000)
     return { exhausted: judged.exhausted }
@@ -174,6 +176,7 @@ export class MeteringService {
     block: { number: number; hash: string },
     atMs: number,
     computeUnits: ReadonlyMap<NodeId, number> | undefined,
+    forwarded: boolean,
   ): Promise<{ written: Promise<number>; servedMs: number; exhausted: NodeId[] }> {
     const { store, assignments, epochs } = this.deps
     const reporter = session.nodeId
@@ -181,12 +184,14 @@ export class MeteringService {
     const report: PeerReport = { nodeId: reporter, sessionId: session.sessionId, observedAtMs: atMs, blockNumber: block.number, blockHash: block.hash, peers: [...peers] }
     // Counted before the judgement, even for a report that meters nothing: the agent drained them.
     this.addReportedUnits(session, computeUnits)
-    const history = this.historyFor(session, peers, atMs, previous)
+    // A client's report forwarded from its own replica: that replica keeps the client's history; this one only meters.
+    const history = forwarded ? { history: false } : this.historyFor(session, peers, atMs, previous)
     if (previous && atMs <= previous.atMs) {
       // Same-millisecond or clock-skewed report: stored for health, meters nothing.
       return { written: store.recordReport(report, undefined, history), servedMs: 0, exhausted: [] }
     }
-    const counterparts = session.role === 'host' ? assignments.clientsOf(reporter) : assignments.hostsOf(reporter)
+    // A client's hosts on sibling replicas are metered there, from its forwarded report (docs/cluster.md).
+    const counterparts = session.role === 'host' ? assignments.clientsOf(reporter) : assignments.ownedHostsOf(reporter)
     // A refunded client's pairs are released with its refund; one admitted by a request in flight at that
     // moment accrues nothing (and bills nothing) here.
     const accruals = observe({

@@ -5,8 +5,9 @@
  * off a client whose balance ran out. rpc clients' quality measures of their
  * assigned hosts go to services/hostQuality.ts.
  */
-import { MAX_SAME_PEERS, parseEnode, parseNodeId, rpcError, type NodeId, type RelayGrant, type ReportBadAnswerResult, type reportBadAnswerParamsSchema, type updateParamsSchema } from '../../protocol/index.ts'
-import type { z } from 'zod'
+import { blockRefSchema, hostQualitySchema, MAX_SAME_PEERS, nodeIdSchema, parseEnode, parseNodeId, rpcError, serviceKindSchema, type NodeId, type RelayGrant, type ReportBadAnswerResult, type reportBadAnswerParamsSchema, type updateParamsSchema } from '../../protocol/index.ts'
+import { z } from 'zod'
+import type { ClusterBus } from './clusterBus.ts'
 import type { Clock } from '../../lib/clock.ts'
 import type { Logger } from '../../lib/logger.ts'
 import type { CoordinatorMetrics } from '../metrics.ts'
@@ -38,7 +39,26 @@ export interface ReportDeps {
   metrics: CoordinatorMetrics
   /** rpc service quality: hosts' uptime and their clients' measures (services/hostQuality.ts). */
   quality?: Pick<HostQualityService, 'noteHostReport' | 'ingest' | 'noteAnswer'> | undefined
+  /** Replicas: a client's report goes to the replicas of its hosts there (report.<replica>). */
+  bus?: ClusterBus | undefined
 }
+
+/**
+ * report.<replica>: the parts of a client's report that its pairs with that replica's hosts are judged by
+ * (docs/cluster.md). Published at most once: a lost one is an observation nobody judged, so nothing is billed
+ * for it, and the owner's next forwarded report starts where the chain allows.
+ */
+export const forwardedReportSchema = z.object({
+  replicaId: z.string().max(64),
+  client: z.object({ nodeId: nodeIdSchema, sessionId: z.string().max(128), chainId: z.number().int(), kind: serviceKindSchema }),
+  /** The pool peers the client's replica kept from the report (what a local report's `peers` would be). */
+  peers: z.array(nodeIdSchema).max(100_000),
+  block: blockRefSchema,
+  computeUnits: z.array(z.tuple([nodeIdSchema, z.number().int().min(0)])).max(1_000),
+  quality: z.array(hostQualitySchema).max(1_000).optional(),
+  checked: z.array(nodeIdSchema).max(1_000).optional(),
+})
+export type ForwardedReport = z.output<typeof forwardedReportSchema>
 
 export interface ReportAnswer {
   /** The pool peers the coordinator vouches for now. */
@@ -91,7 +111,7 @@ export class ReportService {
   constructor(private readonly deps: ReportDeps) {}
 
   async report(session: AgentSession, params: z.output<typeof updateParamsSchema>): Promise<ReportAnswer> {
-    const { config, store, clock, assignments, sessions, metrics, metering, chainHeads, log } = this.deps
+    const { config, store, clock, assignments, sessions, metrics, chainHeads, log } = this.deps
     // The node's whole peer list is kept per session (samePeers repeats it): which of them are pool agents
     // changes as agents come and go, so it is filtered afresh on every report.
     let reported: readonly NodeId[]
@@ -133,17 +153,8 @@ export class ReportService {
     if (params.capabilities && session.role === 'host' && session.kind === 'rpc') session.capabilities = new Set(params.capabilities)
     this.noteQuality(session, params.quality, now)
     if (params.checked?.length) await this.noteChecked(session, params.checked, now)
-    // A report sooner than half an interval after the last metered one is answered but not metered: agents
-    // report early now and then (on connect, on a notice), and metering every frame of a burst bought nothing
-    // but chances to bill the same interval twice.
-    let exhausted: NodeId[] = []
-    if (session.lastMeteredAtMs === undefined || now - session.lastMeteredAtMs >= config.updateIntervalMs / 2) {
-      session.lastMeteredAtMs = now
-      ;({ exhausted } = await metering.ingest(session, peers, params.block, now, computeUnits))
-    } else {
-      metrics.reportsUnmetered.inc()
-      await metering.noteUnits(session, computeUnits)
-    }
+    if (session.role === 'client') this.forward(session, peers, params, computeUnits)
+    const exhausted = await this.meter(session, peers, params.block, now, computeUnits, false)
     // Kept as reported: only hosts' heads count, and only as a quorum (logic/heads.ts), so a claim far ahead
     // moves nothing alone. It is counted, to show who tries.
     const bestHead = chainHeads.bestHead(session.chainId)
@@ -168,6 +179,99 @@ export class ReportService {
   }
 
   /**
+   * A report sooner than half an interval after the last metered one is answered but not metered: agents
+   * report early now and then (on connect, on a notice), and metering every frame of a burst bought nothing
+   * but chances to bill the same interval twice. Returns the clients that can no longer pay.
+   */
+  private async meter(session: AgentSession, peers: ReadonlySet<NodeId>, block: { number: number; hash: string }, now: number, computeUnits: ReadonlyMap<NodeId, number>, forwarded: boolean): Promise<NodeId[]> {
+    const { config, metering, metrics } = this.deps
+    if (session.lastMeteredAtMs === undefined || now - session.lastMeteredAtMs >= config.updateIntervalMs / 2) {
+      session.lastMeteredAtMs = now
+      return (await metering.ingest(session, peers, block, now, computeUnits, { forwarded })).exhausted
+    }
+    metrics.reportsUnmetered.inc()
+    await metering.noteUnits(session, computeUnits)
+    return []
+  }
+
+  /** A client's report, for the replicas of its hosts that live elsewhere: one message per replica. */
+  private forward(session: AgentSession, peers: ReadonlySet<NodeId>, params: z.output<typeof updateParamsSchema>, computeUnits: ReadonlyMap<NodeId, number>): void {
+    const { bus, assignments } = this.deps
+    if (!bus?.clustered) return
+    const byReplica = new Map<string, Set<NodeId>>()
+    for (const { hostId, replicaId } of assignments.remoteHostsOf(session.nodeId)) {
+      // A host not in the directory has no replica to judge this observation: it goes unjudged (never billed).
+      if (replicaId === undefined) continue
+      let hosts = byReplica.get(replicaId)
+      if (!hosts) byReplica.set(replicaId, (hosts = new Set()))
+      hosts.add(hostId)
+    }
+    for (const [replicaId, hosts] of byReplica) {
+      const message: z.input<typeof forwardedReportSchema> = {
+        replicaId: bus.replicaId,
+        client: { nodeId: session.nodeId, sessionId: session.sessionId, chainId: session.chainId, kind: session.kind },
+        peers: [...peers],
+        block: params.block,
+        computeUnits: [...computeUnits].filter(([id]) => hosts.has(id)),
+        ...(params.quality ? { quality: params.quality.filter((q) => hosts.has(q.nodeId)) } : {}),
+        ...(params.checked ? { checked: params.checked.filter((id) => hosts.has(id)) } : {}),
+      }
+      bus.publish(`report.${replicaId}`, message)
+    }
+  }
+
+  /** Clients of this replica's hosts whose sockets are on siblings: what their forwarded reports are metered as. */
+  private readonly siblingClients = new Map<NodeId, AgentSession>()
+
+  /**
+   * A sibling's client reported (report.<replica>): its pairs with this replica's hosts are judged here exactly as
+   * a local report would be (quality, checked answers, metering with the half-interval rule, cut-off), on this
+   * replica's clock. Only the client's history row is left to its own replica.
+   */
+  async forwardedReport(msg: ForwardedReport): Promise<void> {
+    const { clock, assignments } = this.deps
+    const clientId = msg.client.nodeId
+    // Only clients that hold a pair here: anything else would make this replica keep state for nobody.
+    if (assignments.ownedHostsOf(clientId).length === 0) return
+    const now = clock.now()
+    let session = this.siblingClients.get(clientId)
+    if (!session || session.sessionId !== msg.client.sessionId) {
+      session = {
+        sessionId: msg.client.sessionId,
+        nodeId: clientId,
+        role: 'client',
+        enode: '',
+        chainId: msg.client.chainId,
+        kind: msg.client.kind,
+        capacity: 0,
+        payout: null,
+        region: null,
+        clientVersion: '',
+        connectedAtMs: now,
+        lastReportAtMs: now,
+        blockNumber: 0,
+        ...(session?.lastMeteredAtMs !== undefined ? { lastMeteredAtMs: session.lastMeteredAtMs } : {}),
+      }
+      this.siblingClients.set(clientId, session)
+    }
+    session.lastReportAtMs = now
+    session.blockNumber = msg.block.number
+    this.noteQuality(session, msg.quality, now)
+    if (msg.checked?.length) await this.noteChecked(session, msg.checked, now)
+    const exhausted = await this.meter(session, new Set(msg.peers), msg.block, now, new Map(msg.computeUnits), true)
+    for (const id of exhausted) await this.cutOff(id)
+  }
+
+  /** Forget sibling clients that hold nothing here any more. */
+  pruneSiblingClients(): void {
+    for (const id of this.siblingClients.keys()) if (!this.deps.assignments.holdsAnything(id)) this.siblingClients.delete(id)
+  }
+
+  get siblingClientCount(): number {
+    return this.siblingClients.size
+  }
+
+  /**
    * rpc service quality: an rpc host's report counts toward its uptime; a client's `quality` entries are taken
    * only for hosts assigned to it for the rpc service, so no client can score a host it is not paired with.
    */
@@ -180,7 +284,8 @@ export class ReportService {
       return
     }
     if (!entries?.length) return
-    const accepted = entries.filter((q) => assignments.assignedKind(session.nodeId, q.nodeId) === 'rpc')
+    // A host on a sibling replica is scored there (the entries travel with the forwarded report).
+    const accepted = entries.filter((q) => assignments.assignedKind(session.nodeId, q.nodeId) === 'rpc' && !assignments.isRemotePair(session.nodeId, q.nodeId))
     if (accepted.length > 0) {
       quality.ingest(session.nodeId, accepted, now)
       metrics.qualityEntries.inc({ result: 'accepted' }, accepted.length)
@@ -195,7 +300,7 @@ export class ReportService {
   private async noteChecked(session: AgentSession, checked: readonly NodeId[], now: number): Promise<void> {
     const { quality, assignments } = this.deps
     if (!quality || session.role !== 'client') return
-    for (const hostId of new Set(checked)) if (assignments.assignedKind(session.nodeId, hostId) === 'rpc') quality.noteAnswer(session.nodeId, hostId, false, now)
+    for (const hostId of new Set(checked)) if (assignments.assignedKind(session.nodeId, hostId) === 'rpc' && !assignments.isRemotePair(session.nodeId, hostId)) quality.noteAnswer(session.nodeId, hostId, false, now)
   }
 
   /**
