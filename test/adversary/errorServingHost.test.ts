@@ -46,7 +46,8 @@ async function refusingRelay(): Promise<{ url: string; requests: () => number; s
   let requests = 0
   const server = createServer((req, res) => {
     req.resume()
-    requests++
+    // The shim's socket upgrade (a GET) is refused the same way; only calls count.
+    if (req.method === 'POST') requests++
     res.writeHead(429, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32005, message: 'rate limited' } }))
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
