@@ -36,7 +36,7 @@ export class ClusterService {
     private readonly deps: ClusterDeps,
   ) {}
 
-  start(): void {
+  async start(): Promise<void> {
     const { bus, directory, assignments, reports, clock, log, metrics } = this.deps
     if (!bus.clustered) return
     const self = bus.replicaId
@@ -53,6 +53,8 @@ export class ClusterService {
     })
     bus.subscribe('moved', (body) => assignments.onMovedMessage(movedMessageSchema.parse(body)))
     bus.subscribe('strike', (body) => assignments.onStrikeMessage(strikeMessageSchema.parse(body)))
+    // Siblings hear of this replica's hosts only once it can answer admit requests for them.
+    await bus.ready()
     this.publish()
     // Every interval, and sooner when hosts come or go or loads move (checked at a tenth of it, so at most ten
     // messages an interval): a new host is offered by the siblings within a tick, a full one stops being offered.

@@ -38,7 +38,8 @@ test('default: publish reaches the pool\'s subscribers, not another pool\'s; a r
   const arrived = new Promise<void>((resolve) => other.subscribe('hosts', (m) => (got.push(m), resolve())))
   stranger.subscribe('hosts', (m) => strangerGot.push(m))
   other.serve(`admit.${other.replicaId}`, async (body) => ({ echoed: body }))
-  // A subscription is live once the server has it: the request below round-trips after it.
+  // Subscriptions travel on each bus's own connection: wait until the server has them.
+  await Promise.all([other.ready(), stranger.ready()])
   expect(await a.request(`admit.${other.replicaId}`, { n: 1 }, 2_000)).toEqual({ echoed: { n: 1 } })
   a.publish('hosts', { replicaId: a.replicaId, hosts: [] })
   await within(arrived, 2_000, 'the sibling got the message')
@@ -79,6 +80,7 @@ test('behavior: close drains (a handler in progress still answers), then publish
     await gate
     return 'late but answered'
   })
+  await server.ready()
   const asked = a.request('slow', {}, 5_000)
   // Close while the handler holds the request.
   await within(inHandler, 2_000, 'the request reached the handler')
@@ -92,6 +94,7 @@ test('behavior: close drains (a handler in progress still answers), then publish
 test('solo bus: nothing to ask, said plainly', async () => {
   const solo: ClusterBus = soloBus('r1')
   expect(solo.clustered).toBe(false)
+  await solo.ready()
   await expect(solo.request('admit.x', {}, 10)).rejects.toThrow('this coordinator runs without --nats: there is no other replica to ask')
 })
 

@@ -38,6 +38,11 @@ export interface ClusterBus {
   subscribe(topic: string, handler: (body: unknown) => void): void
   /** Answer requests on `topic`; the handler's value is the reply (an exception replies `{ error }`). */
   serve(topic: string, handler: (body: unknown) => Promise<unknown>): void
+  /**
+   * Resolves once the server has every subscription made so far. Until then a sibling's request on a just-served
+   * topic can find no responder (subscriptions travel on this connection, requests on the sibling's).
+   */
+  ready(): Promise<void>
   /** The reply, or BusRequestError after `timeoutMs` or when no replica serves the topic. */
   request(topic: string, body: unknown, timeoutMs: number): Promise<unknown>
   /** Let handlers in progress answer, then disconnect (graceful shutdown). */
@@ -52,6 +57,7 @@ export function soloBus(replicaId: string): ClusterBus {
     publish() {},
     subscribe() {},
     serve() {},
+    ready: async () => {},
     request: async (topic) => {
       throw new BusRequestError(topic, 'unavailable', 'this coordinator runs without --nats: there is no other replica to ask')
     },
@@ -162,6 +168,10 @@ export class NatsClusterBus implements ClusterBus {
         },
       }),
     )
+  }
+
+  async ready(): Promise<void> {
+    await this.nc.flush()
   }
 
   async request(topic: string, body: unknown, timeoutMs: number): Promise<unknown> {
