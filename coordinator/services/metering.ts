@@ -227,7 +227,12 @@ export class MeteringService {
     }
 
     const epoch = epochs.epochOf(atMs)
-    const delta: { pairs: MeteringDelta['pairs'][number][]; usage: MeteringDelta['usage'][number][]; transfers: Transfer[] } = { pairs: [], usage: [], transfers: [] }
+    const delta: { pairs: MeteringDelta['pairs'][number][]; usage: MeteringDelta['usage'][number][]; transfers: Transfer[]; payers: { clientId: NodeId; account: string }[] } = {
+      pairs: [],
+      usage: [],
+      transfers: [],
+      payers: [],
+    }
     const balances = new Map<NodeId, bigint>()
     const exhausted = new Set<NodeId>()
     let servedMs = 0
@@ -259,6 +264,8 @@ export class MeteringService {
       balances.set(a.clientId, balance)
       if (this.paid && (time.paidMs < a.addMs || cu.paidUnits < units || balance < this.opts.minBalanceWei)) exhausted.add(a.clientId)
       const chargedWei = time.chargeWei + cu.chargeWei
+      // The store checks the balance again at commit (store/chargeCover.ts): a sibling replica may charge it too.
+      if (chargedWei > 0n && !delta.payers.some((p) => p.clientId === a.clientId)) delta.payers.push({ clientId: a.clientId, account: Accounts.client(a.clientId) })
       if (time.paidMs > 0 || chargedWei > 0n || cu.paidUnits > 0) {
         delta.usage.push({ epoch, clientId: a.clientId, hostId: a.hostId, addMs: time.paidMs, chargedWei, ...(cu.paidUnits > 0 ? { addComputeUnits: cu.paidUnits } : {}) })
       }
@@ -362,18 +369,23 @@ export class MeteringService {
       if ((await this.deps.store.balanceOf(source)) < trialWei) return newKey ? 'budget-spent' : 'repeat'
     }
     try {
-      await this.deps.store.post({
-        id: `trial:${clientId}`,
-        atMs,
-        memo: 'trial credit',
-        entries: [
-          { account: source, amountWei: -trialWei },
-          { account: Accounts.client(clientId), amountWei: trialWei },
-        ],
-      })
+      await this.deps.store.post(
+        {
+          id: `trial:${clientId}`,
+          atMs,
+          memo: 'trial credit',
+          entries: [
+            { account: source, amountWei: -trialWei },
+            { account: Accounts.client(clientId), amountWei: trialWei },
+          ],
+        },
+        // Other coordinators on the database draw from the same allowance: the store has the last word.
+        source === Accounts.external ? {} : { notBelowZero: [source] },
+      )
       return 'granted'
     } catch (err) {
       if (err instanceof StoreError && err.code === 'DUPLICATE_TRANSFER') return 'repeat'
+      if (err instanceof StoreError && err.code === 'INSUFFICIENT_FUNDS') return newKey ? 'budget-spent' : 'repeat'
       throw err
     }
   }
@@ -402,8 +414,11 @@ export class MeteringService {
     if (returned - allowance !== 0n) entries.push({ account: Accounts.trialBudget, amountWei: returned - allowance })
     if (allowance <= 0n && returned === 0n) return // nothing to move yet: try again at the next trial
     try {
-      await store.post({ id: `trial-allowance:${epoch}`, atMs, memo: `trial allowance for epoch ${epoch}`, entries })
+      // What another coordinator moved since our reads (an allowance drawn, the budget spent) refuses it whole.
+      await store.post({ id: `trial-allowance:${epoch}`, atMs, memo: `trial allowance for epoch ${epoch}`, entries }, { notBelowZero: entries.map((e) => e.account) })
     } catch (err) {
+      // Another coordinator opened it first, or moved what we read: the next trial looks again.
+      if (err instanceof StoreError && err.code === 'INSUFFICIENT_FUNDS') return
       if (!(err instanceof StoreError && err.code === 'DUPLICATE_TRANSFER')) throw err
     }
     this.trialAllowanceOpened = epoch

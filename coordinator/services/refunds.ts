@@ -15,7 +15,7 @@ import { normaliseOrigin, refundSigner, REFUND_MAX_AGE_MS, rpcError, type NodeId
 import type { Clock } from '../../lib/clock.ts'
 import type { Logger } from '../../lib/logger.ts'
 import type { CoordinatorMetrics } from '../metrics.ts'
-import type { EpochStore, LedgerStore } from '../store/store.ts'
+import { StoreError, type EpochStore, type LedgerStore } from '../store/store.ts'
 import { clientMoney, REFUND_TRANSFER_PREFIX, stoppedByRefund, type ClientMoney } from '../logic/refunds.ts'
 import { type MeteringService } from './metering.ts'
 import { AccountPrefix, Accounts, ownerOf } from '../logic/accounts.ts'
@@ -40,6 +40,9 @@ export interface RefundDeps {
 
 const ZERO_ADDRESS = `0x${'0'.repeat(40)}`
 
+/** Tries at booking a refund while siblings' charges race it (each try reads the ledger again). */
+const REFUND_ATTEMPTS = 3
+
 export class RefundService {
   constructor(
     private readonly opts: RefundOptions,
@@ -61,6 +64,34 @@ export class RefundService {
       }
     }
     return stopped
+  }
+
+  /**
+   * Book the refund of what the client's deposits still hold. Another coordinator on the same database may charge
+   * the client between our read and the write (its pair's release is on its way): the store refuses a refund its
+   * balance no longer covers, and the money is read again (a few tries: every replica stops billing on the release).
+   */
+  private async postRefund(transferId: string, clientId: NodeId, to: string, atMs: number): Promise<ClientMoney> {
+    for (let attempt = 1; ; attempt++) {
+      const money = await this.moneyOf(clientId) // a deposit may have been credited meanwhile: refund that too
+      try {
+        await this.deps.store.post(
+          {
+            id: transferId,
+            atMs,
+            memo: `refund to ${to.toLowerCase()}`,
+            entries: [
+              { account: Accounts.client(clientId), amountWei: -money.depositWei },
+              { account: Accounts.refund(to), amountWei: money.depositWei },
+            ],
+          },
+          { notBelowZero: [Accounts.client(clientId)] },
+        )
+        return money
+      } catch (err) {
+        if (!(err instanceof StoreError && err.code === 'INSUFFICIENT_FUNDS') || attempt >= REFUND_ATTEMPTS) throw err
+      }
+    }
   }
 
   /** A client's money, split into refundable deposits and gifts, replayed from its ledger history. */
@@ -122,16 +153,7 @@ export class RefundService {
         // From here the node is leaving: no billing, no hosts. Nothing can be billed in between (we hold the queue).
         metering.stopBilling(req.nodeId)
         const releasedHosts = await assignments.releaseClient(req.nodeId, 'refunded')
-        const money = await this.moneyOf(req.nodeId) // a deposit may have been credited meanwhile: refund that too
-        await store.post({
-          id: transferId,
-          atMs: now,
-          memo: `refund to ${req.to.toLowerCase()}`,
-          entries: [
-            { account: Accounts.client(req.nodeId), amountWei: -money.depositWei },
-            { account: Accounts.refund(req.to), amountWei: money.depositWei },
-          ],
-        })
+        const money = await this.postRefund(transferId, req.nodeId, req.to, now)
         const settlesWithEpoch = (await store.lastSettledEpoch()) + 1
         return { nodeId: req.nodeId, to: req.to.toLowerCase(), refundedWei: money.depositWei.toString(), keptGiftWei: money.giftWei.toString(), settlesWithEpoch, releasedHosts }
       })

@@ -145,6 +145,59 @@ export function describeStore(name: string, openStore: () => Promise<Store>, opt
       expect(await store.sumAll()).toBe(0n)
     })
 
+    test('attack: charges a client\'s balance no longer covers at commit are left out whole (as when a sibling replica charged it first); the rest lands', async () => {
+      // Two coordinators on one database each read a client's balance before charging it; the store has the last
+      // word. Here both reports are queued on one store, each charging 70 of the 100 the client holds, as two
+      // replicas' metering would after reading the same balance.
+      const payer = otherId
+      await store.upsertNode(node(hostId))
+      await store.post({ id: 'fund', atMs: 1, memo: 'deposit', entries: [{ account: 'external', amountWei: -130n }, { account: `client:${clientId}`, amountWei: 100n }, { account: `client:${payer}`, amountWei: 30n }] })
+      const report = (at: number) => ({ nodeId: hostId, sessionId: 's', observedAtMs: at, blockNumber: at, blockHash: `0x${'ab'.repeat(32)}`, peers: [clientId, payer] })
+      const charge = (id: string, who: NodeId, wei: bigint) => ({ id, atMs: 1, memo: 'charge', entries: [{ account: `client:${who}`, amountWei: -wei }, { account: 'revenue:1', amountWei: wei }] })
+      const payers = [{ clientId, account: `client:${clientId}` }]
+      const first = store.recordReport(report(10), { pairs: [{ clientId, hostId, lastCorroboratedAtMs: 10 }], usage: [{ epoch: 1, clientId, hostId, addMs: 700, chargedWei: 70n }], transfers: [charge('c1', clientId, 70n)], payers })
+      const second = store.recordReport(report(11), {
+        pairs: [{ clientId, hostId, lastCorroboratedAtMs: 11 }],
+        usage: [
+          { epoch: 1, clientId, hostId, addMs: 700, chargedWei: 70n },
+          { epoch: 1, clientId: payer, hostId, addMs: 300, chargedWei: 30n },
+        ],
+        transfers: [charge('c2', clientId, 70n), charge('p2', payer, 30n)],
+        payers: [...payers, { clientId: payer, account: `client:${payer}` }],
+      })
+      await Promise.all([first, second])
+      // The second report landed (its node, its pair state, the other payer it covers), without the uncovered charge.
+      expect((await store.latestReport(hostId))?.observedAtMs).toBe(11)
+      expect(await store.pairMeters()).toEqual([{ clientId, hostId, lastCorroboratedAtMs: 11 }])
+      expect(await store.balanceOf(`client:${clientId}`)).toBe(30n)
+      expect(await store.balanceOf(`client:${payer}`)).toBe(0n)
+      expect(await store.balanceOf('revenue:1')).toBe(100n)
+      expect(await store.ledgerEntries({ account: `client:${clientId}` })).toHaveLength(2)
+      const usage = await store.usage({ epoch: 1 })
+      expect(usage.find((u) => u.clientId === clientId)).toMatchObject({ serviceMs: 700, chargedWei: 70n })
+      expect(usage.find((u) => u.clientId === payer)).toMatchObject({ serviceMs: 300, chargedWei: 30n })
+      expect(await store.sumAll()).toBe(0n)
+      // Deltas without payers are written as given (metering names its payers; other writers are checked by their callers).
+      await store.recordReport(report(12), { pairs: [], usage: [], transfers: [charge('c3', clientId, 50n)] })
+      expect(await store.balanceOf(`client:${clientId}`)).toBe(-20n)
+    })
+
+    test('error: a posted transfer that would take a guarded account below zero is refused whole, and writes nothing', async () => {
+      await store.post({ id: 'fund', atMs: 1, memo: 'deposit', entries: [{ account: 'external', amountWei: -100n }, { account: `client:${clientId}`, amountWei: 100n }] })
+      const refund = (id: string, wei: bigint) => ({ id, atMs: 2, memo: 'refund', entries: [{ account: `client:${clientId}`, amountWei: -wei }, { account: 'refund:0xabc', amountWei: wei }] })
+      const guard = { notBelowZero: [`client:${clientId}`] }
+      await expect(store.post(refund('r1', 101n), guard)).rejects.toMatchObject({ code: 'INSUFFICIENT_FUNDS', message: `transfer r1 takes 101 wei from client:${clientId}, which holds 100 wei` })
+      expect(await store.ledgerEntries({ transferIdPrefix: 'r1' })).toEqual([])
+      expect(await store.balanceOf(`client:${clientId}`)).toBe(100n)
+      expect(await store.balanceOf('refund:0xabc')).toBe(0n)
+      // Exactly what it holds is covered; an account the guard does not name may go below zero (external does).
+      await store.post(refund('r2', 100n), guard)
+      expect(await store.balanceOf(`client:${clientId}`)).toBe(0n)
+      await store.post({ id: 'gift', atMs: 3, memo: 'credit', entries: [{ account: 'external', amountWei: -5n }, { account: `client:${clientId}`, amountWei: 5n }] }, guard)
+      expect(await store.balanceOf('external')).toBe(-105n)
+      expect(await store.sumAll()).toBe(0n)
+    })
+
     test('behavior: the ledger balances and sums to zero', async () => {
       await store.post({ id: 't1', atMs: 1, memo: 'credit', entries: [{ account: 'external', amountWei: -(10n ** 30n) }, { account: `client:${clientId}`, amountWei: 10n ** 30n }] })
       await store.post({ id: 't2', atMs: 2, memo: 'charge', entries: [{ account: `client:${clientId}`, amountWei: -7n }, { account: 'revenue:1', amountWei: 7n }] })

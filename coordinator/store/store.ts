@@ -110,6 +110,13 @@ export interface MeteringDelta {
   /** `addComputeUnits`: corroborated compute units of an rpc pair (absent: none). */
   usage: readonly { epoch: number; clientId: NodeId; hostId: NodeId; addMs: number; chargedWei: bigint; addComputeUnits?: number }[]
   transfers: readonly Transfer[]
+  /**
+   * The clients these transfers charge, each with the account it pays from. At commit the store keeps a payer's
+   * transfers and its usage rows only while the account's balance covers them (another coordinator on the same
+   * database may have charged it since metering read it); a payer it no longer covers is left out of this report's
+   * write whole, the rest of the report lands (store/chargeCover.ts).
+   */
+  payers?: readonly { clientId: NodeId; account: string }[]
 }
 
 export interface UsageRecord {
@@ -186,8 +193,12 @@ export interface EpochSummary {
 }
 
 export interface LedgerStore {
-  /** Rejects with UNBALANCED if the entries do not sum to zero, DUPLICATE_TRANSFER on a reused id. */
-  post(transfer: Transfer): Promise<void>
+  /**
+   * Rejects with UNBALANCED if the entries do not sum to zero, DUPLICATE_TRANSFER on a reused id, and
+   * INSUFFICIENT_FUNDS if it would take an account of `notBelowZero` below zero at commit (another coordinator on
+   * the same database may have moved it since the caller read it); a refused transfer writes nothing.
+   */
+  post(transfer: Transfer, options?: { notBelowZero?: readonly string[] }): Promise<void>
   balanceOf(account: string): Promise<bigint>
   /** Sum over every account: zero, always. */
   sumAll(): Promise<bigint>
@@ -292,7 +303,7 @@ export interface LeaseStore {
 
 export type Store = MetaStore & HistoryStore & NodeStore & SessionStore & AssignmentStore & ReportStore & LedgerStore & EpochStore & LeaseStore & { close(): Promise<void> }
 
-export type StoreErrorCode = 'UNBALANCED' | 'DUPLICATE_TRANSFER' | 'DUPLICATE_EPOCH' | 'UNKNOWN_NODE' | 'INVALID_AMOUNT' | 'CLOSED'
+export type StoreErrorCode = 'UNBALANCED' | 'DUPLICATE_TRANSFER' | 'DUPLICATE_EPOCH' | 'UNKNOWN_NODE' | 'INVALID_AMOUNT' | 'INSUFFICIENT_FUNDS' | 'CLOSED'
 
 export class StoreError extends Error {
   override name = 'StoreError'

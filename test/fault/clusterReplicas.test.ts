@@ -13,6 +13,7 @@ import { answered, balanceOf, every, fund, poolAgent, type PoolAgent } from '../
 import type { RunningCoordinator } from '../../coordinator/coordinator.ts'
 import { subjectToken } from '../../coordinator/services/clusterBus.ts'
 import { RPC_REQUIRED_METHODS } from '../../protocol/index.ts'
+import { audit } from '../../coordinator/admin/audit.ts'
 
 const NATS = process.env.VIPNODE_TEST_NATS ?? 'nats://127.0.0.1:4222'
 const INTERVAL = 400
@@ -98,6 +99,51 @@ test('a client on replica A gets a host on replica B; B admits and bills the pai
   await waitFor(async () => (await b!.services.store.activeAssignments({ hostId: host.nodeId })).length === 0, 'the owner released the pair', { timeoutMs: 10_000 })
   await waitFor(() => host.calls.some((c) => c.method === 'vipnode_evict' && c.params.nodeId === client.nodeId), 'the host was told to evict')
   expect(b!.services.assignments.clientsOf(host.nodeId)).toEqual([])
+}, 60_000)
+
+test('attack: a client served by hosts on two replicas runs out of money: both replicas charge it, its balance never goes below zero, billed ≤ served, the books audit', async () => {
+  // Each replica reads the client's balance before charging its own pair; the database has the last word
+  // (store/chargeCover.ts). Funded for 2.5 host-intervals, served by two hosts at once, one per replica.
+  const [a, b] = await replicas(2, { priceWeiPerMinute: PRICE })
+  const near = await agent(a!, { role: 'host', capacity: 3 })
+  const far = await agent(b!, { role: 'host', capacity: 3 })
+  await seesHost(a!, far.nodeId)
+  const client = await agent(a!, { role: 'client' })
+  const FUNDS = (BigInt(INTERVAL) * PRICE * 5n) / 60_000n / 2n
+  await fund(a!, client.nodeId, FUNDS)
+  const reply = await client.request('vipnode_requestHosts', { count: 2 })
+  expect(reply.error).toBeUndefined()
+  expect(new Set(reply.result.hosts.map((h: { nodeId: string }) => h.nodeId))).toEqual(new Set([near.nodeId, far.nodeId]))
+  const admittedAt = Date.now()
+
+  const lowest: bigint[] = []
+  const stop = every(INTERVAL, () => {
+    near.report([client.nodeId])
+    far.report([client.nodeId])
+    client.report([near.nodeId, far.nodeId])
+    void balanceOf(a!, client.nodeId).then((wei) => lowest.push(wei))
+  })
+  // Until the money is gone: both pairs end (cut off for want of funds) or nothing affordable is left.
+  await waitFor(
+    async () => (await a!.services.store.activeAssignments({ clientId: client.nodeId })).length === 0 || (await balanceOf(a!, client.nodeId)) < (BigInt(INTERVAL) * PRICE) / 60_000n / 4n,
+    'the client ran out of money',
+    { timeoutMs: 20_000 },
+  )
+  // Two more intervals of reports: a charge racing the cut-off has landed or been left out by now.
+  const ticks = lowest.length
+  await waitFor(() => lowest.length >= ticks + 2, 'two more rounds of reports')
+  stop()
+  const servedMs = Date.now() - admittedAt
+  const balance = await balanceOf(a!, client.nodeId)
+  expect(balance).toBeGreaterThanOrEqual(0n)
+  expect(lowest.every((wei) => wei >= 0n)).toBe(true)
+  // Both replicas billed something; together no more than the client had, and every wei charged is in some pair's usage.
+  const usage = await a!.services.store.usage({ clientId: client.nodeId })
+  const charged = usage.reduce((n, u) => n + u.chargedWei, 0n)
+  expect(new Set(usage.filter((u) => u.chargedWei > 0n).map((u) => u.hostId))).toEqual(new Set([near.nodeId, far.nodeId]))
+  expect(charged + balance).toBe(FUNDS)
+  for (const host of [near, far]) expect(await billedMs(a!, client.nodeId, host.nodeId)).toBeLessThanOrEqual(servedMs)
+  expect(await audit(a!.services.store)).toMatchObject({ ok: true })
 }, 60_000)
 
 test('a host\'s slots are never over-admitted when two replicas\' clients ask at once (capacity 2, ten clients)', async () => {

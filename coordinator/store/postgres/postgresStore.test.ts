@@ -149,5 +149,37 @@ describe('postgres store', () => {
       expect((await a.usage()).map((u) => [u.serviceMs, u.chargedWei])).toEqual(expect.arrayContaining([[100, 200n], [100, 300n]]))
       expect(await a.sumAll()).toBe(0n)
     })
+
+    test('attack: both charging one client that can pay for only some of it never take its balance below zero', async () => {
+      // The race of two replicas' metering: each read the balance (here: 100 wei) before the other's charges landed.
+      const url = await scratchDatabase()
+      const [a, b] = await Promise.all([open(url), open(url)])
+      const [hostA, hostB] = [nodeIdOf(generateNodeKey()), nodeIdOf(generateNodeKey())]
+      await a.upsertNode(node(hostA))
+      await b.upsertNode(node(hostB))
+      await a.post({ id: 'deposit', atMs: 1, memo: 'deposit', entries: [{ account: 'external', amountWei: -100n }, { account: 'client:c', amountWei: 100n }] })
+      const payers = [{ clientId: 'c' as NodeId, account: 'client:c' }]
+      const writes: Promise<number>[] = []
+      for (let round = 0; round < 4; round++) {
+        for (let i = 0; i < 10; i++) {
+          const at = round * 100 + i
+          writes.push(a.recordReport(report(hostA, at), { pairs: [], usage: [{ epoch: 1, clientId: 'c' as NodeId, hostId: hostA, addMs: 1, chargedWei: 2n }], transfers: [charge(`a:${at}`, 'client:c', 2n)], payers }))
+          writes.push(b.recordReport(report(hostB, at), { pairs: [], usage: [{ epoch: 1, clientId: 'c' as NodeId, hostId: hostB, addMs: 1, chargedWei: 3n }], transfers: [charge(`b:${at}`, 'client:c', 3n)], payers }))
+        }
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+      // Every report lands (the node rows move); only the charges the balance covered at commit do.
+      await Promise.all(writes)
+      const balance = await a.balanceOf('client:c')
+      const revenue = await b.balanceOf('revenue:1')
+      expect(balance).toBeGreaterThanOrEqual(0n)
+      expect(balance).toBeLessThan(3n) // what is left pays for no further charge of the writer that came last
+      expect(balance + revenue).toBe(100n)
+      // Usage follows the charges that landed, to the wei.
+      const usage = await a.usage()
+      expect(usage.reduce((n, u) => n + u.chargedWei, 0n)).toBe(revenue)
+      for (const u of usage) expect(u.chargedWei).toBe(BigInt(u.serviceMs) * (u.hostId === hostA ? 2n : 3n))
+      expect(await a.sumAll()).toBe(0n)
+    })
   })
 })

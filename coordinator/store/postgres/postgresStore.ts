@@ -36,6 +36,7 @@ import type { NodeId } from '../../../protocol/index.ts'
 import * as schema from './schema.ts'
 import { latestReportOf, toAssignment, toEpoch, toNode, toReport, toUsage } from '../rows.ts'
 import { chargeShape, planChargeFolding, type ChargeCarrier, type LedgerRow } from '../chargeFolding.ts'
+import { coverCharges, refuseUncovered } from '../chargeCover.ts'
 import {
   FOLDED_MEMO,
   LEDGER_FOLDED_THROUGH_KEY,
@@ -121,6 +122,8 @@ interface QueuedReport {
   history: boolean
   resolve: (id: number) => void
   reject: (err: unknown) => void
+  /** The metering the last write attempt wrote: `metering` less the payers their balance no longer covered. */
+  written?: MeteringDelta | undefined
 }
 
 /** Reports written in one transaction, and what balanceOf must know of them until every read that may miss them is done. */
@@ -311,7 +314,7 @@ class PostgresStoreImpl implements PostgresStore {
     batch.amounts = new Map()
     addAmounts(
       batch.amounts,
-      batch.items.flatMap((q, i) => (typeof outcomes[i] === 'number' ? (q.metering?.transfers ?? []) : [])),
+      batch.items.flatMap((q, i) => (typeof outcomes[i] === 'number' ? (q.written?.transfers ?? []) : [])),
     )
     batch.completedAt = ++this.stamp
     this.forgetBatches()
@@ -424,6 +427,24 @@ class PostgresStoreImpl implements PostgresStore {
       ],
     })
 
+    // Charges are covered at commit (store/chargeCover.ts): another coordinator on this database may have charged
+    // the same client since our metering read its balance. The payers' rows are locked in account order, the order
+    // every writer's balance upsert takes, and each report in call order keeps what the balance still covers.
+    const payerAccounts = [...new Set(accepted.flatMap((q) => (q.metering?.payers ?? []).map((p) => p.account)))].sort()
+    const balances = new Map<string, bigint>()
+    if (payerAccounts.length > 0) {
+      for (const [account, balance] of await lockAccounts(c, payerAccounts)) balances.set(account, balance)
+    }
+    for (const q of accepted) {
+      if (!q.metering?.payers?.length) {
+        q.written = q.metering
+        continue
+      }
+      const covered = coverCharges(q.metering, (account) => balances.get(account) ?? 0n)
+      for (const m of covered.moved) balances.set(m.account, (balances.get(m.account) ?? 0n) + m.amountWei)
+      q.written = covered.delta
+    }
+
     // Pair states: the last write of each pair wins, as if written one report after another.
     const pairs = new Map<string, PairMeter>()
     for (const q of accepted) for (const p of q.metering?.pairs ?? []) pairs.set(`${p.clientId}:${p.hostId}`, p)
@@ -440,7 +461,7 @@ class PostgresStoreImpl implements PostgresStore {
     // Usage adds up: one row per (epoch, pair), the batch's sums added to what is stored.
     const usage = new Map<string, { epoch: number; clientId: string; hostId: string; addMs: number; chargedWei: bigint; addComputeUnits: number }>()
     for (const q of accepted) {
-      for (const u of q.metering?.usage ?? []) {
+      for (const u of q.written?.usage ?? []) {
         const key = `${u.epoch}:${u.clientId}:${u.hostId}`
         const sum = usage.get(key)
         if (sum) {
@@ -470,7 +491,7 @@ class PostgresStoreImpl implements PostgresStore {
 
     await writeTransfers(
       c,
-      accepted.flatMap((q) => q.metering?.transfers ?? []),
+      accepted.flatMap((q) => q.written?.transfers ?? []),
     )
     let next = 0
     // A report without a history row answers with its node's latest history row at the commit.
@@ -730,12 +751,17 @@ class PostgresStoreImpl implements PostgresStore {
   }
 
   // ------------------------------------------------------------------ ledger
-  async post(transfer: Transfer) {
+  async post(transfer: Transfer, options: { notBelowZero?: readonly string[] } = {}) {
     this.refuseIfClosed()
     checkTransfer(transfer)
+    const guarded = options.notBelowZero ?? []
     return this.lane(() =>
       this.transaction(async (c) => {
         if ((await lockTransferIds(c, [transfer.id])).size > 0) throw new StoreError('DUPLICATE_TRANSFER', `transfer ${transfer.id} was already posted`)
+        if (guarded.length > 0) {
+          const balances = await lockAccounts(c, [...new Set(transfer.entries.map((e) => e.account))].sort())
+          refuseUncovered(transfer, guarded, (account) => balances.get(account) ?? 0n)
+        }
         await writeTransfers(c, [transfer])
       }),
     )
@@ -945,6 +971,19 @@ async function lockTransferIds(c: pg.PoolClient, ids: readonly string[]): Promis
     values: [unique],
   })
   return new Set(rows.map((r) => r.transfer_id))
+}
+
+/**
+ * Lock the rows of `sortedAccounts` (in that order: the order every writer's balance upsert takes) and read their
+ * balances; an account without a row holds 0.
+ */
+async function lockAccounts(c: Queryable, sortedAccounts: readonly string[]): Promise<Map<string, bigint>> {
+  const { rows } = await c.query<{ account: string; balance: string }>({
+    name: 'vipnode-lock-accounts',
+    text: 'SELECT account, balance_wei::text AS balance FROM accounts WHERE account = ANY($1::text[]) ORDER BY account FOR UPDATE',
+    values: [sortedAccounts],
+  })
+  return new Map(rows.map((r) => [r.account, BigInt(r.balance)]))
 }
 
 /** A transfer id's advisory lock key: the first 8 bytes of its sha256, as a signed 64-bit integer. */

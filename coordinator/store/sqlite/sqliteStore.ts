@@ -24,6 +24,7 @@ import * as schema from './schema.ts'
 import { StoreError, addAmounts, checkTransfer, FOLDED_MEMO, LEDGER_FOLDED_THROUGH_KEY, type ChargeRule, type Lease, type PrunedRows, type EpochPayout, type EpochRecord, type MeteringDelta, type PairMeter, type UsageRecord, type AssignmentRecord, type NodeRecord, type PeerReport, type SessionRecord, type Store, type StoredReport, type Transfer, type LedgerEntry } from '../store.ts'
 import { latestReportOf, toAssignment, toEpoch, toNode, toReport, toUsage } from '../rows.ts'
 import { chargeShape, planChargeFolding, type ChargeCarrier, type LedgerRow } from '../chargeFolding.ts'
+import { coverCharges, refuseUncovered } from '../chargeCover.ts'
 /** The root of an epoch without payouts (settlement's EMPTY_ROOT). */
 const EMPTY_TREE_ROOT = `0x${'00'.repeat(32)}`
 
@@ -75,7 +76,7 @@ class SqliteStoreImpl implements SqliteStore {
   private readonly insertReport
   private readonly touchNode
   private readonly recordReportTx: (r: PeerReport, m: MeteringDelta | undefined, history: boolean) => number
-  private readonly postTx: (t: Transfer) => void
+  private readonly postTx: (t: Transfer, notBelowZero: readonly string[]) => void
   private readonly applyTransfer: (t: Transfer) => void
   private readonly settleTx: (e: EpochRecord, payouts: readonly EpochPayout[], t: Transfer) => void
   private readonly recordBatchTx: (batch: readonly QueuedReport[]) => (number | unknown)[]
@@ -142,6 +143,8 @@ class SqliteStoreImpl implements SqliteStore {
         latestId = row.latest_report_id ?? 0
       }
       if (m) {
+        // One writer: the balance read here already holds this batch's earlier reports.
+        m = coverCharges(m, (account) => BigInt((this.committedBalance.get(account) as string | undefined) ?? '0')).delta
         for (const p of m.pairs) upsertPair.run(p.clientId, p.hostId, p.lastCorroboratedAtMs)
         for (const u of m.usage) {
           const charged = BigInt((getUsage.get(u.epoch, u.clientId, u.hostId) as string | undefined) ?? '0') + u.chargedWei
@@ -237,7 +240,10 @@ class SqliteStoreImpl implements SqliteStore {
         setBalance.run(e.account, (before + e.amountWei).toString())
       }
     }
-    this.postTx = sqlite.transaction((t: Transfer) => this.applyTransfer(t))
+    this.postTx = sqlite.transaction((t: Transfer, notBelowZero: readonly string[]) => {
+      refuseUncovered(t, notBelowZero, (account) => BigInt((getBalance.get(account) as string | undefined) ?? '0'))
+      this.applyTransfer(t)
+    })
     const insertEpoch = sqlite.prepare(
       `INSERT INTO epochs (epoch, start_ms, end_ms, revenue_wei, carried_in_wei, fee_wei, carried_out_wei, total_entitled_wei, root, tree, settled_at_ms, tx_hash, posted_at_ms)
        VALUES (@epoch, @startMs, @endMs, @revenueWei, @carriedInWei, @feeWei, @carriedOutWei, @totalEntitledWei, @root, @tree, @settledAtMs, @txHash, @postedAtMs)`,
@@ -460,11 +466,11 @@ class SqliteStoreImpl implements SqliteStore {
   }
 
   // ------------------------------------------------------------------ ledger
-  async post(transfer: Transfer) {
+  async post(transfer: Transfer, options: { notBelowZero?: readonly string[] } = {}) {
     if (this.closed) throw new StoreError('CLOSED', 'store is closed')
     checkTransfer(transfer)
     this.flush()
-    this.postTx(transfer)
+    this.postTx(transfer, options.notBelowZero ?? [])
   }
   async balancesWithPrefix(prefix: string) {
     const rows = this.d
