@@ -5,6 +5,10 @@
  * neither hides nor fakes progress.
  *
  *   npm run bench:load -- --agents 20000 --workers 4 --interval 4s --seconds 20
+ *   npm run bench:load -- --db postgres://postgres@127.0.0.1:5432/postgres --replicas 2 --agents 5000 --interval 1s
+ *
+ * With --replicas N (PostgreSQL and NATS), N coordinators share one scratch database and the agents are spread over
+ * them by worker; the kill -9 phase kills one replica and counts its agents back on the others.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync } from 'node:fs'
@@ -38,8 +42,14 @@ const { values } = parseArgs({
     // The coordinator's store: a SQLite file (default) or postgres://… of any database on a server, where the run
     // makes (and drops) a scratch database of its own; the ceiling is then raw pg inserts on the same server.
     db: { type: 'string', default: 'sqlite' },
+    // Coordinator replicas of one pool on that database (PostgreSQL only), joined over NATS.
+    replicas: { type: 'string', default: '1' },
+    nats: { type: 'string', default: 'nats://127.0.0.1:4222' },
   },
 })
+const REPLICAS = Number(values.replicas)
+if (!Number.isInteger(REPLICAS) || REPLICAS < 1) throw new Error(`--replicas: expected a whole number of coordinators, got "${values.replicas}"`)
+if (REPLICAS > 1 && !/^postgres(ql)?:\/\//.test(values.db!)) throw new Error('--replicas: replicas share a PostgreSQL database: give --db postgres://…')
 /**
  * Every agent socket is a file descriptor in the coordinator. Where the hard limit on open files is below what
  * the run asks for (this project's machine: 20,000, and no privilege to raise it), the run holds as many agents
@@ -93,12 +103,13 @@ class Workers {
   readonly procs: ChildProcess[] = []
   private waiting: Map<string, ((m: any) => void)[]>[] = []
 
-  async start(url: string, raw: boolean): Promise<void> {
+  /** `url(w)`: the target of worker w (a comma-separated list of replicas: it starts on the first). */
+  async start(url: (worker: number) => string, raw: boolean): Promise<void> {
     const per = Math.ceil(AGENTS / WORKERS)
     for (let w = 0; w < WORKERS; w++) {
       const child = fork(join(root, 'bench/loadWorker.ts'), [], {
         execArgv: ['--import', 'tsx'],
-        env: { ...process.env, LOAD_URL: url, LOAD_COUNT: String(Math.min(per, AGENTS - w * per)), LOAD_OFFSET: String(w * per), LOAD_RAW: raw ? '1' : '0', LOAD_SAME_PEERS: values['no-same-peers'] ? '0' : '1' },
+        env: { ...process.env, LOAD_URL: url(w), LOAD_COUNT: String(Math.min(per, AGENTS - w * per)), LOAD_OFFSET: String(w * per), LOAD_RAW: raw ? '1' : '0', LOAD_SAME_PEERS: values['no-same-peers'] ? '0' : '1' },
       })
       this.waiting[w] = new Map()
       child.on('message', (m: { ev: string }) => this.waiting[w]!.get(m.ev)?.shift()?.(m))
@@ -260,6 +271,7 @@ function sqliteCeiling(): number {
 async function main() {
   const target = AGENTS / (INTERVAL_MS / 1000)
   if (AGENTS < REQUESTED_AGENTS) console.log(`# note: open files are limited to ${hardFdLimit} per process here (ulimit -Hn), so one coordinator holds at most ${AGENTS} agents: running ${AGENTS} of the ${REQUESTED_AGENTS} asked for`)
+  if (REPLICAS > 1) console.log(`# ${REPLICAS} coordinator replicas on one PostgreSQL database, joined over NATS; agents spread over them by worker; CPU, RSS and GC are their sums, loop delay the worst of them`)
   console.log(`# ${AGENTS} agents in ${WORKERS} worker processes, one 30-peer report per agent every ${INTERVAL_MS} ms (${Math.round(target)} reports/s offered, sent every ${TICK_MS} ms${values['no-same-peers'] ? ', every report naming its peers' : ', unchanged peers as samePeers'}), ${SECONDS} s per phase`)
 
   // --- ceilings, same run
@@ -268,70 +280,99 @@ async function main() {
   const pgRate = onPostgres ? await postgresCeiling(values.db!) : undefined
   const echo = await startServer('node', ['--import', 'tsx', 'bench/echoServer.ts'], (l) => typeof l.url === 'string')
   const rawWorkers = new Workers()
-  await rawWorkers.start(String(echo.line.url), true)
+  await rawWorkers.start(() => String(echo.line.url), true)
   const rawConnect = await withProgress('ceiling: connecting', rawWorkers, rawWorkers.all<{ ready: number; ms: number }>({ cmd: 'connect', deadlineMs: CONNECT_DEADLINE_MS }))
   const { warmup: rawWarmup, steady: rawLoad } = await measureReports(rawWorkers, INTERVAL_MS, 'ceiling: reports')
   await rawWorkers.stop()
   echo.child.kill('SIGKILL')
 
-  // --- the coordinator
+  // --- the coordinator (or its replicas)
   const scratch = onPostgres ? await createScratchDatabase(values.db!, 'vipnode_bench') : undefined
   const db = scratch?.url ?? join(dir, 'pool.db')
-  console.error(`store: ${scratch ? `PostgreSQL, scratch database ${scratch.name}` : 'SQLite'}`)
+  console.error(`store: ${scratch ? `PostgreSQL, scratch database ${scratch.name}` : 'SQLite'}${REPLICAS > 1 ? `, ${REPLICAS} replicas over ${values.nats}` : ''}`)
   // Every agent connects from 127.0.0.1: lift the per-address limit on unauthenticated sockets (HTTP 429 beyond it).
   // As bin/vipnode.js runs itself (its shebang sets the young generation).
-  const coordArgs = ['--max-semi-space-size=64', 'bin/vipnode.js', 'coordinator', '--allow-private-addresses', '--port', '0', '--db', db, '--update-interval', `${INTERVAL_MS}ms`, '--challenge-ttl', '5m', '--log-level', 'info', '--pool-id', 'bench', '--max-pending-per-address', '100000', '--max-pending-sockets', '100000', '--max-agents-per-address', '100000']
+  const coordArgs = ['--max-semi-space-size=64', 'bin/vipnode.js', 'coordinator', '--allow-private-addresses', '--port', '0', '--db', db, '--update-interval', `${INTERVAL_MS}ms`, '--challenge-ttl', '5m', '--log-level', 'info', '--pool-id', 'bench', '--max-pending-per-address', '100000', '--max-pending-sockets', '100000', '--max-agents-per-address', '100000', ...(REPLICAS > 1 ? ['--nats', values.nats!] : [])]
   const profileArgs = [...(values.profile ? ['--cpu-prof', '--cpu-prof-dir', values.profile] : []), ...(values['trace-stalls'] ? ['--import', 'tsx', '--import', './bench/stallTracer.ts'] : [])]
-  let coord = await startServer('node', [...profileArgs, ...coordArgs], (l) => l.msg === 'coordinator listening')
-  /** SIGTERM (a profile is written on the way out), wait for the exit, then drop the scratch database. */
-  const stopCoordinator = async () => {
-    const exited = coord.child.exitCode !== null ? Promise.resolve() : new Promise((r) => coord.child.once('exit', r))
-    coord.child.kill('SIGTERM')
-    await exited
+  const listening = (l: Record<string, unknown>) => l.msg === 'coordinator listening'
+  // The first replica is profiled (and takes the duties lease: it starts first).
+  const coords = [await startServer('node', [...profileArgs, ...coordArgs], listening)]
+  for (let r = 1; r < REPLICAS; r++) coords.push(await startServer('node', coordArgs, listening))
+  /** SIGTERM (a profile is written on the way out), wait for the exits, then drop the scratch database. */
+  const stopCoordinators = async () => {
+    await Promise.all(
+      coords.map((c) => {
+        const exited = c.child.exitCode !== null || c.child.signalCode !== null ? Promise.resolve() : new Promise((r) => c.child.once('exit', r))
+        c.child.kill('SIGTERM')
+        return exited
+      }),
+    )
     await scratch?.drop()
   }
-  const url = String(coord.line.url).replace('http', 'ws') + '/v1/agent'
-  const port = new URL(String(coord.line.url)).port
-  const idleRss = rssMb(coord.child.pid!)
+  const httpUrls = coords.map((c) => String(c.line.url))
+  const wsUrls = httpUrls.map((u) => u.replace('http', 'ws') + '/v1/agent')
+  const port = new URL(httpUrls[0]!).port
+  const rssOf = () => coords.reduce((n, c) => n + rssMb(c.child.pid!), 0)
+  const idleRss = rssOf()
   const workers = new Workers()
-  await workers.start(url, false)
+  // Worker w starts on replica w mod N and knows the others, in order, for when its replica goes.
+  await workers.start((w) => wsUrls.map((_, k) => wsUrls[(w + k) % REPLICAS]!).join(','), false)
   const connect = await withProgress('coordinator: connecting', workers, workers.all<{ ready: number; ms: number; errors: number }>({ cmd: 'connect', deadlineMs: CONNECT_DEADLINE_MS }))
   const connected = connect.reduce((n, c) => n + c.ready, 0)
   const connectMs = Math.max(...connect.map((c) => c.ms))
-  const loadedRss = rssMb(coord.child.pid!)
-  const cpuOf = () => ({ coordinator: cpuSeconds(coord.child.pid!), workers: workers.procs.reduce((n, p) => n + cpuSeconds(p.pid!), 0), at: performance.now() })
+  const loadedRss = rssOf()
+  const cpuOf = () => ({ coordinator: coords.reduce((n, c) => n + cpuSeconds(c.child.pid!), 0), workers: workers.procs.reduce((n, p) => n + cpuSeconds(p.pid!), 0), at: performance.now() })
+  /** Every replica's internals: the worst loop delay of any, GC seconds of all. */
+  const internals = async () => {
+    const each = await Promise.all(httpUrls.map(coordinatorInternals))
+    return { loopP99Ms: Math.max(...each.map((i) => i.loopP99Ms)), loopMaxMs: Math.max(...each.map((i) => i.loopMaxMs)), gcSeconds: each.reduce((n, i) => n + i.gcSeconds, 0) }
+  }
   let before = { loopP99Ms: NaN, loopMaxMs: NaN, gcSeconds: NaN }
   let cpuBefore = cpuOf()
   const { warmup, steady: load } = await measureReports(workers, INTERVAL_MS, 'coordinator: reports', async () => {
-    before = await coordinatorInternals(String(coord.line.url))
+    before = await internals()
     cpuBefore = cpuOf()
   })
   const cpuAfter = cpuOf()
   const phaseS = (cpuAfter.at - cpuBefore.at) / 1000
   const cpuShare = (k: 'coordinator' | 'workers') => `${Math.round((100 * (cpuAfter[k] - cpuBefore[k])) / phaseS)} %`
-  const during = await coordinatorInternals(String(coord.line.url))
-  const afterRss = rssMb(coord.child.pid!)
+  const during = await internals()
+  const afterRss = rssOf()
 
   if (values.profile) {
     await workers.stop()
-    await stopCoordinator()
+    await stopCoordinators()
     console.log(`reports acknowledged per second ${load.rate.toFixed(0)}, p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms; CPU profile in ${values.profile}`)
     process.exit(0)
   }
 
-  // --- kill -9 and restart: how long until every agent is back
+  // --- kill -9: one coordinator restarted on its port, or one of several replicas gone for good
   await workers.all({ cmd: 'reconnect-watch' }, false)
-  coord.child.kill('SIGKILL')
-  await new Promise((r) => coord.child.once('exit', r))
+  const killed = coords[0]!
+  killed.child.kill('SIGKILL')
+  await new Promise((r) => killed.child.once('exit', r))
   const restartAt = performance.now()
-  coord = await startServer('node', coordArgs.map((a) => (a === '0' ? port : a)), (l) => l.msg === 'coordinator listening')
-  const listeningMs = performance.now() - restartAt
+  let listeningMs = NaN
+  if (REPLICAS === 1) {
+    coords[0] = await startServer('node', coordArgs.map((a) => (a === '0' ? port : a)), listening)
+    listeningMs = performance.now() - restartAt
+  } else coords.shift()
+  /** Replicas: when a survivor took the singleton duties the killed replica held. */
+  let dutiesMs = NaN
+  const dutiesMoved = async () => {
+    for (const c of coords) {
+      const text = await (await fetch(`${String(c.line.url)}/metrics`, { signal: AbortSignal.timeout(5_000) })).text().catch(() => '')
+      if (/^vipnode_singleton_duties 1$/m.test(text)) return true
+    }
+    return false
+  }
   let back = 0
   let paced = 0
   let printedAt = performance.now()
   while (performance.now() - restartAt < RECOVER_MS) {
     ;({ ready: back, paced } = await workers.progress())
-    if (back >= connected) break
+    if (REPLICAS > 1 && Number.isNaN(dutiesMs) && (await dutiesMoved())) dutiesMs = performance.now() - restartAt
+    if (back >= connected && (REPLICAS === 1 || !Number.isNaN(dutiesMs))) break
     if (performance.now() - printedAt >= 3_000) {
       printedAt = performance.now()
       console.error(`… kill -9 recovery: ${((printedAt - restartAt) / 1000).toFixed(0)} s, ${back}/${connected} agents back`)
@@ -340,7 +381,7 @@ async function main() {
   }
   const restartMs = performance.now() - restartAt
   await workers.stop()
-  await stopCoordinator()
+  await stopCoordinators()
 
   const row = (name: string, value: string, ceiling: string, ratio: string) => console.log(`| ${name.padEnd(38)} | ${value.padStart(14)} | ${ceiling.padStart(14)} | ${ratio.padStart(7)} |`)
   const pct = (a: number, b: number) => `${Math.round((100 * a) / b)} %`
@@ -360,11 +401,12 @@ async function main() {
   row('reports stored per second (raw: one tx each)', load.rate.toFixed(0), (pgRate?.single ?? sqliteRate).toFixed(0), pct(load.rate, pgRate?.single ?? sqliteRate))
   if (pgRate) row('reports stored per second (raw: 64 per tx)', load.rate.toFixed(0), pgRate.batched.toFixed(0), pct(load.rate, pgRate.batched))
   if (pgRate) row('(SQLite raw inserts, one tx each, same run)', '', sqliteRate.toFixed(0), '')
-  row('coordinator RSS idle / loaded (MB)', `${idleRss.toFixed(0)} / ${afterRss.toFixed(0)}`, '', '')
+  row(REPLICAS === 1 ? 'coordinator RSS idle / loaded (MB)' : `RSS of ${REPLICAS} replicas idle / loaded (MB)`, `${idleRss.toFixed(0)} / ${afterRss.toFixed(0)}`, '', '')
   row('memory per connected agent (KB)', (((loadedRss - idleRss) * 1024) / Math.max(1, connected)).toFixed(1), '', '')
-  row('kill -9 -> listening again (s)', (listeningMs / 1000).toFixed(1), '', '')
+  if (REPLICAS === 1) row('kill -9 -> listening again (s)', (listeningMs / 1000).toFixed(1), '', '')
+  else row('kill -9 of one replica -> duties moved (s)', (dutiesMs / 1000).toFixed(1), '', '')
   row('logins paced (503 with a slot), all phases', `${paced}`, '', '')
-  row('kill -9 -> all agents back (s)', `${(restartMs / 1000).toFixed(1)} (${back}/${connected})`, '', '')
+  row(REPLICAS === 1 ? 'kill -9 -> all agents back (s)' : 'kill -9 -> all back on survivors (s)', `${(restartMs / 1000).toFixed(1)} (${back}/${connected})`, '', '')
   console.log(`\ntargets: ${AGENTS} sockets held, >= 5000 reports/s with p99 < 50 ms (steady state) and event-loop delay max < 100 ms; all agents back within 60 s of a kill -9`)
   process.exit(0)
 }

@@ -19,9 +19,13 @@ interface Agent {
   nodeId: string
   /** A report naming the peers was accepted in this session. */
   peersAccepted: boolean
+  /** Which of `urls` this agent dials. */
+  urlIndex: number
 }
 
-const url = process.env.LOAD_URL!
+/** One coordinator, or several replicas of one pool (comma-separated): an agent starts on the first and, when its
+ * connection is lost, comes back on the next (as agent/poolConnection.ts moves between replicas). */
+const urls = process.env.LOAD_URL!.split(',')
 const count = Number(process.env.LOAD_COUNT)
 const offset = Number(process.env.LOAD_OFFSET)
 const raw = process.env.LOAD_RAW === '1'
@@ -49,6 +53,7 @@ function open(i: number, agent?: Agent, slotToken?: string): Promise<Agent> {
   return new Promise((resolve) => {
     const key = agent?.key ?? keyFor(offset + i)
     const nodeId = agent?.nodeId ?? nodeIdOf(key)
+    const url = urls[(agent?.urlIndex ?? 0) % urls.length]!
     const ws = new WebSocket(url, { perMessageDeflate: false, ...(slotToken ? { headers: { [LOGIN_SLOT_HEADER]: slotToken } } : {}) })
     // Paced by the coordinator (HTTP 503 with a booked slot): come back at the slot with its token, as our agents do.
     let paced: { atMs: number; token: string } | undefined
@@ -58,7 +63,7 @@ function open(i: number, agent?: Agent, slotToken?: string): Promise<Agent> {
       res.resume()
       ws.terminate()
     })
-    const a: Agent = agent ?? { ws, ready: false, nextId: 1, pending: new Map(), key, nodeId, peersAccepted: false }
+    const a: Agent = agent ?? { ws, ready: false, nextId: 1, pending: new Map(), key, nodeId, peersAccepted: false, urlIndex: 0 }
     a.ws = ws
     a.ready = false
     a.peersAccepted = false
@@ -129,7 +134,8 @@ function open(i: number, agent?: Agent, slotToken?: string): Promise<Agent> {
       // A connection that never made it (refused, reset in a connect storm) settles as not ready.
       resolve(a)
       if (!stopping && reconnecting) {
-        // Come back like a real agent: after a jittered delay.
+        // Come back like a real agent: after a jittered delay, on the next replica when there are several.
+        a.urlIndex++
         setTimeout(() => void open(i, a).then(() => reconnectsDone++), 200 + Math.random() * 1_000)
       }
     })
