@@ -129,7 +129,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
     { log: log.child({ module: 'tracker' }), clock, metrics: registry },
   )
   // Hosts that miss three reports are stale (below): their heads stop counting toward the best head too.
-  const chainHeads = new ChainHeads(sessions, clock, 3 * config.updateIntervalMs)
+  const chainHeads = new ChainHeads(sessions, clock, 3 * config.updateIntervalMs, undefined, (now) => directory.hosts(now))
   const disputePolicy = disputePolicyFor(config)
   const epochs = await EpochClock.open(store, config.epochMs, clock.now())
   // rpc hosts' scores from their clients' measures; a host silent for three intervals is down for its uptime, as it is stale.

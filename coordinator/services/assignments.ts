@@ -898,6 +898,7 @@ export class AssignmentService {
         capacity: this.effectiveCapacityOf(h, nowMs),
         load: this.loadOf(h.nodeId),
         blockNumber: this.headOf(h),
+        reportedBlockNumber: h.blockNumber,
         region: h.region,
         capabilities: h.capabilities ? [...h.capabilities] : null,
         relayUrl: h.relayUrl ?? null,

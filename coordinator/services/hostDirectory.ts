@@ -22,8 +22,13 @@ export const directoryHostSchema = z.object({
   /** Effective capacity (slow start applied) and load (assignments plus admissions in flight) on the owner. */
   capacity: z.number().int().min(0),
   load: z.number().int().min(0),
-  /** The head the owner judges the host's lag by. */
+  /** The head the owner judges the host's lag by (its report, or the tracker's confirmation of it when higher). */
   blockNumber: z.number().int().min(0),
+  /**
+   * The head the host's agent itself reported: what every replica's best-head quorum counts (the tracker may
+   * confirm a host, never raise the best head). Absent from replicas older than this field: such hosts do not vote.
+   */
+  reportedBlockNumber: z.number().int().min(0).optional(),
   region: z.string().max(64).nullable(),
   capabilities: z.array(z.string().max(128)).max(1024).nullable(),
   relayUrl: z.string().max(2048).nullable(),

@@ -146,6 +146,36 @@ test('attack: a client served by hosts on two replicas runs out of money: both r
   expect(await audit(a!.services.store)).toMatchObject({ ok: true })
 }, 60_000)
 
+test('attack: two lying hosts among three on one replica cannot make its honest host look behind: siblings\' hosts vote in the best head', async () => {
+  // A holds two liars (H + 64) and one honest host; B holds three honest hosts (H). Alone, A's quorum (2 of 3)
+  // would be the liars' head and its honest host would lag by 64 > --max-block-lag; the pool's quorum is H.
+  const H = 1_000
+  const [a, b] = await replicas(2, { maxBlockLag: 8, slowStartSlots: 0 })
+  const block = (n: number) => ({ block: { number: n, hash: `0x${'12'.repeat(32)}` } })
+  const honestA = await agent(a!, { role: 'host', capacity: 3 })
+  const liars = [await agent(a!, { role: 'host', capacity: 3 }), await agent(a!, { role: 'host', capacity: 3 })]
+  const honestB = [await agent(b!, { role: 'host', capacity: 3 }), await agent(b!, { role: 'host', capacity: 3 }), await agent(b!, { role: 'host', capacity: 3 })]
+  const stop = every(INTERVAL, () => {
+    for (const h of [honestA, ...honestB]) h.report([], block(H))
+    for (const h of liars) h.report([], block(H + 64))
+  })
+  cleanup.push(async () => stop())
+  // The liars' heads are in A's sessions: A alone would take H + 64.
+  await waitFor(() => liars.every((l) => a!.services.sessions.get(l.nodeId)?.session?.blockNumber === H + 64), 'A has the liars\' heads')
+  const client = await agent(a!, { role: 'client' })
+  const granted = (await client.request('vipnode_requestHosts', { count: 6 })).result.hosts.map((h: { nodeId: string }) => h.nodeId)
+  expect(granted).toContain(honestA.nodeId)
+  // Eight more intervals of reports (the best head is cached for a second; the lag sweep runs every interval).
+  const acks = () => honestA.agent.frames.filter((f) => Array.isArray(f.result?.peers)).length
+  const from = acks()
+  await waitFor(() => acks() >= from + 8, 'eight more reports of the honest host on A', { timeoutMs: 20_000 })
+  expect(a!.services.chainHeads.bestHead(1337)).toBe(H)
+  expect(b!.services.chainHeads.bestHead(1337)).toBe(H)
+  // The honest host on A kept its client and is still offered there (a lagging host is skipped and loses its clients).
+  expect(a!.services.assignments.hostsOf(client.nodeId)).toContain(honestA.nodeId)
+  expect(a!.services.assignments.preview({ chainId: 1337, count: 10, kind: 'peer' }).hosts.map((h) => h.nodeId)).toContain(honestA.nodeId)
+}, 60_000)
+
 test('a host\'s slots are never over-admitted when two replicas\' clients ask at once (capacity 2, ten clients)', async () => {
   const [a, b] = await replicas(2)
   const host = await agent(b!, { role: 'host', capacity: 2 })
