@@ -209,6 +209,11 @@ export class AssignmentService {
   private readonly admittingByHost = new Map<NodeId, Set<NodeId>>()
   /** Client side of pairs whose host lives on another replica (see RemotePair). */
   private readonly remote = new Map<NodeId, Map<NodeId, RemotePair>>()
+  /**
+   * Sibling-asked admissions in flight here whose asker gave up ('admit-abandoned' arrived first): undone as they
+   * land. Entries live only while their admission is in flight.
+   */
+  private readonly abandoned = new Set<string>()
 
   private readonly coolDowns = new Map<NodeId, CoolDownState>()
   /** Clients blamed for disputes: no new hosts until the pause ends. */
@@ -966,6 +971,11 @@ export class AssignmentService {
     this.reserve(clientId, hostId)
     if (standing?.probation) quality?.noteTrial(hostId, now)
     const got = await this.admit({ nodeId: clientId, enode: req.client.enode, chainId: req.client.chainId }, hostId, req.kind, Math.floor(this.opts.admitTimeoutMs * REMOTE_ADMIT_SHARE))
+    if (this.abandoned.delete(pairKey(clientId, hostId))) {
+      // The asker told its client no before this landed: the pair must not stay active here.
+      if (got && got !== CLIENT_FAULT) await this.release(clientId, hostId, 'admit-abandoned', { fromSibling: true })
+      return { admitted: false, reason: 'abandoned' }
+    }
     if (got === CLIENT_FAULT) return { admitted: false, reason: CLIENT_FAULT }
     return got ? { admitted: true, host: got } : { admitted: false, reason: 'admit-failed' }
   }
@@ -977,6 +987,11 @@ export class AssignmentService {
     const hostId = msg.hostId
     if (this.hostsByClient.get(clientId)?.has(hostId)) {
       await this.release(clientId, hostId, msg.reason, { fromSibling: true })
+      return
+    }
+    // Still admitting it: serveAdmit undoes it when the host answers.
+    if (msg.reason === 'admit-abandoned' && this.admittingByHost.get(hostId)?.has(clientId)) {
+      this.abandoned.add(pairKey(clientId, hostId))
       return
     }
     if (this.dropRemote(clientId, hostId)) {

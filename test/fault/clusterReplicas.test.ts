@@ -251,6 +251,26 @@ test('a host that moves from a closed replica A to replica B brings its assignme
   expect((await b!.services.store.activeAssignments({ hostId: host.nodeId })).map((x) => x.clientId)).toEqual([client.nodeId])
 }, 60_000)
 
+test('an admission the asker gave up on while it was in flight on the owner is undone when it lands', async () => {
+  const [a, b] = await replicas(2)
+  // B's host answers vipnode_admit after 300 ms: the asker's 'admit-abandoned' arrives while it is in flight.
+  const host = await poolAgent(b!, { role: 'host', capacity: 3 }, undefined, { admitDelayMs: 300 })
+  cleanup.push(async () => host.close())
+  const client = await agent(a!, { role: 'client' })
+  const asked = b!.services.assignments.serveAdmit({ hostId: host.nodeId, kind: 'peer', client: { nodeId: client.nodeId, enode: client.id.enode, chainId: 1337 } })
+  await waitFor(() => host.calls.some((c) => c.method === 'vipnode_admit'), 'the owner asked its host')
+  await b!.services.assignments.onReleaseMessage({ replicaId: a!.replicaId, clientId: client.nodeId, hostId: host.nodeId, reason: 'admit-abandoned' })
+  expect(await asked).toEqual({ admitted: false, reason: 'abandoned' })
+  // Nothing stays active on the owner: the row is released, the host told to evict, the slot free.
+  expect(await b!.services.store.activeAssignments({ hostId: host.nodeId })).toEqual([])
+  expect(b!.services.assignments.clientsOf(host.nodeId)).toEqual([])
+  expect(b!.services.assignments.loadOf(host.nodeId)).toBe(0)
+  await waitFor(() => host.calls.some((c) => c.method === 'vipnode_evict' && c.params.nodeId === client.nodeId), 'the host was told to evict')
+  // The same admission asked again later is a fresh one, not one the old abandonment undoes.
+  expect(await b!.services.assignments.serveAdmit({ hostId: host.nodeId, kind: 'peer', client: { nodeId: client.nodeId, enode: client.id.enode, chainId: 1337 } })).toMatchObject({ admitted: true })
+  expect(await b!.services.store.activeAssignments({ hostId: host.nodeId })).toHaveLength(1)
+}, 60_000)
+
 test('with the bus down (the host\'s replica does not answer), the client gets a clear refusal and nothing is recorded', async () => {
   const [a, b] = await replicas(2, { admitTimeoutMs: 500 })
   const host = await agent(b!, { role: 'host', capacity: 3 })
