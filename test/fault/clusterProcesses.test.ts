@@ -287,6 +287,16 @@ test('cluster: kill -9 of the duties holder and of a replica holding agents, und
   const settles = (await db.query(`SELECT transfer_id, account, count(*)::int AS n FROM ledger_entries WHERE transfer_id LIKE 'settle:%' GROUP BY 1, 2`)).rows
   expect(settles.filter((r) => r.n !== 1)).toEqual([])
   expect([...new Set(settles.map((r) => r.transfer_id))].sort()).toEqual(epochs.map((n) => `settle:${n}`).sort())
+  // Nothing was charged into an epoch after it was settled: each settled epoch's revenue account is empty
+  // (its settlement moved what it held to the payees and the carry; a later charge would be paid by a client and
+  // never split to a host), and its usage is what its payouts split.
+  expect((await db.query(`SELECT e.epoch, a.balance_wei::text AS left FROM epochs e JOIN accounts a ON a.account = 'revenue:' || e.epoch WHERE a.balance_wei <> 0`)).rows).toEqual([])
+  expect(
+    (await db.query(`SELECT e.epoch, u.ms, p.ms AS paid FROM epochs e
+      LEFT JOIN (SELECT epoch, sum(service_ms)::int8 AS ms FROM usage GROUP BY 1) u ON u.epoch = e.epoch
+      LEFT JOIN (SELECT epoch, sum(service_ms)::int8 AS ms FROM epoch_payouts GROUP BY 1) p ON p.epoch = e.epoch
+      WHERE coalesce(u.ms, 0) <> coalesce(p.ms, 0)`)).rows,
+  ).toEqual([])
   // The killed replicas' session rows were closed (by the duties holder, or the next replica to start), the last one's at its stop.
   expect((await db.query('SELECT id, replica_id FROM sessions WHERE closed_at_ms IS NULL')).rows).toEqual([])
   // No client balance below zero.
