@@ -1,11 +1,13 @@
 /**
  * Issue 19 item 2 (e), the cluster fault test: three coordinator replicas as child processes on one PostgreSQL
  * scratch database and one NATS server, hosts and clients spread across them, and kill -9 under load, first of the
- * replica holding the duties lease (settlement), then of a replica holding agents. Asserted: the lease moves to a
- * survivor, every agent of a killed replica is back on a survivor and reporting, a client that asks for hosts
- * after the kill is admitted across replicas, `vipnode audit` passes, no epoch is settled twice, no client balance
- * goes below zero, and each pair is billed no more than its agents saw and no less than that minus the bound
- * docs/cluster.md gives (below, at BOUNDS).
+ * replica holding the duties lease (settlement), then of a replica holding agents (the lease's new holder), then a
+ * replacement replica joins the one survivor. Asserted: the lease moves to a survivor, every agent of a killed
+ * replica is back on a survivor and reporting, every report answer vouches for the peers it named (before and
+ * after each move), a client that asks for hosts after each kill is admitted across replicas, `vipnode audit`
+ * passes, no epoch is settled twice and none is charged after its settlement, no session row is left open, no
+ * client balance goes below zero, and each pair is billed no more than its agents saw and no less than that minus
+ * the bound docs/cluster.md gives (below, at BOUNDS). A `figures` line prints the timings and each pair's figures.
  *
  * Agents are in-process `PoolConnection`s (test/harness/agents.ts) given all three replicas' URLs, each list
  * starting at the agent's own replica, so the kill of a replica sends its agents to the next one in their list.
@@ -180,7 +182,7 @@ test('cluster: kill -9 of the duties holder and of a replica holding agents, und
   cleanup.push(() => db.end())
 
   // Clients and their money: `vipnode credit` on the pool's database, as an operator does.
-  const clientIds: Identity[] = Array.from({ length: CLIENTS + 1 }, () => identity())
+  const clientIds: Identity[] = Array.from({ length: CLIENTS + 2 }, () => identity()) // and two that come later
   await Promise.all(clientIds.map((id) => execFileAsync(process.execPath, [VIPNODE_BIN, 'credit', '--db', dbUrl, '--node', id.nodeId, '--amount', String(FUNDS)])))
 
   // Agents: each lists all three replicas, its own first.
@@ -257,9 +259,23 @@ test('cluster: kill -9 of the duties holder and of a replica holding agents, und
   const last = replicas.find((r) => r.killedAtMs === undefined)!
   expect(await holdsDuties(last)).toBe(true)
 
+  // A replacement replica joins the survivor, and a client on it is admitted to hosts on the survivor (admit.<last>).
+  const fresh = await startReplica('r3', dbUrl, poolId)
+  replicas.push(fresh)
+  expect(await holdsDuties(fresh)).toBe(false)
+  await waitFor(async () => (await scrapeMetric(fresh.url, 'vipnode_cluster_remote_hosts')) === HOSTS, 'the replacement sees the survivor\'s hosts', { timeoutMs: 15_000, intervalMs: 100 })
+  const late2 = await agentAt('late2', 'client', `${fresh.url},${last.url}`, clientIds[CLIENTS + 1])
+  byNode.set(late2.agent.id.nodeId, late2)
+  expect(replicaOf(late2, replicas)).toBe(fresh)
+  const late2Hosts = await admit(late2, HOSTS_PER_CLIENT)
+  expect(late2Hosts.map((h) => replicaOf(h, replicas))).toEqual([last, last])
+  everyone.push(late2)
+  clients.push(late2)
+
   // Service goes on: a few more intervals of reports, and an epoch settled by the last replica after the kills.
   const epochAfterKill2 = await lastSettledEpoch(db)
   await waitFor(() => everyone.every((s) => s.acks.filter((a) => a.atMs > victim2.killedAtMs!).length >= 4), 'four answered reports from every agent since the second kill', { timeoutMs: 30_000 })
+  expect(await holdsDuties(fresh)).toBe(false)
   await waitFor(async () => (await lastSettledEpoch(db)) > epochAfterKill2, 'an epoch settled after the second kill', { timeoutMs: 20_000, intervalMs: 200 })
 
   // End of load: the last reports answered, then the last replica stops (its queue committed, its bus drained).
@@ -273,7 +289,7 @@ test('cluster: kill -9 of the duties holder and of a replica holding agents, und
   expect(unvouched).toEqual([])
   // No pair was released: no host was told to evict a client.
   expect(hosts.flatMap((h) => h.agent.calls.filter((c) => c.method === 'vipnode_evict').map((c) => `${h.name}:${c.params.nodeId.slice(0, 8)}:${c.params.reason}`))).toEqual([])
-  expect(await last.proc.stop('SIGTERM')).toEqual({ code: 0, signal: null })
+  for (const r of [fresh, last]) expect(await r.proc.stop('SIGTERM')).toEqual({ code: 0, signal: null })
   for (const f of cleanup.splice(1).reverse()) await f() // agents and the loop; the pg client stays
 
   // The books: `vipnode audit` on the database.
@@ -360,7 +376,7 @@ test('cluster: kill -9 of the duties holder and of a replica holding agents, und
       },
     }),
   )
-  expect(pairs.length).toBe(CLIENTS * HOSTS_PER_CLIENT + HOSTS)
+  expect(pairs.length).toBe((CLIENTS + 1) * HOSTS_PER_CLIENT + HOSTS)
   for (const p of pairs) {
     expect(p.billed, `${p.pair}: billed ${p.billed} ms, its agents saw ${p.seen} ms`).toBeLessThanOrEqual(p.seen + FORWARD_SLACK_MS)
     expect(p.billed, `${p.pair}: billed ${p.billed} ms, its agents saw ${p.seen} ms, floor ${p.floor} ms`).toBeGreaterThanOrEqual(p.floor)
