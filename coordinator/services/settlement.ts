@@ -69,7 +69,15 @@ export class SettlementService {
     const existing = await store.getEpoch(epoch)
     if (existing) return existing
     const { startMs, endMs } = epochs.bounds(epoch)
-    const revenueWei = await store.balanceOf(Accounts.revenue(epoch))
+    const ownRevenueWei = await store.balanceOf(Accounts.revenue(epoch))
+    // Charges for an earlier epoch written after that epoch was settled: an observation judged just before the
+    // epoch's end whose charge was committed after its settlement read the revenue (a judge waiting on a balance
+    // read here, or a sibling replica's commit). They are split now, with this epoch's revenue, never left behind.
+    const late = [...(await store.balancesWithPrefix(AccountPrefix.revenue))]
+      .map(([account, balance]) => ({ account, epoch: Number(ownerOf(AccountPrefix.revenue, account)), balance }))
+      .filter((r) => r.epoch < epoch && r.balance > 0n)
+    const lateRevenueWei = late.reduce((n, r) => n + r.balance, 0n)
+    const revenueWei = ownRevenueWei + lateRevenueWei
     const carriedInWei = await store.balanceOf(Accounts.carry)
 
     // Service per payout address. Hosts without one cannot be paid: their share stays in the carry.
@@ -119,7 +127,8 @@ export class SettlementService {
       atMs: endMs,
       memo: `settle epoch ${epoch}`,
       entries: [
-        { account: Accounts.revenue(epoch), amountWei: -revenueWei },
+        { account: Accounts.revenue(epoch), amountWei: -ownRevenueWei },
+        ...late.map((r) => ({ account: r.account, amountWei: -r.balance })),
         { account: Accounts.carry, amountWei: split.carriedOutWei - carriedInWei },
         ...[...credits].map(([payee, amountWei]) => ({ account: Accounts.payee(payee), amountWei })),
         ...[...refunds].flatMap(([payee, amountWei]) => [
@@ -152,7 +161,7 @@ export class SettlementService {
     }
     metrics.epochsSettled.inc()
     metrics.lastEpochRevenue.set(Number(revenueWei))
-    log.info('epoch settled', { epoch, revenueWei: revenueWei.toString(), feeWei: split.feeWei.toString(), payees: payouts.length, refundsWei: refundsWei.toString(), refundAddresses: refunds.size, root: record.root, carriedOutWei: split.carriedOutWei.toString() })
+    log.info('epoch settled', { epoch, revenueWei: revenueWei.toString(), ...(lateRevenueWei > 0n ? { lateRevenueWei: lateRevenueWei.toString() } : {}), feeWei: split.feeWei.toString(), payees: payouts.length, refundsWei: refundsWei.toString(), refundAddresses: refunds.size, root: record.root, carriedOutWei: split.carriedOutWei.toString() })
     return record
   }
 }
