@@ -185,8 +185,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   // A host's: the directory goes out before the move is announced, so siblings know where the host lives when they hear of it.
   const adoptPairs = async (nodeId: Parameters<AssignmentService['adoptHost']>[0], role: 'host' | 'client') => {
     if (role === 'client') return assignments.adoptClient(nodeId)
-    cluster.publish()
-    return assignments.adoptHost(nodeId)
+    return assignments.adoptHost(nodeId, () => cluster.publish())
   }
   const logins = new LoginService({ config, poolId, replicaId, store, sessions, metering, clock, log, metrics, adoptPairs, ...(overrides.resolveName ? { resolveName: overrides.resolveName } : {}) })
   const reports = new ReportService({ config, store, sessions, assignments, metering, chainHeads, clock, log, metrics, quality, bus })

@@ -1008,10 +1008,15 @@ export class AssignmentService {
    * (the `adopted` listeners), so the first observation after a move is never billed. Siblings are told, so one
    * that held the host before (alive, the host only reconnected) lets its side of the pairs go without writing.
    */
-  async adoptHost(hostId: NodeId): Promise<number> {
+  async adoptHost(hostId: NodeId, publishDirectory: () => void = () => undefined): Promise<number> {
     const { store, clock, bus } = this.deps
     if (!bus?.clustered) return 0
     const rows = await store.activeAssignments({ hostId })
+    // No active pair anywhere (a sibling's pairs are rows too): nothing to take over, nobody to tell. A storm of
+    // host logins after a replica died must not send the whole directory once per login (quadratic in hosts).
+    if (rows.length === 0) return 0
+    // The directory goes out before the move is announced, so siblings know where the host lives when they hear of it.
+    publishDirectory()
     let adopted = 0
     const now = clock.now()
     for (const a of rows) {

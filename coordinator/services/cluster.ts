@@ -10,7 +10,7 @@ import type { Clock } from '../../lib/clock.ts'
 import type { Logger } from '../../lib/logger.ts'
 import type { CoordinatorMetrics } from '../metrics.ts'
 import type { ClusterBus } from './clusterBus.ts'
-import { directoryMessageSchema, type HostDirectory } from './hostDirectory.ts'
+import { DIRECTORY_PART_HOSTS, directoryMessageSchema, type HostDirectory } from './hostDirectory.ts'
 import { movedMessageSchema, releaseMessageSchema, remoteAdmitRequestSchema, strikeMessageSchema, type AssignmentService } from './assignments.ts'
 import { forwardedReportSchema, type ReportService } from './reports.ts'
 import type { SessionRegistry } from './sessions.ts'
@@ -30,6 +30,10 @@ export class ClusterService {
   private timer: NodeJS.Timeout | undefined
   /** sessions.version and assignments.version at the last publish: hosts came or went, or loads moved. */
   private publishedVersion = ''
+  /** Numbers the lists sent in parts, so a sibling can tell one list's parts from the next's. */
+  private listId = 0
+  /** Parts of the last list published. */
+  private lastParts = 1
 
   constructor(
     private readonly opts: { updateIntervalMs: number },
@@ -58,11 +62,13 @@ export class ClusterService {
     this.publish()
     // Every interval, and sooner when hosts come or go or loads move (checked at a tenth of it, so at most ten
     // messages an interval): a new host is offered by the siblings within a tick, a full one stops being offered.
+    // A list in parts goes at most once per as many ticks as it has parts (a login storm of thousands of hosts
+    // changes the version every tick; siblings parse at most ten parts an interval).
     let ticks = 0
     this.timer = setInterval(
       () => {
         ticks++
-        if (ticks >= 10 || this.version() !== this.publishedVersion) {
+        if (ticks >= 10 || (this.version() !== this.publishedVersion && ticks >= this.lastParts)) {
           ticks = 0
           this.publish()
         }
@@ -83,7 +89,18 @@ export class ClusterService {
     const { bus, assignments, clock } = this.deps
     if (!bus.clustered) return
     this.publishedVersion = this.version()
-    bus.publish('hosts', { replicaId: bus.replicaId, hosts: assignments.localDirectory(clock.now()) })
+    const hosts = assignments.localDirectory(clock.now())
+    this.lastParts = Math.max(1, Math.ceil(hosts.length / DIRECTORY_PART_HOSTS))
+    if (hosts.length <= DIRECTORY_PART_HOSTS) {
+      bus.publish('hosts', { replicaId: bus.replicaId, hosts })
+      return
+    }
+    // In parts: a NATS message is at most 1 MB by default (services/hostDirectory.ts).
+    const id = ++this.listId
+    const parts = Math.ceil(hosts.length / DIRECTORY_PART_HOSTS)
+    for (let part = 0; part < parts; part++) {
+      bus.publish('hosts', { replicaId: bus.replicaId, hosts: hosts.slice(part * DIRECTORY_PART_HOSTS, (part + 1) * DIRECTORY_PART_HOSTS), list: { id, part, parts } })
+    }
   }
 
   /**

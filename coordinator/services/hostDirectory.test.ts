@@ -55,3 +55,27 @@ test('error: a malformed message is refused by its schema', () => {
   expect(directoryMessageSchema.safeParse({ replicaId: 'b', hosts: [{ ...host(1), nodeId: 'nope' }] }).success).toBe(false)
   expect(directoryMessageSchema.safeParse({ replicaId: 'b', hosts: [{ ...host(1), capacity: -1 }] }).success).toBe(false)
 })
+
+test('behavior: a list in parts mirrors each part as it arrives; its absentees go when the last part is in, never on a list with a part lost', () => {
+  const d = new HostDirectory({ selfReplicaId: 'me', maxAgeMs: 300 })
+  const ids = () => [...d.hosts(1_000)].map((h) => h.nodeId).sort()
+  d.accept({ replicaId: 'b', hosts: [host(1), host(2), host(3), host(4)] }, 1_000)
+  // The next list, in three parts, no longer has host 4.
+  d.accept({ replicaId: 'b', hosts: [host(1)], list: { id: 7, part: 0, parts: 3 } }, 1_000)
+  d.accept({ replicaId: 'b', hosts: [host(2), host(5)], list: { id: 7, part: 1, parts: 3 } }, 1_000)
+  // Host 5 is offered at once; host 4 stays while the list is incomplete.
+  expect(ids()).toEqual([id(1), id(2), id(3), id(4), id(5)])
+  d.accept({ replicaId: 'b', hosts: [host(3)], list: { id: 7, part: 2, parts: 3 } }, 1_000)
+  expect(ids()).toEqual([id(1), id(2), id(3), id(5)])
+  // A list whose second part is lost drops nobody; the next list (another id) starts afresh.
+  d.accept({ replicaId: 'b', hosts: [host(1)], list: { id: 8, part: 0, parts: 2 } }, 1_000)
+  d.accept({ replicaId: 'b', hosts: [host(2)], list: { id: 9, part: 0, parts: 2 } }, 1_000)
+  expect(ids()).toEqual([id(1), id(2), id(3), id(5)])
+  d.accept({ replicaId: 'b', hosts: [host(5)], list: { id: 9, part: 1, parts: 2 } }, 1_000)
+  expect(ids()).toEqual([id(2), id(5)])
+  // A host that moved to another replica is not dropped by its old replica's list.
+  d.accept({ replicaId: 'c', hosts: [host(2)] }, 1_000)
+  d.accept({ replicaId: 'b', hosts: [host(5)] }, 1_000)
+  expect(ids()).toEqual([id(2), id(5)])
+  expect(d.get(id(2) as DirectoryHost['nodeId'], 1_000)?.replicaId).toBe('c')
+})
