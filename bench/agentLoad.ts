@@ -209,12 +209,24 @@ async function measureReports(workers: Workers, intervalMs: number, phase: strin
 }
 
 /** The coordinator's own view from /metrics: event-loop delay since the previous scrape (prom-client resets it per scrape) and GC seconds so far. */
-async function coordinatorInternals(httpUrl: string): Promise<{ loopP99Ms: number; loopMaxMs: number; gcSeconds: number }> {
+async function coordinatorInternals(httpUrl: string): Promise<{ loopP99Ms: number; loopMaxMs: number; gcSeconds: number; ackBuckets: Map<number, number> }> {
   const text = await (await fetch(`${httpUrl}/metrics`, { signal: AbortSignal.timeout(10_000) })).text()
   const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN)
   let gcSeconds = 0
   for (const m of text.matchAll(/^vipnode_process_nodejs_gc_duration_seconds_sum\{[^}]*\} (\S+)$/gm)) gcSeconds += Number(m[1])
-  return { loopP99Ms: value('vipnode_process_nodejs_eventloop_lag_p99_seconds') * 1000, loopMaxMs: value('vipnode_process_nodejs_eventloop_lag_max_seconds') * 1000, gcSeconds }
+  // The coordinator's own time from reading a report to acknowledging it (cumulative histogram buckets, by bound).
+  const ackBuckets = new Map<number, number>()
+  for (const m of text.matchAll(/^vipnode_report_ack_seconds_bucket\{le="([^"]+)"\} (\S+)$/gm)) ackBuckets.set(m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2]))
+  return { loopP99Ms: value('vipnode_process_nodejs_eventloop_lag_p99_seconds') * 1000, loopMaxMs: value('vipnode_process_nodejs_eventloop_lag_max_seconds') * 1000, gcSeconds, ackBuckets }
+}
+
+/** The bucket bound (ms) under which a share `p` of the acknowledgements between two scrapes fell. */
+function ackQuantileMs(before: Map<number, number>, after: Map<number, number>, p: number): string {
+  const bounds = [...after.keys()].sort((a, b) => a - b)
+  const total = (after.get(Infinity) ?? 0) - (before.get(Infinity) ?? 0)
+  if (total <= 0) return '-'
+  const bound = bounds.find((b) => (after.get(b) ?? 0) - (before.get(b) ?? 0) >= p * total)!
+  return bound === Infinity ? '> 250' : `≤ ${bound * 1000}`
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc (clock ticks of 10 ms). */
@@ -325,9 +337,11 @@ async function main() {
   /** Every replica's internals: the worst loop delay of any, GC seconds of all. */
   const internals = async () => {
     const each = await Promise.all(httpUrls.map(coordinatorInternals))
-    return { loopP99Ms: Math.max(...each.map((i) => i.loopP99Ms)), loopMaxMs: Math.max(...each.map((i) => i.loopMaxMs)), gcSeconds: each.reduce((n, i) => n + i.gcSeconds, 0) }
+    const ackBuckets = new Map<number, number>()
+    for (const i of each) for (const [b, n] of i.ackBuckets) ackBuckets.set(b, (ackBuckets.get(b) ?? 0) + n)
+    return { loopP99Ms: Math.max(...each.map((i) => i.loopP99Ms)), loopMaxMs: Math.max(...each.map((i) => i.loopMaxMs)), gcSeconds: each.reduce((n, i) => n + i.gcSeconds, 0), ackBuckets }
   }
-  let before = { loopP99Ms: NaN, loopMaxMs: NaN, gcSeconds: NaN }
+  let before = { loopP99Ms: NaN, loopMaxMs: NaN, gcSeconds: NaN, ackBuckets: new Map<number, number>() }
   let cpuBefore = cpuOf()
   const { warmup, steady: load } = await measureReports(workers, INTERVAL_MS, 'coordinator: reports', async () => {
     before = await internals()
@@ -395,6 +409,8 @@ async function main() {
   row('ack latency p99 (ms)', load.p99.toFixed(1), rawLoad.p99.toFixed(1), '')
   row('warm-up (first reports) p50 / p99 (ms)', `${warmup.p50.toFixed(1)} / ${warmup.p99.toFixed(1)}`, `${rawWarmup.p50.toFixed(1)} / ${rawWarmup.p99.toFixed(1)}`, '')
   row('report errors', `${load.errors}`, `${rawLoad.errors}`, '')
+  // Inside the coordinator (vipnode_report_ack_seconds): what of the latency above is the coordinator's own work.
+  row('in the coordinator: p50 / p99 (ms)', `${ackQuantileMs(before.ackBuckets, during.ackBuckets, 0.5)} / ${ackQuantileMs(before.ackBuckets, during.ackBuckets, 0.99)}`, '', '')
   row('coordinator event-loop delay p99 / max (ms)', `${during.loopP99Ms.toFixed(0)} / ${during.loopMaxMs.toFixed(0)}`, '', '')
   row('CPU in the phase: coordinator / workers', `${cpuShare('coordinator')} / ${cpuShare('workers')}`, `${os.cpus().length * 100} %`, '')
   row('coordinator GC share of the phase', `${((100 * (during.gcSeconds - before.gcSeconds)) / SECONDS).toFixed(0)} %`, '', '')
