@@ -226,7 +226,7 @@ function ackQuantileMs(before: Map<number, number>, after: Map<number, number>, 
   const total = (after.get(Infinity) ?? 0) - (before.get(Infinity) ?? 0)
   if (total <= 0) return '-'
   const bound = bounds.find((b) => (after.get(b) ?? 0) - (before.get(b) ?? 0) >= p * total)!
-  return bound === Infinity ? '> 250' : `≤ ${bound * 1000}`
+  return bound === Infinity ? `> ${bounds.at(-2)! * 1000}` : `≤ ${bound * 1000}`
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc (clock ticks of 10 ms). */
