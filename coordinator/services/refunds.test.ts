@@ -2,7 +2,7 @@
 import { describe, test, expect, afterEach } from 'vitest'
 import { ErrorCode, type RpcError } from '../../protocol/index.ts'
 import { manualClock } from '../../lib/clock.ts'
-import { testCoordinator } from '../../test/harness/coordinator.ts'
+import { testCoordinator, tempDb } from '../../test/harness/coordinator.ts'
 import { agentsAt, testAgent, type TestAgent } from '../../test/harness/agents.ts'
 import { waitFor } from '../../test/harness/waitFor.ts'
 import { identity } from '../../test/harness/rawAgent.ts'
@@ -12,6 +12,8 @@ import { audit } from '../admin/audit.ts'
 import type { RunningCoordinator } from '../coordinator.ts'
 import type { CoordinatorConfigInput } from '../config.ts'
 import { Accounts } from '../logic/accounts.ts'
+import { openStore } from '../store/openStore.ts'
+import type { Transfer } from '../store/store.ts'
 
 const HASH = `0x${'12'.repeat(32)}`
 const PAYOUT_A = `0x${'a1'.repeat(20)}`
@@ -104,6 +106,40 @@ describe('refunds', () => {
     expect((await postRefund(c, refundRequest(c, client.id.key, { to: ELSEWHERE }))).body.refundedWei).toBe('15000')
     await settleEpoch(c, clock)
     expect(await payoutOf(c, ELSEWHERE)).toMatchObject({ cumulativeWei: '55000' })
+    expect(await audit(c.services.store)).toMatchObject({ ok: true })
+  })
+
+  test('attack: a charge another replica commits between the refund\'s read and its write never takes the balance below zero; the refund is read again', async () => {
+    // The store on this database is shared with a sibling replica; its charge lands right before our refund is written.
+    const inner = await openStore(tempDb())
+    let clientId: string | undefined
+    let raced = 0
+    const shared = new Proxy(inner, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver)
+        if (prop !== 'post') return typeof value === 'function' ? value.bind(target) : value
+        return async (transfer: Transfer, options?: { notBelowZero?: readonly string[] }) => {
+          if (transfer.id.startsWith('refund:') && raced++ === 0) {
+            await target.post({ id: 'charge:sibling', atMs: 1, memo: 'a sibling replica\'s charge', entries: [{ account: Accounts.client(clientId as never), amountWei: -7_000n }, { account: Accounts.revenue(1), amountWei: 7_000n }] })
+          }
+          return target.post(transfer, options)
+        }
+      },
+    })
+    const clock = manualClock(Date.UTC(2026, 0, 1))
+    const c = await testCoordinator({ updateIntervalMs: INTERVAL, epochMs: EPOCH, priceWeiPerMinute: PRICE }, { clock, store: shared })
+    cleanup.push(() => c.close())
+    const client = await testAgent(c.url, { role: 'client' })
+    cleanup.push(() => client.close())
+    clientId = client.id.nodeId
+    await deposit(c, client.id.nodeId, 50_000n)
+    const reply = await postRefund(c, refundRequest(c, client.id.key, { to: ELSEWHERE }))
+    // The first write was refused (it would have taken 50,000 from 43,000), the second refunds what is left.
+    expect(raced).toBe(2)
+    expect(reply.status).toBe(200)
+    expect(reply.body.refundedWei).toBe('43000')
+    expect(await c.services.store.balanceOf(Accounts.client(client.id.nodeId))).toBe(0n)
+    expect(await c.services.store.balanceOf(Accounts.refund(ELSEWHERE))).toBe(43_000n)
     expect(await audit(c.services.store)).toMatchObject({ ok: true })
   })
 
