@@ -22,6 +22,7 @@ import { parseDuration } from '../lib/duration.ts'
 import { openSqliteStore } from '../coordinator/store/sqlite/sqliteStore.ts'
 import { openPostgresStore } from '../coordinator/store/postgres/postgresStore.ts'
 import { createScratchDatabase } from '../test/harness/postgresScratch.ts'
+import { parseMetrics, scrapeMetric } from '../test/harness/metrics.ts'
 
 const { values } = parseArgs({
   options: {
@@ -210,13 +211,12 @@ async function measureReports(workers: Workers, intervalMs: number, phase: strin
 
 /** The coordinator's own view from /metrics: event-loop delay since the previous scrape (prom-client resets it per scrape) and GC seconds so far. */
 async function coordinatorInternals(httpUrl: string): Promise<{ loopP99Ms: number; loopMaxMs: number; gcSeconds: number; ackBuckets: Map<number, number> }> {
-  const text = await (await fetch(`${httpUrl}/metrics`, { signal: AbortSignal.timeout(10_000) })).text()
-  const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN)
-  let gcSeconds = 0
-  for (const m of text.matchAll(/^vipnode_process_nodejs_gc_duration_seconds_sum\{[^}]*\} (\S+)$/gm)) gcSeconds += Number(m[1])
+  const samples = parseMetrics(await (await fetch(`${httpUrl}/metrics`, { signal: AbortSignal.timeout(10_000) })).text())
+  const named = (name: string) => samples.filter((x) => x.name === name)
+  const value = (name: string) => named(name)[0]?.value ?? NaN
+  const gcSeconds = named('vipnode_process_nodejs_gc_duration_seconds_sum').reduce((n, x) => n + x.value, 0)
   // The coordinator's own time from reading a report to acknowledging it (cumulative histogram buckets, by bound).
-  const ackBuckets = new Map<number, number>()
-  for (const m of text.matchAll(/^vipnode_report_ack_seconds_bucket\{le="([^"]+)"\} (\S+)$/gm)) ackBuckets.set(m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2]))
+  const ackBuckets = new Map(named('vipnode_report_ack_seconds_bucket').map((x) => [x.labels.le === '+Inf' ? Infinity : Number(x.labels.le), x.value]))
   return { loopP99Ms: value('vipnode_process_nodejs_eventloop_lag_p99_seconds') * 1000, loopMaxMs: value('vipnode_process_nodejs_eventloop_lag_max_seconds') * 1000, gcSeconds, ackBuckets }
 }
 
@@ -374,10 +374,7 @@ async function main() {
   /** Replicas: when a survivor took the singleton duties the killed replica held. */
   let dutiesMs = NaN
   const dutiesMoved = async () => {
-    for (const c of coords) {
-      const text = await (await fetch(`${String(c.line.url)}/metrics`, { signal: AbortSignal.timeout(5_000) })).text().catch(() => '')
-      if (/^vipnode_singleton_duties 1$/m.test(text)) return true
-    }
+    for (const c of coords) if ((await scrapeMetric(String(c.line.url), 'vipnode_singleton_duties').catch(() => 0)) === 1) return true
     return false
   }
   let back = 0

@@ -90,14 +90,14 @@ export class ClusterService {
     if (!bus.clustered) return
     this.publishedVersion = this.version()
     const hosts = assignments.localDirectory(clock.now())
-    this.lastParts = Math.max(1, Math.ceil(hosts.length / DIRECTORY_PART_HOSTS))
-    if (hosts.length <= DIRECTORY_PART_HOSTS) {
+    const parts = Math.max(1, Math.ceil(hosts.length / DIRECTORY_PART_HOSTS))
+    this.lastParts = parts
+    if (parts === 1) {
       bus.publish('hosts', { replicaId: bus.replicaId, hosts })
       return
     }
     // In parts: a NATS message is at most 1 MB by default (services/hostDirectory.ts).
     const id = ++this.listId
-    const parts = Math.ceil(hosts.length / DIRECTORY_PART_HOSTS)
     for (let part = 0; part < parts; part++) {
       bus.publish('hosts', { replicaId: bus.replicaId, hosts: hosts.slice(part * DIRECTORY_PART_HOSTS, (part + 1) * DIRECTORY_PART_HOSTS), list: { id, part, parts } })
     }

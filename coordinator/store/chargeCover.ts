@@ -14,27 +14,31 @@ import { StoreError, type MeteringDelta, type Transfer } from './store.ts'
 export interface CoveredDelta {
   delta: MeteringDelta
   moved: { account: string; amountWei: bigint }[]
-  /** Payers left out: the balance read at commit did not cover them. */
-  uncovered: MeteringDelta['usage'][number]['clientId'][]
+}
+
+/** What `transfers` move `account` by, all entries summed. */
+function netOn(transfers: readonly Transfer[], account: string): bigint {
+  let net = 0n
+  for (const t of transfers) for (const e of t.entries) if (e.account === account) net += e.amountWei
+  return net
 }
 
 /** `balanceOf`: the payer account's balance now, inside the writing transaction, with this batch's earlier writes. */
 export function coverCharges(delta: MeteringDelta, balanceOf: (account: string) => bigint): CoveredDelta {
   const payers = delta.payers ?? []
-  if (payers.length === 0) return { delta, moved: [], uncovered: [] }
+  if (payers.length === 0) return { delta, moved: [] }
   const moved: CoveredDelta['moved'] = []
   const uncovered = new Set<string>()
   const droppedAccounts = new Set<string>()
   for (const p of payers) {
-    let net = 0n
-    for (const t of delta.transfers) for (const e of t.entries) if (e.account === p.account) net += e.amountWei
+    const net = netOn(delta.transfers, p.account)
     if (net >= 0n) continue
     if (balanceOf(p.account) + net < 0n) {
       uncovered.add(p.clientId)
       droppedAccounts.add(p.account)
     } else moved.push({ account: p.account, amountWei: net })
   }
-  if (uncovered.size === 0) return { delta, moved, uncovered: [] }
+  if (uncovered.size === 0) return { delta, moved }
   return {
     delta: {
       pairs: delta.pairs,
@@ -43,7 +47,6 @@ export function coverCharges(delta: MeteringDelta, balanceOf: (account: string) 
       payers: payers.filter((p) => !uncovered.has(p.clientId)),
     },
     moved,
-    uncovered: [...uncovered] as CoveredDelta['uncovered'],
   }
 }
 
@@ -54,8 +57,7 @@ export function coverCharges(delta: MeteringDelta, balanceOf: (account: string) 
  */
 export function refuseUncovered(transfer: Transfer, notBelowZero: readonly string[], balanceOf: (account: string) => bigint): void {
   for (const account of notBelowZero) {
-    let net = 0n
-    for (const e of transfer.entries) if (e.account === account) net += e.amountWei
+    const net = netOn([transfer], account)
     if (net >= 0n) continue
     const balance = balanceOf(account)
     if (balance + net < 0n) throw new StoreError('INSUFFICIENT_FUNDS', `transfer ${transfer.id} takes ${-net} wei from ${account}, which holds ${balance} wei`)

@@ -102,6 +102,16 @@ describe('postgres store', () => {
   })
 
   describe('two coordinators on one database', () => {
+    /** Two stores on one scratch database, as two replicas have, each with a host of its own that reports. */
+    async function twoStoresWithAHostEach() {
+      const url = await scratchDatabase()
+      const [a, b] = await Promise.all([open(url), open(url)])
+      const [hostA, hostB] = [nodeIdOf(generateNodeKey()), nodeIdOf(generateNodeKey())]
+      await a.upsertNode(node(hostA))
+      await b.upsertNode(node(hostB))
+      return { a, b, hostA, hostB }
+    }
+
     test('behavior: the same transfer id posted by both at once is written once', async () => {
       const url = await scratchDatabase()
       const [a, b] = await Promise.all([open(url), open(url)])
@@ -129,11 +139,7 @@ describe('postgres store', () => {
     })
 
     test('behavior: both charging one client in their report batches at once lose no wei', async () => {
-      const url = await scratchDatabase()
-      const [a, b] = await Promise.all([open(url), open(url)])
-      const [hostA, hostB] = [nodeIdOf(generateNodeKey()), nodeIdOf(generateNodeKey())]
-      await a.upsertNode(node(hostA))
-      await b.upsertNode(node(hostB))
+      const { a, b, hostA, hostB } = await twoStoresWithAHostEach()
       const writes: Promise<number>[] = []
       for (let round = 0; round < 5; round++) {
         for (let i = 0; i < 20; i++) {
@@ -152,11 +158,7 @@ describe('postgres store', () => {
 
     test('attack: both charging one client that can pay for only some of it never take its balance below zero', async () => {
       // The race of two replicas' metering: each read the balance (here: 100 wei) before the other's charges landed.
-      const url = await scratchDatabase()
-      const [a, b] = await Promise.all([open(url), open(url)])
-      const [hostA, hostB] = [nodeIdOf(generateNodeKey()), nodeIdOf(generateNodeKey())]
-      await a.upsertNode(node(hostA))
-      await b.upsertNode(node(hostB))
+      const { a, b, hostA, hostB } = await twoStoresWithAHostEach()
       await a.post({ id: 'deposit', atMs: 1, memo: 'deposit', entries: [{ account: 'external', amountWei: -100n }, { account: 'client:c', amountWei: 100n }] })
       const payers = [{ clientId: 'c' as NodeId, account: 'client:c' }]
       const writes: Promise<number>[] = []

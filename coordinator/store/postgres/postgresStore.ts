@@ -431,10 +431,7 @@ class PostgresStoreImpl implements PostgresStore {
     // the same client since our metering read its balance. The payers' rows are locked in account order, the order
     // every writer's balance upsert takes, and each report in call order keeps what the balance still covers.
     const payerAccounts = [...new Set(accepted.flatMap((q) => (q.metering?.payers ?? []).map((p) => p.account)))].sort()
-    const balances = new Map<string, bigint>()
-    if (payerAccounts.length > 0) {
-      for (const [account, balance] of await lockAccounts(c, payerAccounts)) balances.set(account, balance)
-    }
+    const balances = payerAccounts.length > 0 ? await lockAccounts(c, payerAccounts) : new Map<string, bigint>()
     for (const q of accepted) {
       if (!q.metering?.payers?.length) {
         q.written = q.metering

@@ -80,7 +80,8 @@ class SqliteStoreImpl implements SqliteStore {
   private readonly applyTransfer: (t: Transfer) => void
   private readonly settleTx: (e: EpochRecord, payouts: readonly EpochPayout[], t: Transfer) => void
   private readonly recordBatchTx: (batch: readonly QueuedReport[]) => (number | unknown)[]
-  private readonly committedBalance: Database.Statement
+  /** An account's balance as stored (inside a transaction: with that transaction's writes). */
+  private readonly storedBalance: (account: string) => bigint
   // Every agent connect writes these two: prepared once, like the report path (drizzle builds and prepares per call).
   private readonly upsertNodeStmt: Database.Statement
   private readonly openSessionStmt: Database.Statement
@@ -144,7 +145,7 @@ class SqliteStoreImpl implements SqliteStore {
       }
       if (m) {
         // One writer: the balance read here already holds this batch's earlier reports.
-        m = coverCharges(m, (account) => BigInt((this.committedBalance.get(account) as string | undefined) ?? '0')).delta
+        m = coverCharges(m, this.storedBalance).delta
         for (const p of m.pairs) upsertPair.run(p.clientId, p.hostId, p.lastCorroboratedAtMs)
         for (const u of m.usage) {
           const charged = BigInt((getUsage.get(u.epoch, u.clientId, u.hostId) as string | undefined) ?? '0') + u.chargedWei
@@ -227,7 +228,7 @@ class SqliteStoreImpl implements SqliteStore {
     const existingTransfer = sqlite.prepare('SELECT 1 FROM ledger_entries WHERE transfer_id = ? LIMIT 1')
     const insertEntry = sqlite.prepare('INSERT INTO ledger_entries (transfer_id, account, amount_wei, at_ms, memo) VALUES (?, ?, ?, ?, ?)')
     const getBalance = sqlite.prepare('SELECT balance_wei FROM accounts WHERE account = ?').pluck()
-    this.committedBalance = getBalance
+    this.storedBalance = (account) => BigInt((getBalance.get(account) as string | undefined) ?? '0')
     const setBalance = sqlite.prepare(
       'INSERT INTO accounts (account, balance_wei) VALUES (?, ?) ON CONFLICT(account) DO UPDATE SET balance_wei = excluded.balance_wei',
     )
@@ -236,12 +237,11 @@ class SqliteStoreImpl implements SqliteStore {
       if (existingTransfer.get(t.id)) throw new StoreError('DUPLICATE_TRANSFER', `transfer ${t.id} was already posted`)
       for (const e of t.entries) {
         insertEntry.run(t.id, e.account, e.amountWei.toString(), t.atMs, t.memo)
-        const before = BigInt((getBalance.get(e.account) as string | undefined) ?? '0')
-        setBalance.run(e.account, (before + e.amountWei).toString())
+        setBalance.run(e.account, (this.storedBalance(e.account) + e.amountWei).toString())
       }
     }
     this.postTx = sqlite.transaction((t: Transfer, notBelowZero: readonly string[]) => {
-      refuseUncovered(t, notBelowZero, (account) => BigInt((getBalance.get(account) as string | undefined) ?? '0'))
+      refuseUncovered(t, notBelowZero, this.storedBalance)
       this.applyTransfer(t)
     })
     const insertEpoch = sqlite.prepare(
@@ -540,8 +540,7 @@ class SqliteStoreImpl implements SqliteStore {
   /** Committed balance plus the entries of queued reports: what the balance will be once they commit. */
   async balanceOf(account: string) {
     if (this.closed) throw new StoreError('CLOSED', 'store is closed')
-    const committed = BigInt((this.committedBalance.get(account) as string | undefined) ?? '0')
-    return committed + (this.queuedBalances.get(account) ?? 0n)
+    return this.storedBalance(account) + (this.queuedBalances.get(account) ?? 0n)
   }
   async sumAll() {
     let sum = 0n
