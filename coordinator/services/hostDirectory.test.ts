@@ -54,6 +54,9 @@ test('behavior: a host that moved is the newer list\'s; the older replica\'s nex
 test('error: a malformed message is refused by its schema', () => {
   expect(directoryMessageSchema.safeParse({ replicaId: 'b', hosts: [{ ...host(1), nodeId: 'nope' }] }).success).toBe(false)
   expect(directoryMessageSchema.safeParse({ replicaId: 'b', hosts: [{ ...host(1), capacity: -1 }] }).success).toBe(false)
+  // A part numbered outside its list would complete a list early (dropping hosts) or never.
+  expect(directoryMessageSchema.safeParse({ replicaId: 'b', hosts: [host(1)], list: { id: 1, part: 2, parts: 2 } }).success).toBe(false)
+  expect(directoryMessageSchema.safeParse({ replicaId: 'b', hosts: [host(1)], list: { id: 1, part: 1, parts: 2 } }).success).toBe(true)
 })
 
 test('behavior: a list in parts mirrors each part as it arrives; its absentees go when the last part is in, never on a list with a part lost', () => {

@@ -51,7 +51,10 @@ export const directoryMessageSchema = z.object({
   replicaId: z.string().min(1).max(64),
   hosts: z.array(directoryHostSchema).max(100_000),
   /** A list sent in parts (absent: the whole list in one message): which list, which part of how many. */
-  list: z.object({ id: z.number().int().min(0), part: z.number().int().min(0), parts: z.number().int().min(1).max(1_000) }).optional(),
+  list: z
+    .object({ id: z.number().int().min(0), part: z.number().int().min(0), parts: z.number().int().min(1).max(1_000) })
+    .refine((l) => l.part < l.parts, { message: 'part must be below parts' })
+    .optional(),
 })
 export type DirectoryMessage = z.infer<typeof directoryMessageSchema>
 
