@@ -15,6 +15,7 @@ import type { Store } from './store/store.ts'
 import { SessionRegistry } from './services/sessions.ts'
 import { LoginService } from './services/logins.ts'
 import { ReportService } from './services/reports.ts'
+import { DEFAULT_RETURN_WATCH, ReturnWatch, type ReturnWatchPolicy } from './services/returnWatch.ts'
 import { PayoutTrees } from './services/payoutTrees.ts'
 import { AssignmentService } from './services/assignments.ts'
 import { MeteringService } from './services/metering.ts'
@@ -64,6 +65,8 @@ export interface CoordinatorOverrides {
   quality?: Partial<QualityPolicy>
   /** The checked-answers policy, over the defaults from the update interval (logic/checkedAnswers.ts answerCheckPolicyFor); for tests. */
   answers?: Partial<AnswerCheckPolicy>
+  /** How the return of the previous run's agents is watched after a start (services/returnWatch.ts); for tests. */
+  returnWatch?: ReturnWatchPolicy
 }
 
 export interface RunningCoordinator {
@@ -294,8 +297,13 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   pruner?.start()
   const settler = setInterval(settleTick, Math.min(30_000, Math.max(50, Math.floor(config.epochMs / 10))))
   settler.unref()
+  // Solo coordinators: how many of the previous run's agents are back (replicas' agents move to siblings instead).
+  const agentsOnline = () => sessions.count('host') + sessions.count('client')
+  const returnWatch = config.nats ? undefined : await ReturnWatch.open(overrides.returnWatch ?? DEFAULT_RETURN_WATCH, leftOpen, { store, online: agentsOnline, clock, log })
+  metrics.previousRunAgents.set(returnWatch?.previousRun ?? 0)
   ready = true
   log.info('coordinator listening', { url, replicaId, secp256k1: secp256k1Implementation, ...(metricsUrl ? { metricsUrl } : {}), poolId, db: overrides.store ? 'custom' : describeDb(config.db), restoredAssignments: restored, closedStaleSessions: leftOpen })
+  returnWatch?.start()
   if (trackerSecrets) log.info('tracker per-node secrets loaded', { file: config.ethstatsSecretsFile, names: Object.keys(trackerSecrets).length, boundNodeIds: boundCount(trackerSecrets) })
   if (config.allowPrivateAddresses && !isLoopbackHost(config.host)) {
     // Development mode on a reachable interface: hosts may point clients at loopback and private networks.
@@ -332,6 +340,9 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
     close() {
       closing ??= (async () => {
         ready = false
+        returnWatch?.stop()
+        // The next start waits for these agents (services/returnWatch.ts); a failed write only loses that view.
+        if (returnWatch) await ReturnWatch.noteStop(store, agentsOnline(), clock.now()).catch((err: unknown) => log.warn('agents at stop not recorded', {}, err))
         clearInterval(sweeper)
         clearInterval(settler)
         await pruner?.stop()

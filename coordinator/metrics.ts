@@ -19,6 +19,11 @@ export function createCoordinatorMetrics(registry: Registry) {
       registers: [registry],
     }),
     agentSockets: new Gauge({ name: 'vipnode_agent_sockets', help: 'Authenticated agent WebSockets by role.', labelNames: ['role'] as const, registers: [registry] }),
+    previousRunAgents: new Gauge({
+      name: 'vipnode_agents_previous_run',
+      help: 'Agents the previous run had (online at its graceful stop, or sessions a crash left open): the level vipnode_agent_sockets returns to after a restart. 0 when there was none to wait for (also on replicas).',
+      registers: [registry],
+    }),
     pendingSockets: new Gauge({ name: 'vipnode_agent_unauthenticated_sockets', help: 'Agent WebSockets that have not authenticated yet.', registers: [registry] }),
     reports: new Counter({ name: 'vipnode_agent_reports_total', help: 'Peer reports (vipnode_update) ingested.', registers: [registry] }),
     disputes: new Counter({

@@ -70,6 +70,9 @@ test('behavior: kill -9 of the coordinator under load loses no money and at most
     }
     await new Promise((r) => setTimeout(r, INTERVAL_MS / 2))
   }
+  // The restarted coordinator's view for its operator: the crashed run's 16 sessions, all back (services/returnWatch.ts).
+  const back = await c.proc.waitForLog((x) => x.msg === "previous run's agents back", 'the crashed run\'s agents back')
+  expect(back).toMatchObject({ previousRun: 16, online: 16 })
   await Promise.all(agents.map((a) => a.close()))
   expect(await c.proc.stop('SIGTERM')).toEqual({ code: 0, signal: null })
 
