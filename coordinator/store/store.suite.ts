@@ -70,6 +70,19 @@ export function describeStore(name: string, openStore: () => Promise<Store>, opt
       expect(await store.getSession('s2')).toMatchObject({ closedAtMs: 30, closeReason: 'restart' })
     })
 
+    test('behavior: a close storm (every session closed in one turn, none awaited) closes each once, with its own time and reason, before any later call reads them', async () => {
+      const n = 1_500 // more than one SQLite close batch
+      for (let i = 0; i < n; i++) await store.openSession({ id: `storm-${i}`, nodeId: hostId, role: 'host', remoteAddress: '127.0.0.1', connectedAtMs: 1 })
+      const closes = Array.from({ length: n }, (_, i) => store.closeSession(`storm-${i}`, 100 + i, `closed ${i}`))
+      // Not awaited: a later call sees them closed, as if written one after another (write order is call order).
+      void store.closeSession('storm-0', 9_999, 'again')
+      expect(await store.closeOpenSessions(50_000, 'restart')).toBe(0)
+      await Promise.all(closes)
+      expect(await store.getSession('storm-0')).toMatchObject({ closedAtMs: 100, closeReason: 'closed 0' })
+      expect(await store.getSession(`storm-${n - 1}`)).toMatchObject({ closedAtMs: 100 + n - 1, closeReason: `closed ${n - 1}` })
+      expect(await store.openSessionNodes()).toEqual([])
+    })
+
     test('behavior: assignments are active until released', async () => {
       const a = await store.addAssignment({ clientId, hostId, kind: 'peer', assignedAtMs: 5 })
       expect(a.id).toBeGreaterThan(0)
@@ -535,6 +548,15 @@ export function describeStore(name: string, openStore: () => Promise<Store>, opt
         await write
         store = await reopen(store)
         expect((await store.latestReport(hostId))?.observedAtMs).toBe(5)
+      })
+
+      test('behavior: close commits a queued session close, and a reopened store has it', async () => {
+        await store.openSession({ id: 'q1', nodeId: hostId, role: 'host', remoteAddress: '127.0.0.1', connectedAtMs: 1 })
+        const closing = store.closeSession('q1', 7, 'closed 1001')
+        await store.close()
+        await closing
+        store = await reopen(store)
+        expect(await store.getSession('q1')).toMatchObject({ closedAtMs: 7, closeReason: 'closed 1001' })
       })
 
       test('behavior: reopening keeps every kind of row', async () => {
