@@ -11,7 +11,7 @@
  * them by worker; the kill -9 phase kills one replica and counts its agents back on the others.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { appendFileSync, mkdtempSync, readFileSync } from 'node:fs'
 import os, { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -46,8 +46,11 @@ const { values } = parseArgs({
     // Coordinator replicas of one pool on that database (PostgreSQL only), joined over NATS.
     replicas: { type: 'string', default: '1' },
     nats: { type: 'string', default: 'nats://127.0.0.1:4222' },
+    // Append every line the servers (the coordinators and the echo server) print to this file, to look into a run.
+    log: { type: 'string' },
   },
 })
+const serverLog = values.log
 const REPLICAS = Number(values.replicas)
 if (!Number.isInteger(REPLICAS) || REPLICAS < 1) throw new Error(`--replicas: expected a whole number of coordinators, got "${values.replicas}"`)
 if (REPLICAS > 1 && !/^postgres(ql)?:\/\//.test(values.db!)) throw new Error('--replicas: replicas share a PostgreSQL database: give --db postgres://…')
@@ -88,6 +91,7 @@ function startServer(cmd: string, args: string[], match: (line: Record<string, u
   const child = spawn('bash', ['-c', `ulimit -n 65536 2>/dev/null; exec ${cmd} ${args.map((a) => `'${a}'`).join(' ')}`], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })
   return new Promise((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (text) => {
+      if (serverLog) appendFileSync(serverLog, `${text}\n`)
       try {
         const line = JSON.parse(text) as Record<string, unknown>
         if (match(line)) resolve({ child, line })
@@ -363,8 +367,9 @@ async function main() {
   const afterRss = rssOf()
 
   if (values.profile) {
-    await workers.stop()
+    // SIGTERM with every agent online, as below: the profile ends with the graceful stop.
     await stopCoordinators()
+    await workers.stop()
     console.log(`reports acknowledged per second ${load.rate.toFixed(0)}, p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms; CPU profile in ${values.profile}`)
     process.exit(0)
   }

@@ -42,6 +42,8 @@ export interface AgentConnectionParams {
   liveness: PingLiveness
   /** The server's maxPayload: the frame limit once authenticated. */
   hardFrameCap: number
+  /** Set when the server closes every socket: each disconnect is then logged at debug, the server logs one line for all. */
+  server: { stopping: boolean }
 }
 
 /** What the per-socket pieces below share. */
@@ -198,12 +200,14 @@ function onAuthenticated({ services, ws, ticket, hardFrameCap }: AgentSocket): v
 }
 
 /** The socket closed: a pending socket leaves the pending count, a session logs out. */
-function onClosed({ services, conn, log }: AgentSocket, code: number, reason: Buffer): void {
+function onClosed({ services, conn, log, server }: AgentSocket, code: number, reason: Buffer): void {
   if (!conn.session) {
     services.metrics.pendingSockets.dec()
     return
   }
   const session = conn.session
   const wasCurrent = services.logins.logout(conn, `closed ${code}`)
-  log.info('agent disconnected', { node: session.nodeId, role: session.role, code, reason: reason.toString().slice(0, 120), current: wasCurrent })
+  const context = { node: session.nodeId, role: session.role, code, reason: reason.toString().slice(0, 120), current: wasCurrent }
+  if (server.stopping) log.debug('agent disconnected', context)
+  else log.info('agent disconnected', context)
 }

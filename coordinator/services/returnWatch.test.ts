@@ -70,7 +70,7 @@ describe('ReturnWatch', () => {
   })
 })
 
-describe('a coordinator restarted on its database', () => {
+describe('a coordinator stopped and restarted on its database', () => {
   const agents: TestAgent[] = []
   const coordinators: RunningCoordinator[] = []
   afterEach(async () => {
@@ -78,13 +78,17 @@ describe('a coordinator restarted on its database', () => {
     await Promise.all(coordinators.splice(0).map((c) => c.close()))
   })
 
-  test('behavior: after a graceful stop with 3 agents online, the next start shows 3 on /metrics and logs when all 3 are back', async () => {
+  test('behavior: a graceful stop with 3 agents online logs one line for their sockets; the next start shows 3 on /metrics and logs when all 3 are back', async () => {
     const db = tempDb()
     const ids = [identity(41001), identity(41002), identity(41003)]
-    const first = await testCoordinator({ db })
+    const stopLog = recordingLogger()
+    const first = await testCoordinator({ db }, { logger: stopLog })
     const firstAgents = await Promise.all(ids.map((id, i) => testAgent(first.url, { role: i === 0 ? 'host' : 'client' }, {}, id)))
     await first.close()
     await Promise.all(firstAgents.map((a) => a.close()))
+    // The stop says so once for all its sockets; each agent's disconnect goes to debug (20,000 lines at a large pool's stop).
+    expect(stopLog.lines.filter((l) => l.message === 'agent sockets closed').map((l) => l.context?.sockets)).toEqual([3])
+    expect(stopLog.lines.filter((l) => l.message === 'agent disconnected').map((l) => l.level)).toEqual(['debug', 'debug', 'debug'])
 
     const log = recordingLogger()
     const second = await testCoordinator({ db }, { logger: log, returnWatch: { everyMs: 20, forMs: 60_000 } })
