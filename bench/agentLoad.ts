@@ -48,6 +48,8 @@ const { values } = parseArgs({
     nats: { type: 'string', default: 'nats://127.0.0.1:4222' },
     // Append every line the servers (the coordinators and the echo server) print to this file, to look into a run.
     log: { type: 'string' },
+    // An admin watching the dashboard the whole run: one live event stream on the first coordinator, re-opened after the restart.
+    dashboard: { type: 'boolean', default: false },
   },
 })
 const serverLog = values.log
@@ -101,6 +103,31 @@ function startServer(cmd: string, args: string[], match: (line: Record<string, u
     })
     child.once('exit', (code) => reject(new Error(`${cmd} exited with ${code}`)))
   })
+}
+
+/**
+ * `--dashboard`: an admin's browser on the dashboard's live stream (`/dashboard/api/events`), read to the end and
+ * counted. Opened again whenever it ends (the coordinator restarted) until `stop`.
+ */
+function watchDashboard(url: () => string, token: string) {
+  const abort = new AbortController()
+  const seen = { snapshots: 0, bytes: 0 }
+  const decoder = new TextDecoder()
+  void (async () => {
+    while (!abort.signal.aborted) {
+      try {
+        const res = await fetch(`${url()}/dashboard/api/events`, { headers: { authorization: `Bearer ${token}` }, signal: abort.signal })
+        for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+          seen.bytes += chunk.length
+          seen.snapshots += decoder.decode(chunk, { stream: true }).split('event: snapshot').length - 1
+        }
+      } catch {
+        // The coordinator is down (kill -9) or the run is over.
+      }
+      await new Promise((r) => setTimeout(r, 500))
+    }
+  })()
+  return { seen, stop: () => abort.abort() }
 }
 
 /** The event each worker command answers with: replies are routed by it, so a progress query may overlap a long command. */
@@ -310,7 +337,8 @@ async function main() {
   console.error(`store: ${scratch ? `PostgreSQL, scratch database ${scratch.name}` : 'SQLite'}${REPLICAS > 1 ? `, ${REPLICAS} replicas over ${values.nats}` : ''}`)
   // Every agent connects from 127.0.0.1: lift the per-address limit on unauthenticated sockets (HTTP 429 beyond it).
   // As bin/vipnode.js runs itself (its shebang sets the young generation).
-  const coordArgs = ['--max-semi-space-size=64', 'bin/vipnode.js', 'coordinator', '--allow-private-addresses', '--port', '0', '--db', db, '--update-interval', `${INTERVAL_MS}ms`, '--challenge-ttl', '5m', '--log-level', 'info', '--pool-id', 'bench', '--max-pending-per-address', '100000', '--max-pending-sockets', '100000', '--max-agents-per-address', '100000', ...(REPLICAS > 1 ? ['--nats', values.nats!] : [])]
+  const adminToken = 'bench-admin-token-0123456789abcdef'
+  const coordArgs = ['--max-semi-space-size=64', 'bin/vipnode.js', 'coordinator', '--allow-private-addresses', '--port', '0', '--db', db, '--update-interval', `${INTERVAL_MS}ms`, '--challenge-ttl', '5m', '--log-level', 'info', '--pool-id', 'bench', '--max-pending-per-address', '100000', '--max-pending-sockets', '100000', '--max-agents-per-address', '100000', ...(REPLICAS > 1 ? ['--nats', values.nats!] : []), ...(values.dashboard ? ['--admin-token', adminToken] : [])]
   const profileArgs = [...(values.profile ? ['--cpu-prof', '--cpu-prof-dir', values.profile] : []), ...(values['trace-stalls'] ? ['--import', 'tsx', '--import', './bench/stallTracer.ts'] : [])]
   const listening = (l: Record<string, unknown>) => l.msg === 'coordinator listening'
   // The first replica is profiled (and takes the duties lease: it starts first).
@@ -335,6 +363,7 @@ async function main() {
     await scratch?.drop()
   }
   const httpUrls = coords.map((c) => String(c.line.url))
+  const dashboard = values.dashboard ? watchDashboard(() => String(coords[0]!.line.url), adminToken) : undefined
   const wsUrls = httpUrls.map((u) => u.replace('http', 'ws') + '/v1/agent')
   const port = new URL(httpUrls[0]!).port
   const rssOf = () => coords.reduce((n, c) => n + rssMb(c.child.pid!), 0)
@@ -368,6 +397,7 @@ async function main() {
 
   if (values.profile) {
     // SIGTERM with every agent online, as below: the profile ends with the graceful stop.
+    dashboard?.stop()
     await stopCoordinators()
     await workers.stop()
     console.log(`reports acknowledged per second ${load.rate.toFixed(0)}, p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms; CPU profile in ${values.profile}`)
@@ -406,6 +436,7 @@ async function main() {
   }
   const restartMs = performance.now() - restartAt
   // A graceful stop (systemd's SIGTERM) with every agent online: each socket closed, each session closed in the store.
+  dashboard?.stop()
   const stopAt = performance.now()
   await stopCoordinators()
   const stopMs = performance.now() - stopAt
@@ -439,6 +470,7 @@ async function main() {
   else row('kill -9 of one replica -> duties moved (s)', (dutiesMs / 1000).toFixed(1), '', '')
   row('logins paced (503 with a slot), all phases', `${paced}`, '', '')
   row(REPLICAS === 1 ? 'kill -9 -> all agents back (s)' : 'kill -9 -> all back on survivors (s)', `${(restartMs / 1000).toFixed(1)} (${back}/${connected})`, '', '')
+  if (dashboard) row('dashboard snapshots streamed (MB)', `${dashboard.seen.snapshots} (${(dashboard.seen.bytes / 1e6).toFixed(1)})`, '', '')
   row(`SIGTERM with ${back} agents online -> exit (s)`, (stopMs / 1000).toFixed(1), '', '')
   console.log(`\ntargets: ${AGENTS} sockets held, >= 5000 reports/s with p99 < 50 ms (steady state) and event-loop delay max < 100 ms; all agents back within 60 s of a kill -9`)
   process.exit(0)

@@ -1,14 +1,16 @@
 /**
  * Live updates for the dashboard over Server-Sent Events. Every open stream
  * gets a fresh snapshot when it connects, whenever the set of connected
- * agents or assignments changes, and every `pushIntervalMs` regardless.
+ * agents or assignments changes, and every `pushIntervalMs` regardless, but
+ * never sooner than `pushGapMs` after the last push: at thousands of agents a
+ * snapshot is megabytes, and a reconnect storm changes the agents every 250 ms.
  * Online hosts and clients are sampled into a ring buffer for the charts,
  * every `sampleIntervalMs` and at each change. One snapshot is built per push
  * and shared by all streams.
  */
 import type { Request, Response } from 'express'
 import type { CoordinatorServices } from '../rpc/context.ts'
-import { liveCounts, SampleRing, SnapshotBuilder } from './snapshot.ts'
+import { liveCounts, SampleRing, SnapshotBuilder, snapshotJson } from './snapshot.ts'
 
 export interface DashboardHubOptions {
   /** A full snapshot to every stream at least this often. */
@@ -19,9 +21,19 @@ export interface DashboardHubOptions {
   sampleCapacity: number
   /** How often agent connects and disconnects are looked for (an in-memory comparison). */
   watchIntervalMs: number
+  /** The least time between two pushes (it grows with what a push costs: `pushGapMs`). */
+  minPushGapMs: number
 }
 
-export const defaultHubOptions: DashboardHubOptions = { pushIntervalMs: 5_000, sampleIntervalMs: 10_000, sampleCapacity: 8_640, watchIntervalMs: 250 }
+export const defaultHubOptions: DashboardHubOptions = { pushIntervalMs: 5_000, sampleIntervalMs: 10_000, sampleCapacity: 8_640, watchIntervalMs: 250, minPushGapMs: 1_000 }
+
+/**
+ * How long after a push that took `costMs` (build, JSON and writes, wall time) the next may start: at least
+ * `minGapMs`, and 20 times the cost, so snapshots take at most about 5 % of the coordinator however large the pool.
+ */
+export function pushGapMs(costMs: number, minGapMs: number): number {
+  return Math.max(minGapMs, 20 * costMs)
+}
 
 /** A stream whose unsent data grows past this is a stalled browser tab and is dropped. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024
@@ -40,6 +52,9 @@ export class DashboardHub {
   private fingerprint = ''
   private pushing: Promise<void> | undefined
   private pushAgain = false
+  /** No push starts before this (`pushGapMs`); one asked for sooner is made then. */
+  private nextPushAtMs = 0
+  private deferred: NodeJS.Timeout | undefined
   private closed = false
 
   constructor(
@@ -98,10 +113,21 @@ export class DashboardHub {
       this.pushAgain = true
       return
     }
+    const wait = this.nextPushAtMs - performance.now()
+    if (wait > 0) {
+      this.deferred ??= setTimeout(() => {
+        this.deferred = undefined
+        this.push()
+      }, wait)
+      this.deferred.unref()
+      return
+    }
+    const startedAt = performance.now()
     this.pushing = this.builder
       .build()
-      .then((snap) => {
-        const frame = `event: snapshot\ndata: ${JSON.stringify(snap)}\n\n`
+      .then(snapshotJson)
+      .then((json) => {
+        const frame = `event: snapshot\ndata: ${json}\n\n`
         for (const s of this.streams) {
           if (s.sessionId !== null && !this.sessionValid(s.sessionId)) {
             this.end(s, 'event: expired\ndata: {}\n\n')
@@ -115,6 +141,8 @@ export class DashboardHub {
       })
       .catch((err: unknown) => this.services.log.error('dashboard snapshot failed', {}, err))
       .finally(() => {
+        const now = performance.now()
+        this.nextPushAtMs = now + pushGapMs(now - startedAt, this.opts.minPushGapMs)
         this.pushing = undefined
         if (this.pushAgain) {
           this.pushAgain = false
@@ -130,6 +158,7 @@ export class DashboardHub {
 
   close(): void {
     this.closed = true
+    clearTimeout(this.deferred)
     for (const t of this.timers.splice(0)) clearInterval(t)
     for (const s of this.streams) this.end(s)
   }

@@ -18,6 +18,7 @@ import { qualityAdminRoutes } from '../server/qualityRoutes.ts'
 import { status } from '../server/status.ts'
 import { AdminSessions, SESSION_COOKIE, adminAttempts, clearedCookie, cookieOf, isHttps, judgeBearer, sessionCookie, tokenMatches } from './auth.ts'
 import { DashboardHub, defaultHubOptions, type DashboardHubOptions } from './events.ts'
+import { snapshotJson } from './snapshot.ts'
 import { ASSETS, appShell, dashboardOffPage, loginPage, statusPage, tooManyAttemptsPage } from './pages.ts'
 
 export interface DashboardOptions extends DashboardHubOptions {
@@ -171,7 +172,7 @@ export function dashboardRoutes(services: CoordinatorServices, overrides: Partia
     next()
   })
   api.get('/snapshot', async (_req, res) => {
-    res.json(await hub.builder.build())
+    res.type('application/json').send(await snapshotJson(await hub.builder.build()))
   })
   api.get('/events', (req, res) => {
     hub.attach(req, res, res.locals.sessionId as string | null)

@@ -35,7 +35,7 @@ export type ServerConnection = LoginConnection
 export interface PageReads {
   nodes: Pick<NodeStore, 'getNode' | 'listNodes'>
   ledger: Pick<LedgerStore, 'balanceOf' | 'balancesWithPrefix' | 'sumAll'>
-  epochs: Pick<EpochStore, 'latestPayoutEpoch' | 'listEpochs' | 'getEpoch' | 'epochPayouts'>
+  epochs: Pick<EpochStore, 'latestPayoutEpoch' | 'epochHeaders' | 'getEpoch' | 'epochPayouts'>
   usage: Pick<ReportStore, 'usage'>
   /** Payout proofs from the latest trees, kept loaded (services/payoutTrees.ts). */
   payoutTrees: PayoutTrees

@@ -7,7 +7,7 @@ import { Router, type Request, type Response, type NextFunction } from 'express'
 import { AddressRateLimiter } from './rateLimiter.ts'
 import { adminAttempts, judgeBearer } from '../dashboard/auth.ts'
 import type { CoordinatorServices } from '../rpc/context.ts'
-import type { EpochRecord } from '../store/store.ts'
+import type { EpochHeader } from '../store/store.ts'
 import { qualityAdminRoutes } from './qualityRoutes.ts'
 
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/
@@ -16,7 +16,7 @@ const RATE_PER_SECOND = 3
 const RATE_BURST = 30
 const MAX_TRACKED_IPS = 10_000
 
-export function epochJson(e: EpochRecord) {
+export function epochJson(e: EpochHeader) {
   return {
     epoch: e.epoch,
     startMs: e.startMs,
@@ -127,7 +127,7 @@ export function payoutRoutes(services: CoordinatorServices): Router {
   const admin = Router()
   admin.use(requireAdmin(services))
   admin.get('/epochs', async (_req, res) => {
-    res.json({ epochs: (await epochReads.listEpochs()).map(epochJson) })
+    res.json({ epochs: (await epochReads.epochHeaders()).map(epochJson) })
   })
   admin.get('/epochs/:epoch', async (req, res) => {
     const n = Number(req.params.epoch)

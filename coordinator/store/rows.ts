@@ -4,7 +4,7 @@
  * decimal strings (TEXT, NUMERIC), so one set of mappers serves both.
  */
 import type { NodeId } from '../../protocol/index.ts'
-import type { AssignmentRecord, EpochRecord, NodeRecord, StoredReport, UsageRecord } from './store.ts'
+import type { AssignmentRecord, EpochHeader, EpochRecord, NodeRecord, StoredReport, UsageRecord } from './store.ts'
 
 type Wei = string | bigint
 
@@ -29,6 +29,10 @@ type EpochAmounts = 'revenueWei' | 'carriedInWei' | 'feeWei' | 'carriedOutWei' |
 export type EpochRow = Omit<EpochRecord, EpochAmounts> & Record<EpochAmounts, Wei>
 
 export function toEpoch(row: EpochRow): EpochRecord {
+  return { ...toEpochHeader(row), tree: row.tree }
+}
+
+export function toEpochHeader(row: Omit<EpochRow, 'tree'>): EpochHeader {
   return {
     ...row,
     revenueWei: BigInt(row.revenueWei),

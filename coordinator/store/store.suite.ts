@@ -306,6 +306,37 @@ export function describeStore(name: string, openStore: () => Promise<Store>, opt
       expect(await store.sumAll()).toBe(0n)
     })
 
+    test('behavior: epochHeaders lists settled epochs oldest first without their trees, or only the newest `last`', async () => {
+      const settle = (n: number) =>
+        store.settleEpoch(
+          { epoch: n, startMs: n * 1000, endMs: (n + 1) * 1000, revenueWei: 0n, carriedInWei: 0n, feeWei: 0n, carriedOutWei: 0n, totalEntitledWei: 0n, root: `0x${'00'.repeat(32)}`, tree: `{"big":"${'x'.repeat(1000)}"}`, settledAtMs: (n + 1) * 1000, txHash: null, postedAtMs: null },
+          [],
+          { id: `settle:${n}`, atMs: (n + 1) * 1000, memo: 'settle', entries: [{ account: `revenue:${n}`, amountWei: -1n }, { account: 'carry', amountWei: 1n }] },
+        )
+      for (const n of [3, 4, 5, 6]) await settle(n)
+      const all = await store.epochHeaders()
+      expect(all.map((e) => e.epoch)).toEqual([3, 4, 5, 6])
+      expect(all.every((e) => !('tree' in e))).toBe(true)
+      expect(all[0]).toEqual({ epoch: 3, startMs: 3000, endMs: 4000, revenueWei: 0n, carriedInWei: 0n, feeWei: 0n, carriedOutWei: 0n, totalEntitledWei: 0n, root: `0x${'00'.repeat(32)}`, settledAtMs: 4000, txHash: null, postedAtMs: null })
+      expect((await store.epochHeaders({ last: 2 })).map((e) => e.epoch)).toEqual([5, 6])
+      expect(await store.epochHeaders({ last: 0 })).toEqual([])
+    })
+
+    test('behavior: listNodes is in node ID order, and pages with `after` and `limit` cover every node once', async () => {
+      const ids = Array.from({ length: 7 }, () => nodeIdOf(generateNodeKey())).sort()
+      for (const [i, id] of ids.entries()) await store.upsertNode(node(id, { role: i % 2 === 0 ? 'host' : 'client' }))
+      expect((await store.listNodes()).map((n) => n.nodeId)).toEqual(ids)
+      const paged: NodeId[] = []
+      for (let after: NodeId | undefined; ; ) {
+        const page = await store.listNodes({ limit: 3, ...(after ? { after } : {}) })
+        paged.push(...page.map((n) => n.nodeId))
+        if (page.length < 3) break
+        after = page.at(-1)!.nodeId
+      }
+      expect(paged).toEqual(ids)
+      expect((await store.listNodes({ role: 'client', after: ids[0]!, limit: 2 })).map((n) => n.nodeId)).toEqual([ids[1], ids[3]])
+    })
+
     test('behavior: pruneHistory deletes only history older than the cutoff, in batches, and never a node\'s latest report', async () => {
       await store.upsertNode(node(hostId))
       await store.upsertNode(node(clientId, { role: 'client' }))

@@ -73,7 +73,11 @@ export interface MetaStore {
 export interface NodeStore {
   upsertNode(node: NodeRecord): Promise<void>
   getNode(nodeId: NodeId): Promise<NodeRecord | undefined>
-  listNodes(filter?: { role?: Role }): Promise<NodeRecord[]>
+  /**
+   * Nodes, in node ID order; with `limit`, one page of them after `after`: a reader that must not hold the
+   * event loop for the whole table (the dashboard at thousands of agents) reads it a page at a time.
+   */
+  listNodes(filter?: { role?: Role; after?: NodeId; limit?: number }): Promise<NodeRecord[]>
 }
 
 export interface SessionStore {
@@ -172,8 +176,10 @@ export interface EpochStore {
   /** One transaction: the settlement transfer, the epoch row and its payouts. DUPLICATE_EPOCH if already settled. */
   settleEpoch(epoch: EpochRecord, payouts: readonly EpochPayout[], transfer: Transfer): Promise<void>
   getEpoch(epoch: number): Promise<EpochRecord | undefined>
-  /** Every settled epoch with its tree: for audits and admin pages, never for a loop that runs per epoch. */
+  /** Every settled epoch with its tree: for audits and migrations, never for a page or a loop that runs per epoch. */
   listEpochs(): Promise<EpochRecord[]>
+  /** Settled epochs without their trees, oldest first; with `last`, only the newest that many. For pages. */
+  epochHeaders(opts?: { last?: number }): Promise<EpochHeader[]>
   /** The newest settled epoch's number, 0 before the first: one indexed read, whatever the history. */
   lastSettledEpoch(): Promise<number>
   epochPayouts(epoch: number): Promise<EpochPayout[]>
@@ -184,6 +190,9 @@ export interface EpochStore {
    */
   latestPayoutEpoch(filter?: { posted?: boolean }): Promise<EpochSummary | undefined>
 }
+
+/** A settled epoch without its payout tree (which grows with the payees: megabytes at thousands of hosts). */
+export type EpochHeader = Omit<EpochRecord, 'tree'>
 
 export interface EpochSummary {
   epoch: number

@@ -335,7 +335,8 @@ function clientsPage(snap) {
 }
 
 function epochsPage(snap) {
-  const head = pageHead('Epochs and payouts', `Epoch ${snap.epoch.current} is running; it settles at ${when(snap.epoch.endMs)}.`)
+  const older = snap.olderEpochs ? ` The newest ${snap.epochs.length} settled epochs are listed; GET /v1/admin/epochs has them all.` : ''
+  const head = pageHead('Epochs and payouts', `Epoch ${snap.epoch.current} is running; it settles at ${when(snap.epoch.endMs)}.${older}`)
   if (snap.epochs.length === 0) return [head, empty('No epoch settled yet', `Epoch ${snap.epoch.current} settles at ${when(snap.epoch.endMs)}: revenue is then split among hosts by service time (the length is --epoch, 24 h by default).`)]
   const columns = [
     { key: 'epoch', label: 'Epoch', num: true, desc: true, value: (r) => r.epoch, cell: (r) => h('a', { href: `#epochs/${r.epoch}` }, `#${r.epoch}`) },

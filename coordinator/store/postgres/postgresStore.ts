@@ -31,10 +31,10 @@ import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres'
 import { migrate } from 'drizzle-orm/node-postgres/migrator'
-import { and, desc, eq, gte, isNotNull, isNull, ne, sql } from 'drizzle-orm'
+import { and, desc, eq, getTableColumns, gt, gte, isNotNull, isNull, ne, sql } from 'drizzle-orm'
 import type { NodeId } from '../../../protocol/index.ts'
 import * as schema from './schema.ts'
-import { latestReportOf, toAssignment, toEpoch, toNode, toReport, toUsage } from '../rows.ts'
+import { latestReportOf, toAssignment, toEpoch, toEpochHeader, toNode, toReport, toUsage } from '../rows.ts'
 import { chargeShape, planChargeFolding, type ChargeCarrier, type LedgerRow } from '../chargeFolding.ts'
 import { coverCharges, refuseUncovered } from '../chargeCover.ts'
 import {
@@ -530,11 +530,12 @@ class PostgresStoreImpl implements PostgresStore {
       return row ? toNode(row) : undefined
     })
   }
-  listNodes(filter: { role?: 'host' | 'client' } = {}) {
+  listNodes(filter: { role?: 'host' | 'client'; after?: NodeId; limit?: number } = {}) {
     return this.lane(async () => {
-      const q = this.db.select().from(schema.nodes)
-      const rows = filter.role ? await q.where(eq(schema.nodes.role, filter.role)) : await q
-      return rows.map(toNode)
+      const n = schema.nodes
+      const where = and(filter.role ? eq(n.role, filter.role) : undefined, filter.after !== undefined ? gt(n.nodeId, filter.after) : undefined)
+      const q = this.db.select().from(n).where(where).orderBy(n.nodeId)
+      return (filter.limit === undefined ? await q : await q.limit(filter.limit)).map(toNode)
     })
   }
 
@@ -868,6 +869,13 @@ class PostgresStoreImpl implements PostgresStore {
   }
   listEpochs() {
     return this.lane(async () => (await this.db.select().from(schema.epochs).orderBy(schema.epochs.epoch)).map(toEpoch))
+  }
+  epochHeaders(opts: { last?: number } = {}) {
+    return this.lane(async () => {
+      const { tree: _tree, ...header } = getTableColumns(schema.epochs)
+      const q = this.db.select(header).from(schema.epochs).orderBy(desc(schema.epochs.epoch))
+      return (opts.last === undefined ? await q : await q.limit(opts.last)).reverse().map(toEpochHeader)
+    })
   }
   lastSettledEpoch() {
     return this.lane(async () => (await this.db.select({ epoch: schema.epochs.epoch }).from(schema.epochs).orderBy(desc(schema.epochs.epoch)).limit(1))[0]?.epoch ?? 0)

@@ -15,14 +15,14 @@
 import Database from 'better-sqlite3'
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator'
-import { and, eq, gte, isNull, isNotNull, ne, sql, desc } from 'drizzle-orm'
+import { and, eq, getTableColumns, gt, gte, isNull, isNotNull, ne, sql, desc } from 'drizzle-orm'
 import { mkdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { NodeId } from '../../../protocol/index.ts'
 import * as schema from './schema.ts'
 import { StoreError, addAmounts, checkTransfer, FOLDED_MEMO, LEDGER_FOLDED_THROUGH_KEY, type ChargeRule, type Lease, type PrunedRows, type EpochPayout, type EpochRecord, type MeteringDelta, type PairMeter, type UsageRecord, type AssignmentRecord, type NodeRecord, type PeerReport, type SessionRecord, type Store, type StoredReport, type Transfer, type LedgerEntry } from '../store.ts'
-import { latestReportOf, toAssignment, toEpoch, toNode, toReport, toUsage } from '../rows.ts'
+import { latestReportOf, toAssignment, toEpoch, toEpochHeader, toNode, toReport, toUsage } from '../rows.ts'
 import { chargeShape, planChargeFolding, type ChargeCarrier, type LedgerRow } from '../chargeFolding.ts'
 import { coverCharges, refuseUncovered } from '../chargeCover.ts'
 /** The root of an epoch without payouts (settlement's EMPTY_ROOT). */
@@ -355,10 +355,11 @@ class SqliteStoreImpl implements SqliteStore {
     const row = this.d.select().from(schema.nodes).where(eq(schema.nodes.nodeId, nodeId)).get()
     return row ? toNode(row) : undefined
   }
-  async listNodes(filter: { role?: 'host' | 'client' } = {}) {
-    const q = this.d.select().from(schema.nodes)
-    const rows = filter.role ? q.where(eq(schema.nodes.role, filter.role)).all() : q.all()
-    return rows.map(toNode)
+  async listNodes(filter: { role?: 'host' | 'client'; after?: NodeId; limit?: number } = {}) {
+    const n = schema.nodes
+    const where = and(filter.role ? eq(n.role, filter.role) : undefined, filter.after !== undefined ? gt(n.nodeId, filter.after) : undefined)
+    const q = this.d.select().from(n).where(where).orderBy(n.nodeId)
+    return (filter.limit === undefined ? q.all() : q.limit(filter.limit).all()).map(toNode)
   }
 
   // ------------------------------------------------------------------ sessions
@@ -550,6 +551,12 @@ class SqliteStoreImpl implements SqliteStore {
   }
   async listEpochs() {
     return this.d.select().from(schema.epochs).orderBy(schema.epochs.epoch).all().map(toEpoch)
+  }
+  async epochHeaders(opts: { last?: number } = {}) {
+    const { tree: _tree, ...header } = getTableColumns(schema.epochs)
+    const q = this.d.select(header).from(schema.epochs).orderBy(desc(schema.epochs.epoch))
+    const rows = opts.last === undefined ? q.all() : q.limit(opts.last).all()
+    return rows.reverse().map(toEpochHeader)
   }
   async lastSettledEpoch() {
     return this.d.select({ epoch: schema.epochs.epoch }).from(schema.epochs).orderBy(desc(schema.epochs.epoch)).limit(1).get()?.epoch ?? 0
