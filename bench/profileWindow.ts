@@ -5,6 +5,10 @@
  *
  *   npx tsx bench/profileWindow.ts DIR/CPU.….cpuprofile --last 8          # timeline of the last 8 s
  *   npx tsx bench/profileWindow.ts DIR/CPU.….cpuprofile --from 5.5 --to 4.6  # frames between 5.5 s and 4.6 s before the end
+ *   npx tsx bench/profileWindow.ts DIR/CPU.….cpuprofile --stretches 5 --to 2 # the 5 longest runs without an idle sample
+ *
+ * A run of samples with no idle one between is time the event loop never waited for I/O: the upper bound of a
+ * stall (several callbacks may share it). Its frames say what held the loop.
  */
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
@@ -24,7 +28,7 @@ interface Profile {
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { last: { type: 'string' }, from: { type: 'string' }, to: { type: 'string', default: '0' }, top: { type: 'string', default: '30' } },
+  options: { last: { type: 'string' }, from: { type: 'string' }, to: { type: 'string', default: '0' }, top: { type: 'string', default: '30' }, stretches: { type: 'string' } },
 })
 const file = positionals[0]
 if (!file) throw new Error('usage: profileWindow.ts PROFILE [--last SECONDS] [--from SECONDS --to SECONDS] (seconds before the end of the profile)')
@@ -56,9 +60,8 @@ if (values.last) {
     console.log(`-${(b / 10).toFixed(1)} s  busy ${x.busy.toFixed(0).padStart(3)} ms  gc ${x.gc.toFixed(0).padStart(3)} ms  idle ${x.idle.toFixed(0).padStart(3)} ms`)
   }
 }
-if (values.from) {
-  const from = Number(values.from)
-  const to = Number(values.to)
+/** Self and inclusive time of the not-idle samples between `from` and `to` seconds before the end. */
+function frames(from: number, to: number, top: number): void {
   const self = new Map<string, number>()
   const inclusive = new Map<string, number>()
   let total = 0
@@ -74,11 +77,30 @@ if (values.from) {
       seen.add(name)
     }
   }
-  const top = Number(values.top)
   const show = (title: string, m: Map<string, number>) => {
     console.log(`\n${title} (ms of ${total.toFixed(0)} ms not idle between ${from} s and ${to} s before the end)`)
     for (const [name, ms] of [...m].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${ms.toFixed(0).padStart(7)}  ${name}`)
   }
   show('self', self)
   show('inclusive', inclusive)
+}
+if (values.from) frames(Number(values.from), Number(values.to), Number(values.top))
+if (values.stretches) {
+  // Runs of consecutive samples none of which is idle (only those ending at least `--to` seconds before the end).
+  const runs: { fromS: number; toS: number; ms: number; gcMs: number }[] = []
+  let open: (typeof runs)[number] | undefined
+  for (const s of samples) {
+    if (kindOf(s.node) === 'idle') {
+      if (open) runs.push(open)
+      open = undefined
+      continue
+    }
+    open ??= { fromS: s.beforeEndS, toS: s.beforeEndS, ms: 0, gcMs: 0 }
+    open.toS = s.beforeEndS
+    open.ms += s.ms
+    if (kindOf(s.node) === 'gc') open.gcMs += s.ms
+  }
+  const longest = runs.filter((r) => r.toS >= Number(values.to)).sort((a, b) => b.ms - a.ms).slice(0, Number(values.stretches))
+  for (const r of longest) console.log(`${r.ms.toFixed(0).padStart(5)} ms not idle (${r.gcMs.toFixed(0)} ms GC) from ${r.fromS.toFixed(2)} s to ${r.toS.toFixed(2)} s before the end`)
+  if (longest[0]) frames(longest[0].fromS, longest[0].toS, Number(values.top))
 }

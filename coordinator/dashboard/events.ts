@@ -127,7 +127,7 @@ export class DashboardHub {
       .build()
       .then(snapshotJson)
       .then((json) => {
-        const frame = `event: snapshot\ndata: ${json}\n\n`
+        // Written in three pieces: the JSON of a large pool is megabytes, not to be copied into one more string.
         for (const s of this.streams) {
           if (s.sessionId !== null && !this.sessionValid(s.sessionId)) {
             this.end(s, 'event: expired\ndata: {}\n\n')
@@ -135,7 +135,9 @@ export class DashboardHub {
             this.services.log.warn('dashboard stream dropped: client not reading', { buffered: s.res.writableLength })
             this.end(s)
           } else {
-            s.res.write(frame)
+            s.res.write('event: snapshot\ndata: ')
+            s.res.write(json)
+            s.res.write('\n\n')
           }
         }
       })
