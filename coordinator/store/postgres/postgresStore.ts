@@ -35,6 +35,7 @@ import { and, desc, eq, getTableColumns, gt, gte, isNotNull, isNull, ne, sql } f
 import type { NodeId } from '../../../protocol/index.ts'
 import * as schema from './schema.ts'
 import { latestReportOf, toAssignment, toEpoch, toEpochHeader, toNode, toReport, toUsage } from '../rows.ts'
+import { MAX_CLOSE_BATCH, type QueuedClose } from '../queuedCloses.ts'
 import { chargeShape, planChargeFolding, type ChargeCarrier, type LedgerRow } from '../chargeFolding.ts'
 import { coverCharges, refuseUncovered } from '../chargeCover.ts'
 import {
@@ -155,6 +156,8 @@ class PostgresStoreImpl implements PostgresStore {
   /** Operations in the lane not yet settled, and whether the open batch goes in when they are. */
   private inLane = 0
   private sealWhenIdle = false
+  /** Session closes gathering for one statement, their lane operation already queued (`closeSession`). */
+  private closing: QueuedClose[] | undefined
   /** Connections holding leases: closed with the store. */
   private readonly leases = new Set<pg.Client>()
 
@@ -226,6 +229,8 @@ class PostgresStoreImpl implements PostgresStore {
       return Promise.reject(err)
     }
     this.seal()
+    // Closes gathered so far stay before this call; later ones gather behind it (write order is call order).
+    this.closing = undefined
     return this.enqueue(op)
   }
 
@@ -549,13 +554,44 @@ class PostgresStoreImpl implements PostgresStore {
       })
     })
   }
+  /** Closes gather into one set-based UPDATE, up to MAX_CLOSE_BATCH (store/queuedCloses.ts). */
   closeSession(id: string, closedAtMs: number, reason: string) {
-    return this.lane(async () => {
-      await this.pool.query({
-        name: 'vipnode-close-session',
-        text: 'UPDATE sessions SET closed_at_ms = $1, close_reason = $2 WHERE id = $3 AND closed_at_ms IS NULL',
-        values: [closedAtMs, reason, id],
-      })
+    try {
+      this.refuseIfClosed()
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return new Promise<void>((resolve, reject) => {
+      let batch = this.closing
+      if (!batch) {
+        const mine: QueuedClose[] = []
+        batch = mine
+        this.seal()
+        this.closing = mine
+        this.enqueue(async () => {
+          if (this.closing === mine) this.closing = undefined
+          await this.closeSessions(mine)
+        }).then(
+          () => mine.forEach((c) => c.resolve()),
+          (err: unknown) => mine.forEach((c) => c.reject(err)),
+        )
+      }
+      batch.push({ id, closedAtMs, reason, resolve, reject })
+      if (batch.length >= MAX_CLOSE_BATCH) this.closing = undefined
+    })
+  }
+
+  /** One statement for a batch of closes; a session closed twice in it keeps its first close, as one after another would. */
+  private async closeSessions(batch: readonly QueuedClose[]): Promise<void> {
+    const first = new Map<string, QueuedClose>()
+    for (const c of batch) if (!first.has(c.id)) first.set(c.id, c)
+    const rows = [...first.values()]
+    await this.pool.query({
+      name: 'vipnode-close-sessions',
+      text: `UPDATE sessions SET closed_at_ms = v.closed_at_ms, close_reason = v.reason
+             FROM unnest($1::text[], $2::int8[], $3::text[]) AS v(id, closed_at_ms, reason)
+             WHERE sessions.id = v.id AND sessions.closed_at_ms IS NULL`,
+      values: [rows.map((c) => c.id), rows.map((c) => c.closedAtMs), rows.map((c) => c.reason)],
     })
   }
   closeOpenSessions(closedAtMs: number, reason: string, opts?: { replicaId: string | null }) {

@@ -23,6 +23,7 @@ import type { NodeId } from '../../../protocol/index.ts'
 import * as schema from './schema.ts'
 import { StoreError, addAmounts, checkTransfer, FOLDED_MEMO, LEDGER_FOLDED_THROUGH_KEY, type ChargeRule, type Lease, type PrunedRows, type EpochPayout, type EpochRecord, type MeteringDelta, type PairMeter, type UsageRecord, type AssignmentRecord, type NodeRecord, type PeerReport, type SessionRecord, type Store, type StoredReport, type Transfer, type LedgerEntry } from '../store.ts'
 import { latestReportOf, toAssignment, toEpoch, toEpochHeader, toNode, toReport, toUsage } from '../rows.ts'
+import { MAX_CLOSE_BATCH, type QueuedClose } from '../queuedCloses.ts'
 import { chargeShape, planChargeFolding, type ChargeCarrier, type LedgerRow } from '../chargeFolding.ts'
 import { coverCharges, refuseUncovered } from '../chargeCover.ts'
 /** The root of an epoch without payouts (settlement's EMPTY_ROOT). */
@@ -62,21 +63,6 @@ type Db = BetterSQLite3Database<typeof schema>
  * (issue 20). Committing 2,000 at once had held the loop 60 ms.
  */
 const MAX_REPORT_BATCH = 64
-
-/**
- * Session closes queued for one transaction. A close storm (a network cut, a shutdown: every socket closes
- * within a second) was one transaction per session: at 19,936 agents `closeSession` was 43 % of the storm's
- * CPU in a profile, and the loop was held that long. About 5 µs each inside a transaction.
- */
-const MAX_CLOSE_BATCH = 1_000
-
-interface QueuedClose {
-  id: string
-  closedAtMs: number
-  reason: string
-  resolve: () => void
-  reject: (err: unknown) => void
-}
 
 interface QueuedReport {
   report: PeerReport
