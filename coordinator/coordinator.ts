@@ -192,7 +192,7 @@ export async function startCoordinator(input: CoordinatorConfigInput, overrides:
   }
   const logins = new LoginService({ config, poolId, replicaId, store, sessions, metering, clock, log, metrics, adoptPairs, ...(overrides.resolveName ? { resolveName: overrides.resolveName } : {}) })
   const reports = new ReportService({ config, store, sessions, assignments, metering, chainHeads, clock, log, metrics, quality, bus })
-  const cluster = new ClusterService({ updateIntervalMs: config.updateIntervalMs }, { bus, directory, assignments, reports, sessions, clock, log: log.child({ module: 'cluster' }), metrics })
+  const cluster = new ClusterService({ updateIntervalMs: config.updateIntervalMs }, { bus, directory, assignments, reports, sessions, chainHeads, clock, log: log.child({ module: 'cluster' }), metrics })
   await cluster.start()
   const reads = { nodes: store, ledger: store, epochs: store, usage: store, payoutTrees: new PayoutTrees(store) }
   const services: CoordinatorServices = { config, poolId, store, reads, sessions, logins, reports, assignments, metering, refunds, disputes, settlement, epochs, tracker, chainHeads, relayTokens, quality, clock, log, metrics, clientAddress, trustedProxies }

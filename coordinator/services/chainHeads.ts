@@ -1,8 +1,11 @@
 /**
  * The pool's best head per chain (logic/heads.ts: the quorum of the hosts'
- * reports), recomputed at most once per `ttlMs` per chain. Plausibility
- * checks run on every report; scanning every host each time would cost
- * O(hosts) per report, O(hosts²) per second.
+ * reports), every chain's in one pass over the hosts at most once per `ttlMs`.
+ * Plausibility checks run on every report; scanning every host each time would
+ * cost O(hosts) per report, O(hosts²) per second. A pass per chain asked was not
+ * enough either: a chain with no head was not cached, so each report of an agent
+ * on a chain without hosts scanned every host (free keys on made-up chain ids
+ * made that a way to burn the coordinator's CPU), and many chains meant many passes.
  *
  * With replicas, the quorum is the pool's, not this replica's: siblings' hosts
  * (the host directory) vote with the heads their own agents reported. A
@@ -12,7 +15,7 @@
 import type { Clock } from '../../lib/clock.ts'
 import type { NodeId } from '../../protocol/index.ts'
 import type { SessionRegistry } from './sessions.ts'
-import { quorumHead, type HeadView, type HostHead } from '../logic/heads.ts'
+import { quorumHeads, type HeadView, type HostHead } from '../logic/heads.ts'
 
 /** A sibling's host as the directory mirrors it; `reportedBlockNumber` absent: it does not vote. */
 export interface RemoteHostHead {
@@ -23,7 +26,9 @@ export interface RemoteHostHead {
 }
 
 export class ChainHeads implements HeadView {
-  private readonly cache = new Map<number, { head: number | undefined; atMs: number }>()
+  /** Every chain's head at `computedAtMs` (a chain without one is absent). */
+  private heads = new Map<number, number>()
+  private computedAtMs: number | undefined
 
   constructor(
     private readonly sessions: SessionRegistry,
@@ -35,24 +40,37 @@ export class ChainHeads implements HeadView {
     private readonly remoteHosts: (nowMs: number) => Iterable<RemoteHostHead> = () => [],
   ) {}
 
-  /** Forget chains not asked about within the TTL: agents declare any chain id, so the cache would grow with them. */
+  /** Forget heads older than the TTL: hosts come and go, and nothing may be asked until they are recomputed. */
   prune(): void {
-    const now = this.clock.now()
-    for (const [chainId, c] of this.cache) if (now - c.atMs >= this.ttlMs) this.cache.delete(chainId)
+    if (this.computedAtMs !== undefined && this.clock.now() - this.computedAtMs < this.ttlMs) return
+    this.heads = new Map()
+    this.computedAtMs = undefined
   }
 
   get size(): number {
-    return this.cache.size
+    return this.heads.size
   }
 
   bestHead(chainId: number): number | undefined {
     const now = this.clock.now()
-    const cached = this.cache.get(chainId)
-    // No head yet is not cached: the first heads on a chain must count straight away.
-    if (cached && cached.head !== undefined && now - cached.atMs < this.ttlMs) return cached.head
-    const head = quorumHead(this.voters(now), chainId, this.staleAfterMs === undefined ? undefined : now - this.staleAfterMs)
-    this.cache.set(chainId, { head, atMs: now })
-    return head
+    if (this.computedAtMs === undefined || now - this.computedAtMs >= this.ttlMs) {
+      this.heads = quorumHeads(this.voters(now), this.staleAfterMs === undefined ? undefined : now - this.staleAfterMs)
+      this.computedAtMs = now
+    }
+    return this.heads.get(chainId)
+  }
+
+  /**
+   * A local host reported `blockNumber`. On a chain with no head yet it counts at once (alone, it is the quorum):
+   * the first heads on a chain must count straight away. Otherwise the next pass counts it.
+   */
+  noteHostHead(chainId: number, blockNumber: number): void {
+    if (blockNumber > 0 && this.computedAtMs !== undefined && !this.heads.has(chainId)) this.heads.set(chainId, blockNumber)
+  }
+
+  /** Siblings' hosts changed (a directory part arrived): the next question recomputes. */
+  invalidate(): void {
+    this.computedAtMs = undefined
   }
 
   /** Local hosts, then siblings' hosts not also here (a host that just moved is in both for an interval: one vote). */

@@ -14,6 +14,7 @@ import { DIRECTORY_PART_HOSTS, directoryMessageSchema, type HostDirectory } from
 import { movedMessageSchema, releaseMessageSchema, remoteAdmitRequestSchema, strikeMessageSchema, type AssignmentService } from './assignments.ts'
 import { forwardedReportSchema, type ReportService } from './reports.ts'
 import type { SessionRegistry } from './sessions.ts'
+import type { ChainHeads } from './chainHeads.ts'
 
 export interface ClusterDeps {
   bus: ClusterBus
@@ -21,6 +22,8 @@ export interface ClusterDeps {
   assignments: AssignmentService
   reports: ReportService
   sessions: SessionRegistry
+  /** Siblings' hosts vote in the pool's best head: it is recomputed when their heads arrive. */
+  chainHeads: Pick<ChainHeads, 'invalidate'>
   clock: Clock
   log: Logger
   metrics: CoordinatorMetrics
@@ -41,11 +44,12 @@ export class ClusterService {
   ) {}
 
   async start(): Promise<void> {
-    const { bus, directory, assignments, reports, clock, log, metrics } = this.deps
+    const { bus, directory, assignments, reports, chainHeads, clock, log, metrics } = this.deps
     if (!bus.clustered) return
     const self = bus.replicaId
     bus.subscribe('hosts', (body) => {
       directory.accept(directoryMessageSchema.parse(body), clock.now())
+      chainHeads.invalidate()
       metrics.remoteHosts.set(directory.size)
     })
     bus.serve(`admit.${self}`, (body) => assignments.serveAdmit(remoteAdmitRequestSchema.parse(body)))

@@ -163,6 +163,7 @@ export class ReportService {
       log.warn('implausible head', { node: session.nodeId, role: session.role, reported: params.block.number, bestHead })
     }
     session.blockNumber = params.block.number
+    if (session.role === 'host') chainHeads.noteHostHead(session.chainId, params.block.number)
     for (const clientId of exhausted) await this.cutOff(clientId)
 
     // Read after the write settled: admissions and releases may have happened meanwhile.

@@ -162,6 +162,9 @@ test('attack: two lying hosts among three on one replica cannot make its honest 
   cleanup.push(async () => stop())
   // The liars' heads are in A's sessions: A alone would take H + 64.
   await waitFor(() => liars.every((l) => a!.services.sessions.get(l.nodeId)?.session?.blockNumber === H + 64), 'A has the liars\' heads')
+  // B's hosts vote on A once B's directory has carried their heads there (it goes out every interval); until
+  // then A's own three hosts are all the votes it has. Without siblings' votes A's best head stays H + 64.
+  await waitFor(() => a!.services.chainHeads.bestHead(1337) === H, 'A counts B\'s hosts\' heads', { timeoutMs: 10_000 })
   const client = await agent(a!, { role: 'client' })
   const granted = (await client.request('vipnode_requestHosts', { count: 6 })).result.hosts.map((h: { nodeId: string }) => h.nodeId)
   expect(granted).toContain(honestA.nodeId)
