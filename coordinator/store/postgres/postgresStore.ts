@@ -336,14 +336,16 @@ class PostgresStoreImpl implements PostgresStore {
       inTransaction(
         client,
         drop,
-        async () => {
-          const { rows } = await client.query<{ xid: string }>({ name: 'vipnode-xid', text: 'SELECT pg_current_xact_id()::text AS xid' })
-          batch.xid = BigInt(rows[0]!.xid)
+        async (began) => {
+          batch.xid = BigInt((began as pg.QueryResult<{ xid: string }>[])[1]!.rows[0]!.xid)
           return fn(client)
         },
         // Cleared before the rollback: a snapshot taken after it shows this transaction as finished, and the
         // batch's amounts must still count while it is written again.
         () => (batch.xid = undefined),
+        // One round trip for both (a simple query may hold several statements): every batch pays its round trips
+        // in the serial lane, and a report waits for all of them.
+        'BEGIN; SELECT pg_current_xact_id()::text AS xid',
       ),
     )
   }
@@ -980,11 +982,21 @@ async function withClient<T>(pool: pg.Pool, fn: (c: pg.PoolClient, drop: (err: E
   }
 }
 
-/** BEGIN, `fn`, COMMIT; on any failure ROLLBACK (a connection that cannot roll back is dropped) and rethrow. */
-async function inTransaction<T>(client: pg.PoolClient, drop: (err: Error) => void, fn: () => Promise<T>, beforeRollback: () => void = () => undefined): Promise<T> {
-  await client.query('BEGIN')
+/**
+ * `begin` (BEGIN, or BEGIN and more statements in one simple query), `fn` with what it returned, COMMIT; on any
+ * failure ROLLBACK (a connection that cannot roll back is dropped) and rethrow.
+ */
+async function inTransaction<T>(
+  client: pg.PoolClient,
+  drop: (err: Error) => void,
+  fn: (began: pg.QueryResult | pg.QueryResult[]) => Promise<T>,
+  beforeRollback: () => void = () => undefined,
+  begin = 'BEGIN',
+): Promise<T> {
   try {
-    const out = await fn()
+    // Inside the try: a statement after BEGIN in `begin` may fail and leave the transaction open.
+    const began = (await client.query(begin)) as pg.QueryResult | pg.QueryResult[]
+    const out = await fn(began)
     await client.query('COMMIT')
     return out
   } catch (err) {
