@@ -35,7 +35,10 @@ export function pushGapMs(costMs: number, minGapMs: number): number {
   return Math.max(minGapMs, 20 * costMs)
 }
 
-/** A stream whose unsent data grows past this is a stalled browser tab and is dropped. */
+/**
+ * A stream whose unsent data grows past this, or past two snapshots where they are larger (6.7 MB each at 20,000
+ * agents), is a stalled browser tab and is dropped.
+ */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024
 
 interface Stream {
@@ -131,7 +134,7 @@ export class DashboardHub {
         for (const s of this.streams) {
           if (s.sessionId !== null && !this.sessionValid(s.sessionId)) {
             this.end(s, 'event: expired\ndata: {}\n\n')
-          } else if (s.res.writableLength > MAX_BUFFERED_BYTES) {
+          } else if (s.res.writableLength > Math.max(MAX_BUFFERED_BYTES, 2 * json.length)) {
             this.services.log.warn('dashboard stream dropped: client not reading', { buffered: s.res.writableLength })
             this.end(s)
           } else {
