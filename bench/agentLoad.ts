@@ -112,14 +112,19 @@ function startServer(cmd: string, args: string[], match: (line: Record<string, u
 function watchDashboard(url: () => string, token: string) {
   const abort = new AbortController()
   const seen = { snapshots: 0, bytes: 0 }
-  const decoder = new TextDecoder()
+  const marker = 'event: snapshot'
   void (async () => {
     while (!abort.signal.aborted) {
       try {
         const res = await fetch(`${url()}/dashboard/api/events`, { headers: { authorization: `Bearer ${token}` }, signal: abort.signal })
+        const decoder = new TextDecoder()
+        // A marker split between two chunks is counted once: the end of each chunk is kept for the next.
+        let tail = ''
         for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
           seen.bytes += chunk.length
-          seen.snapshots += decoder.decode(chunk, { stream: true }).split('event: snapshot').length - 1
+          const text = tail + decoder.decode(chunk, { stream: true })
+          seen.snapshots += text.split(marker).length - 1
+          tail = text.slice(-(marker.length - 1))
         }
       } catch {
         // The coordinator is down (kill -9) or the run is over.

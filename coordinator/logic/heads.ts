@@ -40,12 +40,13 @@ export function quorumOf(heads: readonly number[]): number | undefined {
  */
 export function quorumHead(hosts: Iterable<HostHead>, chainId: number, staleBeforeMs: number | undefined): number | undefined {
   const heads: number[] = []
-  for (const h of hosts) {
-    if (h.chainId !== chainId || h.blockNumber <= 0) continue
-    if (staleBeforeMs !== undefined && h.lastReportAtMs < staleBeforeMs) continue
-    heads.push(h.blockNumber)
-  }
+  for (const h of hosts) if (h.chainId === chainId && votes(h, staleBeforeMs)) heads.push(h.blockNumber)
   return quorumOf(heads)
+}
+
+/** A host's head counts toward its chain's quorum: it reported one, and not before `staleBeforeMs`. */
+function votes(h: HostHead, staleBeforeMs: number | undefined): boolean {
+  return h.blockNumber > 0 && (staleBeforeMs === undefined || h.lastReportAtMs >= staleBeforeMs)
 }
 
 /**
@@ -55,8 +56,7 @@ export function quorumHead(hosts: Iterable<HostHead>, chainId: number, staleBefo
 export function quorumHeads(hosts: Iterable<HostHead>, staleBeforeMs: number | undefined): Map<number, number> {
   const byChain = new Map<number, number[]>()
   for (const h of hosts) {
-    if (h.blockNumber <= 0) continue
-    if (staleBeforeMs !== undefined && h.lastReportAtMs < staleBeforeMs) continue
+    if (!votes(h, staleBeforeMs)) continue
     const heads = byChain.get(h.chainId)
     if (heads) heads.push(h.blockNumber)
     else byChain.set(h.chainId, [h.blockNumber])

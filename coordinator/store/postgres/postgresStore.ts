@@ -567,16 +567,15 @@ class PostgresStoreImpl implements PostgresStore {
       let batch = this.closing
       if (!batch) {
         const mine: QueuedClose[] = []
-        batch = mine
-        this.seal()
-        this.closing = mine
-        this.enqueue(async () => {
+        // A lane call like any other (after queued reports and earlier closes); later closes gather into it.
+        this.lane(async () => {
           if (this.closing === mine) this.closing = undefined
           await this.closeSessions(mine)
         }).then(
           () => mine.forEach((c) => c.resolve()),
           (err: unknown) => mine.forEach((c) => c.reject(err)),
         )
+        this.closing = batch = mine
       }
       batch.push({ id, closedAtMs, reason, resolve, reject })
       if (batch.length >= MAX_CLOSE_BATCH) this.closing = undefined
